@@ -1,0 +1,109 @@
+//! Chats: one dialog per visitor, its category in the operator workspace, and what operators do
+//! with it (list, read, assign, close).
+
+mod service;
+mod state;
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::entity::{chat, visitor};
+use crate::error::CoreResult;
+use crate::ids::{ChatId, UserId, VisitorId};
+use crate::message::Message;
+
+pub use service::{ChatFilter, ChatService};
+pub(crate) use service::{dialog_messages, may_handle as may_handle_chat};
+pub use state::{Category, ChatState, ChatStatus, Refused};
+
+/// A chat as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chat {
+    pub id: ChatId,
+    pub visitor: ChatVisitor,
+    pub state: ChatState,
+    pub category: Category,
+    pub visitor_online: bool,
+    pub operator_id: Option<UserId>,
+    pub unanswered: bool,
+    pub created_at: Timestamp,
+    pub last_message_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatVisitor {
+    pub id: VisitorId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Chat {
+    pub(crate) fn from_rows(chat: chat::Model, visitor: &visitor::Model) -> Self {
+        Self {
+            id: chat.id,
+            visitor: ChatVisitor {
+                id: visitor.id,
+                name: visitor.name.clone(),
+                email: visitor.email.clone(),
+            },
+            state: chat.state,
+            category: chat.category,
+            visitor_online: chat.visitor_online,
+            operator_id: chat.operator_id,
+            unanswered: chat.unanswered,
+            created_at: Timestamp::from_millis(chat.created_at),
+            last_message_at: Timestamp::from_millis(chat.last_message_at),
+        }
+    }
+}
+
+/// A chat with its whole dialog, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dialog {
+    pub chat: Chat,
+    pub messages: Vec<Message>,
+}
+
+/// Writes a chat's new status (and the category that follows from it) if it changed.
+/// Returns the row as it now is, and whether anything changed.
+pub(crate) async fn store_status(
+    db: &impl sea_orm::ConnectionTrait,
+    row: chat::Model,
+    next: ChatStatus,
+    now: Timestamp,
+) -> CoreResult<(chat::Model, bool)> {
+    if row.status() == next {
+        return Ok((row, false));
+    }
+    let closed_at = match (row.state, next.state) {
+        (ChatState::Open, ChatState::Closed) => Some(now.millis()),
+        (_, ChatState::Open) => None,
+        (ChatState::Closed, ChatState::Closed) => row.closed_at,
+    };
+    let change = chat::ActiveModel {
+        id: Set(row.id),
+        state: Set(next.state),
+        category: Set(next.category()),
+        operator_id: Set(next.operator),
+        visitor_online: Set(next.visitor_online),
+        closed_at: Set(closed_at),
+        ..Default::default()
+    };
+    chat::Entity::update_many()
+        .set(change)
+        .filter(chat::Column::Id.eq(row.id))
+        .filter(chat::Column::TenantId.eq(row.tenant_id))
+        .exec(db)
+        .await?;
+    let updated = chat::Model {
+        state: next.state,
+        category: next.category(),
+        operator_id: next.operator,
+        visitor_online: next.visitor_online,
+        closed_at,
+        ..row
+    };
+    Ok((updated, true))
+}

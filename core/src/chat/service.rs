@@ -1,0 +1,178 @@
+//! What operators do with chats: list them by category, open one, assign, release and close.
+
+use std::sync::Arc;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+
+use crate::entity::{chat, message, user, visitor};
+use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
+use crate::ids::{ChatId, UserId};
+use crate::message::Message;
+use crate::operator::OperatorActor;
+use crate::operator::publish_availability;
+use crate::services::Deps;
+
+use super::{Category, Chat, Dialog, Refused, store_status};
+
+/// Which chats to list.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChatFilter {
+    pub category: Option<Category>,
+    /// Only chats assigned to the asking operator.
+    pub mine: bool,
+    /// At most this many, most recently active first (default and maximum 500).
+    pub limit: Option<u64>,
+}
+
+const MAX_LIST: u64 = 500;
+
+#[derive(Clone)]
+pub struct ChatService {
+    deps: Arc<Deps>,
+}
+
+impl ChatService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    pub async fn list(&self, actor: &OperatorActor, filter: ChatFilter) -> CoreResult<Vec<Chat>> {
+        let mut query = chat::Entity::find().filter(chat::Column::TenantId.eq(actor.tenant));
+        if let Some(category) = filter.category {
+            query = query.filter(chat::Column::Category.eq(category));
+        }
+        if filter.mine {
+            query = query.filter(chat::Column::OperatorId.eq(actor.user));
+        }
+        let rows = query
+            .find_also_related(visitor::Entity)
+            .order_by_desc(chat::Column::LastMessageAt)
+            .limit(filter.limit.unwrap_or(MAX_LIST).min(MAX_LIST))
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(chat, visitor)| visitor.map(|v| Chat::from_rows(chat, &v)))
+            .collect())
+    }
+
+    /// One chat with its whole dialog.
+    pub async fn get(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Dialog> {
+        let chat = self.load(actor, id).await?;
+        let messages = dialog_messages(&self.deps.db, id).await?;
+        Ok(Dialog { chat, messages })
+    }
+
+    /// Assigns the chat to `to`, or to the asking operator when `to` is `None`. An operator may
+    /// take or hand on a chat that is unassigned or theirs; an admin may assign any chat.
+    pub async fn assign(
+        &self,
+        actor: &OperatorActor,
+        id: ChatId,
+        to: Option<UserId>,
+    ) -> CoreResult<Chat> {
+        let target = to.unwrap_or(actor.user);
+        let assignee = user::Entity::find_by_id(target)
+            .filter(user::Column::TenantId.eq(actor.tenant))
+            .filter(user::Column::Active.eq(true))
+            .one(&self.deps.db)
+            .await?;
+        if assignee.is_none() {
+            return Err(CoreError::NotFound("operator"));
+        }
+        self.change(actor, id, |row| {
+            may_handle(actor, row.operator_id)?;
+            row.status().assigned(Some(target)).map_err(refused)
+        })
+        .await
+    }
+
+    /// Returns the chat to the queue.
+    pub async fn release(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
+        self.change(actor, id, |row| {
+            may_handle(actor, row.operator_id)?;
+            row.status().assigned(None).map_err(refused)
+        })
+        .await
+    }
+
+    /// Closes the chat; it reopens when the visitor writes again.
+    pub async fn close(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
+        self.change(actor, id, |row| {
+            may_handle(actor, row.operator_id)?;
+            Ok(row.status().closed())
+        })
+        .await
+    }
+
+    async fn change(
+        &self,
+        actor: &OperatorActor,
+        id: ChatId,
+        decide: impl FnOnce(&chat::Model) -> CoreResult<super::ChatStatus>,
+    ) -> CoreResult<Chat> {
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        let (row, visitor) = chat::Entity::find_by_id(id)
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .find_also_related(visitor::Entity)
+            .one(&txn)
+            .await?
+            .and_then(|(c, v)| v.map(|v| (c, v)))
+            .ok_or(CoreError::NotFound("chat"))?;
+        let next = decide(&row)?;
+        let (row, changed) = store_status(&txn, row, next, now).await?;
+        txn.commit().await?;
+        let chat = Chat::from_rows(row, &visitor);
+        if changed {
+            self.deps.publish(DomainEvent::ChatUpdated {
+                tenant: actor.tenant,
+                chat: chat.clone(),
+            });
+            publish_availability(&self.deps, actor.tenant).await?;
+        }
+        Ok(chat)
+    }
+
+    async fn load(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
+        let (row, visitor) = chat::Entity::find_by_id(id)
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .find_also_related(visitor::Entity)
+            .one(&self.deps.db)
+            .await?
+            .and_then(|(c, v)| v.map(|v| (c, v)))
+            .ok_or(CoreError::NotFound("chat"))?;
+        Ok(Chat::from_rows(row, &visitor))
+    }
+}
+
+/// Every message of a chat, in order. Callers have already checked the chat's tenant.
+pub(crate) async fn dialog_messages(
+    db: &impl sea_orm::ConnectionTrait,
+    chat: ChatId,
+) -> CoreResult<Vec<Message>> {
+    let rows = message::Entity::find()
+        .filter(message::Column::ChatId.eq(chat))
+        .order_by_asc(message::Column::Seq)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Message::from).collect())
+}
+
+/// An operator may act on a chat that is unassigned or theirs; an admin on any.
+pub(crate) fn may_handle(actor: &OperatorActor, assigned: Option<UserId>) -> CoreResult<()> {
+    match assigned {
+        Some(other) if other != actor.user && !actor.is_admin() => Err(CoreError::NotAllowed(
+            "this chat is assigned to another operator",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn refused(reason: Refused) -> CoreError {
+    match reason {
+        Refused::ChatClosed => CoreError::Conflict("the chat is closed".into()),
+    }
+}

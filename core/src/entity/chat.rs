@@ -1,0 +1,55 @@
+use sea_orm::entity::prelude::*;
+
+use crate::chat::{Category, ChatState, ChatStatus};
+use crate::ids::{ChatId, TenantId, UserId, VisitorId};
+
+/// One dialog per visitor: every visit and channel adds to the same chat.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "chats")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: ChatId,
+    pub tenant_id: TenantId,
+    pub visitor_id: VisitorId,
+    pub state: ChatState,
+    /// Derived from state, assignment and presence by `ChatStatus::category`; stored so that the
+    /// workspace lists are one indexed query.
+    pub category: Category,
+    pub visitor_online: bool,
+    pub operator_id: Option<UserId>,
+    /// The visitor wrote last and no operator has answered since.
+    pub unanswered: bool,
+    /// The `seq` of the newest message; messages are numbered 1, 2, … within a chat.
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub last_message_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl Model {
+    pub fn status(&self) -> ChatStatus {
+        ChatStatus {
+            state: self.state,
+            operator: self.operator_id,
+            visitor_online: self.visitor_online,
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::visitor::Entity",
+        from = "Column::VisitorId",
+        to = "super::visitor::Column::Id"
+    )]
+    Visitor,
+}
+
+impl Related<super::visitor::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Visitor.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,13 @@
+//! SeaORM entities: one table each, and nothing else. Rules live in the services.
+
+pub mod chat;
+pub mod message;
+pub mod message_edit;
+pub mod outbox;
+pub mod resume_token;
+pub mod server_secret;
+pub mod tenant;
+pub mod user;
+pub mod visitor;
+pub mod visitor_connection;
+pub mod visitor_token;

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+use crate::ids::TenantId;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub widget_key: String,
+    /// `TenantSettings` as JSON, so settings can grow without a migration each.
+    pub settings: String,
+    pub suspended: bool,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+use crate::ids::{TenantId, VisitorId};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "visitors")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: VisitorId,
+    pub tenant_id: TenantId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub locale: Option<String>,
+    /// On the site: a widget connection is open, or the last one closed less than the grace
+    /// period ago.
+    pub online: bool,
+    /// When the last connection closed, the time the visitor counts as gone.
+    pub leaving_at: Option<i64>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

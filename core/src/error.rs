@@ -1,0 +1,46 @@
+//! What can go wrong in the domain. The web crate maps each variant to a status and a code.
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Unknown, or belonging to another tenant: the two are never told apart.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input that is malformed or out of range; `field` names what was wrong.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// Authenticated, but this actor may not do this.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    /// Missing, unknown or expired credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The request clashes with the current state (a taken slug or email, a reused client id).
+    #[error("{0}")]
+    Conflict(String),
+    /// The tenant is suspended by the platform admin.
+    #[error("tenant is suspended")]
+    TenantSuspended,
+    #[error("storage: {0}")]
+    Storage(#[from] DbErr),
+}
+
+impl CoreError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+/// True when the database refused a row because a unique index already holds its key.
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

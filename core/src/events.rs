@@ -1,0 +1,93 @@
+//! Domain events, published after the change they describe has committed.
+//!
+//! Core publishes through the [`EventBus`] port. [`BroadcastBus`] fans them out inside one
+//! process; a bus that carries them between server nodes implements the same trait.
+
+use tokio::sync::broadcast;
+
+use crate::chat::Chat;
+use crate::ids::{ChatId, MessageId, TenantId, VisitorId};
+use crate::message::{Message, Reader};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DomainEvent {
+    MessageCreated {
+        tenant: TenantId,
+        visitor: VisitorId,
+        message: Message,
+    },
+    /// An edit: the message carries its new text and `edited_at`.
+    MessageUpdated {
+        tenant: TenantId,
+        visitor: VisitorId,
+        message: Message,
+    },
+    MessageRead {
+        tenant: TenantId,
+        visitor: VisitorId,
+        chat: ChatId,
+        up_to: MessageId,
+        by: Reader,
+    },
+    /// Category, presence, assignment or state changed.
+    ChatUpdated { tenant: TenantId, chat: Chat },
+    PresenceChanged {
+        tenant: TenantId,
+        visitor: VisitorId,
+        online: bool,
+    },
+    /// Whether a visitor writing now would reach an operator; sent when it may have changed.
+    AvailabilityChanged {
+        tenant: TenantId,
+        operators_available: bool,
+    },
+}
+
+impl DomainEvent {
+    pub fn tenant(&self) -> TenantId {
+        match self {
+            Self::MessageCreated { tenant, .. }
+            | Self::MessageUpdated { tenant, .. }
+            | Self::MessageRead { tenant, .. }
+            | Self::ChatUpdated { tenant, .. }
+            | Self::PresenceChanged { tenant, .. }
+            | Self::AvailabilityChanged { tenant, .. } => *tenant,
+        }
+    }
+}
+
+pub trait EventBus: Send + Sync + 'static {
+    /// Must not block: it is called on the request path right after a commit.
+    fn publish(&self, event: DomainEvent);
+}
+
+/// In-process fan-out. A subscriber that falls behind by more than the capacity loses the oldest
+/// events and is told so by `RecvError::Lagged`, never blocking publishers.
+#[derive(Clone, Debug)]
+pub struct BroadcastBus {
+    sender: broadcast::Sender<DomainEvent>,
+}
+
+impl BroadcastBus {
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity);
+        Self { sender }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<DomainEvent> {
+        self.sender.subscribe()
+    }
+}
+
+impl Default for BroadcastBus {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl EventBus for BroadcastBus {
+    fn publish(&self, event: DomainEvent) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.sender.send(event);
+    }
+}

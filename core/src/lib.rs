@@ -1,0 +1,24 @@
+//! Tandem's domain: tenants, operators, visitors, chats, messages, presence and the unread-reply
+//! outbox, as services over SeaORM. Nothing here knows of HTTP, job queues, wasm or SMTP: those
+//! reach the domain through the ports in [`services::Ports`].
+
+pub mod chat;
+pub mod clock;
+pub mod database;
+pub mod email;
+pub mod entity;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod limits;
+pub mod message;
+pub mod operator;
+pub mod outbox;
+pub mod presence;
+pub mod secret;
+pub mod services;
+pub mod tenant;
+pub mod visitor;
+
+pub use error::{CoreError, CoreResult};
+pub use services::{Ports, Tandem};

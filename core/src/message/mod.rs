@@ -1,0 +1,92 @@
+//! Messages of a dialog: what may be sent, how it is shown, and the services that write them.
+
+mod body;
+mod service;
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::entity::{message, message_edit};
+use crate::ids::{ChatId, MessageId, UserId};
+
+pub use body::{ClientId, MessageBody};
+pub use service::{MessageService, OfflineRequest};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    #[sea_orm(string_value = "visitor")]
+    Visitor,
+    #[sea_orm(string_value = "operator")]
+    Operator,
+    #[sea_orm(string_value = "system")]
+    System,
+}
+
+/// Who marked messages read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reader {
+    Visitor,
+    Operator,
+}
+
+/// A message as the API shows it to visitors and operators alike.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    /// Position in the dialog, from 1.
+    pub seq: i64,
+    pub author: Author,
+    pub operator_id: Option<UserId>,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub read_by_visitor_at: Option<Timestamp>,
+    pub read_by_operator_at: Option<Timestamp>,
+    pub emailed_at: Option<Timestamp>,
+    pub client_id: Option<String>,
+}
+
+impl From<message::Model> for Message {
+    fn from(row: message::Model) -> Self {
+        let at = |t: Option<i64>| t.map(Timestamp::from_millis);
+        Self {
+            id: row.id,
+            chat_id: row.chat_id,
+            seq: row.seq,
+            author: row.author,
+            operator_id: row.operator_id,
+            body: row.body,
+            created_at: Timestamp::from_millis(row.created_at),
+            edited_at: at(row.edited_at),
+            read_by_visitor_at: at(row.read_by_visitor_at),
+            read_by_operator_at: at(row.read_by_operator_at),
+            emailed_at: at(row.emailed_at),
+            client_id: row.client_id,
+        }
+    }
+}
+
+/// An earlier text of an edited message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EarlierText {
+    pub body: String,
+    /// When this text was written (the message's creation, or the edit before).
+    pub written_at: Timestamp,
+    /// When the next edit replaced it.
+    pub replaced_at: Timestamp,
+}
+
+impl From<message_edit::Model> for EarlierText {
+    fn from(row: message_edit::Model) -> Self {
+        Self {
+            body: row.body,
+            written_at: Timestamp::from_millis(row.written_at),
+            replaced_at: Timestamp::from_millis(row.replaced_at),
+        }
+    }
+}

@@ -1,0 +1,612 @@
+//! Writing messages: the visitor's (which opens or reopens the chat), the operator's (which
+//! assigns the chat and writes the unread-reply outbox row), edits, and read marks.
+//!
+//! Each write is one short transaction that starts with the chat row's update, so that on
+//! SQLite the write lock is taken first and on PostgreSQL concurrent writers to one chat queue on
+//! that row; the chat's `last_seq` then numbers the new message.
+
+use std::sync::Arc;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, QueryOrder, QuerySelect, QueryTrait,
+};
+
+use crate::chat::{Chat, ChatStatus, may_handle_chat, store_status};
+use crate::clock::Timestamp;
+use crate::email::EmailAddress;
+use crate::entity::{chat, message, message_edit, outbox, tenant, visitor};
+use crate::error::{CoreError, CoreResult, is_unique_violation};
+use crate::events::DomainEvent;
+use crate::ids::{ChatId, MessageId, OutboxId, TenantId};
+use crate::operator::{OperatorActor, publish_availability};
+use crate::outbox::{OutboxEntry, OutboxStatus, TimeoutContext, clamp_timeout};
+use crate::services::Deps;
+use crate::tenant::parse_settings;
+use crate::visitor::VisitorActor;
+use crate::visitor::parse_visitor_name;
+
+use super::{Author, ClientId, EarlierText, Message, MessageBody, Reader};
+
+/// The offline form: who the visitor is, and what they want.
+#[derive(Clone, Debug)]
+pub struct OfflineRequest {
+    pub name: String,
+    pub email: String,
+    pub message: String,
+}
+
+#[derive(Clone)]
+pub struct MessageService {
+    deps: Arc<Deps>,
+}
+
+/// What one write did to the chat, for the events that follow the commit.
+struct Appended {
+    message: message::Model,
+    chat: chat::Model,
+    chat_changed: bool,
+    /// The unread-reply notification an operator message wrote.
+    outbox: Option<OutboxEntry>,
+}
+
+impl MessageService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    /// A visitor writes. Opens their chat if they have none, reopens it if closed. Resending a
+    /// `client_id` returns the message it first created.
+    pub async fn send_as_visitor(
+        &self,
+        actor: &VisitorActor,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> CoreResult<Message> {
+        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let client_id = ClientId::parse_optional(client_id)?;
+        // A race (two first messages creating the chat, or one client id sent twice at once)
+        // surfaces as a unique-index refusal; the second pass then finds what the winner wrote.
+        for attempt in 0..2 {
+            let existing_chat = chat::Entity::find()
+                .filter(chat::Column::VisitorId.eq(actor.visitor))
+                .filter(chat::Column::TenantId.eq(actor.tenant))
+                .one(&self.deps.db)
+                .await?;
+            if let (Some(chat), Some(cid)) = (&existing_chat, &client_id) {
+                if let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await? {
+                    return same_sender(found, Author::Visitor, None);
+                }
+            }
+            match self
+                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref())
+                .await
+            {
+                Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
+                Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
+                    return Err(CoreError::Conflict(
+                        "the message collided with another; send it again".into(),
+                    ));
+                }
+                other => return self.after_append(actor.tenant, other?).await,
+            }
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    async fn append_visitor_message(
+        &self,
+        actor: &VisitorActor,
+        existing_chat: Option<chat::Model>,
+        body: &MessageBody,
+        client_id: Option<&ClientId>,
+    ) -> CoreResult<Appended> {
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        let (chat_id, created) = match existing_chat {
+            Some(chat) => (chat.id, false),
+            None => (start_chat(&txn, actor, now).await?, true),
+        };
+        let row = bump_chat(&txn, actor.tenant, chat_id, now, true).await?;
+        let before = row.status();
+        let (row, changed) = store_status(&txn, row, before.visitor_wrote(), now).await?;
+        let message = new_message(&row, Author::Visitor, None, body, client_id, now);
+        insert(&txn, &message).await?;
+        txn.commit().await?;
+        Ok(Appended {
+            message,
+            chat: row,
+            chat_changed: changed || created,
+            outbox: None,
+        })
+    }
+
+    /// The offline form. It closes nothing: it records who the visitor is and opens the ordinary
+    /// chat with their request as its first message, where they can go on writing or edit it.
+    pub async fn submit_offline_request(
+        &self,
+        actor: &VisitorActor,
+        request: OfflineRequest,
+    ) -> CoreResult<(Chat, Message)> {
+        let name = parse_visitor_name(&request.name)?;
+        let email = EmailAddress::parse(&request.email)?;
+        MessageBody::parse(&request.message, self.deps.limits.max_message_chars)?;
+        visitor::Entity::update_many()
+            .col_expr(visitor::Column::Name, Expr::value(name))
+            .col_expr(visitor::Column::Email, Expr::value(email.into_string()))
+            .filter(visitor::Column::Id.eq(actor.visitor))
+            .filter(visitor::Column::TenantId.eq(actor.tenant))
+            .exec(&self.deps.db)
+            .await?;
+        let message = self.send_as_visitor(actor, &request.message, None).await?;
+        let chat = self.chat_view(actor.tenant, message.chat_id).await?;
+        Ok((chat, message))
+    }
+
+    /// An operator replies. The chat becomes theirs if it was unassigned (or reopens as theirs if
+    /// closed); a chat assigned to someone else takes replies from admins only. The unread-reply
+    /// outbox row is written in the same transaction, then handed to the scheduler.
+    pub async fn send_as_operator(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> CoreResult<Message> {
+        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let client_id = ClientId::parse_optional(client_id)?;
+        let (chat, visitor) = chat::Entity::find_by_id(chat_id)
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .find_also_related(visitor::Entity)
+            .one(&self.deps.db)
+            .await?
+            .and_then(|(c, v)| v.map(|v| (c, v)))
+            .ok_or(CoreError::NotFound("chat"))?;
+        if let Some(cid) = &client_id {
+            if let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await? {
+                return same_sender(found, Author::Operator, Some(actor));
+            }
+        }
+        may_handle_chat(actor, chat.operator_id)?;
+
+        // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
+        let now = self.deps.clock.now();
+        let settings = tenant::Entity::find_by_id(actor.tenant)
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        let context = TimeoutContext {
+            tenant: actor.tenant,
+            chat: chat.id,
+            visitor: visitor.id,
+            visitor_locale: visitor.locale.clone(),
+            visitor_has_email: visitor.email.is_some(),
+            now,
+            tenant_timeout: parse_settings(&settings.settings)?.offline_timeout(),
+        };
+        let due_at = now.saturating_add(clamp_timeout(
+            self.deps.timeout_policy.offline_timeout(&context).await,
+        ));
+
+        let appended = match self
+            .append_operator_message(actor, chat.id, &body, client_id.as_ref(), now, due_at)
+            .await
+        {
+            Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
+                // The same client id won a race: answer with that message.
+                let cid = client_id.as_ref().ok_or(CoreError::Storage(e))?;
+                let found = by_client_id(&self.deps.db, chat.id, cid)
+                    .await?
+                    .ok_or(CoreError::NotFound("message"))?;
+                return same_sender(found, Author::Operator, Some(actor));
+            }
+            other => other?,
+        };
+        let assignment_changed = appended.chat.operator_id != chat.operator_id;
+        if let Some(entry) = &appended.outbox {
+            if let Err(e) = self.deps.scheduler.schedule(entry).await {
+                // The outbox row is committed: the sweep delivers it even so.
+                tracing::warn!(error = %e, message = %entry.message, "unread-reply notification left to the sweep");
+            }
+        }
+        let message = self.after_append(actor.tenant, appended).await?;
+        if assignment_changed {
+            publish_availability(&self.deps, actor.tenant).await?;
+        }
+        Ok(message)
+    }
+
+    async fn append_operator_message(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        body: &MessageBody,
+        client_id: Option<&ClientId>,
+        now: Timestamp,
+        due_at: Timestamp,
+    ) -> CoreResult<Appended> {
+        let txn = self.deps.write().await?;
+        let row = bump_chat(&txn, actor.tenant, chat_id, now, false).await?;
+        // Checked again on the locked row: the chat may have been given to someone else since.
+        may_handle_chat(actor, row.operator_id)?;
+        let (row, changed) = store_status(
+            &txn,
+            row.clone(),
+            row.status().operator_replied(actor.user),
+            now,
+        )
+        .await?;
+        let message = new_message(&row, Author::Operator, Some(actor), body, client_id, now);
+        insert(&txn, &message).await?;
+        let entry = OutboxEntry {
+            id: OutboxId::new(),
+            tenant: actor.tenant,
+            chat: chat_id,
+            message: message.id,
+            due_at,
+        };
+        outbox::Entity::insert(outbox::ActiveModel {
+            id: Set(entry.id),
+            tenant_id: Set(actor.tenant),
+            chat_id: Set(chat_id),
+            message_id: Set(message.id),
+            due_at: Set(due_at.millis()),
+            status: Set(OutboxStatus::Pending),
+            attempts: Set(0),
+            last_error: Set(None),
+            created_at: Set(now.millis()),
+            processed_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(Appended {
+            message,
+            chat: row,
+            chat_changed: changed,
+            outbox: Some(entry),
+        })
+    }
+
+    /// The visitor corrects one of their own messages. Every earlier text is kept.
+    pub async fn edit_as_visitor(
+        &self,
+        actor: &VisitorActor,
+        id: MessageId,
+        body: &str,
+    ) -> CoreResult<Message> {
+        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        let row = visitor_message(&txn, actor, id).await?;
+        if row.author != Author::Visitor {
+            return Err(CoreError::NotAllowed(
+                "visitors can edit only their own messages",
+            ));
+        }
+        if row.body == body.as_str() {
+            return Ok(row.into());
+        }
+        message_edit::Entity::insert(message_edit::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(actor.tenant),
+            message_id: Set(row.id),
+            body: Set(row.body.clone()),
+            written_at: Set(row.edited_at.unwrap_or(row.created_at)),
+            replaced_at: Set(now.millis()),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        message::Entity::update_many()
+            .col_expr(message::Column::Body, Expr::value(body.as_str()))
+            .col_expr(message::Column::EditedAt, Expr::value(now.millis()))
+            .filter(message::Column::Id.eq(row.id))
+            .filter(message::Column::TenantId.eq(actor.tenant))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        let message = Message::from(message::Model {
+            body: body.into_string(),
+            edited_at: Some(now.millis()),
+            ..row
+        });
+        self.deps.publish(DomainEvent::MessageUpdated {
+            tenant: actor.tenant,
+            visitor: actor.visitor,
+            message: message.clone(),
+        });
+        Ok(message)
+    }
+
+    /// The visitor has seen the operator's messages up to and including `up_to`. Their pending
+    /// unread-reply notifications are settled at once.
+    pub async fn mark_read_by_visitor(
+        &self,
+        actor: &VisitorActor,
+        up_to: MessageId,
+    ) -> CoreResult<()> {
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        let target = visitor_message(&txn, actor, up_to).await?;
+        let read = message::Entity::update_many()
+            .col_expr(message::Column::ReadByVisitorAt, Expr::value(now.millis()))
+            .filter(message::Column::ChatId.eq(target.chat_id))
+            .filter(message::Column::Author.eq(Author::Operator))
+            .filter(message::Column::Seq.lte(target.seq))
+            .filter(message::Column::ReadByVisitorAt.is_null())
+            .exec(&txn)
+            .await?;
+        if read.rows_affected > 0 {
+            let read_ids = message::Entity::find()
+                .select_only()
+                .column(message::Column::Id)
+                .filter(message::Column::ChatId.eq(target.chat_id))
+                .filter(message::Column::Author.eq(Author::Operator))
+                .filter(message::Column::Seq.lte(target.seq))
+                .into_query();
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Read))
+                .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()))
+                .filter(outbox::Column::ChatId.eq(target.chat_id))
+                .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+                .filter(outbox::Column::MessageId.in_subquery(read_ids))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        if read.rows_affected > 0 {
+            self.deps.publish(DomainEvent::MessageRead {
+                tenant: actor.tenant,
+                visitor: actor.visitor,
+                chat: target.chat_id,
+                up_to,
+                by: Reader::Visitor,
+            });
+        }
+        Ok(())
+    }
+
+    /// An operator has seen the visitor's messages up to and including `up_to`.
+    pub async fn mark_read_by_operator(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        up_to: MessageId,
+    ) -> CoreResult<()> {
+        let now = self.deps.clock.now();
+        let chat = chat::Entity::find_by_id(chat_id)
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("chat"))?;
+        let target = message::Entity::find_by_id(up_to)
+            .filter(message::Column::ChatId.eq(chat.id))
+            .filter(message::Column::TenantId.eq(actor.tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("message"))?;
+        let read = message::Entity::update_many()
+            .col_expr(message::Column::ReadByOperatorAt, Expr::value(now.millis()))
+            .filter(message::Column::ChatId.eq(chat.id))
+            .filter(message::Column::Author.eq(Author::Visitor))
+            .filter(message::Column::Seq.lte(target.seq))
+            .filter(message::Column::ReadByOperatorAt.is_null())
+            .exec(&self.deps.db)
+            .await?;
+        if read.rows_affected > 0 {
+            self.deps.publish(DomainEvent::MessageRead {
+                tenant: actor.tenant,
+                visitor: chat.visitor_id,
+                chat: chat.id,
+                up_to,
+                by: Reader::Operator,
+            });
+        }
+        Ok(())
+    }
+
+    /// The earlier texts of an edited message, oldest first.
+    pub async fn earlier_texts(
+        &self,
+        actor: &OperatorActor,
+        id: MessageId,
+    ) -> CoreResult<Vec<EarlierText>> {
+        let exists = message::Entity::find_by_id(id)
+            .filter(message::Column::TenantId.eq(actor.tenant))
+            .one(&self.deps.db)
+            .await?;
+        if exists.is_none() {
+            return Err(CoreError::NotFound("message"));
+        }
+        let rows = message_edit::Entity::find()
+            .filter(message_edit::Column::MessageId.eq(id))
+            .filter(message_edit::Column::TenantId.eq(actor.tenant))
+            .order_by_asc(message_edit::Column::ReplacedAt)
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows.into_iter().map(EarlierText::from).collect())
+    }
+
+    /// The visitor's whole dialog (every visit), or nothing if they never wrote.
+    pub async fn dialog_of_visitor(
+        &self,
+        actor: &VisitorActor,
+    ) -> CoreResult<(Option<Chat>, Vec<Message>)> {
+        let found = chat::Entity::find()
+            .filter(chat::Column::VisitorId.eq(actor.visitor))
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .find_also_related(visitor::Entity)
+            .one(&self.deps.db)
+            .await?;
+        let Some((chat, Some(visitor))) = found else {
+            return Ok((None, Vec::new()));
+        };
+        let messages = crate::chat::dialog_messages(&self.deps.db, chat.id).await?;
+        Ok((Some(Chat::from_rows(chat, &visitor)), messages))
+    }
+
+    async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {
+        let visitor_id = appended.chat.visitor_id;
+        if appended.chat_changed {
+            let chat = self.chat_view(tenant, appended.chat.id).await?;
+            self.deps.publish(DomainEvent::ChatUpdated { tenant, chat });
+        }
+        let message = Message::from(appended.message);
+        self.deps.publish(DomainEvent::MessageCreated {
+            tenant,
+            visitor: visitor_id,
+            message: message.clone(),
+        });
+        Ok(message)
+    }
+
+    async fn chat_view(&self, tenant: TenantId, id: ChatId) -> CoreResult<Chat> {
+        chat::Entity::find_by_id(id)
+            .filter(chat::Column::TenantId.eq(tenant))
+            .find_also_related(visitor::Entity)
+            .one(&self.deps.db)
+            .await?
+            .and_then(|(c, v)| v.map(|v| Chat::from_rows(c, &v)))
+            .ok_or(CoreError::NotFound("chat"))
+    }
+}
+
+/// Creates the visitor's one chat, open and unassigned, placed by their presence.
+async fn start_chat(
+    txn: &DatabaseTransaction,
+    actor: &VisitorActor,
+    now: Timestamp,
+) -> CoreResult<ChatId> {
+    let visitor = crate::visitor::load(txn, actor).await?;
+    let status = ChatStatus::started(visitor.online);
+    let id = ChatId::new();
+    chat::Entity::insert(chat::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(actor.tenant),
+        visitor_id: Set(actor.visitor),
+        state: Set(status.state),
+        category: Set(status.category()),
+        visitor_online: Set(status.visitor_online),
+        operator_id: Set(None),
+        unanswered: Set(true),
+        last_seq: Set(0),
+        created_at: Set(now.millis()),
+        last_message_at: Set(now.millis()),
+        closed_at: Set(None),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(id)
+}
+
+/// Numbers the next message of the chat and records its time: the first statement of every
+/// message write, so the transaction holds the chat row from the start.
+async fn bump_chat(
+    txn: &DatabaseTransaction,
+    tenant: TenantId,
+    chat: ChatId,
+    now: Timestamp,
+    unanswered: bool,
+) -> CoreResult<chat::Model> {
+    chat::Entity::update_many()
+        .col_expr(
+            chat::Column::LastSeq,
+            Expr::col(chat::Column::LastSeq).add(1),
+        )
+        .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()))
+        .col_expr(chat::Column::Unanswered, Expr::value(unanswered))
+        .filter(chat::Column::Id.eq(chat))
+        .filter(chat::Column::TenantId.eq(tenant))
+        .exec_with_returning(txn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(CoreError::NotFound("chat"))
+}
+
+fn new_message(
+    chat: &chat::Model,
+    author: Author,
+    operator: Option<&OperatorActor>,
+    body: &MessageBody,
+    client_id: Option<&ClientId>,
+    now: Timestamp,
+) -> message::Model {
+    message::Model {
+        id: MessageId::new(),
+        tenant_id: chat.tenant_id,
+        chat_id: chat.id,
+        seq: chat.last_seq,
+        author,
+        operator_id: operator.map(|o| o.user),
+        body: body.as_str().to_owned(),
+        client_id: client_id.map(|c| c.as_str().to_owned()),
+        created_at: now.millis(),
+        edited_at: None,
+        read_by_visitor_at: None,
+        read_by_operator_at: None,
+        emailed_at: None,
+    }
+}
+
+async fn insert(txn: &DatabaseTransaction, message: &message::Model) -> CoreResult<()> {
+    let active: message::ActiveModel = message.clone().into();
+    message::Entity::insert(active)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+async fn by_client_id(
+    db: &impl ConnectionTrait,
+    chat: ChatId,
+    client_id: &ClientId,
+) -> CoreResult<Option<message::Model>> {
+    Ok(message::Entity::find()
+        .filter(message::Column::ChatId.eq(chat))
+        .filter(message::Column::ClientId.eq(client_id.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// A resent client id returns the original, but only to the one who sent it.
+fn same_sender(
+    found: message::Model,
+    author: Author,
+    operator: Option<&OperatorActor>,
+) -> CoreResult<Message> {
+    let same = found.author == author && found.operator_id == operator.map(|o| o.user);
+    if same {
+        Ok(found.into())
+    } else {
+        Err(CoreError::Conflict(
+            "client_id is already used by another message in this chat".into(),
+        ))
+    }
+}
+
+/// A message of the visitor's own chat; anything else does not exist for them.
+async fn visitor_message(
+    db: &impl ConnectionTrait,
+    actor: &VisitorActor,
+    id: MessageId,
+) -> CoreResult<message::Model> {
+    let row = message::Entity::find_by_id(id)
+        .filter(message::Column::TenantId.eq(actor.tenant))
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound("message"))?;
+    let owns = chat::Entity::find_by_id(row.chat_id)
+        .filter(chat::Column::VisitorId.eq(actor.visitor))
+        .filter(chat::Column::TenantId.eq(actor.tenant))
+        .one(db)
+        .await?
+        .is_some();
+    if owns {
+        Ok(row)
+    } else {
+        Err(CoreError::NotFound("message"))
+    }
+}

@@ -1,0 +1,366 @@
+//! Logging in, operator status, managing operators, and the availability rule.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect};
+
+use crate::chat::ChatState;
+use crate::clock::Timestamp;
+use crate::email::EmailAddress;
+use crate::entity::{chat, tenant, user};
+use crate::error::{CoreError, CoreResult, is_unique_violation};
+use crate::events::DomainEvent;
+use crate::ids::{TenantId, UserId};
+use crate::services::Deps;
+
+use super::{Operator, OperatorActor, OperatorStatus, Role, password};
+
+const MAX_CAPACITY: u32 = 100;
+
+pub(crate) struct NewUser {
+    pub email: EmailAddress,
+    pub name: String,
+    pub role: Role,
+    pub capacity: u32,
+}
+
+pub(crate) async fn insert_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    new: NewUser,
+    password_hash: String,
+    now: Timestamp,
+) -> CoreResult<user::Model> {
+    let row = user::Model {
+        id: UserId::new(),
+        tenant_id: tenant,
+        email: new.email.into_string(),
+        name: new.name,
+        role: new.role,
+        password_hash,
+        status: OperatorStatus::Offline,
+        capacity: i32::try_from(new.capacity).unwrap_or(i32::MAX),
+        active: true,
+        created_at: now.millis(),
+    };
+    let active: user::ActiveModel = row.clone().into();
+    match user::Entity::insert(active)
+        .exec_without_returning(db)
+        .await
+    {
+        Err(e) if is_unique_violation(&e) => Err(CoreError::Conflict(format!(
+            "{} already has an account",
+            row.email
+        ))),
+        other => other.map(|_| row).map_err(CoreError::from),
+    }
+}
+
+/// An operator to create; the password is generated and returned once when absent.
+#[derive(Clone, Debug, Default)]
+pub struct NewOperator {
+    pub email: String,
+    pub name: String,
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    pub capacity: Option<u32>,
+}
+
+/// A partial change to an operator; absent fields keep their value.
+#[derive(Clone, Debug, Default)]
+pub struct OperatorPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub capacity: Option<u32>,
+    pub active: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct OperatorService {
+    deps: Arc<Deps>,
+}
+
+impl OperatorService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    /// Email and password login within a tenant. Every failure looks the same.
+    pub async fn authenticate(
+        &self,
+        tenant_slug: &str,
+        email: &str,
+        password: &str,
+    ) -> CoreResult<(OperatorActor, Operator)> {
+        let denied = CoreError::Unauthorized("wrong tenant, email or password");
+        let tenant = tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(tenant_slug.trim()))
+            .one(&self.deps.db)
+            .await?;
+        let email = EmailAddress::parse(email).ok();
+        let row = match (&tenant, &email) {
+            (Some(t), Some(e)) => {
+                user::Entity::find()
+                    .filter(user::Column::TenantId.eq(t.id))
+                    .filter(user::Column::Email.eq(e.as_str()))
+                    .one(&self.deps.db)
+                    .await?
+            }
+            _ => None,
+        };
+        let ok = password::verify(
+            password.to_owned(),
+            row.as_ref().map(|r| r.password_hash.clone()),
+        )
+        .await;
+        match (tenant, row) {
+            (Some(t), Some(row)) if ok && row.active => {
+                if t.suspended {
+                    return Err(CoreError::TenantSuspended);
+                }
+                Ok((actor_of(&row), Operator::from(row)))
+            }
+            _ => Err(denied),
+        }
+    }
+
+    /// The actor behind a stored session, if the account may still act: a deactivated operator's
+    /// sessions stop working at once.
+    pub async fn actor(&self, tenant: TenantId, user: UserId) -> CoreResult<OperatorActor> {
+        let row = self.active_user(tenant, user).await?;
+        Ok(actor_of(&row))
+    }
+
+    pub async fn get(&self, actor: &OperatorActor, id: UserId) -> CoreResult<Operator> {
+        let row = user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(actor.tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("operator"))?;
+        Ok(row.into())
+    }
+
+    pub async fn list(&self, actor: &OperatorActor) -> CoreResult<Vec<Operator>> {
+        let rows = user::Entity::find()
+            .filter(user::Column::TenantId.eq(actor.tenant))
+            .order_by_asc(user::Column::CreatedAt)
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows.into_iter().map(Operator::from).collect())
+    }
+
+    pub async fn set_status(
+        &self,
+        actor: &OperatorActor,
+        status: OperatorStatus,
+    ) -> CoreResult<Operator> {
+        let row = self.active_user(actor.tenant, actor.user).await?;
+        if row.status != status {
+            user::Entity::update_many()
+                .col_expr(user::Column::Status, Expr::value(status))
+                .filter(user::Column::Id.eq(actor.user))
+                .filter(user::Column::TenantId.eq(actor.tenant))
+                .exec(&self.deps.db)
+                .await?;
+            self.publish_availability(actor.tenant).await?;
+        }
+        Ok(Operator {
+            status,
+            ..row.into()
+        })
+    }
+
+    /// Admins only. Returns the operator and, when it was generated, their password.
+    pub async fn create(
+        &self,
+        actor: &OperatorActor,
+        new: NewOperator,
+    ) -> CoreResult<(Operator, Option<String>)> {
+        actor.require_admin()?;
+        let email = EmailAddress::parse(&new.email)?;
+        let name = parse_name(&new.name)?;
+        let capacity = parse_capacity(new.capacity.unwrap_or(5))?;
+        let (password, generated) = match new.password {
+            Some(given) => {
+                password::check_strength(&given)?;
+                (given, None)
+            }
+            None => {
+                let p = password::generate();
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = password::hash(password).await?;
+        let role = new.role.unwrap_or(Role::Operator);
+        let row = insert_user(
+            &self.deps.db,
+            actor.tenant,
+            NewUser {
+                email,
+                name,
+                role,
+                capacity,
+            },
+            hash,
+            self.deps.clock.now(),
+        )
+        .await?;
+        Ok((row.into(), generated))
+    }
+
+    /// Admins only. The last active admin cannot be demoted or deactivated: the tenant would be
+    /// locked out of its own console.
+    pub async fn update(
+        &self,
+        actor: &OperatorActor,
+        id: UserId,
+        patch: OperatorPatch,
+    ) -> CoreResult<Operator> {
+        actor.require_admin()?;
+        let txn = self.deps.write().await?;
+        let row = user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(actor.tenant))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("operator"))?;
+        let loses_admin = row.role == Role::Admin
+            && row.active
+            && (patch.role == Some(Role::Operator) || patch.active == Some(false));
+        if loses_admin {
+            let admins = user::Entity::find()
+                .filter(user::Column::TenantId.eq(actor.tenant))
+                .filter(user::Column::Role.eq(Role::Admin))
+                .filter(user::Column::Active.eq(true))
+                .count(&txn)
+                .await?;
+            if admins <= 1 {
+                return Err(CoreError::Conflict(
+                    "the tenant must keep at least one active admin".into(),
+                ));
+            }
+        }
+        let mut change = user::ActiveModel {
+            id: Set(id),
+            ..Default::default()
+        };
+        if let Some(name) = &patch.name {
+            change.name = Set(parse_name(name)?);
+        }
+        if let Some(role) = patch.role {
+            change.role = Set(role);
+        }
+        if let Some(capacity) = patch.capacity {
+            change.capacity = Set(i32::try_from(parse_capacity(capacity)?).unwrap_or(i32::MAX));
+        }
+        if let Some(active) = patch.active {
+            change.active = Set(active);
+            if !active {
+                change.status = Set(OperatorStatus::Offline);
+            }
+        }
+        let updated = user::Entity::update(change).exec(&txn).await?;
+        txn.commit().await?;
+        if patch.active.is_some() || patch.capacity.is_some() {
+            self.publish_availability(actor.tenant).await?;
+        }
+        Ok(updated.into())
+    }
+
+    /// True when a visitor writing now would reach someone: an active operator is online and has
+    /// fewer open chats than their capacity.
+    pub async fn operators_available(&self, tenant: TenantId) -> CoreResult<bool> {
+        operators_available(&self.deps.db, tenant).await
+    }
+
+    pub(crate) async fn publish_availability(&self, tenant: TenantId) -> CoreResult<()> {
+        publish_availability(&self.deps, tenant).await
+    }
+
+    async fn active_user(&self, tenant: TenantId, user: UserId) -> CoreResult<user::Model> {
+        let row = user::Entity::find_by_id(user)
+            .filter(user::Column::TenantId.eq(tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::Unauthorized("unknown operator"))?;
+        if !row.active {
+            return Err(CoreError::Unauthorized("this account is deactivated"));
+        }
+        Ok(row)
+    }
+}
+
+pub(crate) async fn operators_available(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<bool> {
+    let online: Vec<(UserId, i32)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Capacity)
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Status.eq(OperatorStatus::Online))
+        .filter(user::Column::Active.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if online.is_empty() {
+        return Ok(false);
+    }
+    let loads: HashMap<UserId, i64> = chat::Entity::find()
+        .select_only()
+        .column(chat::Column::OperatorId)
+        .column_as(chat::Column::Id.count(), "open_chats")
+        .filter(chat::Column::TenantId.eq(tenant))
+        .filter(chat::Column::State.eq(ChatState::Open))
+        .filter(chat::Column::OperatorId.is_in(online.iter().map(|(id, _)| *id)))
+        .group_by(chat::Column::OperatorId)
+        .into_tuple::<(UserId, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(online
+        .iter()
+        .any(|(id, capacity)| loads.get(id).copied().unwrap_or(0) < i64::from(*capacity)))
+}
+
+pub(crate) async fn publish_availability(deps: &Deps, tenant: TenantId) -> CoreResult<()> {
+    let operators_available = operators_available(&deps.db, tenant).await?;
+    deps.publish(DomainEvent::AvailabilityChanged {
+        tenant,
+        operators_available,
+    });
+    Ok(())
+}
+
+fn actor_of(row: &user::Model) -> OperatorActor {
+    OperatorActor {
+        tenant: row.tenant_id,
+        user: row.id,
+        role: row.role,
+    }
+}
+
+fn parse_name(raw: &str) -> CoreResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            "name",
+            "must be 1 to 200 characters, without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_capacity(capacity: u32) -> CoreResult<u32> {
+    if (1..=MAX_CAPACITY).contains(&capacity) {
+        Ok(capacity)
+    } else {
+        Err(CoreError::invalid(
+            "capacity",
+            format!("must be from 1 to {MAX_CAPACITY} open chats"),
+        ))
+    }
+}

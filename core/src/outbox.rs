@@ -1,0 +1,174 @@
+//! The unread-reply outbox and the ports that schedule and time it.
+//!
+//! Storing an operator reply writes an outbox row in the same transaction: "notify the visitor
+//! about this message at `due_at` unless they have read it". After the commit, core hands the row
+//! to the [`NotificationScheduler`] port (the worker crate enqueues a delayed job). If that enqueue
+//! is lost, the row is still there for a sweep to find with [`OutboxService::due`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::entity::outbox;
+use crate::error::CoreResult;
+use crate::ids::{ChatId, MessageId, OutboxId, TenantId, VisitorId};
+use crate::services::Deps;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting for its time.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// The visitor read the message first; nothing will be sent.
+    #[sea_orm(string_value = "read")]
+    Read,
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    /// Nothing could be sent (e.g. no address); the delivery log says why.
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+}
+
+/// What the scheduler needs to enqueue one notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: OutboxId,
+    pub tenant: TenantId,
+    pub chat: ChatId,
+    pub message: MessageId,
+    pub due_at: Timestamp,
+}
+
+impl From<outbox::Model> for OutboxEntry {
+    fn from(row: outbox::Model) -> Self {
+        Self {
+            id: row.id,
+            tenant: row.tenant_id,
+            chat: row.chat_id,
+            message: row.message_id,
+            due_at: Timestamp::from_millis(row.due_at),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not schedule the unread-reply notification: {0}")]
+pub struct ScheduleError(pub String);
+
+/// Enqueues the delayed notification for an outbox row, after the row has committed.
+#[async_trait::async_trait]
+pub trait NotificationScheduler: Send + Sync + 'static {
+    async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError>;
+}
+
+/// For a process that runs no scheduler of its own: the outbox row is the whole record and a
+/// sweep over [`OutboxService::due`] delivers it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LeaveToSweep;
+
+#[async_trait::async_trait]
+impl NotificationScheduler for LeaveToSweep {
+    async fn schedule(&self, _entry: &OutboxEntry) -> Result<(), ScheduleError> {
+        Ok(())
+    }
+}
+
+/// What a timeout policy may look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeoutContext {
+    pub tenant: TenantId,
+    pub chat: ChatId,
+    pub visitor: VisitorId,
+    pub visitor_locale: Option<String>,
+    pub visitor_has_email: bool,
+    pub now: Timestamp,
+    /// The tenant's `offline_timeout_secs` setting.
+    pub tenant_timeout: Duration,
+}
+
+/// How long an operator reply may stay unread before it goes to the visitor's email.
+#[async_trait::async_trait]
+pub trait OfflineTimeoutPolicy: Send + Sync + 'static {
+    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration;
+}
+
+/// The default: the tenant's setting.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TenantTimeoutSetting;
+
+#[async_trait::async_trait]
+impl OfflineTimeoutPolicy for TenantTimeoutSetting {
+    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
+        ctx.tenant_timeout
+    }
+}
+
+/// Whatever a policy answers, the delay stays within the range tenants may configure.
+pub const MIN_OFFLINE_TIMEOUT: Duration = Duration::from_secs(1);
+pub const MAX_OFFLINE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub(crate) fn clamp_timeout(timeout: Duration) -> Duration {
+    timeout.clamp(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT)
+}
+
+#[derive(Clone)]
+pub struct OutboxService {
+    deps: Arc<Deps>,
+}
+
+impl OutboxService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    /// Pending rows whose time has come, oldest first: what a sweep must (re-)enqueue.
+    pub async fn due(&self, limit: u64) -> CoreResult<Vec<OutboxEntry>> {
+        let now = self.deps.clock.now();
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+            .filter(outbox::Column::DueAt.lte(now.millis()))
+            .order_by_asc(outbox::Column::DueAt)
+            .limit(limit)
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows.into_iter().map(OutboxEntry::from).collect())
+    }
+
+    /// Every row of one chat, for inspection and tests.
+    pub async fn rows_of_chat(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+    ) -> CoreResult<Vec<outbox::Model>> {
+        Ok(outbox::Entity::find()
+            .filter(outbox::Column::TenantId.eq(tenant))
+            .filter(outbox::Column::ChatId.eq(chat))
+            .order_by_asc(outbox::Column::CreatedAt)
+            .all(&self.deps.db)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_answers_are_clamped_to_the_allowed_range() {
+        assert_eq!(clamp_timeout(Duration::ZERO), MIN_OFFLINE_TIMEOUT);
+        assert_eq!(
+            clamp_timeout(Duration::from_secs(300)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            clamp_timeout(Duration::from_secs(u64::MAX)),
+            MAX_OFFLINE_TIMEOUT
+        );
+    }
+}

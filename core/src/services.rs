@@ -1,0 +1,109 @@
+//! Wiring: the ports and the database that every service shares, and [`Tandem`], the facade the
+//! web and worker crates hold.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbErr, TransactionOptions, TransactionTrait,
+};
+
+use crate::chat::ChatService;
+use crate::clock::{Clock, SystemClock};
+use crate::events::{BroadcastBus, DomainEvent, EventBus};
+use crate::limits::Limits;
+use crate::message::MessageService;
+use crate::operator::OperatorService;
+use crate::outbox::{
+    LeaveToSweep, NotificationScheduler, OfflineTimeoutPolicy, OutboxService, TenantTimeoutSetting,
+};
+use crate::presence::PresenceService;
+use crate::tenant::TenantService;
+use crate::visitor::VisitorService;
+
+/// The implementations core's ports are wired to. Defaults: the wall clock, an in-process
+/// broadcast bus, no scheduler (outbox rows wait for a sweep) and the tenant's timeout setting.
+#[derive(Clone)]
+pub struct Ports {
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn EventBus>,
+    pub scheduler: Arc<dyn NotificationScheduler>,
+    pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            events: Arc::new(BroadcastBus::default()),
+            scheduler: Arc::new(LeaveToSweep),
+            timeout_policy: Arc::new(TenantTimeoutSetting),
+        }
+    }
+}
+
+pub(crate) struct Deps {
+    pub db: DatabaseConnection,
+    pub clock: Arc<dyn Clock>,
+    pub events: Arc<dyn EventBus>,
+    pub scheduler: Arc<dyn NotificationScheduler>,
+    pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
+    pub limits: Limits,
+}
+
+impl Deps {
+    /// A write transaction. On SQLite it takes the write lock at BEGIN: a deferred transaction
+    /// that reads and then writes can fail with SQLITE_BUSY when another writer got in between,
+    /// where an immediate one simply waits its turn.
+    pub async fn write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    pub fn publish(&self, event: DomainEvent) {
+        self.events.publish(event);
+    }
+}
+
+/// Every service of the domain, sharing one database and one set of ports.
+#[derive(Clone)]
+pub struct Tandem {
+    pub tenants: TenantService,
+    pub operators: OperatorService,
+    pub visitors: VisitorService,
+    pub chats: ChatService,
+    pub messages: MessageService,
+    pub presence: PresenceService,
+    pub outbox: OutboxService,
+    db: DatabaseConnection,
+}
+
+impl Tandem {
+    pub fn new(db: DatabaseConnection, ports: Ports, limits: Limits) -> Self {
+        let deps = Arc::new(Deps {
+            db: db.clone(),
+            clock: ports.clock,
+            events: ports.events,
+            scheduler: ports.scheduler,
+            timeout_policy: ports.timeout_policy,
+            limits,
+        });
+        Self {
+            tenants: TenantService::new(deps.clone()),
+            operators: OperatorService::new(deps.clone()),
+            visitors: VisitorService::new(deps.clone()),
+            chats: ChatService::new(deps.clone()),
+            messages: MessageService::new(deps.clone()),
+            presence: PresenceService::new(deps.clone()),
+            outbox: OutboxService::new(deps),
+            db,
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

@@ -1,0 +1,267 @@
+//! Creating tenants (with their first admin) and reading and changing their settings.
+
+use std::sync::Arc;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder, TransactionTrait};
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::email::EmailAddress;
+use crate::entity::tenant;
+use crate::error::{CoreError, CoreResult, is_unique_violation};
+use crate::ids::TenantId;
+use crate::operator::{NewUser, OperatorActor, Role, insert_user, password};
+use crate::secret;
+use crate::services::Deps;
+
+use super::settings::{SettingsPatch, TenantSettings};
+
+pub struct NewTenant {
+    pub slug: String,
+    pub name: String,
+    pub admin_email: String,
+    /// Generated (and returned once) when absent.
+    pub admin_password: Option<String>,
+}
+
+/// What `tandem tenant create` prints: the only time the admin password is shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedTenant {
+    pub tenant_id: TenantId,
+    pub slug: String,
+    pub widget_key: String,
+    pub admin: CreatedAdmin,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedAdmin {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub widget_key: String,
+    pub settings: TenantSettings,
+    pub suspended: bool,
+    pub created_at: Timestamp,
+}
+
+impl TryFrom<tenant::Model> for Tenant {
+    type Error = CoreError;
+
+    fn try_from(row: tenant::Model) -> CoreResult<Self> {
+        let settings = parse_settings(&row.settings)?;
+        Ok(Self {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            widget_key: row.widget_key,
+            settings,
+            suspended: row.suspended,
+            created_at: Timestamp::from_millis(row.created_at),
+        })
+    }
+}
+
+pub(crate) fn parse_settings(json: &str) -> CoreResult<TenantSettings> {
+    serde_json::from_str(json)
+        .map_err(|e| CoreError::Storage(DbErr::Json(format!("tenant settings: {e}"))))
+}
+
+#[derive(Clone)]
+pub struct TenantService {
+    deps: Arc<Deps>,
+}
+
+impl TenantService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    pub async fn create(&self, new: NewTenant) -> CoreResult<CreatedTenant> {
+        let slug = parse_slug(&new.slug)?;
+        let name = new.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(CoreError::invalid("name", "must be 1 to 200 characters"));
+        }
+        let email = EmailAddress::parse(&new.admin_email)?;
+        let password = match new.admin_password {
+            Some(given) => password::check_strength(&given).map(|()| given)?,
+            None => password::generate(),
+        };
+        let password_hash = password::hash(password.clone()).await?;
+
+        let now = self.deps.clock.now();
+        let id = TenantId::new();
+        let widget_key = secret::generate("wk");
+        let settings =
+            serde_json::to_string(&TenantSettings::default()).expect("settings serialize");
+        let txn = self.deps.db.begin().await?;
+        let inserted = tenant::Entity::insert(tenant::ActiveModel {
+            id: Set(id),
+            slug: Set(slug.clone()),
+            name: Set(name.to_owned()),
+            widget_key: Set(widget_key.clone()),
+            settings: Set(settings),
+            suspended: Set(false),
+            created_at: Set(now.millis()),
+        })
+        .exec_without_returning(&txn)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(CoreError::Conflict(format!("slug {slug:?} is taken")));
+            }
+            other => other?,
+        };
+        let admin = NewUser {
+            email: email.clone(),
+            name: "Admin".into(),
+            role: Role::Admin,
+            capacity: 5,
+        };
+        insert_user(&txn, id, admin, password_hash, now).await?;
+        txn.commit().await?;
+        tracing::info!(tenant = %id, %slug, "tenant created");
+        Ok(CreatedTenant {
+            tenant_id: id,
+            slug,
+            widget_key,
+            admin: CreatedAdmin {
+                email: email.into_string(),
+                password,
+            },
+        })
+    }
+
+    pub async fn count(&self) -> CoreResult<u64> {
+        Ok(tenant::Entity::find().count(&self.deps.db).await?)
+    }
+
+    pub async fn list(&self) -> CoreResult<Vec<Tenant>> {
+        let rows = tenant::Entity::find()
+            .order_by_asc(tenant::Column::CreatedAt)
+            .all(&self.deps.db)
+            .await?;
+        rows.into_iter().map(Tenant::try_from).collect()
+    }
+
+    pub async fn by_id(&self, id: TenantId) -> CoreResult<Tenant> {
+        let row = tenant::Entity::find_by_id(id).one(&self.deps.db).await?;
+        row.ok_or(CoreError::NotFound("tenant"))?.try_into()
+    }
+
+    pub async fn by_slug(&self, slug: &str) -> CoreResult<Tenant> {
+        let row = tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug))
+            .one(&self.deps.db)
+            .await?;
+        row.ok_or(CoreError::NotFound("tenant"))?.try_into()
+    }
+
+    /// The tenant whose widget is asking; a suspended tenant's widget is refused.
+    pub async fn by_widget_key(&self, key: &str) -> CoreResult<Tenant> {
+        if !secret::looks_like(key, "wk") {
+            return Err(CoreError::NotFound("tenant"));
+        }
+        let row = tenant::Entity::find()
+            .filter(tenant::Column::WidgetKey.eq(key))
+            .one(&self.deps.db)
+            .await?;
+        let tenant: Tenant = row.ok_or(CoreError::NotFound("tenant"))?.try_into()?;
+        if tenant.suspended {
+            return Err(CoreError::TenantSuspended);
+        }
+        Ok(tenant)
+    }
+
+    pub async fn settings(&self, tenant: TenantId) -> CoreResult<TenantSettings> {
+        Ok(self.by_id(tenant).await?.settings)
+    }
+
+    /// Admins only. A refused patch changes nothing.
+    pub async fn update_settings(
+        &self,
+        actor: &OperatorActor,
+        patch: SettingsPatch,
+    ) -> CoreResult<TenantSettings> {
+        actor.require_admin()?;
+        let txn = self.deps.write().await?;
+        let row = tenant::Entity::find_by_id(actor.tenant)
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        let next = parse_settings(&row.settings)?.apply(patch)?;
+        let json = serde_json::to_string(&next).expect("settings serialize");
+        tenant::Entity::update(tenant::ActiveModel {
+            id: Set(actor.tenant),
+            settings: Set(json),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(next)
+    }
+
+    /// The platform admin's switch: a suspended tenant's widget answers "suspended"; nothing is
+    /// deleted.
+    pub async fn set_suspended(&self, id: TenantId, suspended: bool) -> CoreResult<Tenant> {
+        let result = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Suspended, Expr::value(suspended))
+            .filter(tenant::Column::Id.eq(id))
+            .exec(&self.deps.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(CoreError::NotFound("tenant"));
+        }
+        self.by_id(id).await
+    }
+}
+
+fn parse_slug(raw: &str) -> CoreResult<String> {
+    let slug = raw.trim();
+    let ok = (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(slug.to_owned())
+    } else {
+        Err(CoreError::invalid(
+            "slug",
+            "must be 2 to 63 of a-z, 0-9 and '-', not starting or ending with '-'",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_slug;
+
+    #[test]
+    fn slugs() {
+        for good in ["acme", "a1", "acme-shop", "0x"] {
+            assert_eq!(parse_slug(good).unwrap(), good);
+        }
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "acme_shop",
+            "-acme",
+            "acme-",
+            "ac me",
+            &"a".repeat(64),
+        ] {
+            assert!(parse_slug(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A tenant's settings. Stored as one JSON document; every field has a default, so a document
+//! written by an older version still loads.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::outbox::{MAX_OFFLINE_TIMEOUT, MIN_OFFLINE_TIMEOUT};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// How long an operator reply may stay unread before it is emailed (1 s to 7 days).
+    pub offline_timeout_secs: u64,
+    /// How long after the last widget connection closes the visitor still counts as on the site,
+    /// so that moving to another page is not a departure.
+    pub presence_grace_secs: u64,
+    pub branding: Branding,
+    /// Origins (scheme://host[:port]) allowed to embed the widget; empty means any.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            offline_timeout_secs: 300,
+            presence_grace_secs: 15,
+            branding: Branding::default(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl TenantSettings {
+    pub const MAX_PRESENCE_GRACE_SECS: u64 = 3600;
+
+    pub fn offline_timeout(&self) -> Duration {
+        Duration::from_secs(self.offline_timeout_secs)
+    }
+
+    pub fn presence_grace(&self) -> Duration {
+        Duration::from_secs(self.presence_grace_secs)
+    }
+
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let timeout = self.offline_timeout();
+        if timeout < MIN_OFFLINE_TIMEOUT || timeout > MAX_OFFLINE_TIMEOUT {
+            return Err(CoreError::invalid(
+                "offline_timeout_secs",
+                format!(
+                    "must be from {} to {} seconds",
+                    MIN_OFFLINE_TIMEOUT.as_secs(),
+                    MAX_OFFLINE_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        if self.presence_grace_secs > Self::MAX_PRESENCE_GRACE_SECS {
+            return Err(CoreError::invalid(
+                "presence_grace_secs",
+                format!(
+                    "must be from 0 to {} seconds",
+                    Self::MAX_PRESENCE_GRACE_SECS
+                ),
+            ));
+        }
+        self.branding.validate()?;
+        if self.allowed_origins.len() > 50 {
+            return Err(CoreError::invalid("allowed_origins", "at most 50 origins"));
+        }
+        for origin in &self.allowed_origins {
+            validate_origin(origin)?;
+        }
+        Ok(())
+    }
+
+    pub fn apply(&self, patch: SettingsPatch) -> Result<Self, CoreError> {
+        let next = Self {
+            offline_timeout_secs: patch
+                .offline_timeout_secs
+                .unwrap_or(self.offline_timeout_secs),
+            presence_grace_secs: patch
+                .presence_grace_secs
+                .unwrap_or(self.presence_grace_secs),
+            branding: patch.branding.unwrap_or_else(|| self.branding.clone()),
+            allowed_origins: patch
+                .allowed_origins
+                .unwrap_or_else(|| self.allowed_origins.clone()),
+        };
+        next.validate()?;
+        Ok(next)
+    }
+}
+
+/// A partial update: absent fields keep their value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub offline_timeout_secs: Option<u64>,
+    pub presence_grace_secs: Option<u64>,
+    pub branding: Option<Branding>,
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+/// How the widget looks on the tenant's site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branding {
+    /// `#rrggbb`.
+    pub color: String,
+    pub title: String,
+    pub greeting: String,
+    pub logo_url: Option<String>,
+    pub position: WidgetPosition,
+    pub language: Language,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self {
+            color: "#2563eb".into(),
+            title: "Chat with us".into(),
+            greeting: "Hi! How can we help?".into(),
+            logo_url: None,
+            position: WidgetPosition::Right,
+            language: Language::En,
+        }
+    }
+}
+
+impl Branding {
+    fn validate(&self) -> Result<(), CoreError> {
+        let hex = self.color.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CoreError::invalid(
+                "branding.color",
+                "must be a colour like #2563eb",
+            ));
+        }
+        check_text("branding.title", &self.title, 1, 100)?;
+        check_text("branding.greeting", &self.greeting, 0, 500)?;
+        if let Some(url) = &self.logo_url {
+            if url.len() > 2048
+                || !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.contains(char::is_whitespace)
+            {
+                return Err(CoreError::invalid(
+                    "branding.logo_url",
+                    "must be an http(s) URL of at most 2048 characters",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    Left,
+    Right,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    En,
+    Ru,
+}
+
+fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), CoreError> {
+    let chars = value.trim().chars().count();
+    if chars < min || value.chars().count() > max {
+        return Err(CoreError::invalid(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(CoreError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_origin(origin: &str) -> Result<(), CoreError> {
+    let bad = || {
+        CoreError::invalid(
+            "allowed_origins",
+            format!("{origin:?} is not an origin like https://shop.example.com"),
+        )
+    };
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host_ok = !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if host_ok { Ok(()) } else { Err(bad()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_those_of_the_contract() {
+        let s = TenantSettings::default();
+        assert_eq!(s.offline_timeout_secs, 300);
+        assert_eq!(s.presence_grace_secs, 15);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn an_old_document_without_new_fields_loads_with_defaults() {
+        let s: TenantSettings = serde_json::from_str(r#"{"offline_timeout_secs": 60}"#).unwrap();
+        assert_eq!(s.offline_timeout_secs, 60);
+        assert_eq!(s.presence_grace_secs, 15);
+    }
+
+    #[test]
+    fn timeout_must_be_one_second_to_seven_days() {
+        let s = TenantSettings::default();
+        for bad in [0, 604_801, u64::MAX] {
+            let patch = SettingsPatch {
+                offline_timeout_secs: Some(bad),
+                ..Default::default()
+            };
+            assert!(
+                matches!(
+                    s.apply(patch),
+                    Err(CoreError::Invalid {
+                        field: "offline_timeout_secs",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        for good in [1, 300, 604_800] {
+            let patch = SettingsPatch {
+                offline_timeout_secs: Some(good),
+                ..Default::default()
+            };
+            assert_eq!(s.apply(patch).unwrap().offline_timeout_secs, good);
+        }
+    }
+
+    #[test]
+    fn branding_and_origins_are_checked() {
+        let s = TenantSettings::default();
+        let bad_color = Branding {
+            color: "blue".into(),
+            ..Branding::default()
+        };
+        assert!(
+            s.apply(SettingsPatch {
+                branding: Some(bad_color),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        let bad_logo = Branding {
+            logo_url: Some("javascript:alert(1)".into()),
+            ..Branding::default()
+        };
+        assert!(
+            s.apply(SettingsPatch {
+                branding: Some(bad_logo),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        let origins = |o: &str| SettingsPatch {
+            allowed_origins: Some(vec![o.into()]),
+            ..Default::default()
+        };
+        assert!(s.apply(origins("https://shop.example.com")).is_ok());
+        assert!(s.apply(origins("http://localhost:3000")).is_ok());
+        assert!(s.apply(origins("shop.example.com")).is_err());
+        assert!(s.apply(origins("https://shop.example.com/path")).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_in_a_patch_are_refused() {
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"offline_timeout": 5}"#).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! Visitors: people on a tenant's site, known by a token kept in their browser, and by a resume
+//! link from an email on another device.
+
+mod service;
+
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::entity::visitor;
+use crate::ids::{TenantId, VisitorId};
+
+pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};
+pub(crate) use service::{load, parse_visitor_name};
+
+/// An authenticated visitor acting within one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VisitorActor {
+    pub tenant: TenantId,
+    pub visitor: VisitorId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Visitor {
+    pub id: VisitorId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub locale: Option<String>,
+    pub online: bool,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+impl From<visitor::Model> for Visitor {
+    fn from(row: visitor::Model) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            locale: row.locale,
+            online: row.online,
+            created_at: Timestamp::from_millis(row.created_at),
+            last_seen_at: Timestamp::from_millis(row.last_seen_at),
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Visitor sessions (new, restored by token, resumed from an email link) and visitor details.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+
+use crate::chat::Chat;
+use crate::clock::Timestamp;
+use crate::email::EmailAddress;
+use crate::entity::{chat, resume_token, visitor, visitor_token};
+use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
+use crate::ids::{ChatId, TenantId, VisitorId};
+use crate::secret;
+use crate::services::Deps;
+use crate::tenant::Tenant;
+
+use super::{Visitor, VisitorActor};
+
+const VISITOR_TOKEN: &str = "vt";
+const RESUME_TOKEN: &str = "rt";
+
+/// How a widget asks for a session: with nothing (a new visitor), its stored token, or the
+/// resume token from an email link.
+#[derive(Clone, Debug, Default)]
+pub struct SessionRequest {
+    pub visitor_token: Option<String>,
+    pub resume_token: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub actor: VisitorActor,
+    /// The token this device keeps; new when the visitor or the device is new.
+    pub visitor_token: String,
+    pub chat: Option<Chat>,
+}
+
+/// A change to what the visitor told us; absent fields keep their value.
+#[derive(Clone, Debug, Default)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub locale: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct VisitorService {
+    deps: Arc<Deps>,
+}
+
+impl VisitorService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    pub async fn start_session(
+        &self,
+        tenant: &Tenant,
+        request: SessionRequest,
+    ) -> CoreResult<Session> {
+        if let Some(resume) = request.resume_token.as_deref() {
+            return self.resume(tenant.id, resume).await;
+        }
+        if let Some(token) = request.visitor_token {
+            let actor = self.authenticate(tenant.id, &token).await?;
+            let chat = self.chat_of(&actor).await?;
+            return Ok(Session {
+                actor,
+                visitor_token: token,
+                chat,
+            });
+        }
+        let now = self.deps.clock.now();
+        let txn = self.deps.db.begin().await?;
+        let id = VisitorId::new();
+        visitor::Entity::insert(visitor::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant.id),
+            name: Set(None),
+            email: Set(None),
+            locale: Set(None),
+            online: Set(false),
+            leaving_at: Set(None),
+            created_at: Set(now.millis()),
+            last_seen_at: Set(now.millis()),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let token = issue_visitor_token(&txn, tenant.id, id, now).await?;
+        txn.commit().await?;
+        Ok(Session {
+            actor: VisitorActor {
+                tenant: tenant.id,
+                visitor: id,
+            },
+            visitor_token: token,
+            chat: None,
+        })
+    }
+
+    /// The visitor a token belongs to, within this tenant only.
+    pub async fn authenticate(&self, tenant: TenantId, token: &str) -> CoreResult<VisitorActor> {
+        let unknown = CoreError::Unauthorized("unknown visitor token");
+        if !secret::looks_like(token, VISITOR_TOKEN) {
+            return Err(unknown);
+        }
+        let row = visitor_token::Entity::find()
+            .filter(visitor_token::Column::TokenHash.eq(secret::digest(token)))
+            .filter(visitor_token::Column::TenantId.eq(tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(unknown)?;
+        Ok(VisitorActor {
+            tenant,
+            visitor: row.visitor_id,
+        })
+    }
+
+    pub async fn get(&self, actor: &VisitorActor) -> CoreResult<Visitor> {
+        Ok(load(&self.deps.db, actor).await?.into())
+    }
+
+    pub async fn update_profile(
+        &self,
+        actor: &VisitorActor,
+        patch: ProfilePatch,
+    ) -> CoreResult<Visitor> {
+        let name = patch.name.as_deref().map(parse_visitor_name).transpose()?;
+        let email = patch
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()?;
+        let locale = patch.locale.as_deref().map(parse_locale).transpose()?;
+        let row = load(&self.deps.db, actor).await?;
+        let mut change = visitor::ActiveModel {
+            id: Set(actor.visitor),
+            ..Default::default()
+        };
+        if let Some(name) = &name {
+            change.name = Set(Some(name.clone()));
+        }
+        if let Some(email) = &email {
+            change.email = Set(Some(email.to_string()));
+        }
+        if let Some(locale) = &locale {
+            change.locale = Set(Some(locale.clone()));
+        }
+        if name.is_none() && email.is_none() && locale.is_none() {
+            return Ok(row.into());
+        }
+        // `load` above already proved the visitor is this tenant's.
+        let updated = visitor::Entity::update(change).exec(&self.deps.db).await?;
+        if name.is_some() || email.is_some() {
+            // Operators see the visitor's name and email on the chat.
+            if let Some(chat) = chat::Entity::find()
+                .filter(chat::Column::VisitorId.eq(actor.visitor))
+                .filter(chat::Column::TenantId.eq(actor.tenant))
+                .one(&self.deps.db)
+                .await?
+            {
+                let chat = Chat::from_rows(chat, &updated);
+                self.deps.publish(DomainEvent::ChatUpdated {
+                    tenant: actor.tenant,
+                    chat,
+                });
+            }
+        }
+        Ok(updated.into())
+    }
+
+    /// A secret for an email link that brings the visitor back to this chat, on any device,
+    /// until it expires.
+    pub async fn issue_resume_token(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+        valid_for: Duration,
+    ) -> CoreResult<String> {
+        let row = chat::Entity::find_by_id(chat)
+            .filter(chat::Column::TenantId.eq(tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("chat"))?;
+        let now = self.deps.clock.now();
+        let token = secret::generate(RESUME_TOKEN);
+        resume_token::Entity::insert(resume_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant),
+            visitor_id: Set(row.visitor_id),
+            chat_id: Set(chat),
+            token_hash: Set(secret::digest(&token)),
+            created_at: Set(now.millis()),
+            expires_at: Set(now.saturating_add(valid_for).millis()),
+        })
+        .exec_without_returning(&self.deps.db)
+        .await?;
+        Ok(token)
+    }
+
+    async fn resume(&self, tenant: TenantId, token: &str) -> CoreResult<Session> {
+        let unknown = CoreError::Unauthorized("unknown resume link");
+        if !secret::looks_like(token, RESUME_TOKEN) {
+            return Err(unknown);
+        }
+        let row = resume_token::Entity::find()
+            .filter(resume_token::Column::TokenHash.eq(secret::digest(token)))
+            .filter(resume_token::Column::TenantId.eq(tenant))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(unknown)?;
+        let now = self.deps.clock.now();
+        if now.millis() >= row.expires_at {
+            return Err(CoreError::Unauthorized("this link has expired"));
+        }
+        let actor = VisitorActor {
+            tenant,
+            visitor: row.visitor_id,
+        };
+        // This device gets a token of its own; the visitor's other devices keep theirs.
+        let visitor_token = issue_visitor_token(&self.deps.db, tenant, row.visitor_id, now).await?;
+        let chat = self.chat_of(&actor).await?;
+        Ok(Session {
+            actor,
+            visitor_token,
+            chat,
+        })
+    }
+
+    pub(crate) async fn chat_of(&self, actor: &VisitorActor) -> CoreResult<Option<Chat>> {
+        let found = chat::Entity::find()
+            .filter(chat::Column::VisitorId.eq(actor.visitor))
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .find_also_related(visitor::Entity)
+            .one(&self.deps.db)
+            .await?;
+        Ok(found.and_then(|(c, v)| v.map(|v| Chat::from_rows(c, &v))))
+    }
+}
+
+pub(crate) async fn load(
+    db: &impl ConnectionTrait,
+    actor: &VisitorActor,
+) -> CoreResult<visitor::Model> {
+    visitor::Entity::find_by_id(actor.visitor)
+        .filter(visitor::Column::TenantId.eq(actor.tenant))
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound("visitor"))
+}
+
+async fn issue_visitor_token(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    visitor: VisitorId,
+    now: Timestamp,
+) -> CoreResult<String> {
+    let token = secret::generate(VISITOR_TOKEN);
+    visitor_token::Entity::insert(visitor_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant),
+        visitor_id: Set(visitor),
+        token_hash: Set(secret::digest(&token)),
+        created_at: Set(now.millis()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(token)
+}
+
+pub(crate) fn parse_visitor_name(raw: &str) -> CoreResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            "name",
+            "must be 1 to 200 characters, without control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A BCP 47 language tag such as `en` or `ru-RU`.
+fn parse_locale(raw: &str) -> CoreResult<String> {
+    let ok = (2..=35).contains(&raw.len())
+        && raw.split('-').all(|part| {
+            !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(CoreError::invalid(
+            "locale",
+            "must be a language tag such as en or ru-RU",
+        ))
+    }
+}

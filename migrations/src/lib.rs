@@ -1,0 +1,19 @@
+//! Tandem's schema, written once with sea-query so that SQLite and PostgreSQL get the same tables.
+//!
+//! Times are stored as integer Unix milliseconds: SQLite keeps chrono times as text whose
+//! fractional digits vary, which breaks `due_at <= now` comparisons and index order.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_foundation;
+#[cfg(feature = "test-db")]
+pub mod test_db;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_foundation::Migration)]
+    }
+}
