@@ -1,0 +1,614 @@
+//! Sending, idempotency, assignment rules, read marks and the unread-reply outbox.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_core::CoreError;
+use tandem_core::chat::{Category, ChatFilter};
+use tandem_core::events::DomainEvent;
+use tandem_core::message::{Author, Reader};
+use tandem_core::outbox::{OfflineTimeoutPolicy, OutboxStatus, TimeoutContext};
+
+use support::{World, drain};
+
+/// An operator reply assigns the chat and, in the same transaction, writes an outbox row due
+/// after the tenant's timeout, which is handed to the scheduler.
+async fn operator_reply_writes_the_outbox_row_and_schedules_it(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let question = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "Where is my order?", None)
+        .await
+        .unwrap();
+
+    let mut events = w.events();
+    let now = w.clock.clone();
+    let reply = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, question.chat_id, "Let me check", None)
+        .await
+        .unwrap();
+    assert_eq!(reply.author, Author::Operator);
+    assert_eq!(reply.operator_id, Some(alice.user));
+    assert_eq!(reply.seq, 2);
+
+    let rows = w
+        .tandem
+        .outbox
+        .rows_of_chat(acme.tenant.id, question.chat_id)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].message_id, reply.id);
+    assert_eq!(rows[0].status, OutboxStatus::Pending);
+    use tandem_core::clock::Clock;
+    assert_eq!(
+        rows[0].due_at,
+        now.now().saturating_add(Duration::from_secs(300)).millis()
+    );
+    let scheduled = w.scheduler.scheduled.lock().unwrap().clone();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].message, reply.id);
+    assert_eq!(scheduled[0].id, rows[0].id);
+
+    let chat = w
+        .tandem
+        .chats
+        .get(&alice, question.chat_id)
+        .await
+        .unwrap()
+        .chat;
+    assert_eq!(chat.operator_id, Some(alice.user));
+    assert_eq!(chat.category, Category::Active);
+    assert!(!chat.unanswered);
+    let published = drain(&mut events);
+    assert!(published.iter().any(
+        |e| matches!(e, DomainEvent::MessageCreated { message, .. } if message.id == reply.id)
+    ));
+    assert!(published.iter().any(
+        |e| matches!(e, DomainEvent::ChatUpdated { chat, .. } if chat.category == Category::Active)
+    ));
+
+    // Not due yet; due after the timeout.
+    assert!(w.tandem.outbox.due(100).await.unwrap().is_empty());
+    w.advance(Duration::from_secs(300));
+    assert_eq!(w.tandem.outbox.due(100).await.unwrap().len(), 1);
+}
+
+/// Reading a reply before its time settles its outbox row: nothing is due any more.
+async fn reading_a_reply_settles_its_notification(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let q = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "hi", None)
+        .await
+        .unwrap();
+    let r1 = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, q.chat_id, "first", None)
+        .await
+        .unwrap();
+    let r2 = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, q.chat_id, "second", None)
+        .await
+        .unwrap();
+    let r3 = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, q.chat_id, "third", None)
+        .await
+        .unwrap();
+
+    let mut events = w.events();
+    w.tandem
+        .messages
+        .mark_read_by_visitor(&visitor, r2.id)
+        .await
+        .unwrap();
+    let published = drain(&mut events);
+    assert!(
+        matches!(published.as_slice(), [DomainEvent::MessageRead { up_to, by: Reader::Visitor, .. }] if *up_to == r2.id)
+    );
+    // Marking again changes nothing and says nothing.
+    w.tandem
+        .messages
+        .mark_read_by_visitor(&visitor, r2.id)
+        .await
+        .unwrap();
+    assert!(drain(&mut events).is_empty());
+
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    let read: Vec<_> = messages
+        .iter()
+        .map(|m| (m.body.as_str(), m.read_by_visitor_at.is_some()))
+        .collect();
+    assert_eq!(
+        read,
+        vec![
+            ("hi", false),
+            ("first", true),
+            ("second", true),
+            ("third", false)
+        ]
+    );
+
+    w.advance(Duration::from_secs(301));
+    let due = w.tandem.outbox.due(100).await.unwrap();
+    assert_eq!(
+        due.iter().map(|e| e.message).collect::<Vec<_>>(),
+        vec![r3.id]
+    );
+    let statuses: Vec<_> = w
+        .tandem
+        .outbox
+        .rows_of_chat(acme.tenant.id, q.chat_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.message_id, r.status))
+        .collect();
+    assert!(statuses.contains(&(r1.id, OutboxStatus::Read)));
+    assert!(statuses.contains(&(r2.id, OutboxStatus::Read)));
+    assert!(statuses.contains(&(r3.id, OutboxStatus::Pending)));
+
+    // Operators mark the visitor's messages read.
+    w.tandem
+        .messages
+        .mark_read_by_operator(&alice, q.chat_id, q.id)
+        .await
+        .unwrap();
+    let dialog = w.tandem.chats.get(&alice, q.chat_id).await.unwrap();
+    assert!(dialog.messages[0].read_by_operator_at.is_some());
+}
+
+/// The timeout comes from the policy port (plugins replace it), clamped to 1 s – 7 days.
+async fn the_timeout_policy_decides_when_the_notification_is_due(w: World) {
+    struct ShortForRussian;
+    #[async_trait::async_trait]
+    impl OfflineTimeoutPolicy for ShortForRussian {
+        async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
+            match ctx.visitor_locale.as_deref() {
+                Some("ru") => Duration::from_secs(30),
+                _ => Duration::from_secs(u64::MAX / 2),
+            }
+        }
+    }
+    let w = w.with_policy(Arc::new(ShortForRussian)).await;
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (ru, _) = w.visitor(&acme).await;
+    w.tandem
+        .visitors
+        .update_profile(
+            &ru,
+            tandem_core::visitor::ProfilePatch {
+                locale: Some("ru".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (en, _) = w.visitor(&acme).await;
+    let q_ru = w
+        .tandem
+        .messages
+        .send_as_visitor(&ru, "привет", None)
+        .await
+        .unwrap();
+    let q_en = w
+        .tandem
+        .messages
+        .send_as_visitor(&en, "hello", None)
+        .await
+        .unwrap();
+    w.tandem
+        .messages
+        .send_as_operator(&alice, q_ru.chat_id, "здравствуйте", None)
+        .await
+        .unwrap();
+    w.tandem
+        .messages
+        .send_as_operator(&alice, q_en.chat_id, "hi", None)
+        .await
+        .unwrap();
+    let scheduled = w.scheduler.scheduled.lock().unwrap().clone();
+    let start = scheduled[0].due_at.saturating_sub(Duration::from_secs(30));
+    assert_eq!(
+        scheduled[1].due_at.since(start),
+        Duration::from_secs(7 * 24 * 3600),
+        "clamped to 7 days"
+    );
+}
+
+/// Resending a client id returns the first message; nobody else may reuse it.
+async fn sends_are_idempotent_by_client_id(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let a = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "hello", Some("c-1"))
+        .await
+        .unwrap();
+    let b = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "hello", Some("c-1"))
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    let r1 = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, a.chat_id, "hi there", Some("op-1"))
+        .await
+        .unwrap();
+    let r2 = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, a.chat_id, "hi there", Some("op-1"))
+        .await
+        .unwrap();
+    assert_eq!(r1, r2);
+    assert_eq!(
+        w.tandem
+            .outbox
+            .rows_of_chat(acme.tenant.id, a.chat_id)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "one notification, not two"
+    );
+    assert!(matches!(
+        w.tandem
+            .messages
+            .send_as_visitor(&visitor, "x", Some("op-1"))
+            .await,
+        Err(CoreError::Conflict(_))
+    ));
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    assert_eq!(messages.len(), 2);
+}
+
+/// Many sends at once into one chat: every one lands, numbered without gaps or repeats.
+async fn concurrent_sends_are_numbered_in_order(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let tandem = w.tandem.clone();
+        tasks.push(tokio::spawn(async move {
+            tandem
+                .messages
+                .send_as_visitor(&visitor, &format!("m{i}"), Some(&format!("c{i}")))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let (chat, _) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    let chat = chat.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let tandem = w.tandem.clone();
+        tasks.push(tokio::spawn(async move {
+            tandem
+                .messages
+                .send_as_operator(&alice, chat.id, &format!("r{i}"), None)
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    assert_eq!(
+        messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    let chats = w
+        .tandem
+        .chats
+        .list(&alice, ChatFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        chats.len(),
+        1,
+        "one dialog per visitor, even when the first messages race"
+    );
+}
+
+/// A chat assigned to Alice takes replies from Alice and admins only; a refused reply changes
+/// nothing.
+async fn only_the_assignee_or_an_admin_may_write_to_an_assigned_chat(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let bob = w.online_operator(&acme, "Bob").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let q = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "help", None)
+        .await
+        .unwrap();
+    w.tandem
+        .messages
+        .send_as_operator(&alice, q.chat_id, "on it", None)
+        .await
+        .unwrap();
+
+    let mut events = w.events();
+    let refused = w
+        .tandem
+        .messages
+        .send_as_operator(&bob, q.chat_id, "me too", None)
+        .await;
+    assert!(
+        matches!(refused, Err(CoreError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        w.tandem.chats.close(&bob, q.chat_id).await,
+        Err(CoreError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        w.tandem.chats.assign(&bob, q.chat_id, None).await,
+        Err(CoreError::NotAllowed(_))
+    ));
+    assert!(drain(&mut events).is_empty());
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        w.tandem
+            .outbox
+            .rows_of_chat(acme.tenant.id, q.chat_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    w.tandem
+        .messages
+        .send_as_operator(&acme.admin, q.chat_id, "admin here", None)
+        .await
+        .unwrap();
+    // Alice hands the chat to Bob; now he may write.
+    let chat = w
+        .tandem
+        .chats
+        .assign(&alice, q.chat_id, Some(bob.user))
+        .await
+        .unwrap();
+    assert_eq!(chat.operator_id, Some(bob.user));
+    w.tandem
+        .messages
+        .send_as_operator(&bob, q.chat_id, "Bob here", None)
+        .await
+        .unwrap();
+    let mine = w
+        .tandem
+        .chats
+        .list(
+            &bob,
+            ChatFilter {
+                mine: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    let released = w.tandem.chats.release(&bob, q.chat_id).await.unwrap();
+    assert_eq!(
+        released.category,
+        Category::Offline,
+        "back in the queue; the visitor never opened the widget"
+    );
+}
+
+/// Visitors edit only their own messages; every bad input is refused and changes nothing.
+async fn bad_input_is_refused_and_changes_nothing(w: World) {
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let q = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "original", None)
+        .await
+        .unwrap();
+    let r = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, q.chat_id, "reply", None)
+        .await
+        .unwrap();
+    let mut events = w.events();
+
+    let invalid = |result: Result<_, CoreError>, field: &str| match result {
+        Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected invalid {field}, got {other:?}"),
+    };
+    invalid(
+        w.tandem
+            .messages
+            .send_as_visitor(&visitor, "   ", None)
+            .await
+            .map(|_| ()),
+        "body",
+    );
+    invalid(
+        w.tandem
+            .messages
+            .send_as_visitor(&visitor, &"x".repeat(10_001), None)
+            .await
+            .map(|_| ()),
+        "body",
+    );
+    invalid(
+        w.tandem
+            .messages
+            .send_as_visitor(&visitor, "ok", Some("bad id with spaces"))
+            .await
+            .map(|_| ()),
+        "client_id",
+    );
+    invalid(
+        w.tandem
+            .messages
+            .send_as_operator(&alice, q.chat_id, "", None)
+            .await
+            .map(|_| ()),
+        "body",
+    );
+    invalid(
+        w.tandem
+            .messages
+            .edit_as_visitor(&visitor, q.id, "\u{0}")
+            .await
+            .map(|_| ()),
+        "body",
+    );
+    let offline = tandem_core::message::OfflineRequest {
+        name: "Fedor".into(),
+        email: "not-an-email".into(),
+        message: "hi".into(),
+    };
+    invalid(
+        w.tandem
+            .messages
+            .submit_offline_request(&visitor, offline)
+            .await
+            .map(|_| ()),
+        "email",
+    );
+    let offline = tandem_core::message::OfflineRequest {
+        name: "".into(),
+        email: "f@example.com".into(),
+        message: "hi".into(),
+    };
+    invalid(
+        w.tandem
+            .messages
+            .submit_offline_request(&visitor, offline)
+            .await
+            .map(|_| ()),
+        "name",
+    );
+    let offline = tandem_core::message::OfflineRequest {
+        name: "Fedor".into(),
+        email: "f@example.com".into(),
+        message: " ".into(),
+    };
+    invalid(
+        w.tandem
+            .messages
+            .submit_offline_request(&visitor, offline)
+            .await
+            .map(|_| ()),
+        "body",
+    );
+    assert_eq!(
+        w.tandem.visitors.get(&visitor).await.unwrap().email,
+        None,
+        "a refused offline form records nothing"
+    );
+
+    assert!(matches!(
+        w.tandem
+            .messages
+            .edit_as_visitor(&visitor, r.id, "hijack")
+            .await,
+        Err(CoreError::NotAllowed(_))
+    ));
+    let unknown = tandem_core::ids::MessageId::new();
+    assert!(matches!(
+        w.tandem
+            .messages
+            .edit_as_visitor(&visitor, unknown, "x")
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        w.tandem
+            .messages
+            .mark_read_by_visitor(&visitor, unknown)
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    let unknown_chat = tandem_core::ids::ChatId::new();
+    assert!(matches!(
+        w.tandem
+            .messages
+            .send_as_operator(&alice, unknown_chat, "x", None)
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        w.tandem.chats.get(&alice, unknown_chat).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        w.tandem
+            .chats
+            .assign(&alice, q.chat_id, Some(tandem_core::ids::UserId::new()))
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    // Another visitor of the same tenant cannot touch this dialog either.
+    let (other, _) = w.visitor(&acme).await;
+    assert!(matches!(
+        w.tandem
+            .messages
+            .edit_as_visitor(&other, q.id, "mine now")
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        w.tandem.messages.mark_read_by_visitor(&other, r.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+
+    assert!(
+        drain(&mut events).is_empty(),
+        "refused calls publish nothing"
+    );
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    assert_eq!(
+        messages.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        vec!["original", "reply"]
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.edited_at.is_none() && m.read_by_visitor_at.is_none())
+    );
+}
+
+on_both_databases!(
+    operator_reply_writes_the_outbox_row_and_schedules_it,
+    reading_a_reply_settles_its_notification,
+    the_timeout_policy_decides_when_the_notification_is_due,
+    sends_are_idempotent_by_client_id,
+    concurrent_sends_are_numbered_in_order,
+    only_the_assignee_or_an_admin_may_write_to_an_assigned_chat,
+    bad_input_is_refused_and_changes_nothing,
+);

@@ -1,0 +1,224 @@
+//! One world per test: a fresh database (SQLite or PostgreSQL), a clock the test moves, the
+//! event bus to watch, and a scheduler that records what it was asked to schedule.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tandem_core::clock::ManualClock;
+use tandem_core::events::{BroadcastBus, DomainEvent};
+use tandem_core::limits::Limits;
+use tandem_core::operator::{NewOperator, OperatorActor, OperatorStatus, Role};
+use tandem_core::outbox::{
+    NotificationScheduler, OfflineTimeoutPolicy, OutboxEntry, ScheduleError, TenantTimeoutSetting,
+};
+use tandem_core::tenant::{NewTenant, Tenant};
+use tandem_core::visitor::{SessionRequest, VisitorActor};
+use tandem_core::{Ports, Tandem};
+use tandem_migrations::MigratorTrait;
+use tandem_migrations::test_db::TestDatabase;
+use tokio::sync::broadcast::Receiver;
+
+/// Runs each listed `async fn(World)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::support::World::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(world) = super::support::World::postgres().await {
+                        super::$test(world).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Default)]
+pub struct RecordingScheduler {
+    pub scheduled: Mutex<Vec<OutboxEntry>>,
+}
+
+#[async_trait::async_trait]
+impl NotificationScheduler for RecordingScheduler {
+    async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError> {
+        self.scheduled.lock().unwrap().push(entry.clone());
+        Ok(())
+    }
+}
+
+pub struct World {
+    pub tandem: Tandem,
+    pub clock: ManualClock,
+    pub bus: BroadcastBus,
+    pub scheduler: Arc<RecordingScheduler>,
+    pub database: TestDatabase,
+}
+
+/// A tenant with its admin.
+pub struct Company {
+    pub tenant: Tenant,
+    pub admin: OperatorActor,
+    pub admin_email: String,
+    pub admin_password: String,
+}
+
+impl World {
+    pub async fn sqlite() -> Self {
+        Self::on(TestDatabase::sqlite().await, Arc::new(TenantTimeoutSetting)).await
+    }
+
+    pub async fn postgres() -> Option<Self> {
+        Some(
+            Self::on(
+                TestDatabase::postgres().await?,
+                Arc::new(TenantTimeoutSetting),
+            )
+            .await,
+        )
+    }
+
+    pub async fn on(database: TestDatabase, timeout_policy: Arc<dyn OfflineTimeoutPolicy>) -> Self {
+        let db = tandem_core::database::connect(database.url())
+            .await
+            .expect("connect to the test database");
+        tandem_migrations::Migrator::up(&db, None)
+            .await
+            .expect("migrate");
+        let clock = ManualClock::default();
+        let bus = BroadcastBus::new(10_000);
+        let scheduler = Arc::new(RecordingScheduler::default());
+        let ports = Ports {
+            clock: Arc::new(clock.clone()),
+            events: Arc::new(bus.clone()),
+            scheduler: scheduler.clone(),
+            timeout_policy,
+        };
+        let tandem = Tandem::new(db, ports, Limits::default());
+        Self {
+            tandem,
+            clock,
+            bus,
+            scheduler,
+            database,
+        }
+    }
+
+    /// The same database and clock, another policy (as a plugin would install).
+    pub async fn with_policy(self, policy: Arc<dyn OfflineTimeoutPolicy>) -> Self {
+        let ports = Ports {
+            clock: Arc::new(self.clock.clone()),
+            events: Arc::new(self.bus.clone()),
+            scheduler: self.scheduler.clone(),
+            timeout_policy: policy,
+        };
+        let tandem = Tandem::new(self.tandem.db().clone(), ports, Limits::default());
+        Self { tandem, ..self }
+    }
+
+    pub async fn company(&self, slug: &str) -> Company {
+        let password = format!("{slug}-secret-pass");
+        let email = format!("admin@{slug}.example.com");
+        let created = self
+            .tandem
+            .tenants
+            .create(NewTenant {
+                slug: slug.into(),
+                name: format!("{slug} Ltd"),
+                admin_email: email.clone(),
+                admin_password: Some(password.clone()),
+            })
+            .await
+            .expect("create tenant");
+        let (admin, _) = self
+            .tandem
+            .operators
+            .authenticate(slug, &email, &password)
+            .await
+            .expect("admin logs in");
+        let tenant = self.tandem.tenants.by_id(created.tenant_id).await.unwrap();
+        Company {
+            tenant,
+            admin,
+            admin_email: email,
+            admin_password: password,
+        }
+    }
+
+    /// An operator of the company, offline until told otherwise.
+    pub async fn operator(&self, company: &Company, name: &str) -> OperatorActor {
+        let email = format!(
+            "{}@{}.example.com",
+            name.to_lowercase(),
+            company.tenant.slug
+        );
+        let new = NewOperator {
+            email: email.clone(),
+            name: name.into(),
+            password: Some("operator-password".into()),
+            role: Some(Role::Operator),
+            capacity: Some(3),
+        };
+        self.tandem
+            .operators
+            .create(&company.admin, new)
+            .await
+            .expect("create operator");
+        let (actor, _) = self
+            .tandem
+            .operators
+            .authenticate(&company.tenant.slug, &email, "operator-password")
+            .await
+            .unwrap();
+        actor
+    }
+
+    pub async fn online_operator(&self, company: &Company, name: &str) -> OperatorActor {
+        let actor = self.operator(company, name).await;
+        self.tandem
+            .operators
+            .set_status(&actor, OperatorStatus::Online)
+            .await
+            .unwrap();
+        actor
+    }
+
+    /// A new visitor with their token.
+    pub async fn visitor(&self, company: &Company) -> (VisitorActor, String) {
+        let session = self
+            .tandem
+            .visitors
+            .start_session(&company.tenant, SessionRequest::default())
+            .await
+            .unwrap();
+        (session.actor, session.visitor_token)
+    }
+
+    pub fn events(&self) -> Receiver<DomainEvent> {
+        self.bus.subscribe()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// Everything published so far on a receiver.
+pub fn drain(rx: &mut Receiver<DomainEvent>) -> Vec<DomainEvent> {
+    let mut events = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        events.push(event);
+    }
+    events
+}
