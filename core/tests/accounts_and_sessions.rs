@@ -449,7 +449,8 @@ async fn visitor_sessions_restore_and_resume_links_bring_the_visitor_back(w: Wor
     );
 }
 
-on_both_databases!(
+tandem_migrations::on_both_databases!(
+    World::on_database =>
     tenant_creation_validates_and_refuses_duplicates,
     logins_fail_alike_and_deactivation_is_immediate,
     admin_only_actions_and_the_last_admin,

@@ -603,7 +603,8 @@ async fn bad_input_is_refused_and_changes_nothing(w: World) {
     );
 }
 
-on_both_databases!(
+tandem_migrations::on_both_databases!(
+    World::on_database =>
     operator_reply_writes_the_outbox_row_and_schedules_it,
     reading_a_reply_settles_its_notification,
     the_timeout_policy_decides_when_the_notification_is_due,

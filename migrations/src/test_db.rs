@@ -102,3 +102,38 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// Runs each listed `async fn(T)` twice, on SQLite and on PostgreSQL, where `T` is what `setup`
+/// (an `async fn(TestDatabase) -> T`) makes of a fresh database.
+///
+/// ```ignore
+/// on_both_databases!(World::on_database => night_visitor_goes_offline, tabs_count_once);
+/// ```
+#[macro_export]
+macro_rules! on_both_databases {
+    ($setup:path => $($test:ident),* $(,)?) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let db = $crate::test_db::TestDatabase::sqlite().await;
+                    super::$test($setup(db).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(db) = $crate::test_db::TestDatabase::postgres().await {
+                        super::$test($setup(db).await).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,1 +1,156 @@
-fn main() {}
+//! `tandem`: serve, migrate, and manage tenants from the command line.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tandem_core::tenant::NewTenant;
+use tandem_migrations::MigratorTrait;
+use tandem_web::config::Config;
+use tandem_web::{demo, startup};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem live chat: server, workers and administration"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve HTTP, WebSockets and the UIs.
+    Serve,
+    /// Apply, roll back or list the database migrations.
+    Migrate {
+        #[arg(value_enum, default_value_t = MigrateAction::Up)]
+        action: MigrateAction,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MigrateAction {
+    Up,
+    /// Roll back the most recent migration.
+    Down,
+    Status,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and its first admin; prints one JSON object.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: String,
+        /// Generated when absent.
+        #[arg(long)]
+        admin_password: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("TANDEM_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The chain of causes, not a backtrace: these errors are for the person at the prompt.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config =
+        Config::load().context("invalid configuration (tandem.toml or TANDEM_* variables)")?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate { action } => migrate(config, action).await,
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    slug,
+                    name,
+                    admin_email,
+                    admin_password,
+                },
+        } => {
+            let db = startup::open_database(&config).await?;
+            let tandem = startup::tandem(db, &config);
+            let created = tandem
+                .tenants
+                .create(NewTenant {
+                    slug,
+                    name,
+                    admin_email,
+                    admin_password,
+                })
+                .await?;
+            println!("{}", serde_json::to_string(&created)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = startup::open_database(&config).await?;
+    let tandem = startup::tandem(db, &config);
+    let app = startup::Application::build(&config, tandem.clone()).await?;
+    let addr = app.local_addr()?;
+    let public_url = config.public_url(addr);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Tandem is listening on http://{addr}  (database: {})",
+        startup::redact(&config.database_url)
+    )?;
+    if let Some(created) = demo::ensure_demo_tenant(&tandem).await? {
+        writeln!(out, "{}", demo::announce(&created, &public_url))?;
+    }
+    out.flush()?;
+    drop(out);
+    app.run_until(startup::shutdown_signal()).await
+}
+
+async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {
+    let db = tandem_core::database::connect(&config.database_url).await?;
+    match action {
+        MigrateAction::Up => {
+            tandem_migrations::Migrator::up(&db, None).await?;
+            println!("database is up to date");
+        }
+        MigrateAction::Down => {
+            tandem_migrations::Migrator::down(&db, Some(1)).await?;
+            println!("rolled back the most recent migration");
+        }
+        MigrateAction::Status => {
+            for migration in tandem_migrations::Migrator::get_migration_with_status(&db).await? {
+                println!("{}\t{}", migration.name(), migration.status());
+            }
+        }
+    }
+    Ok(())
+}

@@ -20,31 +20,6 @@ use tandem_migrations::MigratorTrait;
 use tandem_migrations::test_db::TestDatabase;
 use tokio::sync::broadcast::Receiver;
 
-/// Runs each listed `async fn(World)` once on SQLite and once on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::support::World::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(world) = super::support::World::postgres().await {
-                        super::$test(world).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 #[derive(Default)]
 pub struct RecordingScheduler {
     pub scheduled: Mutex<Vec<OutboxEntry>>,
@@ -75,18 +50,8 @@ pub struct Company {
 }
 
 impl World {
-    pub async fn sqlite() -> Self {
-        Self::on(TestDatabase::sqlite().await, Arc::new(TenantTimeoutSetting)).await
-    }
-
-    pub async fn postgres() -> Option<Self> {
-        Some(
-            Self::on(
-                TestDatabase::postgres().await?,
-                Arc::new(TenantTimeoutSetting),
-            )
-            .await,
-        )
+    pub async fn on_database(database: TestDatabase) -> Self {
+        Self::on(database, Arc::new(TenantTimeoutSetting)).await
     }
 
     pub async fn on(database: TestDatabase, timeout_policy: Arc<dyn OfflineTimeoutPolicy>) -> Self {

@@ -1,0 +1,49 @@
+//! Settings of the `tandem` binary: defaults, then `tandem.toml` if present, then `TANDEM_*`
+//! environment variables (the environment wins). Defaults make a fresh machine work as it is.
+
+use std::net::SocketAddr;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Base of links put in emails; `http://<bind>` when unset.
+    pub public_url: Option<String>,
+    /// The longest message body in characters.
+    pub max_message_chars: usize,
+    /// This process's name in presence rows; random when unset. Give each node its own.
+    pub node_id: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://tandem.db?mode=rwc".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_message_chars: tandem_core::limits::Limits::DEFAULT_MAX_MESSAGE_CHARS,
+            node_id: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn load() -> Result<Self, figment::Error> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file("tandem.toml"))
+            .merge(Env::prefixed("TANDEM_").ignore(&["log", "test_postgres_url", "test_postgres"]))
+            .extract()
+    }
+
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+}

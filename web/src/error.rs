@@ -1,0 +1,73 @@
+//! The one place where domain errors become HTTP answers, in the error shape of the API
+//! contract: `{"error": {"code", "message"}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tandem_core::CoreError;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code, e.g. `not_found`, `invalid_input`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        let message = err.to_string();
+        let (status, code) = match &err {
+            CoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            CoreError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            CoreError::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
+            CoreError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            CoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            CoreError::TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended"),
+            CoreError::Storage(e) => {
+                tracing::error!(error = %e, "storage error");
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service is temporarily unavailable; try again",
+                );
+            }
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
