@@ -33,11 +33,12 @@ impl Default for Config {
 }
 
 impl Config {
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file("tandem.toml"))
             .merge(Env::prefixed("TANDEM_").ignore(&["log", "test_postgres_url", "test_postgres"]))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> String {

@@ -75,10 +75,10 @@ impl MessageService {
                 .filter(chat::Column::TenantId.eq(actor.tenant))
                 .one(&self.deps.db)
                 .await?;
-            if let (Some(chat), Some(cid)) = (&existing_chat, &client_id) {
-                if let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await? {
-                    return same_sender(found, Author::Visitor, None);
-                }
+            if let (Some(chat), Some(cid)) = (&existing_chat, &client_id)
+                && let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await?
+            {
+                return same_sender(found, Author::Visitor, None);
             }
             match self
                 .append_visitor_message(actor, existing_chat, &body, client_id.as_ref())
@@ -164,10 +164,10 @@ impl MessageService {
             .await?
             .and_then(|(c, v)| v.map(|v| (c, v)))
             .ok_or(CoreError::NotFound("chat"))?;
-        if let Some(cid) = &client_id {
-            if let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await? {
-                return same_sender(found, Author::Operator, Some(actor));
-            }
+        if let Some(cid) = &client_id
+            && let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await?
+        {
+            return same_sender(found, Author::Operator, Some(actor));
         }
         may_handle_chat(actor, chat.operator_id)?;
 
@@ -205,11 +205,11 @@ impl MessageService {
             other => other?,
         };
         let assignment_changed = appended.chat.operator_id != chat.operator_id;
-        if let Some(entry) = &appended.outbox {
-            if let Err(e) = self.deps.scheduler.schedule(entry).await {
-                // The outbox row is committed: the sweep delivers it even so.
-                tracing::warn!(error = %e, message = %entry.message, "unread-reply notification left to the sweep");
-            }
+        if let Some(entry) = &appended.outbox
+            && let Err(e) = self.deps.scheduler.schedule(entry).await
+        {
+            // The outbox row is committed: the sweep delivers it even so.
+            tracing::warn!(error = %e, message = %entry.message, "unread-reply notification left to the sweep");
         }
         let message = self.after_append(actor.tenant, appended).await?;
         if assignment_changed {

@@ -139,16 +139,15 @@ impl Branding {
         }
         check_text("branding.title", &self.title, 1, 100)?;
         check_text("branding.greeting", &self.greeting, 0, 500)?;
-        if let Some(url) = &self.logo_url {
-            if url.len() > 2048
+        if let Some(url) = &self.logo_url
+            && (url.len() > 2048
                 || !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.contains(char::is_whitespace)
-            {
-                return Err(CoreError::invalid(
-                    "branding.logo_url",
-                    "must be an http(s) URL of at most 2048 characters",
-                ));
-            }
+                || url.contains(char::is_whitespace))
+        {
+            return Err(CoreError::invalid(
+                "branding.logo_url",
+                "must be an http(s) URL of at most 2048 characters",
+            ));
         }
         Ok(())
     }
