@@ -43,7 +43,7 @@ impl PresenceService {
     pub async fn connect(&self, actor: &VisitorActor, node: &str) -> CoreResult<ConnectionId> {
         let now = self.deps.clock.now();
         let id = ConnectionId::new();
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = lock_visitor(&txn, actor.tenant, actor.visitor).await?;
         visitor_connection::Entity::insert(visitor_connection::ActiveModel {
             id: Set(id),
@@ -69,6 +69,7 @@ impl PresenceService {
             None
         };
         txn.commit().await?;
+        drop(turn);
         if arrived {
             self.announce(actor.tenant, actor.visitor, true, chat);
         }
@@ -83,7 +84,7 @@ impl PresenceService {
     ) -> CoreResult<()> {
         let now = self.deps.clock.now();
         let grace = self.grace(actor.tenant).await?;
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = lock_visitor(&txn, actor.tenant, actor.visitor).await?;
         visitor_connection::Entity::delete_many()
             .filter(visitor_connection::Column::Id.eq(connection))
@@ -103,6 +104,7 @@ impl PresenceService {
                 .await?;
         }
         txn.commit().await?;
+        drop(turn);
         if remaining == 0 && grace.is_zero() {
             self.leave_if_due(actor.tenant, actor.visitor).await?;
         }
@@ -170,7 +172,7 @@ impl PresenceService {
         connection: visitor_connection::Model,
         now: Timestamp,
     ) -> CoreResult<()> {
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = lock_visitor(&txn, connection.tenant_id, connection.visitor_id).await?;
         visitor_connection::Entity::delete_many()
             .filter(visitor_connection::Column::Id.eq(connection.id))
@@ -184,13 +186,14 @@ impl PresenceService {
                 .await?;
         }
         txn.commit().await?;
+        drop(turn);
         Ok(())
     }
 
     /// Moves the visitor offline if their grace ran out and no connection came back meanwhile.
     async fn leave_if_due(&self, tenant: TenantId, visitor_id: VisitorId) -> CoreResult<bool> {
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = lock_visitor(&txn, tenant, visitor_id).await?;
         let due = row.online && row.leaving_at.is_some_and(|t| t <= now.millis());
         if !due || connections_of(&txn, visitor_id).await? > 0 {
@@ -204,6 +207,7 @@ impl PresenceService {
             .await?;
         let chat = set_chat_presence(&txn, &row, false, now).await?;
         txn.commit().await?;
+        drop(turn);
         self.announce(tenant, visitor_id, false, chat);
         Ok(true)
     }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, TransactionOptions, TransactionTrait,
 };
@@ -41,8 +43,15 @@ impl Default for Ports {
     }
 }
 
+/// Held while writing on SQLite; see [`Deps::write_gate`].
+pub(crate) type WriteTurn = Option<OwnedMutexGuard<()>>;
+
 pub(crate) struct Deps {
     pub db: DatabaseConnection,
+    /// SQLite has one writer at a time. Writers that find the lock taken wait in SQLite's busy
+    /// handler, which sleeps in steps of up to 100 ms; queueing them here instead hands the lock
+    /// over the moment it is free. `None` on PostgreSQL, whose row locks do this job.
+    pub write_gate: Option<Arc<Mutex<()>>>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn EventBus>,
     pub scheduler: Arc<dyn NotificationScheduler>,
@@ -51,16 +60,23 @@ pub(crate) struct Deps {
 }
 
 impl Deps {
-    /// A write transaction. On SQLite it takes the write lock at BEGIN: a deferred transaction
-    /// that reads and then writes can fail with SQLITE_BUSY when another writer got in between,
-    /// where an immediate one simply waits its turn.
-    pub async fn write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
+    /// A write transaction, and on SQLite this process's turn to write (drop it after the
+    /// commit). On SQLite it also takes the write lock at BEGIN: a deferred transaction that
+    /// reads and then writes can fail with SQLITE_BUSY when another writer got in between, where
+    /// an immediate one simply waits its turn.
+    pub async fn write(&self) -> Result<(DatabaseTransaction, WriteTurn), DbErr> {
+        let turn = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok((txn, turn))
     }
 
     pub fn publish(&self, event: DomainEvent) {
@@ -83,8 +99,11 @@ pub struct Tandem {
 
 impl Tandem {
     pub fn new(db: DatabaseConnection, ports: Ports, limits: Limits) -> Self {
+        let write_gate =
+            (db.get_database_backend() == sea_orm::DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
         let deps = Arc::new(Deps {
             db: db.clone(),
+            write_gate,
             clock: ports.clock,
             events: ports.events,
             scheduler: ports.scheduler,

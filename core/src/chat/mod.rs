@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::entity::{chat, visitor};
-use crate::error::CoreResult;
-use crate::ids::{ChatId, UserId, VisitorId};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::Message;
 
 pub use service::{ChatFilter, ChatService};
@@ -64,6 +64,36 @@ impl Chat {
 pub struct Dialog {
     pub chat: Chat,
     pub messages: Vec<Message>,
+}
+
+/// A chat of the tenant, with its visitor; "not found" for anyone else's.
+pub(crate) async fn chat_with_visitor(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    id: ChatId,
+) -> CoreResult<(chat::Model, visitor::Model)> {
+    chat::Entity::find_by_id(id)
+        .filter(chat::Column::TenantId.eq(tenant))
+        .find_also_related(visitor::Entity)
+        .one(db)
+        .await?
+        .and_then(|(chat, visitor)| visitor.map(|v| (chat, v)))
+        .ok_or(CoreError::NotFound("chat"))
+}
+
+/// The visitor's one chat with the visitor, if they ever wrote.
+pub(crate) async fn chat_of_visitor(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    visitor_id: VisitorId,
+) -> CoreResult<Option<(chat::Model, visitor::Model)>> {
+    let found = chat::Entity::find()
+        .filter(chat::Column::VisitorId.eq(visitor_id))
+        .filter(chat::Column::TenantId.eq(tenant))
+        .find_also_related(visitor::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(chat, visitor)| visitor.map(|v| (chat, v))))
 }
 
 /// Writes a chat's new status (and the category that follows from it) if it changed.

@@ -14,7 +14,7 @@ use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
 
-use super::{Category, Chat, Dialog, Refused, store_status};
+use super::{Category, Chat, Dialog, Refused, chat_with_visitor, store_status};
 
 /// Which chats to list.
 #[derive(Clone, Copy, Debug, Default)]
@@ -114,17 +114,12 @@ impl ChatService {
         decide: impl FnOnce(&chat::Model) -> CoreResult<super::ChatStatus>,
     ) -> CoreResult<Chat> {
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
-        let (row, visitor) = chat::Entity::find_by_id(id)
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .find_also_related(visitor::Entity)
-            .one(&txn)
-            .await?
-            .and_then(|(c, v)| v.map(|v| (c, v)))
-            .ok_or(CoreError::NotFound("chat"))?;
+        let (txn, turn) = self.deps.write().await?;
+        let (row, visitor) = chat_with_visitor(&txn, actor.tenant, id).await?;
         let next = decide(&row)?;
         let (row, changed) = store_status(&txn, row, next, now).await?;
         txn.commit().await?;
+        drop(turn);
         let chat = Chat::from_rows(row, &visitor);
         if changed {
             self.deps.publish(DomainEvent::ChatUpdated {
@@ -137,13 +132,7 @@ impl ChatService {
     }
 
     async fn load(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
-        let (row, visitor) = chat::Entity::find_by_id(id)
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .find_also_related(visitor::Entity)
-            .one(&self.deps.db)
-            .await?
-            .and_then(|(c, v)| v.map(|v| (c, v)))
-            .ok_or(CoreError::NotFound("chat"))?;
+        let (row, visitor) = chat_with_visitor(&self.deps.db, actor.tenant, id).await?;
         Ok(Chat::from_rows(row, &visitor))
     }
 }

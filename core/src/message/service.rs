@@ -14,7 +14,9 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseTransaction, QueryOrder, QuerySelect, QueryTrait,
 };
 
-use crate::chat::{Chat, ChatStatus, may_handle_chat, store_status};
+use crate::chat::{
+    Chat, ChatStatus, chat_of_visitor, chat_with_visitor, may_handle_chat, store_status,
+};
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
 use crate::entity::{chat, message, message_edit, outbox, tenant, visitor};
@@ -104,7 +106,7 @@ impl MessageService {
         client_id: Option<&ClientId>,
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let (chat_id, created) = match existing_chat {
             Some(chat) => (chat.id, false),
             None => (start_chat(&txn, actor, now).await?, true),
@@ -115,6 +117,7 @@ impl MessageService {
         let message = new_message(&row, Author::Visitor, None, body, client_id, now);
         insert(&txn, &message).await?;
         txn.commit().await?;
+        drop(turn);
         Ok(Appended {
             message,
             chat: row,
@@ -157,13 +160,7 @@ impl MessageService {
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
-        let (chat, visitor) = chat::Entity::find_by_id(chat_id)
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .find_also_related(visitor::Entity)
-            .one(&self.deps.db)
-            .await?
-            .and_then(|(c, v)| v.map(|v| (c, v)))
-            .ok_or(CoreError::NotFound("chat"))?;
+        let (chat, visitor) = chat_with_visitor(&self.deps.db, actor.tenant, chat_id).await?;
         if let Some(cid) = &client_id
             && let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await?
         {
@@ -227,7 +224,7 @@ impl MessageService {
         now: Timestamp,
         due_at: Timestamp,
     ) -> CoreResult<Appended> {
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = bump_chat(&txn, actor.tenant, chat_id, now, false).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
         may_handle_chat(actor, row.operator_id)?;
@@ -262,6 +259,7 @@ impl MessageService {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
+        drop(turn);
         Ok(Appended {
             message,
             chat: row,
@@ -279,7 +277,7 @@ impl MessageService {
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = visitor_message(&txn, actor, id).await?;
         if row.author != Author::Visitor {
             return Err(CoreError::NotAllowed(
@@ -307,6 +305,7 @@ impl MessageService {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        drop(turn);
         let message = Message::from(message::Model {
             body: body.into_string(),
             edited_at: Some(now.millis()),
@@ -328,7 +327,7 @@ impl MessageService {
         up_to: MessageId,
     ) -> CoreResult<()> {
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let target = visitor_message(&txn, actor, up_to).await?;
         let read = message::Entity::update_many()
             .col_expr(message::Column::ReadByVisitorAt, Expr::value(now.millis()))
@@ -356,6 +355,7 @@ impl MessageService {
                 .await?;
         }
         txn.commit().await?;
+        drop(turn);
         if read.rows_affected > 0 {
             self.deps.publish(DomainEvent::MessageRead {
                 tenant: actor.tenant,
@@ -434,13 +434,9 @@ impl MessageService {
         &self,
         actor: &VisitorActor,
     ) -> CoreResult<(Option<Chat>, Vec<Message>)> {
-        let found = chat::Entity::find()
-            .filter(chat::Column::VisitorId.eq(actor.visitor))
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .find_also_related(visitor::Entity)
-            .one(&self.deps.db)
-            .await?;
-        let Some((chat, Some(visitor))) = found else {
+        let Some((chat, visitor)) =
+            chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?
+        else {
             return Ok((None, Vec::new()));
         };
         let messages = crate::chat::dialog_messages(&self.deps.db, chat.id).await?;
@@ -463,13 +459,8 @@ impl MessageService {
     }
 
     async fn chat_view(&self, tenant: TenantId, id: ChatId) -> CoreResult<Chat> {
-        chat::Entity::find_by_id(id)
-            .filter(chat::Column::TenantId.eq(tenant))
-            .find_also_related(visitor::Entity)
-            .one(&self.deps.db)
-            .await?
-            .and_then(|(c, v)| v.map(|v| Chat::from_rows(c, &v)))
-            .ok_or(CoreError::NotFound("chat"))
+        let (chat, visitor) = chat_with_visitor(&self.deps.db, tenant, id).await?;
+        Ok(Chat::from_rows(chat, &visitor))
     }
 }
 

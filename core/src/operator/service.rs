@@ -219,7 +219,7 @@ impl OperatorService {
         patch: OperatorPatch,
     ) -> CoreResult<Operator> {
         actor.require_admin()?;
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = user::Entity::find_by_id(id)
             .filter(user::Column::TenantId.eq(actor.tenant))
             .one(&txn)
@@ -262,6 +262,7 @@ impl OperatorService {
         }
         let updated = user::Entity::update(change).exec(&txn).await?;
         txn.commit().await?;
+        drop(turn);
         if patch.active.is_some() || patch.capacity.is_some() {
             self.publish_availability(actor.tenant).await?;
         }

@@ -127,6 +127,7 @@ impl TenantService {
         };
         insert_user(&txn, id, admin, password_hash, now).await?;
         txn.commit().await?;
+
         tracing::info!(tenant = %id, %slug, "tenant created");
         Ok(CreatedTenant {
             tenant_id: id,
@@ -191,7 +192,7 @@ impl TenantService {
         patch: SettingsPatch,
     ) -> CoreResult<TenantSettings> {
         actor.require_admin()?;
-        let txn = self.deps.write().await?;
+        let (txn, turn) = self.deps.write().await?;
         let row = tenant::Entity::find_by_id(actor.tenant)
             .one(&txn)
             .await?
@@ -206,6 +207,7 @@ impl TenantService {
         .exec(&txn)
         .await?;
         txn.commit().await?;
+        drop(turn);
         Ok(next)
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
 
-use crate::chat::Chat;
+use crate::chat::{Chat, chat_of_visitor};
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
 use crate::entity::{chat, resume_token, visitor, visitor_token};
@@ -231,13 +231,8 @@ impl VisitorService {
     }
 
     pub(crate) async fn chat_of(&self, actor: &VisitorActor) -> CoreResult<Option<Chat>> {
-        let found = chat::Entity::find()
-            .filter(chat::Column::VisitorId.eq(actor.visitor))
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .find_also_related(visitor::Entity)
-            .one(&self.deps.db)
-            .await?;
-        Ok(found.and_then(|(c, v)| v.map(|v| Chat::from_rows(c, &v))))
+        let found = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?;
+        Ok(found.map(|(chat, visitor)| Chat::from_rows(chat, &visitor)))
     }
 }
 
