@@ -99,8 +99,8 @@ pub struct Tandem {
 
 impl Tandem {
     pub fn new(db: DatabaseConnection, ports: Ports, limits: Limits) -> Self {
-        let write_gate =
-            (db.get_database_backend() == sea_orm::DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let write_gate = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
+            .then(|| Arc::new(Mutex::new(())));
         let deps = Arc::new(Deps {
             db: db.clone(),
             write_gate,
