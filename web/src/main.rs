@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate the database, then serve HTTP, WebSockets and the UIs.
+    /// Migrate the database, then serve the HTTP API (first run: create a demo tenant).
     Serve,
     /// Apply, roll back or list the database migrations.
     Migrate {
