@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "tandem",
     version,
-    about = "Tandem live chat: server, workers and administration"
+    about = "Tandem live chat: the server and its administration"
 )]
 struct Cli {
     #[command(subcommand)]
