@@ -43,6 +43,8 @@ async fn first_run_creates_the_demo_tenant_and_prints_its_login_once(env: Env) {
     assert!(doc["paths"]["/healthz"]["get"].is_object());
     let missing = http.get(server.url("/no/such/path")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.expect("a JSON error body");
+    assert_eq!(body["error"]["code"], "not_found");
 
     assert!(
         server.terminate().await.success(),

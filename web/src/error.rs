@@ -71,3 +71,60 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_error_has_its_status_and_code() {
+        let cases = [
+            (
+                CoreError::NotFound("chat"),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                CoreError::Invalid {
+                    field: "body",
+                    reason: "must not be empty".into(),
+                },
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+            ),
+            (
+                CoreError::NotAllowed("no"),
+                StatusCode::FORBIDDEN,
+                "not_allowed",
+            ),
+            (
+                CoreError::Unauthorized("who?"),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            ),
+            (
+                CoreError::Conflict("taken".into()),
+                StatusCode::CONFLICT,
+                "conflict",
+            ),
+            (
+                CoreError::TenantSuspended,
+                StatusCode::FORBIDDEN,
+                "tenant_suspended",
+            ),
+            (
+                CoreError::Storage(sea_orm::DbErr::Custom("disk on fire".into())),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let api = ApiError::from(err);
+            assert_eq!((api.status, api.code), (status, code));
+            assert!(
+                !api.message.contains("disk on fire"),
+                "storage details stay in the logs"
+            );
+        }
+    }
+}
