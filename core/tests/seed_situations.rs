@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use tandem_core::CoreError;
-use tandem_core::chat::{Category, ChatFilter, ChatState};
+use tandem_core::chat::{Category, ChatState};
 use tandem_core::events::DomainEvent;
 use tandem_core::message::{Author, OfflineRequest};
 use tandem_core::operator::OperatorStatus;
@@ -52,18 +52,7 @@ async fn night_visitor_who_wrote_and_left_stays_open_and_offline(w: World) {
     assert!(!chat.visitor_online);
     assert!(chat.unanswered);
     assert_eq!(messages.len(), 1);
-    let offline = w
-        .tandem
-        .chats
-        .list(
-            &acme.admin,
-            ChatFilter {
-                category: Some(Category::Offline),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let offline = w.in_category(&acme.admin, Category::Offline).await;
     assert_eq!(
         offline.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![chat.id]
@@ -81,18 +70,7 @@ async fn queued_visitor_who_left_moves_to_offline_after_the_grace(w: World) {
         .send_as_visitor(&semion, "Hello, anyone?", None)
         .await
         .unwrap();
-    let waiting = w
-        .tandem
-        .chats
-        .list(
-            &alice,
-            ChatFilter {
-                category: Some(Category::Waiting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let waiting = w.in_category(&alice, Category::Waiting).await;
     assert_eq!(waiting.len(), 1);
 
     let mut events = w.events();
@@ -118,18 +96,7 @@ async fn queued_visitor_who_left_moves_to_offline_after_the_grace(w: World) {
         1
     );
 
-    let offline = w
-        .tandem
-        .chats
-        .list(
-            &alice,
-            ChatFilter {
-                category: Some(Category::Offline),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let offline = w.in_category(&alice, Category::Offline).await;
     assert_eq!(offline.len(), 1);
     assert_eq!(offline[0].id, waiting[0].id);
     let published = drain(&mut events);
@@ -189,18 +156,7 @@ async fn visitor_who_came_back_when_operators_started_is_waiting(w: World) {
 
     // The visitor comes back to the site.
     w.tandem.presence.connect(&visitor, NODE).await.unwrap();
-    let waiting = w
-        .tandem
-        .chats
-        .list(
-            &alice,
-            ChatFilter {
-                category: Some(Category::Waiting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let waiting = w.in_category(&alice, Category::Waiting).await;
     assert_eq!(waiting.len(), 1);
     assert!(waiting[0].visitor_online);
 }

@@ -127,7 +127,6 @@ impl TenantService {
         };
         insert_user(&txn, id, admin, password_hash, now).await?;
         txn.commit().await?;
-
         tracing::info!(tenant = %id, %slug, "tenant created");
         Ok(CreatedTenant {
             tenant_id: id,

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tandem_core::chat::{Category, Chat, ChatFilter};
 use tandem_core::clock::ManualClock;
 use tandem_core::events::{BroadcastBus, DomainEvent};
 use tandem_core::limits::Limits;
@@ -168,6 +169,19 @@ impl World {
             .await
             .unwrap();
         (session.actor, session.visitor_token)
+    }
+
+    /// The actor's view of one workspace list.
+    pub async fn in_category(&self, actor: &OperatorActor, category: Category) -> Vec<Chat> {
+        let filter = ChatFilter {
+            category: Some(category),
+            ..Default::default()
+        };
+        self.tandem
+            .chats
+            .list(actor, filter)
+            .await
+            .expect("list chats")
     }
 
     pub fn events(&self) -> Receiver<DomainEvent> {
