@@ -449,6 +449,98 @@ async fn visitor_sessions_restore_and_resume_links_bring_the_visitor_back(w: Wor
     );
 }
 
+async fn session_tokens_expire_revoke_and_follow_the_account(w: World) {
+    let acme = w.company("acme").await;
+    let ops = &w.tandem.operators;
+    let login = ops
+        .login("acme", &acme.admin_email, &acme.admin_password)
+        .await
+        .unwrap();
+    assert!(login.token.starts_with("ot_"));
+    assert_eq!(
+        ops.authenticate_token(&login.token).await.unwrap(),
+        acme.admin
+    );
+    for forged in ["", "ot_", "ot_AAAA", "vt_whatever", "not a token at all"] {
+        assert!(matches!(
+            ops.authenticate_token(forged).await,
+            Err(CoreError::Unauthorized(_))
+        ));
+    }
+    assert!(matches!(
+        ops.login("acme", &acme.admin_email, "wrong-password").await,
+        Err(CoreError::Unauthorized(_))
+    ));
+
+    // Logout ends this session only, and twice is fine.
+    let other = ops
+        .login("acme", &acme.admin_email, &acme.admin_password)
+        .await
+        .unwrap();
+    ops.logout(&login.token).await.unwrap();
+    ops.logout(&login.token).await.unwrap();
+    assert!(ops.authenticate_token(&login.token).await.is_err());
+    assert!(ops.authenticate_token(&other.token).await.is_ok());
+
+    // Sessions expire on their own.
+    w.advance(tandem_core::operator::SESSION_LIFETIME + Duration::from_secs(1));
+    assert!(ops.authenticate_token(&other.token).await.is_err());
+
+    // Deactivation ends an operator's sessions at once; suspension pauses the tenant's.
+    let anna = w.operator(&acme, "Anna").await;
+    let anna_login = ops
+        .login("acme", "anna@acme.example.com", "operator-password")
+        .await
+        .unwrap();
+    assert_eq!(
+        ops.authenticate_token(&anna_login.token).await.unwrap(),
+        anna
+    );
+    let admin = ops
+        .login("acme", &acme.admin_email, &acme.admin_password)
+        .await
+        .unwrap();
+    w.tandem
+        .tenants
+        .set_suspended(acme.tenant.id, true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        ops.authenticate_token(&admin.token).await,
+        Err(CoreError::TenantSuspended)
+    ));
+    w.tandem
+        .tenants
+        .set_suspended(acme.tenant.id, false)
+        .await
+        .unwrap();
+    ops.update(
+        &acme.admin,
+        anna.user,
+        OperatorPatch {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(ops.authenticate_token(&anna_login.token).await.is_err());
+    ops.update(
+        &acme.admin,
+        anna.user,
+        OperatorPatch {
+            active: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        ops.authenticate_token(&anna_login.token).await.is_err(),
+        "reactivation does not bring old sessions back"
+    );
+}
+
 tandem_migrations::on_both_databases!(
     World::on_database =>
     tenant_creation_validates_and_refuses_duplicates,
@@ -456,4 +548,5 @@ tandem_migrations::on_both_databases!(
     admin_only_actions_and_the_last_admin,
     settings_update_is_validated_and_all_or_nothing,
     visitor_sessions_restore_and_resume_links_bring_the_visitor_back,
+    session_tokens_expire_revoke_and_follow_the_account,
 );

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod message;
 pub mod message_edit;
+pub mod operator_session;
 pub mod outbox;
 pub mod resume_token;
 pub mod server_secret;

@@ -3,6 +3,7 @@
 
 pub mod password;
 mod service;
+mod session;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::ids::{TenantId, UserId};
 
 pub use service::{NewOperator, OperatorPatch, OperatorService};
 pub(crate) use service::{NewUser, insert_user, publish_availability};
+pub use session::{Login, SESSION_LIFETIME};
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,

@@ -87,6 +87,10 @@ impl OperatorService {
         Self { deps }
     }
 
+    pub(super) fn deps(&self) -> &Deps {
+        &self.deps
+    }
+
     /// Email and password login within a tenant. Every failure looks the same.
     pub async fn authenticate(
         &self,
@@ -258,6 +262,7 @@ impl OperatorService {
             change.active = Set(active);
             if !active {
                 change.status = Set(OperatorStatus::Offline);
+                super::session::revoke_all(&txn, actor.tenant, id, self.deps.clock.now()).await?;
             }
         }
         let updated = user::Entity::update(change).exec(&txn).await?;
