@@ -6,7 +6,7 @@
 use tokio::sync::broadcast;
 
 use crate::chat::Chat;
-use crate::ids::{ChatId, MessageId, TenantId, VisitorId};
+use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,20 @@ pub enum DomainEvent {
         tenant: TenantId,
         operators_available: bool,
     },
+    /// Someone is typing in a chat. Ephemeral: nothing is stored; it rides the bus so that it
+    /// reaches sockets on every node.
+    Typing {
+        tenant: TenantId,
+        visitor: VisitorId,
+        chat: ChatId,
+        by: Reader,
+    },
+    /// Credentials stopped working: one operator's (deactivated) or, with `user: None`, the
+    /// whole tenant's (suspended). Open sockets of theirs must close.
+    AccessRevoked {
+        tenant: TenantId,
+        user: Option<UserId>,
+    },
 }
 
 impl DomainEvent {
@@ -51,7 +65,9 @@ impl DomainEvent {
             | Self::MessageRead { tenant, .. }
             | Self::ChatUpdated { tenant, .. }
             | Self::PresenceChanged { tenant, .. }
-            | Self::AvailabilityChanged { tenant, .. } => *tenant,
+            | Self::AvailabilityChanged { tenant, .. }
+            | Self::Typing { tenant, .. }
+            | Self::AccessRevoked { tenant, .. } => *tenant,
         }
     }
 }

@@ -15,6 +15,8 @@ macro_rules! id_type {
             sea_orm::DeriveValueType,
         )]
         #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
         pub struct $name(Uuid);
 
         impl $name {

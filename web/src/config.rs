@@ -18,6 +18,17 @@ pub struct Config {
     pub max_message_chars: usize,
     /// This process's name in presence rows; random when unset. Give each node its own.
     pub node_id: Option<String>,
+    /// Bearer token of the platform admin API; the API is off when unset.
+    pub platform_token: Option<String>,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Widget requests and socket messages one client IP may make per minute (bursts of a
+    /// sixth of it are allowed).
+    pub rate_limit_per_ip: u32,
+    /// Widget requests and socket messages one visitor may make per minute.
+    pub rate_limit_per_visitor: u32,
+    /// A socket that has sent nothing (not even a pong) for this long is dead and is dropped.
+    pub socket_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -28,6 +39,11 @@ impl Default for Config {
             public_url: None,
             max_message_chars: tandem_core::limits::Limits::DEFAULT_MAX_MESSAGE_CHARS,
             node_id: None,
+            platform_token: None,
+            max_body_bytes: 64 * 1024,
+            rate_limit_per_ip: 1200,
+            rate_limit_per_visitor: 240,
+            socket_timeout_secs: 30,
         }
     }
 }

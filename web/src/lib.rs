@@ -1,8 +1,15 @@
 //! Tandem's HTTP and WebSocket face and the `tandem` binary's building blocks.
 
+pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod error;
+pub mod extract;
+pub mod metrics;
 pub mod presence_keeper;
+pub mod rate_limit;
+pub mod realtime;
 pub mod routes;
 pub mod startup;
+pub mod state;

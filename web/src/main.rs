@@ -99,7 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let db = startup::open_database(&config).await?;
-            let tandem = startup::tandem(db, &config);
+            let (tandem, _) = startup::tandem(db, &config);
             let created = tandem
                 .tenants
                 .create(NewTenant {
@@ -117,8 +117,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let db = startup::open_database(&config).await?;
-    let tandem = startup::tandem(db, &config);
-    let app = startup::Application::build(&config, tandem.clone()).await?;
+    let (tandem, bus) = startup::tandem(db, &config);
+    let app = startup::Application::build(&config, tandem.clone(), bus).await?;
     let addr = app.local_addr()?;
     let public_url = config.public_url(addr);
     let mut out = std::io::stdout().lock();

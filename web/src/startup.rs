@@ -3,25 +3,30 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use tandem_core::events::BroadcastBus;
 use tandem_core::limits::Limits;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::digest_token;
 use crate::config::Config;
+use crate::metrics::{Metrics, ResponseLabels};
 use crate::presence_keeper::PresenceKeeper;
+use crate::rate_limit::RateLimits;
+use crate::realtime::hub::Hub;
 use crate::routes;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub tandem: Tandem,
-}
+use crate::state::{AppState, TenantCache};
 
 /// Connects to the configured database and brings its schema up to date.
 pub async fn open_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
@@ -39,22 +44,30 @@ pub async fn open_database(config: &Config) -> anyhow::Result<DatabaseConnection
     Ok(db)
 }
 
-pub fn tandem(db: DatabaseConnection, config: &Config) -> Tandem {
+/// The domain services wired to this process's ports, and the bus they publish on.
+pub fn tandem(db: DatabaseConnection, config: &Config) -> (Tandem, BroadcastBus) {
     let limits = Limits {
         max_message_chars: config.max_message_chars,
     };
-    Tandem::new(db, Ports::default(), limits)
+    let bus = BroadcastBus::default();
+    let ports = Ports {
+        events: Arc::new(bus.clone()),
+        ..Ports::default()
+    };
+    (Tandem::new(db, ports, limits), bus)
 }
 
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    node_id: Arc<str>,
+    bus: BroadcastBus,
+    closing: watch::Sender<bool>,
+    max_body_bytes: usize,
 }
 
 impl Application {
-    pub async fn build(config: &Config, tandem: Tandem) -> anyhow::Result<Self> {
+    pub async fn build(config: &Config, tandem: Tandem, bus: BroadcastBus) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -63,10 +76,36 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("node-{}", uuid_suffix()))
             .into();
+        let public_url = config.public_url(listener.local_addr()?);
+        let metrics = Arc::new(Metrics::new());
+        let (closing, closing_rx) = watch::channel(false);
+        let state = AppState {
+            tandem,
+            events: Arc::new(bus.clone()),
+            hub: Hub::new(metrics.clone()),
+            tenants: Arc::new(TenantCache::default()),
+            limits: Arc::new(RateLimits::new(
+                config.rate_limit_per_ip,
+                config.rate_limit_per_visitor,
+            )),
+            metrics,
+            node_id,
+            public_url: public_url.into(),
+            platform_token_digest: config
+                .platform_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| Arc::new(digest_token(t))),
+            socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
+            max_message_chars: config.max_message_chars,
+            closing: closing_rx,
+        };
         Ok(Self {
             listener,
-            state: AppState { tandem },
-            node_id,
+            state,
+            bus,
+            closing,
+            max_body_bytes: config.max_body_bytes,
         })
     }
 
@@ -74,25 +113,79 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, finishes in-flight requests and
-    /// stops the background tasks.
+    /// Serves until `shutdown` completes, then closes every socket with a close frame, stops
+    /// accepting, finishes in-flight requests and stops the background tasks.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let state = self.state;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let keeper = PresenceKeeper::new(self.state.tandem.presence.clone(), self.node_id.clone())
-            .spawn(stop_rx);
-        let app = routes::router(self.state).layer(TraceLayer::new_for_http());
-        tracing::info!(node = %self.node_id, "serving");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed")?;
+        let keeper = PresenceKeeper::new(state.tandem.presence.clone(), state.node_id.clone())
+            .spawn(stop_rx.clone());
+        let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
+        let housekeeping = tokio::spawn(forget_idle_clients(state.clone(), stop_rx));
+        let app = routes::router(state.clone(), self.max_body_bytes)
+            .layer(from_fn_with_state(state.clone(), count_responses))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                    .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                        let id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                    }))
+                    .layer(PropagateRequestIdLayer::x_request_id()),
+            );
+        tracing::info!(node = %state.node_id, "serving");
+        let closing = self.closing;
+        let signal = async move {
+            shutdown.await;
+            // Sockets see this and close with "going away"; then the server drains.
+            let _ = closing.send(true);
+        };
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await
+        .context("server failed")?;
         let _ = stop_tx.send(true);
         let _ = keeper.await;
+        let _ = housekeeping.await;
+        fan_out.abort();
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+async fn count_responses(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    state
+        .metrics
+        .responses
+        .get_or_create(&ResponseLabels {
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+async fn forget_idle_clients(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => state.limits.forget_idle(),
+            () = crate::realtime::socket::shutting_down(&mut stop) => break,
+        }
     }
 }
 

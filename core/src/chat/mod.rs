@@ -19,6 +19,7 @@ pub(crate) use service::{dialog_messages, may_handle as may_handle_chat};
 pub use state::{Category, ChatState, ChatStatus, Refused};
 
 /// A chat as the API shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Chat {
     pub id: ChatId,
@@ -32,6 +33,7 @@ pub struct Chat {
     pub last_message_at: Timestamp,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChatVisitor {
     pub id: VisitorId,
@@ -60,6 +62,7 @@ impl Chat {
 }
 
 /// A chat with its whole dialog, in order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Dialog {
     pub chat: Chat,

@@ -60,7 +60,7 @@ impl ChatService {
 
     /// One chat with its whole dialog.
     pub async fn get(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Dialog> {
-        let chat = self.load(actor, id).await?;
+        let chat = self.summary(actor, id).await?;
         let messages = dialog_messages(&self.deps.db, id).await?;
         Ok(Dialog { chat, messages })
     }
@@ -131,7 +131,8 @@ impl ChatService {
         Ok(chat)
     }
 
-    async fn load(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
+    /// One chat of the tenant, without its messages.
+    pub async fn summary(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
         let (row, visitor) = chat_with_visitor(&self.deps.db, actor.tenant, id).await?;
         Ok(Chat::from_rows(row, &visitor))
     }

@@ -13,6 +13,7 @@ use crate::ids::{ChatId, MessageId, UserId};
 pub use body::{ClientId, MessageBody};
 pub use service::{MessageService, OfflineRequest};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "snake_case")]
@@ -26,6 +27,7 @@ pub enum Author {
 }
 
 /// Who marked messages read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reader {
@@ -34,6 +36,7 @@ pub enum Reader {
 }
 
 /// A message as the API shows it to visitors and operators alike.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub id: MessageId,
@@ -72,6 +75,7 @@ impl From<message::Model> for Message {
 }
 
 /// An earlier text of an edited message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EarlierText {
     pub body: String,

@@ -17,6 +17,7 @@ pub use service::{NewOperator, OperatorPatch, OperatorService};
 pub(crate) use service::{NewUser, insert_user, publish_availability};
 pub use session::{Login, SESSION_LIFETIME};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -29,6 +30,7 @@ pub enum Role {
     Admin,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -66,6 +68,7 @@ impl OperatorActor {
 }
 
 /// An operator as the API shows them (never the password hash).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Operator {
     pub id: UserId,

@@ -268,6 +268,12 @@ impl OperatorService {
         let updated = user::Entity::update(change).exec(&txn).await?;
         txn.commit().await?;
         drop(turn);
+        if patch.active == Some(false) {
+            self.deps.publish(DomainEvent::AccessRevoked {
+                tenant: actor.tenant,
+                user: Some(id),
+            });
+        }
         if patch.active.is_some() || patch.capacity.is_some() {
             self.publish_availability(actor.tenant).await?;
         }

@@ -12,6 +12,7 @@ use crate::entity::tenant;
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::ids::TenantId;
 use crate::operator::{NewUser, OperatorActor, Role, insert_user, password};
+use crate::events::DomainEvent;
 use crate::secret;
 use crate::services::Deps;
 
@@ -26,6 +27,7 @@ pub struct NewTenant {
 }
 
 /// What `tandem tenant create` prints: the only time the admin password is shown.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct CreatedTenant {
     pub tenant_id: TenantId,
@@ -34,12 +36,14 @@ pub struct CreatedTenant {
     pub admin: CreatedAdmin,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct CreatedAdmin {
     pub email: String,
     pub password: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Tenant {
     pub id: TenantId,
@@ -220,6 +224,12 @@ impl TenantService {
             .await?;
         if result.rows_affected == 0 {
             return Err(CoreError::NotFound("tenant"));
+        }
+        if suspended {
+            self.deps.publish(DomainEvent::AccessRevoked {
+                tenant: id,
+                user: None,
+            });
         }
         self.by_id(id).await
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CoreError;
 use crate::outbox::{MAX_OFFLINE_TIMEOUT, MIN_OFFLINE_TIMEOUT};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantSettings {
@@ -93,6 +94,7 @@ impl TenantSettings {
 }
 
 /// A partial update: absent fields keep their value.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
@@ -103,6 +105,7 @@ pub struct SettingsPatch {
 }
 
 /// How the widget looks on the tenant's site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Branding {
@@ -153,6 +156,7 @@ impl Branding {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WidgetPosition {
@@ -160,6 +164,7 @@ pub enum WidgetPosition {
     Right,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {

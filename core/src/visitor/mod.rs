@@ -19,6 +19,7 @@ pub struct VisitorActor {
     pub visitor: VisitorId,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Visitor {
     pub id: VisitorId,

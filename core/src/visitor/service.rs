@@ -230,7 +230,8 @@ impl VisitorService {
         })
     }
 
-    pub(crate) async fn chat_of(&self, actor: &VisitorActor) -> CoreResult<Option<Chat>> {
+    /// The visitor's chat, if they ever wrote.
+    pub async fn chat_of(&self, actor: &VisitorActor) -> CoreResult<Option<Chat>> {
         let found = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?;
         Ok(found.map(|(chat, visitor)| Chat::from_rows(chat, &visitor)))
     }

@@ -1,0 +1,108 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum SocketKind {
+    Visitor,
+    Operator,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SocketLabels {
+    pub kind: SocketKind,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum AuthorLabel {
+    Visitor,
+    Operator,
+    System,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MessageLabels {
+    pub author: AuthorLabel,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResponseLabels {
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub open_sockets: Family<SocketLabels, Gauge>,
+    pub messages: Family<MessageLabels, Counter>,
+    pub responses: Family<ResponseLabels, Counter>,
+    /// Sockets dropped because they could not keep up with their events.
+    pub slow_sockets: Counter,
+    /// Events the fan-out missed because it fell behind the bus.
+    pub events_lost: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tandem");
+        let open_sockets = Family::<SocketLabels, Gauge>::default();
+        registry.register(
+            "open_sockets",
+            "WebSocket connections open on this node",
+            open_sockets.clone(),
+        );
+        let messages = Family::<MessageLabels, Counter>::default();
+        registry.register("messages", "Messages written", messages.clone());
+        let responses = Family::<ResponseLabels, Counter>::default();
+        registry.register(
+            "http_responses",
+            "HTTP responses by status",
+            responses.clone(),
+        );
+        let slow_sockets = Counter::default();
+        registry.register(
+            "slow_sockets_dropped",
+            "Sockets closed because they fell behind their events",
+            slow_sockets.clone(),
+        );
+        let events_lost = Counter::default();
+        registry.register(
+            "events_lost",
+            "Events the socket fan-out missed",
+            events_lost.clone(),
+        );
+        Self {
+            registry,
+            open_sockets,
+            messages,
+            responses,
+            slow_sockets,
+            events_lost,
+        }
+    }
+
+    pub fn socket_opened(&self, kind: SocketKind) {
+        self.open_sockets.get_or_create(&SocketLabels { kind }).inc();
+    }
+
+    pub fn socket_closed(&self, kind: SocketKind) {
+        self.open_sockets.get_or_create(&SocketLabels { kind }).dec();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

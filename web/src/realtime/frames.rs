@@ -1,0 +1,97 @@
+//! The JSON frames of the WebSockets, one object per frame, `{"type": ...}`.
+
+use serde::{Deserialize, Serialize};
+use tandem_core::chat::Chat;
+use tandem_core::ids::{ChatId, MessageId, UserId, VisitorId};
+use tandem_core::message::{Message, Reader};
+
+use crate::error::ErrorDetail;
+
+/// Server → client.
+#[derive(Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    /// The first frame: the socket is registered and will receive every event from now on.
+    #[serde(rename = "hello")]
+    Hello {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        visitor_id: Option<VisitorId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user_id: Option<UserId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operators_available: Option<bool>,
+    },
+    #[serde(rename = "message.created")]
+    MessageCreated { message: &'a Message },
+    #[serde(rename = "message.updated")]
+    MessageUpdated { message: &'a Message },
+    #[serde(rename = "message.read")]
+    MessageRead {
+        chat_id: ChatId,
+        up_to: MessageId,
+        by: Reader,
+    },
+    #[serde(rename = "chat.updated")]
+    ChatUpdated { chat: &'a Chat },
+    #[serde(rename = "typing")]
+    Typing { chat_id: ChatId, by: Reader },
+    #[serde(rename = "operators.availability")]
+    Availability { operators_available: bool },
+    #[serde(rename = "pong")]
+    Pong,
+    #[serde(rename = "error")]
+    Error {
+        error: ErrorDetail,
+        /// The `client_id` of the `message.send` that failed, so the client can tell which.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn to_text(&self) -> axum::extract::ws::Utf8Bytes {
+        // These types serialize infallibly (no maps with non-string keys, no failing impls).
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"error"}"#.to_owned())
+            .into()
+    }
+}
+
+/// Visitor → server.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+pub enum VisitorFrame {
+    #[serde(rename = "message.send")]
+    Send {
+        body: String,
+        client_id: Option<String>,
+    },
+    #[serde(rename = "message.edit")]
+    Edit { id: String, body: String },
+    #[serde(rename = "read")]
+    Read { up_to: String },
+    #[serde(rename = "typing")]
+    Typing,
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+/// Operator → server.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+pub enum OperatorFrame {
+    #[serde(rename = "message.send")]
+    Send {
+        chat_id: String,
+        body: String,
+        client_id: Option<String>,
+    },
+    #[serde(rename = "message.edit")]
+    Edit {},
+    #[serde(rename = "read")]
+    Read { chat_id: String, up_to: String },
+    #[serde(rename = "typing")]
+    Typing { chat_id: String },
+    #[serde(rename = "ping")]
+    Ping,
+}

@@ -1,0 +1,160 @@
+//! The operator workspace's socket: every event of the operator's tenant.
+
+use axum::extract::{FromRequestParts, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde::Deserialize;
+use tandem_core::CoreError;
+use tandem_core::events::DomainEvent;
+use tandem_core::ids::{ChatId, MessageId};
+use tandem_core::message::Reader;
+use tandem_core::operator::OperatorActor;
+
+use super::frames::{OperatorFrame, ServerFrame};
+use super::socket::{self, FrameHandler, MAX_CLIENT_FRAME, Reply, SocketSettings};
+use super::visitor_socket::error_reply;
+use crate::auth::OperatorAuth;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::metrics::SocketKind;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct OperatorSocketQuery {
+    token: Option<String>,
+}
+
+/// `GET /api/v1/ws` — the token as a bearer header, the session cookie, or `?token=` (browsers
+/// cannot set headers on a WebSocket).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    tag = "operator",
+    params(("token" = Option<String>, Query, description = "The session token, when it cannot be sent as a header")),
+    responses(
+        (status = 101, description = "WebSocket: `hello`, then every `message.created`, `message.updated`, `message.read`, `chat.updated` and `typing` of the tenant. Client frames: `message.send {chat_id, body, client_id}`, `read {chat_id, up_to}`, `typing {chat_id}`, `ping`."),
+        (status = 401, description = "No or bad credentials", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<OperatorSocketQuery>,
+    parts: Parts,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let auth = match query.token {
+        Some(token) => OperatorAuth::from_token(&state, &token).await?,
+        None => {
+            let mut parts = parts;
+            <OperatorAuth as FromRequestParts<AppState>>::from_request_parts(&mut parts, &state)
+                .await?
+        }
+    };
+    let actor = auth.actor;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| async move {
+            let (registration, outbound) = state.hub.register_operator(actor.tenant, actor.user);
+            state.metrics.socket_opened(SocketKind::Operator);
+            let hello = ServerFrame::Hello {
+                visitor_id: None,
+                user_id: Some(actor.user),
+                operators_available: None,
+            }
+            .to_text();
+            let handler = OperatorFrames {
+                state: state.clone(),
+                actor,
+            };
+            let settings = SocketSettings {
+                timeout: state.socket_timeout,
+            };
+            socket::drive(
+                socket,
+                hello,
+                outbound,
+                state.closing.clone(),
+                &settings,
+                &handler,
+            )
+            .await;
+            drop(registration);
+            state.metrics.socket_closed(SocketKind::Operator);
+        }))
+}
+
+struct OperatorFrames {
+    state: AppState,
+    actor: OperatorActor,
+}
+
+impl FrameHandler for OperatorFrames {
+    async fn handle(&self, text: &str) -> Reply {
+        let frame = match serde_json::from_str::<OperatorFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => return error_reply(ApiError::invalid_frame(e), None),
+        };
+        let tandem = &self.state.tandem;
+        match frame {
+            OperatorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
+            OperatorFrame::Send {
+                chat_id,
+                body,
+                client_id,
+            } => {
+                let result = match chat_id.parse::<ChatId>() {
+                    Ok(chat) => {
+                        tandem
+                            .messages
+                            .send_as_operator(&self.actor, chat, &body, client_id.as_deref())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(_) => Reply::None,
+                    Err(e) => error_reply(e.into(), client_id.as_deref()),
+                }
+            }
+            OperatorFrame::Edit {} => error_reply(
+                CoreError::NotAllowed("operators cannot edit messages").into(),
+                None,
+            ),
+            OperatorFrame::Read { chat_id, up_to } => {
+                let result = match (chat_id.parse::<ChatId>(), up_to.parse::<MessageId>()) {
+                    (Ok(chat), Ok(up_to)) => {
+                        tandem
+                            .messages
+                            .mark_read_by_operator(&self.actor, chat, up_to)
+                            .await
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+                match result {
+                    Ok(()) => Reply::None,
+                    Err(e) => error_reply(e.into(), None),
+                }
+            }
+            OperatorFrame::Typing { chat_id } => {
+                let chat = match chat_id.parse::<ChatId>() {
+                    Ok(id) => tandem.chats.summary(&self.actor, id).await,
+                    Err(e) => Err(e),
+                };
+                match chat {
+                    Ok(chat) => {
+                        self.state.events.publish(DomainEvent::Typing {
+                            tenant: self.actor.tenant,
+                            visitor: chat.visitor.id,
+                            chat: chat.id,
+                            by: Reader::Operator,
+                        });
+                        Reply::None
+                    }
+                    Err(e) => error_reply(e.into(), None),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The life of one WebSocket, shared by widget and operator sockets: frames from the hub go out,
+//! frames from the client go to a handler, pings catch connections that died without a close
+//! frame, and a server shutdown closes the socket properly.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::frames::ServerFrame;
+use super::hub::Outbound;
+use crate::error::ApiError;
+
+/// Close codes (RFC 6455 and the 4000 private range).
+pub mod close_code {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED: u16 = 1003;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// The largest client frame accepted, in bytes (a maximal message body fits easily).
+pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+
+/// How many refused (rate-limited) client frames a socket may send before it is closed.
+const REFUSALS_BEFORE_CLOSE: u32 = 20;
+
+/// What the handler made of one client frame.
+pub enum Reply {
+    None,
+    Frame(Utf8Bytes),
+    /// The client is over its rate limit: the frame was refused.
+    Refused(ApiError),
+}
+
+pub trait FrameHandler {
+    fn handle(&self, text: &str) -> impl std::future::Future<Output = Reply> + Send;
+}
+
+pub struct SocketSettings {
+    pub timeout: Duration,
+}
+
+/// Runs the socket until the client leaves, the hub drops it, or the server shuts down.
+pub async fn drive(
+    socket: WebSocket,
+    hello: Utf8Bytes,
+    mut outbound: mpsc::Receiver<Outbound>,
+    mut closing: watch::Receiver<bool>,
+    settings: &SocketSettings,
+    handler: &impl FrameHandler,
+) {
+    let (mut sink, mut stream) = socket.split();
+    if sink.send(Message::Text(hello)).await.is_err() {
+        return;
+    }
+    let ping_every = settings.timeout / 2;
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let mut last_heard = Instant::now();
+    let mut refusals = 0u32;
+    let close = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break None };
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(text) => match handler.handle(text.as_str()).await {
+                        Reply::None => {}
+                        Reply::Frame(frame) => {
+                            if sink.send(Message::Text(frame)).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Reply::Refused(err) => {
+                            refusals += 1;
+                            if refusals > REFUSALS_BEFORE_CLOSE {
+                                break Some((close_code::POLICY, "rate limit exceeded"));
+                            }
+                            let frame = ServerFrame::Error { error: err.detail(), client_id: None };
+                            if sink.send(Message::Text(frame.to_text())).await.is_err() {
+                                break None;
+                            }
+                        }
+                    },
+                    Message::Binary(_) => {
+                        break Some((close_code::UNSUPPORTED, "frames must be JSON text"));
+                    }
+                    Message::Close(_) => break None,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            next = outbound.recv() => match next {
+                Some(Outbound::Frame(frame)) => {
+                    if sink.send(Message::Text(frame)).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Outbound::Close(code, reason)) => break Some((code, reason)),
+                None => break Some((close_code::TRY_AGAIN_LATER, "fell behind; reconnect")),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= settings.timeout {
+                    tracing::debug!("socket timed out");
+                    break None;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+            () = shutting_down(&mut closing) => {
+                break Some((close_code::GOING_AWAY, "server shutting down"));
+            }
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+}
+
+/// Resolves once the server starts shutting down.
+pub async fn shutting_down(closing: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens after shutdown.
+    let _ = closing.wait_for(|closing| *closing).await;
+}

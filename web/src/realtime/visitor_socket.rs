@@ -1,0 +1,196 @@
+//! The widget's socket. While at least one is open the visitor is on the site: opening it
+//! connects their presence, closing it (or losing it) disconnects.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use tandem_core::events::DomainEvent;
+use tandem_core::ids::{ChatId, ConnectionId, MessageId};
+use tandem_core::message::Reader;
+use tandem_core::visitor::VisitorActor;
+
+use super::frames::{ServerFrame, VisitorFrame};
+use super::socket::{self, FrameHandler, MAX_CLIENT_FRAME, Reply, SocketSettings};
+use crate::auth::WidgetTenant;
+use crate::cors::check_origin;
+use crate::error::ApiError;
+use crate::extract::QueryParams;
+use crate::metrics::SocketKind;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct VisitorSocketQuery {
+    visitor_token: String,
+}
+
+/// `GET /api/v1/widget/{key}/ws?visitor_token=...`
+#[utoipa::path(
+    get,
+    path = "/api/v1/widget/{key}/ws",
+    tag = "widget",
+    params(
+        ("key" = String, Path, description = "The tenant's public widget key"),
+        ("visitor_token" = String, Query, description = "The visitor's token from the session"),
+    ),
+    responses(
+        (status = 101, description = "WebSocket: `hello`, then `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing` and `operators.availability` frames. Client frames: `message.send {body, client_id}`, `message.edit {id, body}`, `read {up_to}`, `typing`, `ping`."),
+        (status = 401, description = "Unknown visitor token", body = crate::error::ErrorBody),
+        (status = 403, description = "Suspended tenant or origin not allowed", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown widget key", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    WidgetTenant(tenant): WidgetTenant,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<VisitorSocketQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_origin(&tenant, &headers)?;
+    let actor = state
+        .tandem
+        .visitors
+        .authenticate(tenant.id, &query.visitor_token)
+        .await?;
+    let operators_available = state.tandem.operators.operators_available(tenant.id).await?;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_FRAME)
+        .on_upgrade(move |socket| async move {
+            let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);
+            let connection = match state.tandem.presence.connect(&actor, &state.node_id).await {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a visitor connection");
+                    return;
+                }
+            };
+            state.metrics.socket_opened(SocketKind::Visitor);
+            let hello = ServerFrame::Hello {
+                visitor_id: Some(actor.visitor),
+                user_id: None,
+                operators_available: Some(operators_available),
+            }
+            .to_text();
+            let handler = VisitorFrames {
+                state: state.clone(),
+                actor,
+                chat: OnceLock::new(),
+            };
+            let settings = SocketSettings {
+                timeout: state.socket_timeout,
+            };
+            socket::drive(
+                socket,
+                hello,
+                outbound,
+                state.closing.clone(),
+                &settings,
+                &handler,
+            )
+            .await;
+            drop(registration);
+            state.metrics.socket_closed(SocketKind::Visitor);
+            disconnect(&state, &actor, connection).await;
+        }))
+}
+
+/// A connection row left behind would keep the visitor online for as long as this node runs
+/// (its heartbeat covers every row it holds), so a failed disconnect is retried.
+async fn disconnect(state: &AppState, actor: &VisitorActor, connection: ConnectionId) {
+    for attempt in 1..=5u32 {
+        match state.tandem.presence.disconnect(actor, connection).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "could not record a visitor disconnect");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+        }
+    }
+}
+
+struct VisitorFrames {
+    state: AppState,
+    actor: VisitorActor,
+    /// The visitor's chat once it exists (it never changes), for typing frames.
+    chat: OnceLock<ChatId>,
+}
+
+impl FrameHandler for VisitorFrames {
+    async fn handle(&self, text: &str) -> Reply {
+        let frame = match serde_json::from_str::<VisitorFrame>(text) {
+            Ok(frame) => frame,
+            Err(e) => return error_reply(ApiError::invalid_frame(e), None),
+        };
+        if !matches!(frame, VisitorFrame::Ping)
+            && let Err(e) = self.state.limits.check_visitor(self.actor.visitor)
+        {
+            return Reply::Refused(e);
+        }
+        let messages = &self.state.tandem.messages;
+        match frame {
+            VisitorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
+            VisitorFrame::Send { body, client_id } => {
+                match messages
+                    .send_as_visitor(&self.actor, &body, client_id.as_deref())
+                    .await
+                {
+                    Ok(_) => Reply::None,
+                    Err(e) => error_reply(e.into(), client_id.as_deref()),
+                }
+            }
+            VisitorFrame::Edit { id, body } => {
+                let result = match id.parse::<MessageId>() {
+                    Ok(id) => messages.edit_as_visitor(&self.actor, id, &body).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(_) => Reply::None,
+                    Err(e) => error_reply(e.into(), None),
+                }
+            }
+            VisitorFrame::Read { up_to } => {
+                let result = match up_to.parse::<MessageId>() {
+                    Ok(id) => messages.mark_read_by_visitor(&self.actor, id).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => Reply::None,
+                    Err(e) => error_reply(e.into(), None),
+                }
+            }
+            VisitorFrame::Typing => {
+                let chat = match self.chat.get() {
+                    Some(chat) => Some(*chat),
+                    None => match self.state.tandem.visitors.chat_of(&self.actor).await {
+                        Ok(chat) => chat.map(|c| *self.chat.get_or_init(|| c.id)),
+                        Err(e) => return error_reply(e.into(), None),
+                    },
+                };
+                if let Some(chat) = chat {
+                    self.state.events.publish(DomainEvent::Typing {
+                        tenant: self.actor.tenant,
+                        visitor: self.actor.visitor,
+                        chat,
+                        by: Reader::Visitor,
+                    });
+                }
+                Reply::None
+            }
+        }
+    }
+}
+
+pub(super) fn error_reply(err: ApiError, client_id: Option<&str>) -> Reply {
+    Reply::Frame(
+        ServerFrame::Error {
+            error: err.detail(),
+            client_id,
+        }
+        .to_text(),
+    )
+}

@@ -1,0 +1,162 @@
+//! The tenant admin's endpoints: settings and operators.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use tandem_core::ids::UserId;
+use tandem_core::operator::{NewOperator, Operator, OperatorPatch, Role};
+use tandem_core::tenant::{SettingsPatch, Tenant, TenantSettings};
+use utoipa::ToSchema;
+
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::JsonBody;
+use crate::routes::chats::OperatorList;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/api/v1/admin/tenant", tag = "admin",
+    responses((status = 200, description = "The tenant, with its widget key for the embed snippet", body = Tenant), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn tenant(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<Tenant>, ApiError> {
+    Ok(Json(state.tandem.tenants.by_id(actor.tenant).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/settings", tag = "admin",
+    responses((status = 200, body = TenantSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn settings(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<TenantSettings>, ApiError> {
+    Ok(Json(state.tandem.tenants.settings(actor.tenant).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/settings", tag = "admin",
+    request_body(content = SettingsPatch, description = "Fields left out keep their value"),
+    responses((status = 200, body = TenantSettings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    JsonBody(patch): JsonBody<SettingsPatch>,
+) -> Result<Json<TenantSettings>, ApiError> {
+    let settings = state.tandem.tenants.update_settings(&actor, patch).await?;
+    state.tenants.evict(actor.tenant);
+    Ok(Json(settings))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/operators", tag = "admin",
+    responses((status = 200, body = OperatorList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn operators(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<OperatorList>, ApiError> {
+    Ok(Json(OperatorList {
+        operators: state.tandem.operators.list(&actor).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperatorBody {
+    pub email: String,
+    pub name: String,
+    /// Generated and returned once when absent.
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    /// Open chats at once (default 5).
+    pub capacity: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOperator {
+    pub operator: Operator,
+    /// Present only when it was generated: shown this once.
+    pub password: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/operators", tag = "admin",
+    request_body = NewOperatorBody,
+    responses((status = 201, body = CreatedOperator), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "The email already has an account", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_operator(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    JsonBody(body): JsonBody<NewOperatorBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (operator, password) = state
+        .tandem
+        .operators
+        .create(
+            &actor,
+            NewOperator {
+                email: body.email,
+                name: body.name,
+                password: body.password,
+                role: body.role,
+                capacity: body.capacity,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedOperator { operator, password }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPatchBody {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub capacity: Option<u32>,
+    /// `false` deactivates: the operator's sessions and sockets end at once.
+    pub active: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/operators/{id}", tag = "admin",
+    params(("id" = String, Path)),
+    request_body = OperatorPatchBody,
+    responses((status = 200, body = Operator), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The last active admin cannot be demoted or deactivated", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update_operator(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OperatorPatchBody>,
+) -> Result<Json<Operator>, ApiError> {
+    let id: UserId = id.parse()?;
+    let patch = OperatorPatch {
+        name: body.name,
+        role: body.role,
+        capacity: body.capacity,
+        active: body.active,
+    };
+    Ok(Json(
+        state.tandem.operators.update(&actor, id, patch).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/operators/{id}", tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deactivated: nothing is deleted, their chats and messages stay"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn deactivate_operator(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: UserId = id.parse()?;
+    let patch = OperatorPatch {
+        active: Some(false),
+        ..Default::default()
+    };
+    state.tandem.operators.update(&actor, id, patch).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

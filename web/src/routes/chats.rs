@@ -1,0 +1,234 @@
+//! The operator workspace's endpoints: chat lists, one chat, reply, assign, close, read.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use tandem_core::chat::{Category, Chat, ChatFilter, Dialog};
+use tandem_core::ids::{ChatId, MessageId, UserId};
+use tandem_core::message::{EarlierText, Message};
+use tandem_core::operator::{Operator, OperatorStatus};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::OperatorAuth;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, OptionalJsonBody, QueryParams};
+use crate::routes::widget::{ReadBody, SendBody};
+use crate::state::AppState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `waiting` and `offline` together are the queue.
+    pub category: Option<Category>,
+    /// Only chats assigned to me.
+    #[serde(default)]
+    pub mine: bool,
+    /// At most this many, most recently active first (maximum 500).
+    pub limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChatList {
+    pub chats: Vec<Chat>,
+}
+
+#[utoipa::path(get, path = "/api/v1/chats", tag = "operator",
+    params(ListQuery),
+    responses((status = 200, body = ChatList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<ChatList>, ApiError> {
+    let chats = state
+        .tandem
+        .chats
+        .list(
+            &auth.actor,
+            ChatFilter {
+                category: query.category,
+                mine: query.mine,
+                limit: query.limit,
+            },
+        )
+        .await?;
+    Ok(Json(ChatList { chats }))
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "operator",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Dialog), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Dialog>, ApiError> {
+    let id: ChatId = id.parse()?;
+    Ok(Json(state.tandem.chats.get(&auth.actor, id).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EditHistory {
+    /// Every earlier text of the message, oldest first.
+    pub edits: Vec<EarlierText>,
+}
+
+#[utoipa::path(get, path = "/api/v1/chats/{id}/messages/{message_id}/edits", tag = "operator",
+    params(("id" = String, Path), ("message_id" = String, Path)),
+    responses((status = 200, body = EditHistory), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn edits(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path((chat, id)): Path<(String, String)>,
+) -> Result<Json<EditHistory>, ApiError> {
+    let chat: ChatId = chat.parse()?;
+    let id: MessageId = id.parse()?;
+    // The chat must be the tenant's too, not only the message.
+    state.tandem.chats.summary(&auth.actor, chat).await?;
+    let edits = state.tandem.messages.earlier_texts(&auth.actor, id).await?;
+    Ok(Json(EditHistory { edits }))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages", tag = "operator",
+    params(("id" = String, Path)),
+    request_body = SendBody,
+    responses(
+        (status = 201, description = "Assigns an unassigned chat to the sender and schedules the unread-reply email", body = Message),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "The chat is another operator's", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SendBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: ChatId = id.parse()?;
+    let message = state
+        .tandem
+        .messages
+        .send_as_operator(&auth.actor, id, &body.body, body.client_id.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// The operator to assign; the caller when absent.
+    pub operator_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/assign", tag = "operator",
+    params(("id" = String, Path)),
+    request_body(content = Option<AssignBody>, description = "Optional"),
+    responses((status = 200, body = Chat), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<AssignBody>,
+) -> Result<Json<Chat>, ApiError> {
+    let id: ChatId = id.parse()?;
+    let to = body
+        .operator_id
+        .map(|o| o.parse::<UserId>())
+        .transpose()?;
+    Ok(Json(state.tandem.chats.assign(&auth.actor, id, to).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/release", tag = "operator",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Back to the queue", body = Chat), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn release(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Chat>, ApiError> {
+    let id: ChatId = id.parse()?;
+    Ok(Json(state.tandem.chats.release(&auth.actor, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/close", tag = "operator",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "Closed; it reopens when the visitor writes", body = Chat), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn close(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Chat>, ApiError> {
+    let id: ChatId = id.parse()?;
+    Ok(Json(state.tandem.chats.close(&auth.actor, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/chats/{id}/read", tag = "operator",
+    params(("id" = String, Path)),
+    request_body = ReadBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn read(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReadBody>,
+) -> Result<StatusCode, ApiError> {
+    let id: ChatId = id.parse()?;
+    let up_to: MessageId = body.up_to.parse()?;
+    state
+        .tandem
+        .messages
+        .mark_read_by_operator(&auth.actor, id, up_to)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: OperatorStatus,
+}
+
+#[utoipa::path(put, path = "/api/v1/operators/me/status", tag = "operator",
+    request_body = StatusBody,
+    responses((status = 200, body = Operator), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_status(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    JsonBody(body): JsonBody<StatusBody>,
+) -> Result<Json<Operator>, ApiError> {
+    Ok(Json(
+        state
+            .tandem
+            .operators
+            .set_status(&auth.actor, body.status)
+            .await?,
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OperatorList {
+    pub operators: Vec<Operator>,
+}
+
+#[utoipa::path(get, path = "/api/v1/operators", tag = "operator",
+    responses((status = 200, description = "Colleagues, e.g. to hand a chat on", body = OperatorList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn colleagues(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+) -> Result<Json<OperatorList>, ApiError> {
+    Ok(Json(OperatorList {
+        operators: state.tandem.operators.list(&auth.actor).await?,
+    }))
+}

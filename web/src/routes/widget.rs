@@ -1,0 +1,310 @@
+//! The visitor's endpoints, used by the widget on the tenant's site.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tandem_core::chat::Chat;
+use tandem_core::ids::{MessageId, VisitorId};
+use tandem_core::message::{Message, OfflineRequest};
+use tandem_core::tenant::Branding;
+use tandem_core::visitor::{ProfilePatch, SessionRequest, Visitor};
+use utoipa::ToSchema;
+
+use crate::auth::{WidgetTenant, WidgetVisitor};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetConfig {
+    pub tenant: WidgetTenantInfo,
+    pub branding: Branding,
+    /// False when no operator is online or all are at capacity: show the offline form.
+    pub operators_available: bool,
+    pub offline_form: OfflineForm,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetTenantInfo {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OfflineForm {
+    pub fields: Vec<FormField>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FormField {
+    pub name: &'static str,
+    /// `text`, `email` or `textarea`.
+    pub kind: &'static str,
+    pub required: bool,
+    pub max_length: usize,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/{key}/config", tag = "widget",
+    params(("key" = String, Path, description = "The tenant's public widget key")),
+    responses(
+        (status = 200, body = WidgetConfig),
+        (status = 403, description = "Tenant suspended or origin not allowed", body = ErrorBody),
+        (status = 404, description = "Unknown widget key", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn config(
+    State(state): State<AppState>,
+    WidgetTenant(tenant): WidgetTenant,
+) -> Result<Json<WidgetConfig>, ApiError> {
+    let operators_available = state.tandem.operators.operators_available(tenant.id).await?;
+    let max_message = state.max_message_chars;
+    Ok(Json(WidgetConfig {
+        tenant: WidgetTenantInfo { name: tenant.name },
+        branding: tenant.settings.branding,
+        operators_available,
+        offline_form: OfflineForm {
+            fields: vec![
+                FormField { name: "name", kind: "text", required: true, max_length: 200 },
+                FormField { name: "email", kind: "email", required: true, max_length: 254 },
+                FormField { name: "message", kind: "textarea", required: true, max_length: max_message },
+            ],
+        },
+    }))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBody {
+    pub visitor_token: Option<String>,
+    /// From the link in an unread-reply email: restores that visitor and dialog on this device.
+    pub resume_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub visitor_id: VisitorId,
+    /// Keep it (e.g. in localStorage) and send it as `Authorization: Bearer`.
+    pub visitor_token: String,
+    pub chat: Option<Chat>,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/{key}/session", tag = "widget",
+    params(("key" = String, Path)),
+    request_body = SessionBody,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Unknown or expired token", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ))]
+pub async fn session(
+    State(state): State<AppState>,
+    WidgetTenant(tenant): WidgetTenant,
+    JsonBody(body): JsonBody<SessionBody>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let session = state
+        .tandem
+        .visitors
+        .start_session(
+            &tenant,
+            SessionRequest {
+                visitor_token: body.visitor_token,
+                resume_token: body.resume_token,
+            },
+        )
+        .await?;
+    Ok(Json(SessionResponse {
+        visitor_id: session.actor.visitor,
+        visitor_token: session.visitor_token,
+        chat: session.chat,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineRequestBody {
+    pub name: String,
+    pub email: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChatAndMessage {
+    pub chat: Chat,
+    pub message: Message,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/{key}/offline-requests", tag = "widget",
+    params(("key" = String, Path)),
+    request_body = OfflineRequestBody,
+    responses(
+        (status = 201, description = "The chat stays open and continues as an ordinary chat", body = ChatAndMessage),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ),
+    security(("visitor" = [])))]
+pub async fn offline_request(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+    JsonBody(body): JsonBody<OfflineRequestBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (chat, message) = state
+        .tandem
+        .messages
+        .submit_offline_request(
+            &visitor.actor,
+            OfflineRequest {
+                name: body.name,
+                email: body.email,
+                message: body.message,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(ChatAndMessage { chat, message })))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DialogResponse {
+    pub chat: Option<Chat>,
+    /// The whole dialog, every visit, oldest first.
+    pub messages: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/{key}/chat", tag = "widget",
+    params(("key" = String, Path)),
+    responses((status = 200, body = DialogResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn dialog(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+) -> Result<Json<DialogResponse>, ApiError> {
+    let (chat, messages) = state.tandem.messages.dialog_of_visitor(&visitor.actor).await?;
+    Ok(Json(DialogResponse { chat, messages }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendBody {
+    pub body: String,
+    /// Chosen by the sender; resending the same one returns the same message.
+    pub client_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/{key}/chat/messages", tag = "widget",
+    params(("key" = String, Path)),
+    request_body = SendBody,
+    responses(
+        (status = 201, description = "The message (the same one when `client_id` repeats)", body = Message),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 429, body = ErrorBody),
+    ),
+    security(("visitor" = [])))]
+pub async fn send(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+    JsonBody(body): JsonBody<SendBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let message = state
+        .tandem
+        .messages
+        .send_as_visitor(&visitor.actor, &body.body, body.client_id.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub body: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/widget/{key}/chat/messages/{id}", tag = "widget",
+    params(("key" = String, Path), ("id" = String, Path, description = "A message of this visitor")),
+    request_body = EditBody,
+    responses(
+        (status = 200, body = Message),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not the visitor's own message", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody),
+    ),
+    security(("visitor" = [])))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Path((_key, id)): Path<(String, String)>,
+    visitor: WidgetVisitor,
+    JsonBody(body): JsonBody<EditBody>,
+) -> Result<Json<Message>, ApiError> {
+    let id: MessageId = id.parse()?;
+    let message = state
+        .tandem
+        .messages
+        .edit_as_visitor(&visitor.actor, id, &body.body)
+        .await?;
+    Ok(Json(message))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadBody {
+    /// The newest message seen; everything up to it counts as read.
+    #[schema(value_type = String)]
+    pub up_to: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/{key}/chat/read", tag = "widget",
+    params(("key" = String, Path)),
+    request_body = ReadBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn read(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+    JsonBody(body): JsonBody<ReadBody>,
+) -> Result<StatusCode, ApiError> {
+    let up_to: MessageId = body.up_to.parse()?;
+    state
+        .tandem
+        .messages
+        .mark_read_by_visitor(&visitor.actor, up_to)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// `en`, `ru`, …: the language of emails to this visitor.
+    pub locale: Option<String>,
+}
+
+#[utoipa::path(put, path = "/api/v1/widget/{key}/visitor", tag = "widget",
+    params(("key" = String, Path)),
+    request_body = VisitorBody,
+    responses((status = 200, body = Visitor), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("visitor" = [])))]
+pub async fn update_visitor(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+    JsonBody(body): JsonBody<VisitorBody>,
+) -> Result<Json<Visitor>, ApiError> {
+    let updated = state
+        .tandem
+        .visitors
+        .update_profile(
+            &visitor.actor,
+            ProfilePatch {
+                name: body.name,
+                email: body.email,
+                locale: body.locale,
+            },
+        )
+        .await?;
+    Ok(Json(updated))
+}

@@ -1,0 +1,73 @@
+//! What every handler can reach.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tandem_core::events::EventBus;
+use tandem_core::ids::TenantId;
+use tandem_core::tenant::Tenant;
+use tandem_core::{CoreResult, Tandem};
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
+use crate::realtime::hub::Hub;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub tandem: Tandem,
+    /// The bus core publishes on; handlers publish ephemeral events (typing) on it too.
+    pub events: Arc<dyn EventBus>,
+    pub hub: Arc<Hub>,
+    pub tenants: Arc<TenantCache>,
+    pub limits: Arc<RateLimits>,
+    pub metrics: Arc<Metrics>,
+    pub node_id: Arc<str>,
+    pub public_url: Arc<str>,
+    pub platform_token_digest: Option<Arc<Vec<u8>>>,
+    pub socket_timeout: Duration,
+    pub max_message_chars: usize,
+    /// Becomes true when the server starts shutting down; sockets close on it.
+    pub closing: watch::Receiver<bool>,
+}
+
+/// Widget requests look their tenant up by key on every call; this keeps each tenant for a
+/// moment. Suspension and settings changes on this node evict at once; other nodes see them
+/// within [`TenantCache::TTL`].
+#[derive(Default)]
+pub struct TenantCache {
+    by_key: Mutex<HashMap<String, (Instant, Tenant)>>,
+}
+
+impl TenantCache {
+    pub const TTL: Duration = Duration::from_secs(2);
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub async fn by_widget_key(&self, tandem: &Tandem, key: &str) -> CoreResult<Tenant> {
+        if let Some(tenant) = self.cached(key) {
+            return Ok(tenant);
+        }
+        let tenant = tandem.tenants.by_widget_key(key).await?;
+        let mut map = self.lock();
+        if map.len() >= Self::MAX_ENTRIES {
+            map.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        map.insert(key.to_owned(), (Instant::now(), tenant.clone()));
+        Ok(tenant)
+    }
+
+    pub fn evict(&self, tenant: TenantId) {
+        self.lock().retain(|_, (_, t)| t.id != tenant);
+    }
+
+    fn cached(&self, key: &str) -> Option<Tenant> {
+        let map = self.lock();
+        let (at, tenant) = map.get(key)?;
+        (at.elapsed() < Self::TTL).then(|| tenant.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Tenant)>> {
+        self.by_key.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
