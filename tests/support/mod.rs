@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,8 +54,14 @@ impl Env {
 
     /// Starts `tandem serve` and waits until it listens.
     pub async fn serve(&self) -> Server {
-        let mut child = self
-            .tandem()
+        self.serve_with(&[]).await
+    }
+
+    /// `tandem serve` with extra environment variables.
+    pub async fn serve_with(&self, vars: &[(&str, &str)]) -> Server {
+        let mut command = self.tandem();
+        command.envs(vars.iter().copied());
+        let mut child = command
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -85,11 +85,15 @@ impl Metrics {
     }
 
     pub fn socket_opened(&self, kind: SocketKind) {
-        self.open_sockets.get_or_create(&SocketLabels { kind }).inc();
+        self.open_sockets
+            .get_or_create(&SocketLabels { kind })
+            .inc();
     }
 
     pub fn socket_closed(&self, kind: SocketKind) {
-        self.open_sockets.get_or_create(&SocketLabels { kind }).dec();
+        self.open_sockets
+            .get_or_create(&SocketLabels { kind })
+            .dec();
     }
 
     /// The text exposition format.

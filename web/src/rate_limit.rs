@@ -65,10 +65,7 @@ impl RateLimits {
         self.per_visitor.retain_recent();
     }
 
-    fn wait_secs(
-        &self,
-        not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
-    ) -> u64 {
+    fn wait_secs(&self, not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>) -> u64 {
         not_until
             .wait_time_from(self.clock.now())
             .as_secs_f64()

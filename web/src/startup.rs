@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
+use sea_orm::DatabaseConnection;
 use tandem_core::events::BroadcastBus;
 use tandem_core::limits::Limits;
 use tandem_core::{Ports, Tandem};

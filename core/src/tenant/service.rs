@@ -10,9 +10,9 @@ use crate::clock::Timestamp;
 use crate::email::EmailAddress;
 use crate::entity::tenant;
 use crate::error::{CoreError, CoreResult, is_unique_violation};
+use crate::events::DomainEvent;
 use crate::ids::TenantId;
 use crate::operator::{NewUser, OperatorActor, Role, insert_user, password};
-use crate::events::DomainEvent;
 use crate::secret;
 use crate::services::Deps;
 

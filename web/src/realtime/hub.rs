@@ -322,6 +322,8 @@ impl Hub {
     fn routes(&self) -> MutexGuard<'_, Routes> {
         // A panic while holding the lock leaves the maps consistent (every change is one call),
         // so carry on rather than take every socket down with it.
-        self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

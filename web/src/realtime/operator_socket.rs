@@ -1,7 +1,7 @@
 //! The operator workspace's socket: every event of the operator's tenant.
 
-use axum::extract::{FromRequestParts, State};
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;

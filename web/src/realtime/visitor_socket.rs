@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -57,7 +57,11 @@ pub async fn upgrade(
         .visitors
         .authenticate(tenant.id, &query.visitor_token)
         .await?;
-    let operators_available = state.tandem.operators.operators_available(tenant.id).await?;
+    let operators_available = state
+        .tandem
+        .operators
+        .operators_available(tenant.id)
+        .await?;
     Ok(ws
         .max_message_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| async move {

@@ -138,10 +138,7 @@ pub async fn assign(
     OptionalJsonBody(body): OptionalJsonBody<AssignBody>,
 ) -> Result<Json<Chat>, ApiError> {
     let id: ChatId = id.parse()?;
-    let to = body
-        .operator_id
-        .map(|o| o.parse::<UserId>())
-        .transpose()?;
+    let to = body.operator_id.map(|o| o.parse::<UserId>()).transpose()?;
     Ok(Json(state.tandem.chats.assign(&auth.actor, id, to).await?))
 }
 

@@ -92,9 +92,8 @@ pub async fn logout(
     auth: OperatorAuth,
 ) -> Result<impl IntoResponse, ApiError> {
     state.tandem.operators.logout(&auth.token).await?;
-    let expired = HeaderValue::from_static(
-        "tandem_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-    );
+    let expired =
+        HeaderValue::from_static("tandem_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, expired)]))
 }
 
@@ -106,6 +105,10 @@ pub async fn me(
     auth: OperatorAuth,
 ) -> Result<Json<Operator>, ApiError> {
     Ok(Json(
-        state.tandem.operators.get(&auth.actor, auth.actor.user).await?,
+        state
+            .tandem
+            .operators
+            .get(&auth.actor, auth.actor.user)
+            .await?,
     ))
 }

@@ -1,9 +1,9 @@
 //! The visitor's endpoints, used by the widget on the tenant's site.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use tandem_core::chat::Chat;
 use tandem_core::ids::{MessageId, VisitorId};
@@ -57,7 +57,11 @@ pub async fn config(
     State(state): State<AppState>,
     WidgetTenant(tenant): WidgetTenant,
 ) -> Result<Json<WidgetConfig>, ApiError> {
-    let operators_available = state.tandem.operators.operators_available(tenant.id).await?;
+    let operators_available = state
+        .tandem
+        .operators
+        .operators_available(tenant.id)
+        .await?;
     let max_message = state.max_message_chars;
     Ok(Json(WidgetConfig {
         tenant: WidgetTenantInfo { name: tenant.name },
@@ -65,9 +69,24 @@ pub async fn config(
         operators_available,
         offline_form: OfflineForm {
             fields: vec![
-                FormField { name: "name", kind: "text", required: true, max_length: 200 },
-                FormField { name: "email", kind: "email", required: true, max_length: 254 },
-                FormField { name: "message", kind: "textarea", required: true, max_length: max_message },
+                FormField {
+                    name: "name",
+                    kind: "text",
+                    required: true,
+                    max_length: 200,
+                },
+                FormField {
+                    name: "email",
+                    kind: "email",
+                    required: true,
+                    max_length: 254,
+                },
+                FormField {
+                    name: "message",
+                    kind: "textarea",
+                    required: true,
+                    max_length: max_message,
+                },
             ],
         },
     }))
@@ -183,7 +202,11 @@ pub async fn dialog(
     State(state): State<AppState>,
     visitor: WidgetVisitor,
 ) -> Result<Json<DialogResponse>, ApiError> {
-    let (chat, messages) = state.tandem.messages.dialog_of_visitor(&visitor.actor).await?;
+    let (chat, messages) = state
+        .tandem
+        .messages
+        .dialog_of_visitor(&visitor.actor)
+        .await?;
     Ok(Json(DialogResponse { chat, messages }))
 }
 

@@ -1,0 +1,373 @@
+//! A running server with two tenants, and the HTTP and WebSocket clients that drive it the way
+//! the widget and the operator workspace do.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tandem_migrations::test_db::TestDatabase;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{Env, Server};
+
+pub const PLATFORM_TOKEN: &str = "platform-secret-for-tests";
+/// How long the server waits for a silent socket in these tests.
+pub const SOCKET_TIMEOUT_SECS: u64 = 2;
+
+/// A tenant as `tandem tenant create` printed it, with its admin logged in.
+pub struct Company {
+    pub id: String,
+    pub slug: String,
+    pub widget_key: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub admin_token: String,
+}
+
+pub struct Live {
+    pub env: Env,
+    pub server: Server,
+    pub http: reqwest::Client,
+    pub acme: Company,
+    pub globex: Company,
+}
+
+impl Live {
+    pub async fn on_database(db: TestDatabase) -> Self {
+        Self::with_env(db, &[]).await
+    }
+
+    pub async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
+        let env = Env::on_database(db).await;
+        let acme = create_tenant(&env, "acme").await;
+        let globex = create_tenant(&env, "globex").await;
+        let timeout = SOCKET_TIMEOUT_SECS.to_string();
+        let mut all = vec![
+            ("TANDEM_PLATFORM_TOKEN", PLATFORM_TOKEN),
+            ("TANDEM_SOCKET_TIMEOUT_SECS", timeout.as_str()),
+        ];
+        all.extend_from_slice(vars);
+        let server = env.serve_with(&all).await;
+        let http = reqwest::Client::new();
+        let mut live = Self {
+            env,
+            server,
+            http,
+            acme: acme.0,
+            globex: globex.0,
+        };
+        live.acme.admin_token = live.login("acme", &acme.1, &acme.2).await;
+        live.globex.admin_token = live.login("globex", &globex.1, &globex.2).await;
+        live
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        self.url(path).replacen("http://", "ws://", 1)
+    }
+
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"tenant": tenant, "email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login: {body}");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// One JSON call; returns the status and the body (Null when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text}"))
+        };
+        (status, value)
+    }
+
+    /// Creates an operator of the company, logs them in and sets them online.
+    pub async fn online_operator(&self, company: &Company, name: &str) -> Operator {
+        let email = format!("{}@{}.example.com", name.to_lowercase(), company.slug);
+        let (status, created) = self
+            .call(
+                Method::POST,
+                "/api/v1/admin/operators",
+                Some(&company.admin_token),
+                Some(json!({"email": email, "name": name, "password": "operator-password"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let token = self.login(&company.slug, &email, "operator-password").await;
+        let operator = Operator {
+            id: created["operator"]["id"].as_str().unwrap().to_owned(),
+            token,
+        };
+        self.set_status(&operator, "online").await;
+        operator
+    }
+
+    pub async fn set_status(&self, operator: &Operator, status: &str) {
+        let (code, body) = self
+            .call(
+                Method::PUT,
+                "/api/v1/operators/me/status",
+                Some(&operator.token),
+                Some(json!({ "status": status })),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+    }
+
+    /// A new visitor of the company's widget.
+    pub async fn visitor(&self, company: &Company) -> Visitor {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/widget/{}/session", company.widget_key),
+                None,
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Visitor {
+            key: company.widget_key.clone(),
+            id: body["visitor_id"].as_str().unwrap().to_owned(),
+            token: body["visitor_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn visitor_call(
+        &self,
+        visitor: &Visitor,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let path = format!("/api/v1/widget/{}{path}", visitor.key);
+        self.call(method, &path, Some(&visitor.token), body).await
+    }
+
+    /// The visitor writes through the HTTP endpoint; returns the message.
+    pub async fn visitor_says(&self, visitor: &Visitor, body: &str) -> Value {
+        let (status, message) = self
+            .visitor_call(
+                visitor,
+                Method::POST,
+                "/chat/messages",
+                Some(json!({ "body": body })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{message}");
+        message
+    }
+
+    pub async fn operator_says(&self, operator: &Operator, chat_id: &str, body: &str) -> Value {
+        let (status, message) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                Some(&operator.token),
+                Some(json!({ "body": body })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{message}");
+        message
+    }
+
+    /// Chats of a category as the operator sees them.
+    pub async fn category(&self, token: &str, category: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/chats?category={category}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["chats"].as_array().unwrap().clone()
+    }
+
+    pub async fn set_grace(&self, company: &Company, secs: u64) {
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/api/v1/admin/settings",
+                Some(&company.admin_token),
+                Some(json!({ "presence_grace_secs": secs })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    pub async fn visitor_socket(&self, visitor: &Visitor) -> Socket {
+        let url = self.ws_url(&format!(
+            "/api/v1/widget/{}/ws?visitor_token={}",
+            visitor.key, visitor.token
+        ));
+        Socket::open(&url).await
+    }
+
+    pub async fn operator_socket(&self, token: &str) -> Socket {
+        Socket::open(&self.ws_url(&format!("/api/v1/ws?token={token}"))).await
+    }
+}
+
+async fn create_tenant(env: &Env, slug: &str) -> (Company, String, String) {
+    let email = format!("admin@{slug}.example.com");
+    let out = env
+        .run(&[
+            "tenant",
+            "create",
+            "--slug",
+            slug,
+            "--name",
+            &format!("{slug} Ltd"),
+            "--admin-email",
+            &email,
+        ])
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let created: Value = serde_json::from_str(&out.stdout).expect("tenant create prints JSON");
+    let password = created["admin"]["password"].as_str().unwrap().to_owned();
+    let company = Company {
+        id: created["tenant_id"].as_str().unwrap().to_owned(),
+        slug: slug.to_owned(),
+        widget_key: created["widget_key"].as_str().unwrap().to_owned(),
+        admin_email: email.clone(),
+        admin_password: password.clone(),
+        admin_token: String::new(),
+    };
+    (company, email, password)
+}
+
+pub struct Operator {
+    pub id: String,
+    pub token: String,
+}
+
+pub struct Visitor {
+    pub key: String,
+    pub id: String,
+    pub token: String,
+}
+
+/// A WebSocket client that reads JSON frames.
+pub struct Socket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub hello: Value,
+}
+
+impl Socket {
+    pub async fn open(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        let mut socket = Self {
+            ws,
+            hello: Value::Null,
+        };
+        socket.hello = socket.expect("hello").await;
+        socket
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(WsMessage::Text(frame.to_string().into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next frame of this type, skipping others; fails after 10 s.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        self.expect_where(kind, |_| true).await
+    }
+
+    /// The next frame of this type that passes `check`.
+    pub async fn expect_where(&mut self, kind: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} frame within 10 s"));
+            match next {
+                Some(Ok(WsMessage::Text(text))) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    if frame["type"] == kind && check(&frame) {
+                        return frame;
+                    }
+                }
+                Some(Ok(WsMessage::Close(frame))) => {
+                    panic!("closed while waiting for {kind}: {frame:?}")
+                }
+                Some(Ok(_)) => {}
+                other => panic!("socket ended while waiting for {kind}: {other:?}"),
+            }
+        }
+    }
+
+    /// Frames that arrive within `within`, for checking that nothing arrives.
+    pub async fn frames_within(&mut self, within: Duration) -> Vec<Value> {
+        let mut frames = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let WsMessage::Text(text) = message {
+                frames.push(serde_json::from_str(text.as_str()).expect("JSON frame"));
+            }
+        }
+        frames
+    }
+
+    /// Waits for the server to close the socket; returns the close code and reason.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => panic!("the server did not close the socket within 10 s"),
+                Ok(Some(Ok(WsMessage::Close(Some(frame))))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
+                Ok(Some(Ok(WsMessage::Close(None)))) | Ok(None) | Ok(Some(Err(_))) => {
+                    return (0, String::new());
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Let the close handshake finish so the server sees a clean departure.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+}
