@@ -38,16 +38,16 @@ pub fn check_origin(tenant: &Tenant, headers: &HeaderMap) -> Result<(), ApiError
     }
 }
 
-/// Middleware for `/api/v1/widget/{key}/...`: answers preflights, refuses origins the tenant did
+/// Middleware around the whole router, acting on `/api/v1/widget/{key}/...` only: answers preflights, refuses origins the tenant did
 /// not allow, and adds the CORS headers to allowed ones.
 pub async fn widget_cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(origin) = request.headers().get(ORIGIN).cloned() else {
         return next.run(request).await;
     };
-    let key = request
-        .uri()
-        .path()
-        .strip_prefix("/api/v1/widget/")
+    let Some(rest) = request.uri().path().strip_prefix("/api/v1/widget/") else {
+        return next.run(request).await;
+    };
+    let key = Some(rest)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default()
         .to_owned();

@@ -1,32 +1,35 @@
 //! Prometheus metrics, served at `/metrics`.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug)]
 pub enum SocketKind {
     Visitor,
     Operator,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SocketLabels {
-    pub kind: SocketKind,
+impl SocketKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Visitor => "visitor",
+            Self::Operator => "operator",
+        }
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum AuthorLabel {
-    Visitor,
-    Operator,
-    System,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SocketLabels {
+    pub kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MessageLabels {
-    pub author: AuthorLabel,
+    /// `visitor`, `operator` or `system`.
+    pub author: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -86,13 +89,13 @@ impl Metrics {
 
     pub fn socket_opened(&self, kind: SocketKind) {
         self.open_sockets
-            .get_or_create(&SocketLabels { kind })
+            .get_or_create(&SocketLabels { kind: kind.label() })
             .inc();
     }
 
     pub fn socket_closed(&self, kind: SocketKind) {
         self.open_sockets
-            .get_or_create(&SocketLabels { kind })
+            .get_or_create(&SocketLabels { kind: kind.label() })
             .dec();
     }
 

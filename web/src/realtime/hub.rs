@@ -14,7 +14,7 @@ use tandem_core::message::{Author, Reader};
 use tokio::sync::{broadcast, mpsc};
 
 use super::frames::ServerFrame;
-use crate::metrics::{AuthorLabel, MessageLabels, Metrics};
+use crate::metrics::{MessageLabels, Metrics};
 
 /// How many frames may wait for a socket before it counts as too slow and is dropped.
 const SOCKET_QUEUE: usize = 256;
@@ -164,9 +164,9 @@ impl Hub {
                 message,
             } => {
                 let author = match message.author {
-                    Author::Visitor => AuthorLabel::Visitor,
-                    Author::Operator => AuthorLabel::Operator,
-                    Author::System => AuthorLabel::System,
+                    Author::Visitor => "visitor",
+                    Author::Operator => "operator",
+                    Author::System => "system",
                 };
                 self.metrics
                     .messages

@@ -31,7 +31,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/chat/read", post(widget::read))
         .route("/visitor", put(widget::update_visitor))
         .route("/ws", get(visitor_socket::upgrade))
-        .layer(from_fn_with_state(state.clone(), widget_cors))
         .layer(from_fn_with_state(state.clone(), limit_by_ip));
 
     let api = Router::new()
@@ -76,6 +75,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
+        // Outermost, so that it also answers preflights (OPTIONS) that match no route.
+        .layer(from_fn_with_state(state.clone(), widget_cors))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

@@ -1,0 +1,529 @@
+//! What the API does with everything it should refuse: other tenants' ids and tokens, bad input
+//! of every kind, floods, suspended tenants, deactivated operators — and how it shuts down.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use support::live::{Live, PLATFORM_TOKEN};
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+async fn tenants_cannot_reach_each_other(live: Live) {
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let visitor = live.visitor(&live.acme).await;
+    let first = live.visitor_says(&visitor, "Private matter").await;
+    let chat_id = first["chat_id"].as_str().unwrap().to_owned();
+    let message_id = first["id"].as_str().unwrap().to_owned();
+
+    let boris = live.online_operator(&live.globex, "Boris").await;
+    let mut spy = live.operator_socket(&boris.token).await;
+    let stranger = live.visitor(&live.globex).await;
+
+    let attempts = [
+        (Method::GET, format!("/api/v1/chats/{chat_id}"), None),
+        (
+            Method::POST,
+            format!("/api/v1/chats/{chat_id}/messages"),
+            Some(json!({"body": "hi"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/chats/{chat_id}/assign"),
+            None,
+        ),
+        (Method::POST, format!("/api/v1/chats/{chat_id}/close"), None),
+        (
+            Method::POST,
+            format!("/api/v1/chats/{chat_id}/read"),
+            Some(json!({"up_to": message_id})),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/chats/{chat_id}/messages/{message_id}/edits"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/operators/{}", olga.id),
+            Some(json!({"active": false})),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (status, answer) = live
+            .call(method.clone(), &path, Some(&live.globex.admin_token), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+        assert_eq!(code(&answer), "not_found");
+    }
+    assert!(live.category(&boris.token, "offline").await.is_empty());
+
+    // A visitor token works with its own tenant's widget key only.
+    let foreign = support::live::Visitor {
+        key: live.acme.widget_key.clone(),
+        ..stranger
+    };
+    for (method, path) in [(Method::GET, "/chat"), (Method::POST, "/chat/messages")] {
+        let (status, answer) = live
+            .visitor_call(&foreign, method, path, Some(json!({"body": "x"})))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {answer}");
+    }
+    // A visitor cannot edit or read another visitor's messages, even in their own tenant.
+    let neighbour = live.visitor(&live.acme).await;
+    let (status, _) = live
+        .visitor_call(
+            &neighbour,
+            Method::PATCH,
+            &format!("/chat/messages/{message_id}"),
+            Some(json!({"body": "mine now"})),
+        )
+        .await;
+    assert!(matches!(
+        status,
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+    ));
+
+    // Nothing of acme's reaches globex's sockets.
+    live.operator_says(&olga, &chat_id, "Answer").await;
+    live.visitor_says(&visitor, "Thanks").await;
+    let leaked = spy.frames_within(Duration::from_secs(1)).await;
+    assert!(leaked.is_empty(), "globex saw acme's events: {leaked:?}");
+}
+
+async fn bad_input_gets_a_clear_error_and_changes_nothing(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    let key = &live.acme.widget_key;
+    let send = format!("/api/v1/widget/{key}/chat/messages");
+    let raw = |body: &'static str, content_type: &'static str| {
+        live.http
+            .post(live.url(&send))
+            .bearer_auth(&visitor.token)
+            .header("content-type", content_type)
+            .body(body)
+    };
+    let cases = [
+        (raw("{\"body\": ", "application/json"), 400, "invalid_json"),
+        (
+            raw("{\"body\": 42}", "application/json"),
+            400,
+            "invalid_input",
+        ),
+        (
+            raw("{\"body\": \"hi\", \"extra\": 1}", "application/json"),
+            400,
+            "invalid_input",
+        ),
+        (
+            raw("body=hi", "application/x-www-form-urlencoded"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            raw("{\"body\": \"   \"}", "application/json"),
+            400,
+            "invalid_input",
+        ),
+    ];
+    for (request, status, expected) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.expect("a JSON error");
+        assert_eq!(code(&body), expected, "{body}");
+    }
+    let too_long = "x".repeat(10_001);
+    let (status, body) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/chat/messages",
+            Some(json!({"body": too_long})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let huge = "x".repeat(200_000);
+    let (status, body) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/chat/messages",
+            Some(json!({"body": huge})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(code(&body), "payload_too_large");
+    let (_, dialog) = live
+        .visitor_call(&visitor, Method::GET, "/chat", None)
+        .await;
+    assert_eq!(
+        dialog["chat"],
+        Value::Null,
+        "no refused input opened a chat"
+    );
+
+    // Unknown and malformed ids, keys and tokens.
+    let token = live.acme.admin_token.clone();
+    for (path, status) in [
+        ("/api/v1/chats/not-an-id", 404),
+        ("/api/v1/chats/0190f2c4-0000-7000-8000-000000000000", 404),
+        ("/api/v1/widget/wk_nope/config", 404),
+        ("/api/v1/chats?category=sideways", 400),
+    ] {
+        let (got, body) = live.call(Method::GET, path, Some(&token), None).await;
+        assert_eq!(got.as_u16(), status, "{path}: {body}");
+        assert!(body["error"]["message"].is_string());
+    }
+    for bad in ["", "ot_forged", "Bearer", "vt_wrongkind"] {
+        let (status, body) = live
+            .call(Method::GET, "/api/v1/chats", Some(bad), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad:?}: {body}");
+    }
+    let (status, _) = live.call(Method::GET, "/api/v1/chats", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let (status, body) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/settings",
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&token),
+            Some(json!({"offline_timeout_secs": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = live
+        .call(Method::DELETE, "/api/v1/chats", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(code(&body), "method_not_allowed");
+    let (status, body) = live
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"tenant": "acme", "email": live.acme.admin_email, "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // Sockets: bad frames get an error frame; binary frames close the socket.
+    let mut tab = live.visitor_socket(&visitor).await;
+    tab.send(json!({"type": "launch.missiles"})).await;
+    assert_eq!(tab.expect("error").await["error"]["code"], "invalid_frame");
+    tab.send(json!({"type": "message.send", "body": "", "client_id": "c-9"}))
+        .await;
+    let refused = tab.expect("error").await;
+    assert_eq!(refused["client_id"], "c-9");
+    assert_eq!(refused["error"]["code"], "invalid_input");
+    let bad_socket = format!("/api/v1/widget/{key}/ws?visitor_token=vt_forged");
+    let refused = tokio_tungstenite::connect_async(live.ws_url(&bad_socket)).await;
+    assert!(refused.is_err(), "a forged token opens no socket");
+}
+
+async fn floods_are_rate_limited(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    let mut limited = None;
+    for i in 0..30 {
+        let response = live
+            .http
+            .post(live.url(&format!("/api/v1/widget/{}/chat/messages", visitor.key)))
+            .bearer_auth(&visitor.token)
+            .json(&json!({"body": format!("spam {i}")}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let limited = limited.expect("a flood is cut off");
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(code(&body), "rate_limited");
+
+    // A flooding socket is told, then closed with a reason.
+    let other = live.visitor(&live.acme).await;
+    let mut tab = live.visitor_socket(&other).await;
+    for i in 0..60 {
+        tab.send(json!({"type": "message.send", "body": format!("flood {i}")}))
+            .await;
+    }
+    let (code, reason) = tab.expect_close().await;
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("rate limit"));
+}
+
+async fn suspension_and_deactivation_end_access_at_once(live: Live) {
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let mut olga_socket = live.operator_socket(&olga.token).await;
+    let (status, body) = live
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/admin/operators/{}", olga.id),
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (code_, _) = olga_socket.expect_close().await;
+    assert_eq!(code_, 4003);
+    let (status, _) = live
+        .call(Method::GET, "/api/v1/chats", Some(&olga.token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The platform API: off without its token, then suspension.
+    let (status, _) = live
+        .call(Method::GET, "/api/v1/platform/tenants", Some("wrong"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, list) = live
+        .call(
+            Method::GET,
+            "/api/v1/platform/tenants",
+            Some(PLATFORM_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["tenants"].as_array().unwrap().len(), 2);
+    let (status, created) = live
+        .call(
+            Method::POST,
+            "/api/v1/platform/tenants",
+            Some(PLATFORM_TOKEN),
+            Some(json!({"slug": "initech", "name": "Initech", "admin_email": "bill@initech.example"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["widget_key"].as_str().unwrap().starts_with("wk_"));
+    assert_eq!(created["admin"]["password"].as_str().unwrap().len(), 20);
+
+    let visitor = live.visitor(&live.acme).await;
+    let mut tab = live.visitor_socket(&visitor).await;
+    let (status, body) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/platform/tenants/{}", live.acme.id),
+            Some(PLATFORM_TOKEN),
+            Some(json!({"suspended": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(tab.expect_close().await.0, 4003);
+    let (status, body) = live
+        .visitor_call(&visitor, Method::GET, "/config", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(code(&body), "tenant_suspended");
+    let (status, _) = live
+        .call(
+            Method::GET,
+            "/api/v1/chats",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Nothing was deleted: lifting the suspension brings everything back.
+    live.call(
+        Method::PATCH,
+        &format!("/api/v1/platform/tenants/{}", live.acme.id),
+        Some(PLATFORM_TOKEN),
+        Some(json!({"suspended": false})),
+    )
+    .await;
+    let (status, _) = live
+        .visitor_call(&visitor, Method::GET, "/chat", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn widget_origins_are_enforced_when_listed(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    let config = live.url(&format!("/api/v1/widget/{}/config", visitor.key));
+    let any = live
+        .http
+        .get(&config)
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any.status(), StatusCode::OK);
+    assert_eq!(
+        any.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    live.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&live.acme.admin_token),
+        Some(json!({"allowed_origins": ["https://acme.example"]})),
+    )
+    .await;
+    let preflight = live
+        .http
+        .request(
+            Method::OPTIONS,
+            live.url(&format!("/api/v1/widget/{}/chat/messages", visitor.key)),
+        )
+        .header("origin", "https://acme.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://acme.example"
+    );
+    let foreign = live
+        .http
+        .get(&config)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+async fn shutdown_closes_sockets_with_a_close_frame(live: Live) {
+    let Live {
+        server, acme, http, ..
+    } = live;
+    let session: Value = http
+        .post(server.url(&format!("/api/v1/widget/{}/session", acme.widget_key)))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = server.url(&format!(
+        "/api/v1/widget/{}/ws?visitor_token={}",
+        acme.widget_key,
+        session["visitor_token"].as_str().unwrap()
+    ));
+    let mut tab = support::live::Socket::open(&url.replacen("http://", "ws://", 1)).await;
+    let closed = tokio::spawn(async move { tab.expect_close().await });
+    assert!(server.terminate().await.success());
+    assert_eq!(closed.await.unwrap().0, 1001, "going away");
+}
+
+async fn the_api_document_describes_every_route(live: Live) {
+    let (_, doc) = live
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    for path in [
+        "/api/v1/widget/{key}/config",
+        "/api/v1/widget/{key}/session",
+        "/api/v1/widget/{key}/offline-requests",
+        "/api/v1/widget/{key}/chat",
+        "/api/v1/widget/{key}/chat/messages",
+        "/api/v1/widget/{key}/chat/messages/{id}",
+        "/api/v1/widget/{key}/chat/read",
+        "/api/v1/widget/{key}/visitor",
+        "/api/v1/widget/{key}/ws",
+        "/api/v1/auth/login",
+        "/api/v1/chats",
+        "/api/v1/chats/{id}",
+        "/api/v1/chats/{id}/messages",
+        "/api/v1/chats/{id}/assign",
+        "/api/v1/chats/{id}/close",
+        "/api/v1/chats/{id}/read",
+        "/api/v1/operators/me/status",
+        "/api/v1/ws",
+        "/api/v1/admin/settings",
+        "/api/v1/admin/operators",
+        "/api/v1/admin/operators/{id}",
+        "/api/v1/platform/tenants",
+        "/api/v1/platform/tenants/{id}",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in ["Chat", "Message", "ErrorBody", "TenantSettings"] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+    // The documented Message shape is what the server sends.
+    let visitor = live.visitor(&live.acme).await;
+    let message = live.visitor_says(&visitor, "hello").await;
+    let documented: Vec<&String> = schemas["Message"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    let sent: Vec<&String> = message.as_object().unwrap().keys().collect();
+    let mut documented_sorted = documented.clone();
+    documented_sorted.sort();
+    let mut sent_sorted = sent.clone();
+    sent_sorted.sort();
+    assert_eq!(documented_sorted, sent_sorted);
+
+    let _tab = live.visitor_socket(&visitor).await;
+    let metrics = live
+        .http
+        .get(live.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tandem_messages_total{author=\"visitor\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tandem_open_sockets{kind=\"visitor\"} 1"),
+        "{metrics}"
+    );
+}
+
+async fn flood_limits(db: tandem_migrations::test_db::TestDatabase) -> Live {
+    Live::with_env(db, &[("TANDEM_RATE_LIMIT_PER_VISITOR", "60")]).await
+}
+
+mod limits {
+    use super::*;
+    tandem_migrations::on_both_databases!(flood_limits => floods_are_rate_limited);
+}
+
+tandem_migrations::on_both_databases!(
+    Live::on_database =>
+    tenants_cannot_reach_each_other,
+    bad_input_gets_a_clear_error_and_changes_nothing,
+    suspension_and_deactivation_end_access_at_once,
+    widget_origins_are_enforced_when_listed,
+    shutdown_closes_sockets_with_a_close_frame,
+    the_api_document_describes_every_route,
+);
