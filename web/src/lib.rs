@@ -6,6 +6,7 @@ pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod metrics;
 pub mod presence_keeper;
 pub mod rate_limit;

@@ -4,6 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +47,8 @@ pub struct Metrics {
     pub slow_sockets: Counter,
     /// Events the fan-out missed because it fell behind the bus.
     pub events_lost: Counter,
+    /// How long writing a message takes, from the request to its commit.
+    pub message_write_seconds: Histogram,
 }
 
 impl Metrics {
@@ -77,6 +80,12 @@ impl Metrics {
             "Events the socket fan-out missed",
             events_lost.clone(),
         );
+        let message_write_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "message_write_seconds",
+            "Time to write one message (validation, transaction, commit)",
+            message_write_seconds.clone(),
+        );
         Self {
             registry,
             open_sockets,
@@ -84,6 +93,7 @@ impl Metrics {
             responses,
             slow_sockets,
             events_lost,
+            message_write_seconds,
         }
     }
 

@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::digest_token;
 use crate::config::Config;
+use crate::housekeeping;
 use crate::metrics::{Metrics, ResponseLabels};
 use crate::presence_keeper::PresenceKeeper;
 use crate::rate_limit::RateLimits;
@@ -124,7 +125,7 @@ impl Application {
         let keeper = PresenceKeeper::new(state.tandem.presence.clone(), state.node_id.clone())
             .spawn(stop_rx.clone());
         let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
-        let housekeeping = tokio::spawn(forget_idle_clients(state.clone(), stop_rx));
+        let housekeeping = housekeeping::spawn(state.clone(), stop_rx);
         let app = routes::router(state.clone(), self.max_body_bytes)
             .layer(from_fn_with_state(state.clone(), count_responses))
             .layer(
@@ -177,16 +178,6 @@ async fn count_responses(
         })
         .inc();
     response
-}
-
-async fn forget_idle_clients(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = every.tick() => state.limits.forget_idle(),
-            () = crate::realtime::socket::shutting_down(&mut stop) => break,
-        }
-    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

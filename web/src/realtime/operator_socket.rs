@@ -12,7 +12,7 @@ use tandem_core::message::Reader;
 use tandem_core::operator::OperatorActor;
 
 use super::frames::{OperatorFrame, ServerFrame};
-use super::socket::{self, FrameHandler, MAX_CLIENT_FRAME, Reply, SocketSettings};
+use super::socket::{self, FrameHandler, Reply, SocketSettings};
 use super::visitor_socket::error_reply;
 use crate::auth::OperatorAuth;
 use crate::error::ApiError;
@@ -53,36 +53,34 @@ pub async fn upgrade(
         }
     };
     let actor = auth.actor;
-    Ok(ws
-        .max_message_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| async move {
-            let (registration, outbound) = state.hub.register_operator(actor.tenant, actor.user);
-            state.metrics.socket_opened(SocketKind::Operator);
-            let hello = ServerFrame::Hello {
-                visitor_id: None,
-                user_id: Some(actor.user),
-                operators_available: None,
-            }
-            .to_text();
-            let handler = OperatorFrames {
-                state: state.clone(),
-                actor,
-            };
-            let settings = SocketSettings {
-                timeout: state.socket_timeout,
-            };
-            socket::drive(
-                socket,
-                hello,
-                outbound,
-                state.closing.clone(),
-                &settings,
-                &handler,
-            )
-            .await;
-            drop(registration);
-            state.metrics.socket_closed(SocketKind::Operator);
-        }))
+    Ok(socket::configure(ws).on_upgrade(move |socket| async move {
+        let (registration, outbound) = state.hub.register_operator(actor.tenant, actor.user);
+        state.metrics.socket_opened(SocketKind::Operator);
+        let hello = ServerFrame::Hello {
+            visitor_id: None,
+            user_id: Some(actor.user),
+            operators_available: None,
+        }
+        .to_text();
+        let handler = OperatorFrames {
+            state: state.clone(),
+            actor,
+        };
+        let settings = SocketSettings {
+            timeout: state.socket_timeout,
+        };
+        socket::drive(
+            socket,
+            hello,
+            outbound,
+            state.closing.clone(),
+            &settings,
+            &handler,
+        )
+        .await;
+        drop(registration);
+        state.metrics.socket_closed(SocketKind::Operator);
+    }))
 }
 
 struct OperatorFrames {

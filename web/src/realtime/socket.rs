@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -24,6 +24,16 @@ pub mod close_code {
 
 /// The largest client frame accepted, in bytes (a maximal message body fits easily).
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
+
+/// Buffer sizes for an idle socket's sake: tungstenite's defaults (128 KiB to read, 128 KiB to
+/// write, allocated up front) would cost a quarter of a megabyte per visitor; our frames are
+/// small and every send is flushed at once.
+pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_CLIENT_FRAME)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+}
 
 /// How many refused (rate-limited) client frames a socket may send before it is closed.
 const REFUSALS_BEFORE_CLOSE: u32 = 20;

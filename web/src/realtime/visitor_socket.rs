@@ -15,7 +15,7 @@ use tandem_core::message::Reader;
 use tandem_core::visitor::VisitorActor;
 
 use super::frames::{ServerFrame, VisitorFrame};
-use super::socket::{self, FrameHandler, MAX_CLIENT_FRAME, Reply, SocketSettings};
+use super::socket::{self, FrameHandler, Reply, SocketSettings};
 use crate::auth::WidgetTenant;
 use crate::cors::check_origin;
 use crate::error::ApiError;
@@ -62,45 +62,43 @@ pub async fn upgrade(
         .operators
         .operators_available(tenant.id)
         .await?;
-    Ok(ws
-        .max_message_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| async move {
-            let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);
-            let connection = match state.tandem.presence.connect(&actor, &state.node_id).await {
-                Ok(id) => id,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not record a visitor connection");
-                    return;
-                }
-            };
-            state.metrics.socket_opened(SocketKind::Visitor);
-            let hello = ServerFrame::Hello {
-                visitor_id: Some(actor.visitor),
-                user_id: None,
-                operators_available: Some(operators_available),
+    Ok(socket::configure(ws).on_upgrade(move |socket| async move {
+        let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);
+        let connection = match state.tandem.presence.connect(&actor, &state.node_id).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a visitor connection");
+                return;
             }
-            .to_text();
-            let handler = VisitorFrames {
-                state: state.clone(),
-                actor,
-                chat: OnceLock::new(),
-            };
-            let settings = SocketSettings {
-                timeout: state.socket_timeout,
-            };
-            socket::drive(
-                socket,
-                hello,
-                outbound,
-                state.closing.clone(),
-                &settings,
-                &handler,
-            )
-            .await;
-            drop(registration);
-            state.metrics.socket_closed(SocketKind::Visitor);
-            disconnect(&state, &actor, connection).await;
-        }))
+        };
+        state.metrics.socket_opened(SocketKind::Visitor);
+        let hello = ServerFrame::Hello {
+            visitor_id: Some(actor.visitor),
+            user_id: None,
+            operators_available: Some(operators_available),
+        }
+        .to_text();
+        let handler = VisitorFrames {
+            state: state.clone(),
+            actor,
+            chat: OnceLock::new(),
+        };
+        let settings = SocketSettings {
+            timeout: state.socket_timeout,
+        };
+        socket::drive(
+            socket,
+            hello,
+            outbound,
+            state.closing.clone(),
+            &settings,
+            &handler,
+        )
+        .await;
+        drop(registration);
+        state.metrics.socket_closed(SocketKind::Visitor);
+        disconnect(&state, &actor, connection).await;
+    }))
 }
 
 /// A connection row left behind would keep the visitor online for as long as this node runs
@@ -139,10 +137,15 @@ impl FrameHandler for VisitorFrames {
         match frame {
             VisitorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
             VisitorFrame::Send { body, client_id } => {
-                match messages
+                let started = std::time::Instant::now();
+                let sent = messages
                     .send_as_visitor(&self.actor, &body, client_id.as_deref())
-                    .await
-                {
+                    .await;
+                self.state
+                    .metrics
+                    .message_write_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                match sent {
                     Ok(_) => Reply::None,
                     Err(e) => error_reply(e.into(), client_id.as_deref()),
                 }

@@ -1,0 +1,32 @@
+//! Small periodic chores of a serving node: SQLite checkpoints off the write path, and
+//! forgetting rate-limit state of clients that went quiet.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::realtime::socket::shutting_down;
+use crate::state::AppState;
+
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const FORGET_CLIENTS_EVERY: Duration = Duration::from_secs(60);
+
+pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
+        let mut forget = tokio::time::interval(FORGET_CLIENTS_EVERY);
+        checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = checkpoint.tick() => {
+                    if let Err(e) = tandem_core::database::checkpoint(state.tandem.db()).await {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    }
+                }
+                _ = forget.tick() => state.limits.forget_idle(),
+                () = shutting_down(&mut stop) => break,
+            }
+        }
+    })
+}
