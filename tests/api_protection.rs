@@ -24,6 +24,7 @@ async fn tenants_cannot_reach_each_other(live: Live) {
     let boris = live.online_operator(&live.globex, "Boris").await;
     let mut spy = live.operator_socket(&boris.token).await;
     let stranger = live.visitor(&live.globex).await;
+    let mut stranger_tab = live.visitor_socket(&stranger).await;
 
     let attempts = [
         (Method::GET, format!("/api/v1/chats/{chat_id}"), None),
@@ -66,7 +67,8 @@ async fn tenants_cannot_reach_each_other(live: Live) {
     // A visitor token works with its own tenant's widget key only.
     let foreign = support::live::Visitor {
         key: live.acme.widget_key.clone(),
-        ..stranger
+        id: stranger.id.clone(),
+        token: stranger.token.clone(),
     };
     for (method, path) in [(Method::GET, "/chat"), (Method::POST, "/chat/messages")] {
         let (status, answer) = live
@@ -92,8 +94,14 @@ async fn tenants_cannot_reach_each_other(live: Live) {
     // Nothing of acme's reaches globex's sockets.
     live.operator_says(&olga, &chat_id, "Answer").await;
     live.visitor_says(&visitor, "Thanks").await;
+    live.set_status(&olga, "away").await;
     let leaked = spy.frames_within(Duration::from_secs(1)).await;
     assert!(leaked.is_empty(), "globex saw acme's events: {leaked:?}");
+    let leaked = stranger_tab.frames_within(Duration::from_millis(200)).await;
+    assert!(
+        leaked.is_empty(),
+        "a globex visitor saw acme's events: {leaked:?}"
+    );
 }
 
 async fn bad_input_gets_a_clear_error_and_changes_nothing(live: Live) {

@@ -311,6 +311,101 @@ async fn a_resume_link_brings_the_night_visitor_back_to_the_same_dialog(live: Li
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+async fn a_reconnecting_widget_loses_and_doubles_nothing(live: Live) {
+    live.set_grace(&live.acme, 30).await;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let visitor = live.visitor(&live.acme).await;
+    let mut tab = live.visitor_socket(&visitor).await;
+    tab.send(json!({"type": "message.send", "body": "First", "client_id": "k-1"}))
+        .await;
+    let first = tab.expect("message.created").await;
+    let chat_id = first["message"]["chat_id"].as_str().unwrap().to_owned();
+
+    // The connection drops; while it is down the operator answers twice.
+    drop(tab);
+    live.operator_says(&olga, &chat_id, "Reply one").await;
+    live.operator_says(&olga, &chat_id, "Reply two").await;
+
+    // The widget comes back: the same session restores, the dialog has everything, and the
+    // message it was unsure about (resent with its client id) is not doubled.
+    let (status, session) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/widget/{}/session", visitor.key),
+            None,
+            Some(json!({"visitor_token": visitor.token})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["chat"]["id"], chat_id.as_str());
+    let mut tab = live.visitor_socket(&visitor).await;
+    let (status, resent) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/chat/messages",
+            Some(json!({"body": "First", "client_id": "k-1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        resent["id"], first["message"]["id"],
+        "the same message, not a copy"
+    );
+    let (_, dialog) = live
+        .visitor_call(&visitor, Method::GET, "/chat", None)
+        .await;
+    let bodies: Vec<_> = dialog["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bodies, ["First", "Reply one", "Reply two"]);
+    let seqs: Vec<_> = dialog["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+
+    // Live again: new replies arrive on the new socket, and the visitor can leave an address.
+    live.operator_says(&olga, &chat_id, "Reply three").await;
+    assert_eq!(
+        tab.expect("message.created").await["message"]["body"],
+        "Reply three"
+    );
+    let (status, me) = live
+        .visitor_call(
+            &visitor,
+            Method::PUT,
+            "/visitor",
+            Some(json!({"name": "Vera", "email": "vera@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["email"], "vera@example.org");
+    let (_, chat) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(chat["chat"]["visitor"]["name"], "Vera");
+    let (status, body) = live
+        .visitor_call(
+            &visitor,
+            Method::PUT,
+            "/visitor",
+            Some(json!({"email": "not-an-email"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
 tandem_migrations::on_both_databases!(
     Live::on_database =>
     offline_form_opens_the_chat_and_edits_arrive_live,
@@ -318,4 +413,5 @@ tandem_migrations::on_both_databases!(
     a_visitor_who_wrote_to_nobody_sees_an_operator_arrive,
     a_socket_that_dies_silently_goes_offline_after_the_timeout,
     a_resume_link_brings_the_night_visitor_back_to_the_same_dialog,
+    a_reconnecting_widget_loses_and_doubles_nothing,
 );
