@@ -517,6 +517,82 @@ async fn the_api_document_describes_every_route(live: Live) {
     );
 }
 
+async fn platform_limits_are_enforced(live: Live) {
+    let tenant = format!("/api/v1/platform/tenants/{}", live.acme.id);
+    for bad in [
+        json!({"limits": {"operators": 0}}),
+        json!({"limits": {"operators": 2, "seats": 3}}),
+        json!({"limits": {"messages_per_minute": "many"}}),
+    ] {
+        let (status, body) = live
+            .call(
+                Method::PATCH,
+                &tenant,
+                Some(PLATFORM_TOKEN),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, updated) = live
+        .call(
+            Method::PATCH,
+            &tenant,
+            Some(PLATFORM_TOKEN),
+            Some(json!({"limits": {"operators": 2, "messages_per_minute": 12}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["limits"]["operators"], 2);
+    assert_eq!(
+        updated["limits"]["plugins"], 10,
+        "untouched fields keep their value"
+    );
+
+    // The admin and one operator fill the two seats.
+    live.online_operator(&live.acme, "Olga").await;
+    let (status, body) = live
+        .call(
+            Method::POST,
+            "/api/v1/admin/operators",
+            Some(&live.acme.admin_token),
+            Some(json!({"email": "third@acme.example.com", "name": "Third"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(code(&body), "limit_reached");
+    let (_, list) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/operators",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list["operators"].as_array().unwrap().len(),
+        2,
+        "nothing was created"
+    );
+
+    // Twelve messages a minute, two at once: the third is refused.
+    let visitor = live.visitor(&live.acme).await;
+    live.visitor_says(&visitor, "one").await;
+    live.visitor_says(&visitor, "two").await;
+    let (status, body) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/chat/messages",
+            Some(json!({"body": "three"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Another tenant's quota is its own.
+    let other = live.visitor(&live.globex).await;
+    live.visitor_says(&other, "hello").await;
+}
+
 async fn flood_limits(db: tandem_migrations::test_db::TestDatabase) -> Live {
     Live::with_env(db, &[("TANDEM_RATE_LIMIT_PER_VISITOR", "60")]).await
 }
@@ -531,6 +607,7 @@ tandem_migrations::on_both_databases!(
     tenants_cannot_reach_each_other,
     bad_input_gets_a_clear_error_and_changes_nothing,
     suspension_and_deactivation_end_access_at_once,
+    platform_limits_are_enforced,
     widget_origins_are_enforced_when_listed,
     shutdown_closes_sockets_with_a_close_frame,
     the_api_document_describes_every_route,

@@ -19,6 +19,9 @@ pub enum CoreError {
     /// The request clashes with the current state (a taken slug or email, a reused client id).
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed, but over a limit the platform admin set for the tenant.
+    #[error("{0}")]
+    LimitReached(String),
     /// The tenant is suspended by the platform admin.
     #[error("tenant is suspended")]
     TenantSuspended,

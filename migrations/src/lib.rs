@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_foundation;
 mod m20261125_000001_operator_sessions;
+mod m20261125_000002_tenant_limits;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261125_000001_operator_sessions::Migration),
+            Box::new(m20261125_000002_tenant_limits::Migration),
         ]
     }
 }

@@ -76,6 +76,7 @@ impl From<CoreError> for ApiError {
             CoreError::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
             CoreError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             CoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            CoreError::LimitReached(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
             CoreError::TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended"),
             CoreError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");
@@ -143,6 +144,11 @@ mod tests {
                 CoreError::Conflict("taken".into()),
                 StatusCode::CONFLICT,
                 "conflict",
+            ),
+            (
+                CoreError::LimitReached("3 operators at most".into()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limit_reached",
             ),
             (
                 CoreError::TenantSuspended,

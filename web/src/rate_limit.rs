@@ -1,12 +1,15 @@
 //! Per-client-IP and per-visitor rate limits on the widget's endpoints and socket messages: the
 //! widget is public, so anyone can call it.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Mutex;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tandem_core::ids::VisitorId;
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tandem_core::ids::{TenantId, VisitorId};
+use tandem_core::tenant::Tenant;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -33,6 +36,9 @@ pub async fn limit_by_ip(State(state): State<AppState>, request: Request, next: 
 pub struct RateLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_visitor: DefaultKeyedRateLimiter<VisitorId>,
+    /// Each tenant's `messages_per_minute`, with the quota it was built for: a changed limit
+    /// gets a fresh bucket.
+    per_tenant: Mutex<HashMap<TenantId, (u32, DefaultDirectRateLimiter)>>,
     clock: DefaultClock,
 }
 
@@ -43,6 +49,7 @@ impl RateLimits {
         Self {
             per_ip: RateLimiter::keyed(quota(per_ip)),
             per_visitor: RateLimiter::keyed(quota(per_visitor)),
+            per_tenant: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
@@ -56,6 +63,22 @@ impl RateLimits {
     pub fn check_visitor(&self, visitor: VisitorId) -> Result<(), ApiError> {
         self.per_visitor
             .check_key(&visitor)
+            .map_err(|not_until| ApiError::rate_limited(self.wait_secs(&not_until)))
+    }
+
+    /// One more message in the tenant's chats, within its `messages_per_minute`.
+    pub fn check_tenant_messages(&self, tenant: &Tenant) -> Result<(), ApiError> {
+        let per_minute = tenant.limits.messages_per_minute;
+        let mut buckets = self.per_tenant.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = buckets
+            .entry(tenant.id)
+            .or_insert_with(|| (per_minute, RateLimiter::direct(quota(per_minute))));
+        if bucket.0 != per_minute {
+            *bucket = (per_minute, RateLimiter::direct(quota(per_minute)));
+        }
+        bucket
+            .1
+            .check()
             .map_err(|not_until| ApiError::rate_limited(self.wait_secs(&not_until)))
     }
 

@@ -13,6 +13,8 @@ pub struct Model {
     /// `TenantSettings` as JSON, so settings can grow without a migration each.
     pub settings: String,
     pub suspended: bool,
+    /// `TenantLimits` as JSON: what the platform admin allows this tenant.
+    pub limits: String,
     pub created_at: i64,
 }
 

@@ -14,6 +14,7 @@ use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::ids::{TenantId, UserId};
 use crate::services::Deps;
+use crate::tenant::parse_limits;
 
 use super::{Operator, OperatorActor, OperatorStatus, Role, password};
 
@@ -198,8 +199,10 @@ impl OperatorService {
         };
         let hash = password::hash(password).await?;
         let role = new.role.unwrap_or(Role::Operator);
+        let (txn, turn) = self.deps.write().await?;
+        check_operator_limit(&txn, actor.tenant).await?;
         let row = insert_user(
-            &self.deps.db,
+            &txn,
             actor.tenant,
             NewUser {
                 email,
@@ -211,6 +214,8 @@ impl OperatorService {
             self.deps.clock.now(),
         )
         .await?;
+        txn.commit().await?;
+        drop(turn);
         Ok((row.into(), generated))
     }
 
@@ -259,6 +264,9 @@ impl OperatorService {
             change.capacity = Set(i32::try_from(parse_capacity(capacity)?).unwrap_or(i32::MAX));
         }
         if let Some(active) = patch.active {
+            if active && !row.active {
+                check_operator_limit(&txn, actor.tenant).await?;
+            }
             change.active = Set(active);
             if !active {
                 change.status = Set(OperatorStatus::Offline);
@@ -344,6 +352,26 @@ pub(crate) async fn publish_availability(deps: &Deps, tenant: TenantId) -> CoreR
         tenant,
         operators_available,
     });
+    Ok(())
+}
+
+/// Refuses one more active account when the tenant has as many as its limits allow.
+async fn check_operator_limit(db: &impl ConnectionTrait, tenant_id: TenantId) -> CoreResult<()> {
+    let row = tenant::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    let allowed = parse_limits(&row.limits)?.operators;
+    let active = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Active.eq(true))
+        .count(db)
+        .await?;
+    if active >= u64::from(allowed) {
+        return Err(CoreError::LimitReached(format!(
+            "this tenant may have {allowed} active operators; deactivate one or ask for more"
+        )));
+    }
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! Tenants: the companies that use Tandem, each with its widget key, settings and first admin.
 
+mod limits;
 mod service;
 mod settings;
 
-pub(crate) use service::parse_settings;
+pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};
+pub(crate) use service::{parse_limits, parse_settings};
 pub use settings::{Branding, Language, SettingsPatch, TenantSettings, WidgetPosition};

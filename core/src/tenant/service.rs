@@ -16,6 +16,7 @@ use crate::operator::{NewUser, OperatorActor, Role, insert_user, password};
 use crate::secret;
 use crate::services::Deps;
 
+use super::limits::{LimitsPatch, TenantLimits};
 use super::settings::{SettingsPatch, TenantSettings};
 
 pub struct NewTenant {
@@ -51,6 +52,7 @@ pub struct Tenant {
     pub name: String,
     pub widget_key: String,
     pub settings: TenantSettings,
+    pub limits: TenantLimits,
     pub suspended: bool,
     pub created_at: Timestamp,
 }
@@ -60,16 +62,23 @@ impl TryFrom<tenant::Model> for Tenant {
 
     fn try_from(row: tenant::Model) -> CoreResult<Self> {
         let settings = parse_settings(&row.settings)?;
+        let limits = parse_limits(&row.limits)?;
         Ok(Self {
             id: row.id,
             slug: row.slug,
             name: row.name,
             widget_key: row.widget_key,
             settings,
+            limits,
             suspended: row.suspended,
             created_at: Timestamp::from_millis(row.created_at),
         })
     }
+}
+
+pub(crate) fn parse_limits(json: &str) -> CoreResult<TenantLimits> {
+    serde_json::from_str(json)
+        .map_err(|e| CoreError::Storage(DbErr::Json(format!("tenant limits: {e}"))))
 }
 
 pub(crate) fn parse_settings(json: &str) -> CoreResult<TenantSettings> {
@@ -112,6 +121,7 @@ impl TenantService {
             name: Set(name.to_owned()),
             widget_key: Set(widget_key.clone()),
             settings: Set(settings),
+            limits: Set("{}".to_owned()),
             suspended: Set(false),
             created_at: Set(now.millis()),
         })
@@ -212,6 +222,28 @@ impl TenantService {
         txn.commit().await?;
         drop(turn);
         Ok(next)
+    }
+
+    /// The platform admin changes what the tenant is allowed.
+    pub async fn set_limits(&self, id: TenantId, patch: LimitsPatch) -> CoreResult<Tenant> {
+        let (txn, turn) = self.deps.write().await?;
+        let row = tenant::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        let next = parse_limits(&row.limits)?.apply(patch)?;
+        let json = serde_json::to_string(&next)
+            .map_err(|e| CoreError::Storage(DbErr::Json(e.to_string())))?;
+        tenant::Entity::update(tenant::ActiveModel {
+            id: Set(id),
+            limits: Set(json),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        txn.commit().await?;
+        drop(turn);
+        self.by_id(id).await
     }
 
     /// The platform admin's switch: a suspended tenant's widget answers "suspended"; nothing is

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_core::ids::TenantId;
-use tandem_core::tenant::{CreatedTenant, NewTenant, Tenant};
+use tandem_core::tenant::{CreatedTenant, LimitsPatch, NewTenant, Tenant};
 use utoipa::ToSchema;
 
 use crate::auth::PlatformAuth;
@@ -69,6 +69,8 @@ pub struct TenantPatchBody {
     /// A suspended tenant's widget answers 403 `tenant_suspended`, its sockets close and its
     /// operators cannot log in; nothing is deleted.
     pub suspended: Option<bool>,
+    /// Fields left out keep their value.
+    pub limits: Option<LimitsPatch>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/platform/tenants/{id}", tag = "platform",
@@ -83,10 +85,14 @@ pub async fn update(
     JsonBody(body): JsonBody<TenantPatchBody>,
 ) -> Result<Json<Tenant>, ApiError> {
     let id: TenantId = id.parse()?;
-    let tenant = match body.suspended {
-        Some(suspended) => state.tandem.tenants.set_suspended(id, suspended).await?,
-        None => state.tandem.tenants.by_id(id).await?,
-    };
+    let mut tenant = state.tandem.tenants.by_id(id).await?;
+    // Limits first: if they are refused, the suspension is not changed either.
+    if let Some(limits) = body.limits {
+        tenant = state.tandem.tenants.set_limits(id, limits).await?;
+    }
+    if let Some(suspended) = body.suspended {
+        tenant = state.tandem.tenants.set_suspended(id, suspended).await?;
+    }
     state.tenants.evict(id);
     Ok(Json(tenant))
 }

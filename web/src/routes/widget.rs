@@ -172,6 +172,7 @@ pub async fn offline_request(
     visitor: WidgetVisitor,
     JsonBody(body): JsonBody<OfflineRequestBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.limits.check_tenant_messages(&visitor.tenant)?;
     let (chat, message) = state
         .tandem
         .messages
@@ -232,6 +233,7 @@ pub async fn send(
     visitor: WidgetVisitor,
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.limits.check_tenant_messages(&visitor.tenant)?;
     let message = state
         .tandem
         .messages
