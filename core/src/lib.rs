@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod clock;
 pub mod database;
+pub mod delivery;
 pub mod email;
 pub mod entity;
 pub mod error;

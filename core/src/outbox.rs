@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{QueryOrder, QuerySelect};
+use sea_orm::{Condition, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -33,6 +33,12 @@ pub enum OutboxStatus {
     /// Nothing could be sent (e.g. no address); the delivery log says why.
     #[sea_orm(string_value = "skipped")]
     Skipped,
+    /// A worker has claimed it and is delivering it (until `claimed_until`).
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    /// Delivery failed for good (e.g. the address was refused); the delivery log says why.
+    #[sea_orm(string_value = "failed")]
+    Failed,
 }
 
 /// What the scheduler needs to enqueue one notification.
@@ -127,12 +133,23 @@ impl OutboxService {
         Self { deps }
     }
 
-    /// Pending rows whose time has come, oldest first: what a sweep must (re-)enqueue.
+    /// Rows whose time has come, oldest first: pending ones, and ones whose worker's claim ran
+    /// out (it died mid-delivery). What a sweep must (re-)enqueue.
     pub async fn due(&self, limit: u64) -> CoreResult<Vec<OutboxEntry>> {
         let now = self.deps.clock.now();
+        let due = Condition::any()
+            .add(
+                Condition::all()
+                    .add(outbox::Column::Status.eq(OutboxStatus::Pending))
+                    .add(outbox::Column::DueAt.lte(now.millis())),
+            )
+            .add(
+                Condition::all()
+                    .add(outbox::Column::Status.eq(OutboxStatus::Sending))
+                    .add(outbox::Column::ClaimedUntil.lte(now.millis())),
+            );
         let rows = outbox::Entity::find()
-            .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
-            .filter(outbox::Column::DueAt.lte(now.millis()))
+            .filter(due)
             .order_by_asc(outbox::Column::DueAt)
             .limit(limit)
             .all(&self.deps.db)

@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
+use crate::delivery::DeliveryService;
 use crate::events::{BroadcastBus, DomainEvent, EventBus};
 use crate::limits::Limits;
 use crate::message::MessageService;
@@ -94,6 +95,7 @@ pub struct Tandem {
     pub messages: MessageService,
     pub presence: PresenceService,
     pub outbox: OutboxService,
+    pub deliveries: DeliveryService,
     db: DatabaseConnection,
 }
 
@@ -117,7 +119,8 @@ impl Tandem {
             chats: ChatService::new(deps.clone()),
             messages: MessageService::new(deps.clone()),
             presence: PresenceService::new(deps.clone()),
-            outbox: OutboxService::new(deps),
+            outbox: OutboxService::new(deps.clone()),
+            deliveries: DeliveryService::new(deps),
             db,
         }
     }

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_foundation;
 mod m20261125_000001_operator_sessions;
 mod m20261125_000002_tenant_limits;
+mod m20261125_000003_deliveries;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_foundation::Migration),
             Box::new(m20261125_000001_operator_sessions::Migration),
             Box::new(m20261125_000002_tenant_limits::Migration),
+            Box::new(m20261125_000003_deliveries::Migration),
         ]
     }
 }

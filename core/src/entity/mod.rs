@@ -1,6 +1,7 @@
 //! SeaORM entities: one table each, and nothing else. Rules live in the services.
 
 pub mod chat;
+pub mod delivery;
 pub mod message;
 pub mod message_edit;
 pub mod operator_session;

@@ -19,6 +19,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub processed_at: Option<i64>,
+    /// While `sending`: the worker that claimed the row holds it until then; after that the
+    /// claim is void (the worker died) and the row may be claimed again.
+    pub claimed_until: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -255,6 +255,7 @@ impl MessageService {
             last_error: Set(None),
             created_at: Set(now.millis()),
             processed_at: Set(None),
+            claimed_until: Set(None),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -329,6 +330,8 @@ impl MessageService {
         let now = self.deps.clock.now();
         let (txn, turn) = self.deps.write().await?;
         let target = visitor_message(&txn, actor, up_to).await?;
+        // Before the messages and outbox rows, as a delivery claim does (no lock-order cycles).
+        crate::delivery::lock_chat(&txn, actor.tenant, target.chat_id).await?;
         let read = message::Entity::update_many()
             .col_expr(message::Column::ReadByVisitorAt, Expr::value(now.millis()))
             .filter(message::Column::ChatId.eq(target.chat_id))

@@ -162,14 +162,29 @@ impl VisitorService {
                 .one(&self.deps.db)
                 .await?
             {
+                let chat_id = chat.id;
                 let chat = Chat::from_rows(chat, &updated);
                 self.deps.publish(DomainEvent::ChatUpdated {
                     tenant: actor.tenant,
                     chat,
                 });
+                if email.is_some() {
+                    self.schedule_revived(actor.tenant, chat_id).await?;
+                }
             }
         }
         Ok(updated.into())
+    }
+
+    /// Unread replies that were skipped for want of an address go out now that there is one.
+    async fn schedule_revived(&self, tenant: TenantId, chat: ChatId) -> CoreResult<()> {
+        let revived = crate::delivery::revive_for_new_address(&self.deps, tenant, chat).await?;
+        for entry in &revived {
+            if let Err(e) = self.deps.scheduler.schedule(entry).await {
+                tracing::warn!(error = %e, "revived notification left to the sweep");
+            }
+        }
+        Ok(())
     }
 
     /// A secret for an email link that brings the visitor back to this chat, on any device,

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use tandem_core::delivery::DeliveryRecord;
 use tandem_core::ids::UserId;
 use tandem_core::operator::{NewOperator, Operator, OperatorPatch, Role};
 use tandem_core::tenant::{SettingsPatch, Tenant, TenantSettings};
@@ -12,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, QueryParams};
 use crate::routes::chats::OperatorList;
 use crate::state::AppState;
 
@@ -159,4 +160,34 @@ pub async fn deactivate_operator(
     };
     state.tandem.operators.update(&actor, id, patch).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryLog {
+    /// Newest first.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// At most this many lines (default 100, maximum 500).
+    pub limit: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/notifications", tag = "admin",
+    params(LogQuery),
+    responses((status = 200, description = "Every batch of unread replies sent, skipped or failed: when, by which channel, to whom, and why", body = DeliveryLog), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    QueryParams(query): QueryParams<LogQuery>,
+) -> Result<Json<DeliveryLog>, ApiError> {
+    let deliveries = state
+        .tandem
+        .deliveries
+        .log(&actor, query.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(DeliveryLog { deliveries }))
 }

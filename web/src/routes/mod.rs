@@ -62,6 +62,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/admin/operators/{id}",
             patch(admin::update_operator).delete(admin::deactivate_operator),
         )
+        .route("/admin/notifications", get(admin::notifications))
         .route(
             "/platform/tenants",
             get(platform::list).post(platform::create),

@@ -48,6 +48,7 @@ use crate::routes::{admin, chats, metrics, platform, session, widget};
         admin::create_operator,
         admin::update_operator,
         admin::deactivate_operator,
+        admin::notifications,
         platform::list,
         platform::create,
         platform::update,

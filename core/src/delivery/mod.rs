@@ -1,0 +1,147 @@
+//! Delivering unread replies. When an outbox row's time comes, a worker *claims* the chat's
+//! unread, unsent operator replies as one batch, delivers it (by email, or whatever channels a
+//! plugin chooses), and *completes* the claim with the outcome. The claim is what makes delivery
+//! happen once: a second worker, a retried job or the sweep finds the rows taken or settled.
+//!
+//! Core decides what is due and records what happened; how a batch travels (SMTP, webhooks,
+//! templates) is the worker crate's business.
+
+mod service;
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::entity::delivery;
+use crate::ids::{ChatId, MessageId, OutboxId, VisitorId};
+use crate::message::Message;
+use crate::tenant::Tenant;
+use crate::visitor::Visitor;
+
+pub use service::DeliveryService;
+pub(crate) use service::{lock_chat, revive_for_new_address};
+
+/// How many messages before the batch an email shows as context.
+pub const CONTEXT_MESSAGES: u64 = 5;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[sea_orm(string_value = "email")]
+    Email,
+    #[sea_orm(string_value = "webhook")]
+    Webhook,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+    /// This attempt failed; `reason` says whether it will be retried.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// Everything a channel needs to tell the visitor about their unread replies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnreadBatch {
+    pub tenant: Tenant,
+    pub chat: ChatId,
+    pub visitor: Visitor,
+    /// The unread replies, oldest first.
+    pub messages: Vec<Message>,
+    /// Up to [`CONTEXT_MESSAGES`] messages just before the first of them.
+    pub earlier: Vec<Message>,
+    /// The name of the operator who wrote the last reply.
+    pub operator_name: Option<String>,
+    /// The claimed outbox rows.
+    pub outbox: Vec<OutboxId>,
+    /// 1 on the first try.
+    pub attempt: u32,
+    /// The claim's end; it also identifies the claim when completing it.
+    pub claimed_until: Timestamp,
+}
+
+/// What claiming an outbox row found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// Deliver this batch, then [`DeliveryService::complete`] it.
+    Batch(Box<UnreadBatch>),
+    /// Too early (a job may fire before its time): try again at this time.
+    NotDue(Timestamp),
+    /// Another worker holds the row right now.
+    Busy,
+    /// Nothing to do: read, sent, skipped or failed already.
+    Settled,
+    /// Nothing can be sent (the visitor left no address); recorded in the delivery log.
+    Skipped(String),
+}
+
+/// How a delivery went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        channel: Channel,
+        recipient: String,
+    },
+    /// Nothing was sent, on purpose (a plugin's routing, an unsubscribed visitor).
+    Skipped {
+        channel: Channel,
+        reason: String,
+    },
+    /// A transient failure: the rows go back to pending and are tried again at `at`.
+    Retry {
+        channel: Channel,
+        recipient: Option<String>,
+        reason: String,
+        at: Timestamp,
+    },
+    /// A permanent failure: the rows are given up on.
+    Failed {
+        channel: Channel,
+        recipient: Option<String>,
+        reason: String,
+    },
+}
+
+/// A line of the delivery log as tenant admins see it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    pub id: uuid::Uuid,
+    pub chat_id: ChatId,
+    pub visitor_id: VisitorId,
+    pub channel: Channel,
+    pub recipient: Option<String>,
+    pub status: DeliveryStatus,
+    pub reason: Option<String>,
+    pub message_ids: Vec<MessageId>,
+    pub created_at: Timestamp,
+}
+
+impl From<delivery::Model> for DeliveryRecord {
+    fn from(row: delivery::Model) -> Self {
+        Self {
+            id: row.id,
+            chat_id: row.chat_id,
+            visitor_id: row.visitor_id,
+            channel: row.channel,
+            recipient: row.recipient,
+            status: row.status,
+            reason: row.reason,
+            message_ids: serde_json::from_str(&row.message_ids).unwrap_or_default(),
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+}
