@@ -97,12 +97,14 @@ pub struct Tandem {
     pub outbox: OutboxService,
     pub deliveries: DeliveryService,
     db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
 }
 
 impl Tandem {
     pub fn new(db: DatabaseConnection, ports: Ports, limits: Limits) -> Self {
         let write_gate = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
+        let clock = ports.clock.clone();
         let deps = Arc::new(Deps {
             db: db.clone(),
             write_gate,
@@ -122,7 +124,13 @@ impl Tandem {
             outbox: OutboxService::new(deps.clone()),
             deliveries: DeliveryService::new(deps),
             db,
+            clock,
         }
+    }
+
+    /// The time as the domain sees it (movable in tests).
+    pub fn now(&self) -> crate::clock::Timestamp {
+        self.clock.now()
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -9,6 +9,7 @@ mod m20261124_000001_foundation;
 mod m20261125_000001_operator_sessions;
 mod m20261125_000002_tenant_limits;
 mod m20261125_000003_deliveries;
+mod m20261125_000004_dev_mailbox;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_operator_sessions::Migration),
             Box::new(m20261125_000002_tenant_limits::Migration),
             Box::new(m20261125_000003_deliveries::Migration),
+            Box::new(m20261125_000004_dev_mailbox::Migration),
         ]
     }
 }

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod live;
+#[path = "../../worker/tests/support/smtp.rs"]
+pub mod smtp;
 
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};

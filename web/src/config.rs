@@ -29,6 +29,19 @@ pub struct Config {
     pub rate_limit_per_visitor: u32,
     /// A socket that has sent nothing (not even a pong) for this long is dead and is dropped.
     pub socket_timeout_secs: u64,
+    /// `smtp://host:port` or `smtps://user:pass@host:port`; unset: the dev mailbox.
+    pub smtp_url: Option<String>,
+    /// The sender of unread-reply emails.
+    pub mail_from: String,
+    /// `embedded`: `serve` delivers notifications itself; `off`: run `tandem worker`.
+    pub worker: WorkerMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerMode {
+    Embedded,
+    Off,
 }
 
 impl Default for Config {
@@ -44,6 +57,9 @@ impl Default for Config {
             rate_limit_per_ip: 1200,
             rate_limit_per_visitor: 240,
             socket_timeout_secs: 30,
+            smtp_url: None,
+            mail_from: "Tandem <no-reply@localhost>".into(),
+            worker: WorkerMode::Embedded,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod housekeeping;
 pub mod metrics;
+pub mod notifications;
 pub mod presence_keeper;
 pub mod rate_limit;
 pub mod realtime;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tandem_core::tenant::NewTenant;
 use tandem_migrations::MigratorTrait;
 use tandem_web::config::Config;
-use tandem_web::{demo, startup};
+use tandem_web::{demo, notifications, startup};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -26,6 +26,9 @@ struct Cli {
 enum Command {
     /// Migrate the database, then serve the HTTP API (first run: create a demo tenant).
     Serve,
+    /// Deliver unread-reply notifications only (no HTTP); run any number beside `serve`
+    /// processes started with TANDEM_WORKER=off.
+    Worker,
     /// Apply, roll back or list the database migrations.
     Migrate {
         #[arg(value_enum, default_value_t = MigrateAction::Up)]
@@ -88,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Config::load().context("invalid configuration (tandem.toml or TANDEM_* variables)")?;
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
         Command::Migrate { action } => migrate(config, action).await,
         Command::Tenant {
             command:
@@ -133,6 +137,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     app.run_until(startup::shutdown_signal()).await
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let db = startup::open_database(&config).await?;
+    let (tandem, _) = startup::tandem(db, &config);
+    let public_url = config.public_url(config.bind);
+    let mail = notifications::Mail::from_config(&config, &tandem)?;
+    let sweep = notifications::sweep(&config, &tandem, &mail, &public_url)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = sweep.spawn(stop_rx);
+    println!(
+        "Tandem worker is delivering notifications  (database: {})",
+        startup::redact(&config.database_url)
+    );
+    startup::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    Ok(())
 }
 
 async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {

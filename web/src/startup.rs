@@ -13,6 +13,7 @@ use tandem_core::events::BroadcastBus;
 use tandem_core::limits::Limits;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
+use tandem_worker::sweep::Sweep;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
@@ -20,9 +21,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest_token;
-use crate::config::Config;
+use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
 use crate::metrics::{Metrics, ResponseLabels};
+use crate::notifications::{self, Mail};
 use crate::presence_keeper::PresenceKeeper;
 use crate::rate_limit::RateLimits;
 use crate::realtime::hub::Hub;
@@ -62,6 +64,8 @@ pub fn tandem(db: DatabaseConnection, config: &Config) -> (Tandem, BroadcastBus)
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Delivers unread replies, unless the worker runs elsewhere.
+    sweep: Option<Sweep>,
     bus: BroadcastBus,
     closing: watch::Sender<bool>,
     max_body_bytes: usize,
@@ -80,6 +84,13 @@ impl Application {
         let public_url = config.public_url(listener.local_addr()?);
         let metrics = Arc::new(Metrics::new());
         let (closing, closing_rx) = watch::channel(false);
+        let mail = Mail::from_config(config, &tandem)?;
+        let sweep = match config.worker {
+            WorkerMode::Embedded => {
+                Some(notifications::sweep(config, &tandem, &mail, &public_url)?)
+            }
+            WorkerMode::Off => None,
+        };
         let state = AppState {
             tandem,
             events: Arc::new(bus.clone()),
@@ -99,11 +110,13 @@ impl Application {
                 .map(|t| Arc::new(digest_token(t))),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
+            dev_mailbox: mail.dev_mailbox,
             closing: closing_rx,
         };
         Ok(Self {
             listener,
             state,
+            sweep,
             bus,
             closing,
             max_body_bytes: config.max_body_bytes,
@@ -125,7 +138,8 @@ impl Application {
         let keeper = PresenceKeeper::new(state.tandem.presence.clone(), state.node_id.clone())
             .spawn(stop_rx.clone());
         let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
-        let housekeeping = housekeeping::spawn(state.clone(), stop_rx);
+        let housekeeping = housekeeping::spawn(state.clone(), stop_rx.clone());
+        let sweep = self.sweep.map(|sweep| sweep.spawn(stop_rx));
         let app = routes::router(state.clone(), self.max_body_bytes)
             .layer(from_fn_with_state(state.clone(), count_responses))
             .layer(
@@ -158,6 +172,10 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = keeper.await;
         let _ = housekeeping.await;
+        if let Some(sweep) = sweep {
+            // The delivery in hand finishes; what is left stays in the outbox for next time.
+            let _ = sweep.await;
+        }
         fan_out.abort();
         tracing::info!("stopped");
         Ok(())

@@ -8,6 +8,7 @@ use tandem_core::events::EventBus;
 use tandem_core::ids::TenantId;
 use tandem_core::tenant::Tenant;
 use tandem_core::{CoreResult, Tandem};
+use tandem_worker::mail::DevMailbox;
 use tokio::sync::watch;
 
 use crate::error::ApiError;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub platform_token_digest: Option<Arc<Vec<u8>>>,
     pub socket_timeout: Duration,
     pub max_message_chars: usize,
+    /// The development mailbox, when no SMTP server is configured.
+    pub dev_mailbox: Option<Arc<DevMailbox>>,
     /// Becomes true when the server starts shutting down; sockets close on it.
     pub closing: watch::Receiver<bool>,
 }

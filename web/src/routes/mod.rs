@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chats;
+pub mod dev_mailbox;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -74,6 +75,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::render))
+        .route("/dev/mailbox", get(dev_mailbox::list))
+        .route("/dev/mailbox/{id}", get(dev_mailbox::show))
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         // Outermost, so that it also answers preflights (OPTIONS) that match no route.

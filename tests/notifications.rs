@@ -1,0 +1,231 @@
+//! Unread replies reach the visitor's email from the real server: the night visitor's story end
+//! to end, over SMTP on loopback, and the development mailbox when no SMTP is configured.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tandem_migrations::test_db::TestDatabase;
+
+use support::live::{Live, Visitor};
+use support::smtp::SmtpSink;
+
+struct Mailing {
+    live: Live,
+    smtp: SmtpSink,
+}
+
+impl Mailing {
+    async fn on_database(db: TestDatabase) -> Self {
+        let smtp = SmtpSink::start().await;
+        let url = smtp.url();
+        let live = Live::with_env(
+            db,
+            &[
+                ("TANDEM_SMTP_URL", url.as_str()),
+                ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
+                ("TANDEM_PUBLIC_URL", "https://chat.acme.example"),
+            ],
+        )
+        .await;
+        Self { live, smtp }
+    }
+
+    async fn mails(&self, count: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let mails = self.smtp.received();
+            if mails.len() >= count {
+                return mails
+                    .into_iter()
+                    .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+                    .collect();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{count} mails did not arrive within 10 s");
+    }
+}
+
+async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mailing) {
+    let live = &m.live;
+    let (status, _) = live
+        .call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&live.acme.admin_token),
+            Some(json!({"offline_timeout_secs": 1, "presence_grace_secs": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Nobody online: the offline form.
+    let visitor = live.visitor(&live.acme).await;
+    let (status, created) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Can I return shoes?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let chat_id = created["chat"]["id"].as_str().unwrap().to_owned();
+
+    // The visitor is on the site and reads the first reply; then leaves.
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let mut watch = live.operator_socket(&olga.token).await;
+    let mut tab = live.visitor_socket(&visitor).await;
+    let first = live
+        .operator_says(&olga, &chat_id, "Yes, within 30 days.")
+        .await;
+    tab.expect("message.created").await;
+    tab.send(json!({"type": "read", "up_to": first["id"]}))
+        .await;
+    watch.expect("message.read").await;
+    tab.close().await;
+
+    // A reply nobody reads goes to the visitor's email after the timeout; the read one does not.
+    let second = live
+        .operator_says(&olga, &chat_id, "Shall I send you a label?")
+        .await;
+    let emailed = watch
+        .expect_where("message.updated", |f| {
+            f["message"]["emailed_at"].is_string()
+        })
+        .await;
+    assert_eq!(emailed["message"]["id"], second["id"]);
+    let mails = m.mails(1).await;
+    let mail = &mails[0];
+    assert!(mail.contains("To: Vera <vera@example.org>"), "{mail}");
+    assert!(mail.contains("From: Acme <support@acme.example>"));
+    assert!(
+        mail.contains("Subject: Olga from acme Ltd replied to you"),
+        "{mail}"
+    );
+    assert!(mail.contains("Shall I send you a label?"));
+    assert!(mail.contains(&format!("<chat-{chat_id}@acme.example>")));
+    let link = format!(
+        "https://chat.acme.example/c/{}?resume_token=",
+        live.acme.widget_key
+    );
+    let start = mail.find(&link).expect("the resume link") + link.len();
+    let token: String = mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+
+    // The visitor follows the link on their phone: same dialog, online again.
+    let (status, session) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/widget/{}/session", live.acme.widget_key),
+            None,
+            Some(json!({ "resume_token": token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["chat"]["id"], chat_id.as_str());
+    let phone = Visitor {
+        key: live.acme.widget_key.clone(),
+        id: visitor.id.clone(),
+        token: session["visitor_token"].as_str().unwrap().to_owned(),
+    };
+    let _tab = live.visitor_socket(&phone).await;
+    watch
+        .expect_where("chat.updated", |f| f["chat"]["visitor_online"] == true)
+        .await;
+    let (_, dialog) = live.visitor_call(&phone, Method::GET, "/chat", None).await;
+    let messages = dialog["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3);
+    assert!(
+        messages[1]["emailed_at"].is_null(),
+        "read in time: never mailed"
+    );
+    assert!(messages[2]["emailed_at"].is_string());
+    live.visitor_says(&phone, "Yes please!").await;
+
+    // Exactly one mail, and the log says so.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(m.smtp.received().len(), 1);
+    let (_, log) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/notifications",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    let log = log["deliveries"].as_array().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["status"], "sent");
+    assert_eq!(log[0]["recipient"], "vera@example.org");
+}
+
+async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
+    live.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&live.acme.admin_token),
+        Some(json!({"offline_timeout_secs": 1})),
+    )
+    .await;
+    let visitor = live.visitor(&live.acme).await;
+    let (_, created) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(json!({"name": "Ivan", "email": "ivan@example.org", "message": "Hello?"})),
+        )
+        .await;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    live.operator_says(&olga, created["chat"]["id"].as_str().unwrap(), "Hi Ivan")
+        .await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = live
+            .http
+            .get(live.url("/dev/mailbox"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains("ivan@example.org") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("ivan@example.org"), "{page}");
+    let href = page.split("href=\"/dev/mailbox/").nth(1).unwrap();
+    let id: String = href.chars().take_while(|c| *c != '"').collect();
+    let eml = live
+        .http
+        .get(live.url(&format!("/dev/mailbox/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(eml.contains("Hi Ivan"));
+    let files: Vec<_> = std::fs::read_dir(live.env.dir.path().join("mailbox"))
+        .expect("a mailbox folder")
+        .collect();
+    assert_eq!(files.len(), 1);
+}
+
+mod smtp {
+    use super::*;
+    tandem_migrations::on_both_databases!(
+        Mailing::on_database =>
+        the_night_visitor_gets_the_unread_reply_by_email_and_comes_back,
+    );
+}
+
+tandem_migrations::on_both_databases!(
+    Live::on_database =>
+    without_smtp_the_dev_mailbox_keeps_the_mail,
+);

@@ -1,0 +1,75 @@
+//! What an unread-reply template can use.
+
+use serde::Serialize;
+use tandem_core::delivery::UnreadBatch;
+use tandem_core::message::{Author, Message};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EmailContext {
+    pub tenant_name: String,
+    /// The widget's colour, `#rrggbb`.
+    pub brand_color: String,
+    pub visitor_name: Option<String>,
+    pub operator_name: String,
+    /// The unread replies, oldest first.
+    pub replies: Vec<Line>,
+    /// Messages just before them, for context.
+    pub earlier: Vec<Line>,
+    /// Opens the same dialog again.
+    pub resume_url: String,
+    pub count: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Line {
+    pub author: String,
+    pub body: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+impl EmailContext {
+    pub fn new(batch: &UnreadBatch, resume_url: String, you: &str) -> Self {
+        let operator_name = batch
+            .operator_name
+            .clone()
+            .unwrap_or_else(|| batch.tenant.name.clone());
+        let line = |m: &Message| Line {
+            author: match m.author {
+                Author::Visitor => you.to_owned(),
+                Author::Operator | Author::System => operator_name.clone(),
+            },
+            body: m.body.clone(),
+            at: m.created_at.to_string(),
+        };
+        Self {
+            tenant_name: batch.tenant.name.clone(),
+            brand_color: batch.tenant.settings.branding.color.clone(),
+            visitor_name: batch.visitor.name.clone(),
+            operator_name: operator_name.clone(),
+            replies: batch.messages.iter().map(line).collect(),
+            earlier: batch.earlier.iter().map(line).collect(),
+            resume_url,
+            count: batch.messages.len(),
+        }
+    }
+
+    /// What templates are checked against before an admin may save them.
+    pub fn sample() -> Self {
+        let line = |author: &str, body: &str| Line {
+            author: author.to_owned(),
+            body: body.to_owned(),
+            at: "2026-01-01T12:00:00.000Z".to_owned(),
+        };
+        Self {
+            tenant_name: "Acme".into(),
+            brand_color: "#2563eb".into(),
+            visitor_name: Some("Vera".into()),
+            operator_name: "Olga".into(),
+            replies: vec![line("Olga", "Your order ships today.")],
+            earlier: vec![line("You", "Where is my order?")],
+            resume_url: "https://chat.example.com/c/wk_sample?resume_token=rt_sample".into(),
+            count: 1,
+        }
+    }
+}

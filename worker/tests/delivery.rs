@@ -1,0 +1,341 @@
+//! Unread replies reach the visitor by email, over real SMTP on loopback: once, batched,
+//! threaded, with a link back into the same dialog — through SMTP outages and refusals.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_core::clock::ManualClock;
+use tandem_core::delivery::DeliveryStatus;
+use tandem_core::limits::Limits;
+use tandem_core::message::Message;
+use tandem_core::operator::{NewOperator, OperatorActor, OperatorStatus};
+use tandem_core::tenant::{NewTenant, Tenant};
+use tandem_core::visitor::{ProfilePatch, SessionRequest, VisitorActor};
+use tandem_core::{Ports, Tandem};
+use tandem_migrations::MigratorTrait;
+use tandem_migrations::test_db::TestDatabase;
+use tandem_worker::deliver::{Delivered, Deliverer, DeliverySettings};
+use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
+use tandem_worker::sweep::Sweep;
+
+use support::smtp::{Mode, SmtpSink};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+struct Setup {
+    tandem: Tandem,
+    clock: ManualClock,
+    smtp: SmtpSink,
+    sweep: Sweep,
+    tenant: Tenant,
+    admin: OperatorActor,
+    olga: OperatorActor,
+    _database: TestDatabase,
+}
+
+impl Setup {
+    async fn on_database(database: TestDatabase) -> Self {
+        let db = tandem_core::database::connect(database.url())
+            .await
+            .unwrap();
+        tandem_migrations::Migrator::up(&db, None).await.unwrap();
+        let clock = ManualClock::default();
+        let ports = Ports {
+            clock: Arc::new(clock.clone()),
+            ..Ports::default()
+        };
+        let tandem = Tandem::new(db, ports, Limits::default());
+        let created = tandem
+            .tenants
+            .create(NewTenant {
+                slug: "acme".into(),
+                name: "Acme".into(),
+                admin_email: "admin@acme.example".into(),
+                admin_password: Some("admin-password-1".into()),
+            })
+            .await
+            .unwrap();
+        let (admin, _) = tandem
+            .operators
+            .authenticate("acme", "admin@acme.example", "admin-password-1")
+            .await
+            .unwrap();
+        tandem
+            .operators
+            .create(
+                &admin,
+                NewOperator {
+                    email: "olga@acme.example".into(),
+                    name: "Olga".into(),
+                    password: Some("operator-password".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let (olga, _) = tandem
+            .operators
+            .authenticate("acme", "olga@acme.example", "operator-password")
+            .await
+            .unwrap();
+        tandem
+            .operators
+            .set_status(&olga, OperatorStatus::Online)
+            .await
+            .unwrap();
+        let smtp = SmtpSink::start().await;
+        let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap());
+        let deliverer = Deliverer::new(
+            tandem.clone(),
+            mailer,
+            DeliverySettings {
+                public_url: "https://chat.example.com".into(),
+                from: "Acme support <support@chat.example.com>".parse().unwrap(),
+            },
+        );
+        let sweep = Sweep::new(deliverer, Duration::from_secs(1));
+        let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
+        Self {
+            tandem,
+            clock,
+            smtp,
+            sweep,
+            tenant,
+            admin,
+            olga,
+            _database: database,
+        }
+    }
+
+    /// A visitor (with this address, if any) who asked a question and got `replies`.
+    async fn answered(
+        &self,
+        email: Option<&str>,
+        replies: &[&str],
+    ) -> (VisitorActor, Vec<Message>) {
+        let session = self
+            .tandem
+            .visitors
+            .start_session(&self.tenant, SessionRequest::default())
+            .await
+            .unwrap();
+        let visitor = session.actor;
+        self.tandem
+            .visitors
+            .update_profile(
+                &visitor,
+                ProfilePatch {
+                    name: Some("Vera".into()),
+                    email: email.map(str::to_owned),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let question = self
+            .tandem
+            .messages
+            .send_as_visitor(&visitor, "Do you ship to Lisbon?", None)
+            .await
+            .unwrap();
+        let mut sent = Vec::new();
+        for reply in replies {
+            sent.push(
+                self.tandem
+                    .messages
+                    .send_as_operator(&self.olga, question.chat_id, reply, None)
+                    .await
+                    .unwrap(),
+            );
+            self.clock.advance(Duration::from_secs(5));
+        }
+        (visitor, sent)
+    }
+}
+
+async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
+    let (visitor, replies) = s
+        .answered(
+            Some("vera@example.org"),
+            &["Yes, we do!", "Delivery takes <3 days> & is free"],
+        )
+        .await;
+    assert_eq!(
+        s.sweep.run_once().await,
+        0,
+        "nothing is due before the timeout"
+    );
+    s.clock.advance(TIMEOUT);
+    assert_eq!(s.sweep.run_once().await, 2);
+    assert_eq!(s.sweep.run_once().await, 0, "settled: nothing left to do");
+
+    let mails = s.smtp.received();
+    assert_eq!(mails.len(), 1, "one email for both replies");
+    let mail = &mails[0];
+    assert_eq!(mail.to, ["<vera@example.org>"]);
+    assert_eq!(mail.from, "<support@chat.example.com>");
+    let data = &unfold_quoted_printable(&mail.data);
+    assert!(
+        data.contains("Subject: Olga from Acme replied to you"),
+        "{data}"
+    );
+    assert!(data.contains("To: Vera <vera@example.org>"), "{data}");
+    let chat = replies[0].chat_id;
+    assert!(data.contains(&format!("In-Reply-To: <chat-{chat}@chat.example.com>")));
+    assert!(data.contains(&format!("References: <chat-{chat}@chat.example.com>")));
+    assert!(data.contains("Message-ID: <"));
+    assert!(data.contains("multipart/alternative"));
+    assert!(data.contains("text/plain") && data.contains("text/html"));
+    assert!(data.contains("Auto-Submitted: auto-generated"));
+    assert!(data.contains("Yes, we do!"));
+    assert!(
+        data.contains("Do you ship to Lisbon?"),
+        "the question as context"
+    );
+    assert!(
+        data.contains("&lt;3 days&gt; &amp; is free"),
+        "escaped in HTML"
+    );
+
+    // The link brings the visitor back into the same dialog, on any device.
+    let start = data.find("resume_token=").expect("a resume link") + "resume_token=".len();
+    let token: String = data[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let resumed = s
+        .tandem
+        .visitors
+        .start_session(
+            &s.tenant,
+            SessionRequest {
+                resume_token: Some(token),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.actor, visitor);
+    assert_eq!(resumed.chat.unwrap().id, chat);
+
+    let (_, messages) = s.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    assert!(messages[1..].iter().all(|m| m.emailed_at.is_some()));
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, DeliveryStatus::Sent);
+    assert_eq!(
+        log[0].message_ids,
+        replies.iter().map(|m| m.id).collect::<Vec<_>>()
+    );
+}
+
+async fn replies_read_in_time_are_not_mailed(s: Setup) {
+    let (visitor, replies) = s.answered(Some("vera@example.org"), &["One", "Two"]).await;
+    s.tandem
+        .messages
+        .mark_read_by_visitor(&visitor, replies[0].id)
+        .await
+        .unwrap();
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    let mails = s.smtp.received();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].data.contains("Two"));
+    let text_part = mails[0].data.split("text/html").next().unwrap();
+    assert!(
+        !text_part.contains("\r\nOne\r\n"),
+        "the read reply is context at most, not news"
+    );
+    // Everything read: nothing at all.
+    let (visitor, replies) = s.answered(Some("ivan@example.org"), &["Three"]).await;
+    s.tandem
+        .messages
+        .mark_read_by_visitor(&visitor, replies[0].id)
+        .await
+        .unwrap();
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    assert_eq!(s.smtp.received().len(), 1);
+}
+
+async fn smtp_down_then_up_delivers_once(s: Setup) {
+    s.answered(Some("vera@example.org"), &["Hello"]).await;
+    s.smtp.set_mode(Mode::Down);
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    assert!(s.smtp.received().is_empty());
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Failed);
+    assert!(
+        log[0].reason.as_deref().unwrap().contains("retrying"),
+        "{log:?}"
+    );
+
+    // Up again; the retry waits for its backoff, then delivers, once.
+    s.smtp.set_mode(Mode::Accept);
+    assert_eq!(s.sweep.run_once().await, 0, "not before the backoff");
+    s.clock.advance(Duration::from_secs(31));
+    s.sweep.run_once().await;
+    s.clock.advance(Duration::from_secs(3600));
+    s.sweep.run_once().await;
+    assert_eq!(s.smtp.received().len(), 1);
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Sent);
+}
+
+async fn a_refused_address_is_given_up_and_logged(s: Setup) {
+    s.answered(Some("nobody@example.org"), &["Hello"]).await;
+    s.smtp.set_mode(Mode::RefuseRecipients);
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    s.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        s.sweep.run_once().await,
+        0,
+        "a permanent failure is not retried"
+    );
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, DeliveryStatus::Failed);
+    assert!(log[0].reason.as_deref().unwrap().contains("550"), "{log:?}");
+}
+
+async fn the_dev_mailbox_keeps_mail_in_the_database_and_as_files(s: Setup) {
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = Arc::new(DevMailbox::new(s.tandem.db().clone(), dir.path()));
+    let deliverer = Deliverer::new(
+        s.tandem.clone(),
+        mailbox.clone(),
+        DeliverySettings {
+            public_url: "http://127.0.0.1:8080".into(),
+            from: "Tandem <no-reply@localhost>".parse().unwrap(),
+        },
+    );
+    s.answered(Some("vera@example.org"), &["Hello"]).await;
+    s.clock.advance(TIMEOUT);
+    let due = s.tandem.outbox.due(10).await.unwrap();
+    assert_eq!(deliverer.deliver(due[0].id).await.unwrap(), Delivered::Sent);
+    let kept = mailbox.list(10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].recipient.contains("vera@example.org"));
+    assert!(kept[0].eml.contains("http://127.0.0.1:8080/c/"));
+    let file = dir.path().join(format!("{}.eml", kept[0].id));
+    assert_eq!(std::fs::read_to_string(file).unwrap(), kept[0].eml);
+    assert!(s.smtp.received().is_empty());
+}
+
+/// Long lines travel quoted-printable: undo the soft breaks (and `=3D`) to read them.
+fn unfold_quoted_printable(data: &str) -> String {
+    data.replace("=\r\n", "").replace("=3D", "=")
+}
+
+tandem_migrations::on_both_databases!(
+    Setup::on_database =>
+    an_unread_reply_is_mailed_once_batched_and_threaded,
+    replies_read_in_time_are_not_mailed,
+    smtp_down_then_up_delivers_once,
+    a_refused_address_is_given_up_and_logged,
+    the_dev_mailbox_keeps_mail_in_the_database_and_as_files,
+);
