@@ -476,6 +476,8 @@ async fn the_api_document_describes_every_route(live: Live) {
         "/api/v1/admin/operators",
         "/api/v1/admin/operators/{id}",
         "/api/v1/admin/notifications",
+        "/api/v1/admin/templates/unread-reply",
+        "/api/v1/admin/templates/unread-reply/preview",
         "/api/v1/platform/tenants",
         "/api/v1/platform/tenants/{id}",
         "/metrics",

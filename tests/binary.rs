@@ -186,8 +186,8 @@ async fn migrate_applies_lists_and_rolls_back(env: Env) {
     assert!(down.status.success(), "{}", down.stderr);
     let after_down = env.run(&["migrate", "status"]).await.stdout;
     assert!(
-        after_down.contains("m20261125_000003_deliveries\tApplied")
-            && after_down.contains("m20261125_000004_dev_mailbox\tPending"),
+        after_down.contains("m20261125_000004_dev_mailbox\tApplied")
+            && after_down.contains("m20261125_000005_email_templates\tPending"),
         "down rolls back only the newest migration:\n{after_down}"
     );
     assert!(

@@ -217,11 +217,101 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
     assert_eq!(files.len(), 1);
 }
 
+async fn a_tenant_template_is_checked_previewed_and_used(m: Mailing) {
+    let live = &m.live;
+    let admin = Some(live.acme.admin_token.as_str());
+    let path = "/api/v1/admin/templates/unread-reply";
+    let (status, built_in) = live.call(Method::GET, path, admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(built_in["custom"], false);
+    assert!(
+        built_in["subject"]
+            .as_str()
+            .unwrap()
+            .contains("replied to you")
+    );
+
+    let template = |subject: &str, text: &str| json!({"subject": subject, "html": "<p>{{#each replies}}{{this.body}}{{/each}}</p><a href=\"{{resume_url}}\">back</a>", "text": text});
+    for (bad, part) in [
+        (template("{{#if}}", "x"), "subject"),
+        (template("Hi", "{{visitor_nmae}}"), "text"),
+    ] {
+        let (status, body) = live.call(Method::PUT, path, admin, Some(bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_template");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(part),
+            "{body}"
+        );
+    }
+    let (_, still) = live.call(Method::GET, path, admin, None).await;
+    assert_eq!(still["custom"], false, "a refused template changes nothing");
+
+    let custom = template(
+        "News from {{tenant_name}} ({{count}})",
+        "{{#each replies}}{{this.body}}{{/each}} {{resume_url}}",
+    );
+    let (status, preview) = live
+        .call(
+            Method::POST,
+            &format!("{path}/preview"),
+            admin,
+            Some(custom.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["subject"], "News from Acme (1)");
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let (status, _) = live
+        .call(Method::PUT, path, Some(&olga.token), Some(custom.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "operators cannot change it");
+    let (status, saved) = live.call(Method::PUT, path, admin, Some(custom)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["custom"], true);
+
+    live.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        admin,
+        Some(json!({"offline_timeout_secs": 1})),
+    )
+    .await;
+    let visitor = live.visitor(&live.acme).await;
+    let (_, created) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Hi"})),
+        )
+        .await;
+    live.operator_says(
+        &olga,
+        created["chat"]["id"].as_str().unwrap(),
+        "Custom hello",
+    )
+    .await;
+    let mails = m.mails(1).await;
+    assert!(
+        mails[0].contains("Subject: News from acme Ltd (1)"),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("Custom hello"));
+
+    let (status, _) = live.call(Method::DELETE, path, admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, back) = live.call(Method::GET, path, admin, None).await;
+    assert_eq!(back["custom"], false);
+}
+
 mod smtp {
     use super::*;
     tandem_migrations::on_both_databases!(
         Mailing::on_database =>
         the_night_visitor_gets_the_unread_reply_by_email_and_comes_back,
+        a_tenant_template_is_checked_previewed_and_used,
     );
 }
 

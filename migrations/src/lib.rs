@@ -10,6 +10,7 @@ mod m20261125_000001_operator_sessions;
 mod m20261125_000002_tenant_limits;
 mod m20261125_000003_deliveries;
 mod m20261125_000004_dev_mailbox;
+mod m20261125_000005_email_templates;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_tenant_limits::Migration),
             Box::new(m20261125_000003_deliveries::Migration),
             Box::new(m20261125_000004_dev_mailbox::Migration),
+            Box::new(m20261125_000005_email_templates::Migration),
         ]
     }
 }

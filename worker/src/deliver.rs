@@ -174,11 +174,7 @@ impl Deliverer {
             "You"
         };
         let context = EmailContext::new(batch, resume_url, you);
-        let template = Templates::default_for(&language);
-        let rendered = self
-            .templates
-            .render(&template, &context)
-            .map_err(|e| e.to_string())?;
+        let rendered = self.render(batch, &language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
         Ok(Email {
             from: self.settings.from.clone(),
@@ -189,6 +185,33 @@ impl Deliverer {
             message_id: format!("{}@{domain}", uuid::Uuid::now_v7()),
             thread_id: format!("chat-{}@{domain}", batch.chat),
         })
+    }
+}
+
+impl Deliverer {
+    /// The tenant's own template when it has one and it renders; the built-in one otherwise,
+    /// so that a template gone wrong never costs the visitor their mail.
+    async fn render(
+        &self,
+        batch: &UnreadBatch,
+        language: &str,
+        context: &EmailContext,
+    ) -> Result<crate::templates::RenderedEmail, String> {
+        match self.tandem.tenants.email_template(batch.tenant.id).await {
+            Ok(Some(custom)) => match self.templates.render(&custom.into(), context) {
+                Ok(rendered) => return Ok(rendered),
+                Err(e) => {
+                    tracing::warn!(tenant = %batch.tenant.id, error = %e, "the tenant's template failed; using the built-in one");
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tenant's template; using the built-in one");
+            }
+        }
+        self.templates
+            .render(&Templates::default_for(language), context)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -1,9 +1,11 @@
 //! Tenants: the companies that use Tandem, each with its widget key, settings and first admin.
 
+mod email_template;
 mod limits;
 mod service;
 mod settings;
 
+pub use email_template::{MAX_TEMPLATE_BYTES, TemplateSources};
 pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};
 pub(crate) use service::{parse_limits, parse_settings};

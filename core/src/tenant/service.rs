@@ -96,6 +96,10 @@ impl TenantService {
         Self { deps }
     }
 
+    pub(super) fn deps(&self) -> &Deps {
+        &self.deps
+    }
+
     pub async fn create(&self, new: NewTenant) -> CoreResult<CreatedTenant> {
         let slug = parse_slug(&new.slug)?;
         let name = new.name.trim();

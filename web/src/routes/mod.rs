@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod platform;
 pub mod session;
+pub mod templates;
 pub mod widget;
 
 use axum::Router;
@@ -64,6 +65,16 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             patch(admin::update_operator).delete(admin::deactivate_operator),
         )
         .route("/admin/notifications", get(admin::notifications))
+        .route(
+            "/admin/templates/unread-reply",
+            get(templates::get)
+                .put(templates::put)
+                .delete(templates::reset),
+        )
+        .route(
+            "/admin/templates/unread-reply/preview",
+            post(templates::preview),
+        )
         .route(
             "/platform/tenants",
             get(platform::list).post(platform::create),

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::realtime::{operator_socket, visitor_socket};
 use crate::routes::health::{self, Health};
-use crate::routes::{admin, chats, metrics, platform, session, widget};
+use crate::routes::{admin, chats, metrics, platform, session, templates, widget};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +49,10 @@ use crate::routes::{admin, chats, metrics, platform, session, widget};
         admin::update_operator,
         admin::deactivate_operator,
         admin::notifications,
+        templates::get,
+        templates::put,
+        templates::reset,
+        templates::preview,
         platform::list,
         platform::create,
         platform::update,

@@ -17,7 +17,17 @@ pub struct EmailTemplate {
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl From<tandem_core::tenant::TemplateSources> for EmailTemplate {
+    fn from(sources: tandem_core::tenant::TemplateSources) -> Self {
+        Self {
+            subject: sources.subject,
+            html: sources.html,
+            text: sources.text,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RenderedEmail {
     pub subject: String,
     pub html: String,

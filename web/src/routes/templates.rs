@@ -1,0 +1,131 @@
+//! The tenant admin's unread-reply email template: read, replace (checked first), reset, and a
+//! rendered preview.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use tandem_core::tenant::TemplateSources;
+use tandem_worker::templates::{EmailTemplate, Templates};
+use utoipa::ToSchema;
+
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateView {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// False: the built-in template (in the widget's language) is in use.
+    pub custom: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Preview {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
+    responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<TemplateView>, ApiError> {
+    let view = match state.tandem.tenants.email_template(actor.tenant).await? {
+        Some(custom) => TemplateView {
+            subject: custom.subject,
+            html: custom.html,
+            text: custom.text,
+            custom: true,
+        },
+        None => {
+            let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
+            let language = serde_json::to_value(tenant.settings.branding.language)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "en".into());
+            let built_in = Templates::default_for(&language);
+            TemplateView {
+                subject: built_in.subject,
+                html: built_in.html,
+                text: built_in.text,
+                custom: false,
+            }
+        }
+    };
+    Ok(Json(view))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
+    request_body = TemplateSources,
+    responses(
+        (status = 200, body = TemplateView),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "The template does not compile or render against a sample; the message says where. The previous template stays.", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    JsonBody(sources): JsonBody<TemplateSources>,
+) -> Result<Json<TemplateView>, ApiError> {
+    sources.check_size()?;
+    check(&sources)?;
+    state
+        .tandem
+        .tenants
+        .set_email_template(&actor, sources.clone())
+        .await?;
+    Ok(Json(TemplateView {
+        subject: sources.subject,
+        html: sources.html,
+        text: sources.text,
+        custom: true,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
+    responses((status = 204, description = "Back to the built-in template"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reset(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<StatusCode, ApiError> {
+    state.tandem.tenants.reset_email_template(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/templates/unread-reply/preview", tag = "admin",
+    request_body = TemplateSources,
+    responses((status = 200, description = "The template rendered against a sample dialog", body = Preview), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn preview(
+    _admin: AdminAuth,
+    JsonBody(sources): JsonBody<TemplateSources>,
+) -> Result<Json<Preview>, ApiError> {
+    sources.check_size()?;
+    let rendered = check(&sources)?;
+    Ok(Json(Preview {
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+    }))
+}
+
+fn check(sources: &TemplateSources) -> Result<tandem_worker::templates::RenderedEmail, ApiError> {
+    let template = EmailTemplate::from(sources.clone());
+    Templates::new().validate(&template).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            e.to_string(),
+        )
+    })
+}
