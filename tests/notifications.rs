@@ -10,7 +10,7 @@ use serde_json::json;
 use tandem_migrations::test_db::TestDatabase;
 
 use support::live::{Live, Visitor};
-use support::smtp::SmtpSink;
+use support::smtp::{Mode, SmtpSink};
 
 struct Mailing {
     live: Live,
@@ -19,6 +19,15 @@ struct Mailing {
 
 impl Mailing {
     async fn on_database(db: TestDatabase) -> Self {
+        Self::start(db, "embedded").await
+    }
+
+    /// `serve` with TANDEM_WORKER=off: only `tandem worker` processes deliver.
+    async fn without_embedded_worker(db: TestDatabase) -> Self {
+        Self::start(db, "off").await
+    }
+
+    async fn start(db: TestDatabase, worker: &str) -> Self {
         let smtp = SmtpSink::start().await;
         let url = smtp.url();
         let live = Live::with_env(
@@ -27,6 +36,7 @@ impl Mailing {
                 ("TANDEM_SMTP_URL", url.as_str()),
                 ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
                 ("TANDEM_PUBLIC_URL", "https://chat.acme.example"),
+                ("TANDEM_WORKER", worker),
             ],
         )
         .await;
@@ -306,12 +316,97 @@ async fn a_tenant_template_is_checked_previewed_and_used(m: Mailing) {
     assert_eq!(back["custom"], false);
 }
 
+/// A worker killed (SIGKILL) in the middle of a delivery loses nothing: once its claim runs out,
+/// another worker process sends the mail, once.
+async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
+    let live = &m.live;
+    live.call(
+        Method::PUT,
+        "/api/v1/admin/settings",
+        Some(&live.acme.admin_token),
+        Some(json!({"offline_timeout_secs": 1})),
+    )
+    .await;
+    let visitor = live.visitor(&live.acme).await;
+    let (_, created) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Hello?"})),
+        )
+        .await;
+    m.smtp.set_mode(Mode::Stall);
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    live.operator_says(&olga, created["chat"]["id"].as_str().unwrap(), "Answer")
+        .await;
+
+    let worker = |smtp: &SmtpSink| {
+        let mut command = live.env.tandem();
+        command
+            .arg("worker")
+            .env("TANDEM_SMTP_URL", smtp.url())
+            .env("TANDEM_DELIVERY_LEASE_SECS", "3")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command.spawn().expect("start tandem worker")
+    };
+    let mut first = worker(&m.smtp);
+    for _ in 0..100 {
+        if m.smtp.stalled() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        m.smtp.stalled(),
+        1,
+        "the first worker is stuck mid-delivery"
+    );
+    let pid = first.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    first.wait().await.unwrap();
+
+    m.smtp.set_mode(Mode::Accept);
+    let mut second = worker(&m.smtp);
+    let mails = m.mails(1).await;
+    assert!(mails[0].contains("Answer"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(m.smtp.received().len(), 1, "sent once");
+    second.kill().await.unwrap();
+    let (_, log) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/notifications",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    let log = log["deliveries"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["status"], "sent");
+}
+
 mod smtp {
     use super::*;
     tandem_migrations::on_both_databases!(
         Mailing::on_database =>
         the_night_visitor_gets_the_unread_reply_by_email_and_comes_back,
         a_tenant_template_is_checked_previewed_and_used,
+    );
+}
+
+mod separate_workers {
+    use super::*;
+    tandem_migrations::on_both_databases!(
+        Mailing::without_embedded_worker =>
+        a_worker_killed_mid_delivery_is_taken_over,
     );
 }
 

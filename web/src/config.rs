@@ -35,6 +35,8 @@ pub struct Config {
     pub mail_from: String,
     /// `embedded`: `serve` delivers notifications itself; `off`: run `tandem worker`.
     pub worker: WorkerMode,
+    /// How long a worker holds a batch it is delivering; after that (it died) another takes it.
+    pub delivery_lease_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +62,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,
+            delivery_lease_secs: 120,
         }
     }
 }

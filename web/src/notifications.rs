@@ -65,6 +65,7 @@ pub fn sweep(
         DeliverySettings {
             public_url: public_url.to_owned(),
             from,
+            lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
         },
     );
     Ok(Sweep::new(deliverer, SWEEP_EVERY))

@@ -12,8 +12,9 @@ use tandem_core::{CoreError, Tandem};
 use crate::mail::{Email, Mailer, SendError};
 use crate::templates::{EmailContext, Templates};
 
-/// How long a worker holds a claimed batch before another may take it over.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// How long a worker holds a claimed batch before another may take it over, by default: long
+/// enough for a slow SMTP server, short enough that a dead worker's mail is not long late.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 /// Transient failures are retried this many times, with growing pauses, then given up.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// How long the link in an email keeps working.
@@ -24,6 +25,8 @@ pub struct DeliverySettings {
     /// Base of the links in emails (`TANDEM_PUBLIC_URL`).
     pub public_url: String,
     pub from: Mailbox,
+    /// See [`DEFAULT_LEASE`].
+    pub lease: Duration,
 }
 
 /// What one delivery attempt came to.
@@ -73,7 +76,12 @@ impl Deliverer {
     /// Delivers what outbox row `id` stands for (with every other unread reply of its chat).
     /// Safe to call for the same row from several workers at once, and again after a crash.
     pub async fn deliver(&self, id: OutboxId) -> Result<Delivered, DeliverError> {
-        let batch = match self.tandem.deliveries.claim(id, LEASE).await? {
+        let batch = match self
+            .tandem
+            .deliveries
+            .claim(id, self.settings.lease)
+            .await?
+        {
             Claim::Batch(batch) => batch,
             Claim::NotDue(at) => return Ok(Delivered::NotDue(at)),
             Claim::Busy | Claim::Settled => return Ok(Delivered::Nothing),

@@ -16,7 +16,7 @@ use tandem_core::visitor::{ProfilePatch, SessionRequest, VisitorActor};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
 use tandem_migrations::test_db::TestDatabase;
-use tandem_worker::deliver::{Delivered, Deliverer, DeliverySettings};
+use tandem_worker::deliver::{DEFAULT_LEASE, Delivered, Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
 use tandem_worker::sweep::Sweep;
 
@@ -93,6 +93,7 @@ impl Setup {
             DeliverySettings {
                 public_url: "https://chat.example.com".into(),
                 from: "Acme support <support@chat.example.com>".parse().unwrap(),
+                lease: DEFAULT_LEASE,
             },
         );
         let sweep = Sweep::new(deliverer, Duration::from_secs(1));
@@ -311,6 +312,7 @@ async fn the_dev_mailbox_keeps_mail_in_the_database_and_as_files(s: Setup) {
         DeliverySettings {
             public_url: "http://127.0.0.1:8080".into(),
             from: "Tandem <no-reply@localhost>".parse().unwrap(),
+            lease: DEFAULT_LEASE,
         },
     );
     s.answered(Some("vera@example.org"), &["Hello"]).await;

@@ -1,1 +1,3 @@
+// Shared with the end-to-end tests of the workspace, which use the parts these tests do not.
+#[allow(dead_code)]
 pub mod smtp;

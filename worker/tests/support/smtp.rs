@@ -14,6 +14,8 @@ pub enum Mode {
     Down,
     /// "550 No such user" for every recipient: a permanent failure.
     RefuseRecipients,
+    /// Takes the message data, then never answers: a server (or network) that hangs.
+    Stall,
 }
 
 #[derive(Clone, Debug)]
@@ -28,6 +30,7 @@ pub struct SmtpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     mode: Arc<Mutex<Mode>>,
+    stalled: Arc<Mutex<usize>>,
 }
 
 impl SmtpSink {
@@ -37,6 +40,7 @@ impl SmtpSink {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Accept)),
+            stalled: Arc::default(),
         };
         let server = sink.clone();
         tokio::spawn(async move {
@@ -56,6 +60,11 @@ impl SmtpSink {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+    }
+
+    /// How many sessions hung in [`Mode::Stall`].
+    pub fn stalled(&self) -> usize {
+        *self.stalled.lock().unwrap()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -113,6 +122,12 @@ impl SmtpSink {
                         break;
                     }
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                if mode == Mode::Stall {
+                    *self.stalled.lock().unwrap() += 1;
+                    // Hold the connection open and say nothing until the client goes away.
+                    while lines.read_line(&mut line).await? > 0 {}
+                    return Ok(());
                 }
                 self.received.lock().unwrap().push(Received {
                     from: from.clone(),
