@@ -463,6 +463,7 @@ async fn the_api_document_describes_every_route(live: Live) {
         "/api/v1/widget/{key}/chat/read",
         "/api/v1/widget/{key}/visitor",
         "/api/v1/widget/{key}/ws",
+        "/api/v1/widget/{key}/unsubscribe",
         "/api/v1/auth/login",
         "/api/v1/chats",
         "/api/v1/chats/{id}",

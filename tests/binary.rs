@@ -186,8 +186,8 @@ async fn migrate_applies_lists_and_rolls_back(env: Env) {
     assert!(down.status.success(), "{}", down.stderr);
     let after_down = env.run(&["migrate", "status"]).await.stdout;
     assert!(
-        after_down.contains("m20261125_000004_dev_mailbox\tApplied")
-            && after_down.contains("m20261125_000005_email_templates\tPending"),
+        after_down.contains("m20261125_000005_email_templates\tApplied")
+            && after_down.contains("m20261125_000006_emails_stopped\tPending"),
         "down rolls back only the newest migration:\n{after_down}"
     );
     assert!(

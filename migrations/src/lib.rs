@@ -11,6 +11,7 @@ mod m20261125_000002_tenant_limits;
 mod m20261125_000003_deliveries;
 mod m20261125_000004_dev_mailbox;
 mod m20261125_000005_email_templates;
+mod m20261125_000006_emails_stopped;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_deliveries::Migration),
             Box::new(m20261125_000004_dev_mailbox::Migration),
             Box::new(m20261125_000005_email_templates::Migration),
+            Box::new(m20261125_000006_emails_stopped::Migration),
         ]
     }
 }

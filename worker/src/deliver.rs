@@ -10,7 +10,7 @@ use tandem_core::ids::OutboxId;
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
-use crate::templates::{EmailContext, Templates};
+use crate::templates::{EmailContext, Links, Templates};
 
 /// How long a worker holds a claimed batch before another may take it over, by default: long
 /// enough for a slow SMTP server, short enough that a dead worker's mail is not long late.
@@ -166,11 +166,18 @@ impl Deliverer {
             .issue_resume_token(batch.tenant.id, batch.chat, RESUME_LINK_LIFETIME)
             .await
             .map_err(|e| format!("cannot make the resume link: {e}"))?;
-        let resume_url = format!(
-            "{}/c/{}?resume_token={token}",
-            self.settings.public_url.trim_end_matches('/'),
-            batch.tenant.widget_key
-        );
+        let unsubscribe = self
+            .tandem
+            .visitors
+            .unsubscribe_token(batch.tenant.id, batch.visitor.id)
+            .await
+            .map_err(|e| format!("cannot make the unsubscribe link: {e}"))?;
+        let base = self.settings.public_url.trim_end_matches('/');
+        let key = &batch.tenant.widget_key;
+        let links = Links {
+            resume: format!("{base}/c/{key}?resume_token={token}"),
+            unsubscribe: format!("{base}/api/v1/widget/{key}/unsubscribe?token={unsubscribe}"),
+        };
         let language = batch
             .visitor
             .locale
@@ -181,7 +188,8 @@ impl Deliverer {
         } else {
             "You"
         };
-        let context = EmailContext::new(batch, resume_url, you);
+        let unsubscribe_url = links.unsubscribe.clone();
+        let context = EmailContext::new(batch, links, you);
         let rendered = self.render(batch, &language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
         Ok(Email {
@@ -192,6 +200,7 @@ impl Deliverer {
             html: rendered.html,
             message_id: format!("{}@{domain}", uuid::Uuid::now_v7()),
             thread_id: format!("chat-{}@{domain}", batch.chat),
+            unsubscribe_url: Some(unsubscribe_url),
         })
     }
 }

@@ -221,6 +221,16 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
     assert_eq!(resumed.actor, visitor);
     assert_eq!(resumed.chat.unwrap().id, chat);
 
+    // Every mail carries a one-click way to stop them.
+    let unsubscribe = "List-Unsubscribe: <https://chat.example.com/api/v1/widget/";
+    assert!(data.contains(unsubscribe), "{data}");
+    assert!(data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let start = data.find("unsubscribe?token=").unwrap() + "unsubscribe?token=".len();
+    let stop_token: String = data[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+
     let (_, messages) = s.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
     assert!(messages[1..].iter().all(|m| m.emailed_at.is_some()));
     let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
@@ -230,6 +240,42 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
         log[0].message_ids,
         replies.iter().map(|m| m.id).collect::<Vec<_>>()
     );
+
+    // Forged or foreign links do nothing; the real one stops the next mail.
+    for forged in ["us_nope", &stop_token.replace('_', "-"), "rt_whatever"] {
+        assert!(
+            s.tandem
+                .visitors
+                .unsubscribe(s.tenant.id, forged)
+                .await
+                .is_err(),
+            "{forged}"
+        );
+    }
+    s.tandem
+        .visitors
+        .unsubscribe(s.tenant.id, &stop_token)
+        .await
+        .unwrap();
+    assert!(
+        s.tandem
+            .visitors
+            .get(&visitor)
+            .await
+            .unwrap()
+            .emails_stopped
+    );
+    s.tandem
+        .messages
+        .send_as_operator(&s.olga, chat, "One more thing", None)
+        .await
+        .unwrap();
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    assert_eq!(s.smtp.received().len(), 1, "no mail after unsubscribing");
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Skipped);
+    assert!(log[0].reason.as_deref().unwrap().contains("stopped"));
 }
 
 async fn replies_read_in_time_are_not_mailed(s: Setup) {

@@ -28,6 +28,9 @@ use super::{
 /// one.
 pub(crate) const NO_EMAIL: &str = "the visitor left no email address";
 
+/// Why a visitor who stopped the emails got none.
+pub(crate) const UNSUBSCRIBED: &str = "the visitor stopped these emails";
+
 const MAX_LOG: u64 = 500;
 
 #[derive(Clone)]
@@ -97,13 +100,20 @@ impl DeliveryService {
             .iter()
             .filter(|r| unread_ids.contains(&r.message_id))
             .collect();
-        if visitor_row.email.is_none() {
+        let nothing_to_send = if visitor_row.emails_stopped {
+            Some(UNSUBSCRIBED)
+        } else if visitor_row.email.is_none() {
+            Some(NO_EMAIL)
+        } else {
+            None
+        };
+        if let Some(reason) = nothing_to_send {
             settle_rows(
                 &txn,
                 &rows,
                 &unread_ids,
                 OutboxStatus::Skipped,
-                Some(NO_EMAIL),
+                Some(reason),
                 now,
             )
             .await?;
@@ -111,15 +121,15 @@ impl DeliveryService {
                 &txn,
                 &chat_row,
                 Channel::Email,
-                None,
+                visitor_row.email.as_deref(),
                 DeliveryStatus::Skipped,
-                Some(NO_EMAIL),
+                Some(reason),
                 &unread_ids,
                 now,
             )
             .await?;
             txn.commit().await?;
-            return Ok(Claim::Skipped(NO_EMAIL.to_owned()));
+            return Ok(Claim::Skipped(reason.to_owned()));
         }
         let claim_until = now.saturating_add(lease);
         let outbox_ids: Vec<OutboxId> = claimed.iter().map(|r| r.id).collect();

@@ -18,6 +18,8 @@ pub struct Model {
     pub leaving_at: Option<i64>,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// The visitor followed the link that stops unread-reply emails.
+    pub emails_stopped: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 //! link from an email on another device.
 
 mod service;
+mod unsubscribe;
 
 use serde::Serialize;
 
@@ -29,6 +30,8 @@ pub struct Visitor {
     pub online: bool,
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,
+    /// They stopped unread-reply emails with the link in one.
+    pub emails_stopped: bool,
 }
 
 impl From<visitor::Model> for Visitor {
@@ -41,6 +44,7 @@ impl From<visitor::Model> for Visitor {
             online: row.online,
             created_at: Timestamp::from_millis(row.created_at),
             last_seen_at: Timestamp::from_millis(row.last_seen_at),
+            emails_stopped: row.emails_stopped,
         }
     }
 }

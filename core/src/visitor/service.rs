@@ -56,6 +56,10 @@ impl VisitorService {
         Self { deps }
     }
 
+    pub(super) fn deps(&self) -> &Deps {
+        &self.deps
+    }
+
     pub async fn start_session(
         &self,
         tenant: &Tenant,
@@ -86,6 +90,7 @@ impl VisitorService {
             leaving_at: Set(None),
             created_at: Set(now.millis()),
             last_seen_at: Set(now.millis()),
+            emails_stopped: Set(false),
         })
         .exec_without_returning(&txn)
         .await?;

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod platform;
 pub mod session;
 pub mod templates;
+pub mod unsubscribe;
 pub mod widget;
 
 use axum::Router;
@@ -33,6 +34,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/chat/read", post(widget::read))
         .route("/visitor", put(widget::update_visitor))
         .route("/ws", get(visitor_socket::upgrade))
+        .route(
+            "/unsubscribe",
+            get(unsubscribe::ask).post(unsubscribe::confirm),
+        )
         .layer(from_fn_with_state(state.clone(), limit_by_ip));
 
     let api = Router::new()

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::realtime::{operator_socket, visitor_socket};
 use crate::routes::health::{self, Health};
-use crate::routes::{admin, chats, metrics, platform, session, templates, widget};
+use crate::routes::{admin, chats, metrics, platform, session, templates, unsubscribe, widget};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,8 @@ use crate::routes::{admin, chats, metrics, platform, session, templates, widget}
         widget::read,
         widget::update_visitor,
         visitor_socket::upgrade,
+        unsubscribe::ask,
+        unsubscribe::confirm,
         session::login,
         session::logout,
         session::me,

@@ -23,6 +23,8 @@ pub struct Email {
     /// The dialog's thread: every mail of one chat answers it (`In-Reply-To`, `References`),
     /// so mail clients show them as one conversation.
     pub thread_id: String,
+    /// One-click "stop these emails" (RFC 8058), as `List-Unsubscribe`.
+    pub unsubscribe_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,13 @@ impl Email {
     /// threading headers.
     pub fn to_message(&self) -> Result<lettre::Message, SendError> {
         let thread = format!("<{}>", self.thread_id);
-        lettre::Message::builder()
+        let mut builder = lettre::Message::builder();
+        if let Some(url) = &self.unsubscribe_url {
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
+        }
+        builder
             .from(self.from.clone())
             .to(self.to.clone())
             .subject(self.subject.clone())
@@ -85,5 +93,41 @@ impl header::Header for AutoSubmitted {
 
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl header::Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(value: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(value.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`: mail clients may stop the mails with
+/// one POST, without opening a page.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl header::Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
     }
 }

@@ -17,7 +17,16 @@ pub struct EmailContext {
     pub earlier: Vec<Line>,
     /// Opens the same dialog again.
     pub resume_url: String,
+    /// Stops these emails for this visitor.
+    pub unsubscribe_url: String,
     pub count: usize,
+}
+
+/// The links an email carries.
+#[derive(Clone, Debug)]
+pub struct Links {
+    pub resume: String,
+    pub unsubscribe: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -29,7 +38,7 @@ pub struct Line {
 }
 
 impl EmailContext {
-    pub fn new(batch: &UnreadBatch, resume_url: String, you: &str) -> Self {
+    pub fn new(batch: &UnreadBatch, links: Links, you: &str) -> Self {
         let operator_name = batch
             .operator_name
             .clone()
@@ -49,7 +58,8 @@ impl EmailContext {
             operator_name: operator_name.clone(),
             replies: batch.messages.iter().map(line).collect(),
             earlier: batch.earlier.iter().map(line).collect(),
-            resume_url,
+            resume_url: links.resume,
+            unsubscribe_url: links.unsubscribe,
             count: batch.messages.len(),
         }
     }
@@ -69,6 +79,9 @@ impl EmailContext {
             replies: vec![line("Olga", "Your order ships today.")],
             earlier: vec![line("You", "Where is my order?")],
             resume_url: "https://chat.example.com/c/wk_sample?resume_token=rt_sample".into(),
+            unsubscribe_url:
+                "https://chat.example.com/api/v1/widget/wk_sample/unsubscribe?token=us_sample"
+                    .into(),
             count: 1,
         }
     }

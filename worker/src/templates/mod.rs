@@ -7,7 +7,7 @@ mod context;
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
-pub use context::{EmailContext, Line};
+pub use context::{EmailContext, Line, Links};
 
 /// The three sources of one email template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +139,7 @@ Earlier in this conversation:
 
 --
 {{tenant_name}}
+Stop these emails: {{unsubscribe_url}}
 ";
 
 const RU_TEXT: &str = "Здравствуйте{{#if visitor_name}}, {{visitor_name}}{{/if}}!
@@ -160,6 +161,7 @@ const RU_TEXT: &str = "Здравствуйте{{#if visitor_name}}, {{visitor_n
 
 --
 {{tenant_name}}
+Больше не присылать такие письма: {{unsubscribe_url}}
 ";
 
 const EN_HTML: &str = r#"<!doctype html>
@@ -172,7 +174,7 @@ const EN_HTML: &str = r#"<!doctype html>
 {{#if earlier}}<p style="color:#666;font-size:13px">Earlier in this conversation:</p>
 {{#each earlier}}<p style="color:#666;font-size:13px;white-space:pre-wrap"><strong>{{this.author}}:</strong> {{this.body}}</p>
 {{/each}}{{/if}}
-<p style="color:#999;font-size:12px">{{tenant_name}}</p>
+<p style="color:#999;font-size:12px">{{tenant_name}} · <a href="{{unsubscribe_url}}" style="color:#999">Stop these emails</a></p>
 </body></html>
 "#;
 
@@ -186,7 +188,7 @@ const RU_HTML: &str = r#"<!doctype html>
 {{#if earlier}}<p style="color:#666;font-size:13px">Ранее в этом разговоре:</p>
 {{#each earlier}}<p style="color:#666;font-size:13px;white-space:pre-wrap"><strong>{{this.author}}:</strong> {{this.body}}</p>
 {{/each}}{{/if}}
-<p style="color:#999;font-size:12px">{{tenant_name}}</p>
+<p style="color:#999;font-size:12px">{{tenant_name}} · <a href="{{unsubscribe_url}}" style="color:#999">Больше не присылать такие письма</a></p>
 </body></html>
 "#;
 

@@ -1,0 +1,111 @@
+//! The link in every unread-reply email that stops them for that visitor. Its token is signed
+//! (HMAC-SHA256 with a key generated once per installation), so it needs no storage and does
+//! not expire: a visitor who wants the mails to stop can always stop them.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sha2::Sha256;
+
+use crate::entity::{server_secret, visitor};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{TenantId, VisitorId};
+use crate::services::Deps;
+
+use super::VisitorService;
+
+const KEY_NAME: &str = "unsubscribe-signing-key";
+const PREFIX: &str = "us_";
+
+impl VisitorService {
+    /// The token for this visitor's "stop these emails" link.
+    pub async fn unsubscribe_token(
+        &self,
+        tenant: TenantId,
+        visitor: VisitorId,
+    ) -> CoreResult<String> {
+        let key = signing_key(self.deps()).await?;
+        Ok(format!(
+            "{PREFIX}{visitor}_{}",
+            URL_SAFE_NO_PAD.encode(signature(&key, tenant, visitor)?)
+        ))
+    }
+
+    /// Stops unread-reply emails to the visitor the token names, within this tenant only.
+    pub async fn unsubscribe(&self, tenant: TenantId, token: &str) -> CoreResult<()> {
+        let invalid = || CoreError::Unauthorized("this link is not valid");
+        let rest = token.strip_prefix(PREFIX).ok_or_else(invalid)?;
+        let (id, mac) = (rest.get(..36), rest.get(37..));
+        let (Some(id), Some(mac), Some('_')) = (id, mac, rest.chars().nth(36)) else {
+            return Err(invalid());
+        };
+        let visitor: VisitorId = id.parse().map_err(|_| invalid())?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;
+        let key = signing_key(self.deps()).await?;
+        let mut check = Hmac::<Sha256>::new_from_slice(&key)
+            .map_err(|_| CoreError::Storage(DbErr::Custom("signing key".into())))?;
+        check.update(message(tenant, visitor).as_bytes());
+        // `verify_slice` compares in constant time.
+        check.verify_slice(&mac).map_err(|_| invalid())?;
+        let updated = visitor::Entity::update_many()
+            .col_expr(visitor::Column::EmailsStopped, Expr::value(true))
+            .filter(visitor::Column::Id.eq(visitor))
+            .filter(visitor::Column::TenantId.eq(tenant))
+            .exec(&self.deps().db)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(invalid());
+        }
+        Ok(())
+    }
+}
+
+fn message(tenant: TenantId, visitor: VisitorId) -> String {
+    format!("unsubscribe:{tenant}:{visitor}")
+}
+
+fn signature(key: &[u8], tenant: TenantId, visitor: VisitorId) -> CoreResult<Vec<u8>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .map_err(|_| CoreError::Storage(DbErr::Custom("signing key".into())))?;
+    mac.update(message(tenant, visitor).as_bytes());
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// The installation's key: generated on first use; concurrent first uses agree on one.
+async fn signing_key(deps: &Deps) -> CoreResult<Vec<u8>> {
+    if let Some(row) = server_secret::Entity::find_by_id(KEY_NAME.to_owned())
+        .one(&deps.db)
+        .await?
+    {
+        return decode_key(&row.value);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    server_secret::Entity::insert(server_secret::ActiveModel {
+        name: Set(KEY_NAME.to_owned()),
+        value: Set(URL_SAFE_NO_PAD.encode(bytes)),
+        created_at: Set(deps.clock.now().millis()),
+    })
+    .on_conflict(
+        OnConflict::column(server_secret::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&deps.db)
+    .await?;
+    let row = server_secret::Entity::find_by_id(KEY_NAME.to_owned())
+        .one(&deps.db)
+        .await?
+        .ok_or_else(|| CoreError::Storage(DbErr::RecordNotFound(KEY_NAME.into())))?;
+    decode_key(&row.value)
+}
+
+fn decode_key(value: &str) -> CoreResult<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| CoreError::Storage(DbErr::Custom("the signing key is corrupt".into())))
+}
