@@ -393,6 +393,19 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
     assert_eq!(log[0]["status"], "sent");
 }
 
+/// Kept mail holds visitors' addresses and resume links: a server reachable from outside does
+/// not show it.
+async fn the_dev_mailbox_is_off_on_a_public_address(db: TestDatabase) {
+    let live = Live::with_env(db, &[("TANDEM_BIND", "0.0.0.0:0")]).await;
+    let response = live
+        .http
+        .get(live.url("/dev/mailbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
 mod smtp {
     use super::*;
     tandem_migrations::on_both_databases!(
@@ -414,3 +427,13 @@ tandem_migrations::on_both_databases!(
     Live::on_database =>
     without_smtp_the_dev_mailbox_keeps_the_mail,
 );
+
+mod public_address {
+    use super::*;
+
+    async fn database(db: TestDatabase) -> TestDatabase {
+        db
+    }
+
+    tandem_migrations::on_both_databases!(database => the_dev_mailbox_is_off_on_a_public_address);
+}

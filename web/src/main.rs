@@ -134,6 +134,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(created) = demo::ensure_demo_tenant(&tandem).await? {
         writeln!(out, "{}", demo::announce(&created, &public_url))?;
     }
+    if config.smtp_url.is_none() {
+        if addr.ip().is_loopback() {
+            writeln!(
+                out,
+                "Mail            {public_url}/dev/mailbox  (no SMTP configured)"
+            )?;
+        } else {
+            tracing::warn!(
+                "no SMTP server configured (TANDEM_SMTP_URL): unread-reply emails are kept in the database and ./mailbox/, not sent; /dev/mailbox is off because this server is not on loopback"
+            );
+        }
+    }
     out.flush()?;
     drop(out);
     app.run_until(startup::shutdown_signal()).await

@@ -110,7 +110,11 @@ impl Application {
                 .map(|t| Arc::new(digest_token(t))),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
-            dev_mailbox: mail.dev_mailbox,
+            // Kept mail holds visitors' addresses and resume links: it is shown only by a server
+            // that listens on loopback, i.e. on a developer's machine.
+            dev_mailbox: mail
+                .dev_mailbox
+                .filter(|_| listener.local_addr().is_ok_and(|a| a.ip().is_loopback())),
             closing: closing_rx,
         };
         Ok(Self {
