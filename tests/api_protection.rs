@@ -600,6 +600,42 @@ async fn platform_limits_are_enforced(live: Live) {
     live.visitor_says(&other, "hello").await;
 }
 
+async fn the_hosted_chat_page_is_served_locked_down(live: Live) {
+    let page = live
+        .http
+        .get(live.url(&format!("/c/{}?resume_token=rt_x", live.acme.widget_key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let headers = page.headers().clone();
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(
+        headers["referrer-policy"], "no-referrer",
+        "the token stays private"
+    );
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    assert!(page.text().await.unwrap().contains("/static/chat.js"));
+    let script = live
+        .http
+        .get(live.url("/static/chat.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(script.text().await.unwrap().contains("resume_token"));
+    for missing in ["/c/wk_nope", "/static/../Cargo.toml", "/static/secret.js"] {
+        let response = live.http.get(live.url(missing)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+}
+
 async fn flood_limits(db: tandem_migrations::test_db::TestDatabase) -> Live {
     Live::with_env(db, &[("TANDEM_RATE_LIMIT_PER_VISITOR", "60")]).await
 }
@@ -615,6 +651,7 @@ tandem_migrations::on_both_databases!(
     bad_input_gets_a_clear_error_and_changes_nothing,
     suspension_and_deactivation_end_access_at_once,
     platform_limits_are_enforced,
+    the_hosted_chat_page_is_served_locked_down,
     widget_origins_are_enforced_when_listed,
     shutdown_closes_sockets_with_a_close_frame,
     the_api_document_describes_every_route,

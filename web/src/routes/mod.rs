@@ -4,6 +4,7 @@ pub mod admin;
 pub mod chats;
 pub mod dev_mailbox;
 pub mod health;
+pub mod hosted;
 pub mod metrics;
 pub mod openapi;
 pub mod platform;
@@ -91,6 +92,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::render))
+        .route("/c/{key}", get(hosted::page))
+        .route("/static/{name}", get(hosted::asset))
         .route("/dev/mailbox", get(dev_mailbox::list))
         .route("/dev/mailbox/{id}", get(dev_mailbox::show))
         .fallback(unknown_path)
