@@ -347,6 +347,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
             .arg("worker")
             .env("TANDEM_SMTP_URL", smtp.url())
             .env("TANDEM_DELIVERY_LEASE_SECS", "3")
+            .env("TANDEM_SWEEP_EVERY_SECS", "1")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         command.spawn().expect("start tandem worker")

@@ -22,6 +22,7 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_tandem");
 pub struct Env {
     pub db: TestDatabase,
     pub dir: TempDir,
+    queue: String,
 }
 
 impl Env {
@@ -29,6 +30,7 @@ impl Env {
         Self {
             db,
             dir: tempfile::tempdir().expect("a working directory"),
+            queue: format!("test-{}", tandem_core::ids::ConnectionId::new()),
         }
     }
 
@@ -39,6 +41,8 @@ impl Env {
             .current_dir(self.dir.path())
             .env("TANDEM_DATABASE_URL", self.db.url())
             .env("TANDEM_BIND", "127.0.0.1:0")
+            // Tests share one PostgreSQL, and apalis keeps every queue in one schema.
+            .env("TANDEM_QUEUE", &self.queue)
             .env_remove("TANDEM_PUBLIC_URL")
             .kill_on_drop(true);
         command

@@ -37,6 +37,10 @@ pub struct Config {
     pub worker: WorkerMode,
     /// How long a worker holds a batch it is delivering; after that (it died) another takes it.
     pub delivery_lease_secs: u64,
+    /// The apalis queue of notification jobs; installations sharing one database need their own.
+    pub queue: String,
+    /// How often the sweep looks for due notifications that no job delivered.
+    pub sweep_every_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +67,8 @@ impl Default for Config {
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,
             delivery_lease_secs: 120,
+            queue: "tandem-notifications".into(),
+            sweep_every_secs: 10,
         }
     }
 }

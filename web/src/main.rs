@@ -121,8 +121,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let db = startup::open_database(&config).await?;
-    let (tandem, bus) = startup::tandem(db, &config);
-    let app = startup::Application::build(&config, tandem.clone(), bus).await?;
+    let (tandem, bus, queue) = startup::tandem_with_queue(db, &config).await?;
+    let app = startup::Application::build(&config, tandem.clone(), bus, queue).await?;
     let addr = app.local_addr()?;
     let public_url = config.public_url(addr);
     let mut out = std::io::stdout().lock();
@@ -153,14 +153,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn worker(config: Config) -> anyhow::Result<()> {
     let db = startup::open_database(&config).await?;
-    let (tandem, _) = startup::tandem(db, &config);
+    let (tandem, _, queue) = startup::tandem_with_queue(db, &config).await?;
     let public_url = config.public_url(config.bind);
     let mail = notifications::Mail::from_config(&config, &tandem)?;
-    let sweep = notifications::sweep(&config, &tandem, &mail, &public_url)?;
+    // apalis refuses two live workers of one name: each process gets its own.
+    let name = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| format!("worker-{}", tandem_core::ids::ConnectionId::new()));
+    let delivery = notifications::delivery(&config, &tandem, &mail, queue, &public_url, &name)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let running = sweep.spawn(stop_rx);
+    let running = delivery.spawn(stop_rx);
     println!(
-        "Tandem worker is delivering notifications  (database: {})",
+        "Tandem worker {name} is delivering notifications  (database: {})",
         startup::redact(&config.database_url)
     );
     startup::shutdown_signal().await;

@@ -8,12 +8,12 @@ use anyhow::Context;
 use tandem_core::Tandem;
 use tandem_worker::deliver::{Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
+use tandem_worker::queue::JobQueue;
 use tandem_worker::sweep::Sweep;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::Config;
-
-/// How often due notifications are looked for: the most an email is late.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// The mail side of this process.
 pub struct Mail {
@@ -48,13 +48,34 @@ impl Mail {
     }
 }
 
-/// The sweep that delivers due notifications, ready to spawn.
-pub fn sweep(
+/// Delivery of unread replies in this process: a queue worker for the delayed jobs, and the
+/// sweep that catches whatever a job did not (a lost enqueue, a worker that died).
+pub struct Delivery {
+    sweep: Sweep,
+    queue: JobQueue,
+    deliverer: Deliverer,
+    worker_name: String,
+}
+
+impl Delivery {
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        let sweep = self.sweep.spawn(stop.clone());
+        let worker = tokio::spawn(self.queue.work(self.worker_name, self.deliverer, stop));
+        tokio::spawn(async move {
+            let _ = worker.await;
+            let _ = sweep.await;
+        })
+    }
+}
+
+pub fn delivery(
     config: &Config,
     tandem: &Tandem,
     mail: &Mail,
+    queue: JobQueue,
     public_url: &str,
-) -> anyhow::Result<Sweep> {
+    worker_name: &str,
+) -> anyhow::Result<Delivery> {
     let from = config
         .mail_from
         .parse()
@@ -68,5 +89,13 @@ pub fn sweep(
             lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
         },
     );
-    Ok(Sweep::new(deliverer, SWEEP_EVERY))
+    Ok(Delivery {
+        sweep: Sweep::new(
+            deliverer.clone(),
+            Duration::from_secs(config.sweep_every_secs.max(1)),
+        ),
+        queue,
+        deliverer,
+        worker_name: worker_name.to_owned(),
+    })
 }

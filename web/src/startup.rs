@@ -13,7 +13,7 @@ use tandem_core::events::BroadcastBus;
 use tandem_core::limits::Limits;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
-use tandem_worker::sweep::Sweep;
+use tandem_worker::queue::JobQueue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
@@ -24,7 +24,7 @@ use crate::auth::digest_token;
 use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
 use crate::metrics::{Metrics, ResponseLabels};
-use crate::notifications::{self, Mail};
+use crate::notifications::{self, Delivery, Mail};
 use crate::presence_keeper::PresenceKeeper;
 use crate::rate_limit::RateLimits;
 use crate::realtime::hub::Hub;
@@ -60,19 +60,44 @@ pub fn tandem(db: DatabaseConnection, config: &Config) -> (Tandem, BroadcastBus)
     (Tandem::new(db, ports, limits), bus)
 }
 
+/// The domain services with unread replies scheduled as jobs on the notification queue.
+pub async fn tandem_with_queue(
+    db: DatabaseConnection,
+    config: &Config,
+) -> anyhow::Result<(Tandem, BroadcastBus, JobQueue)> {
+    let queue = JobQueue::open(&config.database_url, &config.queue)
+        .await
+        .context("cannot open the notification queue")?;
+    let limits = Limits {
+        max_message_chars: config.max_message_chars,
+    };
+    let bus = BroadcastBus::default();
+    let ports = Ports {
+        events: Arc::new(bus.clone()),
+        scheduler: Arc::new(queue.clone()),
+        ..Ports::default()
+    };
+    Ok((Tandem::new(db, ports, limits), bus, queue))
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     /// Delivers unread replies, unless the worker runs elsewhere.
-    sweep: Option<Sweep>,
+    delivery: Option<Delivery>,
     bus: BroadcastBus,
     closing: watch::Sender<bool>,
     max_body_bytes: usize,
 }
 
 impl Application {
-    pub async fn build(config: &Config, tandem: Tandem, bus: BroadcastBus) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: &Config,
+        tandem: Tandem,
+        bus: BroadcastBus,
+        queue: JobQueue,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -85,10 +110,15 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let (closing, closing_rx) = watch::channel(false);
         let mail = Mail::from_config(config, &tandem)?;
-        let sweep = match config.worker {
-            WorkerMode::Embedded => {
-                Some(notifications::sweep(config, &tandem, &mail, &public_url)?)
-            }
+        let delivery = match config.worker {
+            WorkerMode::Embedded => Some(notifications::delivery(
+                config,
+                &tandem,
+                &mail,
+                queue,
+                &public_url,
+                &node_id,
+            )?),
             WorkerMode::Off => None,
         };
         let state = AppState {
@@ -120,7 +150,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
-            sweep,
+            delivery,
             bus,
             closing,
             max_body_bytes: config.max_body_bytes,
@@ -143,7 +173,7 @@ impl Application {
             .spawn(stop_rx.clone());
         let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
         let housekeeping = housekeeping::spawn(state.clone(), stop_rx.clone());
-        let sweep = self.sweep.map(|sweep| sweep.spawn(stop_rx));
+        let delivery = self.delivery.map(|delivery| delivery.spawn(stop_rx));
         let app = routes::router(state.clone(), self.max_body_bytes)
             .layer(from_fn_with_state(state.clone(), count_responses))
             .layer(
@@ -176,9 +206,9 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = keeper.await;
         let _ = housekeeping.await;
-        if let Some(sweep) = sweep {
+        if let Some(delivery) = delivery {
             // The delivery in hand finishes; what is left stays in the outbox for next time.
-            let _ = sweep.await;
+            let _ = delivery.await;
         }
         fan_out.abort();
         tracing::info!("stopped");

@@ -4,5 +4,6 @@
 
 pub mod deliver;
 pub mod mail;
+pub mod queue;
 pub mod sweep;
 pub mod templates;

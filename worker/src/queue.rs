@@ -1,0 +1,172 @@
+//! The job queue: each outbox row becomes a delayed apalis job due at the row's time, in the
+//! same database as the data (SQLite by default, PostgreSQL in production). The outbox row stays
+//! the record of truth: a lost or failed job is picked up by the sweep.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use serde::{Deserialize, Serialize};
+use tandem_core::ids::OutboxId;
+use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
+use tokio::sync::watch;
+
+use crate::deliver::{Delivered, Deliverer};
+
+/// How often an idle worker looks for due jobs: the lateness of a notification.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// The job: deliver what this outbox row stands for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotifyUnread {
+    pub outbox: OutboxId,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("cannot open the job queue: {0}")]
+    Open(String),
+}
+
+#[derive(Clone)]
+pub enum JobQueue {
+    Sqlite(SqliteStorage<NotifyUnread>),
+    Postgres(PostgresStorage<NotifyUnread>),
+}
+
+impl JobQueue {
+    /// Opens (and sets up) the queue `name` in the database at `url`, on a pool of its own.
+    pub async fn open(url: &str, name: &str) -> Result<Self, QueueError> {
+        let open = |e: &dyn std::fmt::Display| QueueError::Open(e.to_string());
+        if url.starts_with("sqlite:") {
+            let pool = apalis_sqlite::SqlitePool::connect(url)
+                .await
+                .map_err(|e| open(&e))?;
+            SqliteStorage::setup(&pool).await.map_err(|e| open(&e))?;
+            let config = apalis_sqlite::Config::default()
+                .queue(name)
+                .heartbeat_interval(Duration::from_secs(5));
+            Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+        } else {
+            // apalis keeps its tables in its own `apalis` schema; its migration bookkeeping
+            // follows the connection's search path, so it gets the plain URL.
+            let pool = sqlx_pg_pool(&without_options(url))
+                .await
+                .map_err(|e| open(&e))?;
+            PostgresStorage::setup(&pool).await.map_err(|e| open(&e))?;
+            let config = apalis_postgres::Config::default()
+                .queue(name)
+                .heartbeat_interval(Duration::from_secs(5));
+            Ok(Self::Postgres(
+                PostgresStorage::new(&pool).with_config(config),
+            ))
+        }
+    }
+
+    pub async fn push(&self, job: NotifyUnread, at: SystemTime) -> Result<(), ScheduleError> {
+        let task = TaskBuilder::new(job).run_at_time(at).build();
+        let result = match self.clone() {
+            Self::Sqlite(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
+            Self::Postgres(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
+        };
+        result.map_err(ScheduleError)
+    }
+
+    /// Runs a worker named `name` until `stop` turns true.
+    pub async fn work(self, name: String, deliverer: Deliverer, mut stop: watch::Receiver<bool>) {
+        let queue = self.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+            Ok::<(), std::io::Error>(())
+        };
+        let result = match self {
+            Self::Sqlite(storage) => {
+                WorkerBuilder::new(name)
+                    .backend(storage.clone().poll_with_interval(POLL_EVERY))
+                    .data(deliverer)
+                    .data(queue.clone())
+                    .build(handle)
+                    .run_until(stopped)
+                    .await
+            }
+            Self::Postgres(storage) => {
+                WorkerBuilder::new(name)
+                    .backend(storage.clone().poll_with_interval(POLL_EVERY))
+                    .data(deliverer)
+                    .data(queue.clone())
+                    .build(handle)
+                    .run_until(stopped)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "the notification worker stopped");
+        }
+    }
+}
+
+/// A job never fails in apalis's eyes: whatever went wrong is recorded on the outbox row and
+/// the delivery log, and the sweep tries again; apalis's own retries would come at once.
+async fn handle(
+    job: NotifyUnread,
+    deliverer: Data<Deliverer>,
+    queue: Data<JobQueue>,
+) -> Result<(), BoxDynError> {
+    match deliverer.deliver(job.outbox).await {
+        // apalis keeps run times in whole seconds, so a job may fire up to a second early (or
+        // a row's time moved, as after a retry): wait a moment, or come back at its time.
+        Ok(Delivered::NotDue(at) | Delivered::Retry(at)) => {
+            let now = deliverer.tandem().now();
+            let wait = at.since(now);
+            if wait <= EARLY_WAIT {
+                tokio::time::sleep(wait + Duration::from_millis(5)).await;
+                if let Err(e) = deliverer.deliver(job.outbox).await {
+                    tracing::warn!(outbox = %job.outbox, error = %e, "delivery failed; left to the sweep");
+                }
+            } else if let Err(e) = queue.push(job.clone(), system_time(at)).await {
+                tracing::warn!(outbox = %job.outbox, error = %e, "cannot re-schedule; left to the sweep");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(outbox = %job.outbox, error = %e, "delivery failed; left to the sweep")
+        }
+    }
+    Ok(())
+}
+
+/// A job this early waits in the worker instead of going back to the queue.
+const EARLY_WAIT: Duration = Duration::from_secs(2);
+
+fn system_time(at: tandem_core::clock::Timestamp) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(at.millis()).unwrap_or(0))
+}
+
+#[async_trait::async_trait]
+impl NotificationScheduler for JobQueue {
+    async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError> {
+        self.push(NotifyUnread { outbox: entry.id }, system_time(entry.due_at))
+            .await
+    }
+}
+
+async fn sqlx_pg_pool(url: &str) -> Result<apalis_postgres::PgPool, impl std::fmt::Display> {
+    apalis_postgres::PgPool::connect(url).await
+}
+
+/// The URL without its `options` parameter (a test's search path, for instance).
+fn without_options(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("options="))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}

@@ -1,0 +1,148 @@
+//! Unread replies scheduled as delayed apalis jobs in the data's own database, delivered by a
+//! queue worker — with no sweep running — on SQLite and PostgreSQL.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tandem_core::limits::Limits;
+use tandem_core::operator::{NewOperator, OperatorStatus};
+use tandem_core::tenant::{NewTenant, SettingsPatch};
+use tandem_core::visitor::{ProfilePatch, SessionRequest};
+use tandem_core::{Ports, Tandem};
+use tandem_migrations::MigratorTrait;
+use tandem_migrations::test_db::TestDatabase;
+use tandem_worker::deliver::{DEFAULT_LEASE, Deliverer, DeliverySettings};
+use tandem_worker::mail::SmtpMailer;
+use tandem_worker::queue::JobQueue;
+
+use support::smtp::SmtpSink;
+
+async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
+    let db = tandem_core::database::connect(database.url())
+        .await
+        .unwrap();
+    tandem_migrations::Migrator::up(&db, None).await.unwrap();
+    let queue_name = format!("test-{}", uuid::Uuid::new_v4());
+    let queue = JobQueue::open(database.url(), &queue_name).await.unwrap();
+    let ports = Ports {
+        scheduler: Arc::new(queue.clone()),
+        ..Ports::default()
+    };
+    let tandem = Tandem::new(db, ports, Limits::default());
+    let created = tandem
+        .tenants
+        .create(NewTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            admin_email: "admin@acme.example".into(),
+            admin_password: Some("admin-password-1".into()),
+        })
+        .await
+        .unwrap();
+    let (admin, _) = tandem
+        .operators
+        .authenticate("acme", "admin@acme.example", "admin-password-1")
+        .await
+        .unwrap();
+    tandem
+        .tenants
+        .update_settings(
+            &admin,
+            SettingsPatch {
+                offline_timeout_secs: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tandem
+        .operators
+        .create(
+            &admin,
+            NewOperator {
+                email: "olga@acme.example".into(),
+                name: "Olga".into(),
+                password: Some("operator-password".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (olga, _) = tandem
+        .operators
+        .authenticate("acme", "olga@acme.example", "operator-password")
+        .await
+        .unwrap();
+    tandem
+        .operators
+        .set_status(&olga, OperatorStatus::Online)
+        .await
+        .unwrap();
+
+    let smtp = SmtpSink::start().await;
+    let deliverer = Deliverer::new(
+        tandem.clone(),
+        Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
+        DeliverySettings {
+            public_url: "https://chat.example.com".into(),
+            from: "Acme <support@chat.example.com>".parse().unwrap(),
+            lease: DEFAULT_LEASE,
+        },
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(queue.clone().work(queue_name.clone(), deliverer, stopped));
+
+    let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
+    let session = tandem
+        .visitors
+        .start_session(&tenant, SessionRequest::default())
+        .await
+        .unwrap();
+    tandem
+        .visitors
+        .update_profile(
+            &session.actor,
+            ProfilePatch {
+                email: Some("vera@example.org".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let question = tandem
+        .messages
+        .send_as_visitor(&session.actor, "Hello?", None)
+        .await
+        .unwrap();
+    let replied = Instant::now();
+    tandem
+        .messages
+        .send_as_operator(&olga, question.chat_id, "Hi! Still there?", None)
+        .await
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while smtp.received().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "the job delivered the reply");
+    assert!(mails[0].data.contains("Still there?"));
+    assert!(
+        replied.elapsed() >= Duration::from_millis(900),
+        "not before its time"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+}
+
+async fn fresh(database: TestDatabase) -> TestDatabase {
+    database
+}
+
+tandem_migrations::on_both_databases!(
+    fresh =>
+    a_reply_becomes_a_delayed_job_that_mails_it,
+);
