@@ -505,6 +505,9 @@ async fn the_api_document_describes_every_route(live: Live) {
     assert_eq!(documented_sorted, sent_sorted);
 
     let _tab = live.visitor_socket(&visitor).await;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    live.operator_says(&olga, message["chat_id"].as_str().unwrap(), "Hi")
+        .await;
     let metrics = live
         .http
         .get(live.url("/metrics"))
@@ -520,6 +523,10 @@ async fn the_api_document_describes_every_route(live: Live) {
     );
     assert!(
         metrics.contains("tandem_open_sockets{kind=\"visitor\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tandem_notifications_waiting{state=\"scheduled\"} 1"),
         "{metrics}"
     );
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{Condition, QueryOrder, QuerySelect};
+use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -155,6 +155,28 @@ impl OutboxService {
             .all(&self.deps.db)
             .await?;
         Ok(rows.into_iter().map(OutboxEntry::from).collect())
+    }
+
+    /// Notifications waiting to go out: (due now or overdue, scheduled for later). Across all
+    /// tenants, for the operator of the platform's metrics.
+    pub async fn backlog(&self) -> CoreResult<(u64, u64)> {
+        let now = self.deps.clock.now();
+        let waiting = || {
+            outbox::Entity::find().filter(
+                Condition::any()
+                    .add(outbox::Column::Status.eq(OutboxStatus::Pending))
+                    .add(outbox::Column::Status.eq(OutboxStatus::Sending)),
+            )
+        };
+        let due = waiting()
+            .filter(outbox::Column::DueAt.lte(now.millis()))
+            .count(&self.deps.db)
+            .await?;
+        let later = waiting()
+            .filter(outbox::Column::DueAt.gt(now.millis()))
+            .count(&self.deps.db)
+            .await?;
+        Ok((due, later))
     }
 
     /// Every row of one chat, for inspection and tests.

@@ -49,6 +49,14 @@ pub struct Metrics {
     pub events_lost: Counter,
     /// How long writing a message takes, from the request to its commit.
     pub message_write_seconds: Histogram,
+    /// Unread-reply notifications waiting, by whether their time has come: the queue depth.
+    pub notifications_waiting: Family<WaitingLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WaitingLabels {
+    /// `due` (should be going out now) or `scheduled` (later).
+    pub state: &'static str,
 }
 
 impl Metrics {
@@ -86,6 +94,12 @@ impl Metrics {
             "Time to write one message (validation, transaction, commit)",
             message_write_seconds.clone(),
         );
+        let notifications_waiting = Family::<WaitingLabels, Gauge>::default();
+        registry.register(
+            "notifications_waiting",
+            "Unread-reply notifications not yet delivered (read at scrape time)",
+            notifications_waiting.clone(),
+        );
         Self {
             registry,
             open_sockets,
@@ -94,6 +108,7 @@ impl Metrics {
             slow_sockets,
             events_lost,
             message_write_seconds,
+            notifications_waiting,
         }
     }
 
