@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod housekeeping;
+pub mod html;
 pub mod metrics;
 pub mod notifications;
 pub mod presence_keeper;

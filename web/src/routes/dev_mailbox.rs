@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use tandem_core::CoreError;
 
 use crate::error::ApiError;
+use crate::html::escape;
 use crate::state::AppState;
 
 pub async fn list(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
@@ -52,11 +53,4 @@ pub async fn show(
         .map_err(CoreError::from)?
         .ok_or(CoreError::NotFound("mail"))?;
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], mail.eml).into_response())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::WidgetTenant;
 use crate::extract::QueryParams;
+use crate::html::escape;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -72,11 +73,4 @@ fn page(body: &str) -> String {
          <title>Email preferences</title>\
          <body style=\"font-family:sans-serif;max-width:520px;margin:3em auto;padding:0 1em\">{body}</body>"
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
