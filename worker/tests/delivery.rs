@@ -10,8 +10,8 @@ use tandem_core::clock::ManualClock;
 use tandem_core::delivery::DeliveryStatus;
 use tandem_core::limits::Limits;
 use tandem_core::message::Message;
-use tandem_core::operator::{NewOperator, OperatorActor, OperatorStatus};
-use tandem_core::tenant::{NewTenant, Tenant};
+use tandem_core::operator::OperatorActor;
+use tandem_core::tenant::Tenant;
 use tandem_core::visitor::{ProfilePatch, SessionRequest, VisitorActor};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
@@ -47,44 +47,11 @@ impl Setup {
             ..Ports::default()
         };
         let tandem = Tandem::new(db, ports, Limits::default());
-        let created = tandem
-            .tenants
-            .create(NewTenant {
-                slug: "acme".into(),
-                name: "Acme".into(),
-                admin_email: "admin@acme.example".into(),
-                admin_password: Some("admin-password-1".into()),
-            })
-            .await
-            .unwrap();
-        let (admin, _) = tandem
-            .operators
-            .authenticate("acme", "admin@acme.example", "admin-password-1")
-            .await
-            .unwrap();
-        tandem
-            .operators
-            .create(
-                &admin,
-                NewOperator {
-                    email: "olga@acme.example".into(),
-                    name: "Olga".into(),
-                    password: Some("operator-password".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let (olga, _) = tandem
-            .operators
-            .authenticate("acme", "olga@acme.example", "operator-password")
-            .await
-            .unwrap();
-        tandem
-            .operators
-            .set_status(&olga, OperatorStatus::Online)
-            .await
-            .unwrap();
+        let support::company::Acme {
+            tenant,
+            admin,
+            olga,
+        } = support::company::acme(&tandem).await;
         let smtp = SmtpSink::start().await;
         let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap());
         let deliverer = Deliverer::new(
@@ -97,7 +64,6 @@ impl Setup {
             },
         );
         let sweep = Sweep::new(deliverer, Duration::from_secs(1));
-        let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
         Self {
             tandem,
             clock,

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tandem_core::limits::Limits;
-use tandem_core::operator::{NewOperator, OperatorStatus};
-use tandem_core::tenant::{NewTenant, SettingsPatch};
+use tandem_core::tenant::SettingsPatch;
 use tandem_core::visitor::{ProfilePatch, SessionRequest};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
@@ -31,21 +30,11 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
         ..Ports::default()
     };
     let tandem = Tandem::new(db, ports, Limits::default());
-    let created = tandem
-        .tenants
-        .create(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            admin_email: "admin@acme.example".into(),
-            admin_password: Some("admin-password-1".into()),
-        })
-        .await
-        .unwrap();
-    let (admin, _) = tandem
-        .operators
-        .authenticate("acme", "admin@acme.example", "admin-password-1")
-        .await
-        .unwrap();
+    let support::company::Acme {
+        tenant,
+        admin,
+        olga,
+    } = support::company::acme(&tandem).await;
     tandem
         .tenants
         .update_settings(
@@ -57,30 +46,6 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
         )
         .await
         .unwrap();
-    tandem
-        .operators
-        .create(
-            &admin,
-            NewOperator {
-                email: "olga@acme.example".into(),
-                name: "Olga".into(),
-                password: Some("operator-password".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (olga, _) = tandem
-        .operators
-        .authenticate("acme", "olga@acme.example", "operator-password")
-        .await
-        .unwrap();
-    tandem
-        .operators
-        .set_status(&olga, OperatorStatus::Online)
-        .await
-        .unwrap();
-
     let smtp = SmtpSink::start().await;
     let deliverer = Deliverer::new(
         tandem.clone(),
@@ -94,7 +59,6 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(queue.clone().work(queue_name.clone(), deliverer, stopped));
 
-    let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
     let session = tandem
         .visitors
         .start_session(&tenant, SessionRequest::default())

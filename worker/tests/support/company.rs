@@ -1,0 +1,58 @@
+//! The company these tests deliver for: Acme, its admin, and Olga, an operator online.
+
+use tandem_core::Tandem;
+use tandem_core::operator::{NewOperator, OperatorActor, OperatorStatus};
+use tandem_core::tenant::{NewTenant, Tenant};
+
+pub struct Acme {
+    pub tenant: Tenant,
+    pub admin: OperatorActor,
+    pub olga: OperatorActor,
+}
+
+pub async fn acme(tandem: &Tandem) -> Acme {
+    let created = tandem
+        .tenants
+        .create(NewTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            admin_email: "admin@acme.example".into(),
+            admin_password: Some("admin-password-1".into()),
+        })
+        .await
+        .unwrap();
+    let (admin, _) = tandem
+        .operators
+        .authenticate("acme", "admin@acme.example", "admin-password-1")
+        .await
+        .unwrap();
+    tandem
+        .operators
+        .create(
+            &admin,
+            NewOperator {
+                email: "olga@acme.example".into(),
+                name: "Olga".into(),
+                password: Some("operator-password".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (olga, _) = tandem
+        .operators
+        .authenticate("acme", "olga@acme.example", "operator-password")
+        .await
+        .unwrap();
+    tandem
+        .operators
+        .set_status(&olga, OperatorStatus::Online)
+        .await
+        .unwrap();
+    let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
+    Acme {
+        tenant,
+        admin,
+        olga,
+    }
+}
