@@ -120,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = startup::shutdown_signal();
     let db = startup::open_database(&config).await?;
     let (tandem, bus, queue) = startup::tandem_with_queue(db, &config).await?;
     let app = startup::Application::build(&config, tandem.clone(), bus, queue).await?;
@@ -148,10 +149,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     out.flush()?;
     drop(out);
-    app.run_until(startup::shutdown_signal()).await
+    app.run_until(shutdown).await
 }
 
 async fn worker(config: Config) -> anyhow::Result<()> {
+    let shutdown = startup::shutdown_signal();
     let db = startup::open_database(&config).await?;
     let (tandem, _, queue) = startup::tandem_with_queue(db, &config).await?;
     let public_url = config.public_url(config.bind);
@@ -168,7 +170,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         "Tandem worker {name} is delivering notifications  (database: {})",
         startup::redact(&config.database_url)
     );
-    startup::shutdown_signal().await;
+    shutdown.await;
     let _ = stop_tx.send(true);
     let _ = running.await;
     Ok(())
