@@ -169,6 +169,16 @@ async fn main() -> anyhow::Result<()> {
         )));
     }
 
+    // As `tandem serve` and `tandem worker` do: checkpoints off the write path.
+    let checkpoints = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = tandem_core::database::checkpoint(&db).await;
+            }
+        })
+    };
     let started = Instant::now();
     for i in 0..args.replies {
         let session = tandem
@@ -213,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let _ = stop.send(true);
+    checkpoints.abort();
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
@@ -256,5 +267,30 @@ async fn main() -> anyhow::Result<()> {
         window.as_secs_f64(),
         rows.len() as f64 / window.as_secs_f64().max(0.001)
     );
+    print_lateness_over_time(&rows, first_due)?;
+    Ok(())
+}
+
+/// Lateness per 10 s of due time: a growing p99 is a backlog, a flat one a constant delay.
+fn print_lateness_over_time(rows: &[outbox::Model], first_due: i64) -> anyhow::Result<()> {
+    let mut windows: std::collections::BTreeMap<i64, hdrhistogram::Histogram<u64>> =
+        Default::default();
+    for row in rows {
+        let done = row.processed_at.unwrap_or(row.due_at);
+        let window = windows
+            .entry((row.due_at - first_due) / 10_000)
+            .or_insert_with(|| hdrhistogram::Histogram::new(3).expect("3 significant digits"));
+        window.record(u64::try_from(done - row.due_at).unwrap_or(0))?;
+    }
+    for (n, h) in windows {
+        println!(
+            "  due {:>3}-{:<3}s: {:>5} mails, lateness p50 {:>5} ms, p99 {:>5} ms",
+            n * 10,
+            n * 10 + 10,
+            h.len(),
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99)
+        );
+    }
     Ok(())
 }

@@ -51,6 +51,20 @@ impl DeliveryService {
         let Some(row) = outbox::Entity::find_by_id(id).one(&self.deps.db).await? else {
             return Ok(Claim::Settled);
         };
+        // Most early or repeated calls end here, without taking the (single, on SQLite) write
+        // lock; the answer is checked again under the lock below.
+        match row.status {
+            OutboxStatus::Read
+            | OutboxStatus::Sent
+            | OutboxStatus::Skipped
+            | OutboxStatus::Failed => {
+                return Ok(Claim::Settled);
+            }
+            OutboxStatus::Pending if row.due_at > now.millis() => {
+                return Ok(Claim::NotDue(Timestamp::from_millis(row.due_at)));
+            }
+            _ => {}
+        }
         let (txn, turn) = self.deps.write().await?;
         // The chat row is the one lock every change to a chat's delivery state takes first, so
         // claimers of different rows of one chat queue instead of deadlocking.
