@@ -12,6 +12,7 @@ mod m20261125_000003_deliveries;
 mod m20261125_000004_dev_mailbox;
 mod m20261125_000005_email_templates;
 mod m20261125_000006_emails_stopped;
+mod m20261126_000001_plugins;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_dev_mailbox::Migration),
             Box::new(m20261125_000005_email_templates::Migration),
             Box::new(m20261125_000006_emails_stopped::Migration),
+            Box::new(m20261126_000001_plugins::Migration),
         ]
     }
 }

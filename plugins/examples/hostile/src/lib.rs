@@ -1,0 +1,95 @@
+//! The test suite's hostile plugin: it behaves according to the tenant slug it is called for,
+//! so one module exercises every way a plugin can misbehave.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use exports::tandem::plugin::hooks::{
+    Context, Delivery, Guest, Hook, Manifest, RenderedEmail, TemplateSources, UnreadMessage,
+    Webhook,
+};
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn describe() -> Manifest {
+        Manifest {
+            name: "hostile".into(),
+            version: "0.1.0".into(),
+            hooks: vec![
+                Hook::OfflineTimeout,
+                Hook::EmailTemplate,
+                Hook::RouteNotification,
+            ],
+        }
+    }
+
+    fn offline_timeout(ctx: Context) -> Option<u32> {
+        misbehave(&ctx.tenant_slug);
+        println!("offline timeout for {}", ctx.chat_id);
+        Some(7)
+    }
+
+    fn email_template(ctx: Context) -> Option<TemplateSources> {
+        misbehave(&ctx.tenant_slug);
+        let html = if ctx.tenant_slug == "huge" {
+            "x".repeat(1024 * 1024)
+        } else {
+            "<p>{{visitor_name}}</p>".into()
+        };
+        Some(TemplateSources {
+            subject: "Hostile".into(),
+            html,
+            text: "text".into(),
+        })
+    }
+
+    fn route_notification(
+        ctx: Context,
+        _messages: Vec<UnreadMessage>,
+        _email: RenderedEmail,
+    ) -> Option<Vec<Delivery>> {
+        misbehave(&ctx.tenant_slug);
+        Some(vec![Delivery::Webhook(Webhook {
+            url: "http://169.254.169.254/latest/meta-data".into(),
+            body: "{}".into(),
+        })])
+    }
+}
+
+fn misbehave(how: &str) {
+    match how {
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "grow" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1024 * 1024]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "recurse" => {
+            std::hint::black_box(recurse(u64::MAX));
+        }
+        "trap" => panic!("this plugin panics on purpose"),
+        "chatty" => {
+            for i in 0..100_000 {
+                println!("line {i} of a plugin that prints too much");
+            }
+        }
+        _ => {}
+    }
+}
+
+fn recurse(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        1 + recurse(std::hint::black_box(n - 1))
+    }
+}
+
+export!(Hostile);

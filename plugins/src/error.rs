@@ -1,0 +1,39 @@
+//! What can go wrong with a plugin: refused at upload, or failed in a call.
+
+/// Why an uploaded module is not accepted as a plugin; the admin reads these.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ValidationError {
+    #[error("the plugin is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not a WebAssembly component of the tandem:plugin world: {0}")]
+    NotAComponent(String),
+    #[error(
+        "the component does not export {expected}{}; this server supports tandem:plugin@0.1.0",
+        found.as_ref().map(|f| format!(" (it exports {f})")).unwrap_or_default()
+    )]
+    WrongWorld {
+        expected: &'static str,
+        found: Option<String>,
+    },
+    #[error("the component imports {0}, which this server does not offer to plugins")]
+    ForbiddenImport(String),
+    #[error("the plugin's manifest call failed: {0}")]
+    Manifest(#[source] CallError),
+    #[error("the manifest is not valid: {0}")]
+    BadManifest(String),
+}
+
+/// Why one hook call gave no usable answer. Each of these means "use the default".
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CallError {
+    #[error("ran past its time limit of {0} ms")]
+    Timeout(u64),
+    #[error("tried to use more than its memory limit of {0} MiB")]
+    MemoryLimit(usize),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an unusable result: {0}")]
+    Malformed(String),
+    #[error("could not run: {0}")]
+    Host(String),
+}

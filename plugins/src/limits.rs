@@ -1,0 +1,38 @@
+//! What one hook call may use.
+
+use std::time::Duration;
+
+/// The largest module accepted at upload, by default.
+pub const MAX_MODULE_BYTES: usize = 10 * 1024 * 1024;
+/// How much a plugin may write to stdout and stderr in one call; the rest is dropped.
+pub const LOG_BYTES: usize = 16 * 1024;
+/// The wasm stack of one call: deep recursion ends in a trap, not in a host stack overflow.
+pub const MAX_WASM_STACK: usize = 512 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Wall time of one call, instantiation included.
+    pub timeout: Duration,
+    /// Linear memory of the instance (the cap applies to each memory; guests have one).
+    pub memory_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(50),
+            memory_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl CallLimits {
+    pub fn new(timeout_ms: u32, memory_mib: u32) -> Self {
+        Self {
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+            memory_bytes: usize::try_from(memory_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024 * 1024),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The host against real components: the example plugins and the hostile one (built for
+//! wasm32-wasip2 by `scripts/build-plugins`), and small components written in WAT for what a
+//! Rust guest cannot express (a wrong world version, a forbidden import).
+
+use std::time::Duration;
+
+use tandem_plugins::hooks::{
+    Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo,
+};
+use tandem_plugins::{CallError, CallLimits, PluginHost, ValidationError};
+
+fn guest(name: &str) -> Vec<u8> {
+    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+        format!("{target}/guests/wasm32-wasip2/release")
+    });
+    let path = format!("{dir}/{name}.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; build the guest plugins first with scripts/build-plugins")
+    })
+}
+
+fn host() -> PluginHost {
+    PluginHost::new(None).expect("a plugin host")
+}
+
+fn context(tenant_slug: &str) -> HookContext {
+    HookContext {
+        tenant_id: "0190f3c2-0000-7000-8000-000000000001".into(),
+        tenant_slug: tenant_slug.into(),
+        chat_id: "0190f3c2-0000-7000-8000-0000000000aa".into(),
+        visitor: VisitorInfo {
+            id: "0190f3c2-0000-7000-8000-0000000000bb".into(),
+            name: Some("Fedor".into()),
+            locale: Some("ru".into()),
+            has_email: true,
+        },
+        tenant_timeout_secs: 300,
+        now_ms: 1_764_000_000_000,
+        webhook_urls: vec!["https://hooks.example.com/team".into()],
+    }
+}
+
+const MAX: usize = tandem_plugins::limits::MAX_MODULE_BYTES;
+
+#[tokio::test]
+async fn the_examples_validate_and_name_their_hooks() {
+    let host = host();
+    for (name, hook) in [
+        ("business_hours", HookName::OfflineTimeout),
+        ("channel_router", HookName::RouteNotification),
+        ("branded_template", HookName::EmailTemplate),
+    ] {
+        let plugin = host
+            .validate(guest(name), MAX, CallLimits::default())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(plugin.manifest.name, name.replace('_', "-"));
+        assert_eq!(plugin.manifest.hooks, vec![hook], "{name}");
+        assert_eq!(plugin.sha256.len(), 64);
+    }
+}
+
+#[tokio::test]
+async fn business_hours_answer_short_by_day_and_long_by_night() {
+    let host = host();
+    let plugin = host
+        .validate(guest("business_hours"), MAX, CallLimits::default())
+        .await
+        .expect("valid");
+    // Tuesday 2026-11-24 10:00 in Moscow is 07:00 UTC; 23:00 there is 20:00 UTC.
+    let day = 1_795_503_600_000;
+    let night = day + 13 * 3_600_000;
+    let saturday_noon = day + 4 * 86_400_000 + 2 * 3_600_000;
+    for (now_ms, expected) in [(day, 120), (night, 1800), (saturday_noon, 1800)] {
+        let ctx = HookContext {
+            now_ms,
+            ..context("acme")
+        };
+        let call = host
+            .offline_timeout(&plugin, CallLimits::default(), &ctx)
+            .await;
+        assert_eq!(call.result, Ok(Some(expected)), "at {now_ms}");
+    }
+}
+
+#[tokio::test]
+async fn the_router_sends_the_email_and_posts_to_the_allowed_webhook() {
+    let host = host();
+    let plugin = host
+        .validate(guest("channel_router"), MAX, CallLimits::default())
+        .await
+        .expect("valid");
+    let messages = vec![UnreadMessage {
+        id: "m1".into(),
+        author: "Olga".into(),
+        body: "Your order \"42\" ships today".into(),
+        sent_at_ms: 1,
+    }];
+    let email = RenderedEmail {
+        to: Some("fedor@example.org".into()),
+        subject: "s".into(),
+        text: "t".into(),
+    };
+    let call = host
+        .route_notification(
+            &plugin,
+            CallLimits::default(),
+            &context("acme"),
+            &messages,
+            &email,
+        )
+        .await;
+    let deliveries = call.result.expect("a route").expect("an opinion");
+    assert_eq!(deliveries[0], Delivery::Email { to: None });
+    let Delivery::Webhook(hook) = &deliveries[1] else {
+        panic!("a webhook: {deliveries:?}")
+    };
+    assert_eq!(hook.url, "https://hooks.example.com/team");
+    let body: serde_json::Value = serde_json::from_str(&hook.body).expect("JSON");
+    assert_eq!(body["unread"], 1);
+    assert!(body["text"].as_str().is_some_and(|t| t.contains("Fedor")));
+}
+
+#[tokio::test]
+async fn the_branded_template_speaks_the_visitors_language() {
+    let host = host();
+    let plugin = host
+        .validate(guest("branded_template"), MAX, CallLimits::default())
+        .await
+        .expect("valid");
+    let ru = host
+        .email_template(&plugin, CallLimits::default(), &context("acme"))
+        .await;
+    let template = ru.result.expect("a template").expect("an opinion");
+    assert!(
+        template.subject.contains("ждёт вас"),
+        "{}",
+        template.subject
+    );
+    assert!(template.html.contains("{{#each replies}}"));
+}
+
+async fn hostile_call(slug: &str) -> (Result<Option<u32>, CallError>, Duration, String) {
+    let host = host();
+    let plugin = host
+        .validate(guest("hostile"), MAX, CallLimits::default())
+        .await
+        .expect("the hostile plugin's manifest is fine");
+    let call = host
+        .offline_timeout(&plugin, CallLimits::default(), &context(slug))
+        .await;
+    (call.result, call.elapsed, call.output)
+}
+
+#[tokio::test]
+async fn an_endless_loop_is_stopped_at_the_deadline() {
+    let (result, elapsed, _) = hostile_call("loop").await;
+    assert_eq!(result, Err(CallError::Timeout(50)));
+    // The limit, not the test, bounds the call; generous slack for a loaded CI machine.
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn unbounded_memory_growth_hits_the_memory_limit() {
+    let (result, _, _) = hostile_call("grow").await;
+    assert_eq!(result, Err(CallError::MemoryLimit(32)));
+}
+
+#[tokio::test]
+async fn deep_recursion_overflows_the_wasm_stack_not_the_host() {
+    let (result, _, _) = hostile_call("recurse").await;
+    let Err(CallError::Trap(reason)) = result else {
+        panic!("a trap: {result:?}")
+    };
+    assert!(reason.contains("stack"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_panic_is_a_trap_and_its_message_is_kept() {
+    let (result, _, output) = hostile_call("trap").await;
+    assert!(matches!(result, Err(CallError::Trap(_))), "{result:?}");
+    assert!(output.contains("panics on purpose"), "{output}");
+}
+
+#[tokio::test]
+async fn a_plugin_that_behaves_answers_and_its_output_is_kept() {
+    let (result, _, output) = hostile_call("calm").await;
+    assert_eq!(result, Ok(Some(7)));
+    assert!(output.contains("offline timeout for"), "{output}");
+}
+
+#[tokio::test]
+async fn a_huge_template_is_refused_as_malformed() {
+    let host = host();
+    let plugin = host
+        .validate(guest("hostile"), MAX, CallLimits::default())
+        .await
+        .expect("valid");
+    let call = host
+        .email_template(&plugin, CallLimits::default(), &context("huge"))
+        .await;
+    let Err(CallError::Malformed(reason)) = call.result else {
+        panic!("malformed: {:?}", call.result)
+    };
+    assert!(reason.contains("html"), "{reason}");
+}
+
+#[tokio::test]
+async fn tighter_limits_of_a_tenant_apply() {
+    let host = host();
+    let plugin = host
+        .validate(guest("hostile"), MAX, CallLimits::default())
+        .await
+        .expect("valid");
+    let call = host
+        .offline_timeout(&plugin, CallLimits::new(10, 32), &context("loop"))
+        .await;
+    assert_eq!(call.result, Err(CallError::Timeout(10)));
+}
+
+#[tokio::test]
+async fn a_module_over_the_size_limit_is_refused() {
+    let err = host()
+        .validate(guest("hostile"), 1024, CallLimits::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, ValidationError::TooLarge { limit: 1024, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_a_component_are_refused() {
+    for bytes in [b"hello".to_vec(), wat::parse_str("(module)").expect("wat")] {
+        let err = host()
+            .validate(bytes, MAX, CallLimits::default())
+            .await
+            .err()
+            .expect("refused");
+        assert!(matches!(err, ValidationError::NotAComponent(_)), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_component_of_another_world_version_is_refused() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $f (result u32) (canon lift (core func $i "f")))
+            (instance $hooks (export "offline-timeout" (func $f)))
+            (export "tandem:plugin/hooks@0.2.0" (instance $hooks)))"#,
+    )
+    .expect("wat");
+    let err = host()
+        .validate(wasm, MAX, CallLimits::default())
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err,
+        ValidationError::WrongWorld {
+            expected: "tandem:plugin/hooks@0.1.0",
+            found: Some("tandem:plugin/hooks@0.2.0".into()),
+        }
+    );
+    assert!(err.to_string().contains("supports tandem:plugin@0.1.0"));
+}
+
+#[tokio::test]
+async fn a_component_importing_what_the_host_does_not_offer_is_refused() {
+    let wasm = wat::parse_str(
+        r#"(component
+            (import "evil:host/spawn" (instance (export "run" (func)))))"#,
+    )
+    .expect("wat");
+    let err = host()
+        .validate(wasm, MAX, CallLimits::default())
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err,
+        ValidationError::ForbiddenImport("evil:host/spawn".into())
+    );
+}
+
+#[tokio::test]
+async fn a_compiled_plugin_is_reused_by_its_hash() {
+    let host = host();
+    let wasm = guest("business_hours");
+    let first = host
+        .load("not-yet", || wasm.clone(), CallLimits::default())
+        .await
+        .expect("loads");
+    let again = host
+        .load(
+            &first.sha256,
+            || panic!("compiled again"),
+            CallLimits::default(),
+        )
+        .await
+        .expect("from the cache");
+    assert_eq!(again.sha256, first.sha256);
+}
