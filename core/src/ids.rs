@@ -86,3 +86,7 @@ id_type!(/// One live widget connection of a visitor.
     ConnectionId);
 id_type!(/// One row of the unread-reply outbox.
     OutboxId);
+id_type!(/// A tenant's uploaded plugin.
+    PluginId);
+id_type!(/// One line of a plugin's log.
+    PluginLogId);

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod message;
 pub mod operator;
 pub mod outbox;
+pub mod plugin;
 pub mod presence;
 pub mod secret;
 pub mod services;

@@ -89,8 +89,10 @@ impl NotificationScheduler for LeaveToSweep {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimeoutContext {
     pub tenant: TenantId,
+    pub tenant_slug: String,
     pub chat: ChatId,
     pub visitor: VisitorId,
+    pub visitor_name: Option<String>,
     pub visitor_locale: Option<String>,
     pub visitor_has_email: bool,
     pub now: Timestamp,

@@ -19,6 +19,7 @@ use crate::operator::OperatorService;
 use crate::outbox::{
     LeaveToSweep, NotificationScheduler, OfflineTimeoutPolicy, OutboxService, TenantTimeoutSetting,
 };
+use crate::plugin::PluginService;
 use crate::presence::PresenceService;
 use crate::tenant::TenantService;
 use crate::visitor::VisitorService;
@@ -96,6 +97,7 @@ pub struct Tandem {
     pub presence: PresenceService,
     pub outbox: OutboxService,
     pub deliveries: DeliveryService,
+    pub plugins: PluginService,
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
 }
@@ -122,7 +124,8 @@ impl Tandem {
             messages: MessageService::new(deps.clone()),
             presence: PresenceService::new(deps.clone()),
             outbox: OutboxService::new(deps.clone()),
-            deliveries: DeliveryService::new(deps),
+            deliveries: DeliveryService::new(deps.clone()),
+            plugins: PluginService::new(deps),
             db,
             clock,
         }

@@ -129,18 +129,14 @@ impl PluginHost {
         })
     }
 
-    /// A stored plugin, compiled on first use in this process. It passed validation at upload;
-    /// only a changed host can refuse it now.
+    /// A stored plugin, compiled and kept for the next call (see [`Self::cached`]). It passed
+    /// validation at upload; only a changed host can refuse it now.
     pub async fn load(
         &self,
-        sha256: &str,
-        wasm: impl FnOnce() -> Vec<u8>,
+        wasm: Vec<u8>,
         limits: CallLimits,
     ) -> Result<CompiledPlugin, ValidationError> {
-        if let Some(hit) = self.cached(sha256) {
-            return Ok(hit);
-        }
-        let compiled = self.validate(wasm(), usize::MAX, limits).await?;
+        let compiled = self.validate(wasm, usize::MAX, limits).await?;
         self.inner
             .loaded
             .lock()
@@ -149,7 +145,8 @@ impl PluginHost {
         Ok(compiled)
     }
 
-    fn cached(&self, sha256: &str) -> Option<CompiledPlugin> {
+    /// A plugin this process compiled already, by the SHA-256 of its bytes.
+    pub fn cached(&self, sha256: &str) -> Option<CompiledPlugin> {
         self.inner
             .loaded
             .lock()

@@ -11,6 +11,7 @@ pub mod error;
 pub mod hooks;
 pub mod host;
 pub mod limits;
+pub mod runtime;
 mod store;
 
 pub use error::{CallError, ValidationError};
@@ -20,6 +21,7 @@ pub use hooks::{
 };
 pub use host::{CompiledPlugin, PluginHost};
 pub use limits::CallLimits;
+pub use runtime::PluginRuntime;
 
 /// The world version this host implements; a plugin must export exactly this interface.
 pub const HOOKS_INTERFACE: &str = "tandem:plugin/hooks@0.1.0";

@@ -41,6 +41,12 @@ pub struct Config {
     pub queue: String,
     /// How often the sweep looks for due notifications that no job delivered.
     pub sweep_every_secs: u64,
+    /// The largest plugin an admin may upload, in bytes.
+    pub max_plugin_bytes: usize,
+    /// Failed calls in a row after which a plugin is disabled.
+    pub plugin_failure_threshold: u32,
+    /// Where compiled plugins are kept across restarts (unset: compiled at each start).
+    pub plugin_cache_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +75,9 @@ impl Default for Config {
             delivery_lease_secs: 120,
             queue: "tandem-notifications".into(),
             sweep_every_secs: 10,
+            max_plugin_bytes: tandem_plugins::limits::MAX_MODULE_BYTES,
+            plugin_failure_threshold: tandem_core::plugin::DEFAULT_FAILURE_THRESHOLD,
+            plugin_cache_dir: None,
         }
     }
 }

@@ -122,8 +122,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = startup::shutdown_signal();
     let db = startup::open_database(&config).await?;
-    let (tandem, bus, queue) = startup::tandem_with_queue(db, &config).await?;
-    let app = startup::Application::build(&config, tandem.clone(), bus, queue).await?;
+    let services = startup::services(db, &config).await?;
+    let tandem = services.tandem.clone();
+    let app = startup::Application::build(&config, services).await?;
     let addr = app.local_addr()?;
     let public_url = config.public_url(addr);
     let mut out = std::io::stdout().lock();
@@ -155,7 +156,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let shutdown = startup::shutdown_signal();
     let db = startup::open_database(&config).await?;
-    let (tandem, _, queue) = startup::tandem_with_queue(db, &config).await?;
+    let startup::Services {
+        tandem,
+        queue,
+        plugins,
+        ..
+    } = startup::services(db, &config).await?;
     let public_url = config.public_url(config.bind);
     let mail = notifications::Mail::from_config(&config, &tandem)?;
     // apalis refuses two live workers of one name: each process gets its own.
@@ -163,7 +169,8 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         .node_id
         .clone()
         .unwrap_or_else(|| format!("worker-{}", tandem_core::ids::ConnectionId::new()));
-    let delivery = notifications::delivery(&config, &tandem, &mail, queue, &public_url, &name)?;
+    let delivery =
+        notifications::delivery(&config, &tandem, &plugins, &mail, queue, &public_url, &name)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = delivery.spawn(stop_rx);
     println!(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tandem_core::Tandem;
+use tandem_plugins::PluginRuntime;
 use tandem_worker::deliver::{Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
 use tandem_worker::queue::JobQueue;
@@ -71,6 +72,7 @@ impl Delivery {
 pub fn delivery(
     config: &Config,
     tandem: &Tandem,
+    plugins: &PluginRuntime,
     mail: &Mail,
     queue: JobQueue,
     public_url: &str,
@@ -88,7 +90,8 @@ pub fn delivery(
             from,
             lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
         },
-    );
+    )
+    .with_template_hook(Arc::new(plugins.clone()));
     Ok(Delivery {
         sweep: Sweep::new(
             deliverer.clone(),

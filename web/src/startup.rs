@@ -9,10 +9,13 @@ use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use sea_orm::DatabaseConnection;
+use tandem_core::clock::{Clock, SystemClock};
 use tandem_core::events::BroadcastBus;
 use tandem_core::limits::Limits;
+use tandem_core::plugin::PluginStore;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
+use tandem_plugins::{PluginHost, PluginRuntime};
 use tandem_worker::queue::JobQueue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -60,24 +63,41 @@ pub fn tandem(db: DatabaseConnection, config: &Config) -> (Tandem, BroadcastBus)
     (Tandem::new(db, ports, limits), bus)
 }
 
-/// The domain services with unread replies scheduled as jobs on the notification queue.
-pub async fn tandem_with_queue(
-    db: DatabaseConnection,
-    config: &Config,
-) -> anyhow::Result<(Tandem, BroadcastBus, JobQueue)> {
+/// Everything a serving or working process runs on.
+pub struct Services {
+    pub tandem: Tandem,
+    pub bus: BroadcastBus,
+    pub queue: JobQueue,
+    pub plugins: PluginRuntime,
+}
+
+/// The domain services with unread replies scheduled as jobs on the notification queue and
+/// tenant plugins answering the timeout and template ports.
+pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result<Services> {
     let queue = JobQueue::open(&config.database_url, &config.queue)
         .await
         .context("cannot open the notification queue")?;
     let limits = Limits {
         max_message_chars: config.max_message_chars,
     };
+    let host = PluginHost::new(config.plugin_cache_dir.as_deref())
+        .map_err(|e| anyhow::anyhow!("cannot start the plugin host: {e}"))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let plugins = PluginRuntime::new(host, PluginStore::new(db.clone(), clock.clone()))
+        .with_failure_threshold(config.plugin_failure_threshold);
     let bus = BroadcastBus::default();
     let ports = Ports {
+        clock,
         events: Arc::new(bus.clone()),
         scheduler: Arc::new(queue.clone()),
-        ..Ports::default()
+        timeout_policy: Arc::new(plugins.clone()),
     };
-    Ok((Tandem::new(db, ports, limits), bus, queue))
+    Ok(Services {
+        tandem: Tandem::new(db, ports, limits),
+        bus,
+        queue,
+        plugins,
+    })
 }
 
 /// A bound, ready server.
@@ -92,12 +112,13 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(
-        config: &Config,
-        tandem: Tandem,
-        bus: BroadcastBus,
-        queue: JobQueue,
-    ) -> anyhow::Result<Self> {
+    pub async fn build(config: &Config, services: Services) -> anyhow::Result<Self> {
+        let Services {
+            tandem,
+            bus,
+            queue,
+            plugins,
+        } = services;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -114,6 +135,7 @@ impl Application {
             WorkerMode::Embedded => Some(notifications::delivery(
                 config,
                 &tandem,
+                &plugins,
                 &mail,
                 queue,
                 &public_url,
@@ -146,6 +168,8 @@ impl Application {
                 .dev_mailbox
                 .filter(|_| listener.local_addr().is_ok_and(|a| a.ip().is_loopback())),
             closing: closing_rx,
+            plugins,
+            max_plugin_bytes: config.max_plugin_bytes,
         };
         Ok(Self {
             listener,

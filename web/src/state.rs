@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tandem_plugins::PluginRuntime;
 
 use tandem_core::events::EventBus;
 use tandem_core::ids::TenantId;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub max_message_chars: usize,
     /// The development mailbox, when no SMTP server is configured.
     pub dev_mailbox: Option<Arc<DevMailbox>>,
+    pub plugins: PluginRuntime,
+    pub max_plugin_bytes: usize,
     /// Becomes true when the server starts shutting down; sockets close on it.
     pub closing: watch::Receiver<bool>,
 }

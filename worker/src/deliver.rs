@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use tandem_core::clock::Timestamp;
-use tandem_core::delivery::{Channel, Claim, Outcome, UnreadBatch};
+use tandem_core::delivery::{Channel, Claim, NoTemplateHook, Outcome, TemplateHook, UnreadBatch};
 use tandem_core::ids::OutboxId;
 use tandem_core::{CoreError, Tandem};
 
@@ -56,6 +56,7 @@ pub struct Deliverer {
     tandem: Tandem,
     mailer: Arc<dyn Mailer>,
     templates: Arc<Templates>,
+    template_hook: Arc<dyn TemplateHook>,
     settings: Arc<DeliverySettings>,
 }
 
@@ -65,8 +66,15 @@ impl Deliverer {
             tandem,
             mailer,
             templates: Arc::new(Templates::new()),
+            template_hook: Arc::new(NoTemplateHook),
             settings: Arc::new(settings),
         }
+    }
+
+    /// Lets tenant plugins choose the template (see the plugins crate).
+    pub fn with_template_hook(mut self, hook: Arc<dyn TemplateHook>) -> Self {
+        self.template_hook = hook;
+        self
     }
 
     pub fn tandem(&self) -> &Tandem {
@@ -206,14 +214,26 @@ impl Deliverer {
 }
 
 impl Deliverer {
-    /// The tenant's own template when it has one and it renders; the built-in one otherwise,
-    /// so that a template gone wrong never costs the visitor their mail.
+    /// A plugin's template, else the tenant's own, else the built-in one: the first that
+    /// renders, so that a template gone wrong never costs the visitor their mail.
     async fn render(
         &self,
         batch: &UnreadBatch,
         language: &str,
         context: &EmailContext,
     ) -> Result<crate::templates::RenderedEmail, String> {
+        if let Some(sources) = self
+            .template_hook
+            .email_template(batch, self.tandem.now())
+            .await
+        {
+            match self.templates.render(&sources.into(), context) {
+                Ok(rendered) => return Ok(rendered),
+                Err(e) => {
+                    tracing::warn!(tenant = %batch.tenant.id, error = %e, "a plugin's template failed; using the tenant's");
+                }
+            }
+        }
         match self.tandem.tenants.email_template(batch.tenant.id).await {
             Ok(Some(custom)) => match self.templates.render(&custom.into(), context) {
                 Ok(rendered) => return Ok(rendered),

@@ -145,3 +145,29 @@ impl From<delivery::Model> for DeliveryRecord {
         }
     }
 }
+
+/// Where tenant plugins choose the unread-reply email's template (the plugins crate implements
+/// it). `None`: no opinion, so the tenant's own template or the built-in one.
+#[async_trait::async_trait]
+pub trait TemplateHook: Send + Sync + 'static {
+    async fn email_template(
+        &self,
+        batch: &UnreadBatch,
+        now: Timestamp,
+    ) -> Option<crate::tenant::TemplateSources>;
+}
+
+/// No plugins: every batch gets the tenant's template or the built-in one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTemplateHook;
+
+#[async_trait::async_trait]
+impl TemplateHook for NoTemplateHook {
+    async fn email_template(
+        &self,
+        _batch: &UnreadBatch,
+        _now: Timestamp,
+    ) -> Option<crate::tenant::TemplateSources> {
+        None
+    }
+}

@@ -7,6 +7,8 @@ pub mod message;
 pub mod message_edit;
 pub mod operator_session;
 pub mod outbox;
+pub mod plugin;
+pub mod plugin_log;
 pub mod resume_token;
 pub mod server_secret;
 pub mod tenant;

@@ -176,8 +176,10 @@ impl MessageService {
             .ok_or(CoreError::NotFound("tenant"))?;
         let context = TimeoutContext {
             tenant: actor.tenant,
+            tenant_slug: settings.slug.clone(),
             chat: chat.id,
             visitor: visitor.id,
+            visitor_name: visitor.name.clone(),
             visitor_locale: visitor.locale.clone(),
             visitor_has_email: visitor.email.is_some(),
             now,

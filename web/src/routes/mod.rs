@@ -8,6 +8,7 @@ pub mod hosted;
 pub mod metrics;
 pub mod openapi;
 pub mod platform;
+pub mod plugins;
 pub mod session;
 pub mod templates;
 pub mod unsubscribe;
@@ -81,6 +82,19 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/admin/templates/unread-reply/preview",
             post(templates::preview),
         )
+        .route(
+            "/admin/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(
+                    state.max_plugin_bytes.saturating_add(1024),
+                )),
+        )
+        .route(
+            "/admin/plugins/{id}",
+            patch(plugins::update).delete(plugins::delete),
+        )
+        .route("/admin/plugins/{id}/logs", get(plugins::logs))
         .route(
             "/platform/tenants",
             get(platform::list).post(platform::create),

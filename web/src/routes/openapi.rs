@@ -7,7 +7,9 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::realtime::{operator_socket, visitor_socket};
 use crate::routes::health::{self, Health};
-use crate::routes::{admin, chats, metrics, platform, session, templates, unsubscribe, widget};
+use crate::routes::{
+    admin, chats, metrics, platform, plugins, session, templates, unsubscribe, widget,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +57,11 @@ use crate::routes::{admin, chats, metrics, platform, session, templates, unsubsc
         templates::put,
         templates::reset,
         templates::preview,
+        plugins::upload,
+        plugins::list,
+        plugins::update,
+        plugins::delete,
+        plugins::logs,
         platform::list,
         platform::create,
         platform::update,

@@ -1,5 +1,6 @@
-//! The test suite's hostile plugin: it behaves according to the tenant slug it is called for,
-//! so one module exercises every way a plugin can misbehave.
+//! The test suite's hostile plugin: it behaves according to the visitor's name (or, without
+//! one, the tenant's slug), so one module exercises every way a plugin can misbehave. Called
+//! for anyone else it behaves: a 1 s timeout, a short template, a webhook nobody allowed.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -24,20 +25,20 @@ impl Guest for Hostile {
     }
 
     fn offline_timeout(ctx: Context) -> Option<u32> {
-        misbehave(&ctx.tenant_slug);
+        misbehave(how(&ctx));
         println!("offline timeout for {}", ctx.chat_id);
-        Some(7)
+        Some(1)
     }
 
     fn email_template(ctx: Context) -> Option<TemplateSources> {
-        misbehave(&ctx.tenant_slug);
-        let html = if ctx.tenant_slug == "huge" {
+        misbehave(how(&ctx));
+        let html = if how(&ctx) == "huge" {
             "x".repeat(1024 * 1024)
         } else {
             "<p>{{visitor_name}}</p>".into()
         };
         Some(TemplateSources {
-            subject: "Hostile".into(),
+            subject: "Hostile says hello".into(),
             html,
             text: "text".into(),
         })
@@ -48,12 +49,16 @@ impl Guest for Hostile {
         _messages: Vec<UnreadMessage>,
         _email: RenderedEmail,
     ) -> Option<Vec<Delivery>> {
-        misbehave(&ctx.tenant_slug);
+        misbehave(how(&ctx));
         Some(vec![Delivery::Webhook(Webhook {
             url: "http://169.254.169.254/latest/meta-data".into(),
             body: "{}".into(),
         })])
     }
+}
+
+fn how(ctx: &Context) -> &str {
+    ctx.visitor.name.as_deref().unwrap_or(&ctx.tenant_slug)
 }
 
 fn misbehave(how: &str) {

@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+use crate::ids::{PluginId, TenantId};
+
+/// A tenant's plugin: the uploaded component and its state.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "plugins")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: PluginId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub version: String,
+    /// JSON list of hook names.
+    pub hooks: String,
+    pub sha256: String,
+    pub wasm: Vec<u8>,
+    pub size_bytes: i64,
+    pub enabled: bool,
+    pub position: i32,
+    pub consecutive_failures: i32,
+    pub disabled_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,224 @@
+//! What tenant admins do with plugins: install one the plugins crate validated, list, enable
+//! or disable, reorder, delete, read the log.
+
+use std::sync::Arc;
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+use sea_orm::{IntoActiveModel, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::{LogLevel, PluginInfo, PluginLogLine, PluginStore, scoped};
+use crate::entity::{plugin, plugin_log, tenant};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::PluginId;
+use crate::operator::OperatorActor;
+use crate::services::Deps;
+use crate::tenant::parse_limits;
+
+/// A plugin that passed validation, to be installed for the admin's tenant.
+#[derive(Clone, Debug)]
+pub struct NewPlugin {
+    pub name: String,
+    pub version: String,
+    pub hooks: Vec<String>,
+    pub sha256: String,
+    pub wasm: Vec<u8>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginPatch {
+    pub enabled: Option<bool>,
+    pub position: Option<i32>,
+}
+
+#[derive(Clone)]
+pub struct PluginService {
+    deps: Arc<Deps>,
+    store: PluginStore,
+}
+
+impl PluginService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        let store = PluginStore::new(deps.db.clone(), deps.clock.clone());
+        Self { deps, store }
+    }
+
+    /// The runtime's view of the same tables.
+    pub fn store(&self) -> &PluginStore {
+        &self.store
+    }
+
+    /// Admins only. Installed enabled, after the tenant's other plugins.
+    pub async fn install(&self, actor: &OperatorActor, new: NewPlugin) -> CoreResult<PluginInfo> {
+        actor.require_admin()?;
+        let name = new.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(CoreError::invalid("name", "must be 1 to 100 characters"));
+        }
+        let (txn, _turn) = self.deps.write().await?;
+        let limits = tenant::Entity::find_by_id(actor.tenant)
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))
+            .and_then(|row| parse_limits(&row.limits))?;
+        let installed = plugin::Entity::find()
+            .filter(plugin::Column::TenantId.eq(actor.tenant))
+            .count(&txn)
+            .await?;
+        if installed >= u64::from(limits.plugins) {
+            return Err(CoreError::LimitReached(format!(
+                "this tenant may have {} plugins; delete one or ask for more",
+                limits.plugins
+            )));
+        }
+        let last: Option<i32> = plugin::Entity::find()
+            .select_only()
+            .column_as(plugin::Column::Position.max(), "max")
+            .filter(plugin::Column::TenantId.eq(actor.tenant))
+            .into_tuple::<Option<i32>>()
+            .one(&txn)
+            .await?
+            .flatten();
+        let now = self.deps.clock.now().millis();
+        let row = plugin::ActiveModel {
+            id: Set(PluginId::new()),
+            tenant_id: Set(actor.tenant),
+            name: Set(name),
+            version: Set(new.version),
+            hooks: Set(serde_json::to_string(&new.hooks).unwrap_or_else(|_| "[]".into())),
+            sha256: Set(new.sha256),
+            size_bytes: Set(i64::try_from(new.wasm.len()).unwrap_or(i64::MAX)),
+            wasm: Set(new.wasm),
+            enabled: Set(true),
+            position: Set(last.map_or(0, |p| p.saturating_add(1))),
+            consecutive_failures: Set(0),
+            disabled_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        self.store
+            .log(
+                actor.tenant,
+                row.id,
+                LogLevel::Info,
+                None,
+                "uploaded and enabled",
+            )
+            .await?;
+        Ok(row.into())
+    }
+
+    /// Admins only, in the order they run.
+    pub async fn list(&self, actor: &OperatorActor) -> CoreResult<Vec<PluginInfo>> {
+        actor.require_admin()?;
+        Ok(plugin::Entity::find()
+            .filter(plugin::Column::TenantId.eq(actor.tenant))
+            .order_by_asc(plugin::Column::Position)
+            .order_by_asc(plugin::Column::CreatedAt)
+            .all(&self.deps.db)
+            .await?
+            .into_iter()
+            .map(PluginInfo::from)
+            .collect())
+    }
+
+    pub async fn get(&self, actor: &OperatorActor, id: PluginId) -> CoreResult<PluginInfo> {
+        actor.require_admin()?;
+        Ok(self.find(actor, id).await?.into())
+    }
+
+    /// Admins only. Enabling a plugin Tandem disabled clears the reason and the failure count.
+    pub async fn update(
+        &self,
+        actor: &OperatorActor,
+        id: PluginId,
+        patch: PluginPatch,
+    ) -> CoreResult<PluginInfo> {
+        actor.require_admin()?;
+        if let Some(position) = patch.position
+            && !(0..=10_000).contains(&position)
+        {
+            return Err(CoreError::invalid(
+                "position",
+                "must be between 0 and 10000",
+            ));
+        }
+        let row = self.find(actor, id).await?;
+        let mut active = row.clone().into_active_model();
+        let mut note = None;
+        if let Some(enabled) = patch.enabled
+            && enabled != row.enabled
+        {
+            active.enabled = Set(enabled);
+            if enabled {
+                active.consecutive_failures = Set(0);
+                active.disabled_reason = Set(None);
+                note = Some("enabled by an admin");
+            } else {
+                note = Some("disabled by an admin");
+            }
+        }
+        if let Some(position) = patch.position {
+            active.position = Set(position);
+        }
+        active.updated_at = Set(self.deps.clock.now().millis());
+        let row = active.update(&self.deps.db).await?;
+        if let Some(note) = note {
+            self.store
+                .log(actor.tenant, id, LogLevel::Info, None, note)
+                .await?;
+        }
+        Ok(row.into())
+    }
+
+    /// Admins only. The plugin and its log go.
+    pub async fn delete(&self, actor: &OperatorActor, id: PluginId) -> CoreResult<()> {
+        actor.require_admin()?;
+        self.find(actor, id).await?;
+        plugin_log::Entity::delete_many()
+            .filter(plugin_log::Column::TenantId.eq(actor.tenant))
+            .filter(plugin_log::Column::PluginId.eq(id))
+            .exec(&self.deps.db)
+            .await?;
+        plugin::Entity::delete_many()
+            .filter(scoped(actor.tenant, id))
+            .exec(&self.deps.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Admins only: the newest `limit` lines, newest first.
+    pub async fn logs(
+        &self,
+        actor: &OperatorActor,
+        id: PluginId,
+        limit: u64,
+    ) -> CoreResult<Vec<PluginLogLine>> {
+        actor.require_admin()?;
+        self.find(actor, id).await?;
+        Ok(plugin_log::Entity::find()
+            .filter(plugin_log::Column::TenantId.eq(actor.tenant))
+            .filter(plugin_log::Column::PluginId.eq(id))
+            .order_by_desc(plugin_log::Column::Id)
+            .limit(limit.clamp(1, 1_000))
+            .all(&self.deps.db)
+            .await?
+            .into_iter()
+            .map(PluginLogLine::from)
+            .collect())
+    }
+
+    async fn find(&self, actor: &OperatorActor, id: PluginId) -> CoreResult<plugin::Model> {
+        plugin::Entity::find()
+            .filter(scoped(actor.tenant, id))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("plugin"))
+    }
+}

@@ -1,0 +1,257 @@
+//! Tenant plugins at work: the core's ports (the offline timeout, the email template)
+//! answered by each tenant's enabled plugins in their order — the first with an opinion wins —
+//! and every failure turned into the default, logged, and counted towards auto-disable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tandem_core::clock::Timestamp;
+use tandem_core::delivery::{TemplateHook, UnreadBatch};
+use tandem_core::ids::TenantId;
+use tandem_core::outbox::{OfflineTimeoutPolicy, TimeoutContext};
+use tandem_core::plugin::{
+    ActivePlugin, DEFAULT_FAILURE_THRESHOLD, LogLevel, PluginStore, TenantPlugins,
+};
+use tandem_core::tenant::TemplateSources;
+
+use crate::hooks::{HookContext, HookName, VisitorInfo};
+use crate::host::{Call, CompiledPlugin, PluginHost};
+use crate::limits::CallLimits;
+
+/// How long a tenant's list of plugins is reused before it is read again: what another node's
+/// admin changes take at most to apply here.
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// Each tenant's plugins, with when they were read.
+type Fresh = HashMap<TenantId, (Instant, Arc<TenantPlugins>)>;
+
+#[derive(Clone)]
+pub struct PluginRuntime {
+    host: PluginHost,
+    store: PluginStore,
+    failure_threshold: u32,
+    tenants: Arc<Mutex<Fresh>>,
+}
+
+impl PluginRuntime {
+    pub fn new(host: PluginHost, store: PluginStore) -> Self {
+        Self {
+            host,
+            store,
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+            tenants: Arc::default(),
+        }
+    }
+
+    pub fn with_failure_threshold(mut self, threshold: u32) -> Self {
+        self.failure_threshold = threshold.max(1);
+        self
+    }
+
+    pub fn host(&self) -> &PluginHost {
+        &self.host
+    }
+
+    /// After an admin changed the tenant's plugins: read them again on the next call.
+    pub fn forget(&self, tenant: TenantId) {
+        self.lock().remove(&tenant);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Fresh> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn plugins_of(&self, tenant: TenantId) -> Arc<TenantPlugins> {
+        if let Some((at, plugins)) = self.lock().get(&tenant)
+            && at.elapsed() < FRESH_FOR
+        {
+            return plugins.clone();
+        }
+        let plugins = match self.store.enabled(tenant).await {
+            Ok(plugins) => Arc::new(plugins),
+            Err(e) => {
+                // Without the list, nothing runs: the defaults apply.
+                tracing::warn!(%tenant, error = %e, "cannot read the tenant's plugins");
+                return Arc::default();
+            }
+        };
+        self.lock()
+            .insert(tenant, (Instant::now(), plugins.clone()));
+        plugins
+    }
+
+    async fn compiled(
+        &self,
+        plugin: &ActivePlugin,
+        limits: CallLimits,
+    ) -> Result<CompiledPlugin, String> {
+        if let Some(hit) = self.host.cached(&plugin.sha256) {
+            return Ok(hit);
+        }
+        let wasm = self
+            .store
+            .wasm(plugin.tenant, plugin.id)
+            .await
+            .map_err(|e| format!("cannot read the plugin: {e}"))?
+            .ok_or("the plugin was deleted")?;
+        self.host
+            .load(wasm, limits)
+            .await
+            .map_err(|e| format!("does not load: {e}"))
+    }
+
+    /// Asks each of the tenant's plugins implementing `hook`, in order, until one answers.
+    async fn first_opinion<T, F, Fut>(&self, tenant: TenantId, hook: HookName, call: F) -> Option<T>
+    where
+        F: Fn(CompiledPlugin, CallLimits) -> Fut,
+        Fut: std::future::Future<Output = Call<Option<T>>>,
+    {
+        let set = self.plugins_of(tenant).await;
+        let limits = CallLimits::new(set.timeout_ms, set.memory_mib);
+        for plugin in set.plugins.iter().filter(|p| p.implements(hook.as_str())) {
+            let compiled = match self.compiled(plugin, limits).await {
+                Ok(compiled) => compiled,
+                Err(reason) => {
+                    self.failed(plugin, hook, &reason).await;
+                    continue;
+                }
+            };
+            let call = call(compiled, limits).await;
+            if !call.output.is_empty() {
+                self.note(plugin, hook, LogLevel::Output, &call.output)
+                    .await;
+            }
+            match call.result {
+                Ok(answer) => {
+                    if plugin.consecutive_failures > 0 {
+                        if let Err(e) = self.store.record_success(tenant, plugin.id).await {
+                            tracing::warn!(plugin = %plugin.id, error = %e, "cannot record a plugin's success");
+                        }
+                        self.forget(tenant);
+                    }
+                    if answer.is_some() {
+                        return answer;
+                    }
+                }
+                Err(e) => {
+                    self.failed(plugin, hook, &format!("{e}; the default was used"))
+                        .await
+                }
+            }
+        }
+        None
+    }
+
+    async fn failed(&self, plugin: &ActivePlugin, hook: HookName, reason: &str) {
+        tracing::info!(plugin = %plugin.id, tenant = %plugin.tenant, hook = hook.as_str(), reason, "a plugin call failed");
+        match self
+            .store
+            .record_failure(
+                plugin.tenant,
+                plugin.id,
+                hook.as_str(),
+                reason,
+                self.failure_threshold,
+            )
+            .await
+        {
+            Ok(disabled) => {
+                if disabled {
+                    tracing::warn!(plugin = %plugin.id, tenant = %plugin.tenant, "plugin disabled after repeated failures");
+                }
+                // The failure count (or the plugin's state) changed.
+                self.forget(plugin.tenant);
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %plugin.id, error = %e, "cannot record a plugin's failure")
+            }
+        }
+    }
+
+    async fn note(&self, plugin: &ActivePlugin, hook: HookName, level: LogLevel, message: &str) {
+        if let Err(e) = self
+            .store
+            .log(
+                plugin.tenant,
+                plugin.id,
+                level,
+                Some(hook.as_str()),
+                message,
+            )
+            .await
+        {
+            tracing::warn!(plugin = %plugin.id, error = %e, "cannot write a plugin's log");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl OfflineTimeoutPolicy for PluginRuntime {
+    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
+        let hook_ctx = HookContext {
+            tenant_id: ctx.tenant.to_string(),
+            tenant_slug: ctx.tenant_slug.clone(),
+            chat_id: ctx.chat.to_string(),
+            visitor: VisitorInfo {
+                id: ctx.visitor.to_string(),
+                name: ctx.visitor_name.clone(),
+                locale: ctx.visitor_locale.clone(),
+                has_email: ctx.visitor_has_email,
+            },
+            tenant_timeout_secs: u32::try_from(ctx.tenant_timeout.as_secs()).unwrap_or(u32::MAX),
+            now_ms: ctx.now.millis(),
+            webhook_urls: Vec::new(),
+        };
+        let host = &self.host;
+        let answer = self
+            .first_opinion(ctx.tenant, HookName::OfflineTimeout, |plugin, limits| {
+                let hook_ctx = hook_ctx.clone();
+                async move { host.offline_timeout(&plugin, limits, &hook_ctx).await }
+            })
+            .await;
+        // The core clamps whatever comes back to the range tenants may configure.
+        answer.map_or(ctx.tenant_timeout, |secs| {
+            Duration::from_secs(u64::from(secs))
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TemplateHook for PluginRuntime {
+    async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<TemplateSources> {
+        let hook_ctx = HookContext {
+            tenant_id: batch.tenant.id.to_string(),
+            tenant_slug: batch.tenant.slug.clone(),
+            chat_id: batch.chat.to_string(),
+            visitor: VisitorInfo {
+                id: batch.visitor.id.to_string(),
+                name: batch.visitor.name.clone(),
+                locale: batch.visitor.locale.clone(),
+                has_email: batch.visitor.email.is_some(),
+            },
+            tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
+                .unwrap_or(u32::MAX),
+            now_ms: now.millis(),
+            webhook_urls: Vec::new(),
+        };
+        let host = &self.host;
+        let template = self
+            .first_opinion(
+                batch.tenant.id,
+                HookName::EmailTemplate,
+                |plugin, limits| {
+                    let hook_ctx = hook_ctx.clone();
+                    async move { host.email_template(&plugin, limits, &hook_ctx).await }
+                },
+            )
+            .await?;
+        Some(TemplateSources {
+            subject: template.subject,
+            html: template.html,
+            text: template.text,
+        })
+    }
+}

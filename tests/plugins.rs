@@ -1,0 +1,379 @@
+//! Tenant plugins through the real server: uploaded over the admin API, validated, run for
+//! their own tenant only, and contained when they misbehave — the visitor still gets their mail.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tandem_migrations::test_db::TestDatabase;
+
+use support::live::{Company, Live, Operator, Visitor};
+use support::smtp::SmtpSink;
+
+struct Plugged {
+    live: Live,
+    smtp: SmtpSink,
+}
+
+impl Plugged {
+    async fn on_database(db: TestDatabase) -> Self {
+        let smtp = SmtpSink::start().await;
+        let url = smtp.url();
+        let live = Live::with_env(
+            db,
+            &[
+                ("TANDEM_SMTP_URL", url.as_str()),
+                ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
+                ("TANDEM_SWEEP_EVERY_SECS", "1"),
+                ("TANDEM_MAX_PLUGIN_BYTES", "150000"),
+            ],
+        )
+        .await;
+        Self { live, smtp }
+    }
+
+    async fn upload(
+        &self,
+        company: &Company,
+        wasm: Vec<u8>,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
+        // A client of its own: the server answers an oversized upload before reading it all and
+        // drops the connection, which a pooled client would then try to reuse.
+        let response = reqwest::Client::new()
+            .post(self.live.url("/api/v1/admin/plugins"))
+            .bearer_auth(&company.admin_token)
+            .header("content-type", content_type)
+            .body(wasm)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text}"));
+        (status, body)
+    }
+
+    /// A visitor with a name and an address who asks; an operator answers while they are away.
+    async fn unread_reply(&self, company: &Company, operator: &Operator, name: &str) -> String {
+        let live = &self.live;
+        let visitor: Visitor = live.visitor(company).await;
+        let (status, body) = live
+            .visitor_call(
+                &visitor,
+                Method::PUT,
+                "/visitor",
+                Some(
+                    json!({"name": name, "email": format!("{}@example.org", name.to_lowercase())}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let question = live.visitor_says(&visitor, "Where is my order?").await;
+        let chat_id = question["chat_id"].as_str().expect("a chat").to_owned();
+        live.operator_says(operator, &chat_id, "It ships today.")
+            .await;
+        chat_id
+    }
+
+    async fn mails_to(&self, address: &str, within: Duration) -> Vec<String> {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let mails: Vec<String> = self
+                .smtp
+                .received()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|t| t.contains(address)))
+                .map(|m| m.data)
+                .collect();
+            if !mails.is_empty() || tokio::time::Instant::now() >= until {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn plugin(&self, company: &Company, id: &str) -> Value {
+        let (status, list) = self
+            .live
+            .call(
+                Method::GET,
+                "/api/v1/admin/plugins",
+                Some(&company.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        list["plugins"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn guest(name: &str) -> Vec<u8> {
+    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+        format!("{target}/guests/wasm32-wasip2/release")
+    });
+    let path = format!("{dir}/{name}.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; build the plugins first with scripts/build-plugins")
+    })
+}
+
+async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) {
+    let live = &p.live;
+    for company in [&live.acme, &live.globex] {
+        let (status, body) = live
+            .call(
+                Method::PUT,
+                "/api/v1/admin/settings",
+                Some(&company.admin_token),
+                Some(json!({"offline_timeout_secs": 300, "presence_grace_secs": 0})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The hostile plugin, called for a well-behaved visitor, says 1 s and "Hostile says hello".
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    assert_eq!(plugin["name"], "hostile");
+    assert_eq!(plugin["enabled"], true);
+    assert_eq!(
+        plugin["hooks"],
+        json!(["email_template", "offline_timeout", "route_notification"])
+    );
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+
+    // Globex cannot see, change or read Acme's plugin.
+    let (status, list) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/plugins",
+            Some(&live.globex.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["plugins"], json!([]));
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/api/v1/admin/plugins/{id}"),
+            Some(json!({"enabled": false})),
+        ),
+        (Method::DELETE, format!("/api/v1/admin/plugins/{id}"), None),
+        (
+            Method::GET,
+            format!("/api/v1/admin/plugins/{id}/logs"),
+            None,
+        ),
+    ] {
+        let (status, _) = live
+            .call(method, &path, Some(&live.globex.admin_token), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let gus = live.online_operator(&live.globex, "Gus").await;
+    p.unread_reply(&live.acme, &olga, "Fedor").await;
+    p.unread_reply(&live.globex, &gus, "Semion").await;
+
+    // Acme's plugin cut the 5 minutes to 1 s and chose the template.
+    let mails = p
+        .mails_to("fedor@example.org", Duration::from_secs(15))
+        .await;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].contains("Subject: Hostile says hello"),
+        "{}",
+        mails[0]
+    );
+    // Globex has no plugin: its visitor waits the tenant's 5 minutes.
+    assert!(
+        p.mails_to("semion@example.org", Duration::from_secs(2))
+            .await
+            .is_empty()
+    );
+
+    let (status, log) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/plugins/{id}/logs"),
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines = log["lines"].as_array().expect("lines");
+    assert!(
+        lines.iter().any(|l| l["level"] == "output"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("offline timeout for"))),
+        "{log}"
+    );
+}
+
+async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
+    let live = &p.live;
+    let (status, _) = live
+        .call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&live.acme.admin_token),
+            Some(json!({"offline_timeout_secs": 300, "presence_grace_secs": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+
+    // Each reply to "loop" runs the hook into its 50 ms deadline: the default (300 s) applies
+    // and the reply still goes out — just not after 1 s.
+    for _ in 0..4 {
+        p.unread_reply(&live.acme, &olga, "loop").await;
+    }
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert_eq!(plugin["enabled"], true, "{plugin}");
+    assert_eq!(plugin["consecutive_failures"], 4, "{plugin}");
+    // A good call ends the run of failures.
+    p.unread_reply(&live.acme, &olga, "Vera").await;
+    assert_eq!(p.plugin(&live.acme, &id).await["consecutive_failures"], 0);
+    for _ in 0..5 {
+        p.unread_reply(&live.acme, &olga, "grow").await;
+    }
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert_eq!(plugin["enabled"], false, "{plugin}");
+    let reason = plugin["disabled_reason"].as_str().expect("a reason");
+    assert!(reason.contains("5 failed calls in a row"), "{reason}");
+    assert!(reason.contains("memory limit"), "{reason}");
+    assert!(
+        p.mails_to("loop@example.org", Duration::from_secs(2))
+            .await
+            .is_empty()
+    );
+
+    let (_, log) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/plugins/{id}/logs"),
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    let messages: Vec<&str> = log["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("ran past its time limit of 50 ms; the default was used")),
+        "{messages:?}"
+    );
+
+    // Disabled, it no longer runs; enabled again by the admin, it does.
+    p.unread_reply(&live.acme, &olga, "Anna").await;
+    assert!(
+        p.mails_to("anna@example.org", Duration::from_secs(3))
+            .await
+            .is_empty()
+    );
+    let (status, plugin) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/plugins/{id}"),
+            Some(&live.acme.admin_token),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plugin}");
+    assert_eq!(plugin["disabled_reason"], Value::Null);
+    p.unread_reply(&live.acme, &olga, "Boris").await;
+    assert_eq!(
+        p.mails_to("boris@example.org", Duration::from_secs(15))
+            .await
+            .len(),
+        1
+    );
+}
+
+async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged) {
+    let live = &p.live;
+    let cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
+        (
+            b"not wasm at all".to_vec(),
+            "application/wasm",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a WebAssembly component",
+        ),
+        (
+            guest("hostile"),
+            "application/octet-stream",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/wasm",
+        ),
+        (
+            vec![0u8; 11 * 1024 * 1024],
+            "application/wasm",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+    ];
+    for (wasm, content_type, expected, reason) in cases {
+        let (status, body) = p.upload(&live.acme, wasm, content_type).await;
+        assert_eq!(status, expected, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(reason)),
+            "{body}"
+        );
+    }
+    // Operators are not admins.
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let response = live
+        .http
+        .post(live.url("/api/v1/admin/plugins"))
+        .bearer_auth(&olga.token)
+        .header("content-type", "application/wasm")
+        .body(guest("business_hours"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (_, list) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/plugins",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(list["plugins"], json!([]));
+}
+
+tandem_migrations::on_both_databases!(
+    Plugged::on_database =>
+    a_plugin_changes_its_own_tenants_timeout_and_template_only,
+    a_looping_plugin_falls_back_is_logged_and_disabled,
+    uploads_that_are_not_plugins_are_refused_and_change_nothing,
+);

@@ -1,0 +1,184 @@
+//! Tenant admins' plugins: upload (raw `application/wasm`, validated by the plugin host before
+//! anything is stored), list, enable/disable and order, delete, and each plugin's log.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use tandem_core::ids::PluginId;
+use tandem_core::plugin::{NewPlugin, PluginInfo, PluginLogLine, PluginPatch};
+use tandem_plugins::CallLimits;
+use utoipa::ToSchema;
+
+use crate::auth::AdminAuth;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// A name for the admin's eyes; the plugin's own manifest name when absent.
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PluginList {
+    /// In the order they run.
+    pub plugins: Vec<PluginInfo>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PluginLog {
+    /// Newest first.
+    pub lines: Vec<PluginLogLine>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// At most this many lines (default 100, maximum 1000).
+    pub limit: Option<u64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/plugins", tag = "admin",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component, as built"),
+    responses((status = 201, body = PluginInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Not a valid plugin (the reason says why), or the tenant's plugin limit is reached", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    QueryParams(query): QueryParams<UploadQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "payload_too_large",
+                format!("a plugin may be at most {} bytes", state.max_plugin_bytes),
+            )
+        } else {
+            ApiError::new(status, "bad_request", rejection.body_text())
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/wasm") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "upload the component as the raw body with Content-Type: application/wasm",
+        ));
+    }
+    let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
+    let limits = CallLimits::new(
+        tenant.limits.plugin_timeout_ms,
+        tenant.limits.plugin_memory_mib,
+    );
+    let compiled = state
+        .plugins
+        .host()
+        .validate(body.to_vec(), state.max_plugin_bytes, limits)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_plugin",
+                e.to_string(),
+            )
+        })?;
+    let name = query.name.unwrap_or_else(|| compiled.manifest.name.clone());
+    let installed = state
+        .tandem
+        .plugins
+        .install(
+            &actor,
+            NewPlugin {
+                name,
+                version: compiled.manifest.version.clone(),
+                hooks: compiled
+                    .manifest
+                    .hooks
+                    .iter()
+                    .map(|h| h.as_str().to_owned())
+                    .collect(),
+                sha256: compiled.sha256.clone(),
+                wasm: body.to_vec(),
+            },
+        )
+        .await?;
+    state.plugins.forget(actor.tenant);
+    Ok((StatusCode::CREATED, Json(installed)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/plugins", tag = "admin",
+    responses((status = 200, body = PluginList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<PluginList>, ApiError> {
+    Ok(Json(PluginList {
+        plugins: state.tandem.plugins.list(&actor).await?,
+    }))
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/plugins/{id}", tag = "admin",
+    params(("id" = String, Path)),
+    request_body = PluginPatch,
+    responses((status = 200, body = PluginInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<PluginPatch>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    let id: PluginId = id.parse()?;
+    let updated = state.tandem.plugins.update(&actor, id, patch).await?;
+    state.plugins.forget(actor.tenant);
+    Ok(Json(updated))
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/plugins/{id}", tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted, with its log"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: PluginId = id.parse()?;
+    state.tandem.plugins.delete(&actor, id).await?;
+    state.plugins.forget(actor.tenant);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/plugins/{id}/logs", tag = "admin",
+    params(("id" = String, Path), LogQuery),
+    responses((status = 200, description = "What the plugin printed, its failed calls, and when Tandem disabled it", body = PluginLog), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn logs(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<LogQuery>,
+) -> Result<Json<PluginLog>, ApiError> {
+    let id: PluginId = id.parse()?;
+    let lines = state
+        .tandem
+        .plugins
+        .logs(&actor, id, query.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(PluginLog { lines }))
+}
