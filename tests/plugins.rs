@@ -118,15 +118,19 @@ impl Plugged {
 }
 
 fn guest(name: &str) -> Vec<u8> {
+    let path = guest_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; build the plugins first with scripts/build-plugins")
+    })
+}
+
+fn guest_path(name: &str) -> String {
     let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
         format!("{target}/guests/wasm32-wasip2/release")
     });
-    let path = format!("{dir}/{name}.wasm");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; build the plugins first with scripts/build-plugins")
-    })
+    format!("{dir}/{name}.wasm")
 }
 
 async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) {
@@ -371,8 +375,66 @@ async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged)
     assert_eq!(list["plugins"], json!([]));
 }
 
+async fn authors_check_and_run_plugins_from_the_command_line(p: Plugged) {
+    let env = &p.live.env;
+    let out = env
+        .run(&["plugin", "check", &guest_path("business_hours")])
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(report["manifest"]["hooks"], json!(["offline_timeout"]));
+
+    let tuesday_10am_moscow = json!({
+        "tenant_id": "t", "tenant_slug": "acme", "chat_id": "c",
+        "visitor": {"id": "v"}, "tenant_timeout_secs": 300, "now_ms": 1_795_503_600_000_i64,
+    });
+    let out = env
+        .run(&[
+            "plugin",
+            "run",
+            &guest_path("business_hours"),
+            "offline_timeout",
+            "--input",
+            &tuesday_10am_moscow.to_string(),
+        ])
+        .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(answer["answer"], 120);
+
+    let looping = json!({
+        "tenant_id": "t", "tenant_slug": "acme", "chat_id": "c",
+        "visitor": {"id": "v", "name": "loop"}, "tenant_timeout_secs": 300, "now_ms": 0,
+    });
+    let out = env
+        .run(&[
+            "plugin",
+            "run",
+            &guest_path("hostile"),
+            "offline_timeout",
+            "--input",
+            &looping.to_string(),
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains("ran past its time limit of 50 ms"),
+        "{}",
+        out.stderr
+    );
+
+    let out = env.run(&["plugin", "check", "/etc/hostname"]).await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains("is not a valid plugin"),
+        "{}",
+        out.stderr
+    );
+}
+
 tandem_migrations::on_both_databases!(
     Plugged::on_database =>
+    authors_check_and_run_plugins_from_the_command_line,
     a_plugin_changes_its_own_tenants_timeout_and_template_only,
     a_looping_plugin_falls_back_is_logged_and_disabled,
     uploads_that_are_not_plugins_are_refused_and_change_nothing,

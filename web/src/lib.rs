@@ -10,6 +10,7 @@ pub mod housekeeping;
 pub mod html;
 pub mod metrics;
 pub mod notifications;
+pub mod plugin_cli;
 pub mod presence_keeper;
 pub mod rate_limit;
 pub mod realtime;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tandem_core::tenant::NewTenant;
 use tandem_migrations::MigratorTrait;
 use tandem_web::config::Config;
-use tandem_web::{demo, notifications, startup};
+use tandem_web::{demo, notifications, plugin_cli, startup};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -38,6 +38,26 @@ enum Command {
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// Check and try plugins offline, with the server's limits.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Validate a plugin as an upload would; prints its manifest.
+    Check { file: std::path::PathBuf },
+    /// Run one hook of a plugin with a JSON input; prints the answer.
+    Run {
+        file: std::path::PathBuf,
+        /// offline_timeout, email_template or route_notification.
+        hook: String,
+        /// The hook's context as JSON (route_notification: {"context", "messages", "email"}).
+        #[arg(long)]
+        input: String,
     },
 }
 
@@ -93,6 +113,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate { action } => migrate(config, action).await,
+        Command::Plugin {
+            command: PluginCommand::Check { file },
+        } => plugin_cli::check(&file, config.max_plugin_bytes).await,
+        Command::Plugin {
+            command: PluginCommand::Run { file, hook, input },
+        } => plugin_cli::run(&file, &hook, &input).await,
         Command::Tenant {
             command:
                 TenantCommand::Create {

@@ -102,6 +102,112 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
     let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
 }
 
+/// Two queue workers (each with a queue handle and a pool of its own, as two processes would
+/// have) and a sweep running every 50 ms, all at once over the same due replies: every visitor
+/// gets exactly one mail.
+async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestDatabase) {
+    const CHATS: usize = 30;
+    let db = tandem_core::database::connect(database.url())
+        .await
+        .unwrap();
+    tandem_migrations::Migrator::up(&db, None).await.unwrap();
+    let queue_name = format!("test-{}", uuid::Uuid::new_v4());
+    let queue = JobQueue::open(database.url(), &queue_name).await.unwrap();
+    let ports = Ports {
+        scheduler: Arc::new(queue.clone()),
+        ..Ports::default()
+    };
+    let tandem = Tandem::new(db, ports, Limits::default());
+    let support::company::Acme {
+        tenant,
+        admin,
+        olga,
+    } = support::company::acme(&tandem).await;
+    tandem
+        .tenants
+        .update_settings(
+            &admin,
+            SettingsPatch {
+                offline_timeout_secs: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let smtp = SmtpSink::start().await;
+    let deliverer = || {
+        Deliverer::new(
+            tandem.clone(),
+            Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
+            DeliverySettings {
+                public_url: "https://chat.example.com".into(),
+                from: "Acme <support@chat.example.com>".parse().unwrap(),
+                lease: DEFAULT_LEASE,
+            },
+        )
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut running = Vec::new();
+    for n in 0..2 {
+        let own_queue = JobQueue::open(database.url(), &queue_name).await.unwrap();
+        running.push(tokio::spawn(own_queue.work(
+            format!("{queue_name}-{n}"),
+            deliverer(),
+            stopped.clone(),
+        )));
+    }
+    running.push(
+        tandem_worker::sweep::Sweep::new(deliverer(), Duration::from_millis(50))
+            .spawn(stopped.clone()),
+    );
+
+    for n in 0..CHATS {
+        let session = tandem
+            .visitors
+            .start_session(&tenant, SessionRequest::default())
+            .await
+            .unwrap();
+        tandem
+            .visitors
+            .update_profile(
+                &session.actor,
+                ProfilePatch {
+                    email: Some(format!("visitor{n}@example.org")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let question = tandem
+            .messages
+            .send_as_visitor(&session.actor, "Hello?", None)
+            .await
+            .unwrap();
+        tandem
+            .messages
+            .send_as_operator(&olga, question.chat_id, "Here is your answer.", None)
+            .await
+            .unwrap();
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while smtp.received().len() < CHATS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Anything sent twice would arrive now, while all three keep running.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut recipients: Vec<String> = smtp.received().into_iter().flat_map(|m| m.to).collect();
+    recipients.sort();
+    let mut unique = recipients.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), CHATS, "every visitor got a mail");
+    assert_eq!(recipients, unique, "no visitor got two");
+    let _ = stop.send(true);
+    for task in running {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+}
+
 async fn fresh(database: TestDatabase) -> TestDatabase {
     database
 }
@@ -109,4 +215,5 @@ async fn fresh(database: TestDatabase) -> TestDatabase {
 tandem_migrations::on_both_databases!(
     fresh =>
     a_reply_becomes_a_delayed_job_that_mails_it,
+    two_workers_and_the_sweep_racing_send_each_mail_once,
 );

@@ -1,0 +1,154 @@
+//! What a hook call costs: upload-to-ready time of the example plugins, one call's overhead
+//! (fresh instance, call, drop) as p50/p99, calls per second on one core, and another
+//! tenant's p99 while looping plugins burn their whole deadline beside it.
+//!
+//! ```sh
+//! scripts/build-plugins && cargo bench -p tandem-plugins --bench hook_calls
+//! ```
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tandem_plugins::hooks::{HookContext, VisitorInfo};
+use tandem_plugins::{CallLimits, PluginHost};
+
+fn guest(name: &str) -> Vec<u8> {
+    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+        format!("{target}/guests/wasm32-wasip2/release")
+    });
+    let path = format!("{dir}/{name}.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; run scripts/build-plugins"))
+}
+
+fn context(visitor_name: &str) -> HookContext {
+    HookContext {
+        tenant_id: "t".into(),
+        tenant_slug: "acme".into(),
+        chat_id: "c".into(),
+        visitor: VisitorInfo {
+            id: "v".into(),
+            name: Some(visitor_name.into()),
+            locale: Some("en".into()),
+            has_email: true,
+        },
+        tenant_timeout_secs: 300,
+        now_ms: 1_795_503_600_000,
+        webhook_urls: vec!["https://hooks.example.com/team".into()],
+    }
+}
+
+fn report(label: &str, h: &Histogram<u64>) {
+    println!(
+        "{label}: n={} p50 {} µs, p99 {} µs, max {} µs",
+        h.len(),
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.max()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let host = PluginHost::new(None).expect("a host");
+    let limits = CallLimits::default();
+
+    for name in ["business_hours", "branded_template", "channel_router"] {
+        let wasm = guest(name);
+        let started = Instant::now();
+        host.validate(wasm.clone(), usize::MAX, limits)
+            .await
+            .expect("valid");
+        println!(
+            "{name}: {} KiB, upload to ready {} ms",
+            wasm.len() / 1024,
+            started.elapsed().as_millis()
+        );
+    }
+
+    let hours = host
+        .validate(guest("business_hours"), usize::MAX, limits)
+        .await
+        .expect("valid");
+    let template = host
+        .validate(guest("branded_template"), usize::MAX, limits)
+        .await
+        .expect("valid");
+    let ctx = context("Fedor");
+    for _ in 0..200 {
+        host.offline_timeout(&hours, limits, &ctx).await;
+    }
+    for (label, plugin, is_template) in [
+        ("offline_timeout (business-hours)", &hours, false),
+        ("email_template (branded-template)", &template, true),
+    ] {
+        let mut h = Histogram::<u64>::new(3).expect("histogram");
+        let started = Instant::now();
+        let calls = 5_000;
+        for _ in 0..calls {
+            let call_started = Instant::now();
+            let ok = if is_template {
+                host.email_template(plugin, limits, &ctx)
+                    .await
+                    .result
+                    .is_ok()
+            } else {
+                host.offline_timeout(plugin, limits, &ctx)
+                    .await
+                    .result
+                    .is_ok()
+            };
+            assert!(ok);
+            h.record(call_started.elapsed().as_micros() as u64)
+                .expect("record");
+        }
+        report(label, &h);
+        println!(
+            "  one caller at a time: {:.0} calls/s",
+            f64::from(calls) / started.elapsed().as_secs_f64()
+        );
+    }
+
+    // Two tenants' looping plugins run into their 50 ms deadline over and over, while a third
+    // tenant's business-hours calls go on.
+    let hostile = host
+        .validate(guest("hostile"), usize::MAX, limits)
+        .await
+        .expect("valid");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut loopers = Vec::new();
+    for _ in 0..2 {
+        let (host, hostile, stop) = (host.clone(), hostile.clone(), stop.clone());
+        loopers.push(tokio::spawn(async move {
+            let looping = context("loop");
+            let mut timeouts = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if host
+                    .offline_timeout(&hostile, limits, &looping)
+                    .await
+                    .result
+                    .is_err()
+                {
+                    timeouts += 1;
+                }
+            }
+            timeouts
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut h = Histogram::<u64>::new(3).expect("histogram");
+    for _ in 0..2_000 {
+        let call_started = Instant::now();
+        host.offline_timeout(&hours, limits, &ctx).await;
+        h.record(call_started.elapsed().as_micros() as u64)
+            .expect("record");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut stopped = 0;
+    for l in loopers {
+        stopped += l.await.expect("looper");
+    }
+    report("offline_timeout while 2 looping plugins run", &h);
+    println!("  looping calls stopped at their deadline meanwhile: {stopped}");
+}
