@@ -40,11 +40,21 @@ impl Plugged {
         wasm: Vec<u8>,
         content_type: &str,
     ) -> (StatusCode, Value) {
+        self.upload_as(&company.admin_token, wasm, content_type)
+            .await
+    }
+
+    async fn upload_as(
+        &self,
+        token: &str,
+        wasm: Vec<u8>,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
         // A client of its own: the server answers an oversized upload before reading it all and
         // drops the connection, which a pooled client would then try to reuse.
         let response = reqwest::Client::new()
             .post(self.live.url("/api/v1/admin/plugins"))
-            .bearer_auth(&company.admin_token)
+            .bearer_auth(token)
             .header("content-type", content_type)
             .body(wasm)
             .send()
@@ -320,6 +330,46 @@ async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
     );
 }
 
+async fn a_template_that_does_not_render_still_mails_and_is_logged(p: Plugged) {
+    let live = &p.live;
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    p.unread_reply(&live.acme, &olga, "badtemplate").await;
+
+    // The timeout hook said 1 s; the template failed, so the built-in one carried the mail.
+    let mails = p
+        .mails_to("badtemplate@example.org", Duration::from_secs(15))
+        .await;
+    assert_eq!(mails.len(), 1);
+    assert!(!mails[0].contains("Hostile says hello"), "{}", mails[0]);
+    assert!(mails[0].contains("It ships today."));
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert_eq!(plugin["consecutive_failures"], 1, "{plugin}");
+    let (_, log) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/plugins/{id}/logs"),
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert!(
+        log["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .any(|l| l["hook"] == "email_template"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("does not render"))),
+        "{log}"
+    );
+}
+
 async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged) {
     let live = &p.live;
     let cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
@@ -352,18 +402,13 @@ async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged)
             "{body}"
         );
     }
-    // Operators are not admins.
+    // Operators are not admins. (A small body: refused before it is read, a large one would
+    // meet a closed connection.)
     let olga = live.online_operator(&live.acme, "Olga").await;
-    let response = live
-        .http
-        .post(live.url("/api/v1/admin/plugins"))
-        .bearer_auth(&olga.token)
-        .header("content-type", "application/wasm")
-        .body(guest("business_hours"))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (status, _) = p
+        .upload_as(&olga.token, b"\0asm".to_vec(), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, list) = live
         .call(
             Method::GET,
@@ -437,5 +482,6 @@ tandem_migrations::on_both_databases!(
     authors_check_and_run_plugins_from_the_command_line,
     a_plugin_changes_its_own_tenants_timeout_and_template_only,
     a_looping_plugin_falls_back_is_logged_and_disabled,
+    a_template_that_does_not_render_still_mails_and_is_logged,
     uploads_that_are_not_plugins_are_refused_and_change_nothing,
 );

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tandem_core::clock::Timestamp;
-use tandem_core::delivery::{TemplateHook, UnreadBatch};
-use tandem_core::ids::TenantId;
+use tandem_core::delivery::{ChosenTemplate, TemplateHook, UnreadBatch};
+use tandem_core::ids::{PluginId, TenantId};
 use tandem_core::outbox::{OfflineTimeoutPolicy, TimeoutContext};
 use tandem_core::plugin::{
     ActivePlugin, DEFAULT_FAILURE_THRESHOLD, LogLevel, PluginStore, TenantPlugins,
@@ -103,8 +103,14 @@ impl PluginRuntime {
             .map_err(|e| format!("does not load: {e}"))
     }
 
-    /// Asks each of the tenant's plugins implementing `hook`, in order, until one answers.
-    async fn first_opinion<T, F, Fut>(&self, tenant: TenantId, hook: HookName, call: F) -> Option<T>
+    /// Asks each of the tenant's plugins implementing `hook`, in order, until one answers;
+    /// the answer comes with the plugin that gave it.
+    async fn first_opinion<T, F, Fut>(
+        &self,
+        tenant: TenantId,
+        hook: HookName,
+        call: F,
+    ) -> Option<(T, PluginId)>
     where
         F: Fn(CompiledPlugin, CallLimits) -> Fut,
         Fut: std::future::Future<Output = Call<Option<T>>>,
@@ -132,8 +138,8 @@ impl PluginRuntime {
                         }
                         self.forget(tenant);
                     }
-                    if answer.is_some() {
-                        return answer;
+                    if let Some(answer) = answer {
+                        return Some((answer, plugin.id));
                     }
                 }
                 Err(e) => {
@@ -213,7 +219,7 @@ impl OfflineTimeoutPolicy for PluginRuntime {
             })
             .await;
         // The core clamps whatever comes back to the range tenants may configure.
-        answer.map_or(ctx.tenant_timeout, |secs| {
+        answer.map_or(ctx.tenant_timeout, |(secs, _)| {
             Duration::from_secs(u64::from(secs))
         })
     }
@@ -221,7 +227,7 @@ impl OfflineTimeoutPolicy for PluginRuntime {
 
 #[async_trait::async_trait]
 impl TemplateHook for PluginRuntime {
-    async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<TemplateSources> {
+    async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<ChosenTemplate> {
         let hook_ctx = HookContext {
             tenant_id: batch.tenant.id.to_string(),
             tenant_slug: batch.tenant.slug.clone(),
@@ -238,7 +244,7 @@ impl TemplateHook for PluginRuntime {
             webhook_urls: Vec::new(),
         };
         let host = &self.host;
-        let template = self
+        let (template, plugin) = self
             .first_opinion(
                 batch.tenant.id,
                 HookName::EmailTemplate,
@@ -248,10 +254,20 @@ impl TemplateHook for PluginRuntime {
                 },
             )
             .await?;
-        Some(TemplateSources {
-            subject: template.subject,
-            html: template.html,
-            text: template.text,
+        Some(ChosenTemplate {
+            sources: TemplateSources {
+                subject: template.subject,
+                html: template.html,
+                text: template.text,
+            },
+            plugin,
         })
+    }
+
+    async fn template_failed(&self, batch: &UnreadBatch, plugin: PluginId, reason: &str) {
+        let enabled = self.plugins_of(batch.tenant.id).await;
+        if let Some(plugin) = enabled.plugins.iter().find(|p| p.id == plugin) {
+            self.failed(plugin, HookName::EmailTemplate, reason).await;
+        }
     }
 }

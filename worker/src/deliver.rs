@@ -222,15 +222,18 @@ impl Deliverer {
         language: &str,
         context: &EmailContext,
     ) -> Result<crate::templates::RenderedEmail, String> {
-        if let Some(sources) = self
+        if let Some(chosen) = self
             .template_hook
             .email_template(batch, self.tandem.now())
             .await
         {
-            match self.templates.render(&sources.into(), context) {
+            match self.templates.render(&chosen.sources.into(), context) {
                 Ok(rendered) => return Ok(rendered),
                 Err(e) => {
-                    tracing::warn!(tenant = %batch.tenant.id, error = %e, "a plugin's template failed; using the tenant's");
+                    let reason = format!("its template does not render: {e}; the default was used");
+                    self.template_hook
+                        .template_failed(batch, chosen.plugin, &reason)
+                        .await;
                 }
             }
         }

@@ -146,15 +146,27 @@ impl From<delivery::Model> for DeliveryRecord {
     }
 }
 
+/// A template a tenant's plugin chose, and which plugin: a template that then fails to render
+/// is that plugin's failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenTemplate {
+    pub sources: crate::tenant::TemplateSources,
+    pub plugin: crate::ids::PluginId,
+}
+
 /// Where tenant plugins choose the unread-reply email's template (the plugins crate implements
 /// it). `None`: no opinion, so the tenant's own template or the built-in one.
 #[async_trait::async_trait]
 pub trait TemplateHook: Send + Sync + 'static {
-    async fn email_template(
+    async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<ChosenTemplate>;
+
+    /// The chosen template did not render: counted and logged against its plugin.
+    async fn template_failed(
         &self,
         batch: &UnreadBatch,
-        now: Timestamp,
-    ) -> Option<crate::tenant::TemplateSources>;
+        plugin: crate::ids::PluginId,
+        reason: &str,
+    );
 }
 
 /// No plugins: every batch gets the tenant's template or the built-in one.
@@ -167,7 +179,15 @@ impl TemplateHook for NoTemplateHook {
         &self,
         _batch: &UnreadBatch,
         _now: Timestamp,
-    ) -> Option<crate::tenant::TemplateSources> {
+    ) -> Option<ChosenTemplate> {
         None
+    }
+
+    async fn template_failed(
+        &self,
+        _batch: &UnreadBatch,
+        _plugin: crate::ids::PluginId,
+        _reason: &str,
+    ) {
     }
 }

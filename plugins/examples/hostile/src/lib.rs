@@ -32,10 +32,11 @@ impl Guest for Hostile {
 
     fn email_template(ctx: Context) -> Option<TemplateSources> {
         misbehave(how(&ctx));
-        let html = if how(&ctx) == "huge" {
-            "x".repeat(1024 * 1024)
-        } else {
-            "<p>{{visitor_name}}</p>".into()
+        let html = match how(&ctx) {
+            "huge" => "x".repeat(1024 * 1024),
+            // Strict mode: a value the host does not have fails the render.
+            "badtemplate" => "<p>{{no_such_value}}</p>".into(),
+            _ => "<p>{{visitor_name}}</p>".into(),
         };
         Some(TemplateSources {
             subject: "Hostile says hello".into(),
