@@ -106,6 +106,25 @@ impl Plugged {
         }
     }
 
+    /// Whether a line of the plugin's log matches; prints the log when none does.
+    async fn log_has(&self, company: &Company, id: &str, matches: impl Fn(&Value) -> bool) -> bool {
+        let (status, log) = self
+            .live
+            .call(
+                Method::GET,
+                &format!("/api/v1/admin/plugins/{id}/logs"),
+                Some(&company.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        let found = log["lines"].as_array().expect("lines").iter().any(matches);
+        if !found {
+            eprintln!("the log: {log:#}");
+        }
+        found
+    }
+
     async fn plugin(&self, company: &Company, id: &str) -> Value {
         let (status, list) = self
             .live
@@ -221,22 +240,12 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
             .is_empty()
     );
 
-    let (status, log) = live
-        .call(
-            Method::GET,
-            &format!("/api/v1/admin/plugins/{id}/logs"),
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let lines = log["lines"].as_array().expect("lines");
     assert!(
-        lines.iter().any(|l| l["level"] == "output"
+        p.log_has(&live.acme, &id, |l| l["level"] == "output"
             && l["message"]
                 .as_str()
-                .is_some_and(|m| m.contains("offline timeout for"))),
-        "{log}"
+                .is_some_and(|m| m.contains("offline timeout for")))
+            .await
     );
 }
 
@@ -283,25 +292,11 @@ async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
             .is_empty()
     );
 
-    let (_, log) = live
-        .call(
-            Method::GET,
-            &format!("/api/v1/admin/plugins/{id}/logs"),
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    let messages: Vec<&str> = log["lines"]
-        .as_array()
-        .expect("lines")
-        .iter()
-        .filter_map(|l| l["message"].as_str())
-        .collect();
     assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("ran past its time limit of 50 ms; the default was used")),
-        "{messages:?}"
+        p.log_has(&live.acme, &id, |l| l["message"].as_str().is_some_and(
+            |m| m.contains("ran past its time limit of 50 ms; the default was used")
+        ))
+        .await
     );
 
     // Disabled, it no longer runs; enabled again by the admin, it does.
@@ -349,24 +344,12 @@ async fn a_template_that_does_not_render_still_mails_and_is_logged(p: Plugged) {
     assert!(mails[0].contains("It ships today."));
     let plugin = p.plugin(&live.acme, &id).await;
     assert_eq!(plugin["consecutive_failures"], 1, "{plugin}");
-    let (_, log) = live
-        .call(
-            Method::GET,
-            &format!("/api/v1/admin/plugins/{id}/logs"),
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
     assert!(
-        log["lines"]
-            .as_array()
-            .expect("lines")
-            .iter()
-            .any(|l| l["hook"] == "email_template"
-                && l["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("does not render"))),
-        "{log}"
+        p.log_has(&live.acme, &id, |l| l["hook"] == "email_template"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("does not render")))
+            .await
     );
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tandem_plugins::hooks::{
     Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo,
 };
-use tandem_plugins::{CallError, CallLimits, PluginHost, ValidationError};
+use tandem_plugins::{CallError, CallLimits, CompiledPlugin, PluginHost, ValidationError};
 
 fn guest(name: &str) -> Vec<u8> {
     let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
@@ -44,6 +44,16 @@ fn context(tenant_slug: &str) -> HookContext {
 
 const MAX: usize = tandem_plugins::limits::MAX_MODULE_BYTES;
 
+/// A host and one of the built plugins, validated as an upload would be.
+async fn loaded(name: &str) -> (PluginHost, CompiledPlugin) {
+    let host = host();
+    let plugin = host
+        .validate(guest(name), MAX, CallLimits::default())
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (host, plugin)
+}
+
 #[tokio::test]
 async fn the_examples_validate_and_name_their_hooks() {
     let host = host();
@@ -64,11 +74,7 @@ async fn the_examples_validate_and_name_their_hooks() {
 
 #[tokio::test]
 async fn business_hours_answer_short_by_day_and_long_by_night() {
-    let host = host();
-    let plugin = host
-        .validate(guest("business_hours"), MAX, CallLimits::default())
-        .await
-        .expect("valid");
+    let (host, plugin) = loaded("business_hours").await;
     // Tuesday 2026-11-24 10:00 in Moscow is 07:00 UTC; 23:00 there is 20:00 UTC.
     let day = 1_795_503_600_000;
     let night = day + 13 * 3_600_000;
@@ -87,11 +93,7 @@ async fn business_hours_answer_short_by_day_and_long_by_night() {
 
 #[tokio::test]
 async fn the_router_sends_the_email_and_posts_to_the_allowed_webhook() {
-    let host = host();
-    let plugin = host
-        .validate(guest("channel_router"), MAX, CallLimits::default())
-        .await
-        .expect("valid");
+    let (host, plugin) = loaded("channel_router").await;
     let messages = vec![UnreadMessage {
         id: "m1".into(),
         author: "Olga".into(),
@@ -125,11 +127,7 @@ async fn the_router_sends_the_email_and_posts_to_the_allowed_webhook() {
 
 #[tokio::test]
 async fn the_branded_template_speaks_the_visitors_language() {
-    let host = host();
-    let plugin = host
-        .validate(guest("branded_template"), MAX, CallLimits::default())
-        .await
-        .expect("valid");
+    let (host, plugin) = loaded("branded_template").await;
     let ru = host
         .email_template(&plugin, CallLimits::default(), &context("acme"))
         .await;
@@ -150,11 +148,7 @@ fn hostile(how: &str) -> HookContext {
 }
 
 async fn hostile_call(how: &str) -> (Result<Option<u32>, CallError>, Duration, String) {
-    let host = host();
-    let plugin = host
-        .validate(guest("hostile"), MAX, CallLimits::default())
-        .await
-        .expect("the hostile plugin's manifest is fine");
+    let (host, plugin) = loaded("hostile").await;
     let call = host
         .offline_timeout(&plugin, CallLimits::default(), &hostile(how))
         .await;
@@ -200,11 +194,7 @@ async fn a_plugin_that_behaves_answers_and_its_output_is_kept() {
 
 #[tokio::test]
 async fn a_huge_template_is_refused_as_malformed() {
-    let host = host();
-    let plugin = host
-        .validate(guest("hostile"), MAX, CallLimits::default())
-        .await
-        .expect("valid");
+    let (host, plugin) = loaded("hostile").await;
     let call = host
         .email_template(&plugin, CallLimits::default(), &hostile("huge"))
         .await;
@@ -216,11 +206,7 @@ async fn a_huge_template_is_refused_as_malformed() {
 
 #[tokio::test]
 async fn tighter_limits_of_a_tenant_apply() {
-    let host = host();
-    let plugin = host
-        .validate(guest("hostile"), MAX, CallLimits::default())
-        .await
-        .expect("valid");
+    let (host, plugin) = loaded("hostile").await;
     let call = host
         .offline_timeout(&plugin, CallLimits::new(10, 32), &hostile("loop"))
         .await;

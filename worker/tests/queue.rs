@@ -18,7 +18,17 @@ use tandem_worker::queue::JobQueue;
 
 use support::smtp::SmtpSink;
 
-async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
+/// Acme on a fresh database with a 1 s offline timeout, its replies scheduled on a queue of
+/// their own.
+struct Queued {
+    tandem: Tandem,
+    queue: JobQueue,
+    queue_name: String,
+    tenant: tandem_core::tenant::Tenant,
+    olga: tandem_core::operator::OperatorActor,
+}
+
+async fn queued(database: &TestDatabase) -> Queued {
     let db = tandem_core::database::connect(database.url())
         .await
         .unwrap();
@@ -46,6 +56,23 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
         )
         .await
         .unwrap();
+    Queued {
+        tandem,
+        queue,
+        queue_name,
+        tenant,
+        olga,
+    }
+}
+
+async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
+    let Queued {
+        tandem,
+        queue,
+        queue_name,
+        tenant,
+        olga,
+    } = queued(&database).await;
     let smtp = SmtpSink::start().await;
     let deliverer = Deliverer::new(
         tandem.clone(),
@@ -107,33 +134,13 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
 /// gets exactly one mail.
 async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestDatabase) {
     const CHATS: usize = 30;
-    let db = tandem_core::database::connect(database.url())
-        .await
-        .unwrap();
-    tandem_migrations::Migrator::up(&db, None).await.unwrap();
-    let queue_name = format!("test-{}", uuid::Uuid::new_v4());
-    let queue = JobQueue::open(database.url(), &queue_name).await.unwrap();
-    let ports = Ports {
-        scheduler: Arc::new(queue.clone()),
-        ..Ports::default()
-    };
-    let tandem = Tandem::new(db, ports, Limits::default());
-    let support::company::Acme {
+    let Queued {
+        tandem,
+        queue: _,
+        queue_name,
         tenant,
-        admin,
         olga,
-    } = support::company::acme(&tandem).await;
-    tandem
-        .tenants
-        .update_settings(
-            &admin,
-            SettingsPatch {
-                offline_timeout_secs: Some(1),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    } = queued(&database).await;
     let smtp = SmtpSink::start().await;
     let deliverer = || {
         Deliverer::new(
