@@ -186,6 +186,17 @@ async fn a_panic_is_a_trap_and_its_message_is_kept() {
 }
 
 #[tokio::test]
+async fn a_plugin_that_prints_too_much_is_cut_off_at_the_log_cap() {
+    let (result, _, output) = hostile_call("chatty").await;
+    // A guest that writes past the cap gets an error from its stdout, which a Rust guest turns
+    // into a panic: the call fails, the log keeps the first 16 KiB.
+    assert!(matches!(result, Err(CallError::Trap(_))), "{result:?}");
+    assert!(output.starts_with("line 0 of a plugin that prints too much"));
+    assert!(output.len() <= tandem_plugins::limits::LOG_BYTES, "{}", output.len());
+    assert!(output.len() > tandem_plugins::limits::LOG_BYTES / 2);
+}
+
+#[tokio::test]
 async fn a_plugin_that_behaves_answers_and_its_output_is_kept() {
     let (result, _, output) = hostile_call("calm").await;
     assert_eq!(result, Ok(Some(1)));
