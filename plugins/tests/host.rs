@@ -192,7 +192,11 @@ async fn a_plugin_that_prints_too_much_is_cut_off_at_the_log_cap() {
     // into a panic: the call fails, the log keeps the first 16 KiB.
     assert!(matches!(result, Err(CallError::Trap(_))), "{result:?}");
     assert!(output.starts_with("line 0 of a plugin that prints too much"));
-    assert!(output.len() <= tandem_plugins::limits::LOG_BYTES, "{}", output.len());
+    assert!(
+        output.len() <= tandem_plugins::limits::LOG_BYTES,
+        "{}",
+        output.len()
+    );
     assert!(output.len() > tandem_plugins::limits::LOG_BYTES / 2);
 }
 
