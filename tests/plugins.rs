@@ -1,6 +1,8 @@
 //! Tenant plugins through the real server: uploaded over the admin API, validated, run for
 //! their own tenant only, and contained when they misbehave — the visitor still gets their mail.
 
+#[path = "../plugins/tests/support/guests.rs"]
+mod guests;
 mod support;
 
 use std::time::Duration;
@@ -9,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tandem_migrations::test_db::TestDatabase;
 
+use guests::{guest, guest_path};
 use support::live::{Company, Live, Operator, Visitor};
 use support::smtp::SmtpSink;
 
@@ -144,22 +147,6 @@ impl Plugged {
             .cloned()
             .unwrap_or(Value::Null)
     }
-}
-
-fn guest(name: &str) -> Vec<u8> {
-    let path = guest_path(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; build the plugins first with scripts/build-plugins")
-    })
-}
-
-fn guest_path(name: &str) -> String {
-    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
-        format!("{target}/guests/wasm32-wasip2/release")
-    });
-    format!("{dir}/{name}.wasm")
 }
 
 async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) {

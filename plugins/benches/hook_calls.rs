@@ -8,19 +8,14 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/guests.rs"]
+#[allow(dead_code)]
+mod guests;
+
+use guests::guest;
 use hdrhistogram::Histogram;
 use tandem_plugins::hooks::{HookContext, VisitorInfo};
 use tandem_plugins::{CallLimits, PluginHost};
-
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
-        format!("{target}/guests/wasm32-wasip2/release")
-    });
-    let path = format!("{dir}/{name}.wasm");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; run scripts/build-plugins"))
-}
 
 fn context(visitor_name: &str) -> HookContext {
     HookContext {

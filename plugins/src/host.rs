@@ -115,17 +115,18 @@ impl PluginHost {
             });
         }
         let host = self.clone();
-        let compiled = tokio::task::spawn_blocking(move || host.compile(&wasm))
+        let (pre, sha256) = tokio::task::spawn_blocking(move || host.compile(&wasm))
             .await
             .map_err(|e| ValidationError::NotAComponent(e.to_string()))??;
-        let call = self.call_manifest(&compiled.pre, limits).await;
+        let call = self.call_manifest(&pre, limits).await;
         let manifest = call.result.map_err(|e| match e {
             CallError::Malformed(reason) => ValidationError::BadManifest(reason),
             other => ValidationError::Manifest(other),
         })?;
         Ok(CompiledPlugin {
+            pre,
             manifest,
-            ..compiled
+            sha256,
         })
     }
 
@@ -155,7 +156,9 @@ impl PluginHost {
             .cloned()
     }
 
-    fn compile(&self, wasm: &[u8]) -> Result<CompiledPlugin, ValidationError> {
+    /// The component, checked against what this host offers and expects, pre-linked; and the
+    /// SHA-256 of its bytes.
+    fn compile(&self, wasm: &[u8]) -> Result<(PluginPre<CallState>, String), ValidationError> {
         let engine = &self.inner.engine;
         let component = Component::new(engine, wasm)
             .map_err(|e| ValidationError::NotAComponent(first_line(&e)))?;
@@ -181,15 +184,7 @@ impl PluginHost {
             .map_err(|e| ValidationError::ForbiddenImport(first_line(&e)))?;
         let pre = PluginPre::new(instance_pre)
             .map_err(|e| ValidationError::NotAComponent(first_line(&e)))?;
-        Ok(CompiledPlugin {
-            pre,
-            manifest: Manifest {
-                name: String::new(),
-                version: String::new(),
-                hooks: Vec::new(),
-            },
-            sha256: hex(&Sha256::digest(wasm)),
-        })
+        Ok((pre, hex(&Sha256::digest(wasm))))
     }
 
     async fn call_manifest(

@@ -7,19 +7,11 @@ use std::time::Duration;
 use tandem_plugins::hooks::{
     Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo,
 };
-use tandem_plugins::{CallError, CallLimits, CompiledPlugin, PluginHost, ValidationError};
+#[path = "support/guests.rs"]
+mod guests;
 
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
-        format!("{target}/guests/wasm32-wasip2/release")
-    });
-    let path = format!("{dir}/{name}.wasm");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}; build the guest plugins first with scripts/build-plugins")
-    })
-}
+use guests::guest;
+use tandem_plugins::{CallError, CallLimits, CompiledPlugin, PluginHost, ValidationError};
 
 fn host() -> PluginHost {
     PluginHost::new(None).expect("a plugin host")
