@@ -162,6 +162,26 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+    // The URLs plugins may post to are the admin's to allow.
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&live.acme.admin_token),
+            Some(json!({"webhook_urls": ["https://hooks.acme.example/tandem", "ftp://nope"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            "/api/v1/admin/settings",
+            Some(&live.acme.admin_token),
+            Some(json!({"webhook_urls": ["https://hooks.acme.example/tandem"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["webhook_urls"], json!(["https://hooks.acme.example/tandem"]));
     // The hostile plugin, called for a well-behaved visitor, says 1 s and "Hostile says hello".
     let (status, plugin) = p
         .upload(&live.acme, guest("hostile"), "application/wasm")

@@ -98,6 +98,8 @@ pub struct TimeoutContext {
     pub now: Timestamp,
     /// The tenant's `offline_timeout_secs` setting.
     pub tenant_timeout: Duration,
+    /// The webhook URLs the tenant's admin allowed.
+    pub webhook_urls: Vec<String>,
 }
 
 /// How long an operator reply may stay unread before it goes to the visitor's email.

@@ -209,7 +209,7 @@ impl OfflineTimeoutPolicy for PluginRuntime {
             },
             tenant_timeout_secs: u32::try_from(ctx.tenant_timeout.as_secs()).unwrap_or(u32::MAX),
             now_ms: ctx.now.millis(),
-            webhook_urls: Vec::new(),
+            webhook_urls: ctx.webhook_urls.clone(),
         };
         let host = &self.host;
         let answer = self
@@ -241,7 +241,7 @@ impl TemplateHook for PluginRuntime {
             tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
                 .unwrap_or(u32::MAX),
             now_ms: now.millis(),
-            webhook_urls: Vec::new(),
+            webhook_urls: batch.tenant.settings.webhook_urls.clone(),
         };
         let host = &self.host;
         let (template, plugin) = self

@@ -170,20 +170,22 @@ impl MessageService {
 
         // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
         let now = self.deps.clock.now();
-        let settings = tenant::Entity::find_by_id(actor.tenant)
+        let tenant_row = tenant::Entity::find_by_id(actor.tenant)
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        let settings = parse_settings(&tenant_row.settings)?;
         let context = TimeoutContext {
             tenant: actor.tenant,
-            tenant_slug: settings.slug.clone(),
+            tenant_slug: tenant_row.slug.clone(),
             chat: chat.id,
             visitor: visitor.id,
             visitor_name: visitor.name.clone(),
             visitor_locale: visitor.locale.clone(),
             visitor_has_email: visitor.email.is_some(),
             now,
-            tenant_timeout: parse_settings(&settings.settings)?.offline_timeout(),
+            tenant_timeout: settings.offline_timeout(),
+            webhook_urls: settings.webhook_urls,
         };
         let due_at = now.saturating_add(clamp_timeout(
             self.deps.timeout_policy.offline_timeout(&context).await,

@@ -20,6 +20,8 @@ pub struct TenantSettings {
     pub branding: Branding,
     /// Origins (scheme://host[:port]) allowed to embed the widget; empty means any.
     pub allowed_origins: Vec<String>,
+    /// The only URLs a plugin may send webhooks to (plugins see this list).
+    pub webhook_urls: Vec<String>,
 }
 
 impl Default for TenantSettings {
@@ -29,6 +31,7 @@ impl Default for TenantSettings {
             presence_grace_secs: 15,
             branding: Branding::default(),
             allowed_origins: Vec::new(),
+            webhook_urls: Vec::new(),
         }
     }
 }
@@ -72,6 +75,15 @@ impl TenantSettings {
         for origin in &self.allowed_origins {
             validate_origin(origin)?;
         }
+        if self.webhook_urls.len() > MAX_WEBHOOK_URLS {
+            return Err(CoreError::invalid(
+                "webhook_urls",
+                format!("at most {MAX_WEBHOOK_URLS} URLs"),
+            ));
+        }
+        for url in &self.webhook_urls {
+            validate_webhook_url(url)?;
+        }
         Ok(())
     }
 
@@ -87,6 +99,9 @@ impl TenantSettings {
             allowed_origins: patch
                 .allowed_origins
                 .unwrap_or_else(|| self.allowed_origins.clone()),
+            webhook_urls: patch
+                .webhook_urls
+                .unwrap_or_else(|| self.webhook_urls.clone()),
         };
         next.validate()?;
         Ok(next)
@@ -102,6 +117,7 @@ pub struct SettingsPatch {
     pub presence_grace_secs: Option<u64>,
     pub branding: Option<Branding>,
     pub allowed_origins: Option<Vec<String>>,
+    pub webhook_urls: Option<Vec<String>>,
 }
 
 /// How the widget looks on the tenant's site.
@@ -189,6 +205,28 @@ fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Resul
     Ok(())
 }
 
+const MAX_WEBHOOK_URLS: usize = 10;
+const MAX_WEBHOOK_URL_BYTES: usize = 2048;
+
+/// An absolute http(s) URL with a host, printable, of a sane length.
+fn validate_webhook_url(url: &str) -> Result<(), CoreError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let fine = url.len() <= MAX_WEBHOOK_URL_BYTES
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && host.is_some_and(|h| !h.is_empty() && !h.contains('@'));
+    if fine {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            "webhook_urls",
+            format!("{url:?} is not a URL like https://hooks.example.com/tandem"),
+        ))
+    }
+}
+
 fn validate_origin(origin: &str) -> Result<(), CoreError> {
     let bad = || {
         CoreError::invalid(
@@ -218,6 +256,30 @@ mod tests {
         assert_eq!(s.offline_timeout_secs, 300);
         assert_eq!(s.presence_grace_secs, 15);
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn webhook_urls_must_be_http_urls_with_a_host() {
+        let with = |urls: &[&str]| TenantSettings {
+            webhook_urls: urls.iter().map(|u| (*u).to_owned()).collect(),
+            ..TenantSettings::default()
+        };
+        with(&[
+            "https://hooks.example.com/tandem?team=1",
+            "http://127.0.0.1:9000/in",
+        ])
+        .validate()
+        .unwrap();
+        for bad in [
+            "ftp://hooks.example.com",
+            "https://",
+            "https://user:pw@hooks.example.com/",
+            "https://hooks.example.com/a b",
+            "hooks.example.com",
+        ] {
+            assert!(with(&[bad]).validate().is_err(), "{bad}");
+        }
+        assert!(with(&["https://h.example.com"; 11]).validate().is_err());
     }
 
     #[test]
