@@ -181,7 +181,10 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["webhook_urls"], json!(["https://hooks.acme.example/tandem"]));
+    assert_eq!(
+        body["webhook_urls"],
+        json!(["https://hooks.acme.example/tandem"])
+    );
     // The hostile plugin, called for a well-behaved visitor, says 1 s and "Hostile says hello".
     let (status, plugin) = p
         .upload(&live.acme, guest("hostile"), "application/wasm")
