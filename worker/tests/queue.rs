@@ -65,6 +65,44 @@ async fn queued(database: &TestDatabase) -> Queued {
     }
 }
 
+/// A visitor with `email` asks; Olga answers `reply`. Returns when the reply was sent.
+async fn unread_reply(
+    tandem: &Tandem,
+    tenant: &tandem_core::tenant::Tenant,
+    olga: &tandem_core::operator::OperatorActor,
+    email: &str,
+    reply: &str,
+) -> Instant {
+    let session = tandem
+        .visitors
+        .start_session(tenant, SessionRequest::default())
+        .await
+        .unwrap();
+    tandem
+        .visitors
+        .update_profile(
+            &session.actor,
+            ProfilePatch {
+                email: Some(email.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let question = tandem
+        .messages
+        .send_as_visitor(&session.actor, "Hello?", None)
+        .await
+        .unwrap();
+    let replied = Instant::now();
+    tandem
+        .messages
+        .send_as_operator(olga, question.chat_id, reply, None)
+        .await
+        .unwrap();
+    replied
+}
+
 async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
     let Queued {
         tandem,
@@ -86,33 +124,14 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(queue.clone().work(queue_name.clone(), deliverer, stopped));
 
-    let session = tandem
-        .visitors
-        .start_session(&tenant, SessionRequest::default())
-        .await
-        .unwrap();
-    tandem
-        .visitors
-        .update_profile(
-            &session.actor,
-            ProfilePatch {
-                email: Some("vera@example.org".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let question = tandem
-        .messages
-        .send_as_visitor(&session.actor, "Hello?", None)
-        .await
-        .unwrap();
-    let replied = Instant::now();
-    tandem
-        .messages
-        .send_as_operator(&olga, question.chat_id, "Hi! Still there?", None)
-        .await
-        .unwrap();
+    let replied = unread_reply(
+        &tandem,
+        &tenant,
+        &olga,
+        "vera@example.org",
+        "Hi! Still there?",
+    )
+    .await;
 
     let deadline = Instant::now() + Duration::from_secs(15);
     while smtp.received().is_empty() && Instant::now() < deadline {
@@ -169,32 +188,8 @@ async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestData
     );
 
     for n in 0..CHATS {
-        let session = tandem
-            .visitors
-            .start_session(&tenant, SessionRequest::default())
-            .await
-            .unwrap();
-        tandem
-            .visitors
-            .update_profile(
-                &session.actor,
-                ProfilePatch {
-                    email: Some(format!("visitor{n}@example.org")),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let question = tandem
-            .messages
-            .send_as_visitor(&session.actor, "Hello?", None)
-            .await
-            .unwrap();
-        tandem
-            .messages
-            .send_as_operator(&olga, question.chat_id, "Here is your answer.", None)
-            .await
-            .unwrap();
+        let address = format!("visitor{n}@example.org");
+        unread_reply(&tandem, &tenant, &olga, &address, "Here is your answer.").await;
     }
 
     let deadline = Instant::now() + Duration::from_secs(20);
