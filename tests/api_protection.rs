@@ -427,8 +427,12 @@ async fn widget_origins_are_enforced_when_listed(live: Live) {
 
 async fn shutdown_closes_sockets_with_a_close_frame(live: Live) {
     let Live {
-        server, acme, http, ..
+        server,
+        acme,
+        client,
+        ..
     } = live;
+    let http = client.http;
     let session: Value = http
         .post(server.url(&format!("/api/v1/widget/{}/session", acme.widget_key)))
         .json(&json!({}))

@@ -187,7 +187,7 @@ async fn migrate_applies_lists_and_rolls_back(env: Env) {
     let after_down = env.run(&["migrate", "status"]).await.stdout;
     assert!(
         after_down.contains("m20261125_000005_email_templates\tApplied")
-            && after_down.contains("m20261126_000001_plugins\tPending"),
+            && after_down.contains("m20261127_000001_webhooks\tPending"),
         "down rolls back only the newest migration:\n{after_down}"
     );
     assert!(

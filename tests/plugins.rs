@@ -13,6 +13,7 @@ use tandem_migrations::test_db::TestDatabase;
 
 use guests::{guest, guest_path};
 use support::live::{Company, Live, Operator, Visitor};
+use support::receiver::Receiver;
 use support::smtp::SmtpSink;
 
 struct Plugged {
@@ -31,6 +32,8 @@ impl Plugged {
                 ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
                 ("TANDEM_SWEEP_EVERY_SECS", "1"),
                 ("TANDEM_MAX_PLUGIN_BYTES", "150000"),
+                // The tests' webhook receiver listens on loopback.
+                ("TANDEM_WEBHOOK_PRIVATE_ADDRESSES", "true"),
             ],
         )
         .await;
@@ -68,6 +71,49 @@ impl Plugged {
         let body = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text}"));
         (status, body)
+    }
+
+    /// Sends only the headers of an upload of `length` bytes, and returns the status and the
+    /// answer: a server that waits for the body never answers.
+    async fn announce_upload(&self, company: &Company, length: usize) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let url = reqwest::Url::parse(&self.live.url("/")).expect("the server's URL");
+        let address = format!(
+            "{}:{}",
+            url.host_str().expect("a host"),
+            url.port().expect("a port")
+        );
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /api/v1/admin/plugins HTTP/1.1\r\nHost: tandem\r\n\
+             Authorization: Bearer {}\r\nContent-Type: application/wasm\r\n\
+             Content-Length: {length}\r\n\r\n",
+            company.admin_token
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let read = async {
+            // Enough to hold the status line and the error document.
+            while !String::from_utf8_lossy(&answer).contains("}") {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the server answers without the body");
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, answer)
     }
 
     /// A visitor with a name and an address who asks; an operator answers while they are away.
@@ -126,6 +172,33 @@ impl Plugged {
             eprintln!("the log: {log:#}");
         }
         found
+    }
+
+    async fn settings(&self, company: &Company, settings: Value) {
+        let (status, body) = self
+            .live
+            .call(
+                Method::PUT,
+                "/api/v1/admin/settings",
+                Some(&company.admin_token),
+                Some(settings),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    async fn delivery_log(&self, company: &Company) -> Vec<Value> {
+        let (status, log) = self
+            .live
+            .call(
+                Method::GET,
+                "/api/v1/admin/notifications",
+                Some(&company.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        log["deliveries"].as_array().expect("a list").clone()
     }
 
     async fn plugin(&self, company: &Company, id: &str) -> Value {
@@ -352,8 +425,6 @@ async fn a_template_that_does_not_render_still_mails_and_is_logged(p: Plugged) {
     assert_eq!(mails.len(), 1);
     assert!(!mails[0].contains("Hostile says hello"), "{}", mails[0]);
     assert!(mails[0].contains("It ships today."));
-    let plugin = p.plugin(&live.acme, &id).await;
-    assert_eq!(plugin["consecutive_failures"], 1, "{plugin}");
     assert!(
         p.log_has(&live.acme, &id, |l| l["hook"] == "email_template"
             && l["message"]
@@ -373,16 +444,10 @@ async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged)
             "not a WebAssembly component",
         ),
         (
-            guest("hostile"),
+            b"\0asm\x0d\0\x01\0".to_vec(),
             "application/octet-stream",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "application/wasm",
-        ),
-        (
-            vec![0u8; 11 * 1024 * 1024],
-            "application/wasm",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "",
         ),
     ];
     for (wasm, content_type, expected, reason) in cases {
@@ -395,6 +460,9 @@ async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged)
             "{body}"
         );
     }
+    // Far too large: refused from its announced length, before the body is sent at all.
+    let (status, answer) = p.announce_upload(&live.acme, 11 * 1024 * 1024).await;
+    assert_eq!(status, 413, "{answer}");
     // Operators are not admins. (A small body: refused before it is read, a large one would
     // meet a closed connection.)
     let olga = live.online_operator(&live.acme, "Olga").await;
@@ -470,6 +538,182 @@ async fn authors_check_and_run_plugins_from_the_command_line(p: Plugged) {
     );
 }
 
+async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
+    let live = &p.live;
+    let receiver = Receiver::start().await;
+    let quiet = json!({"offline_timeout_secs": 300, "presence_grace_secs": 0});
+    for (company, path) in [(&live.acme, "/acme"), (&live.globex, "/globex")] {
+        p.settings(company, quiet.clone()).await;
+        p.settings(company, json!({"webhook_urls": [receiver.url(path)]}))
+            .await;
+        // Hostile first, for its 1 s timeout; it has no opinion on routes.
+        let (status, body) = p
+            .upload(company, guest("hostile"), "application/wasm")
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Only Acme routes its batches to its team's chat.
+    let (status, body) = p
+        .upload(&live.acme, guest("channel_router"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let gus = live.online_operator(&live.globex, "Gus").await;
+    let chat = p.unread_reply(&live.acme, &olga, "Fedor").await;
+    p.unread_reply(&live.globex, &gus, "Semion").await;
+
+    assert_eq!(
+        p.mails_to("fedor@example.org", Duration::from_secs(15))
+            .await
+            .len(),
+        1,
+        "the router keeps the email"
+    );
+    assert_eq!(
+        p.mails_to("semion@example.org", Duration::from_secs(15))
+            .await
+            .len(),
+        1
+    );
+    let posts = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let post = &posts[0];
+    assert_eq!(post.path, "/acme", "Globex's batch is not routed");
+    let body: Value = serde_json::from_slice(&post.body).expect("a JSON body");
+    assert_eq!(body["chat_id"], chat.as_str());
+    assert!(
+        body["text"].as_str().is_some_and(|t| t.contains("Fedor")),
+        "{body}"
+    );
+    // The signature checks out with Acme's secret, and with no other tenant's.
+    let (status, secret) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/webhook-secret",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{secret}");
+    let secret = secret["secret"].as_str().expect("a secret");
+    assert_eq!(
+        post.header("x-tandem-signature"),
+        Some(signature(secret, &post.body).as_str())
+    );
+    let (_, theirs) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/webhook-secret",
+            Some(&live.globex.admin_token),
+            None,
+        )
+        .await;
+    assert_ne!(theirs["secret"].as_str(), Some(secret));
+    let (status, _) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/webhook-secret",
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "operators do not see it");
+
+    // The delivery log shows both channels.
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = p.delivery_log(&live.acme).await;
+        let sent = |channel: &str| {
+            log.iter()
+                .any(|l| l["channel"] == channel && l["status"] == "sent")
+        };
+        if sent("email") && sent("webhook") {
+            let hook = log.iter().find(|l| l["channel"] == "webhook").unwrap();
+            assert_eq!(hook["recipient"], receiver.url("/acme").as_str());
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "{log:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        p.delivery_log(&live.globex)
+            .await
+            .iter()
+            .all(|l| l["channel"] == "email")
+    );
+}
+
+async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged) {
+    let live = &p.live;
+    let receiver = Receiver::start().await;
+    p.settings(
+        &live.acme,
+        json!({"offline_timeout_secs": 300, "presence_grace_secs": 0,
+               "webhook_urls": [receiver.url("/team")]}),
+    )
+    .await;
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    // One routes to the cloud's metadata service, the other mails a stranger.
+    p.unread_reply(&live.acme, &olga, "stealer").await;
+    p.unread_reply(&live.acme, &olga, "spammer").await;
+
+    for visitor in ["stealer@example.org", "spammer@example.org"] {
+        assert_eq!(
+            p.mails_to(visitor, Duration::from_secs(15)).await.len(),
+            1,
+            "{visitor} still gets the default email"
+        );
+    }
+    assert!(
+        p.mails_to("elsewhere.example", Duration::from_secs(1))
+            .await
+            .is_empty()
+    );
+    assert!(receiver.requests().is_empty());
+    assert!(
+        p.delivery_log(&live.acme)
+            .await
+            .iter()
+            .all(|l| l["channel"] == "email")
+    );
+    for refusal in [
+        "which is not among the tenant's webhook URLs",
+        "which is not the visitor's address",
+    ] {
+        assert!(
+            p.log_has(&live.acme, &id, |l| l["hook"] == "route_notification"
+                && l["message"].as_str().is_some_and(|m| m.contains(refusal)))
+                .await,
+            "{refusal}"
+        );
+    }
+    // Each refusal counted against the plugin (its timeout calls, which succeed, reset the run).
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert!(
+        plugin["consecutive_failures"].as_u64() >= Some(1),
+        "{plugin}"
+    );
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
 tandem_migrations::on_both_databases!(
     Plugged::on_database =>
     authors_check_and_run_plugins_from_the_command_line,
@@ -477,4 +721,6 @@ tandem_migrations::on_both_databases!(
     a_looping_plugin_falls_back_is_logged_and_disabled,
     a_template_that_does_not_render_still_mails_and_is_logged,
     uploads_that_are_not_plugins_are_refused_and_change_nothing,
+    the_channel_router_posts_to_a_real_receiver_signed,
+    routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes,
 );

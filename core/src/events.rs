@@ -3,13 +3,16 @@
 //! Core publishes through the [`EventBus`] port. [`BroadcastBus`] fans them out inside one
 //! process; a bus that carries them between server nodes implements the same trait.
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::chat::Chat;
 use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
 
-#[derive(Clone, Debug, PartialEq)]
+/// Serializable so that a bus between nodes can carry it (see the web crate's cluster bus).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum DomainEvent {
     MessageCreated {
         tenant: TenantId,

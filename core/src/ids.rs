@@ -90,3 +90,5 @@ id_type!(/// A tenant's uploaded plugin.
     PluginId);
 id_type!(/// One line of a plugin's log.
     PluginLogId);
+id_type!(/// One webhook post a plugin chose for a batch of unread replies (with its retries).
+    WebhookCallId);

@@ -13,6 +13,7 @@ mod m20261125_000004_dev_mailbox;
 mod m20261125_000005_email_templates;
 mod m20261125_000006_emails_stopped;
 mod m20261126_000001_plugins;
+mod m20261127_000001_webhooks;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_email_templates::Migration),
             Box::new(m20261125_000006_emails_stopped::Migration),
             Box::new(m20261126_000001_plugins::Migration),
+            Box::new(m20261127_000001_webhooks::Migration),
         ]
     }
 }

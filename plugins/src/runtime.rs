@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tandem_core::clock::Timestamp;
-use tandem_core::delivery::{ChosenTemplate, TemplateHook, UnreadBatch};
+use tandem_core::delivery::{
+    ChosenRoutes, ChosenTemplate, EmailSummary, NotificationHooks, Route, UnreadBatch,
+};
 use tandem_core::ids::{PluginId, TenantId};
 use tandem_core::outbox::{OfflineTimeoutPolicy, TimeoutContext};
 use tandem_core::plugin::{
@@ -15,7 +17,8 @@ use tandem_core::plugin::{
 };
 use tandem_core::tenant::TemplateSources;
 
-use crate::hooks::{HookContext, HookName, VisitorInfo};
+use crate::error::CallError;
+use crate::hooks::{Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo};
 use crate::host::{Call, CompiledPlugin, PluginHost};
 use crate::limits::CallLimits;
 
@@ -226,23 +229,9 @@ impl OfflineTimeoutPolicy for PluginRuntime {
 }
 
 #[async_trait::async_trait]
-impl TemplateHook for PluginRuntime {
+impl NotificationHooks for PluginRuntime {
     async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<ChosenTemplate> {
-        let hook_ctx = HookContext {
-            tenant_id: batch.tenant.id.to_string(),
-            tenant_slug: batch.tenant.slug.clone(),
-            chat_id: batch.chat.to_string(),
-            visitor: VisitorInfo {
-                id: batch.visitor.id.to_string(),
-                name: batch.visitor.name.clone(),
-                locale: batch.visitor.locale.clone(),
-                has_email: batch.visitor.email.is_some(),
-            },
-            tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
-                .unwrap_or(u32::MAX),
-            now_ms: now.millis(),
-            webhook_urls: batch.tenant.settings.webhook_urls.clone(),
-        };
+        let hook_ctx = batch_context(batch, now);
         let host = &self.host;
         let (template, plugin) = self
             .first_opinion(
@@ -270,4 +259,111 @@ impl TemplateHook for PluginRuntime {
             self.failed(plugin, HookName::EmailTemplate, reason).await;
         }
     }
+
+    async fn routes(
+        &self,
+        batch: &UnreadBatch,
+        email: &EmailSummary,
+        now: Timestamp,
+    ) -> Option<ChosenRoutes> {
+        let hook_ctx = batch_context(batch, now);
+        let author = batch.operator_name.as_deref().unwrap_or("Operator");
+        let messages: Vec<UnreadMessage> = batch
+            .messages
+            .iter()
+            .map(|m| UnreadMessage {
+                id: m.id.to_string(),
+                author: author.to_owned(),
+                body: m.body.clone(),
+                sent_at_ms: m.created_at.millis(),
+            })
+            .collect();
+        let rendered = RenderedEmail {
+            to: Some(email.to.clone()),
+            subject: email.subject.clone(),
+            text: email.text.clone(),
+        };
+        let host = &self.host;
+        let (deliveries, plugin) = self
+            .first_opinion(
+                batch.tenant.id,
+                HookName::RouteNotification,
+                |plugin, limits| {
+                    let (hook_ctx, messages, rendered) =
+                        (hook_ctx.clone(), messages.clone(), rendered.clone());
+                    async move {
+                        let mut call = host
+                            .route_notification(&plugin, limits, &hook_ctx, &messages, &rendered)
+                            .await;
+                        // A route the tenant did not allow makes the whole answer refused:
+                        // the default delivery happens instead, and the plugin hears of it.
+                        if let Ok(Some(deliveries)) = &call.result
+                            && let Err(e) = allowed(deliveries, batch)
+                        {
+                            call.result = Err(e);
+                        }
+                        call
+                    }
+                },
+            )
+            .await?;
+        let routes = deliveries
+            .into_iter()
+            .map(|d| match d {
+                Delivery::Email { .. } => Route::Email,
+                Delivery::Webhook(w) => Route::Webhook {
+                    url: w.url,
+                    body: w.body,
+                },
+                Delivery::Skip { reason } => Route::Skip { reason },
+            })
+            .collect();
+        Some(ChosenRoutes { routes, plugin })
+    }
+}
+
+/// What every hook about a batch is told.
+fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
+    HookContext {
+        tenant_id: batch.tenant.id.to_string(),
+        tenant_slug: batch.tenant.slug.clone(),
+        chat_id: batch.chat.to_string(),
+        visitor: VisitorInfo {
+            id: batch.visitor.id.to_string(),
+            name: batch.visitor.name.clone(),
+            locale: batch.visitor.locale.clone(),
+            has_email: batch.visitor.email.is_some(),
+        },
+        tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
+            .unwrap_or(u32::MAX),
+        now_ms: now.millis(),
+        webhook_urls: batch.tenant.settings.webhook_urls.clone(),
+    }
+}
+
+/// Emails go only to the visitor's own address, webhooks only to the tenant's allowed URLs.
+fn allowed(deliveries: &[Delivery], batch: &UnreadBatch) -> Result<(), CallError> {
+    for delivery in deliveries {
+        match delivery {
+            Delivery::Email { to: Some(to) }
+                if !batch
+                    .visitor
+                    .email
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(to)) =>
+            {
+                return Err(CallError::Malformed(format!(
+                    "an email to {to}, which is not the visitor's address"
+                )));
+            }
+            Delivery::Webhook(w) if !batch.tenant.settings.webhook_urls.contains(&w.url) => {
+                return Err(CallError::Malformed(format!(
+                    "a webhook to {}, which is not among the tenant's webhook URLs",
+                    w.url
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

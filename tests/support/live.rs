@@ -18,6 +18,7 @@ pub const PLATFORM_TOKEN: &str = "platform-secret-for-tests";
 pub const SOCKET_TIMEOUT_SECS: u64 = 2;
 
 /// A tenant as `tandem tenant create` printed it, with its admin logged in.
+#[derive(Clone)]
 pub struct Company {
     pub id: String,
     pub slug: String,
@@ -30,9 +31,25 @@ pub struct Company {
 pub struct Live {
     pub env: Env,
     pub server: Server,
-    pub http: reqwest::Client,
+    /// Talks to `server`; derefs to it, so `live.call(…)` and friends reach this server.
+    pub client: Client,
     pub acme: Company,
     pub globex: Company,
+}
+
+impl std::ops::Deref for Live {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The HTTP and WebSocket calls of the widget and the workspace, against one server (a node).
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
 }
 
 impl Live {
@@ -51,11 +68,11 @@ impl Live {
         ];
         all.extend_from_slice(vars);
         let server = env.serve_with(&all).await;
-        let http = reqwest::Client::new();
+        let client = Client::of(&server);
         let mut live = Self {
             env,
             server,
-            http,
+            client,
             acme: acme.0,
             globex: globex.0,
         };
@@ -63,9 +80,18 @@ impl Live {
         live.globex.admin_token = live.login("globex", &globex.1, &globex.2).await;
         live
     }
+}
+
+impl Client {
+    pub fn of(server: &Server) -> Self {
+        Self {
+            base: server.base_url.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
 
     pub fn url(&self, path: &str) -> String {
-        self.server.url(path)
+        format!("{}{path}", self.base)
     }
 
     pub fn ws_url(&self, path: &str) -> String {

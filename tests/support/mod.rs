@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod live;
+#[path = "../../worker/tests/support/receiver.rs"]
+pub mod receiver;
 #[path = "../../worker/tests/support/smtp.rs"]
 pub mod smtp;
 
@@ -43,6 +45,8 @@ impl Env {
             .env("TANDEM_BIND", "127.0.0.1:0")
             // Tests share one PostgreSQL, and apalis keeps every queue in one schema.
             .env("TANDEM_QUEUE", &self.queue)
+            // …and every database of it hears every NOTIFY on a channel: one per test.
+            .env("TANDEM_BUS_CHANNEL", &self.queue)
             .env_remove("TANDEM_PUBLIC_URL")
             .kill_on_drop(true);
         command
@@ -150,6 +154,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// SIGKILL: the process dies without a word, as on a crashed machine.
+    pub fn kill(&mut self) {
+        self.child.start_kill().expect("kill tandem");
     }
 
     /// SIGTERM, then the exit status (within 15 s).

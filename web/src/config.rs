@@ -47,6 +47,16 @@ pub struct Config {
     pub plugin_failure_threshold: u32,
     /// Where compiled plugins are kept across restarts (unset: compiled at each start).
     pub plugin_cache_dir: Option<std::path::PathBuf>,
+    /// How long a webhook receiver has to answer.
+    pub webhook_timeout_secs: u64,
+    /// Whether plugins' webhooks may post to loopback and private addresses. Off by default so
+    /// that tenants cannot reach the services around the server; turn it on for a receiver on
+    /// the same host or network.
+    pub webhook_private_addresses: bool,
+    /// The PostgreSQL `NOTIFY` channel the nodes of one installation share.
+    pub bus_channel: String,
+    /// How often a node says it is alive; its visitors count as gone after three silent beats.
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +88,10 @@ impl Default for Config {
             max_plugin_bytes: tandem_plugins::limits::MAX_MODULE_BYTES,
             plugin_failure_threshold: tandem_core::plugin::DEFAULT_FAILURE_THRESHOLD,
             plugin_cache_dir: None,
+            webhook_timeout_secs: 10,
+            webhook_private_addresses: false,
+            bus_channel: "tandem_events".into(),
+            heartbeat_secs: 10,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Tandem's HTTP and WebSocket face and the `tandem` binary's building blocks.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod cors;
 pub mod demo;

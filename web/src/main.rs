@@ -184,6 +184,8 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     let db = startup::open_database(&config).await?;
     let startup::Services {
         tandem,
+        bus,
+        cluster,
         queue,
         plugins,
         ..
@@ -198,6 +200,8 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     let delivery =
         notifications::delivery(&config, &tandem, &plugins, &mail, queue, &public_url, &name)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // What the worker changes ("emailed" on replies) reaches the serving nodes' sockets.
+    let cluster = cluster.map(|c| c.spawn(bus, tandem.clone(), stop_rx.clone()));
     let running = delivery.spawn(stop_rx);
     println!(
         "Tandem worker {name} is delivering notifications  (database: {})",
@@ -206,6 +210,9 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     shutdown.await;
     let _ = stop_tx.send(true);
     let _ = running.await;
+    if let Some(cluster) = cluster {
+        let _ = cluster.await;
+    }
     Ok(())
 }
 

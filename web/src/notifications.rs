@@ -11,6 +11,7 @@ use tandem_worker::deliver::{Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
 use tandem_worker::queue::JobQueue;
 use tandem_worker::sweep::Sweep;
+use tandem_worker::webhook::WebhookPolicy;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -91,7 +92,11 @@ pub fn delivery(
             lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
         },
     )
-    .with_template_hook(Arc::new(plugins.clone()));
+    .with_hooks(Arc::new(plugins.clone()))
+    .with_webhook_policy(WebhookPolicy {
+        timeout: Duration::from_secs(config.webhook_timeout_secs.clamp(1, 60)),
+        private_addresses: config.webhook_private_addresses,
+    });
     Ok(Delivery {
         sweep: Sweep::new(
             deliverer.clone(),

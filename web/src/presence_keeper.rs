@@ -8,27 +8,32 @@ use tandem_core::presence::PresenceService;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often this node says it is alive.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
-/// A connection whose node has not heartbeated for this long is dead.
-pub const STALE_AFTER: Duration = Duration::from_secs(30);
+/// A connection whose node has missed this many heartbeats is dead.
+pub const MISSED_BEATS: u32 = 3;
 /// How often departures are checked: the lateness of an "offline" beyond the grace period.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub struct PresenceKeeper {
     presence: PresenceService,
     node_id: Arc<str>,
+    heartbeat: Duration,
 }
 
 impl PresenceKeeper {
-    pub fn new(presence: PresenceService, node_id: Arc<str>) -> Self {
-        Self { presence, node_id }
+    /// `heartbeat`: how often this node says it is alive (`TANDEM_HEARTBEAT_SECS`).
+    pub fn new(presence: PresenceService, node_id: Arc<str>, heartbeat: Duration) -> Self {
+        Self {
+            presence,
+            node_id,
+            heartbeat,
+        }
     }
 
     pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut sweep = tokio::time::interval(SWEEP_EVERY);
-            let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+            let mut heartbeat = tokio::time::interval(self.heartbeat);
+            let stale_after = self.heartbeat * MISSED_BEATS;
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -39,7 +44,7 @@ impl PresenceKeeper {
                         }
                     }
                     _ = sweep.tick() => {
-                        match self.presence.expire(STALE_AFTER).await {
+                        match self.presence.expire(stale_after).await {
                             Ok(0) => {}
                             Ok(left) => tracing::debug!(left, "visitors left the site"),
                             Err(e) => tracing::warn!(error = %e, "presence sweep failed"),

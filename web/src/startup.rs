@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use sea_orm::DatabaseConnection;
 use tandem_core::clock::{Clock, SystemClock};
-use tandem_core::events::BroadcastBus;
+use tandem_core::events::{BroadcastBus, EventBus};
 use tandem_core::limits::Limits;
 use tandem_core::plugin::PluginStore;
 use tandem_core::{Ports, Tandem};
@@ -19,11 +20,13 @@ use tandem_plugins::{PluginHost, PluginRuntime};
 use tandem_worker::queue::JobQueue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest_token;
+use crate::cluster::{ClusterBus, Outgoing, PostgresLink};
 use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
 use crate::metrics::{Metrics, ResponseLabels};
@@ -66,9 +69,37 @@ pub fn tandem(db: DatabaseConnection, config: &Config) -> (Tandem, BroadcastBus)
 /// Everything a serving or working process runs on.
 pub struct Services {
     pub tandem: Tandem,
+    /// This process's own fan-out: its sockets listen here.
     pub bus: BroadcastBus,
+    /// What this process publishes on: the local fan-out, and the other nodes when there are any.
+    pub events: Arc<dyn EventBus>,
+    /// The link to the other nodes (PostgreSQL only), to start with the process.
+    pub cluster: Option<Cluster>,
+    pub node_id: Arc<str>,
     pub queue: JobQueue,
     pub plugins: PluginRuntime,
+}
+
+/// The bus to the other nodes, not yet running.
+pub struct Cluster {
+    link: PostgresLink,
+    outgoing: Outgoing,
+}
+
+impl Cluster {
+    /// True while this node hears the other nodes.
+    pub fn listening(&self) -> Arc<AtomicBool> {
+        self.link.listening()
+    }
+
+    pub fn spawn(
+        self,
+        bus: BroadcastBus,
+        tandem: Tandem,
+        stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        self.link.spawn(self.outgoing, bus, tandem, stop)
+    }
 }
 
 /// The domain services with unread replies scheduled as jobs on the notification queue and
@@ -85,16 +116,42 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let plugins = PluginRuntime::new(host, PluginStore::new(db.clone(), clock.clone()))
         .with_failure_threshold(config.plugin_failure_threshold);
+    let node_id: Arc<str> = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| format!("node-{}", uuid_suffix()))
+        .into();
     let bus = BroadcastBus::default();
+    let (events, cluster): (Arc<dyn EventBus>, _) = match PostgresLink::new(
+        &db,
+        &config.bus_channel,
+        node_id.clone(),
+    ) {
+        Some(link) => {
+            let (cluster_bus, outgoing) = ClusterBus::new(bus.clone());
+            (Arc::new(cluster_bus), Some(Cluster { link, outgoing }))
+        }
+        None => {
+            if config.node_id.is_some() {
+                tracing::warn!(
+                    "SQLite serves one node: run a single `tandem serve` on this database (PostgreSQL for more)"
+                );
+            }
+            (Arc::new(bus.clone()), None)
+        }
+    };
     let ports = Ports {
         clock,
-        events: Arc::new(bus.clone()),
+        events: events.clone(),
         scheduler: Arc::new(queue.clone()),
         timeout_policy: Arc::new(plugins.clone()),
     };
     Ok(Services {
         tandem: Tandem::new(db, ports, limits),
         bus,
+        events,
+        cluster,
+        node_id,
         queue,
         plugins,
     })
@@ -107,6 +164,8 @@ pub struct Application {
     /// Delivers unread replies, unless the worker runs elsewhere.
     delivery: Option<Delivery>,
     bus: BroadcastBus,
+    cluster: Option<Cluster>,
+    heartbeat: Duration,
     closing: watch::Sender<bool>,
     max_body_bytes: usize,
 }
@@ -116,17 +175,15 @@ impl Application {
         let Services {
             tandem,
             bus,
+            events,
+            cluster,
+            node_id,
             queue,
             plugins,
         } = services;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let node_id: Arc<str> = config
-            .node_id
-            .clone()
-            .unwrap_or_else(|| format!("node-{}", uuid_suffix()))
-            .into();
         let public_url = config.public_url(listener.local_addr()?);
         let metrics = Arc::new(Metrics::new());
         let (closing, closing_rx) = watch::channel(false);
@@ -145,7 +202,7 @@ impl Application {
         };
         let state = AppState {
             tandem,
-            events: Arc::new(bus.clone()),
+            events,
             hub: Hub::new(metrics.clone()),
             tenants: Arc::new(TenantCache::default()),
             limits: Arc::new(RateLimits::new(
@@ -170,12 +227,15 @@ impl Application {
             closing: closing_rx,
             plugins,
             max_plugin_bytes: config.max_plugin_bytes,
+            hearing_other_nodes: cluster.as_ref().map(Cluster::listening),
         };
         Ok(Self {
             listener,
             state,
             delivery,
             bus,
+            cluster,
+            heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
             closing,
             max_body_bytes: config.max_body_bytes,
         })
@@ -193,8 +253,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let keeper = PresenceKeeper::new(state.tandem.presence.clone(), state.node_id.clone())
-            .spawn(stop_rx.clone());
+        let keeper = PresenceKeeper::new(
+            state.tandem.presence.clone(),
+            state.node_id.clone(),
+            self.heartbeat,
+        )
+        .spawn(stop_rx.clone());
+        let cluster = self
+            .cluster
+            .map(|c| c.spawn(self.bus.clone(), state.tandem.clone(), stop_rx.clone()));
         let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
         let housekeeping = housekeeping::spawn(state.clone(), stop_rx.clone());
         let delivery = self.delivery.map(|delivery| delivery.spawn(stop_rx));
@@ -233,6 +300,9 @@ impl Application {
         if let Some(delivery) = delivery {
             // The delivery in hand finishes; what is left stays in the outbox for next time.
             let _ = delivery.await;
+        }
+        if let Some(cluster) = cluster {
+            let _ = cluster.await;
         }
         fan_out.abort();
         tracing::info!("stopped");

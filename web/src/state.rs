@@ -43,6 +43,8 @@ pub struct AppState {
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub plugins: PluginRuntime,
     pub max_plugin_bytes: usize,
+    /// Whether this node hears the other nodes' events (`None`: it is the only node).
+    pub hearing_other_nodes: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Becomes true when the server starts shutting down; sockets close on it.
     pub closing: watch::Receiver<bool>,
 }

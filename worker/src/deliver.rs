@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use tandem_core::clock::Timestamp;
-use tandem_core::delivery::{Channel, Claim, NoTemplateHook, Outcome, TemplateHook, UnreadBatch};
-use tandem_core::ids::OutboxId;
+use tandem_core::delivery::{
+    Channel, ChosenRoutes, Claim, Completion, EmailSummary, NewWebhook, NoHooks, NotificationHooks,
+    Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome,
+};
+use tandem_core::ids::{OutboxId, WebhookCallId};
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
 use crate::templates::{EmailContext, Links, Templates};
+use crate::webhook::{PostError, WebhookPolicy, WebhookPoster};
 
 /// How long a worker holds a claimed batch before another may take it over, by default: long
 /// enough for a slow SMTP server, short enough that a dead worker's mail is not long late.
@@ -56,7 +60,8 @@ pub struct Deliverer {
     tandem: Tandem,
     mailer: Arc<dyn Mailer>,
     templates: Arc<Templates>,
-    template_hook: Arc<dyn TemplateHook>,
+    hooks: Arc<dyn NotificationHooks>,
+    webhooks: WebhookPoster,
     settings: Arc<DeliverySettings>,
 }
 
@@ -66,14 +71,20 @@ impl Deliverer {
             tandem,
             mailer,
             templates: Arc::new(Templates::new()),
-            template_hook: Arc::new(NoTemplateHook),
+            hooks: Arc::new(NoHooks),
+            webhooks: WebhookPoster::new(WebhookPolicy::default()),
             settings: Arc::new(settings),
         }
     }
 
-    /// Lets tenant plugins choose the template (see the plugins crate).
-    pub fn with_template_hook(mut self, hook: Arc<dyn TemplateHook>) -> Self {
-        self.template_hook = hook;
+    /// Lets tenant plugins choose the template and the routes (see the plugins crate).
+    pub fn with_hooks(mut self, hooks: Arc<dyn NotificationHooks>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    pub fn with_webhook_policy(mut self, policy: WebhookPolicy) -> Self {
+        self.webhooks = WebhookPoster::new(policy);
         self
     }
 
@@ -84,6 +95,15 @@ impl Deliverer {
     /// Delivers what outbox row `id` stands for (with every other unread reply of its chat).
     /// Safe to call for the same row from several workers at once, and again after a crash.
     pub async fn deliver(&self, id: OutboxId) -> Result<Delivered, DeliverError> {
+        Ok(self.deliver_routed(id).await?.0)
+    }
+
+    /// As [`Self::deliver`], also answering the webhook posts the batch was routed to, which
+    /// are stored and due now: the caller schedules them (the sweep finds them otherwise).
+    pub async fn deliver_routed(
+        &self,
+        id: OutboxId,
+    ) -> Result<(Delivered, Vec<WebhookCallId>), DeliverError> {
         let batch = match self
             .tandem
             .deliveries
@@ -91,36 +111,113 @@ impl Deliverer {
             .await?
         {
             Claim::Batch(batch) => batch,
-            Claim::NotDue(at) => return Ok(Delivered::NotDue(at)),
-            Claim::Busy | Claim::Settled => return Ok(Delivered::Nothing),
+            Claim::NotDue(at) => return Ok((Delivered::NotDue(at), Vec::new())),
+            Claim::Busy | Claim::Settled => return Ok((Delivered::Nothing, Vec::new())),
             Claim::Skipped(reason) => {
                 tracing::info!(outbox = %id, reason, "unread replies not sent");
-                return Ok(Delivered::Skipped);
+                return Ok((Delivered::Skipped, Vec::new()));
             }
         };
-        let (outcome, delivered) = self.send(&batch).await;
-        if !self.tandem.deliveries.complete(&batch, outcome).await? {
-            tracing::warn!(chat = %batch.chat, "a delivery outlived its claim; another worker took it over");
+        let (completion, delivered) = self.send(&batch).await;
+        match self
+            .tandem
+            .deliveries
+            .complete_routed(&batch, completion)
+            .await?
+        {
+            Some(webhooks) => Ok((delivered, webhooks)),
+            None => {
+                tracing::warn!(chat = %batch.chat, "a delivery outlived its claim; another worker took it over");
+                Ok((delivered, Vec::new()))
+            }
+        }
+    }
+
+    /// Makes one attempt at webhook post `id`. Safe from several workers at once.
+    pub async fn post_webhook(&self, id: WebhookCallId) -> Result<Delivered, DeliverError> {
+        let call = match self
+            .tandem
+            .deliveries
+            .claim_webhook(id, self.settings.lease)
+            .await?
+        {
+            WebhookClaim::Call(call) => call,
+            WebhookClaim::NotDue(at) => return Ok(Delivered::NotDue(at)),
+            WebhookClaim::Busy | WebhookClaim::Settled => return Ok(Delivered::Nothing),
+            WebhookClaim::Refused(reason) => {
+                tracing::info!(webhook = %id, reason, "webhook not posted");
+                return Ok(Delivered::Failed);
+            }
+        };
+        let (outcome, delivered) = match self.webhooks.post(&call).await {
+            Ok(status) => (WebhookOutcome::Sent { status }, Delivered::Sent),
+            Err(PostError::Transient(reason)) if call.attempt < MAX_ATTEMPTS => {
+                let at = self.tandem.now().saturating_add(backoff(call.attempt));
+                tracing::info!(webhook = %id, attempt = call.attempt, reason, "webhook failed; will retry");
+                (WebhookOutcome::Retry { reason, at }, Delivered::Retry(at))
+            }
+            Err(PostError::Transient(reason) | PostError::Permanent(reason)) => {
+                tracing::info!(webhook = %id, reason, "webhook failed for good");
+                (WebhookOutcome::Failed { reason }, Delivered::Failed)
+            }
+        };
+        if !self
+            .tandem
+            .deliveries
+            .complete_webhook(&call, outcome)
+            .await?
+        {
+            tracing::warn!(webhook = %id, "a webhook post outlived its claim; another worker took it over");
         }
         Ok(delivered)
     }
 
-    async fn send(&self, batch: &UnreadBatch) -> (Outcome, Delivered) {
+    /// Renders the email, asks the tenant's plugins where the batch goes, and sends the email
+    /// if it is one of the routes; webhooks are stored with the outcome and posted afterwards.
+    async fn send(&self, batch: &UnreadBatch) -> (Completion, Delivered) {
         let recipient = batch.visitor.email.clone().unwrap_or_default();
         let email = match self.compose(batch).await {
             Ok(email) => email,
             Err(reason) => {
-                return (
-                    Outcome::Failed {
-                        channel: Channel::Email,
-                        recipient: Some(recipient),
-                        reason,
-                    },
-                    Delivered::Failed,
-                );
+                let outcome = Outcome::Failed {
+                    channel: Channel::Email,
+                    recipient: Some(recipient),
+                    reason,
+                };
+                return (outcome.into(), Delivered::Failed);
             }
         };
-        match self.mailer.send(&email).await {
+        let summary = EmailSummary {
+            to: recipient.clone(),
+            subject: email.subject.clone(),
+            text: email.text.clone(),
+        };
+        let plan = Plan::of(self.hooks.routes(batch, &summary, self.tandem.now()).await);
+        let (outcome, delivered) = match plan.email_skipped {
+            None => self.mail(batch, &email, recipient).await,
+            Some(reason) => (
+                Outcome::Skipped {
+                    channel: Channel::Email,
+                    reason,
+                },
+                Delivered::Skipped,
+            ),
+        };
+        let completion = Completion {
+            outcome,
+            webhooks: plan.webhooks,
+            skipped: plan.skipped,
+        };
+        (completion, delivered)
+    }
+
+    async fn mail(
+        &self,
+        batch: &UnreadBatch,
+        email: &Email,
+        recipient: String,
+    ) -> (Outcome, Delivered) {
+        match self.mailer.send(email).await {
             Ok(()) => (
                 Outcome::Sent {
                     channel: Channel::Email,
@@ -222,16 +319,12 @@ impl Deliverer {
         language: &str,
         context: &EmailContext,
     ) -> Result<crate::templates::RenderedEmail, String> {
-        if let Some(chosen) = self
-            .template_hook
-            .email_template(batch, self.tandem.now())
-            .await
-        {
+        if let Some(chosen) = self.hooks.email_template(batch, self.tandem.now()).await {
             match self.templates.render(&chosen.sources.into(), context) {
                 Ok(rendered) => return Ok(rendered),
                 Err(e) => {
                     let reason = format!("its template does not render: {e}; the default was used");
-                    self.template_hook
+                    self.hooks
                         .template_failed(batch, chosen.plugin, &reason)
                         .await;
                 }
@@ -252,6 +345,68 @@ impl Deliverer {
         self.templates
             .render(&Templates::default_for(language), context)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Where a batch goes: by email unless a plugin routed it elsewhere, plus the webhooks to post
+/// and the routes skipped on purpose.
+struct Plan {
+    /// `Some(why)` when the email is not among the routes.
+    email_skipped: Option<String>,
+    webhooks: Vec<NewWebhook>,
+    skipped: Vec<(Channel, String)>,
+}
+
+impl Plan {
+    fn of(chosen: Option<ChosenRoutes>) -> Self {
+        let Some(chosen) = chosen else {
+            return Self {
+                email_skipped: None,
+                webhooks: Vec::new(),
+                skipped: Vec::new(),
+            };
+        };
+        let mut email = false;
+        let mut webhooks = Vec::new();
+        let mut reasons = Vec::new();
+        for route in chosen.routes {
+            match route {
+                Route::Email => email = true,
+                Route::Webhook { url, body } => {
+                    // Two posts of the same batch to one URL would be one post, twice.
+                    if !webhooks.iter().any(|w: &NewWebhook| w.url == url) {
+                        webhooks.push(NewWebhook {
+                            url,
+                            body,
+                            plugin: Some(chosen.plugin),
+                        });
+                    }
+                }
+                Route::Skip { reason } => {
+                    reasons.push(format!("a plugin skipped a route: {reason}"))
+                }
+            }
+        }
+        if email {
+            // The email goes; what was skipped is some other channel.
+            let skipped = reasons.into_iter().map(|r| (Channel::Webhook, r)).collect();
+            Self {
+                email_skipped: None,
+                webhooks,
+                skipped,
+            }
+        } else {
+            let why = if reasons.is_empty() {
+                "a plugin routed the replies to webhooks only".to_owned()
+            } else {
+                reasons.join("; ")
+            };
+            Self {
+                email_skipped: Some(why),
+                webhooks,
+                skipped: Vec::new(),
+            }
+        }
     }
 }
 

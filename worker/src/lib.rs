@@ -1,9 +1,12 @@
 //! Tandem's background work: unread replies reach the visitor. When an outbox row falls due,
 //! the [`deliver::Deliverer`] claims the chat's unread replies from core, renders one email for
-//! them, sends it through a [`mail::Mailer`] and records the outcome.
+//! them, sends it through a [`mail::Mailer`] and records the outcome. Webhook posts that a tenant's
+//! plugin routes the batch to are stored with that outcome and posted, signed, by
+//! [`webhook::WebhookPoster`], each with its own retries.
 
 pub mod deliver;
 pub mod mail;
 pub mod queue;
 pub mod sweep;
 pub mod templates;
+pub mod webhook;

@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
-use tandem_core::ids::OutboxId;
+use tandem_core::ids::{OutboxId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
@@ -17,10 +17,13 @@ use crate::deliver::{Delivered, Deliverer};
 /// How often an idle worker looks for due jobs: the lateness of a notification.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// The job: deliver what this outbox row stands for.
+/// A job: deliver what an outbox row stands for, or post a webhook. Untagged, so the jobs
+/// queued before webhooks existed (`{"outbox": …}`) still read.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NotifyUnread {
-    pub outbox: OutboxId,
+#[serde(untagged)]
+pub enum Job {
+    NotifyUnread { outbox: OutboxId },
+    PostWebhook { webhook: WebhookCallId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +34,8 @@ pub enum QueueError {
 
 #[derive(Clone)]
 pub enum JobQueue {
-    Sqlite(SqliteStorage<NotifyUnread>),
-    Postgres(PostgresStorage<NotifyUnread>),
+    Sqlite(SqliteStorage<Job>),
+    Postgres(PostgresStorage<Job>),
 }
 
 impl JobQueue {
@@ -64,7 +67,7 @@ impl JobQueue {
         }
     }
 
-    pub async fn push(&self, job: NotifyUnread, at: SystemTime) -> Result<(), ScheduleError> {
+    pub async fn push(&self, job: Job, at: SystemTime) -> Result<(), ScheduleError> {
         let task = TaskBuilder::new(job).run_at_time(at).build();
         let result = match self.clone() {
             Self::Sqlite(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
@@ -106,14 +109,30 @@ impl JobQueue {
     }
 }
 
-/// A job never fails in apalis's eyes: whatever went wrong is recorded on the outbox row and
-/// the delivery log, and the sweep tries again; apalis's own retries would come at once.
+/// A job never fails in apalis's eyes: whatever went wrong is recorded on the outbox row (or
+/// the webhook's row) and the delivery log, and the sweep tries again; apalis's own retries
+/// would come at once.
 async fn handle(
-    job: NotifyUnread,
+    job: Job,
     deliverer: Data<Deliverer>,
     queue: Data<JobQueue>,
 ) -> Result<(), BoxDynError> {
-    match deliverer.deliver(job.outbox).await {
+    let done = match &job {
+        Job::NotifyUnread { outbox } => match deliverer.deliver_routed(*outbox).await {
+            Ok((delivered, webhooks)) => {
+                for webhook in webhooks {
+                    let post = Job::PostWebhook { webhook };
+                    if let Err(e) = queue.push(post, SystemTime::now()).await {
+                        tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
+                    }
+                }
+                Ok(delivered)
+            }
+            Err(e) => Err(e),
+        },
+        Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
+    };
+    match done {
         // apalis keeps run times in whole seconds, so a job may fire up to a second early (or
         // a row's time moved, as after a retry): wait a moment, or come back at its time.
         Ok(Delivered::NotDue(at) | Delivered::Retry(at)) => {
@@ -121,16 +140,20 @@ async fn handle(
             let wait = at.since(now);
             if wait <= EARLY_WAIT {
                 tokio::time::sleep(wait + Duration::from_millis(5)).await;
-                if let Err(e) = deliverer.deliver(job.outbox).await {
-                    tracing::warn!(outbox = %job.outbox, error = %e, "delivery failed; left to the sweep");
+                let again = match &job {
+                    Job::NotifyUnread { outbox } => deliverer.deliver(*outbox).await,
+                    Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
+                };
+                if let Err(e) = again {
+                    tracing::warn!(?job, error = %e, "delivery failed; left to the sweep");
                 }
             } else if let Err(e) = queue.push(job.clone(), system_time(at)).await {
-                tracing::warn!(outbox = %job.outbox, error = %e, "cannot re-schedule; left to the sweep");
+                tracing::warn!(?job, error = %e, "cannot re-schedule; left to the sweep");
             }
         }
         Ok(_) => {}
         Err(e) => {
-            tracing::warn!(outbox = %job.outbox, error = %e, "delivery failed; left to the sweep")
+            tracing::warn!(?job, error = %e, "delivery failed; left to the sweep")
         }
     }
     Ok(())
@@ -146,8 +169,11 @@ fn system_time(at: tandem_core::clock::Timestamp) -> SystemTime {
 #[async_trait::async_trait]
 impl NotificationScheduler for JobQueue {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError> {
-        self.push(NotifyUnread { outbox: entry.id }, system_time(entry.due_at))
-            .await
+        self.push(
+            Job::NotifyUnread { outbox: entry.id },
+            system_time(entry.due_at),
+        )
+        .await
     }
 }
 

@@ -1,5 +1,5 @@
-//! The sweep: finds outbox rows that are due (or whose worker died mid-delivery) and delivers
-//! them. It is the safety net under the job queue — a crash between a reply's commit and its
+//! The sweep: finds outbox rows and webhook posts that are due (or whose worker died
+//! mid-delivery) and delivers them. It is the safety net under the job queue — a crash between a reply's commit and its
 //! enqueue, or a worker killed mid-job, still ends in exactly one email.
 
 use std::time::Duration;
@@ -31,10 +31,24 @@ impl Sweep {
                 return 0;
             }
         };
-        let count = due.len();
+        let mut count = due.len();
         for entry in due {
             if let Err(e) = self.deliverer.deliver(entry.id).await {
                 tracing::warn!(error = %e, outbox = %entry.id, "delivery failed; the next sweep retries");
+            }
+        }
+        // After the batches: the webhooks they were just routed to are due now.
+        let webhooks = match self.deliverer.tandem().deliveries.due_webhooks(BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "notification sweep cannot read the webhook posts");
+                return count;
+            }
+        };
+        count = count.max(webhooks.len());
+        for webhook in webhooks {
+            if let Err(e) = self.deliverer.post_webhook(webhook).await {
+                tracing::warn!(error = %e, %webhook, "webhook failed; the next sweep retries");
             }
         }
         count

@@ -6,7 +6,7 @@ mod state;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::entity::{chat, visitor};
@@ -20,7 +20,7 @@ pub use state::{Category, ChatState, ChatStatus, Refused};
 
 /// A chat as the API shows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chat {
     pub id: ChatId,
     pub visitor: ChatVisitor,
@@ -34,7 +34,7 @@ pub struct Chat {
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatVisitor {
     pub id: VisitorId,
     pub name: Option<String>,

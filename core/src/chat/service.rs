@@ -8,7 +8,7 @@ use sea_orm::{QueryOrder, QuerySelect};
 use crate::entity::{chat, message, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
-use crate::ids::{ChatId, UserId};
+use crate::ids::{ChatId, TenantId, UserId};
 use crate::message::Message;
 use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
@@ -164,5 +164,17 @@ pub(crate) fn may_handle(actor: &OperatorActor, assigned: Option<UserId>) -> Cor
 fn refused(reason: Refused) -> CoreError {
     match reason {
         Refused::ChatClosed => CoreError::Conflict("the chat is closed".into()),
+    }
+}
+
+impl ChatService {
+    /// One chat as events show it, for a node that was told of a change by id only (the bus
+    /// between nodes keeps its payloads small). `None` when it is gone.
+    pub async fn for_event(&self, tenant: TenantId, id: ChatId) -> CoreResult<Option<Chat>> {
+        match chat_with_visitor(&self.deps.db, tenant, id).await {
+            Ok((row, visitor)) => Ok(Some(Chat::from_rows(row, &visitor))),
+            Err(CoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }

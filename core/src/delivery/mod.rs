@@ -7,19 +7,23 @@
 //! templates) is the worker crate's business.
 
 mod service;
+mod webhook;
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::entity::delivery;
-use crate::ids::{ChatId, MessageId, OutboxId, VisitorId};
+use crate::ids::{ChatId, MessageId, OutboxId, PluginId, VisitorId};
 use crate::message::Message;
 use crate::tenant::Tenant;
 use crate::visitor::Visitor;
 
 pub use service::DeliveryService;
 pub(crate) use service::{lock_chat, revive_for_new_address};
+pub use webhook::{
+    Completion, NewWebhook, WebhookCall, WebhookClaim, WebhookOutcome, WebhookStatus,
+};
 
 /// How many messages before the batch an email shows as context.
 pub const CONTEXT_MESSAGES: u64 = 5;
@@ -151,30 +155,61 @@ impl From<delivery::Model> for DeliveryRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChosenTemplate {
     pub sources: crate::tenant::TemplateSources,
-    pub plugin: crate::ids::PluginId,
+    pub plugin: PluginId,
 }
 
-/// Where tenant plugins choose the unread-reply email's template (the plugins crate implements
-/// it). `None`: no opinion, so the tenant's own template or the built-in one.
+/// The email a batch would go out as, for a plugin deciding where the batch goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailSummary {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// One way a batch travels, as a plugin chose it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The unread-reply email, to the visitor's own address.
+    Email,
+    /// A JSON document posted to one of the tenant's allowed webhook URLs.
+    Webhook { url: String, body: String },
+    /// Nothing through this route; the reason goes to the delivery log.
+    Skip { reason: String },
+}
+
+/// The routes a tenant's plugin chose, and which plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenRoutes {
+    pub routes: Vec<Route>,
+    pub plugin: PluginId,
+}
+
+/// Where tenant plugins change how a batch of unread replies goes out (the plugins crate
+/// implements it). `None` everywhere means no opinion: the defaults apply.
 #[async_trait::async_trait]
-pub trait TemplateHook: Send + Sync + 'static {
+pub trait NotificationHooks: Send + Sync + 'static {
+    /// The email's template: `None` for the tenant's own template or the built-in one.
     async fn email_template(&self, batch: &UnreadBatch, now: Timestamp) -> Option<ChosenTemplate>;
 
     /// The chosen template did not render: counted and logged against its plugin.
-    async fn template_failed(
+    async fn template_failed(&self, batch: &UnreadBatch, plugin: PluginId, reason: &str);
+
+    /// Where the batch goes: `None` for the email alone. Routes come back checked: an email
+    /// goes only to the visitor's address, a webhook only to a URL the tenant allowed.
+    async fn routes(
         &self,
         batch: &UnreadBatch,
-        plugin: crate::ids::PluginId,
-        reason: &str,
-    );
+        email: &EmailSummary,
+        now: Timestamp,
+    ) -> Option<ChosenRoutes>;
 }
 
-/// No plugins: every batch gets the tenant's template or the built-in one.
+/// No plugins: every batch goes by email, with the tenant's template or the built-in one.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NoTemplateHook;
+pub struct NoHooks;
 
 #[async_trait::async_trait]
-impl TemplateHook for NoTemplateHook {
+impl NotificationHooks for NoHooks {
     async fn email_template(
         &self,
         _batch: &UnreadBatch,
@@ -183,11 +218,14 @@ impl TemplateHook for NoTemplateHook {
         None
     }
 
-    async fn template_failed(
+    async fn template_failed(&self, _batch: &UnreadBatch, _plugin: PluginId, _reason: &str) {}
+
+    async fn routes(
         &self,
         _batch: &UnreadBatch,
-        _plugin: crate::ids::PluginId,
-        _reason: &str,
-    ) {
+        _email: &EmailSummary,
+        _now: Timestamp,
+    ) -> Option<ChosenRoutes> {
+        None
     }
 }

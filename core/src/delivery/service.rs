@@ -13,15 +13,17 @@ use crate::clock::Timestamp;
 use crate::entity::{chat, delivery, message, outbox, tenant, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
-use crate::ids::{ChatId, MessageId, OutboxId, TenantId};
+use crate::ids::{ChatId, MessageId, OutboxId, TenantId, VisitorId, WebhookCallId};
 use crate::message::Message;
 use crate::operator::OperatorActor;
 use crate::outbox::{OutboxEntry, OutboxStatus};
 use crate::services::Deps;
 use crate::tenant::Tenant;
 
+use super::webhook::store_webhooks;
 use super::{
-    CONTEXT_MESSAGES, Channel, Claim, DeliveryRecord, DeliveryStatus, Outcome, UnreadBatch,
+    CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, Outcome,
+    UnreadBatch,
 };
 
 /// Why a visitor without an address got nothing; also marks the rows to revive when they leave
@@ -41,6 +43,10 @@ pub struct DeliveryService {
 impl DeliveryService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
         Self { deps }
+    }
+
+    pub(super) fn deps(&self) -> &Deps {
+        &self.deps
     }
 
     /// Claims the chat of outbox row `id` for delivery: every unread, unsent operator reply of
@@ -133,12 +139,14 @@ impl DeliveryService {
             .await?;
             record(
                 &txn,
-                &chat_row,
-                Channel::Email,
-                visitor_row.email.as_deref(),
-                DeliveryStatus::Skipped,
-                Some(reason),
-                &unread_ids,
+                owner(&chat_row),
+                LogLine {
+                    channel: Channel::Email,
+                    recipient: visitor_row.email.as_deref(),
+                    status: DeliveryStatus::Skipped,
+                    reason: Some(reason),
+                    messages: &unread_ids,
+                },
                 now,
             )
             .await?;
@@ -173,9 +181,25 @@ impl DeliveryService {
         })))
     }
 
-    /// Records how the delivery of a claimed batch went. Returns false when the claim had
+    /// Records how the email of a claimed batch went. Returns false when the claim had
     /// expired and another worker took the batch over (the outcome is then not recorded).
     pub async fn complete(&self, batch: &UnreadBatch, outcome: Outcome) -> CoreResult<bool> {
+        Ok(self.complete_routed(batch, outcome.into()).await?.is_some())
+    }
+
+    /// Records how a claimed batch went, and stores the webhook posts its plugin chose, in one
+    /// transaction. Returns the stored posts to schedule, or `None` when the claim had expired
+    /// and another worker took the batch over (nothing is recorded then).
+    pub async fn complete_routed(
+        &self,
+        batch: &UnreadBatch,
+        completion: Completion,
+    ) -> CoreResult<Option<Vec<WebhookCallId>>> {
+        let Completion {
+            outcome,
+            webhooks,
+            skipped,
+        } = completion;
         let now = self.deps.clock.now();
         let ids: Vec<MessageId> = batch.messages.iter().map(|m| m.id).collect();
         let (txn, turn) = self.deps.write().await?;
@@ -251,7 +275,7 @@ impl DeliveryService {
         };
         let updated = rows.exec(&txn).await?.rows_affected;
         if updated == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let emailed = matches!(
             outcome,
@@ -272,22 +296,35 @@ impl DeliveryService {
         let chat_row = lock_chat(&txn, batch.tenant.id, batch.chat).await?;
         record(
             &txn,
-            &chat_row,
-            channel,
-            recipient.as_deref(),
-            status,
-            reason.as_deref(),
-            &ids,
+            owner(&chat_row),
+            LogLine {
+                channel,
+                recipient: recipient.as_deref(),
+                status,
+                reason: reason.as_deref(),
+                messages: &ids,
+            },
             now,
         )
         .await?;
+        for (channel, reason) in &skipped {
+            let line = LogLine {
+                channel: *channel,
+                recipient: None,
+                status: DeliveryStatus::Skipped,
+                reason: Some(reason),
+                messages: &ids,
+            };
+            record(&txn, owner(&chat_row), line, now).await?;
+        }
+        let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, now).await?;
         txn.commit().await?;
         drop(turn);
         if emailed {
             self.announce_emailed(batch.tenant.id, chat_row.visitor_id, &ids)
                 .await?;
         }
-        Ok(true)
+        Ok(Some(webhooks))
     }
 
     /// The tenant's delivery log, newest first (admins only).
@@ -415,6 +452,11 @@ pub(crate) async fn revive_for_new_address(
     Ok(rows.into_iter().map(OutboxEntry::from).collect())
 }
 
+/// Whose a chat's log lines are.
+fn owner(chat: &chat::Model) -> (TenantId, ChatId, VisitorId) {
+    (chat.tenant_id, chat.id, chat.visitor_id)
+}
+
 /// Takes the chat's row lock (see [`DeliveryService::claim`]).
 pub(crate) async fn lock_chat(
     txn: &DatabaseTransaction,
@@ -487,27 +529,32 @@ async fn settle_rows(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record(
+/// One line of the delivery log, before it is written.
+pub(super) struct LogLine<'a> {
+    pub channel: Channel,
+    pub recipient: Option<&'a str>,
+    pub status: DeliveryStatus,
+    pub reason: Option<&'a str>,
+    pub messages: &'a [MessageId],
+}
+
+pub(super) async fn record(
     txn: &DatabaseTransaction,
-    chat_row: &chat::Model,
-    channel: Channel,
-    recipient: Option<&str>,
-    status: DeliveryStatus,
-    reason: Option<&str>,
-    messages: &[MessageId],
+    owner: (TenantId, ChatId, VisitorId),
+    line: LogLine<'_>,
     now: Timestamp,
 ) -> CoreResult<()> {
-    let ids = serde_json::to_string(messages).unwrap_or_else(|_| "[]".into());
+    let (tenant, chat, visitor) = owner;
+    let ids = serde_json::to_string(line.messages).unwrap_or_else(|_| "[]".into());
     delivery::Entity::insert(delivery::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(chat_row.tenant_id),
-        chat_id: Set(chat_row.id),
-        visitor_id: Set(chat_row.visitor_id),
-        channel: Set(channel),
-        recipient: Set(recipient.map(str::to_owned)),
-        status: Set(status),
-        reason: Set(reason.map(str::to_owned)),
+        tenant_id: Set(tenant),
+        chat_id: Set(chat),
+        visitor_id: Set(visitor),
+        channel: Set(line.channel),
+        recipient: Set(line.recipient.map(str::to_owned)),
+        status: Set(line.status),
+        reason: Set(line.reason.map(str::to_owned)),
         message_ids: Set(ids),
         created_at: Set(now.millis()),
     })

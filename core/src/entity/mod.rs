@@ -16,3 +16,5 @@ pub mod user;
 pub mod visitor;
 pub mod visitor_connection;
 pub mod visitor_token;
+pub mod webhook_call;
+pub mod webhook_secret;

@@ -608,3 +608,15 @@ async fn visitor_message(
         Err(CoreError::NotFound("message"))
     }
 }
+
+impl MessageService {
+    /// One message as events show it, for a node that was told of it by id only (the bus
+    /// between nodes keeps its payloads small). `None` when it is gone.
+    pub async fn for_event(&self, tenant: TenantId, id: MessageId) -> CoreResult<Option<Message>> {
+        Ok(message::Entity::find_by_id(id)
+            .filter(message::Column::TenantId.eq(tenant))
+            .one(&self.deps.db)
+            .await?
+            .map(Message::from))
+    }
+}

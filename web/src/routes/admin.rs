@@ -191,3 +191,37 @@ pub async fn notifications(
         .await?;
     Ok(Json(DeliveryLog { deliveries }))
 }
+
+/// The key the tenant's webhook posts are signed with.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookSecret {
+    /// Receivers compute HMAC-SHA256 of the raw body with it and compare the hex digest with
+    /// the `X-Tandem-Signature: sha256=…` header.
+    pub secret: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/webhook-secret", tag = "admin",
+    responses((status = 200, body = WebhookSecret), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn webhook_secret(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<WebhookSecret>, ApiError> {
+    let secret = state.tandem.deliveries.webhook_secret(&actor).await?;
+    Ok(Json(WebhookSecret { secret }))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/webhook-secret/rotate", tag = "admin",
+    responses((status = 200, description = "The new secret; posts are signed with it from now on", body = WebhookSecret), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<WebhookSecret>, ApiError> {
+    let secret = state
+        .tandem
+        .deliveries
+        .rotate_webhook_secret(&actor)
+        .await?;
+    Ok(Json(WebhookSecret { secret }))
+}

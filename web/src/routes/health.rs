@@ -45,3 +45,54 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
         }
     }
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not_ready` while the node should get no traffic.
+    pub status: &'static str,
+    pub database: &'static str,
+    /// `listening`, `connecting` (not hearing the other nodes yet), or `single_node`.
+    pub bus: &'static str,
+    /// Whether the node is shutting down (it finishes what it has and takes nothing new).
+    pub draining: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Send this node traffic", body = Readiness),
+        (status = 503, description = "Do not: its database or the bus to the other nodes is down, or it is shutting down", body = Readiness),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let database = match state.tandem.db().ping().await {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database does not answer");
+            "unavailable"
+        }
+    };
+    let bus = match &state.hearing_other_nodes {
+        None => "single_node",
+        Some(hearing) if hearing.load(std::sync::atomic::Ordering::Relaxed) => "listening",
+        Some(_) => "connecting",
+    };
+    let draining = *state.closing.borrow();
+    let ready = database == "ok" && bus != "connecting" && !draining;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            status: if ready { "ready" } else { "not_ready" },
+            database,
+            bus,
+            draining,
+        }),
+    )
+}

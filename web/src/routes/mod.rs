@@ -72,6 +72,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             patch(admin::update_operator).delete(admin::deactivate_operator),
         )
         .route("/admin/notifications", get(admin::notifications))
+        .route("/admin/webhook-secret", get(admin::webhook_secret))
+        .route(
+            "/admin/webhook-secret/rotate",
+            post(admin::rotate_webhook_secret),
+        )
         .route(
             "/admin/templates/unread-reply",
             get(templates::get)
@@ -105,6 +110,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .route("/c/{key}", get(hosted::page))
         .route("/static/{name}", get(hosted::asset))

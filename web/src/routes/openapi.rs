@@ -19,6 +19,7 @@ use crate::routes::{
     ),
     paths(
         health::healthz,
+        health::readyz,
         metrics::render,
         widget::config,
         widget::session,
@@ -53,6 +54,8 @@ use crate::routes::{
         admin::update_operator,
         admin::deactivate_operator,
         admin::notifications,
+        admin::webhook_secret,
+        admin::rotate_webhook_secret,
         templates::get,
         templates::put,
         templates::reset,

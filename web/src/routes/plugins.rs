@@ -2,8 +2,7 @@
 //! anything is stored), list, enable/disable and order, delete, and each plugin's log.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -54,20 +53,10 @@ pub async fn upload(
     AdminAuth(actor): AdminAuth,
     QueryParams(query): QueryParams<UploadQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<PluginInfo>), ApiError> {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "payload_too_large",
-                format!("a plugin may be at most {} bytes", state.max_plugin_bytes),
-            )
-        } else {
-            ApiError::new(status, "bad_request", rejection.body_text())
-        }
-    })?;
+    // Both checks come before the body is read: a wrong or oversized upload is refused at once,
+    // not after megabytes have crossed the network.
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -79,6 +68,31 @@ pub async fn upload(
             "upload the component as the raw body with Content-Type: application/wasm",
         ));
     }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a plugin may be at most {} bytes", state.max_plugin_bytes),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > state.max_plugin_bytes) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, state.max_plugin_bytes.saturating_add(1))
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>())
+            {
+                too_large()
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
+            }
+        })?;
     let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
     let limits = CallLimits::new(
         tenant.limits.plugin_timeout_ms,

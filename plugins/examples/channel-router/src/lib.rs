@@ -50,16 +50,12 @@ impl Guest for ChannelRouter {
 /// A Slack/Mattermost-style `{"text": ...}` document.
 fn team_message(ctx: &Context, messages: &[UnreadMessage], email: &RenderedEmail) -> String {
     let who = ctx.visitor.name.as_deref().unwrap_or("A visitor");
-    let by_email = if email.to.is_some() {
-        "they are being emailed"
-    } else {
-        "they left no email address"
-    };
     let text = format!(
-        "{who} has not read {} repl{} in chat {} ({by_email}).",
+        "{who} has not read {} repl{} in chat {}; they are being emailed \"{}\".",
         messages.len(),
         if messages.len() == 1 { "y" } else { "ies" },
-        ctx.chat_id
+        ctx.chat_id,
+        email.subject
     );
     format!(
         "{{\"text\":{},\"chat_id\":{},\"unread\":{}}}",

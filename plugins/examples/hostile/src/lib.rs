@@ -1,6 +1,6 @@
 //! The test suite's hostile plugin: it behaves according to the visitor's name (or, without
 //! one, the tenant's slug), so one module exercises every way a plugin can misbehave. Called
-//! for anyone else it behaves: a 1 s timeout, a short template, a webhook nobody allowed.
+//! for anyone else it behaves: a 1 s timeout, a short template, no opinion on the routes.
 
 wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
@@ -51,10 +51,20 @@ impl Guest for Hostile {
         _email: RenderedEmail,
     ) -> Option<Vec<Delivery>> {
         misbehave(how(&ctx));
-        Some(vec![Delivery::Webhook(Webhook {
-            url: "http://169.254.169.254/latest/meta-data".into(),
-            body: "{}".into(),
-        })])
+        match how(&ctx) {
+            // Neither is the tenant's to allow: the host refuses the whole answer.
+            "stealer" => Some(vec![
+                Delivery::Email(None),
+                Delivery::Webhook(Webhook {
+                    url: "http://169.254.169.254/latest/meta-data".into(),
+                    body: "{}".into(),
+                }),
+            ]),
+            "spammer" => Some(vec![Delivery::Email(Some(
+                "someone@elsewhere.example".into(),
+            ))]),
+            _ => None,
+        }
     }
 }
 

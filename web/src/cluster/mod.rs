@@ -1,0 +1,63 @@
+//! The event bus between nodes. Every node delivers its own events to its own sockets at once,
+//! through the in-process [`BroadcastBus`], and also hands them to a transport that carries them
+//! to every other node (PostgreSQL `LISTEN/NOTIFY`), where they reach that node's sockets.
+//!
+//! Payloads stay small: an event travels whole when it fits, and by id otherwise (a long
+//! message), the receiving node reading the row back from the database.
+
+mod postgres;
+mod wire;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tandem_core::events::{BroadcastBus, DomainEvent, EventBus};
+use tokio::sync::mpsc;
+
+pub use postgres::PostgresLink;
+
+/// Events waiting for the transport; beyond this the bus drops them (and counts them) rather
+/// than slow the request path down while the database is unreachable.
+const OUTGOING: usize = 16 * 1024;
+
+/// What [`ClusterBus`] hands the transport.
+pub type Outgoing = mpsc::Receiver<DomainEvent>;
+
+/// Publishes locally and to the other nodes.
+pub struct ClusterBus {
+    local: BroadcastBus,
+    outgoing: mpsc::Sender<DomainEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ClusterBus {
+    pub fn new(local: BroadcastBus) -> (Self, Outgoing) {
+        let (outgoing, rx) = mpsc::channel(OUTGOING);
+        let bus = Self {
+            local,
+            outgoing,
+            dropped: Arc::default(),
+        };
+        (bus, rx)
+    }
+
+    /// Events that did not reach the other nodes because the transport fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl EventBus for ClusterBus {
+    fn publish(&self, event: DomainEvent) {
+        self.local.publish(event.clone());
+        if self.outgoing.try_send(event).is_err() {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    "the bus to the other nodes is behind; their sockets miss events until they resync"
+                );
+            }
+        }
+    }
+}

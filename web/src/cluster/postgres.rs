@@ -1,0 +1,137 @@
+//! The bus over PostgreSQL: `pg_notify` out, `LISTEN` in, on the database every node shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use sea_orm::sqlx::PgPool;
+use sea_orm::sqlx::postgres::PgListener;
+use tandem_core::Tandem;
+use tandem_core::events::{BroadcastBus, DomainEvent, EventBus};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Outgoing;
+use super::wire::{Envelope, pack};
+
+/// Events sent in one go when they queue up.
+const BATCH: usize = 64;
+
+pub struct PostgresLink {
+    pool: PgPool,
+    channel: String,
+    node: Arc<str>,
+    listening: Arc<AtomicBool>,
+}
+
+impl PostgresLink {
+    /// `None` unless the database is PostgreSQL.
+    pub fn new(db: &DatabaseConnection, channel: &str, node: Arc<str>) -> Option<Self> {
+        (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| Self {
+            pool: db.get_postgres_connection_pool().clone(),
+            channel: channel.to_owned(),
+            node,
+            listening: Arc::default(),
+        })
+    }
+
+    /// True while this node hears the other nodes: what readiness waits for.
+    pub fn listening(&self) -> Arc<AtomicBool> {
+        self.listening.clone()
+    }
+
+    /// Sends this node's events and delivers the other nodes' to `local`, until `stop`.
+    pub fn spawn(
+        self,
+        outgoing: Outgoing,
+        local: BroadcastBus,
+        tandem: Tandem,
+        stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        let sender = tokio::spawn(send(
+            self.pool.clone(),
+            self.channel.clone(),
+            self.node.clone(),
+            outgoing,
+        ));
+        tokio::spawn(async move {
+            self.listen(local, tandem, stop).await;
+            sender.abort();
+        })
+    }
+
+    async fn listen(self, local: BroadcastBus, tandem: Tandem, mut stop: watch::Receiver<bool>) {
+        loop {
+            let mut listener = match self.subscribe().await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen to the other nodes; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            self.listening.store(true, Ordering::Relaxed);
+            loop {
+                let notification = tokio::select! {
+                    n = listener.try_recv() => n,
+                    _ = stop.changed() => return,
+                };
+                match notification {
+                    Ok(Some(n)) => self.deliver(n.payload(), &local, &tandem).await,
+                    // The connection dropped: what was sent meanwhile is lost to this node.
+                    Ok(None) | Err(_) => {
+                        tracing::warn!("lost the connection to the other nodes; reconnecting");
+                        self.listening.store(false, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn subscribe(&self) -> Result<PgListener, sea_orm::sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&self.channel).await?;
+        Ok(listener)
+    }
+
+    async fn deliver(&self, payload: &str, local: &BroadcastBus, tandem: &Tandem) {
+        let envelope: Envelope = match serde_json::from_str(payload) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::warn!(error = %e, "an unreadable event from another node");
+                return;
+            }
+        };
+        if *envelope.node == *self.node {
+            return;
+        }
+        for wire in envelope.events {
+            match wire.resolve(tandem).await {
+                Ok(Some(event)) => local.publish(event),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read back an event's row"),
+            }
+        }
+    }
+}
+
+async fn send(pool: PgPool, channel: String, node: Arc<str>, mut outgoing: Outgoing) {
+    let mut batch: Vec<DomainEvent> = Vec::with_capacity(BATCH);
+    while outgoing.recv_many(&mut batch, BATCH).await > 0 {
+        for payload in pack(&node, &batch) {
+            let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&channel)
+                .bind(&payload)
+                .execute(&pool)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "cannot tell the other nodes of an event");
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,252 @@
+//! Posting webhooks that tenant plugins chose: signed, time-limited, never redirected, and by
+//! default never to the server's own network.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sha2::Sha256;
+use tandem_core::delivery::WebhookCall;
+
+/// The header carrying `sha256=` and the hex HMAC-SHA256 of the body, keyed with the tenant's
+/// webhook secret.
+pub const SIGNATURE_HEADER: &str = "x-tandem-signature";
+/// The post's id: the same on every retry of one post, so a receiver can drop repeats.
+pub const DELIVERY_HEADER: &str = "x-tandem-delivery";
+/// 1 on the first try.
+pub const ATTEMPT_HEADER: &str = "x-tandem-attempt";
+
+/// How long a receiver has to answer, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    pub timeout: Duration,
+    /// Whether posts may go to loopback, private, link-local and other non-public addresses.
+    /// Off by default: a tenant admin must not reach the SaaS operator's internal services.
+    pub private_addresses: bool,
+}
+
+impl Default for WebhookPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            private_addresses: false,
+        }
+    }
+}
+
+/// Why a post did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Worth another try later: a timeout, a refused connection, 408, 429 or a 5xx.
+    #[error("{0}")]
+    Transient(String),
+    /// Another try would fare no better: another 4xx, a redirect, a forbidden address.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+#[derive(Clone)]
+pub struct WebhookPoster {
+    client: reqwest::Client,
+    policy: WebhookPolicy,
+}
+
+impl WebhookPoster {
+    pub fn new(policy: WebhookPolicy) -> Self {
+        let mut builder = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Tandem-Webhooks/", env!("CARGO_PKG_VERSION")));
+        if !policy.private_addresses {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder.build().unwrap_or_else(|e| {
+            // Only a broken TLS set-up makes building fail; posting then fails per call.
+            tracing::error!(error = %e, "cannot build the webhook client; using the defaults");
+            reqwest::Client::new()
+        });
+        Self { client, policy }
+    }
+
+    /// Posts the call's body, signed. `Ok` carries the receiver's 2xx status.
+    pub async fn post(&self, call: &WebhookCall) -> Result<u16, PostError> {
+        let url = reqwest::Url::parse(&call.url)
+            .map_err(|e| PostError::Permanent(format!("the URL does not parse: {e}")))?;
+        if !self.policy.private_addresses
+            && let Some(host) = url.host_str()
+            && let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
+            && !is_public(ip)
+        {
+            return Err(PostError::Permanent(format!(
+                "{ip} is not a public address; webhooks may not post to it"
+            )));
+        }
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature(&call.secret, call.body.as_bytes()),
+            )
+            .header(DELIVERY_HEADER, call.id.to_string())
+            .header(ATTEMPT_HEADER, call.attempt.to_string())
+            .body(call.body.clone())
+            .send()
+            .await
+            .map_err(|e| classify_send_error(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(status.as_u16());
+        }
+        let reason = format!("the receiver answered {status}");
+        if status.is_server_error()
+            || status == reqwest::StatusCode::REQUEST_TIMEOUT
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
+            Err(PostError::Transient(reason))
+        } else if status.is_redirection() {
+            Err(PostError::Permanent(format!(
+                "{reason}; redirects are not followed"
+            )))
+        } else {
+            Err(PostError::Permanent(reason))
+        }
+    }
+}
+
+/// `sha256=` and the hex HMAC-SHA256 of `body` keyed with `secret`: what receivers compare.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+fn classify_send_error(e: &reqwest::Error) -> PostError {
+    // The resolver's refusal surfaces as a connect error; it is not worth retrying.
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if inner.is::<NotPublic>() {
+            return PostError::Permanent(inner.to_string());
+        }
+        source = inner.source();
+    }
+    if e.is_timeout() {
+        PostError::Transient("the receiver did not answer in time".into())
+    } else if e.is_connect() {
+        PostError::Transient(format!("cannot connect: {}", root_cause(e)))
+    } else {
+        PostError::Transient(root_cause(e))
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut last = e;
+    while let Some(inner) = last.source() {
+        last = inner;
+    }
+    last.to_string()
+}
+
+/// Resolves names to public addresses only, so that a name pointing inside cannot be used to
+/// reach the server's own network.
+struct PublicOnly;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} resolves to no public address; webhooks may not post to it")]
+struct NotPublic(String);
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| is_public(addr.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(Box::new(NotPublic(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(found.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Addresses on the public internet: not loopback, private, link-local, shared, documentation,
+/// multicast or unspecified.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_like_the_reference_vector() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn tells_public_addresses_from_internal_ones() {
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(internal.parse().unwrap()), "{internal}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+}
