@@ -190,6 +190,11 @@ async fn a_visitor_on_one_node_and_an_operator_on_another_chat_as_on_one(c: Clus
     };
     assert_eq!(bodies(&on_a), bodies(&on_b));
     assert_eq!(bodies(&on_a).len(), 5);
+
+    // The operator steps away on B: the widget on A hears nobody is there.
+    b.set_status(&olga, "away").await;
+    let news = tab.expect("operators.availability").await;
+    assert_eq!(news["operators_available"], false);
 }
 
 async fn a_killed_node_takes_its_visitors_offline(mut c: Cluster) {

@@ -9,6 +9,8 @@
 //!   --visitors 1000 --operators 10 --rate 1000 --seconds 20 --idle 10000 --server-pid $!
 //! ```
 //!
+//! With `--node URL` (repeatable) the sockets are spread over several nodes of one installation.
+//!
 //! It creates a fresh tenant through the platform API, so the server must have a platform token
 //! and rate limits far above the load (one client IP sends everything).
 
@@ -29,6 +31,10 @@ struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
+    /// More nodes of the same installation (repeatable): sockets are spread over `--url` and
+    /// these in turn, so that messages cross the bus between nodes.
+    #[arg(long = "node")]
+    nodes: Vec<String>,
     #[arg(long)]
     platform_token: String,
     /// Concurrent chats: visitors with an open socket, each writing.
@@ -48,6 +54,16 @@ struct Args {
     /// The server's pid, to read its resident memory from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
+}
+
+impl Args {
+    /// The node the `i`-th socket goes to.
+    fn node(&self, i: usize) -> &str {
+        match i % (self.nodes.len() + 1) {
+            0 => &self.url,
+            n => &self.nodes[n - 1],
+        }
+    }
 }
 
 #[tokio::main]
@@ -222,7 +238,7 @@ async fn open_operators(
             .json(&json!({"status": "online"}))
             .send()
             .await?;
-        let url = format!("{}/api/v1/ws?token={token}", ws_base(&args.url));
+        let url = format!("{}/api/v1/ws?token={token}", ws_base(args.node(i)));
         let (socket, _) = tokio_tungstenite::connect_async(url).await?;
         sockets.push(socket);
     }
@@ -261,9 +277,9 @@ async fn open_visitors(
     while remaining > 0 {
         let batch = remaining.min(50);
         let mut tasks = Vec::new();
-        for _ in 0..batch {
+        for k in 0..batch {
             let http = http.clone();
-            let url = args.url.clone();
+            let url = args.node(count - remaining + k).to_owned();
             let key = key.to_owned();
             tasks.push(tokio::spawn(async move {
                 let session: Value = http
