@@ -190,6 +190,21 @@ async fn create_tenant(http: &reqwest::Client, args: &Args) -> anyhow::Result<Te
         );
     }
     let created: Value = response.json().await?;
+    // The tenant's own cap on messages per minute must sit above the load.
+    let id = created["tenant_id"].as_str().unwrap_or_default();
+    let per_minute = (args.rate * 120).min(1_000_000);
+    let raised = http
+        .patch(format!("{}/api/v1/platform/tenants/{id}", args.url))
+        .bearer_auth(&args.platform_token)
+        .json(&json!({"limits": {"messages_per_minute": per_minute}}))
+        .send()
+        .await?;
+    if !raised.status().is_success() {
+        bail!(
+            "raising the tenant's message limit: {}",
+            raised.text().await?
+        );
+    }
     Ok(Tenant {
         slug,
         widget_key: created["widget_key"]

@@ -122,11 +122,9 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         .unwrap_or_else(|| format!("node-{}", uuid_suffix()))
         .into();
     let bus = BroadcastBus::default();
-    let (events, cluster): (Arc<dyn EventBus>, _) = match PostgresLink::new(
-        &db,
-        &config.bus_channel,
-        node_id.clone(),
-    ) {
+    let link = PostgresLink::new(&db, &config.bus_channel, node_id.clone())
+        .filter(|_| !config.bus_channel.is_empty());
+    let (events, cluster): (Arc<dyn EventBus>, _) = match link {
         Some(link) => {
             let (cluster_bus, outgoing) = ClusterBus::new(bus.clone());
             (Arc::new(cluster_bus), Some(Cluster { link, outgoing }))
