@@ -2,7 +2,8 @@
 //! runs them behind a load balancer: a visitor on one node and an operator on another chat as
 //! if on one server; a node killed outright takes its visitors offline within the heartbeat
 //! timeout; a worker killed leaves its notifications to the other, mailed once; a rolling
-//! restart loses nothing. PostgreSQL only: SQLite serves one node.
+//! restart loses nothing. PostgreSQL only: SQLite serves one node. The first runs again with
+//! the events over Redis.
 
 mod support;
 
@@ -43,9 +44,14 @@ impl Cluster {
         .collect()
     }
 
-    async fn start(db: TestDatabase) -> Self {
+    async fn start(db: TestDatabase, extra: &[(&str, &str)]) -> Self {
         let smtp = SmtpSink::start().await;
-        let vars = Self::vars(&smtp);
+        let mut vars = Self::vars(&smtp);
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let borrowed: Vec<(&str, &str)> =
             vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let live = Live::with_env(db, &borrowed).await;
@@ -342,12 +348,19 @@ async fn a_rolling_restart_loses_nothing(mut c: Cluster) {
 }
 
 async fn on_postgres(db: TestDatabase) -> Option<Cluster> {
-    Some(Cluster::start(db).await)
+    Some(Cluster::start(db, &[]).await)
 }
 
-/// Runs `test` on a fresh cluster when PostgreSQL is configured.
+/// The same cluster with the events going through Redis (`TANDEM_REDIS_URL`).
+async fn over_redis(db: TestDatabase) -> Option<Cluster> {
+    let url = std::env::var("TANDEM_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    Some(Cluster::start(db, &[("TANDEM_REDIS_URL", url.as_str())]).await)
+}
+
+/// Runs each test on a fresh cluster made by `setup` when PostgreSQL is configured.
 macro_rules! on_postgres {
-    ($($test:ident),* $(,)?) => {
+    ($setup:ident => $($test:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
@@ -355,7 +368,7 @@ macro_rules! on_postgres {
                     eprintln!("TANDEM_TEST_POSTGRES_URL is not set: skipped");
                     return;
                 };
-                if let Some(cluster) = on_postgres(db).await {
+                if let Some(cluster) = super::$setup(db).await {
                     super::$test(cluster).await;
                 }
             }
@@ -367,9 +380,19 @@ mod postgres {
     use super::*;
 
     on_postgres!(
+        on_postgres =>
         a_visitor_on_one_node_and_an_operator_on_another_chat_as_on_one,
         a_killed_node_takes_its_visitors_offline,
         a_worker_killed_leaves_its_mail_to_the_other_once,
         a_rolling_restart_loses_nothing,
+    );
+}
+
+mod redis {
+    use super::*;
+
+    on_postgres!(
+        over_redis =>
+        a_visitor_on_one_node_and_an_operator_on_another_chat_as_on_one,
     );
 }

@@ -157,16 +157,9 @@ impl Plugged {
 
     /// Whether a line of the plugin's log matches; prints the log when none does.
     async fn log_has(&self, company: &Company, id: &str, matches: impl Fn(&Value) -> bool) -> bool {
-        let (status, log) = self
-            .live
-            .call(
-                Method::GET,
-                &format!("/api/v1/admin/plugins/{id}/logs"),
-                Some(&company.admin_token),
-                None,
-            )
+        let log = self
+            .admin_get(company, &format!("/api/v1/admin/plugins/{id}/logs"))
             .await;
-        assert_eq!(status, StatusCode::OK, "{log}");
         let found = log["lines"].as_array().expect("lines").iter().any(matches);
         if !found {
             eprintln!("the log: {log:#}");
@@ -187,31 +180,23 @@ impl Plugged {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    async fn delivery_log(&self, company: &Company) -> Vec<Value> {
-        let (status, log) = self
+    /// An admin's GET that must succeed.
+    async fn admin_get(&self, company: &Company, path: &str) -> Value {
+        let (status, body) = self
             .live
-            .call(
-                Method::GET,
-                "/api/v1/admin/notifications",
-                Some(&company.admin_token),
-                None,
-            )
+            .call(Method::GET, path, Some(&company.admin_token), None)
             .await;
-        assert_eq!(status, StatusCode::OK, "{log}");
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    async fn delivery_log(&self, company: &Company) -> Vec<Value> {
+        let log = self.admin_get(company, "/api/v1/admin/notifications").await;
         log["deliveries"].as_array().expect("a list").clone()
     }
 
     async fn plugin(&self, company: &Company, id: &str) -> Value {
-        let (status, list) = self
-            .live
-            .call(
-                Method::GET,
-                "/api/v1/admin/plugins",
-                Some(&company.admin_token),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{list}");
+        let list = self.admin_get(company, "/api/v1/admin/plugins").await;
         list["plugins"]
             .as_array()
             .expect("a list")

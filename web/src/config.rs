@@ -53,8 +53,10 @@ pub struct Config {
     /// that tenants cannot reach the services around the server; turn it on for a receiver on
     /// the same host or network.
     pub webhook_private_addresses: bool,
-    /// The PostgreSQL `NOTIFY` channel the nodes of one installation share.
+    /// The PostgreSQL `NOTIFY` (or Redis) channel the nodes of one installation share.
     pub bus_channel: String,
+    /// Carry events between nodes over Redis pub/sub instead of PostgreSQL.
+    pub redis_url: Option<String>,
     /// How often a node says it is alive; its visitors count as gone after three silent beats.
     pub heartbeat_secs: u64,
 }
@@ -91,6 +93,7 @@ impl Default for Config {
             webhook_timeout_secs: 10,
             webhook_private_addresses: false,
             bus_channel: "tandem_events".into(),
+            redis_url: None,
             heartbeat_secs: 10,
         }
     }

@@ -26,7 +26,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::digest_token;
-use crate::cluster::{ClusterBus, Outgoing, PostgresLink};
+use crate::cluster::{ClusterBus, Link, Outgoing, PostgresLink, RedisLink};
 use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
 use crate::metrics::{Metrics, ResponseLabels};
@@ -82,7 +82,7 @@ pub struct Services {
 
 /// The bus to the other nodes, not yet running.
 pub struct Cluster {
-    link: PostgresLink,
+    link: Link,
     outgoing: Outgoing,
 }
 
@@ -122,21 +122,12 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         .unwrap_or_else(|| format!("node-{}", uuid_suffix()))
         .into();
     let bus = BroadcastBus::default();
-    let link = PostgresLink::new(&db, &config.bus_channel, node_id.clone())
-        .filter(|_| !config.bus_channel.is_empty());
-    let (events, cluster): (Arc<dyn EventBus>, _) = match link {
+    let (events, cluster): (Arc<dyn EventBus>, _) = match link(&db, config, &node_id)? {
         Some(link) => {
             let (cluster_bus, outgoing) = ClusterBus::new(bus.clone());
             (Arc::new(cluster_bus), Some(Cluster { link, outgoing }))
         }
-        None => {
-            if config.node_id.is_some() {
-                tracing::warn!(
-                    "SQLite serves one node: run a single `tandem serve` on this database (PostgreSQL for more)"
-                );
-            }
-            (Arc::new(bus.clone()), None)
-        }
+        None => (Arc::new(bus.clone()), None),
     };
     let ports = Ports {
         clock,
@@ -153,6 +144,34 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         queue,
         plugins,
     })
+}
+
+/// The transport to the other nodes: Redis when configured, else PostgreSQL's own; none on
+/// SQLite (one node) or when `TANDEM_BUS_CHANNEL` is empty.
+fn link(
+    db: &DatabaseConnection,
+    config: &Config,
+    node_id: &Arc<str>,
+) -> anyhow::Result<Option<Link>> {
+    let channel = &config.bus_channel;
+    if channel.is_empty() {
+        return Ok(None);
+    }
+    let Some(postgres) = PostgresLink::new(db, channel, node_id.clone()) else {
+        if config.node_id.is_some() || config.redis_url.is_some() {
+            tracing::warn!(
+                "SQLite serves one node: run a single `tandem serve` on this database (PostgreSQL for more)"
+            );
+        }
+        return Ok(None);
+    };
+    Ok(Some(match &config.redis_url {
+        Some(url) => Link::Redis(
+            RedisLink::new(url, channel, node_id.clone())
+                .with_context(|| format!("TANDEM_REDIS_URL is not usable: {}", redact(url)))?,
+        ),
+        None => Link::Postgres(postgres),
+    }))
 }
 
 /// A bound, ready server.

@@ -6,15 +6,13 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tandem_core::Tandem;
 use tandem_core::clock::ManualClock;
 use tandem_core::delivery::DeliveryStatus;
-use tandem_core::limits::Limits;
 use tandem_core::message::Message;
 use tandem_core::operator::OperatorActor;
 use tandem_core::tenant::Tenant;
 use tandem_core::visitor::{ProfilePatch, SessionRequest, VisitorActor};
-use tandem_core::{Ports, Tandem};
-use tandem_migrations::MigratorTrait;
 use tandem_migrations::test_db::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Delivered, Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
@@ -37,21 +35,15 @@ struct Setup {
 
 impl Setup {
     async fn on_database(database: TestDatabase) -> Self {
-        let db = tandem_core::database::connect(database.url())
-            .await
-            .unwrap();
-        tandem_migrations::Migrator::up(&db, None).await.unwrap();
-        let clock = ManualClock::default();
-        let ports = Ports {
-            clock: Arc::new(clock.clone()),
-            ..Ports::default()
-        };
-        let tandem = Tandem::new(db, ports, Limits::default());
-        let support::company::Acme {
-            tenant,
-            admin,
-            olga,
-        } = support::company::acme(&tandem).await;
+        let (
+            tandem,
+            clock,
+            support::company::Acme {
+                tenant,
+                admin,
+                olga,
+            },
+        ) = support::company::acme_at_manual_time(&database).await;
         let smtp = SmtpSink::start().await;
         let mailer: Arc<dyn Mailer> = Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap());
         let deliverer = Deliverer::new(

@@ -10,19 +10,17 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tandem_core::Tandem;
 use tandem_core::clock::{ManualClock, Timestamp};
 use tandem_core::delivery::{
     Channel, ChosenRoutes, ChosenTemplate, DeliveryRecord, DeliveryStatus, EmailSummary,
     NotificationHooks, Route, UnreadBatch,
 };
 use tandem_core::ids::PluginId;
-use tandem_core::limits::Limits;
 use tandem_core::operator::OperatorActor;
 use tandem_core::outbox::OutboxStatus;
 use tandem_core::tenant::{SettingsPatch, Tenant};
 use tandem_core::visitor::{ProfilePatch, SessionRequest};
-use tandem_core::{Ports, Tandem};
-use tandem_migrations::MigratorTrait;
 use tandem_migrations::test_db::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Deliverer, DeliverySettings};
 use tandem_worker::mail::{Mailer, SmtpMailer};
@@ -94,21 +92,15 @@ impl Setup {
     }
 
     async fn with_policy(database: TestDatabase, policy: WebhookPolicy) -> Self {
-        let db = tandem_core::database::connect(database.url())
-            .await
-            .unwrap();
-        tandem_migrations::Migrator::up(&db, None).await.unwrap();
-        let clock = ManualClock::default();
-        let ports = Ports {
-            clock: Arc::new(clock.clone()),
-            ..Ports::default()
-        };
-        let tandem = Tandem::new(db, ports, Limits::default());
-        let support::company::Acme {
-            tenant,
-            admin,
-            olga,
-        } = support::company::acme(&tandem).await;
+        let (
+            tandem,
+            clock,
+            support::company::Acme {
+                tenant,
+                admin,
+                olga,
+            },
+        ) = support::company::acme_at_manual_time(&database).await;
         let smtp = SmtpSink::start().await;
         let receiver = Receiver::start().await;
         tandem

@@ -1,20 +1,24 @@
 //! The event bus between nodes. Every node delivers its own events to its own sockets at once,
 //! through the in-process [`BroadcastBus`], and also hands them to a transport that carries them
-//! to every other node (PostgreSQL `LISTEN/NOTIFY`), where they reach that node's sockets.
+//! to every other node (PostgreSQL `LISTEN/NOTIFY`, or Redis pub/sub when configured), where
+//! they reach that node's sockets.
 //!
 //! Payloads stay small: an event travels whole when it fits, and by id otherwise (a long
 //! message), the receiving node reading the row back from the database.
 
 mod postgres;
+mod redis;
 mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tandem_core::Tandem;
 use tandem_core::events::{BroadcastBus, DomainEvent, EventBus};
 use tokio::sync::mpsc;
 
 pub use postgres::PostgresLink;
+pub use redis::RedisLink;
 
 /// Events waiting for the transport; beyond this the bus drops them (and counts them) rather
 /// than slow the request path down while the database is unreachable.
@@ -58,6 +62,58 @@ impl EventBus for ClusterBus {
                     "the bus to the other nodes is behind; their sockets miss events until they resync"
                 );
             }
+        }
+    }
+}
+
+/// Delivers another node's envelope to this node's sockets (this node's own come back too, and
+/// are dropped: they were delivered when published).
+async fn receive(payload: &str, node: &str, local: &BroadcastBus, tandem: &Tandem) {
+    let envelope: wire::Envelope = match serde_json::from_str(payload) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            tracing::warn!(error = %e, "an unreadable event from another node");
+            return;
+        }
+    };
+    if envelope.node == node {
+        return;
+    }
+    for wire in envelope.events {
+        match wire.resolve(tandem).await {
+            Ok(Some(event)) => local.publish(event),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read back an event's row"),
+        }
+    }
+}
+
+/// The transport to the other nodes.
+pub enum Link {
+    Postgres(PostgresLink),
+    Redis(RedisLink),
+}
+
+impl Link {
+    /// True while this node hears the other nodes.
+    pub fn listening(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        match self {
+            Self::Postgres(link) => link.listening(),
+            Self::Redis(link) => link.listening(),
+        }
+    }
+
+    /// Sends this node's events and delivers the other nodes' to `local`, until `stop`.
+    pub fn spawn(
+        self,
+        outgoing: Outgoing,
+        local: BroadcastBus,
+        tandem: Tandem,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        match self {
+            Self::Postgres(link) => link.spawn(outgoing, local, tandem, stop),
+            Self::Redis(link) => link.spawn(outgoing, local, tandem, stop),
         }
     }
 }

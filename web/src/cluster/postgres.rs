@@ -8,12 +8,12 @@ use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
 use tandem_core::Tandem;
-use tandem_core::events::{BroadcastBus, DomainEvent, EventBus};
+use tandem_core::events::{BroadcastBus, DomainEvent};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::Outgoing;
-use super::wire::{Envelope, pack};
+use super::wire::pack;
+use super::{Outgoing, receive};
 
 /// Events sent in one go when they queue up.
 const BATCH: usize = 64;
@@ -80,7 +80,7 @@ impl PostgresLink {
                     _ = stop.changed() => return,
                 };
                 match notification {
-                    Ok(Some(n)) => self.deliver(n.payload(), &local, &tandem).await,
+                    Ok(Some(n)) => receive(n.payload(), &self.node, &local, &tandem).await,
                     // The connection dropped: what was sent meanwhile is lost to this node.
                     Ok(None) | Err(_) => {
                         tracing::warn!("lost the connection to the other nodes; reconnecting");
@@ -96,26 +96,6 @@ impl PostgresLink {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(&self.channel).await?;
         Ok(listener)
-    }
-
-    async fn deliver(&self, payload: &str, local: &BroadcastBus, tandem: &Tandem) {
-        let envelope: Envelope = match serde_json::from_str(payload) {
-            Ok(envelope) => envelope,
-            Err(e) => {
-                tracing::warn!(error = %e, "an unreadable event from another node");
-                return;
-            }
-        };
-        if *envelope.node == *self.node {
-            return;
-        }
-        for wire in envelope.events {
-            match wire.resolve(tandem).await {
-                Ok(Some(event)) => local.publish(event),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read back an event's row"),
-            }
-        }
     }
 }
 

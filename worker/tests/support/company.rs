@@ -56,3 +56,23 @@ pub async fn acme(tandem: &Tandem) -> Acme {
         olga,
     }
 }
+
+/// Tandem on `database`, migrated, with time in the test's hands; and Acme in it.
+#[allow(dead_code)] // the queue tests run on the real clock
+pub async fn acme_at_manual_time(
+    database: &tandem_migrations::test_db::TestDatabase,
+) -> (Tandem, tandem_core::clock::ManualClock, Acme) {
+    use tandem_migrations::MigratorTrait;
+    let db = tandem_core::database::connect(database.url())
+        .await
+        .unwrap();
+    tandem_migrations::Migrator::up(&db, None).await.unwrap();
+    let clock = tandem_core::clock::ManualClock::default();
+    let ports = tandem_core::Ports {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..tandem_core::Ports::default()
+    };
+    let tandem = Tandem::new(db, ports, tandem_core::limits::Limits::default());
+    let acme = acme(&tandem).await;
+    (tandem, clock, acme)
+}
