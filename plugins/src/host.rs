@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, Trap};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Trap,
+};
 
 use crate::HOOKS_INTERFACE;
 use crate::bindings::PluginPre;
@@ -16,8 +19,25 @@ use crate::error::{CallError, ValidationError};
 use crate::hooks::{
     self, Delivery, EmailTemplate, HookContext, Manifest, RenderedEmail, UnreadMessage,
 };
-use crate::limits::{CallLimits, MAX_WASM_STACK};
+use crate::limits::{CallLimits, MAX_MEMORY_BYTES, MAX_WASM_STACK};
 use crate::store::CallState;
+
+/// Plugin instances alive at once: the pool is sized for them, and calls beyond wait their turn
+/// (a full pool must never look like the plugin's failure).
+const CONCURRENT_CALLS: u32 = 64;
+
+/// The pooling allocator keeps instances' memories and tables mapped between calls, so a call
+/// does not pay for fresh mappings. Sized for [`CONCURRENT_CALLS`] components of a few core
+/// instances each, and for the largest memory a tenant may be given.
+fn pool() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(CONCURRENT_CALLS)
+        .total_core_instances(CONCURRENT_CALLS * 8)
+        .total_memories(CONCURRENT_CALLS * 2)
+        .total_tables(CONCURRENT_CALLS * 8)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    pool
+}
 
 /// The epoch clock's tick: a call's deadline is counted in these.
 const TICK: Duration = Duration::from_millis(1);
@@ -43,6 +63,8 @@ struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
     ticking: Arc<AtomicBool>,
+    /// One permit per instance the pool holds.
+    turns: Arc<tokio::sync::Semaphore>,
     /// Compiled plugins by the SHA-256 of their bytes: a module is compiled once per process.
     loaded: Mutex<HashMap<String, CompiledPlugin>>,
 }
@@ -78,6 +100,7 @@ impl PluginHost {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.max_wasm_stack(MAX_WASM_STACK);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
         if let Some(dir) = cache_dir {
             let mut cache = CacheConfig::new();
             cache.with_directory(dir);
@@ -94,6 +117,7 @@ impl PluginHost {
                 engine,
                 linker,
                 ticking,
+                turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CALLS as usize)),
                 loaded: Mutex::new(HashMap::new()),
             }),
         })
@@ -262,7 +286,15 @@ impl PluginHost {
     {
         let engine = self.inner.engine.clone();
         let started = Instant::now();
+        let Ok(turn) = self.inner.turns.clone().acquire_owned().await else {
+            return Call {
+                result: Err(CallError::Host("the plugin host is shutting down".into())),
+                output: String::new(),
+                elapsed: started.elapsed(),
+            };
+        };
         let joined = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut store = Store::new(&engine, CallState::new(limits.memory_bytes));
             store.limiter(|state| &mut state.limiter);
             store.set_epoch_deadline(ticks(limits.timeout));

@@ -6,6 +6,8 @@ use std::time::Duration;
 pub const MAX_MODULE_BYTES: usize = 10 * 1024 * 1024;
 /// How much a plugin may write to stdout and stderr in one call; the rest is dropped.
 pub const LOG_BYTES: usize = 16 * 1024;
+/// The most linear memory a tenant's plugins may be given (the platform admin's limit).
+pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 /// The wasm stack of one call: deep recursion ends in a trap, not in a host stack overflow.
 pub const MAX_WASM_STACK: usize = 512 * 1024;
 
