@@ -103,7 +103,12 @@ impl Config {
     pub fn load() -> Result<Self, Box<figment::Error>> {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file("tandem.toml"))
-            .merge(Env::prefixed("TANDEM_").ignore(&["log", "test_postgres_url", "test_postgres"]))
+            .merge(Env::prefixed("TANDEM_").ignore(&[
+                "log",
+                "test_postgres_url",
+                "test_postgres",
+                "test_redis_url",
+            ]))
             .extract()
             .map_err(Box::new)
     }
