@@ -98,8 +98,8 @@ impl Link {
     /// True while this node hears the other nodes.
     pub fn listening(&self) -> Arc<std::sync::atomic::AtomicBool> {
         match self {
-            Self::Postgres(link) => link.listening(),
-            Self::Redis(link) => link.listening(),
+            Self::Postgres(link) => link.listening.clone(),
+            Self::Redis(link) => link.listening.clone(),
         }
     }
 
@@ -111,9 +111,16 @@ impl Link {
         tandem: Tandem,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        match self {
-            Self::Postgres(link) => link.spawn(outgoing, local, tandem, stop),
-            Self::Redis(link) => link.spawn(outgoing, local, tandem, stop),
-        }
+        let sender = match &self {
+            Self::Postgres(link) => tokio::spawn(link.sender(outgoing)),
+            Self::Redis(link) => tokio::spawn(link.sender(outgoing)),
+        };
+        tokio::spawn(async move {
+            match self {
+                Self::Postgres(link) => link.listen(local, tandem, stop).await,
+                Self::Redis(link) => link.listen(local, tandem, stop).await,
+            }
+            sender.abort();
+        })
     }
 }

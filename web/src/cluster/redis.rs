@@ -10,7 +10,6 @@ use redis::AsyncCommands;
 use tandem_core::Tandem;
 use tandem_core::events::{BroadcastBus, DomainEvent};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::wire::pack;
 use super::{Outgoing, receive};
@@ -22,7 +21,7 @@ pub struct RedisLink {
     client: redis::Client,
     channel: String,
     node: Arc<str>,
-    listening: Arc<AtomicBool>,
+    pub(super) listening: Arc<AtomicBool>,
 }
 
 impl RedisLink {
@@ -36,32 +35,23 @@ impl RedisLink {
         })
     }
 
-    /// True while this node hears the other nodes: what readiness waits for.
-    pub fn listening(&self) -> Arc<AtomicBool> {
-        self.listening.clone()
-    }
-
-    /// Sends this node's events and delivers the other nodes' to `local`, until `stop`.
-    pub fn spawn(
-        self,
-        outgoing: Outgoing,
-        local: BroadcastBus,
-        tandem: Tandem,
-        stop: watch::Receiver<bool>,
-    ) -> JoinHandle<()> {
-        let sender = tokio::spawn(send(
+    /// Sends this node's events as they come.
+    pub(super) fn sender(&self, outgoing: Outgoing) -> impl Future<Output = ()> + Send + 'static {
+        send(
             self.client.clone(),
             self.channel.clone(),
             self.node.clone(),
             outgoing,
-        ));
-        tokio::spawn(async move {
-            self.listen(local, tandem, stop).await;
-            sender.abort();
-        })
+        )
     }
 
-    async fn listen(self, local: BroadcastBus, tandem: Tandem, mut stop: watch::Receiver<bool>) {
+    /// Delivers the other nodes' events to `local` until `stop`.
+    pub(super) async fn listen(
+        self,
+        local: BroadcastBus,
+        tandem: Tandem,
+        mut stop: watch::Receiver<bool>,
+    ) {
         loop {
             let subscribed = async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
