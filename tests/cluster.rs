@@ -239,16 +239,12 @@ async fn a_killed_node_takes_its_visitors_offline(mut c: Cluster) {
 
 async fn a_worker_killed_leaves_its_mail_to_the_other_once(mut c: Cluster) {
     let acme = c.live.acme.clone();
-    let (status, body) = c
-        .live
-        .call(
-            Method::PUT,
-            "/api/v1/admin/settings",
-            Some(&acme.admin_token),
-            Some(json!({"offline_timeout_secs": 2, "presence_grace_secs": 0})),
+    c.live
+        .update_settings(
+            &acme,
+            json!({"offline_timeout_secs": 2, "presence_grace_secs": 0}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let olga = c.live.online_operator(&acme, "Olga").await;
     let mut chats = Vec::new();
     for i in 0..6 {

@@ -167,19 +167,6 @@ impl Plugged {
         found
     }
 
-    async fn settings(&self, company: &Company, settings: Value) {
-        let (status, body) = self
-            .live
-            .call(
-                Method::PUT,
-                "/api/v1/admin/settings",
-                Some(&company.admin_token),
-                Some(settings),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-
     /// An admin's GET that must succeed.
     async fn admin_get(&self, company: &Company, path: &str) -> Value {
         let (status, body) = self
@@ -210,15 +197,11 @@ impl Plugged {
 async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) {
     let live = &p.live;
     for company in [&live.acme, &live.globex] {
-        let (status, body) = live
-            .call(
-                Method::PUT,
-                "/api/v1/admin/settings",
-                Some(&company.admin_token),
-                Some(json!({"offline_timeout_secs": 300, "presence_grace_secs": 0})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        live.update_settings(
+            company,
+            json!({"offline_timeout_secs": 300, "presence_grace_secs": 0}),
+        )
+        .await;
     }
     // The URLs plugins may post to are the admin's to allow.
     let (status, body) = live
@@ -310,24 +293,18 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
 
     assert!(
         p.log_has(&live.acme, &id, |l| l["level"] == "output"
-            && l["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("offline timeout for")))
+            && mentions(l, "offline timeout for"))
             .await
     );
 }
 
 async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
     let live = &p.live;
-    let (status, _) = live
-        .call(
-            Method::PUT,
-            "/api/v1/admin/settings",
-            Some(&live.acme.admin_token),
-            Some(json!({"offline_timeout_secs": 300, "presence_grace_secs": 0})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    live.update_settings(
+        &live.acme,
+        json!({"offline_timeout_secs": 300, "presence_grace_secs": 0}),
+    )
+    .await;
     let (status, plugin) = p
         .upload(&live.acme, guest("hostile"), "application/wasm")
         .await;
@@ -361,8 +338,9 @@ async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
     );
 
     assert!(
-        p.log_has(&live.acme, &id, |l| l["message"].as_str().is_some_and(
-            |m| m.contains("ran past its time limit of 50 ms; the default was used")
+        p.log_has(&live.acme, &id, |l| mentions(
+            l,
+            "ran past its time limit of 50 ms; the default was used"
         ))
         .await
     );
@@ -412,9 +390,7 @@ async fn a_template_that_does_not_render_still_mails_and_is_logged(p: Plugged) {
     assert!(mails[0].contains("It ships today."));
     assert!(
         p.log_has(&live.acme, &id, |l| l["hook"] == "email_template"
-            && l["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("does not render")))
+            && mentions(l, "does not render"))
             .await
     );
 }
@@ -528,8 +504,9 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
     let receiver = Receiver::start().await;
     let quiet = json!({"offline_timeout_secs": 300, "presence_grace_secs": 0});
     for (company, path) in [(&live.acme, "/acme"), (&live.globex, "/globex")] {
-        p.settings(company, quiet.clone()).await;
-        p.settings(company, json!({"webhook_urls": [receiver.url(path)]}))
+        p.live.update_settings(company, quiet.clone()).await;
+        p.live
+            .update_settings(company, json!({"webhook_urls": [receiver.url(path)]}))
             .await;
         // Hostile first, for its 1 s timeout; it has no opinion on routes.
         let (status, body) = p
@@ -632,12 +609,13 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
 async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged) {
     let live = &p.live;
     let receiver = Receiver::start().await;
-    p.settings(
-        &live.acme,
-        json!({"offline_timeout_secs": 300, "presence_grace_secs": 0,
+    p.live
+        .update_settings(
+            &live.acme,
+            json!({"offline_timeout_secs": 300, "presence_grace_secs": 0,
                "webhook_urls": [receiver.url("/team")]}),
-    )
-    .await;
+        )
+        .await;
     let (status, plugin) = p
         .upload(&live.acme, guest("hostile"), "application/wasm")
         .await;
@@ -673,7 +651,7 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
     ] {
         assert!(
             p.log_has(&live.acme, &id, |l| l["hook"] == "route_notification"
-                && l["message"].as_str().is_some_and(|m| m.contains(refusal)))
+                && mentions(l, refusal))
                 .await,
             "{refusal}"
         );
@@ -684,6 +662,11 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
         plugin["consecutive_failures"].as_u64() >= Some(1),
         "{plugin}"
     );
+}
+
+/// Whether a line of a plugin's log says `text`.
+fn mentions(line: &Value, text: &str) -> bool {
+    line["message"].as_str().is_some_and(|m| m.contains(text))
 }
 
 fn signature(secret: &str, body: &[u8]) -> String {

@@ -15,9 +15,13 @@ pub fn generate(prefix: &str) -> String {
 
 /// The digest kept in the database, as lowercase hex.
 pub fn digest(secret: &str) -> String {
-    let hash = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in hash {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Bytes as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         use std::fmt::Write;
         let _ = write!(out, "{byte:02x}");
     }

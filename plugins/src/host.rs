@@ -208,7 +208,7 @@ impl PluginHost {
             .map_err(|e| ValidationError::ForbiddenImport(first_line(&e)))?;
         let pre = PluginPre::new(instance_pre)
             .map_err(|e| ValidationError::NotAComponent(first_line(&e)))?;
-        Ok((pre, hex(&Sha256::digest(wasm))))
+        Ok((pre, tandem_core::secret::hex(&Sha256::digest(wasm))))
     }
 
     async fn call_manifest(
@@ -367,8 +367,4 @@ fn first_line(e: &wasmtime::Error) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -242,12 +242,18 @@ impl Client {
     }
 
     pub async fn set_grace(&self, company: &Company, secs: u64) {
+        self.update_settings(company, json!({ "presence_grace_secs": secs }))
+            .await;
+    }
+
+    /// The company's admin changes these settings; the server must accept them.
+    pub async fn update_settings(&self, company: &Company, settings: Value) {
         let (status, body) = self
             .call(
                 Method::PUT,
                 "/api/v1/admin/settings",
                 Some(&company.admin_token),
-                Some(json!({ "presence_grace_secs": secs })),
+                Some(settings),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -12,7 +12,7 @@ use tandem_core::ids::{OutboxId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
-use crate::deliver::{Delivered, Deliverer};
+use crate::deliver::{DeliverError, Delivered, Deliverer};
 
 /// How often an idle worker looks for due jobs: the lateness of a notification.
 const POLL_EVERY: Duration = Duration::from_millis(250);
@@ -117,22 +117,7 @@ async fn handle(
     deliverer: Data<Deliverer>,
     queue: Data<JobQueue>,
 ) -> Result<(), BoxDynError> {
-    let done = match &job {
-        Job::NotifyUnread { outbox } => match deliverer.deliver_routed(*outbox).await {
-            Ok((delivered, webhooks)) => {
-                for webhook in webhooks {
-                    let post = Job::PostWebhook { webhook };
-                    if let Err(e) = queue.push(post, SystemTime::now()).await {
-                        tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
-                    }
-                }
-                Ok(delivered)
-            }
-            Err(e) => Err(e),
-        },
-        Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
-    };
-    match done {
+    match run(&job, &deliverer, &queue).await {
         // apalis keeps run times in whole seconds, so a job may fire up to a second early (or
         // a row's time moved, as after a retry): wait a moment, or come back at its time.
         Ok(Delivered::NotDue(at) | Delivered::Retry(at)) => {
@@ -140,11 +125,7 @@ async fn handle(
             let wait = at.since(now);
             if wait <= EARLY_WAIT {
                 tokio::time::sleep(wait + Duration::from_millis(5)).await;
-                let again = match &job {
-                    Job::NotifyUnread { outbox } => deliverer.deliver(*outbox).await,
-                    Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
-                };
-                if let Err(e) = again {
+                if let Err(e) = run(&job, &deliverer, &queue).await {
                     tracing::warn!(?job, error = %e, "delivery failed; left to the sweep");
                 }
             } else if let Err(e) = queue.push(job.clone(), system_time(at)).await {
@@ -157,6 +138,27 @@ async fn handle(
         }
     }
     Ok(())
+}
+
+/// One attempt at `job`. The webhooks a delivered batch was routed to are queued at once.
+async fn run(
+    job: &Job,
+    deliverer: &Deliverer,
+    queue: &JobQueue,
+) -> Result<Delivered, DeliverError> {
+    match job {
+        Job::NotifyUnread { outbox } => {
+            let (delivered, webhooks) = deliverer.deliver_routed(*outbox).await?;
+            for webhook in webhooks {
+                let post = Job::PostWebhook { webhook };
+                if let Err(e) = queue.push(post, SystemTime::now()).await {
+                    tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
+                }
+            }
+            Ok(delivered)
+        }
+        Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
+    }
 }
 
 /// A job this early waits in the worker instead of going back to the queue.

@@ -125,14 +125,10 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256=");
-    for byte in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    format!(
+        "sha256={}",
+        tandem_core::secret::hex(&mac.finalize().into_bytes())
+    )
 }
 
 fn classify_send_error(e: &reqwest::Error) -> PostError {

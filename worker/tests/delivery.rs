@@ -12,7 +12,7 @@ use tandem_core::delivery::DeliveryStatus;
 use tandem_core::message::Message;
 use tandem_core::operator::OperatorActor;
 use tandem_core::tenant::Tenant;
-use tandem_core::visitor::{ProfilePatch, SessionRequest, VisitorActor};
+use tandem_core::visitor::{SessionRequest, VisitorActor};
 use tandem_migrations::test_db::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Delivered, Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
@@ -74,31 +74,8 @@ impl Setup {
         email: Option<&str>,
         replies: &[&str],
     ) -> (VisitorActor, Vec<Message>) {
-        let session = self
-            .tandem
-            .visitors
-            .start_session(&self.tenant, SessionRequest::default())
-            .await
-            .unwrap();
-        let visitor = session.actor;
-        self.tandem
-            .visitors
-            .update_profile(
-                &visitor,
-                ProfilePatch {
-                    name: Some("Vera".into()),
-                    email: email.map(str::to_owned),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let question = self
-            .tandem
-            .messages
-            .send_as_visitor(&visitor, "Do you ship to Lisbon?", None)
-            .await
-            .unwrap();
+        let (visitor, question) =
+            support::company::vera_asks(&self.tandem, &self.tenant, email).await;
         let mut sent = Vec::new();
         for reply in replies {
             sent.push(

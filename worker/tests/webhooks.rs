@@ -20,7 +20,6 @@ use tandem_core::ids::PluginId;
 use tandem_core::operator::OperatorActor;
 use tandem_core::outbox::OutboxStatus;
 use tandem_core::tenant::{SettingsPatch, Tenant};
-use tandem_core::visitor::{ProfilePatch, SessionRequest};
 use tandem_migrations::test_db::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Deliverer, DeliverySettings};
 use tandem_worker::mail::{Mailer, SmtpMailer};
@@ -154,31 +153,8 @@ impl Setup {
 
     /// Vera asks, Olga answers, Vera leaves it unread past the timeout.
     async fn unread_reply(&self) -> tandem_core::ids::ChatId {
-        let visitor = self
-            .tandem
-            .visitors
-            .start_session(&self.tenant, SessionRequest::default())
-            .await
-            .unwrap()
-            .actor;
-        self.tandem
-            .visitors
-            .update_profile(
-                &visitor,
-                ProfilePatch {
-                    name: Some("Vera".into()),
-                    email: Some("vera@example.org".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let question = self
-            .tandem
-            .messages
-            .send_as_visitor(&visitor, "Do you ship to Lisbon?", None)
-            .await
-            .unwrap();
+        let (_, question) =
+            support::company::vera_asks(&self.tandem, &self.tenant, Some("vera@example.org")).await;
         self.tandem
             .messages
             .send_as_operator(&self.olga, question.chat_id, "Yes, we do!", None)

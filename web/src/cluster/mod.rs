@@ -31,7 +31,8 @@ pub type Outgoing = mpsc::Receiver<DomainEvent>;
 pub struct ClusterBus {
     local: BroadcastBus,
     outgoing: mpsc::Sender<DomainEvent>,
-    dropped: Arc<AtomicU64>,
+    /// Events the transport fell too far behind to take (they never reach the other nodes).
+    dropped: AtomicU64,
 }
 
 impl ClusterBus {
@@ -40,14 +41,9 @@ impl ClusterBus {
         let bus = Self {
             local,
             outgoing,
-            dropped: Arc::default(),
+            dropped: AtomicU64::new(0),
         };
         (bus, rx)
-    }
-
-    /// Events that did not reach the other nodes because the transport fell behind.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
     }
 }
 

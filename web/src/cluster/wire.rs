@@ -71,11 +71,15 @@ pub fn pack(node: &str, events: &[DomainEvent]) -> Vec<String> {
     payloads
 }
 
+/// [`Wire::Whole`] as it is written, borrowing the event instead of copying it.
+#[derive(Serialize)]
+#[serde(tag = "wire", rename = "whole")]
+struct WholeRef<'a> {
+    event: &'a DomainEvent,
+}
+
 fn encode(event: &DomainEvent) -> String {
-    let whole = serde_json::to_string(&Wire::Whole {
-        event: event.clone(),
-    })
-    .expect("events serialize");
+    let whole = serde_json::to_string(&WholeRef { event }).expect("events serialize");
     if whole.len() <= MAX_WHOLE {
         return whole;
     }

@@ -76,3 +76,40 @@ pub async fn acme_at_manual_time(
     let acme = acme(&tandem).await;
     (tandem, clock, acme)
 }
+
+/// Vera (with this address, if any) opens the widget and asks a question; returns her and it.
+#[allow(dead_code)] // the queue tests have visitors of their own
+pub async fn vera_asks(
+    tandem: &Tandem,
+    tenant: &Tenant,
+    email: Option<&str>,
+) -> (
+    tandem_core::visitor::VisitorActor,
+    tandem_core::message::Message,
+) {
+    use tandem_core::visitor::{ProfilePatch, SessionRequest};
+    let visitor = tandem
+        .visitors
+        .start_session(tenant, SessionRequest::default())
+        .await
+        .unwrap()
+        .actor;
+    tandem
+        .visitors
+        .update_profile(
+            &visitor,
+            ProfilePatch {
+                name: Some("Vera".into()),
+                email: email.map(str::to_owned),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let question = tandem
+        .messages
+        .send_as_visitor(&visitor, "Do you ship to Lisbon?", None)
+        .await
+        .unwrap();
+    (visitor, question)
+}
