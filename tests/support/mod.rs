@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod live;
 #[path = "../../worker/tests/support/receiver.rs"]
 pub mod receiver;
@@ -129,6 +130,10 @@ pub struct Server {
 impl Server {
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// The first stdout line containing `needle`, waiting up to 30 s for it.

@@ -81,6 +81,14 @@ pub struct Operator {
     pub created_at: Timestamp,
 }
 
+/// An operator as a visitor knows them: the name beside their replies.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OperatorName {
+    pub id: UserId,
+    pub name: String,
+}
+
 impl From<user::Model> for Operator {
     fn from(row: user::Model) -> Self {
         Self {

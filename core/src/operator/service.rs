@@ -16,7 +16,7 @@ use crate::ids::{TenantId, UserId};
 use crate::services::Deps;
 use crate::tenant::parse_limits;
 
-use super::{Operator, OperatorActor, OperatorStatus, Role, password};
+use super::{Operator, OperatorActor, OperatorName, OperatorStatus, Role, password};
 
 const MAX_CAPACITY: u32 = 100;
 
@@ -154,6 +154,26 @@ impl OperatorService {
             .all(&self.deps.db)
             .await?;
         Ok(rows.into_iter().map(Operator::from).collect())
+    }
+
+    /// The names a visitor sees beside replies: only of this tenant's operators among `ids`.
+    pub async fn names(&self, tenant: TenantId, ids: &[UserId]) -> CoreResult<Vec<OperatorName>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(UserId, String)> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Name)
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| OperatorName { id, name })
+            .collect())
     }
 
     pub async fn set_status(

@@ -1,12 +1,13 @@
 //! HTTP routes. Each area of the API gets a module of its own.
 
 pub mod admin;
+pub mod assets;
 pub mod chats;
 pub mod dev_mailbox;
 pub mod health;
-pub mod hosted;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod platform;
 pub mod plugins;
 pub mod session;
@@ -112,8 +113,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .route("/c/{key}", get(hosted::page))
-        .route("/static/{name}", get(hosted::asset))
+        .route("/", get(pages::root))
+        .route("/app", get(pages::workspace))
+        .route("/admin", get(pages::console))
+        .route("/demo", get(pages::demo))
+        .route("/c/{key}", get(pages::hosted_chat))
+        .route("/static/{name}", get(assets::file))
         .route("/dev/mailbox", get(dev_mailbox::list))
         .route("/dev/mailbox/{id}", get(dev_mailbox::show))
         .fallback(unknown_path)

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_core::chat::Chat;
-use tandem_core::ids::{MessageId, VisitorId};
+use tandem_core::ids::{MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, OfflineRequest};
+use tandem_core::operator::OperatorName;
 use tandem_core::tenant::Branding;
 use tandem_core::visitor::{ProfilePatch, SessionRequest, Visitor};
 use utoipa::ToSchema;
@@ -193,6 +194,8 @@ pub struct DialogResponse {
     pub chat: Option<Chat>,
     /// The whole dialog, every visit, oldest first.
     pub messages: Vec<Message>,
+    /// The names of the operators who replied in this dialog.
+    pub operators: Vec<OperatorName>,
 }
 
 #[utoipa::path(get, path = "/api/v1/widget/{key}/chat", tag = "widget",
@@ -208,7 +211,19 @@ pub async fn dialog(
         .messages
         .dialog_of_visitor(&visitor.actor)
         .await?;
-    Ok(Json(DialogResponse { chat, messages }))
+    let mut authors: Vec<UserId> = messages.iter().filter_map(|m| m.operator_id).collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let operators = state
+        .tandem
+        .operators
+        .names(visitor.tenant.id, &authors)
+        .await?;
+    Ok(Json(DialogResponse {
+        chat,
+        messages,
+        operators,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]

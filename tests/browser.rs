@@ -1,0 +1,467 @@
+//! The seed's situations through the real UIs, in headless Chromium: the widget on the demo page,
+//! the operator workspace (`/app`), the admin console (`/admin`) and the hosted chat that emails
+//! link to. Each browser window is a separate browser profile: a visitor, an operator, or the
+//! same visitor on another device. A failing story leaves screenshots in `tests/output/`.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tandem_migrations::test_db::TestDatabase;
+
+use support::browser::{Browsers, Page, expect};
+use support::live::{Company, Live};
+use support::smtp::SmtpSink;
+
+/// Keys as WebDriver spells them.
+const ENTER: &str = "\u{E007}";
+
+struct Stage {
+    live: Live,
+    smtp: SmtpSink,
+    browsers: Browsers,
+}
+
+impl Stage {
+    async fn on_database(db: TestDatabase) -> Self {
+        let flavour = if db.url().starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let smtp = SmtpSink::start().await;
+        let url = smtp.url();
+        let live = Live::with_env(db, &[("TANDEM_SMTP_URL", url.as_str())]).await;
+        // Departures count at once here; the grace period has tests of its own.
+        live.update_settings(&live.acme, json!({ "presence_grace_secs": 0 }))
+            .await;
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("browser")
+            .rsplit("::")
+            .next()
+            .unwrap_or("browser")
+            .to_owned();
+        let browsers = Browsers::start(&format!("{test}-{flavour}")).await;
+        Self {
+            live,
+            smtp,
+            browsers,
+        }
+    }
+
+    /// Runs the story; on failure, screenshots and the server's log are kept.
+    async fn play(&self, story: impl std::future::Future<Output = anyhow::Result<()>>) {
+        let log = || {
+            format!(
+                "--- stdout\n{}\n--- stderr\n{}",
+                self.live.server.stdout(),
+                self.live.server.stderr()
+            )
+        };
+        self.browsers.story(log, story).await;
+    }
+
+    fn demo(&self, company: &Company) -> String {
+        self.live
+            .url(&format!("/demo?key={}", company.widget_key))
+    }
+
+    /// An operator's browser, logged in to the workspace as the company's admin.
+    async fn workspace(&self, company: &Company) -> anyhow::Result<Page> {
+        let page = self.browsers.window("operator").await;
+        page.goto(&self.live.url("/app")).await?;
+        sign_in(&page, company).await?;
+        page.find("#my-status").await?;
+        Ok(page)
+    }
+
+    /// A visitor's browser on the demo page with the widget open.
+    async fn visitor(&self, name: &str) -> anyhow::Result<Page> {
+        let page = self.browsers.window(name).await;
+        page.goto(&self.demo(&self.live.acme)).await?;
+        page.widget(".launcher").await?.click().await?;
+        Ok(page)
+    }
+
+    async fn admin_name(&self) -> String {
+        let (status, me) = self
+            .live
+            .call(Method::GET, "/api/v1/auth/me", Some(&self.live.acme.admin_token), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        me["name"].as_str().unwrap().to_owned()
+    }
+
+    /// The company's chats as its admin reads them through the API.
+    async fn chats(&self, category: &str) -> Vec<Value> {
+        self.live
+            .category(&self.live.acme.admin_token, category)
+            .await
+    }
+
+    async fn mails(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mails = self.smtp.received();
+            if mails.len() >= count {
+                return Ok(mails
+                    .into_iter()
+                    .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+                    .collect());
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{count} mails did not arrive");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn sign_in(page: &Page, company: &Company) -> anyhow::Result<()> {
+    let tenant = page.find("#login-tenant").await?;
+    tenant.clear().await?;
+    page.type_into(&tenant, &company.slug).await?;
+    page.type_into(&page.find("#login-email").await?, &company.admin_email)
+        .await?;
+    page.type_into(&page.find("#login-password").await?, &company.admin_password)
+        .await?;
+    page.find(".login button[type=submit]").await?.click().await?;
+    Ok(())
+}
+
+/// The visitor fills in the offline form the widget shows when nobody can answer.
+async fn leave_request(page: &Page, name: &str, email: &str, message: &str) -> anyhow::Result<()> {
+    page.type_into(&page.widget(".offline-form input[name=name]").await?, name)
+        .await?;
+    page.type_into(&page.widget(".offline-form input[name=email]").await?, email)
+        .await?;
+    page.type_into(&page.widget(".offline-form textarea[name=message]").await?, message)
+        .await?;
+    page.widget(".offline-form button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// Some element matching `css` in the widget shows `text`.
+async fn widget_shows(page: &Page, css: &str, text: &str) -> anyhow::Result<()> {
+    page.until_true(
+        &format!("widget {css} shows {text:?}"),
+        "const root = document.querySelector('#tandem-widget')?.shadowRoot; return !!root && [...root.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]));",
+        vec![json!(css), json!(text)],
+    )
+    .await
+}
+
+/// Some element matching `css` on the page shows `text`.
+async fn shows(page: &Page, css: &str, text: &str) -> anyhow::Result<()> {
+    page.until_true(
+        &format!("{css} shows {text:?}"),
+        "return [...document.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]));",
+        vec![json!(css), json!(text)],
+    )
+    .await
+}
+
+async fn count_is(page: &Page, category: &str, count: usize) -> anyhow::Result<()> {
+    let css = format!("[data-count={category}]");
+    page.until_true(
+        &format!("{category} count {count}"),
+        "return document.querySelector(arguments[0])?.textContent === arguments[1];",
+        vec![json!(css), json!(count.to_string())],
+    )
+    .await
+}
+
+/// The chat of `visitor` is in the list now shown, with this presence.
+async fn listed(page: &Page, visitor: &str, presence: &str) -> anyhow::Result<()> {
+    page.until_true(
+        &format!("{visitor} listed as {presence}"),
+        "return !!document.querySelector(`#chat-list [data-visitor=\"${arguments[0]}\"][data-presence=\"${arguments[1]}\"]`);",
+        vec![json!(visitor), json!(presence)],
+    )
+    .await
+}
+
+async fn open_tab(page: &Page, tab: &str) -> anyhow::Result<()> {
+    page.find(&format!("#tab-{tab}")).await?.click().await?;
+    Ok(())
+}
+
+async fn open_chat(page: &Page, visitor: &str) -> anyhow::Result<()> {
+    page.find(&format!("#chat-list [data-visitor=\"{visitor}\"]"))
+        .await?
+        .click()
+        .await?;
+    shows(page, "#dialog-title", visitor).await
+}
+
+async fn the_night_visitor_is_answered_while_there_and_mailed_once_gone(s: Stage) {
+    s.live
+        .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 3 }))
+        .await;
+    let admin = s.admin_name().await;
+    s.play(async {
+        // Nobody is online: the widget offers the form, and sending it opens the chat.
+        let nadia = s.visitor("nadia").await?;
+        leave_request(&nadia, "Nadia", "nadia@example.org", "Is anyone there?").await?;
+        widget_shows(&nadia, ".msg--visitor .bubble", "Is anyone there?").await?;
+        let composer = nadia.widget("textarea[name=body]").await?;
+        nadia.type_into(&composer, &format!("My order is #1042{ENTER}")).await?;
+        widget_shows(&nadia, ".msg--visitor:not(.msg--pending) .bubble", "My order is #1042").await?;
+        nadia
+            .until_true(
+                "the form gave way to the chat",
+                "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.offline-form').hidden;",
+                vec![],
+            )
+            .await?;
+
+        // The operator finds her waiting, with both messages, and answers.
+        let operator = s.workspace(&s.live.acme).await?;
+        listed(&operator, "Nadia", "online").await?;
+        open_chat(&operator, "Nadia").await?;
+        shows(&operator, ".entry--visitor .entry__body", "Is anyone there?").await?;
+        shows(&operator, ".entry--visitor .entry__body", "My order is #1042").await?;
+        let reply = operator.find("#reply").await?;
+        operator.type_into(&reply, &format!("Hello Nadia, it is on its way.{ENTER}")).await?;
+
+        // She sees it at once, with the operator's name; the operator sees it read.
+        widget_shows(&nadia, ".msg--operator .bubble", "Hello Nadia, it is on its way.").await?;
+        widget_shows(&nadia, ".msg--operator .msg__author", &admin).await?;
+        shows(&operator, ".entry--operator .read-mark", "Read by visitor").await?;
+
+        // She leaves; the next reply goes unread, so it is mailed (and only that one).
+        nadia.goto("about:blank").await?;
+        shows(&operator, "#dialog-state", "not on the site").await?;
+        operator.type_into(&reply, &format!("Tracking number: 42.{ENTER}")).await?;
+        shows(&operator, ".entry--operator .emailed", "Emailed").await?;
+        let mails = s.mails(1).await?;
+        expect(mails.len() == 1, || format!("one mail, not {}", mails.len()))?;
+        expect(mails[0].contains("Tracking number: 42."), || mails[0].clone())?;
+        expect(mails[0].contains("nadia@example.org"), || mails[0].clone())?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn the_offline_request_is_edited_in_the_chat_it_opened(s: Stage) {
+    s.play(async {
+        let olga = s.visitor("olga").await?;
+        leave_request(&olga, "Olga", "olga@example.org", "I ordered the wrong size, XL").await?;
+        widget_shows(&olga, ".msg--visitor .bubble", "the wrong size, XL").await?;
+
+        olga.widget(".msg--visitor .edit").await?.click().await?;
+        let editor = olga.widget(".editor textarea").await?;
+        editor.clear().await?;
+        olga.type_into(&editor, "I ordered the wrong size: I need L, not XL").await?;
+        olga.widget(".editor button[type=submit]").await?.click().await?;
+        widget_shows(&olga, ".msg--visitor .bubble", "I need L, not XL").await?;
+        widget_shows(&olga, ".msg--visitor .edited", "edited").await?;
+        // She keeps writing in the same chat.
+        let composer = olga.widget("textarea[name=body]").await?;
+        olga.type_into(&composer, &format!("Thank you!{ENTER}")).await?;
+        widget_shows(&olga, ".msg--visitor:not(.msg--pending) .bubble", "Thank you!").await?;
+
+        // One open chat holds both, the request edited; the operator can see what it said first.
+        let waiting = s.chats("waiting").await;
+        expect(waiting.len() == 1, || format!("one waiting chat: {waiting:?}"))?;
+        let operator = s.workspace(&s.live.acme).await?;
+        open_chat(&operator, "Olga").await?;
+        shows(&operator, ".entry--visitor .entry__body", "I need L, not XL").await?;
+        operator.find(".entry--visitor .show-earlier").await?.click().await?;
+        shows(&operator, ".entry__earlier", "I ordered the wrong size, XL").await?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
+    s.play(async {
+        let operator = s.workspace(&s.live.acme).await?;
+        count_is(&operator, "waiting", 0).await?;
+
+        let fedor = s.visitor("fedor").await?;
+        leave_request(&fedor, "Fedor", "fedor@example.org", "Do you ship to Kazan?").await?;
+        let semion = s.visitor("semion").await?;
+        leave_request(&semion, "Semion", "semion@example.org", "Can I pay by card?").await?;
+
+        // Both on the site and unanswered: waiting for a reply.
+        count_is(&operator, "waiting", 2).await?;
+        listed(&operator, "Fedor", "online").await?;
+        listed(&operator, "Semion", "online").await?;
+
+        // Fedor closes the tab: his chat moves to offline before the operator's eyes.
+        fedor.goto("about:blank").await?;
+        count_is(&operator, "waiting", 1).await?;
+        count_is(&operator, "offline", 1).await?;
+        open_tab(&operator, "offline").await?;
+        listed(&operator, "Fedor", "offline").await?;
+
+        // He comes back to the site (the widget stays closed): waiting again.
+        fedor.goto(&s.demo(&s.live.acme)).await?;
+        count_is(&operator, "offline", 0).await?;
+        count_is(&operator, "waiting", 2).await?;
+        open_tab(&operator, "waiting").await?;
+        listed(&operator, "Fedor", "online").await?;
+
+        // The operator takes Semion: active and theirs; Semion leaves and stays theirs, offline.
+        open_chat(&operator, "Semion").await?;
+        operator.find(".dialog__head button").await?.click().await?;
+        count_is(&operator, "mine", 1).await?;
+        count_is(&operator, "waiting", 1).await?;
+        semion.goto("about:blank").await?;
+        shows(&operator, "#dialog-state", "not on the site").await?;
+        open_tab(&operator, "mine").await?;
+        listed(&operator, "Semion", "offline").await?;
+        count_is(&operator, "waiting", 1).await?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
+    s.play(async {
+        let admin = s.browsers.window("admin").await;
+        admin.goto(&s.live.url("/admin")).await?;
+        sign_in(&admin, &s.live.acme).await?;
+        admin.find("#settings-form").await?;
+        admin.set_value("#color", "#e11d48").await?;
+        let title = admin.find("#title").await?;
+        title.clear().await?;
+        admin.type_into(&title, "Acme Help").await?;
+        let greeting = admin.find("#greeting").await?;
+        greeting.clear().await?;
+        admin.type_into(&greeting, "Здравствуйте! Чем помочь?").await?;
+        admin.find("#language").await?.select_by_value("ru").await?;
+        admin.find("#position").await?.select_by_value("left").await?;
+        // The preview follows before anything is saved.
+        let preview_title = admin.in_shadow("#widget-preview", ".title").await?;
+        admin.until_text(&preview_title, "Acme Help").await?;
+        admin.find("#save-settings").await?.click().await?;
+        shows(&admin, "#settings-form [role=status]", "Saved").await?;
+        shows(&admin, "#snippet", &s.live.acme.widget_key).await?;
+
+        // A visitor's widget wears it.
+        let visitor = s.browsers.window("visitor").await;
+        visitor.goto(&s.demo(&s.live.acme)).await?;
+        let launcher = visitor.widget(".launcher").await?;
+        let colour = launcher.css_value("background-color").await?;
+        expect(colour.contains("225, 29, 72"), || format!("launcher colour {colour}"))?;
+        let label = launcher.attr("aria-label").await?.unwrap_or_default();
+        expect(label == "Открыть чат", || format!("launcher label {label:?}"))?;
+        let (x, _, _, _) = launcher.rectangle().await?;
+        expect(x < 200.0, || format!("launcher on the left, at x={x}"))?;
+        // The demo page's loud fonts do not reach into the widget.
+        let font = launcher.css_value("font-family").await?;
+        expect(!font.contains("Comic"), || format!("host font leaked: {font}"))?;
+        launcher.click().await?;
+        visitor.until_text(&visitor.widget(".title").await?, "Acme Help").await?;
+        visitor
+            .until_text(&visitor.widget(".greeting").await?, "Здравствуйте! Чем помочь?")
+            .await?;
+        // Nobody is online: the form, in Russian.
+        visitor
+            .until_text(&visitor.widget(".offline-form button[type=submit]").await?, "Отправить сообщение")
+            .await?;
+
+        // At phone width the open widget takes the whole screen.
+        visitor.client.set_window_size(390, 800).await?;
+        visitor
+            .until_true(
+                "the panel fills a phone screen",
+                "const p = document.querySelector('#tandem-widget').shadowRoot.querySelector('.panel').getBoundingClientRect(); return Math.abs(p.width - document.documentElement.clientWidth) < 1 && p.left === 0;",
+                vec![],
+            )
+            .await?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn the_resume_link_opens_the_same_dialog(s: Stage) {
+    s.live
+        .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 1 }))
+        .await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        leave_request(&vera, "Vera", "vera@example.org", "Where is my parcel?").await?;
+        widget_shows(&vera, ".msg--visitor .bubble", "Where is my parcel?").await?;
+        vera.goto("about:blank").await?;
+
+        // The operator answers after she left; the answer is mailed with a link back.
+        let chat_id = wait_for_chat(&s, "offline").await?;
+        let (status, _) = s
+            .live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                Some(&s.live.acme.admin_token),
+                Some(json!({ "body": "It left our warehouse today." })),
+            )
+            .await;
+        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        let mails = s.mails(1).await?;
+        let prefix = s
+            .live
+            .url(&format!("/c/{}?resume_token=", s.live.acme.widget_key));
+        let start = mails[0].find(&prefix).context("a resume link in the mail")?;
+        let link: String = mails[0][start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+            .collect();
+
+        // She opens it on her phone: the hosted chat, the same dialog, and she is online again.
+        let phone = s.browsers.window("vera-phone").await;
+        phone.goto(&link).await?;
+        widget_shows(&phone, ".msg--visitor .bubble", "Where is my parcel?").await?;
+        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+        let url = phone.client.current_url().await?;
+        expect(!url.as_str().contains("resume_token"), || format!("the token stays in the address bar: {url}"))?;
+        let composer = phone.widget("textarea[name=body]").await?;
+        phone.type_into(&composer, &format!("Thanks, got it!{ENTER}")).await?;
+        widget_shows(&phone, ".msg--visitor:not(.msg--pending) .bubble", "Thanks, got it!").await?;
+        let (status, dialog) = s
+            .live
+            .call(Method::GET, &format!("/api/v1/chats/{chat_id}"), Some(&s.live.acme.admin_token), None)
+            .await;
+        expect(status == StatusCode::OK, || format!("{dialog}"))?;
+        let bodies: Vec<&str> = dialog["messages"].as_array().unwrap().iter().filter_map(|m| m["body"].as_str()).collect();
+        expect(
+            bodies == ["Where is my parcel?", "It left our warehouse today.", "Thanks, got it!"],
+            || format!("one dialog: {bodies:?}"),
+        )?;
+        expect(dialog["chat"]["visitor_online"] == json!(true), || format!("online again: {dialog}"))?;
+
+        // The widget on the company's site resumes it on that phone too.
+        phone.goto(&s.demo(&s.live.acme)).await?;
+        phone.widget(".launcher").await?.click().await?;
+        widget_shows(&phone, ".msg--visitor .bubble", "Thanks, got it!").await?;
+        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+        Ok(())
+    })
+    .await;
+}
+
+async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(chat) = s.chats(category).await.first() {
+            return Ok(chat["id"].as_str().unwrap().to_owned());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no chat became {category}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+tandem_migrations::on_both_databases!(
+    Stage::on_database =>
+    the_night_visitor_is_answered_while_there_and_mailed_once_gone,
+    the_offline_request_is_edited_in_the_chat_it_opened,
+    fedor_and_semion_move_between_the_lists_live,
+    branding_set_in_the_admin_console_reaches_the_widget,
+    the_resume_link_opens_the_same_dialog,
+);

@@ -1,0 +1,552 @@
+// Tandem's visitor widget. One snippet on any site:
+//   <script src="https://tandem.example/static/widget.js" data-key="WIDGET_KEY" async></script>
+// It draws itself inside a shadow root (the page's CSS and ours never meet), keeps the visitor's
+// token in localStorage, holds a WebSocket open while the page is open (that is what makes the
+// visitor "on the site"), and never loses or doubles a message: every message carries a client
+// id, unsent ones wait in localStorage and are sent again with the same id after a reconnect.
+// The hosted page /c/{key} loads the same script with data-mode="page" (full page, no launcher).
+(() => {
+  "use strict";
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  if (!script || window.__tandemWidget) return;
+  window.__tandemWidget = true;
+
+  const origin = new URL(script.src, location.href).origin;
+  const pageMode = script.dataset.mode === "page";
+  const key = script.dataset.key || (pageMode ? decodeURIComponent(location.pathname.split("/")[2] || "") : "");
+  if (!key) { console.warn("tandem: the widget script needs data-key"); return; }
+  const api = `${origin}/api/v1/widget/${encodeURIComponent(key)}`;
+
+  const TEXTS = {
+    en: {
+      open: "Open chat", close: "Close chat", unread: (n) => `${n} unread`, send: "Send", yourMessage: "Your message",
+      placeholder: "Write a message…", you: "You", operator: "Support", seen: "Seen", sending: "Sending…",
+      notSent: "Not sent.", retry: "Retry", edit: "Edit", edited: "edited", save: "Save", cancel: "Cancel",
+      emailed: "Also sent to your email", typing: (who) => `${who} is typing…`, connected: "We reply here",
+      reconnecting: "Reconnecting…", offlineIntro: "No one is online right now. Leave a message and we will answer by email — and here, when you come back.",
+      name: "Name", email: "Email", message: "Message", submit: "Send message", details: "Your details", detailsSaved: "Saved",
+      leaveEmail: "No one is online right now. Leave your email so our answer reaches you.",
+      expired: "This link has expired. Write to us again from the website.", unavailable: "Chat is not available right now.",
+      error: "Something went wrong. Please try again.", chatWith: "Chat",
+    },
+    ru: {
+      open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
+      placeholder: "Напишите сообщение…", you: "Вы", operator: "Поддержка", seen: "Прочитано", sending: "Отправка…",
+      notSent: "Не отправлено.", retry: "Повторить", edit: "Изменить", edited: "изменено", save: "Сохранить", cancel: "Отмена",
+      emailed: "Отправлено и на вашу почту", typing: (who) => `${who} печатает…`, connected: "Мы ответим здесь",
+      reconnecting: "Переподключение…", offlineIntro: "Сейчас никого нет на месте. Оставьте сообщение — мы ответим на почту и здесь, когда вы вернётесь.",
+      name: "Имя", email: "Эл. почта", message: "Сообщение", submit: "Отправить сообщение", details: "Ваши данные", detailsSaved: "Сохранено",
+      leaveEmail: "Сейчас никого нет на месте. Оставьте почту, чтобы получить наш ответ.",
+      expired: "Срок действия ссылки истёк. Напишите нам снова с сайта.", unavailable: "Чат сейчас недоступен.",
+      error: "Что-то пошло не так. Попробуйте ещё раз.", chatWith: "Чат",
+    },
+  };
+  let t = TEXTS.en;
+
+  // ---- storage (a page may forbid it: the widget then works for this page view only) ----
+  const store = {
+    get(name) { try { return localStorage.getItem(`tandem:${key}:${name}`); } catch { return null; } },
+    set(name, value) { try { localStorage.setItem(`tandem:${key}:${name}`, value); } catch { /* private mode */ } },
+    drop(name) { try { localStorage.removeItem(`tandem:${key}:${name}`); } catch { /* private mode */ } },
+  };
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  const state = {
+    config: null, token: store.get("visitor_token"), chat: null, visitorId: null,
+    messages: new Map(), operators: new Map(), outbox: new Map(), open: pageMode,
+    available: true, socket: null, connected: false, retryDelay: 1000, editing: null,
+  };
+  try { for (const item of JSON.parse(store.get("outbox") || "[]")) state.outbox.set(item.client_id, item); } catch { /* ignore */ }
+  const saveOutbox = () => store.set("outbox", JSON.stringify([...state.outbox.values()].map(({ client_id, body }) => ({ client_id, body }))));
+
+  async function call(method, path, body) {
+    const headers = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (state.token) headers.authorization = `Bearer ${state.token}`;
+    const response = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!response.ok) {
+      let message = `${response.status}`;
+      try { message = (await response.json()).error.message; } catch { /* not our error shape */ }
+      throw Object.assign(new Error(message), { status: response.status });
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  // ---- DOM ----
+  const host = document.createElement("div");
+  host.id = "tandem-widget";
+  host.hidden = true;
+  const shadow = host.attachShadow({ mode: "open" });
+  const el = (tag, props = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(props)) {
+      if (name === "class") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (name in node && typeof value !== "string") node[name] = value;
+      else node.setAttribute(name, value);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  };
+  const style = el("link", { rel: "stylesheet", href: `${origin}/static/widget.css` });
+  const ui = {};
+  ui.root = el("div", { class: `root${pageMode ? " root--page" : ""}` });
+  ui.badge = el("span", { class: "badge", hidden: true, "aria-hidden": "true" });
+  ui.launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false", onclick: () => toggle() });
+  ui.launcher.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+  ui.launcher.append(ui.badge);
+  ui.logo = el("img", { class: "logo", alt: "", hidden: true });
+  ui.title = el("h2", { class: "title", id: "tandem-title" });
+  ui.status = el("p", { class: "status", role: "status" });
+  ui.close = el("button", { class: "close", type: "button", onclick: () => toggle(false) }, "×");
+  ui.greeting = el("p", { class: "greeting" });
+  ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
+  ui.typing = el("p", { class: "typing", "aria-live": "polite" });
+  ui.body = el("div", { class: "body" }, ui.greeting, ui.log, ui.typing);
+  ui.notice = el("p", { class: "notice", hidden: true, role: "alert" });
+  ui.input = el("textarea", { name: "body", rows: 1, maxlength: "10000", id: "tandem-body" });
+  ui.inputLabel = el("label", { class: "visually-hidden", for: "tandem-body" });
+  ui.sendButton = el("button", { class: "button", type: "submit" });
+  ui.composer = el("form", { class: "composer", hidden: true }, ui.inputLabel, ui.input, ui.sendButton);
+  ui.form = el("form", { class: "form offline-form", hidden: true, novalidate: true });
+  ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
+  ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
+    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? null : ui.close),
+    ui.body, ui.notice, ui.details, ui.form, ui.composer);
+  ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
+  shadow.append(style, ui.root);
+
+  // ---- branding and language ----
+  function applyConfig(config) {
+    state.config = config;
+    state.available = config.operators_available;
+    const branding = config.branding;
+    t = TEXTS[branding.language] || TEXTS.en;
+    host.style.setProperty("--brand", branding.color);
+    host.style.setProperty("--brand-text", readableOn(branding.color));
+    ui.root.classList.toggle("root--left", branding.position === "left");
+    ui.root.classList.toggle("root--right", branding.position !== "left");
+    ui.root.lang = branding.language;
+    ui.title.textContent = branding.title;
+    ui.greeting.textContent = branding.greeting;
+    ui.greeting.hidden = !branding.greeting;
+    if (branding.logo_url) { ui.logo.src = branding.logo_url; ui.logo.referrerPolicy = "no-referrer"; ui.logo.hidden = false; } else ui.logo.hidden = true;
+    ui.launcher.setAttribute("aria-label", t.open);
+    ui.close.setAttribute("aria-label", t.close);
+    ui.inputLabel.textContent = t.yourMessage;
+    ui.input.placeholder = t.placeholder;
+    ui.sendButton.textContent = t.send;
+    if (pageMode) document.title = `${branding.title} — ${config.tenant.name}`;
+    buildOfflineForm(config.offline_form.fields);
+  }
+
+  // White or near-black text, whichever reads better on the brand colour.
+  function readableOn(hex) {
+    const n = parseInt(hex.slice(1), 16);
+    const [r, g, b] = [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? "#111" : "#fff";
+  }
+
+  function field(name, kind, label, required, maxLength, value = "") {
+    const id = `tandem-${name}-${Math.random().toString(36).slice(2, 9)}`;
+    const input = kind === "textarea" ? el("textarea", { id, name }) : el("input", { id, name, type: kind === "email" ? "email" : "text", autocomplete: kind === "email" ? "email" : "name" });
+    input.required = required;
+    if (maxLength) input.maxLength = maxLength;
+    input.value = value;
+    return el("div", { class: "field" }, el("label", { for: id }, label), input);
+  }
+
+  function buildOfflineForm(fields) {
+    const error = el("p", { class: "error", role: "alert", hidden: true });
+    const submit = el("button", { class: "button", type: "submit" }, t.submit);
+    ui.form.replaceChildren(el("p", { class: "form__intro" }, t.offlineIntro),
+      ...fields.map((f) => field(f.name, f.kind, t[f.name] || f.name, f.required, f.max_length)), error, submit);
+    ui.form.onsubmit = async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(ui.form));
+      const invalid = [...ui.form.elements].find((input) => input.willValidate && !input.checkValidity());
+      if (invalid) { error.textContent = invalid.validationMessage; error.hidden = false; invalid.focus(); return; }
+      submit.disabled = true;
+      try {
+        await ensureSession();
+        const created = await call("POST", "/offline-requests", { name: data.name.trim(), email: data.email.trim(), message: data.message });
+        state.chat = created.chat;
+        upsert(created.message);
+        ui.form.reset();
+        error.hidden = true;
+        showMode();
+        ui.input.focus();
+      } catch (e) {
+        error.textContent = e.message || t.error; error.hidden = false;
+      } finally { submit.disabled = false; }
+    };
+  }
+
+  function buildDetailsForm() {
+    const visitor = state.chat?.visitor || {};
+    const note = el("p", { class: "error", role: "status" });
+    const save = el("button", { class: "button", type: "submit" }, t.save);
+    const cancel = el("button", { class: "button button--quiet", type: "button", onclick: () => { ui.details.hidden = true; } }, t.cancel);
+    ui.details.replaceChildren(el("p", { class: "form__intro" }, state.available ? t.details : t.leaveEmail),
+      field("name", "text", t.name, false, 200, visitor.name || ""), field("email", "email", t.email, true, 254, visitor.email || ""),
+      note, el("div", { class: "editor__actions" }, cancel, save));
+    ui.details.onsubmit = async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(ui.details));
+      const email = ui.details.elements.email;
+      if (!email.checkValidity()) { note.textContent = email.validationMessage; email.focus(); return; }
+      try {
+        await ensureSession();
+        const body = { email: data.email.trim() };
+        if (data.name.trim()) body.name = data.name.trim();
+        await call("PUT", "/visitor", body);
+        if (state.chat) state.chat.visitor = { ...state.chat.visitor, ...body };
+        note.textContent = t.detailsSaved;
+        setTimeout(() => { ui.details.hidden = true; showMode(); }, 600);
+      } catch (e) { note.textContent = e.message || t.error; }
+    };
+  }
+
+  // The ordinary chat once there is one, or while operators are available; the offline form
+  // for a first contact when nobody can answer.
+  function showMode() {
+    const chatting = Boolean(state.chat) || state.messages.size > 0 || state.outbox.size > 0 || state.available;
+    ui.form.hidden = chatting;
+    ui.composer.hidden = !chatting;
+    ui.log.hidden = !chatting;
+    const needsEmail = chatting && !state.available && !(state.chat?.visitor?.email);
+    if (needsEmail && ui.details.hidden && !ui.details.dataset.dismissed) { buildDetailsForm(); ui.details.hidden = false; ui.details.dataset.dismissed = "1"; }
+    renderStatus();
+  }
+
+  function renderStatus() {
+    if (!state.connected && state.token) ui.status.textContent = t.reconnecting;
+    else ui.status.textContent = state.chat?.visitor?.email ? t.connected : "";
+    if (state.chat?.visitor?.email && !ui.status.querySelector("button")) {
+      ui.status.append(" · ", el("button", { class: "link", type: "button", onclick: () => { buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input").focus(); } }, t.details));
+    }
+  }
+
+  // ---- messages ----
+  const items = new Map(); // message id or client id -> <li>
+  const time = (iso) => new Date(iso).toLocaleTimeString(state.config?.branding.language || [], { hour: "2-digit", minute: "2-digit" });
+
+  function upsert(message) {
+    const known = state.messages.get(message.id);
+    if (known && known.edited_at && message.edited_at && known.edited_at > message.edited_at) return;
+    state.messages.set(message.id, { ...known, ...message });
+    if (message.client_id && state.outbox.has(message.client_id)) {
+      state.outbox.delete(message.client_id);
+      saveOutbox();
+      items.get(message.client_id)?.remove();
+      items.delete(message.client_id);
+    }
+    if (message.author === "operator" && message.operator_id && !state.operators.has(message.operator_id)) refreshSoon();
+    renderMessage(state.messages.get(message.id));
+    afterChange();
+  }
+
+  function authorName(message) {
+    if (message.author === "visitor") return t.you;
+    if (message.author === "system") return "";
+    return state.operators.get(message.operator_id) || t.operator;
+  }
+
+  function renderMessage(message) {
+    let item = items.get(message.id);
+    const fresh = !item;
+    if (fresh) { item = el("li"); items.set(message.id, item); }
+    if (state.editing === message.id) return;
+    item.className = `msg msg--${message.author}`;
+    item.dataset.id = message.id;
+    item.dataset.seq = message.seq;
+    const meta = el("div", { class: "meta" }, el("time", { datetime: message.created_at }, time(message.created_at)));
+    if (message.edited_at) meta.append(el("span", { class: "edited" }, `· ${t.edited}`));
+    if (message.author === "visitor") {
+      if (message.read_by_operator_at) meta.append(el("span", { class: "seen" }, `· ${t.seen}`));
+      meta.append(el("button", { class: "link edit", type: "button", onclick: () => startEdit(message.id) }, t.edit));
+    } else if (message.emailed_at) meta.append(el("span", { class: "emailed" }, `· ${t.emailed}`));
+    const name = authorName(message);
+    item.replaceChildren(...[name && message.author !== "visitor" ? el("span", { class: "msg__author" }, name) : null,
+      el("div", { class: "bubble" }, message.body), meta].filter(Boolean));
+    if (fresh) place(item, message.seq);
+  }
+
+  // Keeps the log in dialog order (a reload after a reconnect may bring earlier messages).
+  function place(item, seq) {
+    const after = [...ui.log.children].find((li) => li.dataset.seq && Number(li.dataset.seq) > seq);
+    if (after) ui.log.insertBefore(item, after);
+    else { const firstPending = ui.log.querySelector(".msg--pending, .msg--failed"); ui.log.insertBefore(item, firstPending); }
+  }
+
+  function renderPending(entry) {
+    let item = items.get(entry.client_id);
+    if (!item) { item = el("li"); items.set(entry.client_id, item); ui.log.append(item); }
+    item.className = `msg msg--visitor ${entry.failed ? "msg--failed" : "msg--pending"}`;
+    const meta = el("div", { class: "meta" }, entry.failed ? `${t.notSent} ${entry.failed}` : t.sending);
+    if (entry.failed) meta.append(el("button", { class: "link", type: "button", onclick: () => { entry.failed = null; deliver(entry); } }, t.retry));
+    item.replaceChildren(el("div", { class: "bubble" }, entry.body), meta);
+    scrollDown();
+  }
+
+  function startEdit(id) {
+    const message = state.messages.get(id);
+    const item = items.get(id);
+    if (!message || !item) return;
+    state.editing = id;
+    const area = el("textarea", { "aria-label": t.edit });
+    area.value = message.body;
+    const error = el("p", { class: "error", role: "alert" });
+    const stop = () => { state.editing = null; renderMessage(state.messages.get(id)); item.querySelector(".edit")?.focus(); };
+    const save = el("button", { class: "button", type: "submit" }, t.save);
+    const form = el("form", { class: "editor" }, area, error,
+      el("div", { class: "editor__actions" }, el("button", { class: "button button--quiet", type: "button", onclick: stop }, t.cancel), save));
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      if (!area.value.trim() || area.value === message.body) { stop(); return; }
+      save.disabled = true;
+      try {
+        const edited = await call("PATCH", `/chat/messages/${encodeURIComponent(id)}`, { body: area.value });
+        state.editing = null;
+        upsert(edited);
+        item.querySelector(".edit")?.focus();
+      } catch (e) { error.textContent = e.message || t.error; save.disabled = false; }
+    };
+    area.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.stopPropagation(); stop(); } });
+    item.className = "msg msg--visitor";
+    item.replaceChildren(form);
+    area.focus();
+  }
+
+  let refreshTimer = null;
+  function refreshSoon() { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => reload().catch(() => {}), 150); }
+
+  async function reload() {
+    const dialog = await call("GET", "/chat");
+    state.chat = dialog.chat;
+    for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
+    for (const message of dialog.messages) upsert(message);
+    for (const message of state.messages.values()) renderMessage(message);
+    showMode();
+  }
+
+  // ---- sending: every message keeps its client id until the server has it ----
+  async function send(body) {
+    const entry = { client_id: uuid(), body };
+    state.outbox.set(entry.client_id, entry);
+    saveOutbox();
+    renderPending(entry);
+    showMode();
+    await deliver(entry);
+  }
+
+  async function deliver(entry) {
+    try {
+      await ensureSession();
+      const message = await call("POST", "/chat/messages", { body: entry.body, client_id: entry.client_id });
+      if (!state.chat) refreshSoon();
+      upsert(message);
+    } catch (e) {
+      // Refusals (too long, rate limited for long) wait for the visitor; network trouble and
+      // server errors are retried with the same client id when the socket is back.
+      if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) entry.failed = e.message;
+      if (state.outbox.has(entry.client_id)) renderPending(entry);
+    }
+  }
+
+  function flushOutbox() { for (const entry of state.outbox.values()) if (!entry.failed) deliver(entry); }
+
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = ui.input.value;
+    if (!body.trim()) return;
+    ui.input.value = "";
+    send(body);
+    ui.input.focus();
+  });
+  let lastTyping = 0;
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); ui.composer.requestSubmit(); return; }
+    if (Date.now() - lastTyping > 2000 && state.socket?.readyState === WebSocket.OPEN) {
+      lastTyping = Date.now();
+      state.socket.send(JSON.stringify({ type: "typing" }));
+    }
+  });
+
+  // ---- read marks and the unread badge ----
+  function unread() { return [...state.messages.values()].filter((m) => m.author !== "visitor" && !m.read_by_visitor_at); }
+
+  function afterChange() {
+    const waiting = unread();
+    const looking = state.open && document.visibilityState === "visible";
+    if (looking && waiting.length) {
+      const newest = waiting.reduce((a, b) => (a.seq > b.seq ? a : b));
+      const now = new Date().toISOString();
+      for (const m of waiting) m.read_by_visitor_at = now;
+      call("POST", "/chat/read", { up_to: newest.id }).catch(() => { for (const m of waiting) m.read_by_visitor_at = null; });
+    }
+    const count = looking ? 0 : waiting.length;
+    ui.badge.hidden = count === 0;
+    ui.badge.textContent = count > 9 ? "9+" : String(count);
+    ui.launcher.setAttribute("aria-label", count ? `${t.open} (${t.unread(count)})` : t.open);
+    scrollDown();
+  }
+
+  function scrollDown() { ui.body.scrollTop = ui.body.scrollHeight; }
+
+  // ---- the socket: open while the page is open; backoff with jitter on failure ----
+  function connect() {
+    if (!state.token || state.socket) return;
+    const url = `${api.replace(/^http/, "ws")}/ws?visitor_token=${encodeURIComponent(state.token)}`;
+    const socket = new WebSocket(url);
+    state.socket = socket;
+    socket.onopen = () => {
+      state.retryDelay = 1000;
+      state.connected = true;
+      renderStatus();
+      reload().then(flushOutbox).catch(() => {});
+    };
+    socket.onmessage = (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      onFrame(frame);
+    };
+    socket.onclose = () => {
+      state.socket = null;
+      state.connected = false;
+      renderStatus();
+      const delay = state.retryDelay * (0.75 + Math.random() / 2);
+      state.retryDelay = Math.min(state.retryDelay * 2, 30000);
+      setTimeout(connect, delay);
+    };
+  }
+
+  let typingTimer = null;
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello":
+        if (typeof frame.operators_available === "boolean") { state.available = frame.operators_available; showMode(); }
+        break;
+      case "message.created":
+      case "message.updated":
+        upsert(frame.message);
+        if (frame.message.author === "operator") ui.typing.textContent = "";
+        break;
+      case "message.read":
+        if (frame.by === "operator") {
+          const upTo = state.messages.get(frame.up_to);
+          for (const m of state.messages.values()) {
+            if (m.author === "visitor" && !m.read_by_operator_at && (!upTo || m.seq <= upTo.seq)) { m.read_by_operator_at = new Date().toISOString(); renderMessage(m); }
+          }
+        }
+        break;
+      case "chat.updated":
+        state.chat = frame.chat;
+        showMode();
+        break;
+      case "typing":
+        if (frame.by === "operator") {
+          const last = [...state.messages.values()].filter((m) => m.author === "operator").pop();
+          ui.typing.textContent = t.typing(last ? authorName(last) : t.operator);
+          clearTimeout(typingTimer);
+          typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);
+        }
+        break;
+      case "operators.availability":
+        state.available = frame.operators_available;
+        showMode();
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- session ----
+  let sessionPromise = null;
+  function ensureSession() {
+    if (state.token && state.visitorId) return Promise.resolve();
+    sessionPromise = sessionPromise || startSession({}).finally(() => { sessionPromise = null; });
+    return sessionPromise;
+  }
+
+  async function startSession(request) {
+    let session;
+    try {
+      session = await call("POST", "/session", request);
+    } catch (e) {
+      if (e.status === 401 && (request.visitor_token || request.resume_token)) {
+        if (request.resume_token) throw e;
+        state.token = null;
+        store.drop("visitor_token");
+        return startSession({});
+      }
+      throw e;
+    }
+    state.token = session.visitor_token;
+    state.visitorId = session.visitor_id;
+    state.chat = session.chat;
+    store.set("visitor_token", state.token);
+    connect();
+  }
+
+  function toggle(open = !state.open) {
+    if (pageMode) return;
+    state.open = open;
+    ui.panel.hidden = !open;
+    ui.root.classList.toggle("root--open", open);
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    if (open) {
+      ensureSession().then(() => (state.messages.size ? null : reload())).catch(() => showNotice(t.error));
+      showMode();
+      (ui.form.hidden ? ui.input : ui.form.querySelector("input")).focus();
+      afterChange();
+    } else ui.launcher.focus();
+  }
+  ui.panel.addEventListener("keydown", (event) => { if (event.key === "Escape" && !pageMode) toggle(false); });
+  document.addEventListener("visibilitychange", afterChange);
+
+  function showNotice(text) { ui.notice.textContent = text; ui.notice.hidden = !text; }
+
+  async function start() {
+    let config;
+    try { config = await call("GET", "/config"); } catch (e) {
+      console.warn(`tandem: the widget is not available here (${e.message})`);
+      if (!pageMode) return;
+      document.body.append(host); host.hidden = false;
+      ui.composer.hidden = true; ui.log.hidden = true; ui.greeting.hidden = true;
+      ui.title.textContent = TEXTS.en.chatWith;
+      return showNotice(TEXTS.en.unavailable);
+    }
+    applyConfig(config);
+    style.addEventListener("load", () => { host.hidden = false; }, { once: true });
+    (pageMode ? document.body : document.body || document.documentElement).append(host);
+
+    // An email link: /c/{key}?resume_token=… on the hosted page, ?tandem_resume=… on the site.
+    const params = new URLSearchParams(location.search);
+    const resume = params.get(pageMode ? "resume_token" : "tandem_resume");
+    try {
+      if (resume) {
+        await startSession({ resume_token: resume });
+        params.delete(pageMode ? "resume_token" : "tandem_resume");
+        history.replaceState(history.state, "", location.pathname + (params.size ? `?${params}` : "") + location.hash);
+        if (!pageMode) toggle(true);
+      } else if (state.token || pageMode) {
+        await startSession(state.token ? { visitor_token: state.token } : {});
+      }
+    } catch (e) {
+      if (e.status === 401 && resume) { showNotice(t.expired); if (!pageMode) toggle(true); } else showNotice(t.error);
+    }
+    for (const entry of state.outbox.values()) renderPending(entry);
+    showMode();
+    if (pageMode) afterChange();
+  }
+
+  start();
+})();
