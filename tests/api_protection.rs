@@ -632,16 +632,46 @@ async fn the_hosted_chat_page_is_served_locked_down(live: Live) {
     );
     let policy = headers["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
-    assert!(page.text().await.unwrap().contains("/static/chat.js"));
+    assert!(page.text().await.unwrap().contains("/static/widget.js"));
     let script = live
         .http
-        .get(live.url("/static/chat.js"))
+        .get(live.url("/static/widget.js"))
         .send()
         .await
         .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.text().await.unwrap().contains("resume_token"));
-    for missing in ["/c/wk_nope", "/static/../Cargo.toml", "/static/secret.js"] {
+    // The workspace, the console and the demo site are locked down the same way.
+    for path in [
+        "/app",
+        "/admin",
+        &format!("/demo?key={}", live.acme.widget_key),
+    ] {
+        let page = live.http.get(live.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+    // A tenant's demo page shows only its own widget; an unknown key finds nothing.
+    let demo = live
+        .http
+        .get(live.url(&format!("/demo?key={}", live.acme.widget_key)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(demo.contains(&live.acme.widget_key) && !demo.contains(&live.globex.widget_key));
+    for missing in [
+        "/c/wk_nope",
+        "/demo?key=wk_nope",
+        "/static/../Cargo.toml",
+        "/static/secret.js",
+    ] {
         let response = live.http.get(live.url(missing)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
     }

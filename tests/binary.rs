@@ -23,8 +23,31 @@ async fn first_run_creates_the_demo_tenant_and_prints_its_login_once(env: Env) {
         "{login}"
     );
     assert!(server.stdout().contains("Widget key      wk_"));
+    let key = server
+        .stdout()
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Widget key")
+                .map(|k| k.trim().to_owned())
+        })
+        .expect("the widget key");
 
     let http = reqwest::Client::new();
+    // The printed URLs open: the demo site carries the demo tenant's widget.
+    let stdout = server.stdout();
+    for page in ["/demo", "/app", "/admin"] {
+        assert!(
+            stdout.contains(&server.url(page)),
+            "{page} is printed: {stdout}"
+        );
+        let response = http.get(server.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        let html = response.text().await.unwrap();
+        if page == "/demo" {
+            assert!(html.contains(&format!("data-key=\"{key}\"")), "{html}");
+        }
+    }
     let health = http.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(

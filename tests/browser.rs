@@ -66,8 +66,7 @@ impl Stage {
     }
 
     fn demo(&self, company: &Company) -> String {
-        self.live
-            .url(&format!("/demo?key={}", company.widget_key))
+        self.live.url(&format!("/demo?key={}", company.widget_key))
     }
 
     /// An operator's browser, logged in to the workspace as the company's admin.
@@ -83,14 +82,19 @@ impl Stage {
     async fn visitor(&self, name: &str) -> anyhow::Result<Page> {
         let page = self.browsers.window(name).await;
         page.goto(&self.demo(&self.live.acme)).await?;
-        page.widget(".launcher").await?.click().await?;
+        page.click_widget(".launcher").await?;
         Ok(page)
     }
 
     async fn admin_name(&self) -> String {
         let (status, me) = self
             .live
-            .call(Method::GET, "/api/v1/auth/me", Some(&self.live.acme.admin_token), None)
+            .call(
+                Method::GET,
+                "/api/v1/auth/me",
+                Some(&self.live.acme.admin_token),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
         me["name"].as_str().unwrap().to_owned()
@@ -125,9 +129,12 @@ async fn sign_in(page: &Page, company: &Company) -> anyhow::Result<()> {
     page.type_into(&tenant, &company.slug).await?;
     page.type_into(&page.find("#login-email").await?, &company.admin_email)
         .await?;
-    page.type_into(&page.find("#login-password").await?, &company.admin_password)
-        .await?;
-    page.find(".login button[type=submit]").await?.click().await?;
+    page.type_into(
+        &page.find("#login-password").await?,
+        &company.admin_password,
+    )
+    .await?;
+    page.click(".login button[type=submit]").await?;
     Ok(())
 }
 
@@ -135,13 +142,17 @@ async fn sign_in(page: &Page, company: &Company) -> anyhow::Result<()> {
 async fn leave_request(page: &Page, name: &str, email: &str, message: &str) -> anyhow::Result<()> {
     page.type_into(&page.widget(".offline-form input[name=name]").await?, name)
         .await?;
-    page.type_into(&page.widget(".offline-form input[name=email]").await?, email)
-        .await?;
-    page.type_into(&page.widget(".offline-form textarea[name=message]").await?, message)
-        .await?;
-    page.widget(".offline-form button[type=submit]")
-        .await?
-        .click()
+    page.type_into(
+        &page.widget(".offline-form input[name=email]").await?,
+        email,
+    )
+    .await?;
+    page.type_into(
+        &page.widget(".offline-form textarea[name=message]").await?,
+        message,
+    )
+    .await?;
+    page.click_widget(".offline-form button[type=submit]")
         .await?;
     Ok(())
 }
@@ -187,14 +198,12 @@ async fn listed(page: &Page, visitor: &str, presence: &str) -> anyhow::Result<()
 }
 
 async fn open_tab(page: &Page, tab: &str) -> anyhow::Result<()> {
-    page.find(&format!("#tab-{tab}")).await?.click().await?;
+    page.click(&format!("#tab-{tab}")).await?;
     Ok(())
 }
 
 async fn open_chat(page: &Page, visitor: &str) -> anyhow::Result<()> {
-    page.find(&format!("#chat-list [data-visitor=\"{visitor}\"]"))
-        .await?
-        .click()
+    page.click(&format!("#chat-list [data-visitor=\"{visitor}\"]"))
         .await?;
     shows(page, "#dialog-title", visitor).await
 }
@@ -239,6 +248,8 @@ async fn the_night_visitor_is_answered_while_there_and_mailed_once_gone(s: Stage
         shows(&operator, "#dialog-state", "not on the site").await?;
         operator.type_into(&reply, &format!("Tracking number: 42.{ENTER}")).await?;
         shows(&operator, ".entry--operator .emailed", "Emailed").await?;
+        let shown: String = operator.find(".dialog").await?.text().await?;
+        expect(!shown.contains("null") && !shown.contains("undefined"), || format!("the dialog shows {shown:?}"))?;
         let mails = s.mails(1).await?;
         expect(mails.len() == 1, || format!("one mail, not {}", mails.len()))?;
         expect(mails[0].contains("Tracking number: 42."), || mails[0].clone())?;
@@ -251,28 +262,48 @@ async fn the_night_visitor_is_answered_while_there_and_mailed_once_gone(s: Stage
 async fn the_offline_request_is_edited_in_the_chat_it_opened(s: Stage) {
     s.play(async {
         let olga = s.visitor("olga").await?;
-        leave_request(&olga, "Olga", "olga@example.org", "I ordered the wrong size, XL").await?;
+        leave_request(
+            &olga,
+            "Olga",
+            "olga@example.org",
+            "I ordered the wrong size, XL",
+        )
+        .await?;
         widget_shows(&olga, ".msg--visitor .bubble", "the wrong size, XL").await?;
 
-        olga.widget(".msg--visitor .edit").await?.click().await?;
+        olga.click_widget(".msg--visitor .edit").await?;
         let editor = olga.widget(".editor textarea").await?;
         editor.clear().await?;
-        olga.type_into(&editor, "I ordered the wrong size: I need L, not XL").await?;
-        olga.widget(".editor button[type=submit]").await?.click().await?;
+        olga.type_into(&editor, "I ordered the wrong size: I need L, not XL")
+            .await?;
+        olga.click_widget(".editor button[type=submit]").await?;
         widget_shows(&olga, ".msg--visitor .bubble", "I need L, not XL").await?;
         widget_shows(&olga, ".msg--visitor .edited", "edited").await?;
         // She keeps writing in the same chat.
         let composer = olga.widget("textarea[name=body]").await?;
-        olga.type_into(&composer, &format!("Thank you!{ENTER}")).await?;
-        widget_shows(&olga, ".msg--visitor:not(.msg--pending) .bubble", "Thank you!").await?;
+        olga.type_into(&composer, &format!("Thank you!{ENTER}"))
+            .await?;
+        widget_shows(
+            &olga,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "Thank you!",
+        )
+        .await?;
 
         // One open chat holds both, the request edited; the operator can see what it said first.
         let waiting = s.chats("waiting").await;
-        expect(waiting.len() == 1, || format!("one waiting chat: {waiting:?}"))?;
+        expect(waiting.len() == 1, || {
+            format!("one waiting chat: {waiting:?}")
+        })?;
         let operator = s.workspace(&s.live.acme).await?;
         open_chat(&operator, "Olga").await?;
-        shows(&operator, ".entry--visitor .entry__body", "I need L, not XL").await?;
-        operator.find(".entry--visitor .show-earlier").await?.click().await?;
+        shows(
+            &operator,
+            ".entry--visitor .entry__body",
+            "I need L, not XL",
+        )
+        .await?;
+        operator.click(".entry--visitor .show-earlier").await?;
         shows(&operator, ".entry__earlier", "I ordered the wrong size, XL").await?;
         Ok(())
     })
@@ -285,9 +316,21 @@ async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
         count_is(&operator, "waiting", 0).await?;
 
         let fedor = s.visitor("fedor").await?;
-        leave_request(&fedor, "Fedor", "fedor@example.org", "Do you ship to Kazan?").await?;
+        leave_request(
+            &fedor,
+            "Fedor",
+            "fedor@example.org",
+            "Do you ship to Kazan?",
+        )
+        .await?;
         let semion = s.visitor("semion").await?;
-        leave_request(&semion, "Semion", "semion@example.org", "Can I pay by card?").await?;
+        leave_request(
+            &semion,
+            "Semion",
+            "semion@example.org",
+            "Can I pay by card?",
+        )
+        .await?;
 
         // Both on the site and unanswered: waiting for a reply.
         count_is(&operator, "waiting", 2).await?;
@@ -310,7 +353,7 @@ async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
 
         // The operator takes Semion: active and theirs; Semion leaves and stays theirs, offline.
         open_chat(&operator, "Semion").await?;
-        operator.find(".dialog__head button").await?.click().await?;
+        operator.click(".dialog__head button").await?;
         count_is(&operator, "mine", 1).await?;
         count_is(&operator, "waiting", 1).await?;
         semion.goto("about:blank").await?;
@@ -341,7 +384,7 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
         // The preview follows before anything is saved.
         let preview_title = admin.in_shadow("#widget-preview", ".title").await?;
         admin.until_text(&preview_title, "Acme Help").await?;
-        admin.find("#save-settings").await?.click().await?;
+        admin.click("#save-settings").await?;
         shows(&admin, "#settings-form [role=status]", "Saved").await?;
         shows(&admin, "#snippet", &s.live.acme.widget_key).await?;
 
@@ -408,7 +451,9 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
         let prefix = s
             .live
             .url(&format!("/c/{}?resume_token=", s.live.acme.widget_key));
-        let start = mails[0].find(&prefix).context("a resume link in the mail")?;
+        let start = mails[0]
+            .find(&prefix)
+            .context("a resume link in the mail")?;
         let link: String = mails[0][start..]
             .chars()
             .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
@@ -418,29 +463,65 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
         let phone = s.browsers.window("vera-phone").await;
         phone.goto(&link).await?;
         widget_shows(&phone, ".msg--visitor .bubble", "Where is my parcel?").await?;
-        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+        widget_shows(
+            &phone,
+            ".msg--operator .bubble",
+            "It left our warehouse today.",
+        )
+        .await?;
         let url = phone.client.current_url().await?;
-        expect(!url.as_str().contains("resume_token"), || format!("the token stays in the address bar: {url}"))?;
+        expect(!url.as_str().contains("resume_token"), || {
+            format!("the token stays in the address bar: {url}")
+        })?;
         let composer = phone.widget("textarea[name=body]").await?;
-        phone.type_into(&composer, &format!("Thanks, got it!{ENTER}")).await?;
-        widget_shows(&phone, ".msg--visitor:not(.msg--pending) .bubble", "Thanks, got it!").await?;
+        phone
+            .type_into(&composer, &format!("Thanks, got it!{ENTER}"))
+            .await?;
+        widget_shows(
+            &phone,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "Thanks, got it!",
+        )
+        .await?;
         let (status, dialog) = s
             .live
-            .call(Method::GET, &format!("/api/v1/chats/{chat_id}"), Some(&s.live.acme.admin_token), None)
+            .call(
+                Method::GET,
+                &format!("/api/v1/chats/{chat_id}"),
+                Some(&s.live.acme.admin_token),
+                None,
+            )
             .await;
         expect(status == StatusCode::OK, || format!("{dialog}"))?;
-        let bodies: Vec<&str> = dialog["messages"].as_array().unwrap().iter().filter_map(|m| m["body"].as_str()).collect();
+        let bodies: Vec<&str> = dialog["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["body"].as_str())
+            .collect();
         expect(
-            bodies == ["Where is my parcel?", "It left our warehouse today.", "Thanks, got it!"],
+            bodies
+                == [
+                    "Where is my parcel?",
+                    "It left our warehouse today.",
+                    "Thanks, got it!",
+                ],
             || format!("one dialog: {bodies:?}"),
         )?;
-        expect(dialog["chat"]["visitor_online"] == json!(true), || format!("online again: {dialog}"))?;
+        expect(dialog["chat"]["visitor_online"] == json!(true), || {
+            format!("online again: {dialog}")
+        })?;
 
         // The widget on the company's site resumes it on that phone too.
         phone.goto(&s.demo(&s.live.acme)).await?;
-        phone.widget(".launcher").await?.click().await?;
+        phone.click_widget(".launcher").await?;
         widget_shows(&phone, ".msg--visitor .bubble", "Thanks, got it!").await?;
-        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+        widget_shows(
+            &phone,
+            ".msg--operator .bubble",
+            "It left our warehouse today.",
+        )
+        .await?;
         Ok(())
     })
     .await;

@@ -106,7 +106,11 @@ impl Browsers {
 
     /// Runs a story. If it fails, saves every window's screen and `log` into the output folder,
     /// then fails the test with the story's error.
-    pub async fn story(&self, log: impl Fn() -> String, story: impl Future<Output = anyhow::Result<()>>) {
+    pub async fn story(
+        &self,
+        log: impl Fn() -> String,
+        story: impl Future<Output = anyhow::Result<()>>,
+    ) {
         let outcome = AssertUnwindSafe(story).catch_unwind().await;
         let failed = !matches!(outcome, Ok(Ok(())));
         // UI_SCREENSHOTS=always keeps the screens of passing stories too, for a look at the UIs.
@@ -116,7 +120,7 @@ impl Browsers {
         self.close().await;
         match outcome {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => panic!("{error:#}\n(screenshots: {})", self.output.display()),
+            Ok(Err(error)) => panic!("{error:?}\n(screenshots: {})", self.output.display()),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
@@ -209,8 +213,36 @@ impl Page {
         .await
     }
 
+    /// Clicks the element `find` finds, again if the page redrew it in between.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.click_found(css, || self.find(css)).await
+    }
+
+    /// Clicks the widget's element, again if the widget redrew it in between.
+    pub async fn click_widget(&self, css: &str) -> anyhow::Result<()> {
+        self.click_found(css, || self.widget(css)).await
+    }
+
+    async fn click_found<F, Fut>(&self, css: &str, find: F) -> anyhow::Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = anyhow::Result<Element>>,
+    {
+        let what = format!("{}: click {css}", self.name);
+        self.until(&what, || async {
+            let element = find().await.ok()?;
+            element.click().await.ok()
+        })
+        .await
+    }
+
     /// Waits until the script (the body of a function; `arguments` as given) returns true.
-    pub async fn until_true(&self, what: &str, script: &str, args: Vec<Value>) -> anyhow::Result<()> {
+    pub async fn until_true(
+        &self,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+    ) -> anyhow::Result<()> {
         let what = format!("{}: {what}", self.name);
         self.until(&what, || async {
             match self.client.execute(script, args.clone()).await {

@@ -27,6 +27,9 @@ pub async fn ensure_demo_tenant(tandem: &Tandem) -> anyhow::Result<Option<Create
 pub fn announce(created: &CreatedTenant, public_url: &str) -> String {
     format!(
         "\nFirst run: created the demo tenant.\n\
+         \x20 Try it          {public_url}/demo    (a site with the chat widget: write as a visitor)\n\
+         \x20 Workspace       {public_url}/app     (answer as an operator; set yourself online)\n\
+         \x20 Admin console   {public_url}/admin   (settings, branding, operators, plugins)\n\
          \x20 Admin login     tenant: {slug}   email: {email}   password: {password}\n\
          \x20 Widget key      {key}\n\
          \x20 API             {public_url}/api/v1/openapi.json\n\

@@ -35,7 +35,7 @@ async function main() {
   await loadChats();
   state.socket = liveSocket("/ws", {
     onFrame,
-    onOpen: () => { ui.connection.textContent = ""; loadChats(); if (state.selected) openChat(state.selected, { focus: false }); },
+    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); },
     onClose: () => { ui.connection.textContent = "Reconnecting…"; },
   });
   setInterval(renderLists, 30000); // waiting times
@@ -49,6 +49,7 @@ function buildLayout() {
   ui.connection = el("span", { role: "status", class: "muted" });
   ui.tabs = el("div", { class: "tabs", role: "tablist", "aria-label": "Chat categories" });
   ui.list = el("ul", { class: "chats", id: "chat-list", "aria-label": "Chats" });
+  ui.empty = el("li", { class: "empty" }, "No chats here.");
   ui.dialog = el("section", { class: "dialog", "aria-label": "Dialog" }, el("p", { class: "placeholder" }, "Choose a chat."));
   root.replaceChildren(
     el("header", { class: "top" },
@@ -77,37 +78,56 @@ async function loadChats() {
 }
 
 // ---- the lists ----
+// The lists are live: elements are kept and updated in place, so that a click, the keyboard
+// focus and a screen reader's place survive the events that keep arriving.
+const listItems = new Map(); // chat id -> <li>
+const tabs = new Map(); // category id -> <button>
+
 function renderLists() {
   const all = [...state.chats.values()];
-  ui.tabs.replaceChildren(...CATEGORIES.map((category) => {
-    const count = all.filter(category.match).length;
-    return el("button", {
-      class: "tab", role: "tab", id: `tab-${category.id}`, type: "button", "aria-selected": String(state.tab === category.id),
-      "aria-controls": "chat-list", onclick: () => { state.tab = category.id; renderLists(); },
-    }, category.label, el("span", { class: "count", dataset: { count: category.id } }, String(count)));
-  }));
+  for (const category of CATEGORIES) {
+    let tab = tabs.get(category.id);
+    if (!tab) {
+      tab = el("button", {
+        class: "tab", role: "tab", id: `tab-${category.id}`, type: "button", "aria-controls": "chat-list",
+        onclick: () => { state.tab = category.id; renderLists(); },
+      }, category.label, el("span", { class: "count", dataset: { count: category.id } }));
+      tabs.set(category.id, tab);
+      ui.tabs.append(tab);
+    }
+    tab.setAttribute("aria-selected", String(state.tab === category.id));
+    tab.querySelector(".count").textContent = String(all.filter(category.match).length);
+  }
   const category = CATEGORIES.find((c) => c.id === state.tab);
   const chats = all.filter(category.match).sort(QUEUE.has(category.id)
     ? (a, b) => a.last_message_at.localeCompare(b.last_message_at) // who waits longest comes first
     : (a, b) => b.last_message_at.localeCompare(a.last_message_at));
   ui.list.dataset.category = category.id;
-  ui.list.replaceChildren(...(chats.length ? chats.map(chatItem) : [el("li", { class: "empty" }, "No chats here.")]));
+  const wanted = chats.length ? chats.map(chatItem) : [ui.empty];
+  for (const child of [...ui.list.children]) if (!wanted.includes(child)) child.remove();
+  wanted.forEach((item, index) => { if (ui.list.children[index] !== item) ui.list.insertBefore(item, ui.list.children[index] || null); });
+  for (const id of listItems.keys()) if (!state.chats.has(id)) listItems.delete(id);
   const waiting = all.filter((c) => c.category === "waiting").length;
   document.title = `${waiting ? `(${waiting}) ` : ""}Tandem — Workspace`;
 }
 
 function chatItem(chat) {
+  let item = listItems.get(chat.id);
+  if (!item) {
+    item = el("li", {}, el("button", { class: "chat-item", type: "button", onclick: () => openChat(chat.id) }));
+    listItems.set(chat.id, item);
+  }
   const presence = chat.visitor_online ? "online" : "offline";
-  return el("li", {},
-    el("button", {
-      class: "chat-item", type: "button", "aria-current": String(state.selected === chat.id),
-      dataset: { chatId: chat.id, visitor: visitorName(chat), presence }, onclick: () => openChat(chat.id),
-    },
+  const button = item.firstElementChild;
+  Object.assign(button.dataset, { chatId: chat.id, visitor: visitorName(chat), presence });
+  button.setAttribute("aria-current", String(state.selected === chat.id));
+  button.replaceChildren(
     el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, title: presence, "aria-label": presence }),
     el("span", { class: "chat-item__name" }, visitorName(chat)),
     chat.unanswered && chat.state === "open" ? el("span", { class: "chat-item__wait" }, `waits ${since(chat.last_message_at)}`) : el("span"),
     el("span", { class: "chat-item__meta" },
-      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`)));
+      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`));
+  return item;
 }
 
 // ---- the dialog ----
@@ -130,20 +150,41 @@ async function openChat(id, { focus = true } = {}) {
   if (focus) ui.reply.querySelector("textarea").focus();
 }
 
+// After a reconnect: whatever the socket missed, merged into the open dialog (a draft reply and
+// the scroll position stay as they are).
+async function refreshChat() {
+  if (!state.selected) return;
+  const { chat, messages } = await api("GET", `/chats/${state.selected}`);
+  state.chats.set(chat.id, chat);
+  renderHead();
+  for (const message of messages) upsert(message);
+}
+
 function renderHead() {
   const chat = state.chats.get(state.selected);
   if (!chat || !ui.head) return;
   const mine = chat.operator_id === state.me.id;
   const act = (label, path, body) => el("button", { class: "button button--quiet", type: "button", onclick: () => perform(chat.id, path, body) }, label);
-  ui.head.replaceChildren(
+  ui.head.replaceChildren(...[
     el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, "aria-hidden": "true" }),
     el("div", { class: "dialog__who" },
       el("h2", { id: "dialog-title" }, visitorName(chat)),
       el("span", { class: "muted", id: "dialog-state" },
         `${chat.visitor.email || "no email"} · ${chat.visitor_online ? "on the site" : "not on the site"} · ${chat.category}${chat.operator_id ? ` · ${mine ? "yours" : operatorName(chat.operator_id)}` : ""}`)),
     chat.state === "open" && !mine ? act("Take", "assign", {}) : null,
+    chat.state === "open" ? assignTo(chat) : null,
     chat.state === "open" && mine ? act("Release", "release") : null,
-    chat.state === "open" ? act("Close", "close") : null);
+    chat.state === "open" ? act("Close", "close") : null].filter(Boolean));
+}
+
+// Hand the chat to a colleague (only active operators are offered).
+function assignTo(chat) {
+  const colleagues = [...state.operators.values()].filter((o) => o.active && o.id !== chat.operator_id);
+  if (!colleagues.length) return null;
+  const select = el("select", { "aria-label": "Assign to", id: "assign-to", onchange: () => { if (select.value) perform(chat.id, "assign", { operator_id: select.value }); } },
+    el("option", { value: "" }, "Assign to…"),
+    ...colleagues.map((o) => el("option", { value: o.id }, `${o.name} (${o.status})`)));
+  return select;
 }
 
 async function perform(id, action, body) {
@@ -189,12 +230,24 @@ function replyForm() {
 function upsert(message) {
   if (message.chat_id !== state.selected) return;
   const known = state.messages.get(message.id);
-  if (known?.edited_at && message.edited_at && known.edited_at > message.edited_at) return;
-  state.messages.set(message.id, { ...known, ...message });
+  state.messages.set(message.id, merge(known, message));
   if (message.edited_at && known?.body !== message.body) state.earlier.delete(message.id);
   renderEntry(state.messages.get(message.id));
-  ui.log.scrollTop = ui.log.scrollHeight;
+  if (!known) ui.log.scrollTop = ui.log.scrollHeight;
   markRead();
+}
+
+// The same message comes from the reply's answer, the socket and reloads, in any order: read
+// marks and the email mark only ever appear, and an older text never replaces a newer edit.
+function merge(known, incoming) {
+  if (!known) return incoming;
+  const merged = { ...known, ...incoming };
+  for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
+  if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
+    merged.body = known.body;
+    merged.edited_at = known.edited_at;
+  }
+  return merged;
 }
 
 function renderEntry(message) {
@@ -214,10 +267,16 @@ function renderEntry(message) {
     if (message.emailed_at) meta.append(el("span", { class: "emailed" }, `Emailed ${clock(message.emailed_at)}`));
   }
   const earlier = state.earlier.get(message.id);
+  // Unchanged entries are left alone: a screen reader announces only what is new.
+  const signature = [message.body, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1].join("\u0000");
+  if (item.dataset.signature === signature) return;
+  item.dataset.signature = signature;
   item.className = `entry entry--${message.author}`;
-  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), meta,
-    earlier ? el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },
-      ...earlier.map((e) => el("li", {}, `${clock(e.written_at)}: `, el("del", {}, e.body)))) : null);
+  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), meta);
+  if (earlier) {
+    item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },
+      ...earlier.map((e) => el("li", {}, `${clock(e.written_at)}: `, el("del", {}, e.body)))));
+  }
   if (fresh) {
     const after = [...ui.log.children].find((li) => Number(li.dataset.seq) > message.seq);
     ui.log.insertBefore(item, after || null);
@@ -239,7 +298,9 @@ function markRead() {
   if (!unread.length) return;
   const newest = unread.reduce((a, b) => (a.seq > b.seq ? a : b));
   for (const m of unread) m.read_by_operator_at = new Date().toISOString();
-  api("POST", `/chats/${state.selected}/read`, { up_to: newest.id }).catch(() => { for (const m of unread) m.read_by_operator_at = null; });
+  api("POST", `/chats/${state.selected}/read`, { up_to: newest.id }).catch(() => {
+    for (const m of unread) { const current = state.messages.get(m.id); if (current) current.read_by_operator_at = null; }
+  });
 }
 
 // ---- live events ----

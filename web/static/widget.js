@@ -239,9 +239,7 @@
   const time = (iso) => new Date(iso).toLocaleTimeString(state.config?.branding.language || [], { hour: "2-digit", minute: "2-digit" });
 
   function upsert(message) {
-    const known = state.messages.get(message.id);
-    if (known && known.edited_at && message.edited_at && known.edited_at > message.edited_at) return;
-    state.messages.set(message.id, { ...known, ...message });
+    state.messages.set(message.id, merge(state.messages.get(message.id), message));
     if (message.client_id && state.outbox.has(message.client_id)) {
       state.outbox.delete(message.client_id);
       saveOutbox();
@@ -251,6 +249,19 @@
     if (message.author === "operator" && message.operator_id && !state.operators.has(message.operator_id)) refreshSoon();
     renderMessage(state.messages.get(message.id));
     afterChange();
+  }
+
+  // A message arrives from a send's answer, the socket and reloads, in any order: read marks
+  // and the email mark only ever appear, and an older text never replaces a newer edit.
+  function merge(known, incoming) {
+    if (!known) return incoming;
+    const merged = { ...known, ...incoming };
+    for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
+    if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
+      merged.body = known.body;
+      merged.edited_at = known.edited_at;
+    }
+    return merged;
   }
 
   function authorName(message) {
@@ -264,6 +275,10 @@
     const fresh = !item;
     if (fresh) { item = el("li"); items.set(message.id, item); }
     if (state.editing === message.id) return;
+    // Unchanged messages are left alone: a screen reader announces only what is new.
+    const signature = [message.body, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit].join("\u0000");
+    if (item.dataset.signature === signature && item.firstChild) return;
+    item.dataset.signature = signature;
     item.className = `msg msg--${message.author}`;
     item.dataset.id = message.id;
     item.dataset.seq = message.seq;
@@ -304,7 +319,7 @@
     const area = el("textarea", { "aria-label": t.edit });
     area.value = message.body;
     const error = el("p", { class: "error", role: "alert" });
-    const stop = () => { state.editing = null; renderMessage(state.messages.get(id)); item.querySelector(".edit")?.focus(); };
+    const stop = () => { state.editing = null; delete item.dataset.signature; renderMessage(state.messages.get(id)); item.querySelector(".edit")?.focus(); };
     const save = el("button", { class: "button", type: "submit" }, t.save);
     const form = el("form", { class: "editor" }, area, error,
       el("div", { class: "editor__actions" }, el("button", { class: "button button--quiet", type: "button", onclick: stop }, t.cancel), save));
@@ -315,6 +330,7 @@
       try {
         const edited = await call("PATCH", `/chat/messages/${encodeURIComponent(id)}`, { body: area.value });
         state.editing = null;
+        delete item.dataset.signature;
         upsert(edited);
         item.querySelector(".edit")?.focus();
       } catch (e) { error.textContent = e.message || t.error; save.disabled = false; }
@@ -390,7 +406,9 @@
       const newest = waiting.reduce((a, b) => (a.seq > b.seq ? a : b));
       const now = new Date().toISOString();
       for (const m of waiting) m.read_by_visitor_at = now;
-      call("POST", "/chat/read", { up_to: newest.id }).catch(() => { for (const m of waiting) m.read_by_visitor_at = null; });
+      call("POST", "/chat/read", { up_to: newest.id }).catch(() => {
+        for (const m of waiting) { const current = state.messages.get(m.id); if (current) current.read_by_visitor_at = null; }
+      });
     }
     const count = looking ? 0 : waiting.length;
     ui.badge.hidden = count === 0;

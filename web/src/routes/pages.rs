@@ -68,13 +68,7 @@ pub async fn demo(
 ) -> Result<Response, ApiError> {
     let tenant = match query.key {
         Some(key) => state.tenants.by_widget_key(&state.tandem, &key).await?,
-        None => {
-            state
-                .tandem
-                .tenants
-                .by_slug(crate::demo::DEMO_SLUG)
-                .await?
-        }
+        None => state.tandem.tenants.by_slug(crate::demo::DEMO_SLUG).await?,
     };
     let html = DEMO_HTML
         .replace("{{company}}", &escape(&tenant.name))
