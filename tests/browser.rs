@@ -107,6 +107,20 @@ impl Stage {
             .await
     }
 
+    async fn dialog(&self, chat_id: &str) -> Value {
+        let (status, dialog) = self
+            .live
+            .call(
+                Method::GET,
+                &format!("/api/v1/chats/{chat_id}"),
+                Some(&self.live.acme.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dialog}");
+        dialog
+    }
+
     async fn mails(&self, count: usize) -> anyhow::Result<Vec<String>> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -527,6 +541,66 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
     .await;
 }
 
+async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: Stage) {
+    let anna = s.live.online_operator(&s.live.acme, "Anna").await;
+    s.play(async {
+        // Anna is online: the widget opens straight into the chat, no form.
+        let visitor = s.visitor("visitor").await?;
+        let composer = visitor.widget("textarea[name=body]").await?;
+        visitor.type_into(&composer, &format!("Hello?{ENTER}")).await?;
+        widget_shows(&visitor, ".msg--visitor:not(.msg--pending) .bubble", "Hello?").await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+
+        // Anna types: the visitor sees who.
+        let mut socket = s.live.operator_socket(&anna.token).await;
+        socket.send(json!({ "type": "typing", "chat_id": chat_id })).await;
+        widget_shows(&visitor, ".typing", "Anna is typing").await?;
+
+        // The visitor closes the widget; two replies wait on the launcher's badge.
+        visitor.click_widget(".close").await?;
+        s.live.operator_says(&anna, &chat_id, "Hi! One moment.").await;
+        s.live.operator_says(&anna, &chat_id, "Here is the answer.").await;
+        let badge = visitor.widget(".badge").await?;
+        visitor.until_text(&badge, "2").await?;
+        let label = visitor
+            .widget(".launcher")
+            .await?
+            .attr("aria-label")
+            .await?
+            .unwrap_or_default();
+        expect(label.contains("2 unread"), || format!("launcher label {label:?}"))?;
+        let unread = |dialog: &Value| {
+            dialog["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["author"] == "operator" && m["read_by_visitor_at"].is_null())
+                .count()
+        };
+        let dialog = s.dialog(&chat_id).await;
+        expect(unread(&dialog) == 2, || format!("unread while closed: {dialog}"))?;
+
+        // Opening it reads them: the badge goes, and the operator's view says so.
+        visitor.click_widget(".launcher").await?;
+        widget_shows(&visitor, ".msg--operator .msg__author", "Anna").await?;
+        visitor
+            .until_true(
+                "the badge is gone",
+                "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.badge').hidden;",
+                vec![],
+            )
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while unread(&s.dialog(&chat_id).await) > 0 {
+            anyhow::ensure!(Instant::now() < deadline, "the replies were not marked read");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        socket.close().await;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -545,4 +619,5 @@ tandem_migrations::on_both_databases!(
     fedor_and_semion_move_between_the_lists_live,
     branding_set_in_the_admin_console_reaches_the_widget,
     the_resume_link_opens_the_same_dialog,
+    the_launcher_counts_unread_replies_and_the_operator_is_seen_typing,
 );

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 use crate::chat::Chat;
 use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
+use crate::operator::OperatorName;
 
 /// Serializable so that a bus between nodes can carry it (see the web crate's cluster bus).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub enum DomainEvent {
         visitor: VisitorId,
         chat: ChatId,
         by: Reader,
+        /// Who, when an operator types: the visitor sees the name.
+        #[serde(default)]
+        operator: Option<OperatorName>,
     },
     /// Credentials stopped working: one operator's (deactivated) or, with `user: None`, the
     /// whole tenant's (suspended). Open sockets of theirs must close.

@@ -471,8 +471,8 @@
         break;
       case "typing":
         if (frame.by === "operator") {
-          const last = [...state.messages.values()].filter((m) => m.author === "operator").pop();
-          ui.typing.textContent = t.typing(last ? authorName(last) : t.operator);
+          if (frame.operator) state.operators.set(frame.operator.id, frame.operator.name);
+          ui.typing.textContent = t.typing(frame.operator?.name || t.operator);
           clearTimeout(typingTimer);
           typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);
         }

@@ -83,7 +83,7 @@ pub struct Operator {
 
 /// An operator as a visitor knows them: the name beside their replies.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorName {
     pub id: UserId,
     pub name: String,

@@ -186,6 +186,7 @@ mod tests {
             visitor: VisitorId::new(),
             chat: ChatId::new(),
             by: Reader::Visitor,
+            operator: None,
         };
         let events = vec![message("Привет, «мир»"), typing.clone()];
         let payloads = pack("node-a", &events);

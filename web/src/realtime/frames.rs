@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tandem_core::chat::Chat;
 use tandem_core::ids::{ChatId, MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, Reader};
+use tandem_core::operator::OperatorName;
 
 use crate::error::ErrorDetail;
 
@@ -34,7 +35,13 @@ pub enum ServerFrame<'a> {
     #[serde(rename = "chat.updated")]
     ChatUpdated { chat: &'a Chat },
     #[serde(rename = "typing")]
-    Typing { chat_id: ChatId, by: Reader },
+    Typing {
+        chat_id: ChatId,
+        by: Reader,
+        /// The operator typing (absent when the visitor types).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        operator: Option<&'a OperatorName>,
+    },
     #[serde(rename = "operators.availability")]
     Availability { operators_available: bool },
     #[serde(rename = "pong")]

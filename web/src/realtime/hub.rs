@@ -207,10 +207,12 @@ impl Hub {
                 visitor,
                 chat,
                 by,
+                operator,
             } => {
                 let frame = ServerFrame::Typing {
                     chat_id: *chat,
                     by: *by,
+                    operator: operator.as_ref(),
                 }
                 .to_text();
                 let mut routes = self.routes();

@@ -9,7 +9,7 @@ use tandem_core::CoreError;
 use tandem_core::events::DomainEvent;
 use tandem_core::ids::{ChatId, MessageId};
 use tandem_core::message::Reader;
-use tandem_core::operator::OperatorActor;
+use tandem_core::operator::{OperatorActor, OperatorName};
 
 use super::frames::{OperatorFrame, ServerFrame};
 use super::socket::{self, FrameHandler, Reply, SocketSettings};
@@ -53,6 +53,11 @@ pub async fn upgrade(
         }
     };
     let actor = auth.actor;
+    let me = state.tandem.operators.get(&actor, actor.user).await?;
+    let me = OperatorName {
+        id: me.id,
+        name: me.name,
+    };
     Ok(socket::configure(ws).on_upgrade(move |socket| async move {
         let (registration, outbound) = state.hub.register_operator(actor.tenant, actor.user);
         state.metrics.socket_opened(SocketKind::Operator);
@@ -65,6 +70,7 @@ pub async fn upgrade(
         let handler = OperatorFrames {
             state: state.clone(),
             actor,
+            me,
         };
         let settings = SocketSettings {
             timeout: state.socket_timeout,
@@ -86,6 +92,8 @@ pub async fn upgrade(
 struct OperatorFrames {
     state: AppState,
     actor: OperatorActor,
+    /// Shown to visitors while this operator types.
+    me: OperatorName,
 }
 
 impl FrameHandler for OperatorFrames {
@@ -150,6 +158,7 @@ impl FrameHandler for OperatorFrames {
                             visitor: chat.visitor.id,
                             chat: chat.id,
                             by: Reader::Operator,
+                            operator: Some(self.me.clone()),
                         });
                         Reply::None
                     }

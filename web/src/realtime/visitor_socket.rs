@@ -187,6 +187,7 @@ impl FrameHandler for VisitorFrames {
                         visitor: self.actor.visitor,
                         chat,
                         by: Reader::Visitor,
+                        operator: None,
                     });
                 }
                 Reply::None
