@@ -27,6 +27,19 @@ struct Stage {
 
 impl Stage {
     async fn on_database(db: TestDatabase) -> Self {
+        Self::with_env(db, &[]).await
+    }
+
+    /// A server on a port of its own choosing, so that it comes back there after a crash.
+    async fn on_a_fixed_port(db: TestDatabase) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::with_env(db, &[("TANDEM_BIND", &format!("127.0.0.1:{port}"))]).await
+    }
+
+    async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
         let flavour = if db.url().starts_with("postgres") {
             "postgres"
         } else {
@@ -34,7 +47,9 @@ impl Stage {
         };
         let smtp = SmtpSink::start().await;
         let url = smtp.url();
-        let live = Live::with_env(db, &[("TANDEM_SMTP_URL", url.as_str())]).await;
+        let mut all = vec![("TANDEM_SMTP_URL", url.as_str())];
+        all.extend_from_slice(vars);
+        let live = Live::with_env(db, &all).await;
         // Departures count at once here; the grace period has tests of its own.
         live.update_settings(&live.acme, json!({ "presence_grace_secs": 0 }))
             .await;
@@ -601,6 +616,91 @@ async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: S
     .await;
 }
 
+async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) {
+    let Stage {
+        mut live,
+        smtp: _smtp,
+        browsers,
+    } = s;
+    live.online_operator(&live.acme, "Anna").await;
+    let demo = live.url(&format!("/demo?key={}", live.acme.widget_key));
+    let story = async {
+        let visitor = browsers.window("visitor").await;
+        visitor.goto(&demo).await?;
+        visitor.click_widget(".launcher").await?;
+        let composer = visitor.widget("textarea[name=body]").await?;
+        visitor
+            .type_into(&composer, &format!("Before the crash{ENTER}"))
+            .await?;
+        widget_shows(
+            &visitor,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "Before the crash",
+        )
+        .await?;
+
+        // The server dies; what the visitor writes now waits in the widget, marked as sending.
+        live.server.crash().await;
+        widget_shows(&visitor, ".status", "Reconnecting").await?;
+        visitor
+            .type_into(&composer, &format!("Written during the outage{ENTER}"))
+            .await?;
+        widget_shows(
+            &visitor,
+            ".msg--pending .bubble",
+            "Written during the outage",
+        )
+        .await?;
+
+        // It comes back: the widget reconnects by itself and sends it, once.
+        live.crash_and_restart().await;
+        widget_shows(
+            &visitor,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "Written during the outage",
+        )
+        .await?;
+        let chats = live.category(&live.acme.admin_token, "waiting").await;
+        expect(chats.len() == 1, || format!("one chat: {chats:?}"))?;
+        let chat_id = chats[0]["id"].as_str().unwrap_or_default().to_owned();
+        let (_, dialog) = live
+            .call(
+                Method::GET,
+                &format!("/api/v1/chats/{chat_id}"),
+                Some(&live.acme.admin_token),
+                None,
+            )
+            .await;
+        let bodies: Vec<&str> = dialog["messages"]
+            .as_array()
+            .map(|all| all.iter().filter_map(|m| m["body"].as_str()).collect())
+            .unwrap_or_default();
+        expect(
+            bodies == ["Before the crash", "Written during the outage"],
+            || format!("{bodies:?}"),
+        )?;
+
+        // A reload shows each message once.
+        visitor.goto(&demo).await?;
+        visitor.click_widget(".launcher").await?;
+        widget_shows(
+            &visitor,
+            ".msg--visitor .bubble",
+            "Written during the outage",
+        )
+        .await?;
+        visitor
+            .until_true(
+                "two messages, no pending ones",
+                "const root = document.querySelector('#tandem-widget').shadowRoot; return root.querySelectorAll('.msg--visitor').length === 2 && !root.querySelector('.msg--pending');",
+                vec![],
+            )
+            .await?;
+        Ok(())
+    };
+    browsers.story(String::new, story).await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -621,3 +721,10 @@ tandem_migrations::on_both_databases!(
     the_resume_link_opens_the_same_dialog,
     the_launcher_counts_unread_replies_and_the_operator_is_seen_typing,
 );
+
+mod crash {
+    use super::*;
+    tandem_migrations::on_both_databases!(
+        Stage::on_a_fixed_port => a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing
+    );
+}

@@ -31,6 +31,8 @@ pub struct Company {
 pub struct Live {
     pub env: Env,
     pub server: Server,
+    /// The environment `server` was started with, for `restart`.
+    vars: Vec<(String, String)>,
     /// Talks to `server`; derefs to it, so `live.call(…)` and friends reach this server.
     pub client: Client,
     pub acme: Company,
@@ -69,9 +71,14 @@ impl Live {
         all.extend_from_slice(vars);
         let server = env.serve_with(&all).await;
         let client = Client::of(&server);
+        let vars = all
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let mut live = Self {
             env,
             server,
+            vars,
             client,
             acme: acme.0,
             globex: globex.0,
@@ -79,6 +86,21 @@ impl Live {
         live.acme.admin_token = live.login("acme", &acme.1, &acme.2).await;
         live.globex.admin_token = live.login("globex", &globex.1, &globex.2).await;
         live
+    }
+}
+
+impl Live {
+    /// The server crashes (SIGKILL) and starts again with the same settings. Give it a fixed
+    /// `TANDEM_BIND` to have it back at the same address.
+    pub async fn crash_and_restart(&mut self) {
+        self.server.crash().await;
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.server = self.env.serve_with(&vars).await;
+        self.client = Client::of(&self.server);
     }
 }
 

@@ -166,6 +166,12 @@ impl Server {
         self.child.start_kill().expect("kill tandem");
     }
 
+    /// SIGKILL, and waits until the process is gone (its port is free again).
+    pub async fn crash(&mut self) {
+        self.kill();
+        let _ = self.child.wait().await;
+    }
+
     /// SIGTERM, then the exit status (within 15 s).
     pub async fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().expect("running");

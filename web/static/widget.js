@@ -217,7 +217,9 @@
   // The ordinary chat once there is one, or while operators are available; the offline form
   // for a first contact when nobody can answer.
   function showMode() {
-    const chatting = Boolean(state.chat) || state.messages.size > 0 || state.outbox.size > 0 || state.available;
+    // A form the visitor has begun stays, even if an operator comes online meanwhile.
+    const begun = !ui.form.hidden && [...ui.form.elements].some((input) => input.value);
+    const chatting = Boolean(state.chat) || state.messages.size > 0 || state.outbox.size > 0 || (state.available && !begun);
     ui.form.hidden = chatting;
     ui.composer.hidden = !chatting;
     ui.log.hidden = !chatting;
@@ -559,7 +561,12 @@
         await startSession(state.token ? { visitor_token: state.token } : {});
       }
     } catch (e) {
-      if (e.status === 401 && resume) { showNotice(t.expired); if (!pageMode) toggle(true); } else showNotice(t.error);
+      if (e.status === 401 && resume) {
+        // An old link: say so, and carry on with this device's own dialog if it has one.
+        showNotice(t.expired);
+        if (state.token) await startSession({ visitor_token: state.token }).catch(() => {});
+        if (!pageMode) toggle(true);
+      } else showNotice(t.error);
     }
     for (const entry of state.outbox.values()) renderPending(entry);
     showMode();
