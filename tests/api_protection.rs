@@ -512,15 +512,7 @@ async fn the_api_document_describes_every_route(live: Live) {
     let olga = live.online_operator(&live.acme, "Olga").await;
     live.operator_says(&olga, message["chat_id"].as_str().unwrap(), "Hi")
         .await;
-    let metrics = live
-        .http
-        .get(live.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = live.page("/metrics").await;
     assert!(
         metrics.contains("tandem_messages_total{author=\"visitor\"} 1"),
         "{metrics}"
@@ -657,14 +649,8 @@ async fn the_hosted_chat_page_is_served_locked_down(live: Live) {
     }
     // A tenant's demo page shows only its own widget; an unknown key finds nothing.
     let demo = live
-        .http
-        .get(live.url(&format!("/demo?key={}", live.acme.widget_key)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page(&format!("/demo?key={}", live.acme.widget_key))
+        .await;
     assert!(demo.contains(&live.acme.widget_key) && !demo.contains(&live.globex.widget_key));
     for missing in [
         "/c/wk_nope",

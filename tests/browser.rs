@@ -3,6 +3,8 @@
 //! link to. Each browser window is a separate browser profile: a visitor, an operator, or the
 //! same visitor on another device. A failing story leaves screenshots in `tests/output/`.
 
+#[path = "../plugins/tests/support/guests.rs"]
+mod guests;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -188,20 +190,22 @@ async fn leave_request(page: &Page, name: &str, email: &str, message: &str) -> a
 
 /// Some element matching `css` in the widget shows `text`.
 async fn widget_shows(page: &Page, css: &str, text: &str) -> anyhow::Result<()> {
-    page.until_true(
-        &format!("widget {css} shows {text:?}"),
-        "const root = document.querySelector('#tandem-widget')?.shadowRoot; return !!root && [...root.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]));",
-        vec![json!(css), json!(text)],
-    )
-    .await
+    shows_in(page, "#tandem-widget", css, text).await
 }
 
 /// Some element matching `css` on the page shows `text`.
 async fn shows(page: &Page, css: &str, text: &str) -> anyhow::Result<()> {
+    shows_in(page, "", css, text).await
+}
+
+/// `host`: the element whose shadow root to look in, or "" for the page itself.
+async fn shows_in(page: &Page, host: &str, css: &str, text: &str) -> anyhow::Result<()> {
     page.until_true(
-        &format!("{css} shows {text:?}"),
-        "return [...document.querySelectorAll(arguments[0])].some((e) => e.textContent.includes(arguments[1]));",
-        vec![json!(css), json!(text)],
+        &format!("{host} {css} shows {text:?}"),
+        "const [host, css, text] = arguments;
+         const root = host ? document.querySelector(host)?.shadowRoot : document;
+         return !!root && [...root.querySelectorAll(css)].some((e) => e.textContent.includes(text));",
+        vec![json!(host), json!(css), json!(text)],
     )
     .await
 }
@@ -430,7 +434,19 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
         // The demo page's loud fonts do not reach into the widget.
         let font = launcher.css_value("font-family").await?;
         expect(!font.contains("Comic"), || format!("host font leaked: {font}"))?;
-        launcher.click().await?;
+        // By keyboard: Enter on the launcher opens the widget with the focus in its first field.
+        visitor
+            .client
+            .execute("document.querySelector('#tandem-widget').shadowRoot.querySelector('.launcher').focus(); return true;", vec![])
+            .await?;
+        visitor.press('\u{E007}').await?;
+        visitor
+            .until_true(
+                "the focus in the form's first field",
+                "return document.querySelector('#tandem-widget').shadowRoot.activeElement?.name === 'name';",
+                vec![],
+            )
+            .await?;
         visitor.until_text(&visitor.widget(".title").await?, "Acme Help").await?;
         visitor
             .until_text(&visitor.widget(".greeting").await?, "Здравствуйте! Чем помочь?")
@@ -439,6 +455,27 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
         visitor
             .until_text(&visitor.widget(".offline-form button[type=submit]").await?, "Отправить сообщение")
             .await?;
+        // Every control a screen reader meets has a name.
+        visitor
+            .until_true(
+                "every visible control is named",
+                "const root = document.querySelector('#tandem-widget').shadowRoot;
+                 return [...root.querySelectorAll('button, input, textarea, select')]
+                   .filter((e) => e.getClientRects().length > 0)
+                   .every((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length);",
+                vec![],
+            )
+            .await?;
+        // Escape closes it and gives the focus back to the launcher.
+        visitor.press('\u{E00C}').await?;
+        visitor
+            .until_true(
+                "closed, the focus on the launcher",
+                "const root = document.querySelector('#tandem-widget').shadowRoot; return root.querySelector('.panel').hidden && root.activeElement === root.querySelector('.launcher');",
+                vec![],
+            )
+            .await?;
+        visitor.click_widget(".launcher").await?;
 
         // At phone width the open widget takes the whole screen.
         visitor.client.set_window_size(390, 800).await?;
@@ -701,6 +738,86 @@ async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) 
     browsers.story(String::new, story).await;
 }
 
+async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
+    s.play(async {
+        let admin = s.browsers.window("admin").await;
+        admin.goto(&s.live.url("/admin")).await?;
+        sign_in(&admin, &s.live.acme).await?;
+
+        // A new operator, with a password generated and shown once; then deactivated.
+        admin.click("#nav-operators").await?;
+        admin.type_into(&admin.find("#new-name").await?, "Boris").await?;
+        admin.type_into(&admin.find("#new-email").await?, "boris@acme.example").await?;
+        let capacity = admin.find("#new-capacity").await?;
+        capacity.clear().await?;
+        admin.type_into(&capacity, "3").await?;
+        admin.click("#new-operator button[type=submit]").await?;
+        shows(&admin, "#new-operator [role=status]", "shown only now").await?;
+        let row = "#operators tr[data-operator=\"boris@acme.example\"]";
+        admin.click(&format!("{row} .deactivate")).await?;
+        shows(&admin, row, "deactivated").await?;
+        let (_, list) = s
+            .live
+            .call(Method::GET, "/api/v1/admin/operators", Some(&s.live.acme.admin_token), None)
+            .await;
+        let boris = list["operators"]
+            .as_array()
+            .and_then(|all| all.iter().find(|o| o["email"] == "boris@acme.example"))
+            .cloned()
+            .unwrap_or_default();
+        expect(boris["capacity"] == 3 && boris["active"] == false, || format!("{boris}"))?;
+
+        // The email template: a broken one is refused with the reason, a good one saved.
+        admin.click("#nav-template").await?;
+        let subject = admin.find("#tpl-subject").await?;
+        subject.clear().await?;
+        admin.type_into(&subject, "{{#if visitor_name}}Hello").await?;
+        admin.click("#tpl-preview-button").await?;
+        admin
+            .until_true(
+                "the template error is shown",
+                "const note = document.querySelector('#template-form [role=status]'); return note.classList.contains('error') && note.textContent.length > 0;",
+                vec![],
+            )
+            .await?;
+        subject.clear().await?;
+        admin.type_into(&subject, "A reply from {{tenant_name}}").await?;
+        admin.click("#template-form button[type=submit]").await?;
+        shows(&admin, "#template-form [role=status]", "Saved").await?;
+        shows(&admin, "#tpl-preview-subject", "A reply from ").await?;
+        let (_, template) = s
+            .live
+            .call(Method::GET, "/api/v1/admin/templates/unread-reply", Some(&s.live.acme.admin_token), None)
+            .await;
+        expect(template["subject"] == "A reply from {{tenant_name}}", || format!("{template}"))?;
+
+        // A plugin uploaded, switched off, its log opened.
+        admin.click("#nav-plugins").await?;
+        let wasm = guests::guest_path("business_hours");
+        let wasm = std::fs::canonicalize(&wasm).with_context(|| format!("{wasm}: run scripts/build-plugins"))?;
+        admin.type_into(&admin.find("#plugin-file").await?, &wasm.to_string_lossy()).await?;
+        admin.type_into(&admin.find("#plugin-name").await?, "hours").await?;
+        admin.click("#plugin-upload button[type=submit]").await?;
+        let row = "#plugins tr[data-plugin=\"hours\"]";
+        shows(&admin, row, "enabled").await?;
+        admin.click(&format!("{row} input[type=checkbox]")).await?;
+        shows(&admin, row, "disabled").await?;
+        admin.click(&format!("{row} .logs")).await?;
+        shows(&admin, "#plugin-logs", "Log of hours").await?;
+        let (_, plugins) = s
+            .live
+            .call(Method::GET, "/api/v1/admin/plugins", Some(&s.live.acme.admin_token), None)
+            .await;
+        expect(plugins["plugins"][0]["enabled"] == false, || format!("{plugins}"))?;
+
+        // The delivery log opens (nothing went out yet).
+        admin.click("#nav-deliveries").await?;
+        shows(&admin, "#pane", "Nothing delivered yet").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -720,6 +837,7 @@ tandem_migrations::on_both_databases!(
     branding_set_in_the_admin_console_reaches_the_widget,
     the_resume_link_opens_the_same_dialog,
     the_launcher_counts_unread_replies_and_the_operator_is_seen_typing,
+    the_admin_console_manages_operators_the_email_and_plugins,
 );
 
 mod crash {

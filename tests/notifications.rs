@@ -194,15 +194,7 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
         .await;
     let mut page = String::new();
     for _ in 0..100 {
-        page = live
-            .http
-            .get(live.url("/dev/mailbox"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        page = live.page("/dev/mailbox").await;
         if page.contains("ivan@example.org") {
             break;
         }
@@ -211,15 +203,7 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
     assert!(page.contains("ivan@example.org"), "{page}");
     let href = page.split("href=\"/dev/mailbox/").nth(1).unwrap();
     let id: String = href.chars().take_while(|c| *c != '"').collect();
-    let eml = live
-        .http
-        .get(live.url(&format!("/dev/mailbox/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let eml = live.page(&format!("/dev/mailbox/{id}")).await;
     assert!(eml.contains("Hi Ivan"));
     let files: Vec<_> = std::fs::read_dir(live.env.dir.path().join("mailbox"))
         .expect("a mailbox folder")

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
@@ -267,6 +268,18 @@ impl Page {
             return found.with_context(|| format!("it shows {shown:?}"));
         }
         Ok(())
+    }
+
+    /// Presses a key (a WebDriver key code such as Enter, `\u{E007}`) wherever the focus is,
+    /// as a keyboard user does.
+    pub async fn press(&self, key: char) -> anyhow::Result<()> {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(keys)
+            .await
+            .with_context(|| format!("{}: press {key:?}", self.name))
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) -> anyhow::Result<()> {

@@ -133,6 +133,17 @@ impl Client {
         body["token"].as_str().expect("a token").to_owned()
     }
 
+    /// The body of a page (HTML, text) fetched without credentials.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("the server answers");
+        response.text().await.expect("a body")
+    }
+
     /// One JSON call; returns the status and the body (Null when empty).
     pub async fn call(
         &self,

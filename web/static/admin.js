@@ -162,7 +162,7 @@ async function operatorsPane() {
     const save = el("button", { class: "button button--quiet", type: "button", onclick: async () => {
       try { await api("PATCH", `/admin/operators/${op.id}`, { role: role.value, capacity: Number(capacity.value) }); report(result, null, `${op.name} saved.`); } catch (e) { report(result, e); }
     } }, "Save");
-    const toggle = el("button", { class: `button ${op.active ? "button--danger" : "button--quiet"}`, type: "button", onclick: async () => {
+    const toggle = el("button", { class: `button ${op.active ? "button--danger deactivate" : "button--quiet reactivate"}`, type: "button", onclick: async () => {
       try {
         if (op.active) await api("DELETE", `/admin/operators/${op.id}`); else await api("PATCH", `/admin/operators/${op.id}`, { active: true });
         show("operators");
@@ -205,20 +205,20 @@ async function templatePane() {
   const result = outcome();
   const shown = el("div", { class: "card", id: "tpl-preview", hidden: true });
   const sources = () => ({ subject: subject.value, html: html.value, text: text.value });
-  const preview = async () => {
+  const preview = async ({ quiet = false } = {}) => {
     try {
       const rendered = await api("POST", "/admin/templates/unread-reply/preview", sources());
       shown.replaceChildren(el("h2", {}, "Preview"), el("p", {}, el("strong", {}, "Subject: "), el("span", { id: "tpl-preview-subject" }, rendered.subject)),
         el("iframe", { class: "email", title: "HTML email preview", sandbox: "", srcdoc: rendered.html }), el("pre", { class: "text" }, rendered.text));
       shown.hidden = false;
-      report(result, null, "Rendered with sample data.");
+      if (!quiet) report(result, null, "Rendered with sample data.");
     } catch (e) { shown.hidden = true; report(result, e); }
   };
   const form = el("form", { class: "card", id: "template-form" },
     el("p", { class: "muted" }, "Handlebars. Variables: {{tenant_name}}, {{visitor_name}}, {{operator_name}}, {{brand_color}}, {{resume_url}}, {{unsubscribe_url}}, {{#each replies}}{{this.body}}{{/each}}, {{#each earlier}}{{this.author}}: {{this.body}}{{/each}}."),
     field("Subject", subject), field("HTML body", html), field("Text body", text), result,
     el("div", { class: "row" },
-      el("button", { class: "button button--quiet", type: "button", id: "tpl-preview-button", onclick: preview }, "Preview"),
+      el("button", { class: "button button--quiet", type: "button", id: "tpl-preview-button", onclick: () => preview() }, "Preview"),
       el("button", { class: "button", type: "submit" }, "Save template"),
       template.custom ? el("button", { class: "button button--quiet", type: "button", onclick: async () => {
         if (!confirm("Go back to Tandem's default email?")) return;
@@ -226,7 +226,7 @@ async function templatePane() {
       } }, "Reset to default") : el("span", { class: "muted" }, "(Tandem's default)")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try { await api("PUT", "/admin/templates/unread-reply", sources()); report(result, null, "Saved: the next emails use it."); await preview(); } catch (e) { report(result, e); }
+    try { await api("PUT", "/admin/templates/unread-reply", sources()); report(result, null, "Saved: the next emails use it."); await preview({ quiet: true }); } catch (e) { report(result, e); }
   });
   return [el("h1", {}, "Unread-reply email"), form, shown];
 }
@@ -248,8 +248,8 @@ async function pluginsPane() {
     el("td", { class: "row" },
       el("button", { class: "button button--quiet", type: "button", disabled: index === 0, "aria-label": `Move ${plugin.name} up`, onclick: () => patch(plugin, { position: ordered[index - 1].position - 1 }) }, "↑"),
       el("button", { class: "button button--quiet", type: "button", disabled: index === ordered.length - 1, "aria-label": `Move ${plugin.name} down`, onclick: () => patch(plugin, { position: ordered[index + 1].position + 1 }) }, "↓"),
-      el("button", { class: "button button--quiet", type: "button", onclick: () => showLogs(plugin, logs) }, "Logs"),
-      el("button", { class: "button button--danger", type: "button", onclick: async () => {
+      el("button", { class: "button button--quiet logs", type: "button", onclick: () => showLogs(plugin, logs) }, "Logs"),
+      el("button", { class: "button button--danger remove", type: "button", onclick: async () => {
         if (!confirm(`Remove ${plugin.name}?`)) return;
         try { await api("DELETE", `/admin/plugins/${plugin.id}`); await show("plugins"); } catch (e) { report(result, e); }
       } }, "Remove"))));
