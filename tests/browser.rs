@@ -3,6 +3,7 @@
 //! link to. Each browser window is a separate browser profile: a visitor, an operator, or the
 //! same visitor on another device. A failing story leaves screenshots in `tests/output/`.
 
+#[allow(dead_code)]
 #[path = "../plugins/tests/support/guests.rs"]
 mod guests;
 mod support;
