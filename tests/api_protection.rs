@@ -632,7 +632,27 @@ async fn the_hosted_chat_page_is_served_locked_down(live: Live) {
         .await
         .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
+    let etag = script.headers()["etag"].clone();
     assert!(script.text().await.unwrap().contains("resume_token"));
+    // Served gzipped to browsers that take it, and not again to one that has it.
+    let gzipped = live
+        .http
+        .get(live.url("/static/widget.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let plain_length = include_str!("../web/static/widget.js").len();
+    assert!(gzipped.bytes().await.unwrap().len() < plain_length / 2);
+    let again = live
+        .http
+        .get(live.url("/static/widget.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     // The workspace, the console and the demo site are locked down the same way.
     for path in [
         "/app",

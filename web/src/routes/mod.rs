@@ -19,6 +19,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, patch, post, put};
+use tower_http::compression::CompressionLayer;
 
 use crate::cors::widget_cors;
 use crate::error::ApiError;
@@ -118,7 +119,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/admin", get(pages::console))
         .route("/demo", get(pages::demo))
         .route("/c/{key}", get(pages::hosted_chat))
-        .route("/static/{name}", get(assets::file))
+        .route(
+            "/static/{name}",
+            get(assets::file).layer(CompressionLayer::new()),
+        )
         .route("/dev/mailbox", get(dev_mailbox::list))
         .route("/dev/mailbox/{id}", get(dev_mailbox::show))
         .fallback(unknown_path)
