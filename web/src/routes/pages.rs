@@ -51,8 +51,10 @@ pub async fn hosted_chat(WidgetTenant(_tenant): WidgetTenant) -> Response {
     page(CHAT_HTML, POLICY)
 }
 
+/// The server's address leads people who work here to their workspace (visitors never come
+/// here: they meet the widget on the company's site).
 pub async fn root() -> Redirect {
-    Redirect::to("/demo")
+    Redirect::to("/app")
 }
 
 #[derive(Deserialize)]
