@@ -1,0 +1,101 @@
+// Admin console: chat settings, the widget's branding with a live preview, and the embed snippet.
+import { api, el } from "./console.js";
+import { field, lines, outcome, report } from "./admin-forms.js";
+
+export async function settingsPane(ctx) {
+  const settings = await api("GET", "/admin/settings");
+  const b = settings.branding;
+  const input = (id, props) => el("input", { id, name: id, ...props });
+  const f = {
+    offline: input("offline_timeout_secs", { type: "number", min: "1", value: String(settings.offline_timeout_secs) }),
+    grace: input("presence_grace_secs", { type: "number", min: "0", value: String(settings.presence_grace_secs) }),
+    color: input("color", { type: "color", value: b.color }),
+    title: input("title", { value: b.title, maxlength: "100" }),
+    greeting: el("textarea", { id: "greeting", rows: 2, maxlength: "500" }, b.greeting),
+    logo: input("logo_url", { type: "url", value: b.logo_url || "", placeholder: "https://…" }),
+    position: el("select", { id: "position" }, ...["right", "left"].map((p) => el("option", { value: p, selected: b.position === p }, p))),
+    language: el("select", { id: "language" }, el("option", { value: "en", selected: b.language === "en" }, "English"), el("option", { value: "ru", selected: b.language === "ru" }, "Русский")),
+    origins: el("textarea", { id: "allowed_origins", rows: 3 }, settings.allowed_origins.join("\n")),
+    webhooks: el("textarea", { id: "webhook_urls", rows: 3 }, settings.webhook_urls.join("\n")),
+  };
+  const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
+  const preview = widgetPreview(ctx.me.name);
+  const refresh = () => preview.update(branding());
+  for (const control of [f.color, f.title, f.greeting, f.logo, f.position, f.language]) {
+    control.addEventListener("input", refresh);
+    control.addEventListener("change", refresh);
+  }
+  refresh();
+  const result = outcome();
+  const save = el("button", { class: "button", type: "submit", id: "save-settings" }, "Save settings");
+  const form = el("form", { class: "card", id: "settings-form" },
+    el("h2", {}, "Chat behaviour"),
+    field("Email unread replies after (seconds)", f.offline, "A reply the visitor has not read within this time is emailed (default 300)."),
+    field("Presence grace (seconds)", f.grace, "How long a visitor may be away (a page change) before the chat counts as offline."),
+    el("h2", {}, "Widget"),
+    el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
+    field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
+    el("h2", {}, "Integration"),
+    field("Allowed widget origins (one per line)", f.origins, "Empty: any site may embed the widget. Example: https://www.example.com"),
+    field("Webhook URLs (one per line)", f.webhooks, "Plugins may route unread replies only to these."),
+    result, el("div", {}, save));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    try {
+      await api("PUT", "/admin/settings", {
+        offline_timeout_secs: Number(f.offline.value), presence_grace_secs: Number(f.grace.value), branding: branding(),
+        allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value),
+      });
+      report(result, null, "Saved. Widgets pick the new look up on their next page load.");
+    } catch (e) { report(result, e); } finally { save.disabled = false; }
+  });
+  const snippet = `<script src="${location.origin}/static/widget.js" data-key="${ctx.tenant.widget_key}" async></script>`;
+  const code = el("textarea", { class: "snippet", id: "snippet", rows: 3, readonly: true, "aria-label": "Embed snippet" }, snippet);
+  const copied = outcome();
+  const copy = el("button", { class: "button button--quiet", type: "button", onclick: async () => {
+    try { await navigator.clipboard.writeText(snippet); } catch { code.select(); document.execCommand("copy"); }
+    report(copied, null, "Copied.");
+  } }, "Copy");
+  return [el("h1", {}, "Settings & widget"),
+    el("div", { class: "grid2" }, form,
+      el("div", { class: "card" }, el("h2", {}, "Preview"), preview.node,
+        el("p", { class: "muted" }, "The preview follows the form as you type; save to apply it to your site.")))
+    , el("section", { class: "card" }, el("h2", {}, "Embed on your site"),
+      el("p", {}, "Paste this before </body> on every page that should show the chat:"), code, el("div", { class: "row" }, copy, copied,
+        el("a", { href: `/demo?key=${encodeURIComponent(ctx.tenant.widget_key)}`, target: "_blank", rel: "noopener" }, "Open it on the demo page")))];
+}
+
+// A still picture of the open widget, drawn with the widget's own stylesheet in a shadow root.
+function widgetPreview(operatorName) {
+  const node = el("div", { class: "preview", id: "widget-preview" });
+  const shadow = node.attachShadow({ mode: "open" });
+  const contain = el("style", {}, ".launcher, .panel { position: absolute !important; } .panel { height: 420px; width: 330px; }");
+  const title = el("h2", { class: "title" });
+  const greeting = el("p", { class: "greeting" });
+  const logo = el("img", { class: "logo", alt: "" });
+  const root = el("div", { class: "root root--open" },
+    el("section", { class: "panel", "aria-label": "Widget preview" },
+      el("header", { class: "header" }, logo, el("div", { class: "heading" }, title, el("p", { class: "status" }, "")), el("span", { class: "close" }, "×")),
+      el("div", { class: "body" }, greeting, el("ol", { class: "log" },
+        el("li", { class: "msg msg--visitor" }, el("div", { class: "bubble" }, "Hello! Is my order on its way?")),
+        el("li", { class: "msg msg--operator" }, el("span", { class: "msg__author" }, operatorName), el("div", { class: "bubble" }, "Hi! Let me check that for you.")))),
+      el("form", { class: "composer" }, el("textarea", { rows: 1, disabled: true }), el("button", { class: "button", type: "button" }, "Send"))),
+    el("button", { class: "launcher", type: "button", tabindex: "-1", "aria-hidden": "true" }));
+  shadow.append(el("link", { rel: "stylesheet", href: "/static/widget.css" }), contain, root);
+  return {
+    node,
+    update(branding) {
+      const valid = /^#[0-9a-fA-F]{6}$/.test(branding.color);
+      node.style.setProperty("--brand", valid ? branding.color : "#2563eb");
+      root.classList.toggle("root--left", branding.position === "left");
+      root.classList.toggle("root--right", branding.position !== "left");
+      title.textContent = branding.title;
+      greeting.textContent = branding.greeting;
+      greeting.hidden = !branding.greeting;
+      logo.hidden = !branding.logo_url;
+      if (branding.logo_url) logo.src = branding.logo_url;
+      root.querySelector(".composer .button").textContent = branding.language === "ru" ? "Отправить" : "Send";
+    },
+  };
+}
