@@ -385,6 +385,28 @@ async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
         open_tab(&operator, "waiting").await?;
         listed(&operator, "Fedor", "online").await?;
 
+        // Semion opens the site in a second tab and closes the first: still on the site.
+        let first_tab = semion.client.window().await?;
+        let second_tab = semion.client.new_window(true).await?;
+        semion.client.switch_to_window(second_tab.handle).await?;
+        semion.goto(&s.demo(&s.live.acme)).await?;
+        semion
+            .until_true(
+                "the second tab's widget is connected",
+                "return document.querySelector('#tandem-widget')?.shadowRoot.querySelector('.status').textContent.startsWith('We reply here');",
+                vec![],
+            )
+            .await?;
+        let second_tab = semion.client.window().await?;
+        semion.client.switch_to_window(first_tab).await?;
+        semion.client.close_window().await?;
+        semion.client.switch_to_window(second_tab).await?;
+        // Departures count at the presence sweep's next turn (every second; no grace here), so a
+        // wrong move would show within this wait.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        listed(&operator, "Semion", "online").await?;
+        count_is(&operator, "waiting", 2).await?;
+
         // The operator takes Semion: active and theirs; Semion leaves and stays theirs, offline.
         open_chat(&operator, "Semion").await?;
         operator.click(".dialog__head button").await?;

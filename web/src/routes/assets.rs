@@ -25,12 +25,36 @@ const FILES: &[(&str, &str, &str)] = &[
     ("console.js", JS, include_str!("../../static/console.js")),
     ("app.js", JS, include_str!("../../static/app.js")),
     ("admin.js", JS, include_str!("../../static/admin.js")),
-    ("admin-forms.js", JS, include_str!("../../static/admin-forms.js")),
-    ("admin-settings.js", JS, include_str!("../../static/admin-settings.js")),
-    ("admin-operators.js", JS, include_str!("../../static/admin-operators.js")),
-    ("admin-template.js", JS, include_str!("../../static/admin-template.js")),
-    ("admin-plugins.js", JS, include_str!("../../static/admin-plugins.js")),
-    ("admin-deliveries.js", JS, include_str!("../../static/admin-deliveries.js")),
+    (
+        "admin-forms.js",
+        JS,
+        include_str!("../../static/admin-forms.js"),
+    ),
+    (
+        "admin-settings.js",
+        JS,
+        include_str!("../../static/admin-settings.js"),
+    ),
+    (
+        "admin-operators.js",
+        JS,
+        include_str!("../../static/admin-operators.js"),
+    ),
+    (
+        "admin-template.js",
+        JS,
+        include_str!("../../static/admin-template.js"),
+    ),
+    (
+        "admin-plugins.js",
+        JS,
+        include_str!("../../static/admin-plugins.js"),
+    ),
+    (
+        "admin-deliveries.js",
+        JS,
+        include_str!("../../static/admin-deliveries.js"),
+    ),
     ("demo.css", CSS, include_str!("../../static/demo.css")),
 ];
 
