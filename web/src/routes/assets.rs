@@ -24,6 +24,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("console.css", CSS, include_str!("../../static/console.css")),
     ("console.js", JS, include_str!("../../static/console.js")),
     ("app.js", JS, include_str!("../../static/app.js")),
+    ("app-state.js", JS, include_str!("../../static/app-state.js")),
+    ("app-lists.js", JS, include_str!("../../static/app-lists.js")),
+    ("app-dialog.js", JS, include_str!("../../static/app-dialog.js")),
+    ("app-events.js", JS, include_str!("../../static/app-events.js")),
+    ("app-alerts.js", JS, include_str!("../../static/app-alerts.js")),
     ("admin.js", JS, include_str!("../../static/admin.js")),
     (
         "admin-forms.js",

@@ -1,0 +1,176 @@
+// The open dialog: the whole history, marks, earlier texts, and the reply box.
+import { api, clock, el, uuid } from "./console.js";
+import { renderLists } from "./app-lists.js";
+import { operatorName, state, ui, visitorName } from "./app-state.js";
+
+export async function openChat(id, { focus = true } = {}) {
+  const { chat, messages } = await api("GET", `/chats/${id}`);
+  state.chats.set(chat.id, chat);
+  if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); }
+  state.selected = id;
+  state.messages = new Map(messages.map((m) => [m.id, m]));
+  ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });
+  ui.typing = el("p", { class: "typing", "aria-live": "polite" });
+  ui.head = el("div", { class: "dialog__head" });
+  ui.reply = replyForm();
+  ui.dialog.replaceChildren(ui.head, ui.log, ui.typing, ui.reply);
+  renderHead();
+  for (const message of state.messages.values()) renderEntry(message);
+  ui.log.scrollTop = ui.log.scrollHeight;
+  renderLists();
+  markRead();
+  if (focus) ui.reply.querySelector("textarea").focus();
+}
+
+// After a reconnect: whatever the socket missed, merged into the open dialog (a draft reply and
+// the scroll position stay as they are).
+export async function refreshChat() {
+  if (!state.selected) return;
+  const { chat, messages } = await api("GET", `/chats/${state.selected}`);
+  state.chats.set(chat.id, chat);
+  renderHead();
+  for (const message of messages) upsert(message);
+}
+
+export function renderHead() {
+  const chat = state.chats.get(state.selected);
+  if (!chat || !ui.head) return;
+  const mine = chat.operator_id === state.me.id;
+  const act = (label, path, body) => el("button", { class: "button button--quiet", type: "button", onclick: () => perform(chat.id, path, body) }, label);
+  ui.head.replaceChildren(...[
+    el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, "aria-hidden": "true" }),
+    el("div", { class: "dialog__who" },
+      el("h2", { id: "dialog-title" }, visitorName(chat)),
+      el("span", { class: "muted", id: "dialog-state" },
+        `${chat.visitor.email || "no email"} · ${chat.visitor_online ? "on the site" : "not on the site"} · ${chat.category}${chat.operator_id ? ` · ${mine ? "yours" : operatorName(chat.operator_id)}` : ""}`)),
+    chat.state === "open" && !mine ? act("Take", "assign", {}) : null,
+    chat.state === "open" ? assignTo(chat) : null,
+    chat.state === "open" && mine ? act("Release", "release") : null,
+    chat.state === "open" ? act("Close", "close") : null].filter(Boolean));
+}
+
+// Hand the chat to a colleague (only active operators are offered).
+function assignTo(chat) {
+  const colleagues = [...state.operators.values()].filter((o) => o.active && o.id !== chat.operator_id);
+  if (!colleagues.length) return null;
+  const select = el("select", { "aria-label": "Assign to", id: "assign-to", onchange: () => { if (select.value) perform(chat.id, "assign", { operator_id: select.value }); } },
+    el("option", { value: "" }, "Assign to…"),
+    ...colleagues.map((o) => el("option", { value: o.id }, `${o.name} (${o.status})`)));
+  return select;
+}
+
+async function perform(id, action, body) {
+  try {
+    const updated = await api("POST", `/chats/${id}/${action}`, body);
+    state.chats.set(updated.id, updated);
+    renderLists();
+    renderHead();
+  } catch (e) { alert(e.message); }
+}
+
+function replyForm() {
+  const area = el("textarea", { name: "reply", id: "reply", "aria-label": "Reply", placeholder: "Reply… (Enter sends, Shift+Enter for a new line)", maxlength: "10000" });
+  const error = el("p", { class: "error", role: "alert" });
+  const send = el("button", { class: "button", type: "submit" }, "Send");
+  const form = el("form", { class: "reply" }, area, send);
+  let lastTyping = 0;
+  area.addEventListener("input", () => {
+    state.draftClientId = null;
+    if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); state.socket?.send({ type: "typing", chat_id: state.selected }); }
+  });
+  area.addEventListener("keydown", (event) => { if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); } });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = area.value;
+    if (!body.trim()) return;
+    // The same client id until it is accepted: a retry after a lost answer cannot double it.
+    state.draftClientId = state.draftClientId || uuid();
+    send.disabled = true;
+    try {
+      const message = await api("POST", `/chats/${state.selected}/messages`, { body, client_id: state.draftClientId });
+      state.draftClientId = null;
+      area.value = "";
+      error.textContent = "";
+      upsert(message);
+    } catch (e) {
+      error.textContent = `Not sent: ${e.message}`;
+    } finally { send.disabled = false; area.focus(); }
+  });
+  return el("div", {}, error, form);
+}
+
+export function upsert(message) {
+  if (message.chat_id !== state.selected) return;
+  const known = state.messages.get(message.id);
+  state.messages.set(message.id, merge(known, message));
+  if (message.edited_at && known?.body !== message.body) state.earlier.delete(message.id);
+  renderEntry(state.messages.get(message.id));
+  if (!known) ui.log.scrollTop = ui.log.scrollHeight;
+  markRead();
+}
+
+// The same message comes from the reply's answer, the socket and reloads, in any order: read
+// marks and the email mark only ever appear, and an older text never replaces a newer edit.
+function merge(known, incoming) {
+  if (!known) return incoming;
+  const merged = { ...known, ...incoming };
+  for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
+  if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
+    merged.body = known.body;
+    merged.edited_at = known.edited_at;
+  }
+  return merged;
+}
+
+export function renderEntry(message) {
+  let item = ui.log.querySelector(`[data-id="${message.id}"]`);
+  const fresh = !item;
+  if (fresh) item = el("li", { dataset: { id: message.id, seq: String(message.seq) } });
+  const chat = state.chats.get(message.chat_id);
+  const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "System";
+  const meta = el("div", { class: "entry__meta" }, el("time", { datetime: message.created_at }, clock(message.created_at)));
+  if (message.edited_at) {
+    const shown = state.earlier.get(message.id);
+    meta.append(el("button", { class: "link show-earlier", type: "button", "aria-expanded": String(Boolean(shown)), onclick: () => toggleEarlier(message) },
+      `edited ${clock(message.edited_at)}${shown ? " · hide earlier text" : " · show earlier text"}`));
+  }
+  if (message.author === "operator") {
+    meta.append(el("span", { class: "read-mark" }, message.read_by_visitor_at ? `Read by visitor ${clock(message.read_by_visitor_at)}` : "Not read yet"));
+    if (message.emailed_at) meta.append(el("span", { class: "emailed" }, `Emailed ${clock(message.emailed_at)}`));
+  }
+  const earlier = state.earlier.get(message.id);
+  // Unchanged entries are left alone: a screen reader announces only what is new.
+  const signature = [message.body, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1].join("\u0000");
+  if (item.dataset.signature === signature) return;
+  item.dataset.signature = signature;
+  item.className = `entry entry--${message.author}`;
+  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), meta);
+  if (earlier) {
+    item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },
+      ...earlier.map((e) => el("li", {}, `${clock(e.written_at)}: `, el("del", {}, e.body)))));
+  }
+  if (fresh) {
+    const after = [...ui.log.children].find((li) => Number(li.dataset.seq) > message.seq);
+    ui.log.insertBefore(item, after || null);
+  }
+}
+
+async function toggleEarlier(message) {
+  if (state.earlier.has(message.id)) state.earlier.delete(message.id);
+  else {
+    const { edits } = await api("GET", `/chats/${message.chat_id}/messages/${message.id}/edits`);
+    state.earlier.set(message.id, edits);
+  }
+  renderEntry(state.messages.get(message.id));
+}
+
+export function markRead() {
+  if (!state.selected || document.visibilityState !== "visible") return;
+  const unread = [...state.messages.values()].filter((m) => m.author === "visitor" && !m.read_by_operator_at);
+  if (!unread.length) return;
+  const newest = unread.reduce((a, b) => (a.seq > b.seq ? a : b));
+  for (const m of unread) m.read_by_operator_at = new Date().toISOString();
+  api("POST", `/chats/${state.selected}/read`, { up_to: newest.id }).catch(() => {
+    for (const m of unread) { const current = state.messages.get(m.id); if (current) current.read_by_operator_at = null; }
+  });
+}

@@ -1,0 +1,48 @@
+// What the operator socket says, applied to the lists and the open dialog.
+import { alertOperator } from "./app-alerts.js";
+import { renderEntry, renderHead, upsert } from "./app-dialog.js";
+import { renderLists } from "./app-lists.js";
+import { state, ui, visitorName } from "./app-state.js";
+
+let typingTimer = null;
+export function onFrame(frame) {
+  switch (frame.type) {
+    case "chat.updated": {
+      const before = state.chats.get(frame.chat.id);
+      state.chats.set(frame.chat.id, frame.chat);
+      if (frame.chat.category === "waiting" && before?.category !== "waiting") alertOperator(`${visitorName(frame.chat)} is waiting for a reply`);
+      renderLists();
+      if (frame.chat.id === state.selected) renderHead();
+      break;
+    }
+    case "message.created":
+    case "message.updated": {
+      upsert(frame.message);
+      const chat = state.chats.get(frame.message.chat_id);
+      if (chat && frame.type === "message.created") {
+        chat.last_message_at = frame.message.created_at;
+        if (frame.message.author === "visitor" && chat.operator_id && chat.operator_id === state.me.id && frame.message.chat_id !== state.selected) alertOperator(`${visitorName(chat)}: ${frame.message.body.slice(0, 80)}`);
+        renderLists();
+      }
+      if (frame.message.chat_id === state.selected && frame.message.author === "visitor") ui.typing.textContent = "";
+      break;
+    }
+    case "message.read":
+      if (frame.by === "visitor" && frame.chat_id === state.selected) {
+        const upTo = state.messages.get(frame.up_to);
+        for (const m of state.messages.values()) {
+          if (m.author === "operator" && !m.read_by_visitor_at && (!upTo || m.seq <= upTo.seq)) { m.read_by_visitor_at = new Date().toISOString(); renderEntry(m); }
+        }
+      }
+      break;
+    case "typing":
+      if (frame.by === "visitor" && frame.chat_id === state.selected) {
+        ui.typing.textContent = `${visitorName(state.chats.get(frame.chat_id))} is typing…`;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);
+      }
+      break;
+    default:
+      break;
+  }
+}
