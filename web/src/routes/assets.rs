@@ -24,11 +24,31 @@ const FILES: &[(&str, &str, &str)] = &[
     ("console.css", CSS, include_str!("../../static/console.css")),
     ("console.js", JS, include_str!("../../static/console.js")),
     ("app.js", JS, include_str!("../../static/app.js")),
-    ("app-state.js", JS, include_str!("../../static/app-state.js")),
-    ("app-lists.js", JS, include_str!("../../static/app-lists.js")),
-    ("app-dialog.js", JS, include_str!("../../static/app-dialog.js")),
-    ("app-events.js", JS, include_str!("../../static/app-events.js")),
-    ("app-alerts.js", JS, include_str!("../../static/app-alerts.js")),
+    (
+        "app-state.js",
+        JS,
+        include_str!("../../static/app-state.js"),
+    ),
+    (
+        "app-lists.js",
+        JS,
+        include_str!("../../static/app-lists.js"),
+    ),
+    (
+        "app-dialog.js",
+        JS,
+        include_str!("../../static/app-dialog.js"),
+    ),
+    (
+        "app-events.js",
+        JS,
+        include_str!("../../static/app-events.js"),
+    ),
+    (
+        "app-alerts.js",
+        JS,
+        include_str!("../../static/app-alerts.js"),
+    ),
     ("admin.js", JS, include_str!("../../static/admin.js")),
     (
         "admin-forms.js",
@@ -101,4 +121,23 @@ fn etags() -> &'static [String] {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// A script or stylesheet added to web/static/ but not to FILES would be a 404 in a browser.
+    #[test]
+    fn every_script_and_stylesheet_is_served() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("web/static") {
+            let name = entry.expect("an entry").file_name();
+            let name = name.to_string_lossy();
+            let served = super::FILES.iter().any(|(file, _, _)| *file == name);
+            if (name.ends_with(".js") || name.ends_with(".css")) && !served {
+                missing.push(name.into_owned());
+            }
+        }
+        assert!(missing.is_empty(), "not in FILES: {missing:?}");
+    }
 }
