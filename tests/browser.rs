@@ -517,8 +517,12 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
 }
 
 async fn the_resume_link_opens_the_same_dialog(s: Stage) {
+    let site = s.demo(&s.live.acme).replacen("127.0.0.1", "localhost", 1);
     s.live
-        .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 1 }))
+        .update_settings(
+            &s.live.acme,
+            json!({ "offline_timeout_secs": 1, "site_url": site }),
+        )
         .await;
     s.play(async {
         let vera = s.visitor("vera").await?;
@@ -613,6 +617,22 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
             "It left our warehouse today.",
         )
         .await?;
+
+        // …and on a site of another origin (localhost is not 127.0.0.1): the hosted chat hands
+        // the dialog over through a short-lived link, and the widget there picks it up.
+        phone.goto(&s.live.url(&format!("/c/{}", s.live.acme.widget_key))).await?;
+        phone.click_widget(".handover").await?;
+        phone
+            .until_true(
+                "on the other origin, the token gone from the address",
+                "return location.hostname === 'localhost' && !location.search.includes('tandem_resume');",
+                vec![],
+            )
+            .await?;
+        widget_shows(&phone, ".msg--visitor .bubble", "Thanks, got it!").await?;
+        phone.goto(&site).await?;
+        phone.click_widget(".launcher").await?;
+        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
         Ok(())
     })
     .await;

@@ -406,8 +406,83 @@ async fn a_reconnecting_widget_loses_and_doubles_nothing(live: Live) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
+/// The hosted chat hands a dialog over to the company's own site: only with a site set, only
+/// the visitor's own dialog, through a link whose token resumes that dialog.
+async fn the_hand_over_to_the_company_site_carries_the_dialog(live: Live) {
+    let vera = live.visitor(&live.acme).await;
+    let (status, body) = live
+        .visitor_call(&vera, Method::POST, "/hand-over", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no site yet: {body}");
+
+    // A site that is not a web URL is refused and changes nothing.
+    for bad in [
+        "javascript:alert(1)",
+        "https://shop.example/\"><script>",
+        "shop.example",
+    ] {
+        let (status, body) = live
+            .call(
+                Method::PUT,
+                "/api/v1/admin/settings",
+                Some(&live.acme.admin_token),
+                Some(json!({ "site_url": bad })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    live.update_settings(
+        &live.acme,
+        json!({ "site_url": "https://shop.example/help#chat" }),
+    )
+    .await;
+    let (_, config) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/widget/{}/config", live.acme.widget_key),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(config["site_url"], "https://shop.example/help#chat");
+    let (status, _) = live
+        .visitor_call(&vera, Method::POST, "/hand-over", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no dialog yet");
+
+    let first = live.visitor_says(&vera, "Hello from the hosted page").await;
+    let (status, body) = live
+        .visitor_call(&vera, Method::POST, "/hand-over", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url = body["url"].as_str().unwrap();
+    let prefix = "https://shop.example/help?tandem_resume=";
+    assert!(url.starts_with(prefix) && url.ends_with("#chat"), "{url}");
+    let token = &url[prefix.len()..url.len() - "#chat".len()];
+    let (status, session) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/widget/{}/session", live.acme.widget_key),
+            None,
+            Some(json!({ "resume_token": token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["visitor_id"], vera.id);
+    assert_eq!(session["chat"]["id"], first["chat_id"]);
+
+    // Another company's widget knows nothing of Acme's site.
+    let other = live.visitor(&live.globex).await;
+    live.visitor_says(&other, "hi").await;
+    let (status, _) = live
+        .visitor_call(&other, Method::POST, "/hand-over", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 tandem_migrations::on_both_databases!(
     Live::on_database =>
+    the_hand_over_to_the_company_site_carries_the_dialog,
     offline_form_opens_the_chat_and_edits_arrive_live,
     presence_moves_the_chat_between_categories_live,
     a_visitor_who_wrote_to_nobody_sees_an_operator_arrive,

@@ -17,6 +17,7 @@ export async function settingsPane(ctx) {
     language: el("select", { id: "language" }, el("option", { value: "en", selected: b.language === "en" }, "English"), el("option", { value: "ru", selected: b.language === "ru" }, "Русский")),
     origins: el("textarea", { id: "allowed_origins", rows: 3 }, settings.allowed_origins.join("\n")),
     webhooks: el("textarea", { id: "webhook_urls", rows: 3 }, settings.webhook_urls.join("\n")),
+    site: input("site_url", { type: "url", value: settings.site_url || "", placeholder: "https://www.example.com" }),
   };
   const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
   const preview = widgetPreview(ctx.me.name);
@@ -36,6 +37,7 @@ export async function settingsPane(ctx) {
     el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
     field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
     el("h2", {}, "Integration"),
+    field("Your website", f.site, "Where the widget is embedded: the chat page emails link to offers to continue there."),
     field("Allowed widget origins (one per line)", f.origins, "Empty: any site may embed the widget. Example: https://www.example.com"),
     field("Webhook URLs (one per line)", f.webhooks, "Plugins may route unread replies only to these."),
     result, el("div", {}, save));
@@ -45,7 +47,7 @@ export async function settingsPane(ctx) {
     try {
       await api("PUT", "/admin/settings", {
         offline_timeout_secs: Number(f.offline.value), presence_grace_secs: Number(f.grace.value), branding: branding(),
-        allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value),
+        allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value), site_url: f.site.value.trim(),
       });
       report(result, null, "Saved. Widgets pick the new look up on their next page load.");
     } catch (e) { report(result, e); } finally { save.disabled = false; }

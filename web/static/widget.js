@@ -28,6 +28,7 @@
       leaveEmail: "No one is online right now. Leave your email so our answer reaches you.",
       expired: "This link has expired. Write to us again from the website.", unavailable: "Chat is not available right now.",
       error: "Something went wrong. Please try again.", chatWith: "Chat",
+      continueOn: (site) => `Continue on ${site}`,
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -39,6 +40,7 @@
       leaveEmail: "Сейчас никого нет на месте. Оставьте почту, чтобы получить наш ответ.",
       expired: "Срок действия ссылки истёк. Напишите нам снова с сайта.", unavailable: "Чат сейчас недоступен.",
       error: "Что-то пошло не так. Попробуйте ещё раз.", chatWith: "Чат",
+      continueOn: (site) => `Продолжить на ${site}`,
     },
   };
   let t = TEXTS.en;
@@ -106,6 +108,7 @@
   ui.title = el("h2", { class: "title", id: "tandem-title" });
   ui.status = el("p", { class: "status", role: "status" });
   ui.close = el("button", { class: "close", type: "button", onclick: () => toggle(false) }, "×");
+  ui.handOver = el("button", { class: "link handover", type: "button", hidden: true, onclick: () => handOver() });
   ui.greeting = el("p", { class: "greeting" });
   ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
@@ -118,7 +121,7 @@
   ui.form = el("form", { class: "form offline-form", hidden: true, novalidate: true });
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
-    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? null : ui.close),
+    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? ui.handOver : ui.close),
     ui.body, ui.notice, ui.details, ui.form, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
@@ -144,6 +147,11 @@
     ui.input.placeholder = t.placeholder;
     ui.sendButton.textContent = t.send;
     if (pageMode) document.title = `${branding.title} — ${config.tenant.name}`;
+    if (pageMode && config.site_url) {
+      let site = config.site_url;
+      try { site = new URL(config.site_url).host; } catch { /* shown as given */ }
+      ui.handOver.textContent = t.continueOn(site);
+    }
     buildOfflineForm(config.offline_form.fields);
   }
 
@@ -228,7 +236,17 @@
     renderStatus();
   }
 
+  // The hosted page hands the dialog over to the company's own site (another origin, another
+  // storage): a short-lived resume token in the link lets the widget there pick it up.
+  async function handOver() {
+    try {
+      const { url } = await call("POST", "/hand-over");
+      location.assign(url);
+    } catch (e) { showNotice(e.message || t.error); }
+  }
+
   function renderStatus() {
+    ui.handOver.hidden = !(pageMode && state.config?.site_url && state.chat);
     if (!state.connected && state.token) ui.status.textContent = t.reconnecting;
     else ui.status.textContent = state.chat?.visitor?.email ? t.connected : "";
     if (state.chat?.visitor?.email && !ui.status.querySelector("button")) {

@@ -22,6 +22,9 @@ pub struct TenantSettings {
     pub allowed_origins: Vec<String>,
     /// The only URLs a plugin may send webhooks to (plugins see this list).
     pub webhook_urls: Vec<String>,
+    /// The company's own site (where the widget is embedded). When set, the hosted chat offers
+    /// to continue there, and the widget on it picks the dialog up (`?tandem_resume=`).
+    pub site_url: Option<String>,
 }
 
 impl Default for TenantSettings {
@@ -32,6 +35,7 @@ impl Default for TenantSettings {
             branding: Branding::default(),
             allowed_origins: Vec::new(),
             webhook_urls: Vec::new(),
+            site_url: None,
         }
     }
 }
@@ -81,6 +85,14 @@ impl TenantSettings {
                 format!("at most {MAX_WEBHOOK_URLS} URLs"),
             ));
         }
+        if let Some(url) = &self.site_url
+            && !is_web_url(url)
+        {
+            return Err(CoreError::invalid(
+                "site_url",
+                format!("{url:?} is not a URL like https://www.example.com"),
+            ));
+        }
         for url in &self.webhook_urls {
             validate_webhook_url(url)?;
         }
@@ -102,6 +114,12 @@ impl TenantSettings {
             webhook_urls: patch
                 .webhook_urls
                 .unwrap_or_else(|| self.webhook_urls.clone()),
+            // An empty string clears it.
+            site_url: match patch.site_url {
+                Some(url) if url.trim().is_empty() => None,
+                Some(url) => Some(url.trim().to_owned()),
+                None => self.site_url.clone(),
+            },
         };
         next.validate()?;
         Ok(next)
@@ -118,6 +136,8 @@ pub struct SettingsPatch {
     pub branding: Option<Branding>,
     pub allowed_origins: Option<Vec<String>>,
     pub webhook_urls: Option<Vec<String>>,
+    /// The company's site; `""` clears it.
+    pub site_url: Option<String>,
 }
 
 /// How the widget looks on the tenant's site.
@@ -209,15 +229,21 @@ const MAX_WEBHOOK_URLS: usize = 10;
 const MAX_WEBHOOK_URL_BYTES: usize = 2048;
 
 /// An absolute http(s) URL with a host, printable, of a sane length.
-fn validate_webhook_url(url: &str) -> Result<(), CoreError> {
+/// An http(s) URL with a host, no credentials and nothing that could break out of a link.
+fn is_web_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
-    let fine = url.len() <= MAX_WEBHOOK_URL_BYTES
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && host.is_some_and(|h| !h.is_empty() && !h.contains('@'));
-    if fine {
+    url.len() <= MAX_WEBHOOK_URL_BYTES
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+        && host.is_some_and(|h| !h.is_empty() && !h.contains('@'))
+}
+
+fn validate_webhook_url(url: &str) -> Result<(), CoreError> {
+    if is_web_url(url) {
         Ok(())
     } else {
         Err(CoreError::invalid(

@@ -19,6 +19,9 @@ use crate::tenant::Tenant;
 
 use super::{Visitor, VisitorActor};
 
+/// Long enough to follow a link, short enough that a copied URL soon opens nothing.
+const HAND_OVER_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
 const VISITOR_TOKEN: &str = "vt";
 const RESUME_TOKEN: &str = "rt";
 
@@ -190,6 +193,16 @@ impl VisitorService {
             }
         }
         Ok(())
+    }
+
+    /// A short-lived resume token for the visitor's own dialog, to carry it from the hosted chat
+    /// to the company's site (another origin, so another storage) in the same browser.
+    pub async fn hand_over(&self, actor: &VisitorActor) -> CoreResult<String> {
+        let (chat, _) = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor)
+            .await?
+            .ok_or(CoreError::NotFound("chat"))?;
+        self.issue_resume_token(actor.tenant, chat.id, HAND_OVER_LIFETIME)
+            .await
     }
 
     /// A secret for an email link that brings the visitor back to this chat, on any device,

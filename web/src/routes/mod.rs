@@ -37,6 +37,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/chat/messages/{id}", patch(widget::edit))
         .route("/chat/read", post(widget::read))
         .route("/visitor", put(widget::update_visitor))
+        .route("/hand-over", post(widget::hand_over))
         .route("/ws", get(visitor_socket::upgrade))
         .route(
             "/unsubscribe",

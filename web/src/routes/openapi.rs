@@ -29,6 +29,7 @@ use crate::routes::{
         widget::edit,
         widget::read,
         widget::update_visitor,
+        widget::hand_over,
         visitor_socket::upgrade,
         unsubscribe::ask,
         unsubscribe::confirm,

@@ -25,6 +25,8 @@ pub struct WidgetConfig {
     /// False when no operator is online or all are at capacity: show the offline form.
     pub operators_available: bool,
     pub offline_form: OfflineForm,
+    /// The company's own site, when the admin gave it: the hosted chat offers to continue there.
+    pub site_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -65,6 +67,7 @@ pub async fn config(
         .await?;
     let max_message = state.max_message_chars;
     Ok(Json(WidgetConfig {
+        site_url: tenant.settings.site_url.clone(),
         tenant: WidgetTenantInfo { name: tenant.name },
         branding: tenant.settings.branding,
         operators_available,
@@ -347,4 +350,67 @@ pub async fn update_visitor(
         )
         .await?;
     Ok(Json(updated))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HandOver {
+    /// The company's site with `tandem_resume=<token>` added: the widget there picks the dialog
+    /// up. The token works once per device and expires after 10 minutes.
+    pub url: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/{key}/hand-over", tag = "widget",
+    params(("key" = String, Path)),
+    responses(
+        (status = 200, body = HandOver),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No dialog yet, or the company gave no site", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ),
+    security(("visitor" = [])))]
+pub async fn hand_over(
+    State(state): State<AppState>,
+    visitor: WidgetVisitor,
+) -> Result<Json<HandOver>, ApiError> {
+    let site = visitor
+        .tenant
+        .settings
+        .site_url
+        .clone()
+        .ok_or(tandem_core::CoreError::NotFound("site"))?;
+    let token = state.tandem.visitors.hand_over(&visitor.actor).await?;
+    Ok(Json(HandOver {
+        url: with_resume(&site, &token),
+    }))
+}
+
+/// `site` with `tandem_resume=<token>` in its query, before any fragment.
+fn with_resume(site: &str, token: &str) -> String {
+    let (base, fragment) = site
+        .split_once('#')
+        .map_or((site, None), |(b, f)| (b, Some(f)));
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    let mut url = format!("{base}{joiner}tandem_resume={token}");
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_resume;
+
+    #[test]
+    fn the_token_joins_the_query_before_the_fragment() {
+        assert_eq!(
+            with_resume("https://shop.example", "rt_1"),
+            "https://shop.example?tandem_resume=rt_1"
+        );
+        assert_eq!(
+            with_resume("https://shop.example/help?lang=ru#chat", "rt_1"),
+            "https://shop.example/help?lang=ru&tandem_resume=rt_1#chat"
+        );
+    }
 }
