@@ -126,14 +126,7 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
         .collect();
 
     // The visitor follows the link on their phone: same dialog, online again.
-    let (status, session) = live
-        .call(
-            Method::POST,
-            &format!("/api/v1/widget/{}/session", live.acme.widget_key),
-            None,
-            Some(json!({ "resume_token": token })),
-        )
-        .await;
+    let (status, session) = live.resume(&live.acme, &token).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["chat"]["id"], chat_id.as_str());
     let phone = Visitor {

@@ -204,6 +204,17 @@ impl Client {
         assert_eq!(code, StatusCode::OK, "{body}");
     }
 
+    /// Follows an email's (or a hand-over's) resume link: a session on a new device.
+    pub async fn resume(&self, company: &Company, token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/widget/{}/session", company.widget_key),
+            None,
+            Some(json!({ "resume_token": token })),
+        )
+        .await
+    }
+
     /// A new visitor of the company's widget.
     pub async fn visitor(&self, company: &Company) -> Visitor {
         let (status, body) = self
