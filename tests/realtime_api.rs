@@ -282,7 +282,7 @@ async fn a_resume_link_brings_the_night_visitor_back_to_the_same_dialog(live: Li
     tab.expect("message.created").await;
 
     for bad in [expired.as_str(), "rt_forged", "garbage"] {
-        let (status, body) = live.resume(&live.acme, &bad).await;
+        let (status, body) = live.resume(&live.acme, bad).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}: {body}");
     }
     // A resume token is bound to its tenant.
@@ -438,7 +438,7 @@ async fn the_hand_over_to_the_company_site_carries_the_dialog(live: Live) {
     let prefix = "https://shop.example/help?tandem_resume=";
     assert!(url.starts_with(prefix) && url.ends_with("#chat"), "{url}");
     let token = &url[prefix.len()..url.len() - "#chat".len()];
-    let (status, session) = live.resume(&live.acme, &token).await;
+    let (status, session) = live.resume(&live.acme, token).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["visitor_id"], vera.id);
     assert_eq!(session["chat"]["id"], first["chat_id"]);
