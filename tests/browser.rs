@@ -306,6 +306,12 @@ async fn the_offline_request_is_edited_in_the_chat_it_opened(s: Stage) {
         )
         .await?;
         widget_shows(&olga, ".msg--visitor .bubble", "the wrong size, XL").await?;
+        widget_shows(
+            &olga,
+            ".info",
+            "We will answer here and at olga@example.org",
+        )
+        .await?;
 
         olga.click_widget(".msg--visitor .edit").await?;
         let editor = olga.widget(".editor textarea").await?;

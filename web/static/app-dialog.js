@@ -139,12 +139,14 @@ export function renderEntry(message) {
     if (message.emailed_at) meta.append(el("span", { class: "emailed" }, `Emailed ${clock(message.emailed_at)}`));
   }
   const earlier = state.earlier.get(message.id);
+  const gap = pause(message);
   // Unchanged entries are left alone: a screen reader announces only what is new.
-  const signature = [message.body, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1].join("\u0000");
+  const signature = [message.body, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
   if (item.dataset.signature === signature) return;
   item.dataset.signature = signature;
   item.className = `entry entry--${message.author}`;
   item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), meta);
+  if (gap) item.prepend(el("div", { class: "entry__gap" }, gap));
   if (earlier) {
     item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },
       ...earlier.map((e) => el("li", {}, `${clock(e.written_at)}: `, el("del", {}, e.body)))));
@@ -153,6 +155,17 @@ export function renderEntry(message) {
     const after = [...ui.log.children].find((li) => Number(li.dataset.seq) > message.seq);
     ui.log.insertBefore(item, after || null);
   }
+}
+
+// A dialog spans visits: a long pause before a message is shown, as "2 h later".
+const VISIT_GAP_MS = 30 * 60 * 1000;
+function pause(message) {
+  const previous = [...state.messages.values()].find((m) => m.seq === message.seq - 1);
+  if (!previous) return "";
+  const ms = new Date(message.created_at) - new Date(previous.created_at);
+  if (ms < VISIT_GAP_MS) return "";
+  const hours = Math.round(ms / 3600000);
+  return hours < 24 ? `${Math.max(1, hours)} h later` : `${Math.round(hours / 24)} d later`;
 }
 
 async function toggleEarlier(message) {

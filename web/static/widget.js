@@ -29,6 +29,7 @@
       expired: "This link has expired. Write to us again from the website.", unavailable: "Chat is not available right now.",
       error: "Something went wrong. Please try again.", chatWith: "Chat",
       continueOn: (site) => `Continue on ${site}`,
+      requestSent: (email) => `Thank you! We will answer here and at ${email}. You can keep writing or edit your message.`,
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -41,6 +42,7 @@
       expired: "Срок действия ссылки истёк. Напишите нам снова с сайта.", unavailable: "Чат сейчас недоступен.",
       error: "Что-то пошло не так. Попробуйте ещё раз.", chatWith: "Чат",
       continueOn: (site) => `Продолжить на ${site}`,
+      requestSent: (email) => `Спасибо! Мы ответим здесь и на ${email}. Можно дописать или изменить сообщение.`,
     },
   };
   let t = TEXTS.en;
@@ -114,6 +116,7 @@
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
   ui.body = el("div", { class: "body" }, ui.greeting, ui.log, ui.typing);
   ui.notice = el("p", { class: "notice", hidden: true, role: "alert" });
+  ui.info = el("p", { class: "info", hidden: true, role: "status" });
   ui.input = el("textarea", { name: "body", rows: 1, maxlength: "10000", id: "tandem-body" });
   ui.inputLabel = el("label", { class: "visually-hidden", for: "tandem-body" });
   ui.sendButton = el("button", { class: "button", type: "submit" });
@@ -122,7 +125,7 @@
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
     el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? ui.handOver : ui.close),
-    ui.body, ui.notice, ui.details, ui.form, ui.composer);
+    ui.body, ui.info, ui.notice, ui.details, ui.form, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
 
@@ -190,6 +193,7 @@
         ui.form.reset();
         error.hidden = true;
         showMode();
+        showInfo(t.requestSent(created.chat.visitor.email || data.email.trim()));
         ui.input.focus();
       } catch (e) {
         error.textContent = e.message || t.error; error.hidden = false;
@@ -375,6 +379,7 @@
 
   // ---- sending: every message keeps its client id until the server has it ----
   async function send(body) {
+    showInfo("");
     const entry = { client_id: uuid(), body };
     state.outbox.set(entry.client_id, entry);
     saveOutbox();
@@ -551,6 +556,7 @@
   document.addEventListener("visibilitychange", afterChange);
 
   function showNotice(text) { ui.notice.textContent = text; ui.notice.hidden = !text; }
+  function showInfo(text) { ui.info.textContent = text; ui.info.hidden = !text; }
 
   async function start() {
     let config;
