@@ -439,6 +439,8 @@
     ui.badge.hidden = count === 0;
     ui.badge.textContent = count > 9 ? "9+" : String(count);
     ui.launcher.setAttribute("aria-label", count ? `${t.open} (${t.unread(count)})` : t.open);
+    // The hosted page has no launcher: its tab's title carries the count.
+    if (pageMode && state.config) document.title = `${count ? `(${count}) ` : ""}${state.config.branding.title} — ${state.config.tenant.name}`;
     scrollDown();
   }
 
