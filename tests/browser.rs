@@ -740,8 +740,10 @@ async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) 
         )
         .await?;
 
-        // It comes back: the widget reconnects by itself and sends it, once.
+        // It comes back: the widget reconnects by itself and sends it, once. Its backoff has
+        // grown during the outage (up to 10 s between tries by now), hence the longer wait.
         live.crash_and_restart().await;
+        let visitor = visitor.with_patience(Duration::from_secs(45));
         widget_shows(
             &visitor,
             ".msg--visitor:not(.msg--pending) .bubble",

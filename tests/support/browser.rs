@@ -102,6 +102,7 @@ impl Browsers {
         Page {
             name: name.to_owned(),
             client,
+            patience: PATIENCE,
         }
     }
 
@@ -165,15 +166,24 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// One browser window. Finders wait (up to `PATIENCE`) for what they look for, because the UIs
+/// One browser window. Finders wait (up to `PATIENCE`, unless told otherwise) for what they look for, because the UIs
 /// are live: what a story expects shows up when the event arrives.
 #[derive(Clone)]
 pub struct Page {
     pub name: String,
     pub client: Client,
+    patience: Duration,
 }
 
 impl Page {
+    /// The same window, waiting longer for what it looks for (a server restarting, say).
+    pub fn with_patience(&self, patience: Duration) -> Page {
+        Page {
+            patience,
+            ..self.clone()
+        }
+    }
+
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
         self.client
             .goto(url)
@@ -309,13 +319,13 @@ impl Page {
         F: FnMut() -> Fut,
         Fut: Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = Instant::now() + self.patience;
         loop {
             if let Some(found) = probe().await {
                 return Ok(found);
             }
             if Instant::now() > deadline {
-                bail!("{what}: not there after {PATIENCE:?}");
+                bail!("{what}: not there after {:?}", self.patience);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -106,16 +106,20 @@ export async function signOut() {
 export function liveSocket(path, { onFrame, onOpen, onClose }) {
   let delay = 1000;
   let socket = null;
+  let retry = null;
   const open = () => {
     socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1${path}`);
     socket.onopen = () => { delay = 1000; onOpen?.(); };
     socket.onmessage = (event) => { try { onFrame(JSON.parse(event.data)); } catch (e) { console.error(e); } };
     socket.onclose = () => {
+      socket = null;
       onClose?.();
-      setTimeout(open, delay * (0.75 + Math.random() / 2));
+      retry = setTimeout(open, delay * (0.75 + Math.random() / 2));
       delay = Math.min(delay * 2, 30000);
     };
   };
+  // Back online: try now rather than at the end of a long backoff.
+  window.addEventListener("online", () => { if (!socket) { clearTimeout(retry); delay = 1000; open(); } });
   open();
   return { send: (frame) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(frame)) };
 }

@@ -65,7 +65,7 @@
   const state = {
     config: null, token: store.get("visitor_token"), chat: null, visitorId: null,
     messages: new Map(), operators: new Map(), outbox: new Map(), open: pageMode,
-    available: true, socket: null, connected: false, retryDelay: 1000, editing: null,
+    available: true, socket: null, connected: false, retryDelay: 1000, retryTimer: null, editing: null,
   };
   try { for (const item of JSON.parse(store.get("outbox") || "[]")) state.outbox.set(item.client_id, item); } catch { /* ignore */ }
   const saveOutbox = () => store.set("outbox", JSON.stringify([...state.outbox.values()].map(({ client_id, body }) => ({ client_id, body }))));
@@ -469,9 +469,19 @@
       renderStatus();
       const delay = state.retryDelay * (0.75 + Math.random() / 2);
       state.retryDelay = Math.min(state.retryDelay * 2, 30000);
-      setTimeout(connect, delay);
+      state.retryTimer = setTimeout(connect, delay);
     };
   }
+
+  // Back online, or back to the tab after a long backoff: try now rather than at the next turn.
+  function reconnectNow() {
+    if (state.socket || !state.token) return;
+    clearTimeout(state.retryTimer);
+    state.retryDelay = 1000;
+    connect();
+  }
+  window.addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") reconnectNow(); });
 
   let typingTimer = null;
   function onFrame(frame) {
