@@ -332,11 +332,24 @@ async fn the_offline_request_is_edited_in_the_chat_it_opened(s: Stage) {
         )
         .await?;
 
+        // She corrects the email she gave in the form.
+        olga.click_widget(".status .link").await?;
+        let email = olga.widget(".details-form input[name=email]").await?;
+        email.clear().await?;
+        olga.type_into(&email, "olga.k@example.org").await?;
+        olga.click_widget(".details-form button[type=submit]")
+            .await?;
+        widget_shows(&olga, ".details-form [role=status]", "Saved").await?;
+
         // One open chat holds both, the request edited; the operator can see what it said first.
         let waiting = s.chats("waiting").await;
         expect(waiting.len() == 1, || {
             format!("one waiting chat: {waiting:?}")
         })?;
+        expect(
+            waiting[0]["visitor"]["email"] == "olga.k@example.org",
+            || format!("the corrected email: {}", waiting[0]),
+        )?;
         let operator = s.workspace(&s.live.acme).await?;
         open_chat(&operator, "Olga").await?;
         shows(
@@ -846,6 +859,18 @@ async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
 
         // A plugin uploaded, switched off, its log opened.
         admin.click("#nav-plugins").await?;
+        // A file that is not a plugin is refused, with the reason shown.
+        let junk = s.live.env.dir.path().join("not-a-plugin.wasm");
+        std::fs::write(&junk, b"this is not WebAssembly")?;
+        admin.type_into(&admin.find("#plugin-file").await?, &junk.to_string_lossy()).await?;
+        admin.click("#plugin-upload button[type=submit]").await?;
+        admin
+            .until_true(
+                "the refusal is shown",
+                "const note = document.querySelector('#plugin-upload [role=status]'); return note.classList.contains('error') && note.textContent.length > 0;",
+                vec![],
+            )
+            .await?;
         let wasm = guests::guest_path("business_hours");
         let wasm = std::fs::canonicalize(&wasm).with_context(|| format!("{wasm}: run scripts/build-plugins"))?;
         admin.type_into(&admin.find("#plugin-file").await?, &wasm.to_string_lossy()).await?;
