@@ -126,17 +126,7 @@ impl Stage {
     }
 
     async fn dialog(&self, chat_id: &str) -> Value {
-        let (status, dialog) = self
-            .live
-            .call(
-                Method::GET,
-                &format!("/api/v1/chats/{chat_id}"),
-                Some(&self.live.acme.admin_token),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{dialog}");
-        dialog
+        self.live.dialog(&self.live.acme.admin_token, chat_id).await
     }
 
     async fn mails(&self, count: usize) -> anyhow::Result<Vec<String>> {
@@ -597,16 +587,7 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
             "Thanks, got it!",
         )
         .await?;
-        let (status, dialog) = s
-            .live
-            .call(
-                Method::GET,
-                &format!("/api/v1/chats/{chat_id}"),
-                Some(&s.live.acme.admin_token),
-                None,
-            )
-            .await;
-        expect(status == StatusCode::OK, || format!("{dialog}"))?;
+        let dialog = s.dialog(&chat_id).await;
         let bodies: Vec<&str> = dialog["messages"]
             .as_array()
             .unwrap()
@@ -766,14 +747,7 @@ async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) 
         let chats = live.category(&live.acme.admin_token, "waiting").await;
         expect(chats.len() == 1, || format!("one chat: {chats:?}"))?;
         let chat_id = chats[0]["id"].as_str().unwrap_or_default().to_owned();
-        let (_, dialog) = live
-            .call(
-                Method::GET,
-                &format!("/api/v1/chats/{chat_id}"),
-                Some(&live.acme.admin_token),
-                None,
-            )
-            .await;
+        let dialog = live.dialog(&live.acme.admin_token, &chat_id).await;
         let bodies: Vec<&str> = dialog["messages"]
             .as_array()
             .map(|all| all.iter().filter_map(|m| m["body"].as_str()).collect())

@@ -271,6 +271,20 @@ impl Client {
         message
     }
 
+    /// A chat and its whole dialog, as the operator with `token` reads them.
+    pub async fn dialog(&self, token: &str, chat_id: &str) -> Value {
+        let (status, dialog) = self
+            .call(
+                Method::GET,
+                &format!("/api/v1/chats/{chat_id}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dialog}");
+        dialog
+    }
+
     /// Chats of a category as the operator sees them.
     pub async fn category(&self, token: &str, category: &str) -> Vec<Value> {
         let (status, body) = self
