@@ -215,19 +215,14 @@ impl DeliveryService {
         else {
             return Ok(false);
         };
-        match &outcome {
+        // Each outcome settles the row its way; every attempt is one line of the delivery log.
+        let (logged, reason) = match &outcome {
             WebhookOutcome::Sent { status } => {
                 finish(&txn, &row, WebhookStatus::Sent, None, now).await?;
-                let reason = format!("the receiver answered {status}");
-                log_attempt(
-                    &txn,
-                    &row,
-                    &call.messages,
+                (
                     DeliveryStatus::Sent,
-                    Some(&reason),
-                    now,
+                    format!("the receiver answered {status}"),
                 )
-                .await?;
             }
             WebhookOutcome::Retry { reason, at } => {
                 webhook_call::Entity::update_many()
@@ -244,31 +239,17 @@ impl DeliveryService {
                     .filter(webhook_call::Column::Id.eq(row.id))
                     .exec(&txn)
                     .await?;
-                let reason = format!("{reason}; retrying at {at}");
-                log_attempt(
-                    &txn,
-                    &row,
-                    &call.messages,
+                (
                     DeliveryStatus::Failed,
-                    Some(&reason),
-                    now,
+                    format!("{reason}; retrying at {at}"),
                 )
-                .await?;
             }
             WebhookOutcome::Failed { reason } => {
                 finish(&txn, &row, WebhookStatus::Failed, Some(reason), now).await?;
-                let reason = format!("{reason}; given up");
-                log_attempt(
-                    &txn,
-                    &row,
-                    &call.messages,
-                    DeliveryStatus::Failed,
-                    Some(&reason),
-                    now,
-                )
-                .await?;
+                (DeliveryStatus::Failed, format!("{reason}; given up"))
             }
-        }
+        };
+        log_attempt(&txn, &row, &call.messages, logged, Some(&reason), now).await?;
         txn.commit().await?;
         drop(turn);
         Ok(true)
