@@ -25,23 +25,29 @@ pub struct Health {
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let database = database(&state, "health check").await;
+    let status = if database == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Health {
+            status: database,
+            database,
+        }),
+    )
+}
+
+/// `ok`, or `unavailable` (logged, with `check` naming who asked) when the database does not
+/// answer a ping.
+async fn database(state: &AppState, check: &str) -> &'static str {
     match state.tandem.db().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database: "ok",
-            }),
-        ),
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::warn!(error = %e, "health check: database does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "unavailable",
-                    database: "unavailable",
-                }),
-            )
+            tracing::warn!(error = %e, "{check}: database does not answer");
+            "unavailable"
         }
     }
 }
@@ -67,13 +73,7 @@ pub struct Readiness {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = match state.tandem.db().ping().await {
-        Ok(()) => "ok",
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: database does not answer");
-            "unavailable"
-        }
-    };
+    let database = database(&state, "readiness").await;
     let bus = match &state.hearing_other_nodes {
         None => "single_node",
         Some(hearing) if hearing.load(std::sync::atomic::Ordering::Relaxed) => "listening",
