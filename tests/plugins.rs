@@ -13,7 +13,7 @@ use tandem_migrations::test_db::TestDatabase;
 
 use guests::{guest, guest_path};
 use support::live::{Company, Live, Operator, Visitor};
-use support::receiver::Receiver;
+use support::receiver::{Receiver, expected_signature};
 use support::smtp::SmtpSink;
 
 struct Plugged {
@@ -561,7 +561,7 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
     let secret = secret["secret"].as_str().expect("a secret");
     assert_eq!(
         post.header("x-tandem-signature"),
-        Some(signature(secret, &post.body).as_str())
+        Some(expected_signature(secret, &post.body).as_str())
     );
     let (_, theirs) = live
         .call(
@@ -667,19 +667,6 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
 /// Whether a line of a plugin's log says `text`.
 fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
-}
-
-fn signature(secret: &str, body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
 }
 
 tandem_migrations::on_both_databases!(

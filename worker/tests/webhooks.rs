@@ -8,8 +8,6 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use tandem_core::Tandem;
 use tandem_core::clock::{ManualClock, Timestamp};
 use tandem_core::delivery::{
@@ -26,7 +24,7 @@ use tandem_worker::mail::{Mailer, SmtpMailer};
 use tandem_worker::sweep::Sweep;
 use tandem_worker::webhook::WebhookPolicy;
 
-use support::receiver::Receiver;
+use support::receiver::{Receiver, expected_signature};
 use support::smtp::{Mode, SmtpSink};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -177,18 +175,6 @@ impl Setup {
         log.reverse();
         log
     }
-}
-
-fn expected_signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
 }
 
 async fn a_routed_batch_is_mailed_and_posted_signed(s: Setup) {

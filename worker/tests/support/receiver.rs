@@ -17,6 +17,21 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+/// The `X-Tandem-Signature` a body signed with `secret` carries, computed here on its own
+/// (HMAC-SHA256 in hex) so that the tests check the server's signer against it.
+pub fn expected_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
