@@ -178,14 +178,7 @@ async fn a_visitor_on_one_node_and_an_operator_on_another_chat_as_on_one(c: Clus
 
     // Both nodes show one history.
     let (_, on_a) = a.visitor_call(&visitor, Method::GET, "/chat", None).await;
-    let (_, on_b) = b
-        .call(
-            Method::GET,
-            &format!("/api/v1/chats/{chat_id}"),
-            Some(&olga.token),
-            None,
-        )
-        .await;
+    let on_b = b.dialog(&olga.token, &chat_id).await;
     let bodies = |v: &Value| -> Vec<String> {
         v["messages"]
             .as_array()
@@ -325,15 +318,7 @@ async fn a_rolling_restart_loses_nothing(mut c: Cluster) {
         b.visitor_says(&visitor, &body).await;
         sent.push(body);
     }
-    let (_, dialog) = c
-        .live
-        .call(
-            Method::GET,
-            &format!("/api/v1/chats/{chat_id}"),
-            Some(&olga.token),
-            None,
-        )
-        .await;
+    let dialog = c.live.dialog(&olga.token, &chat_id).await;
     let bodies: Vec<String> = dialog["messages"]
         .as_array()
         .unwrap()

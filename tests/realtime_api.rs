@@ -73,14 +73,7 @@ async fn offline_form_opens_the_chat_and_edits_arrive_live(live: Live) {
     let (_, theirs) = live
         .visitor_call(&visitor, Method::GET, "/chat", None)
         .await;
-    let (_, ours) = live
-        .call(
-            Method::GET,
-            &format!("/api/v1/chats/{chat_id}"),
-            Some(&olga.token),
-            None,
-        )
-        .await;
+    let ours = live.dialog(&olga.token, &chat_id).await;
     assert_eq!(theirs["messages"], ours["messages"]);
     assert_eq!(theirs["messages"].as_array().unwrap().len(), 2);
 
@@ -365,14 +358,7 @@ async fn a_reconnecting_widget_loses_and_doubles_nothing(live: Live) {
         .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["email"], "vera@example.org");
-    let (_, chat) = live
-        .call(
-            Method::GET,
-            &format!("/api/v1/chats/{chat_id}"),
-            Some(&olga.token),
-            None,
-        )
-        .await;
+    let chat = live.dialog(&olga.token, &chat_id).await;
     assert_eq!(chat["chat"]["visitor"]["name"], "Vera");
     let (status, body) = live
         .visitor_call(
