@@ -15,7 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tandem_migrations::test_db::TestDatabase;
 
-use support::browser::{Browsers, Page, expect};
+use support::browser::{Browsers, Page, expect, free_port};
 use support::live::{Company, Live};
 use support::smtp::SmtpSink;
 
@@ -35,10 +35,7 @@ impl Stage {
 
     /// A server on a port of its own choosing, so that it comes back there after a crash.
     async fn on_a_fixed_port(db: TestDatabase) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         Self::with_env(db, &[("TANDEM_BIND", &format!("127.0.0.1:{port}"))]).await
     }
 
@@ -179,6 +176,14 @@ async fn leave_request(page: &Page, name: &str, email: &str, message: &str) -> a
     Ok(())
 }
 
+/// Waits until `body` (a function body over `root`, the widget's shadow root) returns true.
+async fn widget_is(page: &Page, what: &str, body: &str) -> anyhow::Result<()> {
+    let script = format!(
+        "const root = document.querySelector('#tandem-widget')?.shadowRoot; if (!root) return false; {body}"
+    );
+    page.until_true(what, &script, vec![]).await
+}
+
 /// Some element matching `css` in the widget shows `text`.
 async fn widget_shows(page: &Page, css: &str, text: &str) -> anyhow::Result<()> {
     shows_in(page, "#tandem-widget", css, text).await
@@ -245,40 +250,72 @@ async fn the_night_visitor_is_answered_while_there_and_mailed_once_gone(s: Stage
         leave_request(&nadia, "Nadia", "nadia@example.org", "Is anyone there?").await?;
         widget_shows(&nadia, ".msg--visitor .bubble", "Is anyone there?").await?;
         let composer = nadia.widget("textarea[name=body]").await?;
-        nadia.type_into(&composer, &format!("My order is #1042{ENTER}")).await?;
-        widget_shows(&nadia, ".msg--visitor:not(.msg--pending) .bubble", "My order is #1042").await?;
         nadia
-            .until_true(
-                "the form gave way to the chat",
-                "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.offline-form').hidden;",
-                vec![],
-            )
+            .type_into(&composer, &format!("My order is #1042{ENTER}"))
             .await?;
+        widget_shows(
+            &nadia,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "My order is #1042",
+        )
+        .await?;
+        widget_is(
+            &nadia,
+            "the form gave way to the chat",
+            "return root.querySelector('.offline-form').hidden;",
+        )
+        .await?;
 
         // The operator finds her waiting, with both messages, and answers.
         let operator = s.workspace(&s.live.acme).await?;
         listed(&operator, "Nadia", "online").await?;
         open_chat(&operator, "Nadia").await?;
-        shows(&operator, ".entry--visitor .entry__body", "Is anyone there?").await?;
-        shows(&operator, ".entry--visitor .entry__body", "My order is #1042").await?;
+        shows(
+            &operator,
+            ".entry--visitor .entry__body",
+            "Is anyone there?",
+        )
+        .await?;
+        shows(
+            &operator,
+            ".entry--visitor .entry__body",
+            "My order is #1042",
+        )
+        .await?;
         let reply = operator.find("#reply").await?;
-        operator.type_into(&reply, &format!("Hello Nadia, it is on its way.{ENTER}")).await?;
+        operator
+            .type_into(&reply, &format!("Hello Nadia, it is on its way.{ENTER}"))
+            .await?;
 
         // She sees it at once, with the operator's name; the operator sees it read.
-        widget_shows(&nadia, ".msg--operator .bubble", "Hello Nadia, it is on its way.").await?;
+        widget_shows(
+            &nadia,
+            ".msg--operator .bubble",
+            "Hello Nadia, it is on its way.",
+        )
+        .await?;
         widget_shows(&nadia, ".msg--operator .msg__author", &admin).await?;
         shows(&operator, ".entry--operator .read-mark", "Read by visitor").await?;
 
         // She leaves; the next reply goes unread, so it is mailed (and only that one).
         nadia.goto("about:blank").await?;
         shows(&operator, "#dialog-state", "not on the site").await?;
-        operator.type_into(&reply, &format!("Tracking number: 42.{ENTER}")).await?;
+        operator
+            .type_into(&reply, &format!("Tracking number: 42.{ENTER}"))
+            .await?;
         shows(&operator, ".entry--operator .emailed", "Emailed").await?;
         let shown: String = operator.find(".dialog").await?.text().await?;
-        expect(!shown.contains("null") && !shown.contains("undefined"), || format!("the dialog shows {shown:?}"))?;
+        expect(
+            !shown.contains("null") && !shown.contains("undefined"),
+            || format!("the dialog shows {shown:?}"),
+        )?;
         let mails = s.mails(1).await?;
-        expect(mails.len() == 1, || format!("one mail, not {}", mails.len()))?;
-        expect(mails[0].contains("Tracking number: 42."), || mails[0].clone())?;
+        expect(mails.len() == 1, || {
+            format!("one mail, not {}", mails.len())
+        })?;
+        expect(mails[0].contains("Tracking number: 42."), || {
+            mails[0].clone()
+        })?;
         expect(mails[0].contains("nadia@example.org"), || mails[0].clone())?;
         Ok(())
     })
@@ -401,13 +438,12 @@ async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
         let second_tab = semion.client.new_window(true).await?;
         semion.client.switch_to_window(second_tab.handle).await?;
         semion.goto(&s.demo(&s.live.acme)).await?;
-        semion
-            .until_true(
-                "the second tab's widget is connected",
-                "return document.querySelector('#tandem-widget')?.shadowRoot.querySelector('.status').textContent.startsWith('We reply here');",
-                vec![],
-            )
-            .await?;
+        widget_is(
+            &semion,
+            "the second tab's widget is connected",
+            "return root.querySelector('.status').textContent.startsWith('We reply here');",
+        )
+        .await?;
         let second_tab = semion.client.window().await?;
         semion.client.switch_to_window(first_tab).await?;
         semion.client.close_window().await?;
@@ -474,13 +510,7 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
             .execute("document.querySelector('#tandem-widget').shadowRoot.querySelector('.launcher').focus(); return true;", vec![])
             .await?;
         visitor.press('\u{E007}').await?;
-        visitor
-            .until_true(
-                "the focus in the form's first field",
-                "return document.querySelector('#tandem-widget').shadowRoot.activeElement?.name === 'name';",
-                vec![],
-            )
-            .await?;
+        widget_is(&visitor, "the focus in the form's first field", "return root.activeElement?.name === 'name';").await?;
         visitor.until_text(&visitor.widget(".title").await?, "Acme Help").await?;
         visitor
             .until_text(&visitor.widget(".greeting").await?, "Здравствуйте! Чем помочь?")
@@ -490,36 +520,17 @@ async fn branding_set_in_the_admin_console_reaches_the_widget(s: Stage) {
             .until_text(&visitor.widget(".offline-form button[type=submit]").await?, "Отправить сообщение")
             .await?;
         // Every control a screen reader meets has a name.
-        visitor
-            .until_true(
-                "every visible control is named",
-                "const root = document.querySelector('#tandem-widget').shadowRoot;
-                 return [...root.querySelectorAll('button, input, textarea, select')]
+        widget_is(&visitor, "every visible control is named", "return [...root.querySelectorAll('button, input, textarea, select')]
                    .filter((e) => e.getClientRects().length > 0)
-                   .every((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length);",
-                vec![],
-            )
-            .await?;
+                   .every((e) => e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length);").await?;
         // Escape closes it and gives the focus back to the launcher.
         visitor.press('\u{E00C}').await?;
-        visitor
-            .until_true(
-                "closed, the focus on the launcher",
-                "const root = document.querySelector('#tandem-widget').shadowRoot; return root.querySelector('.panel').hidden && root.activeElement === root.querySelector('.launcher');",
-                vec![],
-            )
-            .await?;
+        widget_is(&visitor, "closed, the focus on the launcher", "return root.querySelector('.panel').hidden && root.activeElement === root.querySelector('.launcher');").await?;
         visitor.click_widget(".launcher").await?;
 
         // At phone width the open widget takes the whole screen.
         visitor.client.set_window_size(390, 800).await?;
-        visitor
-            .until_true(
-                "the panel fills a phone screen",
-                "const p = document.querySelector('#tandem-widget').shadowRoot.querySelector('.panel').getBoundingClientRect(); return Math.abs(p.width - document.documentElement.clientWidth) < 1 && p.left === 0;",
-                vec![],
-            )
-            .await?;
+        widget_is(&visitor, "the panel fills a phone screen", "const p = root.querySelector('.panel').getBoundingClientRect(); return Math.abs(p.width - document.documentElement.clientWidth) < 1 && p.left === 0;").await?;
         Ok(())
     })
     .await;
@@ -644,19 +655,32 @@ async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: S
         // Anna is online: the widget opens straight into the chat, no form.
         let visitor = s.visitor("visitor").await?;
         let composer = visitor.widget("textarea[name=body]").await?;
-        visitor.type_into(&composer, &format!("Hello?{ENTER}")).await?;
-        widget_shows(&visitor, ".msg--visitor:not(.msg--pending) .bubble", "Hello?").await?;
+        visitor
+            .type_into(&composer, &format!("Hello?{ENTER}"))
+            .await?;
+        widget_shows(
+            &visitor,
+            ".msg--visitor:not(.msg--pending) .bubble",
+            "Hello?",
+        )
+        .await?;
         let chat_id = wait_for_chat(&s, "waiting").await?;
 
         // Anna types: the visitor sees who.
         let mut socket = s.live.operator_socket(&anna.token).await;
-        socket.send(json!({ "type": "typing", "chat_id": chat_id })).await;
+        socket
+            .send(json!({ "type": "typing", "chat_id": chat_id }))
+            .await;
         widget_shows(&visitor, ".typing", "Anna is typing").await?;
 
         // The visitor closes the widget; two replies wait on the launcher's badge.
         visitor.click_widget(".close").await?;
-        s.live.operator_says(&anna, &chat_id, "Hi! One moment.").await;
-        s.live.operator_says(&anna, &chat_id, "Here is the answer.").await;
+        s.live
+            .operator_says(&anna, &chat_id, "Hi! One moment.")
+            .await;
+        s.live
+            .operator_says(&anna, &chat_id, "Here is the answer.")
+            .await;
         let badge = visitor.widget(".badge").await?;
         visitor.until_text(&badge, "2").await?;
         let label = visitor
@@ -665,7 +689,9 @@ async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: S
             .attr("aria-label")
             .await?
             .unwrap_or_default();
-        expect(label.contains("2 unread"), || format!("launcher label {label:?}"))?;
+        expect(label.contains("2 unread"), || {
+            format!("launcher label {label:?}")
+        })?;
         let unread = |dialog: &Value| {
             dialog["messages"]
                 .as_array()
@@ -675,21 +701,25 @@ async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: S
                 .count()
         };
         let dialog = s.dialog(&chat_id).await;
-        expect(unread(&dialog) == 2, || format!("unread while closed: {dialog}"))?;
+        expect(unread(&dialog) == 2, || {
+            format!("unread while closed: {dialog}")
+        })?;
 
         // Opening it reads them: the badge goes, and the operator's view says so.
         visitor.click_widget(".launcher").await?;
         widget_shows(&visitor, ".msg--operator .msg__author", "Anna").await?;
-        visitor
-            .until_true(
-                "the badge is gone",
-                "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.badge').hidden;",
-                vec![],
-            )
-            .await?;
+        widget_is(
+            &visitor,
+            "the badge is gone",
+            "return root.querySelector('.badge').hidden;",
+        )
+        .await?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while unread(&s.dialog(&chat_id).await) > 0 {
-            anyhow::ensure!(Instant::now() < deadline, "the replies were not marked read");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the replies were not marked read"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         socket.close().await;
@@ -766,13 +796,7 @@ async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) 
             "Written during the outage",
         )
         .await?;
-        visitor
-            .until_true(
-                "two messages, no pending ones",
-                "const root = document.querySelector('#tandem-widget').shadowRoot; return root.querySelectorAll('.msg--visitor').length === 2 && !root.querySelector('.msg--pending');",
-                vec![],
-            )
-            .await?;
+        widget_is(&visitor, "two messages, no pending ones", "return root.querySelectorAll('.msg--visitor').length === 2 && !root.querySelector('.msg--pending');").await?;
         Ok(())
     };
     browsers.story(String::new, story).await;

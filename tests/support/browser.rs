@@ -159,7 +159,9 @@ impl Drop for Browsers {
     }
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now (for chromedriver, or a server that must come back at the
+/// same address).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
