@@ -165,6 +165,10 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
     assert_eq!(log[0]["recipient"], "vera@example.org");
 }
 
+async fn with_the_dev_mailbox(db: TestDatabase) -> Live {
+    Live::with_env(db, &[("TANDEM_DEV_MAILBOX", "true")]).await
+}
+
 async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
     live.call(
         Method::PUT,
@@ -374,7 +378,23 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
 /// Kept mail holds visitors' addresses and resume links: a server reachable from outside does
 /// not show it.
 async fn the_dev_mailbox_is_off_on_a_public_address(db: TestDatabase) {
-    let live = Live::with_env(db, &[("TANDEM_BIND", "0.0.0.0:0")]).await;
+    let live = Live::with_env(
+        db,
+        &[("TANDEM_BIND", "0.0.0.0:0"), ("TANDEM_DEV_MAILBOX", "true")],
+    )
+    .await;
+    let response = live
+        .http
+        .get(live.url("/dev/mailbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+/// Behind a reverse proxy the server listens on loopback too: the mailbox is shown only when
+/// someone asked for it.
+async fn the_dev_mailbox_is_off_unless_enabled(live: Live) {
     let response = live
         .http
         .get(live.url("/dev/mailbox"))
@@ -402,9 +422,14 @@ mod separate_workers {
 }
 
 tandem_migrations::on_both_databases!(
-    Live::on_database =>
+    with_the_dev_mailbox =>
     without_smtp_the_dev_mailbox_keeps_the_mail,
 );
+
+mod dev_mailbox_off {
+    use super::*;
+    tandem_migrations::on_both_databases!(Live::on_database => the_dev_mailbox_is_off_unless_enabled);
+}
 
 mod public_address {
     use super::*;

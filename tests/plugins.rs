@@ -31,7 +31,9 @@ impl Plugged {
                 ("TANDEM_SMTP_URL", url.as_str()),
                 ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
                 ("TANDEM_SWEEP_EVERY_SECS", "1"),
-                ("TANDEM_MAX_PLUGIN_BYTES", "150000"),
+                ("TANDEM_MAX_PLUGIN_BYTES", "300000"),
+                // Real plugins compile in well under a second; the costly one takes minutes.
+                ("TANDEM_PLUGIN_COMPILE_SECS", "5"),
                 // The tests' webhook receiver listens on loopback.
                 ("TANDEM_WEBHOOK_PRIVATE_ADDRESSES", "true"),
             ],
@@ -664,6 +666,95 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
     );
 }
 
+/// Templates that recurse, explode, nest past the parser's stack or print raw visitor HTML
+/// would abort (or stall) a server that rendered them: each is refused, counted as the plugin's
+/// failure, and the visitor gets the built-in mail. The server is still up for the next one.
+async fn plugin_templates_that_would_crash_the_server_fall_back_and_count(p: Plugged) {
+    let live = &p.live;
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    for how in ["partials", "eachbomb", "deepif", "rawhtml"] {
+        p.unread_reply(&live.acme, &olga, how).await;
+        let address = format!("{how}@example.org");
+        let mails = p.mails_to(&address, Duration::from_secs(15)).await;
+        assert_eq!(mails.len(), 1, "{how}");
+        assert!(mails[0].contains("It ships today."), "{how}: {}", mails[0]);
+        assert!(!mails[0].contains("Hostile says hello"), "{how}");
+    }
+    assert!(
+        p.log_has(&live.acme, &id, |l| l["hook"] == "email_template"
+            && mentions(l, "inline partials ({{* }}, {{#* }}) are not allowed"))
+            .await
+    );
+    assert!(
+        p.log_has(&live.acme, &id, |l| mentions(l, "triple stash"))
+            .await
+    );
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert_eq!(plugin["consecutive_failures"], 4, "{plugin}");
+    let (status, _) = live.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A guest blocked inside a WASI call (a clock's pollable) is out of reach of the epoch
+/// deadline; the host's own timeout stops it, counts it, and the defaults carry the mail.
+async fn a_plugin_sleeping_inside_wasi_is_cut_off_and_counted(p: Plugged) {
+    let live = &p.live;
+    live.update_settings(
+        &live.acme,
+        json!({"offline_timeout_secs": 1, "presence_grace_secs": 0}),
+    )
+    .await;
+    let (status, plugin) = p
+        .upload(&live.acme, guest("hostile"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    p.unread_reply(&live.acme, &olga, "sleep").await;
+    let mails = p
+        .mails_to("sleep@example.org", Duration::from_secs(20))
+        .await;
+    assert_eq!(mails.len(), 1);
+    assert!(!mails[0].contains("Hostile says hello"), "{}", mails[0]);
+    // The timeout hook, the template hook and the routing hook each ran into the deadline.
+    assert!(
+        p.log_has(&live.acme, &id, |l| l["hook"] == "offline_timeout"
+            && mentions(l, "ran past its time limit of 50 ms"))
+            .await
+    );
+    let plugin = p.plugin(&live.acme, &id).await;
+    assert_eq!(plugin["consecutive_failures"], 3, "{plugin}");
+}
+
+/// An upload whose manifest call never returns, or whose code costs too much to compile, is
+/// refused with the reason, within its budget, and nothing is stored.
+async fn uploads_that_hang_or_cost_too_much_to_compile_are_refused(p: Plugged) {
+    let live = &p.live;
+    let (status, body) = p
+        .upload(&live.acme, guest("sleepy"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("ran past its time limit"), "{message}");
+
+    let (status, body) = p
+        .upload(&live.acme, guests::expensive_to_compile(), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("too expensive to compile"), "{message}");
+
+    let list = p.admin_get(&live.acme, "/api/v1/admin/plugins").await;
+    assert_eq!(list["plugins"], json!([]));
+    let (status, _) = live.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// Whether a line of a plugin's log says `text`.
 fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
@@ -678,4 +769,7 @@ tandem_migrations::on_both_databases!(
     uploads_that_are_not_plugins_are_refused_and_change_nothing,
     the_channel_router_posts_to_a_real_receiver_signed,
     routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes,
+    plugin_templates_that_would_crash_the_server_fall_back_and_count,
+    a_plugin_sleeping_inside_wasi_is_cut_off_and_counted,
+    uploads_that_hang_or_cost_too_much_to_compile_are_refused,
 );

@@ -25,6 +25,9 @@ pub enum CoreError {
     /// The tenant is suspended by the platform admin.
     #[error("tenant is suspended")]
     TenantSuspended,
+    /// Too much of a bounded resource is in use right now; the same request may pass shortly.
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("storage: {0}")]
     Storage(#[from] DbErr),
 }

@@ -120,6 +120,21 @@ impl OfflineTimeoutPolicy for TenantTimeoutSetting {
 }
 
 /// Whatever a policy answers, the delay stays within the range tenants may configure.
+/// How long a reply waits for the policy (tenant plugins) to answer before the tenant's own
+/// setting is used: an operator's reply is never held up by a plugin.
+pub const POLICY_WAIT: Duration = Duration::from_secs(2);
+
+/// The policy's answer, or the tenant's setting when it takes longer than [`POLICY_WAIT`].
+pub async fn bounded_timeout(policy: &dyn OfflineTimeoutPolicy, ctx: &TimeoutContext) -> Duration {
+    match tokio::time::timeout(POLICY_WAIT, policy.offline_timeout(ctx)).await {
+        Ok(timeout) => timeout,
+        Err(_) => {
+            tracing::warn!(tenant = %ctx.tenant, "the offline-timeout policy took too long; the tenant's setting was used");
+            ctx.tenant_timeout
+        }
+    }
+}
+
 pub const MIN_OFFLINE_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_OFFLINE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 

@@ -21,6 +21,10 @@ pub enum ValidationError {
     Manifest(#[source] CallError),
     #[error("the manifest is not valid: {0}")]
     BadManifest(String),
+    #[error("the plugin is too expensive to compile: {0}")]
+    CompileBudget(String),
+    #[error("the plugin compiler could not run: {0}")]
+    Compiler(String),
 }
 
 /// Why one hook call gave no usable answer. Each of these means "use the default".
@@ -36,4 +40,8 @@ pub enum CallError {
     Malformed(String),
     #[error("could not run: {0}")]
     Host(String),
+    /// The tenant's (or the host's) plugin instances were all busy for this long: nobody's
+    /// failure, the default is used.
+    #[error("waited {0} ms for a free plugin instance")]
+    Busy(u64),
 }

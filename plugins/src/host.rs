@@ -1,8 +1,8 @@
 //! The engine, the linker and the calls.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,19 +12,27 @@ use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
     Trap,
 };
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::HOOKS_INTERFACE;
-use crate::bindings::PluginPre;
+use crate::bindings::{Plugin, PluginPre};
+use crate::compile::{CompileBudget, Compiler, first_line};
 use crate::error::{CallError, ValidationError};
 use crate::hooks::{
     self, Delivery, EmailTemplate, HookContext, Manifest, RenderedEmail, UnreadMessage,
 };
-use crate::limits::{CallLimits, MAX_MEMORY_BYTES, MAX_WASM_STACK};
+use crate::limits::{CallLimits, LOG_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
 use crate::store::CallState;
+use crate::turns::Turns;
 
 /// Plugin instances alive at once: the pool is sized for them, and calls beyond wait their turn
 /// (a full pool must never look like the plugin's failure).
 const CONCURRENT_CALLS: u32 = 64;
+
+/// How long past its deadline a caller waits for a call before abandoning it. The call itself
+/// ends at its deadline (an epoch trap while wasm runs, a dropped future while a host call
+/// waits); this only covers the hop back from its thread.
+const ABANDON_AFTER: Duration = Duration::from_millis(250);
 
 /// The pooling allocator keeps instances' memories and tables mapped between calls, so a call
 /// does not pay for fresh mappings. Sized for [`CONCURRENT_CALLS`] components of a few core
@@ -35,8 +43,29 @@ fn pool() -> PoolingAllocationConfig {
         .total_core_instances(CONCURRENT_CALLS * 8)
         .total_memories(CONCURRENT_CALLS * 2)
         .total_tables(CONCURRENT_CALLS * 8)
+        .total_stacks(CONCURRENT_CALLS)
         .max_memory_size(MAX_MEMORY_BYTES);
     pool
+}
+
+/// How the host is set up.
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// Where compiled code is kept across restarts, keyed by the module's hash and the engine's
+    /// version (wasmtime's own cache); `None` compiles every module at start.
+    pub cache_dir: Option<PathBuf>,
+    pub compiler: Compiler,
+    pub compile_budget: CompileBudget,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            compiler: Compiler::InProcess,
+            compile_budget: CompileBudget::default(),
+        }
+    }
 }
 
 /// The epoch clock's tick: a call's deadline is counted in these.
@@ -63,10 +92,16 @@ struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
     ticking: Arc<AtomicBool>,
-    /// One permit per instance the pool holds.
-    turns: Arc<tokio::sync::Semaphore>,
+    /// One turn per instance the pool holds, a share of them per tenant.
+    turns: Turns,
+    compiler: Compiler,
+    compile_budget: CompileBudget,
     /// Compiled plugins by the SHA-256 of their bytes: a module is compiled once per process.
     loaded: Mutex<HashMap<String, CompiledPlugin>>,
+    /// One compilation per module at a time: later callers wait for the first one's result.
+    compiling: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Modules compiled since start.
+    compilations: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -93,22 +128,21 @@ pub struct Call<T> {
 }
 
 impl PluginHost {
-    /// `cache_dir`: where compiled code is kept across restarts, keyed by the module's hash and
-    /// the engine's version (wasmtime's own cache); `None` compiles every module at start.
+    /// A host compiling in-process (tests and tools); see [`Self::with_options`].
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, CallError> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.max_wasm_stack(MAX_WASM_STACK);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
-        if let Some(dir) = cache_dir {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            config.cache(Some(Cache::new(cache).map_err(host_error)?));
-        }
+        Self::with_options(HostOptions {
+            cache_dir: cache_dir.map(Path::to_path_buf),
+            ..HostOptions::default()
+        })
+    }
+
+    pub fn with_options(options: HostOptions) -> Result<Self, CallError> {
+        let config = engine_config(true, options.cache_dir.as_deref())?;
         let engine = Engine::new(&config).map_err(host_error)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(host_error)?;
+        // Async, so that a guest blocked in a host call (a clock's pollable, say) waits on a
+        // future the host can drop at the deadline, instead of on a thread it cannot stop.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(host_error)?;
         let ticking = Arc::new(AtomicBool::new(true));
         spawn_ticker(engine.clone(), ticking.clone())
             .map_err(|e| CallError::Host(format!("cannot start the plugin clock: {e}")))?;
@@ -117,10 +151,26 @@ impl PluginHost {
                 engine,
                 linker,
                 ticking,
-                turns: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CALLS as usize)),
+                turns: Turns::new(CONCURRENT_CALLS as usize),
+                compiler: options.compiler,
+                compile_budget: options.compile_budget,
                 loaded: Mutex::new(HashMap::new()),
+                compiling: Mutex::new(HashMap::new()),
+                compilations: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// `tandem plugin compile`: the child side of [`Compiler::Subprocess`], with an engine
+    /// configured as the server's (less the instance pool, which compiling does not use).
+    pub fn compile_child(cache_dir: Option<&Path>) -> std::process::ExitCode {
+        match engine_config(false, cache_dir).and_then(|c| Engine::new(&c).map_err(host_error)) {
+            Ok(engine) => crate::compile::compile_stdin_to_stdout(&engine),
+            Err(e) => {
+                eprintln!("cannot start the compiler: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
     }
 
     /// Everything an upload must pass: size, a component, the imports this host offers, the
@@ -138,10 +188,14 @@ impl PluginHost {
                 limit: max_bytes,
             });
         }
-        let host = self.clone();
-        let (pre, sha256) = tokio::task::spawn_blocking(move || host.compile(&wasm))
-            .await
-            .map_err(|e| ValidationError::NotAComponent(e.to_string()))??;
+        let sha256 = tandem_core::secret::hex(&Sha256::digest(&wasm));
+        let inner = &self.inner;
+        inner.compilations.fetch_add(1, Ordering::Relaxed);
+        let component = inner
+            .compiler
+            .compile(&inner.engine, wasm, inner.compile_budget)
+            .await?;
+        let pre = self.link(&component)?;
         let call = self.call_manifest(&pre, limits).await;
         let manifest = call.result.map_err(|e| match e {
             CallError::Malformed(reason) => ValidationError::BadManifest(reason),
@@ -155,19 +209,70 @@ impl PluginHost {
     }
 
     /// A stored plugin, compiled and kept for the next call (see [`Self::cached`]). It passed
-    /// validation at upload; only a changed host can refuse it now.
+    /// validation at upload; only a changed host can refuse it now. Callers loading the same
+    /// module at once share one compilation, which runs to its end even if they stop waiting.
     pub async fn load(
         &self,
         wasm: Vec<u8>,
         limits: CallLimits,
     ) -> Result<CompiledPlugin, ValidationError> {
-        let compiled = self.validate(wasm, usize::MAX, limits).await?;
+        let host = self.clone();
+        tokio::spawn(async move { host.load_alone(wasm, limits).await })
+            .await
+            .map_err(|e| ValidationError::Compiler(e.to_string()))?
+    }
+
+    async fn load_alone(
+        &self,
+        wasm: Vec<u8>,
+        limits: CallLimits,
+    ) -> Result<CompiledPlugin, ValidationError> {
+        let sha256 = tandem_core::secret::hex(&Sha256::digest(&wasm));
+        let flight = self
+            .inner
+            .compiling
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(sha256.clone())
+            .or_default()
+            .clone();
+        let _alone = flight.lock().await;
+        if let Some(hit) = self.cached(&sha256) {
+            return Ok(hit);
+        }
+        let compiled = self.validate(wasm, usize::MAX, limits).await;
+        if let Ok(compiled) = &compiled {
+            self.keep(compiled);
+        }
+        self.inner
+            .compiling
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&sha256);
+        compiled
+    }
+
+    /// How many modules this host has compiled (uploads and loads), for metrics and tests.
+    pub fn compilations(&self) -> u64 {
+        self.inner.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a plugin just validated (at upload) for the calls to come.
+    pub fn keep(&self, compiled: &CompiledPlugin) {
         self.inner
             .loaded
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(compiled.sha256.clone(), compiled.clone());
-        Ok(compiled)
+    }
+
+    /// Drops the compiled code of a module no longer stored (its plugin was deleted).
+    pub fn forget(&self, sha256: &str) {
+        self.inner
+            .loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(sha256);
     }
 
     /// A plugin this process compiled already, by the SHA-256 of its bytes.
@@ -180,12 +285,9 @@ impl PluginHost {
             .cloned()
     }
 
-    /// The component, checked against what this host offers and expects, pre-linked; and the
-    /// SHA-256 of its bytes.
-    fn compile(&self, wasm: &[u8]) -> Result<(PluginPre<CallState>, String), ValidationError> {
+    /// The component, checked against what this host offers and expects, pre-linked.
+    fn link(&self, component: &Component) -> Result<PluginPre<CallState>, ValidationError> {
         let engine = &self.inner.engine;
-        let component = Component::new(engine, wasm)
-            .map_err(|e| ValidationError::NotAComponent(first_line(&e)))?;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
             if !OFFERED_IMPORTS.iter().any(|p| name.starts_with(p)) {
@@ -204,11 +306,9 @@ impl PluginHost {
         let instance_pre = self
             .inner
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(|e| ValidationError::ForbiddenImport(first_line(&e)))?;
-        let pre = PluginPre::new(instance_pre)
-            .map_err(|e| ValidationError::NotAComponent(first_line(&e)))?;
-        Ok((pre, tandem_core::secret::hex(&Sha256::digest(wasm))))
+        PluginPre::new(instance_pre).map_err(|e| ValidationError::NotAComponent(first_line(&e)))
     }
 
     async fn call_manifest(
@@ -216,9 +316,9 @@ impl PluginHost {
         pre: &PluginPre<CallState>,
         limits: CallLimits,
     ) -> Call<Manifest> {
-        self.run(pre.clone(), limits, |plugin, store| {
-            let m = plugin.tandem_plugin_hooks().call_describe(store)?;
-            Ok(hooks::manifest(m))
+        self.run(pre.clone(), limits, |plugin, mut store| async move {
+            let m = plugin.tandem_plugin_hooks().call_describe(&mut store).await;
+            (store, m.map(hooks::manifest))
         })
         .await
     }
@@ -230,10 +330,12 @@ impl PluginHost {
         ctx: &HookContext,
     ) -> Call<Option<u32>> {
         let ctx = hooks::context(ctx);
-        self.run(plugin.pre.clone(), limits, move |p, store| {
-            Ok(Ok(p
+        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
+            let answer = p
                 .tandem_plugin_hooks()
-                .call_offline_timeout(store, &ctx)?))
+                .call_offline_timeout(&mut store, &ctx)
+                .await;
+            (store, answer.map(Ok))
         })
         .await
     }
@@ -245,9 +347,15 @@ impl PluginHost {
         ctx: &HookContext,
     ) -> Call<Option<EmailTemplate>> {
         let ctx = hooks::context(ctx);
-        self.run(plugin.pre.clone(), limits, move |p, store| {
-            let answer = p.tandem_plugin_hooks().call_email_template(store, &ctx)?;
-            Ok(answer.map(hooks::email_template).transpose())
+        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
+            let answer = p
+                .tandem_plugin_hooks()
+                .call_email_template(&mut store, &ctx)
+                .await;
+            (
+                store,
+                answer.map(|a| a.map(hooks::email_template).transpose()),
+            )
         })
         .await
     }
@@ -263,71 +371,101 @@ impl PluginHost {
         let ctx = hooks::context(ctx);
         let messages = hooks::messages(messages);
         let email = hooks::rendered(email);
-        self.run(plugin.pre.clone(), limits, move |p, store| {
+        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
             let answer = p
                 .tandem_plugin_hooks()
-                .call_route_notification(store, &ctx, &messages, &email)?;
-            Ok(answer.map(hooks::deliveries).transpose())
+                .call_route_notification(&mut store, &ctx, &messages, &email)
+                .await;
+            (store, answer.map(|a| a.map(hooks::deliveries).transpose()))
         })
         .await
     }
 
     /// Instantiates the plugin in a fresh store under `limits` and runs `f` on a blocking
-    /// thread. `f` answers the wasm outcome (a trap is `Err`) of a checked result.
-    async fn run<T, F>(&self, pre: PluginPre<CallState>, limits: CallLimits, f: F) -> Call<T>
+    /// thread, within the call's deadline whatever the guest does: wasm is interrupted by the
+    /// epoch deadline, a wait inside a host call by dropping the call's future. `f` answers the
+    /// store and the wasm outcome (a trap is `Err`) of a checked result.
+    async fn run<T, F, Fut>(&self, pre: PluginPre<CallState>, limits: CallLimits, f: F) -> Call<T>
     where
         T: Send + 'static,
-        F: FnOnce(
-                &crate::bindings::Plugin,
-                &mut Store<CallState>,
-            ) -> wasmtime::Result<Result<T, CallError>>
+        F: FnOnce(Plugin, Store<CallState>) -> Fut + Send + 'static,
+        Fut: Future<Output = (Store<CallState>, wasmtime::Result<Result<T, CallError>>)>
             + Send
             + 'static,
     {
-        let engine = self.inner.engine.clone();
         let started = Instant::now();
-        let Ok(turn) = self.inner.turns.clone().acquire_owned().await else {
-            return Call {
-                result: Err(CallError::Host("the plugin host is shutting down".into())),
-                output: String::new(),
-                elapsed: started.elapsed(),
-            };
+        let output = MemoryOutputPipe::new(LOG_BYTES);
+        let turn = match self.inner.turns.take(limits.tenant).await {
+            Ok(turn) => turn,
+            Err(e) => {
+                return Call {
+                    result: Err(e),
+                    output: String::new(),
+                    elapsed: started.elapsed(),
+                };
+            }
         };
-        let joined = tokio::task::spawn_blocking(move || {
+        let engine = self.inner.engine.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let captured = output.clone();
+        let running = tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            let mut store = Store::new(&engine, CallState::new(limits.memory_bytes));
+            let mut store = Store::new(&engine, CallState::new(limits.memory_bytes, captured));
             store.limiter(|state| &mut state.limiter);
             store.set_epoch_deadline(ticks(limits.timeout));
             store.epoch_deadline_trap();
-            let outcome = pre
-                .instantiate(&mut store)
-                .and_then(|plugin| f(&plugin, &mut store));
-            let state = store.data();
-            let result = match outcome {
-                Ok(checked) => checked,
-                Err(e) => Err(call_error(&e, state.limiter.hit, limits)),
+            let call = async move {
+                match pre.instantiate_async(&mut store).await {
+                    Ok(plugin) => f(plugin, store).await,
+                    Err(e) => (store, Err(e)),
+                }
             };
-            (result, state.output())
-        })
-        .await;
-        let (result, output) = match joined {
-            Ok(done) => done,
-            Err(e) => (Err(CallError::Host(e.to_string())), String::new()),
+            match runtime.block_on(tokio::time::timeout(limits.timeout, call)) {
+                Ok((_, Ok(checked))) => checked,
+                Ok((store, Err(e))) => Err(call_error(&e, store.data().limiter.hit, limits)),
+                Err(_) => Err(timeout(limits)),
+            }
+        });
+        let result = match tokio::time::timeout(limits.timeout + ABANDON_AFTER, running).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(CallError::Host(e.to_string())),
+            // The thread ends on its own at the deadline; nobody waits for it.
+            Err(_) => Err(timeout(limits)),
         };
         Call {
             result,
-            output,
+            output: String::from_utf8_lossy(&output.contents()).into_owned(),
             elapsed: started.elapsed(),
         }
     }
 }
 
+fn timeout(limits: CallLimits) -> CallError {
+    CallError::Timeout(u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The engine's configuration, the same for the server and its compiler child (`pooling`: the
+/// instance pool, which only the server needs).
+fn engine_config(pooling: bool, cache_dir: Option<&Path>) -> Result<Config, CallError> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    if pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool()));
+    }
+    if let Some(dir) = cache_dir {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
+        config.cache(Some(Cache::new(cache).map_err(host_error)?));
+    }
+    Ok(config)
+}
+
 fn call_error(e: &wasmtime::Error, memory_hit: bool, limits: CallLimits) -> CallError {
     if let Some(trap) = e.downcast_ref::<Trap>() {
         if *trap == Trap::Interrupt {
-            return CallError::Timeout(
-                u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-            );
+            return timeout(limits);
         }
         if memory_hit {
             return CallError::MemoryLimit(limits.memory_bytes / (1024 * 1024));
@@ -359,12 +497,4 @@ fn spawn_ticker(engine: Engine, ticking: Arc<AtomicBool>) -> std::io::Result<()>
 
 fn host_error(e: wasmtime::Error) -> CallError {
     CallError::Host(e.to_string())
-}
-
-fn first_line(e: &wasmtime::Error) -> String {
-    format!("{e:#}")
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }

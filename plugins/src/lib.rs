@@ -7,19 +7,22 @@
 //! behaviour; the plugin never gets to break a delivery.
 
 mod bindings;
+pub mod compile;
 pub mod error;
 pub mod hooks;
 pub mod host;
 pub mod limits;
 pub mod runtime;
 mod store;
+mod turns;
 
 pub use error::{CallError, ValidationError};
 pub use hooks::{
     Delivery, EmailTemplate, HookContext, HookName, Manifest, RenderedEmail, UnreadMessage,
     VisitorInfo, Webhook,
 };
-pub use host::{CompiledPlugin, PluginHost};
+pub use compile::{CompileBudget, Compiler};
+pub use host::{CompiledPlugin, HostOptions, PluginHost};
 pub use limits::CallLimits;
 pub use runtime::PluginRuntime;
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tandem_core::ids::TenantId;
+
 /// The largest module accepted at upload, by default.
 pub const MAX_MODULE_BYTES: usize = 10 * 1024 * 1024;
 /// How much a plugin may write to stdout and stderr in one call; the rest is dropped.
@@ -17,6 +19,8 @@ pub struct CallLimits {
     pub timeout: Duration,
     /// Linear memory of the instance (the cap applies to each memory; guests have one).
     pub memory_bytes: usize,
+    /// Whose call it is: each tenant has its own share of the plugin instances.
+    pub tenant: Option<TenantId>,
 }
 
 impl Default for CallLimits {
@@ -24,6 +28,7 @@ impl Default for CallLimits {
         Self {
             timeout: Duration::from_millis(50),
             memory_bytes: 32 * 1024 * 1024,
+            tenant: None,
         }
     }
 }
@@ -35,6 +40,12 @@ impl CallLimits {
             memory_bytes: usize::try_from(memory_mib)
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024 * 1024),
+            tenant: None,
         }
+    }
+
+    pub fn of_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
+        self
     }
 }

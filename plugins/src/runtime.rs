@@ -119,7 +119,7 @@ impl PluginRuntime {
         Fut: std::future::Future<Output = Call<Option<T>>>,
     {
         let set = self.plugins_of(tenant).await;
-        let limits = CallLimits::new(set.timeout_ms, set.memory_mib);
+        let limits = CallLimits::new(set.timeout_ms, set.memory_mib).of_tenant(tenant);
         for plugin in set.plugins.iter().filter(|p| p.implements(hook.as_str())) {
             let compiled = match self.compiled(plugin, limits).await {
                 Ok(compiled) => compiled,
@@ -144,6 +144,10 @@ impl PluginRuntime {
                     if let Some(answer) = answer {
                         return Some((answer, plugin.id));
                     }
+                }
+                // The tenant's share of instances was taken: the default, nobody's failure.
+                Err(e @ CallError::Busy(_)) => {
+                    tracing::warn!(plugin = %plugin.id, %tenant, hook = hook.as_str(), error = %e, "a plugin call did not run");
                 }
                 Err(e) => {
                     self.failed(plugin, hook, &format!("{e}; the default was used"))

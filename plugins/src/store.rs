@@ -6,20 +6,17 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::limits::LOG_BYTES;
 
 pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryCap,
-    pub(crate) output: MemoryOutputPipe,
 }
 
 impl CallState {
     /// No files, no sockets, no environment, no arguments: a guest built for WASI gets the
     /// interfaces it links against, and nothing behind them. Clocks and randomness stay.
-    pub(crate) fn new(memory_bytes: usize) -> Self {
-        let output = MemoryOutputPipe::new(LOG_BYTES);
+    pub(crate) fn new(memory_bytes: usize, output: MemoryOutputPipe) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(output.clone())
             .stderr(output.clone())
@@ -31,14 +28,9 @@ impl CallState {
                 limit: memory_bytes,
                 hit: false,
             },
-            output,
         }
     }
 
-    /// What the plugin printed during the call, as text.
-    pub(crate) fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.contents()).into_owned()
-    }
 }
 
 impl WasiView for CallState {

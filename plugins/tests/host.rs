@@ -300,3 +300,86 @@ async fn a_compiled_plugin_is_kept_by_its_hash() {
     assert_eq!(again.manifest, first.manifest);
     assert!(host.cached("0000").is_none());
 }
+
+#[tokio::test]
+async fn a_plugin_sleeping_inside_a_wasi_call_is_stopped_at_the_deadline() {
+    // Epoch interruption never fires inside a host call; the host's own timeout does.
+    let (result, elapsed, _) = hostile_call("sleep").await;
+    assert_eq!(result, Err(CallError::Timeout(50)));
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_manifest_call_that_never_returns_refuses_the_upload() {
+    let err = host()
+        .validate(guest("sleepy"), MAX, CallLimits::default())
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(err, ValidationError::Manifest(CallError::Timeout(50)));
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_take_every_plugin_instance() {
+    let (host, plugin) = loaded("hostile").await;
+    let greedy = CallLimits::new(1_000, 32).of_tenant(tandem_core::ids::TenantId::new());
+    let calls: Vec<_> = (0..64)
+        .map(|_| {
+            let (host, plugin) = (host.clone(), plugin.clone());
+            tokio::spawn(async move {
+                host.offline_timeout(&plugin, greedy, &hostile("sleep"))
+                    .await
+                    .result
+            })
+        })
+        .collect();
+    // Another tenant's call, made while all 64 are waiting or sleeping, runs at once.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = CallLimits::default().of_tenant(tandem_core::ids::TenantId::new());
+    let call = host
+        .offline_timeout(&plugin, other, &hostile("calm"))
+        .await;
+    assert_eq!(call.result, Ok(Some(1)));
+    let mut busy = 0;
+    let mut timed_out = 0;
+    for call in calls {
+        match call.await.expect("joined") {
+            Err(CallError::Busy(_)) => busy += 1,
+            Err(CallError::Timeout(1000)) => timed_out += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    // At most its share ran; the rest were told the instances were busy.
+    assert!(timed_out <= 8, "{timed_out} ran");
+    assert_eq!(busy + timed_out, 64);
+}
+
+#[tokio::test]
+async fn a_module_loaded_by_many_callers_at_once_is_compiled_once() {
+    let host = host();
+    let loads: Vec<_> = (0..8)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(async move {
+                host.load(guest("business_hours"), CallLimits::default())
+                    .await
+                    .map(|p| p.sha256)
+            })
+        })
+        .collect();
+    for load in loads {
+        load.await.expect("joined").expect("loads");
+    }
+    assert_eq!(host.compilations(), 1);
+}
+
+#[tokio::test]
+async fn a_deleted_plugin_is_dropped_from_the_compiled_cache() {
+    let host = host();
+    let plugin = host
+        .load(guest("business_hours"), CallLimits::default())
+        .await
+        .expect("loads");
+    host.forget(&plugin.sha256);
+    assert!(host.cached(&plugin.sha256).is_none());
+}

@@ -22,15 +22,27 @@ pub struct Config {
     pub platform_token: Option<String>,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Connections one client IP may hold open at once (0: no cap; behind a reverse proxy
+    /// every client shares its IP, so let the proxy cap them).
+    pub max_connections_per_ip: usize,
+    /// How long a client has to send a request's headers.
+    pub header_read_timeout_secs: u64,
     /// Widget requests and socket messages one client IP may make per minute (bursts of a
     /// sixth of it are allowed).
     pub rate_limit_per_ip: u32,
     /// Widget requests and socket messages one visitor may make per minute.
     pub rate_limit_per_visitor: u32,
+    /// New visitors one client IP may start per minute (0: no limit).
+    pub new_visitors_per_ip: u32,
+    /// Widget sockets one client IP may hold open (0: no cap).
+    pub sockets_per_ip: usize,
     /// A socket that has sent nothing (not even a pong) for this long is dead and is dropped.
     pub socket_timeout_secs: u64,
     /// `smtp://host:port` or `smtps://user:pass@host:port`; unset: the dev mailbox.
     pub smtp_url: Option<String>,
+    /// Show kept mail (no SMTP server) at `/dev/mailbox`, to anyone, on a loopback listener
+    /// only. For a developer's machine: off unless asked for.
+    pub dev_mailbox: bool,
     /// The sender of unread-reply emails.
     pub mail_from: String,
     /// `embedded`: `serve` delivers notifications itself; `off`: run `tandem worker`.
@@ -47,6 +59,10 @@ pub struct Config {
     pub plugin_failure_threshold: u32,
     /// Where compiled plugins are kept across restarts (unset: compiled at each start).
     pub plugin_cache_dir: Option<std::path::PathBuf>,
+    /// How long compiling one uploaded plugin may take; past it the upload is refused.
+    pub plugin_compile_secs: u64,
+    /// How much memory compiling one plugin may use, in MiB; past it the upload is refused.
+    pub plugin_compile_memory_mib: u64,
     /// How long a webhook receiver has to answer.
     pub webhook_timeout_secs: u64,
     /// Whether plugins' webhooks may post to loopback and private addresses. Off by default so
@@ -78,10 +94,15 @@ impl Default for Config {
             node_id: None,
             platform_token: None,
             max_body_bytes: 64 * 1024,
+            max_connections_per_ip: 64,
+            header_read_timeout_secs: 10,
             rate_limit_per_ip: 1200,
             rate_limit_per_visitor: 240,
+            new_visitors_per_ip: crate::rate_limit::NEW_VISITORS_PER_IP,
+            sockets_per_ip: crate::rate_limit::SOCKETS_PER_IP,
             socket_timeout_secs: 30,
             smtp_url: None,
+            dev_mailbox: false,
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,
             delivery_lease_secs: 120,
@@ -90,6 +111,8 @@ impl Default for Config {
             max_plugin_bytes: tandem_plugins::limits::MAX_MODULE_BYTES,
             plugin_failure_threshold: tandem_core::plugin::DEFAULT_FAILURE_THRESHOLD,
             plugin_cache_dir: None,
+            plugin_compile_secs: 10,
+            plugin_compile_memory_mib: 512,
             webhook_timeout_secs: 10,
             webhook_private_addresses: false,
             bus_channel: "tandem_events".into(),

@@ -78,6 +78,11 @@ impl From<CoreError> for ApiError {
             CoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             CoreError::LimitReached(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
             CoreError::TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended"),
+            CoreError::Busy(_) => {
+                let mut busy = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+                busy.retry_after = Some(1);
+                return busy;
+            }
             CoreError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");
                 return Self::new(

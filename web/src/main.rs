@@ -59,6 +59,13 @@ enum PluginCommand {
         #[arg(long)]
         input: String,
     },
+    /// Compile a component read on stdin for this server's engine (the server runs this in a
+    /// child process to bound compilation's time and memory).
+    #[command(hide = true)]
+    Compile {
+        #[arg(long)]
+        cache_dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,6 +103,13 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // The compiler child reads no configuration and touches no database.
+    if let Command::Plugin {
+        command: PluginCommand::Compile { cache_dir },
+    } = &cli.command
+    {
+        return tandem_plugins::PluginHost::compile_child(cache_dir.as_deref());
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -115,10 +129,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { action } => migrate(config, action).await,
         Command::Plugin {
             command: PluginCommand::Check { file },
-        } => plugin_cli::check(&file, config.max_plugin_bytes).await,
+        } => plugin_cli::check(&config, &file).await,
         Command::Plugin {
             command: PluginCommand::Run { file, hook, input },
-        } => plugin_cli::run(&file, &hook, &input).await,
+        } => plugin_cli::run(&config, &file, &hook, &input).await,
+        Command::Plugin {
+            command: PluginCommand::Compile { .. },
+        } => anyhow::bail!("`tandem plugin compile` runs before the configuration is read"),
         Command::Tenant {
             command:
                 TenantCommand::Create {
@@ -163,15 +180,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(out, "{}", demo::announce(&created, &public_url))?;
     }
     if config.smtp_url.is_none() {
-        if addr.ip().is_loopback() {
+        if addr.ip().is_loopback() && config.dev_mailbox {
             writeln!(
                 out,
                 "Mail            {public_url}/dev/mailbox  (no SMTP configured)"
             )?;
         } else {
-            tracing::warn!(
-                "no SMTP server configured (TANDEM_SMTP_URL): unread-reply emails are kept in the database and ./mailbox/, not sent; /dev/mailbox is off because this server is not on loopback"
-            );
+            writeln!(
+                out,
+                "Mail            ./mailbox/*.eml  (no SMTP configured; TANDEM_DEV_MAILBOX=true lists it at /dev/mailbox on a loopback address)"
+            )?;
         }
     }
     out.flush()?;

@@ -7,11 +7,15 @@ use anyhow::Context;
 use serde::Serialize;
 use tandem_plugins::hooks::{HookContext, HookName, RouteInput};
 use tandem_plugins::host::Call;
-use tandem_plugins::{CallLimits, PluginHost};
+use tandem_plugins::CallLimits;
+
+use crate::config::Config;
+use crate::startup;
 
 /// Validates `file` as an upload would; prints the manifest as JSON.
-pub async fn check(file: &Path, max_bytes: usize) -> anyhow::Result<()> {
-    let host = host()?;
+pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let host = startup::plugin_host(config)?;
+    let max_bytes = config.max_plugin_bytes;
     let wasm = read(file)?;
     let started = std::time::Instant::now();
     let plugin = host
@@ -28,11 +32,11 @@ pub async fn check(file: &Path, max_bytes: usize) -> anyhow::Result<()> {
 
 /// Runs `hook` once with `input` (the hook's context as JSON; for `route_notification`
 /// `{"context", "messages", "email"}`); prints the answer, the output and the time taken.
-pub async fn run(file: &Path, hook: &str, input: &str) -> anyhow::Result<()> {
+pub async fn run(config: &Config, file: &Path, hook: &str, input: &str) -> anyhow::Result<()> {
     let hook = HookName::parse(hook).with_context(|| {
         format!("unknown hook {hook}; one of offline_timeout, email_template, route_notification")
     })?;
-    let host = host()?;
+    let host = startup::plugin_host(config)?;
     let limits = CallLimits::default();
     let plugin = host
         .validate(read(file)?, usize::MAX, limits)
@@ -68,10 +72,6 @@ pub async fn run(file: &Path, hook: &str, input: &str) -> anyhow::Result<()> {
             )
         }
     }
-}
-
-fn host() -> anyhow::Result<PluginHost> {
-    PluginHost::new(None).map_err(|e| anyhow::anyhow!("cannot start the plugin host: {e}"))
 }
 
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use tandem_core::limits::Limits;
 use tandem_core::plugin::PluginStore;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
-use tandem_plugins::{PluginHost, PluginRuntime};
+use tandem_plugins::{CompileBudget, Compiler, HostOptions, PluginHost, PluginRuntime};
 use tandem_worker::queue::JobQueue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -102,6 +103,49 @@ impl Cluster {
     }
 }
 
+/// The mailbox to show at `/dev/mailbox`, if any, said in the log either way.
+fn dev_mailbox(
+    config: &Config,
+    kept: Option<Arc<tandem_worker::mail::DevMailbox>>,
+    listener: &TcpListener,
+) -> Option<Arc<tandem_worker::mail::DevMailbox>> {
+    let kept = kept?;
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    match (config.dev_mailbox, loopback) {
+        (true, true) => {
+            tracing::warn!("the dev mailbox is on: /dev/mailbox shows every tenant's mail to anyone who can reach this server");
+            Some(kept)
+        }
+        (true, false) => {
+            tracing::warn!("TANDEM_DEV_MAILBOX is ignored: this server does not listen on loopback");
+            None
+        }
+        (false, _) => {
+            tracing::info!("no SMTP server: mail is kept in ./mailbox; TANDEM_DEV_MAILBOX=true shows it at /dev/mailbox");
+            None
+        }
+    }
+}
+
+/// The plugin host, compiling in child processes of this binary under the configured budget.
+pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
+    let cache_dir = config.plugin_cache_dir.as_deref();
+    let compiler =
+        Compiler::this_binary(cache_dir).context("cannot find this binary to compile plugins")?;
+    PluginHost::with_options(HostOptions {
+        cache_dir: cache_dir.map(Path::to_path_buf),
+        compiler,
+        compile_budget: CompileBudget {
+            time: Duration::from_secs(config.plugin_compile_secs.max(1)),
+            memory_bytes: config
+                .plugin_compile_memory_mib
+                .max(64)
+                .saturating_mul(1024 * 1024),
+        },
+    })
+    .map_err(|e| anyhow::anyhow!("cannot start the plugin host: {e}"))
+}
+
 /// The domain services with unread replies scheduled as jobs on the notification queue and
 /// tenant plugins answering the timeout and template ports.
 pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result<Services> {
@@ -111,8 +155,7 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
     let limits = Limits {
         max_message_chars: config.max_message_chars,
     };
-    let host = PluginHost::new(config.plugin_cache_dir.as_deref())
-        .map_err(|e| anyhow::anyhow!("cannot start the plugin host: {e}"))?;
+    let host = plugin_host(config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let plugins = PluginRuntime::new(host, PluginStore::new(db.clone(), clock.clone()))
         .with_failure_threshold(config.plugin_failure_threshold);
@@ -185,6 +228,7 @@ pub struct Application {
     heartbeat: Duration,
     closing: watch::Sender<bool>,
     max_body_bytes: usize,
+    connection_limits: crate::serve::ConnectionLimits,
 }
 
 impl Application {
@@ -222,10 +266,10 @@ impl Application {
             events,
             hub: Hub::new(metrics.clone()),
             tenants: Arc::new(TenantCache::default()),
-            limits: Arc::new(RateLimits::new(
-                config.rate_limit_per_ip,
-                config.rate_limit_per_visitor,
-            )),
+            limits: Arc::new(
+                RateLimits::new(config.rate_limit_per_ip, config.rate_limit_per_visitor)
+                    .with_visitor_caps(config.new_visitors_per_ip, config.sockets_per_ip),
+            ),
             metrics,
             node_id,
             public_url: public_url.into(),
@@ -236,11 +280,9 @@ impl Application {
                 .map(|t| Arc::new(digest_token(t))),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
-            // Kept mail holds visitors' addresses and resume links: it is shown only by a server
-            // that listens on loopback, i.e. on a developer's machine.
-            dev_mailbox: mail
-                .dev_mailbox
-                .filter(|_| listener.local_addr().is_ok_and(|a| a.ip().is_loopback())),
+            // Kept mail holds visitors' addresses and resume links: it is shown only when asked
+            // for (TANDEM_DEV_MAILBOX), and only by a server that listens on loopback.
+            dev_mailbox: dev_mailbox(config, mail.dev_mailbox, &listener),
             closing: closing_rx,
             plugins,
             max_plugin_bytes: config.max_plugin_bytes,
@@ -255,6 +297,10 @@ impl Application {
             heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
             closing,
             max_body_bytes: config.max_body_bytes,
+            connection_limits: crate::serve::ConnectionLimits {
+                per_ip: config.max_connections_per_ip,
+                header_read: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            },
         })
     }
 
@@ -304,13 +350,7 @@ impl Application {
             // Sockets see this and close with "going away"; then the server drains.
             let _ = closing.send(true);
         };
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await
-        .context("server failed")?;
+        crate::serve::serve(self.listener, app, self.connection_limits, signal).await;
         let _ = stop_tx.send(true);
         let _ = keeper.await;
         let _ = housekeeping.await;

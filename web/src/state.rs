@@ -14,14 +14,14 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{RateLimits, Side};
 use crate::realtime::hub::Hub;
 
 impl AppState {
-    /// Refuses a message over the tenant's `messages_per_minute`.
-    pub async fn check_message_quota(&self, tenant: TenantId) -> Result<(), ApiError> {
+    /// Refuses a message over the tenant's `messages_per_minute` for `side`.
+    pub async fn check_message_quota(&self, tenant: TenantId, side: Side) -> Result<(), ApiError> {
         let tenant = self.tenants.by_id(&self.tandem, tenant).await?;
-        self.limits.check_tenant_messages(&tenant)
+        self.limits.check_tenant_messages(&tenant, side)
     }
 }
 

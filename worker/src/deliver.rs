@@ -7,13 +7,13 @@ use lettre::message::Mailbox;
 use tandem_core::clock::Timestamp;
 use tandem_core::delivery::{
     Channel, ChosenRoutes, Claim, Completion, EmailSummary, NewWebhook, NoHooks, NotificationHooks,
-    Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome,
+    Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome, bounded_routes, bounded_template,
 };
 use tandem_core::ids::{OutboxId, WebhookCallId};
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
-use crate::templates::{EmailContext, Links, Templates};
+use crate::templates::{EmailContext, Links, TemplateError, Templates};
 use crate::webhook::{PostError, WebhookPolicy, WebhookPoster};
 
 /// How long a worker holds a claimed batch before another may take it over, by default: long
@@ -192,7 +192,9 @@ impl Deliverer {
             subject: email.subject.clone(),
             text: email.text.clone(),
         };
-        let plan = Plan::of(self.hooks.routes(batch, &summary, self.tandem.now()).await);
+        let plan = Plan::of(
+            bounded_routes(self.hooks.as_ref(), batch, &summary, self.tandem.now()).await,
+        );
         let (outcome, delivered) = match plan.email_skipped {
             None => self.mail(batch, &email, recipient).await,
             Some(reason) => (
@@ -312,18 +314,29 @@ impl Deliverer {
 
 impl Deliverer {
     /// A plugin's template, else the tenant's own, else the built-in one: the first that
-    /// renders, so that a template gone wrong never costs the visitor their mail.
+    /// renders, so that a template gone wrong never costs the visitor their mail. Templates
+    /// from plugins and admins are checked and rendered off the async threads under a budget
+    /// (see [`crate::templates`]); a plugin's that fails counts as that plugin's failure.
     async fn render(
         &self,
         batch: &UnreadBatch,
         language: &str,
         context: &EmailContext,
     ) -> Result<crate::templates::RenderedEmail, String> {
-        if let Some(chosen) = self.hooks.email_template(batch, self.tandem.now()).await {
-            match self.templates.render(&chosen.sources.into(), context) {
+        let chosen = bounded_template(self.hooks.as_ref(), batch, self.tandem.now()).await;
+        if let Some(chosen) = chosen {
+            let rendered = self
+                .templates
+                .render_off_thread(chosen.sources.into(), context.clone())
+                .await;
+            match rendered {
                 Ok(rendered) => return Ok(rendered),
+                // A queue for the renderer is nobody's failure.
+                Err(TemplateError::Busy) => {
+                    tracing::warn!(tenant = %batch.tenant.id, "renderer busy; the plugin's template was not used");
+                }
                 Err(e) => {
-                    let reason = format!("its template does not render: {e}; the default was used");
+                    let reason = format!("its template was not used: {e}; the default was used");
                     self.hooks
                         .template_failed(batch, chosen.plugin, &reason)
                         .await;
@@ -331,17 +344,24 @@ impl Deliverer {
             }
         }
         match self.tandem.tenants.email_template(batch.tenant.id).await {
-            Ok(Some(custom)) => match self.templates.render(&custom.into(), context) {
-                Ok(rendered) => return Ok(rendered),
-                Err(e) => {
-                    tracing::warn!(tenant = %batch.tenant.id, error = %e, "the tenant's template failed; using the built-in one");
+            Ok(Some(custom)) => {
+                let rendered = self
+                    .templates
+                    .render_off_thread(custom.into(), context.clone())
+                    .await;
+                match rendered {
+                    Ok(rendered) => return Ok(rendered),
+                    Err(e) => {
+                        tracing::warn!(tenant = %batch.tenant.id, error = %e, "the tenant's template was not used; using the built-in one");
+                    }
                 }
-            },
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the tenant's template; using the built-in one");
             }
         }
+        // The built-in templates are ours and small: rendered here, they never wait in line.
         self.templates
             .render(&Templates::default_for(language), context)
             .map_err(|e| e.to_string())

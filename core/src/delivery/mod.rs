@@ -9,6 +9,8 @@
 mod service;
 mod webhook;
 
+use std::time::Duration;
+
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +207,36 @@ pub trait NotificationHooks: Send + Sync + 'static {
 }
 
 /// No plugins: every batch goes by email, with the tenant's template or the built-in one.
+/// How long a delivery waits for the tenant's hooks before going on with the default.
+pub const HOOKS_WAIT: Duration = Duration::from_secs(3);
+
+/// The hooks' template, or none when they take longer than [`HOOKS_WAIT`].
+pub async fn bounded_template(
+    hooks: &dyn NotificationHooks,
+    batch: &UnreadBatch,
+    now: Timestamp,
+) -> Option<ChosenTemplate> {
+    let answer = tokio::time::timeout(HOOKS_WAIT, hooks.email_template(batch, now)).await;
+    answer.unwrap_or_else(|_| {
+        tracing::warn!(tenant = %batch.tenant.id, "the email-template hooks took too long; the default was used");
+        None
+    })
+}
+
+/// The hooks' routes, or none (the email) when they take longer than [`HOOKS_WAIT`].
+pub async fn bounded_routes(
+    hooks: &dyn NotificationHooks,
+    batch: &UnreadBatch,
+    email: &EmailSummary,
+    now: Timestamp,
+) -> Option<ChosenRoutes> {
+    let answer = tokio::time::timeout(HOOKS_WAIT, hooks.routes(batch, email, now)).await;
+    answer.unwrap_or_else(|_| {
+        tracing::warn!(tenant = %batch.tenant.id, "the routing hooks took too long; the email was sent");
+        None
+    })
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoHooks;
 

@@ -188,7 +188,7 @@ impl MessageService {
             webhook_urls: settings.webhook_urls,
         };
         let due_at = now.saturating_add(clamp_timeout(
-            self.deps.timeout_policy.offline_timeout(&context).await,
+            crate::outbox::bounded_timeout(self.deps.timeout_policy.as_ref(), &context).await,
         ));
 
         let appended = match self

@@ -5,6 +5,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -31,8 +33,27 @@ pub fn generate() -> String {
         .collect()
 }
 
+/// Argon2 checks running at once in the process: each takes ~19 MiB and a core for tens of
+/// milliseconds, so a flood of logins waits here instead of exhausting memory.
+const HASH_SLOTS: usize = 4;
+/// How long a check waits for a slot before the request is answered "busy".
+const HASH_WAIT: Duration = Duration::from_secs(5);
+
+static SLOTS: Semaphore = Semaphore::const_new(HASH_SLOTS);
+
+async fn slot() -> CoreResult<SemaphorePermit<'static>> {
+    match tokio::time::timeout(HASH_WAIT, SLOTS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(CoreError::Busy(
+            "too many sign-ins at once; try again in a moment",
+        )),
+    }
+}
+
 pub async fn hash(password: String) -> CoreResult<String> {
+    let slot = slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -45,8 +66,10 @@ pub async fn hash(password: String) -> CoreResult<String> {
 
 /// Checks `password` against `stored`. With no stored hash (unknown user) it still spends the
 /// time of a check, so that response times do not tell which emails exist.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify(password: String, stored: Option<String>) -> CoreResult<bool> {
+    let slot = slot().await?;
+    let checked = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
@@ -56,8 +79,8 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
             .is_ok();
         ok && stored != DUMMY_HASH
     })
-    .await
-    .unwrap_or(false)
+    .await;
+    Ok(checked.unwrap_or(false))
 }
 
 /// The hash of a random string nobody knows, with the default parameters.
@@ -70,9 +93,9 @@ mod tests {
     #[tokio::test]
     async fn hash_and_verify() {
         let h = hash("correct horse battery".into()).await.unwrap();
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await);
-        assert!(!verify("wrong horse battery".into(), Some(h)).await);
-        assert!(!verify("anything at all".into(), None).await);
+        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
+        assert!(!verify("anything at all".into(), None).await.unwrap());
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl OperatorService {
             password.to_owned(),
             row.as_ref().map(|r| r.password_hash.clone()),
         )
-        .await;
+        .await?;
         match (tenant, row) {
             (Some(t), Some(row)) if ok && row.active => {
                 if t.suspended {

@@ -193,6 +193,16 @@ impl PluginService {
         Ok(())
     }
 
+    /// Whether any tenant's plugin is this module (by SHA-256): its compiled code stays while
+    /// one does. Not scoped to a tenant, and answers nothing but yes or no.
+    pub async fn module_in_use(&self, sha256: &str) -> CoreResult<bool> {
+        let found = plugin::Entity::find()
+            .filter(plugin::Column::Sha256.eq(sha256))
+            .count(&self.deps.db)
+            .await?;
+        Ok(found > 0)
+    }
+
     /// Admins only: the newest `limit` lines, newest first.
     pub async fn logs(
         &self,

@@ -17,3 +17,30 @@ pub fn guest(name: &str) -> Vec<u8> {
         panic!("{path}: {e}; build the plugins first with scripts/build-plugins")
     })
 }
+
+/// A component that is valid and small (≈ 150 KB) but slow and memory-hungry to compile: one
+/// function of thousands of locals all live across thousands of branches, which keeps the
+/// register allocator busy for a long time.
+#[allow(dead_code)] // not every test binary that includes this file uses it
+pub fn expensive_to_compile() -> Vec<u8> {
+    const LOCALS: usize = 2_000;
+    const BRANCHES: usize = 15_000;
+    let mut body = String::with_capacity(BRANCHES * 64);
+    for i in 0..BRANCHES {
+        let (a, b) = (i % LOCALS, (i * 7 + 3) % LOCALS);
+        body.push_str(&format!(
+            "(block (br_if 0 (i64.eqz (local.get {a}))) (local.set {b} (i64.add (local.get {a}) (local.get {b}))))\n"
+        ));
+    }
+    let mut sum = String::new();
+    for i in 0..LOCALS {
+        sum.push_str(&format!("(local.get {i}) i64.add\n"));
+    }
+    let wat = format!(
+        "(component (core module (func (export \"f\") (param i64) (result i64) (local {locals})
+           {body}
+           (i64.const 0) {sum})))",
+        locals = "i64 ".repeat(LOCALS)
+    );
+    wat::parse_str(wat).expect("wat")
+}

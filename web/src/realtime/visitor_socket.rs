@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::Response;
 use serde::Deserialize;
 use tandem_core::events::DomainEvent;
@@ -21,6 +21,7 @@ use crate::cors::check_origin;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::metrics::SocketKind;
+use crate::rate_limit;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -48,6 +49,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     WidgetTenant(tenant): WidgetTenant,
     headers: HeaderMap,
+    extensions: Extensions,
     QueryParams(query): QueryParams<VisitorSocketQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -57,12 +59,15 @@ pub async fn upgrade(
         .visitors
         .authenticate(tenant.id, &query.visitor_token)
         .await?;
+    let ip = rate_limit::client_ip(&extensions);
+    let places = state.limits.hold_socket(ip, actor.visitor)?;
     let operators_available = state
         .tandem
         .operators
         .operators_available(tenant.id)
         .await?;
     Ok(socket::configure(ws).on_upgrade(move |socket| async move {
+        let _places = places;
         let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);
         let connection = match state.tandem.presence.connect(&actor, &state.node_id).await {
             Ok(id) => id,
@@ -81,6 +86,7 @@ pub async fn upgrade(
         let handler = VisitorFrames {
             state: state.clone(),
             actor,
+            ip,
             chat: OnceLock::new(),
         };
         let settings = SocketSettings {
@@ -118,6 +124,8 @@ async fn disconnect(state: &AppState, actor: &VisitorActor, connection: Connecti
 struct VisitorFrames {
     state: AppState,
     actor: VisitorActor,
+    /// Where the socket comes from: frames count against the IP's allowance like requests.
+    ip: Option<std::net::IpAddr>,
     /// The visitor's chat once it exists (it never changes), for typing frames.
     chat: OnceLock<ChatId>,
 }
@@ -128,16 +136,22 @@ impl FrameHandler for VisitorFrames {
             Ok(frame) => frame,
             Err(e) => return error_reply(ApiError::invalid_frame(e), None),
         };
-        if !matches!(frame, VisitorFrame::Ping)
-            && let Err(e) = self.state.limits.check_visitor(self.actor.visitor)
-        {
-            return Reply::Refused(e);
+        if !matches!(frame, VisitorFrame::Ping) {
+            let limits = &self.state.limits;
+            let allowed = match self.ip {
+                Some(ip) => limits.check_ip(ip),
+                None => Ok(()),
+            }
+            .and_then(|()| limits.check_visitor(self.actor.visitor));
+            if let Err(e) = allowed {
+                return Reply::Refused(e);
+            }
         }
         let messages = &self.state.tandem.messages;
         match frame {
             VisitorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
             VisitorFrame::Send { body, client_id } => {
-                if let Err(e) = self.state.check_message_quota(self.actor.tenant).await {
+                if let Err(e) = self.state.check_message_quota(self.actor.tenant, crate::rate_limit::Side::Visitor).await {
                     return error_reply(e, client_id.as_deref());
                 }
                 let started = std::time::Instant::now();

@@ -97,7 +97,8 @@ pub async fn upload(
     let limits = CallLimits::new(
         tenant.limits.plugin_timeout_ms,
         tenant.limits.plugin_memory_mib,
-    );
+    )
+    .of_tenant(actor.tenant);
     let compiled = state
         .plugins
         .host()
@@ -130,6 +131,8 @@ pub async fn upload(
             },
         )
         .await?;
+    // Compiled once, at upload: the first hook calls find it ready.
+    state.plugins.host().keep(&compiled);
     state.plugins.forget(actor.tenant);
     Ok((StatusCode::CREATED, Json(installed)))
 }
@@ -173,8 +176,12 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: PluginId = id.parse()?;
+    let plugin = state.tandem.plugins.get(&actor, id).await?;
     state.tandem.plugins.delete(&actor, id).await?;
     state.plugins.forget(actor.tenant);
+    if !state.tandem.plugins.module_in_use(&plugin.sha256).await? {
+        state.plugins.host().forget(&plugin.sha256);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,10 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::Extensions;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use tandem_core::CoreError;
 use tandem_core::clock::Timestamp;
 use tandem_core::ids::UserId;
 use tandem_core::operator::{Operator, Role, SESSION_LIFETIME};
@@ -14,6 +16,7 @@ use utoipa::ToSchema;
 use crate::auth::{OperatorAuth, SESSION_COOKIE};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
+use crate::rate_limit;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -51,13 +54,27 @@ pub struct LoginUser {
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    extensions: Extensions,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let login = state
+    // Guessing is throttled per client and per account before any hash is computed.
+    let account = rate_limit::account_key(&body.tenant, &body.email);
+    state
+        .limits
+        .check_login(rate_limit::client_ip(&extensions), &account)?;
+    let login = match state
         .tandem
         .operators
         .login(&body.tenant, &body.email, &body.password)
-        .await?;
+        .await
+    {
+        Ok(login) => login,
+        Err(e @ CoreError::Unauthorized(_)) => {
+            state.limits.login_failed(&account);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let secure = if state.public_url.starts_with("https://") {
         "; Secure"
     } else {

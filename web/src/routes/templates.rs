@@ -1,12 +1,14 @@
 //! The tenant admin's unread-reply email template: read, replace (checked first), reset, and a
 //! rendered preview.
 
+use std::sync::{Arc, LazyLock};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use tandem_core::tenant::TemplateSources;
-use tandem_worker::templates::{EmailTemplate, Templates};
+use tandem_worker::templates::{EmailTemplate, TemplateError, Templates};
 use utoipa::ToSchema;
 
 use crate::auth::AdminAuth;
@@ -77,7 +79,7 @@ pub async fn put(
     JsonBody(sources): JsonBody<TemplateSources>,
 ) -> Result<Json<TemplateView>, ApiError> {
     sources.check_size()?;
-    check(&sources)?;
+    check(&sources).await?;
     state
         .tandem
         .tenants
@@ -111,7 +113,7 @@ pub async fn preview(
     JsonBody(sources): JsonBody<TemplateSources>,
 ) -> Result<Json<Preview>, ApiError> {
     sources.check_size()?;
-    let rendered = check(&sources)?;
+    let rendered = check(&sources).await?;
     Ok(Json(Preview {
         subject: rendered.subject,
         html: rendered.html,
@@ -119,13 +121,26 @@ pub async fn preview(
     }))
 }
 
-fn check(sources: &TemplateSources) -> Result<tandem_worker::templates::RenderedEmail, ApiError> {
+/// The template's checks and a render against a sample, off the async threads.
+async fn check(
+    sources: &TemplateSources,
+) -> Result<tandem_worker::templates::RenderedEmail, ApiError> {
     let template = EmailTemplate::from(sources.clone());
-    Templates::new().validate(&template).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_template",
-            e.to_string(),
-        )
-    })
+    TEMPLATES
+        .validate(template)
+        .await
+        .map_err(|e| match e {
+            TemplateError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                e.to_string(),
+            ),
+            _ => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_template",
+                e.to_string(),
+            ),
+        })
 }
+
+static TEMPLATES: LazyLock<Arc<Templates>> = LazyLock::new(|| Arc::new(Templates::new()));

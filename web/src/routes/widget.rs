@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_core::chat::Chat;
@@ -125,8 +125,14 @@ pub struct SessionResponse {
 pub async fn session(
     State(state): State<AppState>,
     WidgetTenant(tenant): WidgetTenant,
+    extensions: Extensions,
     JsonBody(body): JsonBody<SessionBody>,
 ) -> Result<Json<SessionResponse>, ApiError> {
+    if body.visitor_token.is_none() && body.resume_token.is_none() {
+        state
+            .limits
+            .check_new_session(crate::rate_limit::client_ip(&extensions))?;
+    }
     let session = state
         .tandem
         .visitors
@@ -176,7 +182,9 @@ pub async fn offline_request(
     visitor: WidgetVisitor,
     JsonBody(body): JsonBody<OfflineRequestBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.limits.check_tenant_messages(&visitor.tenant)?;
+    state
+        .limits
+        .check_tenant_messages(&visitor.tenant, crate::rate_limit::Side::Visitor)?;
     let (chat, message) = state
         .tandem
         .messages
@@ -251,7 +259,9 @@ pub async fn send(
     visitor: WidgetVisitor,
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.limits.check_tenant_messages(&visitor.tenant)?;
+    state
+        .limits
+        .check_tenant_messages(&visitor.tenant, crate::rate_limit::Side::Visitor)?;
     let message = state
         .tandem
         .messages

@@ -1,12 +1,20 @@
 //! The unread-reply email: handlebars templates (English and Russian by default), rendered in
 //! strict mode so a misspelt variable is an error rather than an empty gap. The HTML template
 //! escapes every value; the subject and text templates do not need to.
+//!
+//! Templates come from tenant admins and plugins, so every one is checked by [`guard`] before it
+//! is rendered, and rendered under [`budget`]: a template can fail, never take the process down.
 
+mod budget;
 mod context;
+pub mod guard;
+
+use std::time::Duration;
 
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
+pub use budget::{MAX_OUTPUT_BYTES, RENDER_TIME};
 pub use context::{EmailContext, Line, Links};
 
 /// The three sources of one email template.
@@ -40,6 +48,14 @@ pub enum TemplateError {
     Compile { part: &'static str, reason: String },
     #[error("the {part} template does not render: {reason}")]
     Render { part: &'static str, reason: String },
+    #[error("the {part} template is not allowed: {reason}")]
+    Refused { part: &'static str, reason: String },
+    #[error("the email takes more than {} KiB to render", MAX_OUTPUT_BYTES / 1024)]
+    TooLarge,
+    #[error("the email takes more than {} ms to render", RENDER_TIME.as_millis())]
+    TooSlow,
+    #[error("the server is rendering too many emails at once; try again")]
+    Busy,
 }
 
 /// Renders unread-reply emails.
@@ -56,10 +72,9 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let mut html = Handlebars::new();
-        html.set_strict_mode(true);
-        let mut plain = Handlebars::new();
-        plain.set_strict_mode(true);
+        let mut html = engine();
+        html.register_escape_fn(handlebars::html_escape);
+        let mut plain = engine();
         plain.register_escape_fn(handlebars::no_escape);
         Self { html, plain }
     }
@@ -78,44 +93,76 @@ impl Templates {
         }
     }
 
+    /// Checks the template, then renders it on this thread within [`RENDER_TIME`] and
+    /// [`MAX_OUTPUT_BYTES`]. Async callers use [`Self::render_off_thread`].
     pub fn render(
         &self,
         template: &EmailTemplate,
         context: &EmailContext,
     ) -> Result<RenderedEmail, TemplateError> {
-        let subject = render(&self.plain, "subject", &template.subject, context)?;
+        let parts = [
+            ("subject", &template.subject),
+            ("html", &template.html),
+            ("text", &template.text),
+        ];
+        for (part, source) in parts {
+            check(part, source)?;
+        }
+        let mut budget = budget::Budget::start();
+        let subject = budget.render(&self.plain, "subject", &template.subject, context)?;
         Ok(RenderedEmail {
             // A subject is one line, whatever the template or the values hold.
             subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-            html: render(&self.html, "html", &template.html, context)?,
-            text: render(&self.plain, "text", &template.text, context)?,
+            html: budget.render(&self.html, "html", &template.html, context)?,
+            text: budget.render(&self.plain, "text", &template.text, context)?,
         })
     }
 
-    /// A template a tenant admin wants to use: it must compile and render against a sample.
-    pub fn validate(&self, template: &EmailTemplate) -> Result<RenderedEmail, TemplateError> {
-        self.render(template, &EmailContext::sample())
+    /// [`Self::render`] on a blocking thread, a few at a time for the whole process, so that
+    /// no template holds up the async threads.
+    pub async fn render_off_thread(
+        self: &std::sync::Arc<Self>,
+        template: EmailTemplate,
+        context: EmailContext,
+    ) -> Result<RenderedEmail, TemplateError> {
+        budget::off_thread(self.clone(), template, context).await
+    }
+
+    /// A template a tenant admin wants to use: it must pass the checks and render against a
+    /// sample.
+    pub async fn validate(
+        self: &std::sync::Arc<Self>,
+        template: EmailTemplate,
+    ) -> Result<RenderedEmail, TemplateError> {
+        self.render_off_thread(template, EmailContext::sample())
+            .await
     }
 }
 
-fn render(
-    engine: &Handlebars<'static>,
-    part: &'static str,
-    source: &str,
-    context: &EmailContext,
-) -> Result<String, TemplateError> {
-    // Compiled first on its own so that a syntax error is reported as one, with its place.
-    handlebars::Template::compile(source).map_err(|e| TemplateError::Compile {
+/// A registry without the helpers no template may call.
+fn engine() -> Handlebars<'static> {
+    let mut engine = Handlebars::new();
+    engine.set_strict_mode(true);
+    engine.unregister_helper("log");
+    engine.unregister_helper("raw");
+    engine
+}
+
+/// The checks of [`guard`], and the compiler's own (so a syntax error is reported as one, with
+/// its place).
+pub fn check(part: &'static str, source: &str) -> Result<(), TemplateError> {
+    let refused = |reason| TemplateError::Refused { part, reason };
+    guard::scan(source).map_err(refused)?;
+    let compiled = handlebars::Template::compile(source).map_err(|e| TemplateError::Compile {
         part,
         reason: e.to_string(),
     })?;
-    engine
-        .render_template(source, context)
-        .map_err(|e| TemplateError::Render {
-            part,
-            reason: e.to_string(),
-        })
+    guard::walk(&compiled).map_err(refused)
 }
+
+/// How long a caller waits for a render before giving up on it (the render itself stops at
+/// [`RENDER_TIME`]; this covers the queue for a rendering thread).
+pub const RENDER_WAIT: Duration = Duration::from_secs(5);
 
 const EN_SUBJECT: &str = "{{operator_name}} from {{tenant_name}} replied to you";
 const RU_SUBJECT: &str = "{{operator_name}} ({{tenant_name}}) ответил(а) вам";
@@ -194,6 +241,8 @@ const RU_HTML: &str = r#"<!doctype html>
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -221,13 +270,13 @@ mod tests {
         assert!(email.subject.contains("ответил"));
     }
 
-    #[test]
-    fn broken_or_misspelt_templates_are_refused_with_the_reason() {
-        let templates = Templates::new();
+    #[tokio::test]
+    async fn broken_or_misspelt_templates_are_refused_with_the_reason() {
+        let templates = Arc::new(Templates::new());
         let mut template = Templates::default_for("en");
         template.subject = "{{#if}}".into();
         assert!(matches!(
-            templates.validate(&template),
+            templates.validate(template).await,
             Err(TemplateError::Compile {
                 part: "subject",
                 ..
@@ -235,10 +284,51 @@ mod tests {
         ));
         let mut template = Templates::default_for("en");
         template.text = "Hi {{visitor_nmae}}".into();
-        let err = templates.validate(&template).unwrap_err();
+        let err = templates.validate(template).await.unwrap_err();
         assert!(
             matches!(err, TemplateError::Render { part: "text", .. }),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn templates_that_would_crash_or_explode_are_refused_before_rendering() {
+        let templates = Arc::new(Templates::new());
+        let hostile = [
+            r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#.to_owned(),
+            r#"{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}{{> a}}"#.to_owned(),
+            "{{#if a}}".repeat(3000) + &"{{/if}}".repeat(3000),
+            "{{".to_owned() + &"(lookup ".repeat(2000) + "x" + &" 1)".repeat(2000) + "}}",
+            "{{#each @root.replies}}".repeat(40) + "x" + &"{{/each}}".repeat(40),
+            "{{{visitor_name}}}".to_owned(),
+        ];
+        for source in hostile {
+            let mut template = Templates::default_for("en");
+            template.html = source.clone();
+            let err = templates.validate(template).await.unwrap_err();
+            assert!(
+                matches!(err, TemplateError::Refused { part: "html", .. }),
+                "{source:.80}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn output_is_capped() {
+        let templates = Arc::new(Templates::new());
+        let mut context = EmailContext::sample();
+        let line = context.replies[0].clone();
+        context.replies = vec![line; 100];
+        context.replies[0].body = "x".repeat(4096);
+        let mut template = Templates::default_for("en");
+        // 100 × 100 × 4 KiB would be 40 MB.
+        template.text =
+            "{{#each replies}}{{#each @root.replies}}{{@root.replies.0.body}}{{/each}}{{/each}}"
+                .into();
+        let err = templates
+            .render_off_thread(template, context)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TemplateError::TooLarge), "{err}");
     }
 }

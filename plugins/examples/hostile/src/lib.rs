@@ -36,6 +36,11 @@ impl Guest for Hostile {
             "huge" => "x".repeat(1024 * 1024),
             // Strict mode: a value the host does not have fails the render.
             "badtemplate" => "<p>{{no_such_value}}</p>".into(),
+            // Each would abort a host that rendered it unchecked.
+            "partials" => r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#.into(),
+            "eachbomb" => "{{#each @root.replies}}".repeat(40) + "x" + &"{{/each}}".repeat(40),
+            "deepif" => "{{#if visitor_name}}".repeat(3000) + &"{{/if}}".repeat(3000),
+            "rawhtml" => "<p>{{{visitor_name}}}</p>".into(),
             _ => "<p>{{visitor_name}}</p>".into(),
         };
         Some(TemplateSources {
@@ -91,6 +96,8 @@ fn misbehave(how: &str) {
             std::hint::black_box(recurse(u64::MAX));
         }
         "trap" => panic!("this plugin panics on purpose"),
+        // Blocks in a host call (wasi:io/poll on a clock), where epoch interruption never fires.
+        "sleep" => std::thread::sleep(std::time::Duration::from_secs(6)),
         "chatty" => {
             for i in 0..100_000 {
                 println!("line {i} of a plugin that prints too much");
