@@ -16,12 +16,12 @@ pub mod runtime;
 mod store;
 mod turns;
 
+pub use compile::{CompileBudget, Compiler};
 pub use error::{CallError, ValidationError};
 pub use hooks::{
     Delivery, EmailTemplate, HookContext, HookName, Manifest, RenderedEmail, UnreadMessage,
     VisitorInfo, Webhook,
 };
-pub use compile::{CompileBudget, Compiler};
 pub use host::{CompiledPlugin, HostOptions, PluginHost};
 pub use limits::CallLimits;
 pub use runtime::PluginRuntime;

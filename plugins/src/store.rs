@@ -6,7 +6,6 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-
 pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -30,7 +29,6 @@ impl CallState {
             },
         }
     }
-
 }
 
 impl WasiView for CallState {

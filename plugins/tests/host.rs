@@ -336,9 +336,7 @@ async fn one_tenant_cannot_take_every_plugin_instance() {
     // Another tenant's call, made while all 64 are waiting or sleeping, runs at once.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let other = CallLimits::default().of_tenant(tandem_core::ids::TenantId::new());
-    let call = host
-        .offline_timeout(&plugin, other, &hostile("calm"))
-        .await;
+    let call = host.offline_timeout(&plugin, other, &hostile("calm")).await;
     assert_eq!(call.result, Ok(Some(1)));
     let mut busy = 0;
     let mut timed_out = 0;

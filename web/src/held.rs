@@ -69,7 +69,9 @@ mod tests {
     #[test]
     fn a_key_holds_at_most_its_cap_and_closing_frees_a_place() {
         let open = OpenCounts::default();
-        let held: Vec<_> = (0..3).map(|_| open.take("a", 3).expect("a place")).collect();
+        let held: Vec<_> = (0..3)
+            .map(|_| open.take("a", 3).expect("a place"))
+            .collect();
         assert!(open.take("a", 3).is_none());
         assert!(open.take("b", 3).is_some());
         drop(held);

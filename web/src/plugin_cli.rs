@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
+use tandem_plugins::CallLimits;
 use tandem_plugins::hooks::{HookContext, HookName, RouteInput};
 use tandem_plugins::host::Call;
-use tandem_plugins::CallLimits;
 
 use crate::config::Config;
 use crate::startup;

@@ -226,15 +226,19 @@ const SOCKET_RETRY_SECS: u64 = 10;
 pub const NEW_VISITORS_PER_IP: u32 = 120;
 
 /// Sign-in attempts a client IP may make: a few typos, not a guessing run.
-const LOGINS_PER_IP_PER_MINUTE: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
-const LOGIN_BURST: NonZeroU32 = NonZeroU32::new(10).expect("non-zero");
+const LOGINS_PER_IP_PER_MINUTE: NonZeroU32 = NonZeroU32::new(30).expect("non-zero");
+const LOGIN_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 /// Wrong passwords one account takes in a row before it is locked, then one a minute.
 const FAILURES_PER_ACCOUNT_PER_MINUTE: NonZeroU32 = NonZeroU32::new(1).expect("non-zero");
 const FAILURE_BURST: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
 
 /// The key of an account in the sign-in limits.
 pub fn account_key(tenant: &str, email: &str) -> String {
-    format!("{}\n{}", tenant.trim().to_lowercase(), email.trim().to_lowercase())
+    format!(
+        "{}\n{}",
+        tenant.trim().to_lowercase(),
+        email.trim().to_lowercase()
+    )
 }
 
 /// `per_minute`, a third of it at once.
@@ -282,7 +286,9 @@ mod tests {
             .hold_socket(Some(ip), VisitorId::new())
             .expect("another visitor on the same IP");
         drop(held);
-        limits.hold_socket(Some(ip), visitor).expect("closed sockets free places");
+        limits
+            .hold_socket(Some(ip), visitor)
+            .expect("closed sockets free places");
     }
 
     #[test]
@@ -293,7 +299,9 @@ mod tests {
             limits.check_login(None, &account).expect("not locked yet");
             limits.login_failed(&account);
         }
-        limits.check_login(None, &account).expect("five failures pass");
+        limits
+            .check_login(None, &account)
+            .expect("five failures pass");
         limits.login_failed(&account);
         let refused = limits.check_login(None, &account).expect_err("locked");
         assert_eq!(refused.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
@@ -307,11 +315,15 @@ mod tests {
     fn one_ip_cannot_try_more_than_its_sign_in_allowance() {
         let limits = RateLimits::new(60, 60);
         let ip: IpAddr = [10, 0, 0, 1].into();
-        for i in 0..10 {
+        for i in 0..20 {
             limits
                 .check_login(Some(ip), &account_key("acme", &format!("{i}@x")))
                 .expect("within the burst");
         }
-        assert!(limits.check_login(Some(ip), &account_key("acme", "11@x")).is_err());
+        assert!(
+            limits
+                .check_login(Some(ip), &account_key("acme", "21@x"))
+                .is_err()
+        );
     }
 }

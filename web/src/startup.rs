@@ -113,15 +113,21 @@ fn dev_mailbox(
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     match (config.dev_mailbox, loopback) {
         (true, true) => {
-            tracing::warn!("the dev mailbox is on: /dev/mailbox shows every tenant's mail to anyone who can reach this server");
+            tracing::warn!(
+                "the dev mailbox is on: /dev/mailbox shows every tenant's mail to anyone who can reach this server"
+            );
             Some(kept)
         }
         (true, false) => {
-            tracing::warn!("TANDEM_DEV_MAILBOX is ignored: this server does not listen on loopback");
+            tracing::warn!(
+                "TANDEM_DEV_MAILBOX is ignored: this server does not listen on loopback"
+            );
             None
         }
         (false, _) => {
-            tracing::info!("no SMTP server: mail is kept in ./mailbox; TANDEM_DEV_MAILBOX=true shows it at /dev/mailbox");
+            tracing::info!(
+                "no SMTP server: mail is kept in ./mailbox; TANDEM_DEV_MAILBOX=true shows it at /dev/mailbox"
+            );
             None
         }
     }

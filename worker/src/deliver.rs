@@ -192,9 +192,8 @@ impl Deliverer {
             subject: email.subject.clone(),
             text: email.text.clone(),
         };
-        let plan = Plan::of(
-            bounded_routes(self.hooks.as_ref(), batch, &summary, self.tandem.now()).await,
-        );
+        let plan =
+            Plan::of(bounded_routes(self.hooks.as_ref(), batch, &summary, self.tandem.now()).await);
         let (outcome, delivered) = match plan.email_skipped {
             None => self.mail(batch, &email, recipient).await,
             Some(reason) => (

@@ -93,7 +93,11 @@ mod tests {
     #[tokio::test]
     async fn hash_and_verify() {
         let h = hash("correct horse battery".into()).await.unwrap();
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(
+            verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
         assert!(!verify("anything at all".into(), None).await.unwrap());
     }

@@ -110,7 +110,11 @@ impl FrameHandler for OperatorFrames {
                 body,
                 client_id,
             } => {
-                if let Err(e) = self.state.check_message_quota(self.actor.tenant, crate::rate_limit::Side::Operator).await {
+                if let Err(e) = self
+                    .state
+                    .check_message_quota(self.actor.tenant, crate::rate_limit::Side::Operator)
+                    .await
+                {
                     return error_reply(e, client_id.as_deref());
                 }
                 let result = match chat_id.parse::<ChatId>() {

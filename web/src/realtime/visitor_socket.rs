@@ -151,7 +151,11 @@ impl FrameHandler for VisitorFrames {
         match frame {
             VisitorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
             VisitorFrame::Send { body, client_id } => {
-                if let Err(e) = self.state.check_message_quota(self.actor.tenant, crate::rate_limit::Side::Visitor).await {
+                if let Err(e) = self
+                    .state
+                    .check_message_quota(self.actor.tenant, crate::rate_limit::Side::Visitor)
+                    .await
+                {
                     return error_reply(e, client_id.as_deref());
                 }
                 let started = std::time::Instant::now();

@@ -111,7 +111,9 @@ pub async fn reply(
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id: ChatId = id.parse()?;
-    state.check_message_quota(auth.actor.tenant, crate::rate_limit::Side::Operator).await?;
+    state
+        .check_message_quota(auth.actor.tenant, crate::rate_limit::Side::Operator)
+        .await?;
     let message = state
         .tandem
         .messages

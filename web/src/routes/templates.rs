@@ -126,21 +126,16 @@ async fn check(
     sources: &TemplateSources,
 ) -> Result<tandem_worker::templates::RenderedEmail, ApiError> {
     let template = EmailTemplate::from(sources.clone());
-    TEMPLATES
-        .validate(template)
-        .await
-        .map_err(|e| match e {
-            TemplateError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                e.to_string(),
-            ),
-            _ => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_template",
-                e.to_string(),
-            ),
-        })
+    TEMPLATES.validate(template).await.map_err(|e| match e {
+        TemplateError::Busy => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+        }
+        _ => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            e.to_string(),
+        ),
+    })
 }
 
 static TEMPLATES: LazyLock<Arc<Templates>> = LazyLock::new(|| Arc::new(Templates::new()));

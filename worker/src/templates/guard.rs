@@ -253,7 +253,10 @@ mod tests {
     #[test]
     fn partials_decorators_and_triple_stash_are_refused() {
         for (source, word) in [
-            (r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#, "not allowed"),
+            (
+                r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#,
+                "not allowed",
+            ),
             ("{{> header}}", "partials"),
             ("{{#> layout}}x{{/layout}}", "partials"),
             ("{{*decorator}}", "decorators"),
@@ -274,7 +277,8 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_before_the_parser_sees_it() {
         let deep_ifs = "{{#if a}}".repeat(3000) + &"{{/if}}".repeat(3000);
-        let deep_lookups = "{{".to_owned() + &"(lookup ".repeat(2000) + "x" + &" 1)".repeat(2000) + "}}";
+        let deep_lookups =
+            "{{".to_owned() + &"(lookup ".repeat(2000) + "x" + &" 1)".repeat(2000) + "}}";
         for source in [deep_ifs, deep_lookups] {
             assert!(scan(&source).unwrap_err().contains("nested at most"));
         }

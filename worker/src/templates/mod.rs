@@ -296,7 +296,8 @@ mod tests {
         let templates = Arc::new(Templates::new());
         let hostile = [
             r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#.to_owned(),
-            r#"{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}{{> a}}"#.to_owned(),
+            r#"{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}{{> a}}"#
+                .to_owned(),
             "{{#if a}}".repeat(3000) + &"{{/if}}".repeat(3000),
             "{{".to_owned() + &"(lookup ".repeat(2000) + "x" + &" 1)".repeat(2000) + "}}",
             "{{#each @root.replies}}".repeat(40) + "x" + &"{{/each}}".repeat(40),

@@ -1,0 +1,275 @@
+//! What one client can hold or spend of the server, and what it cannot: password guesses,
+//! half-sent requests, sockets, frames and messages. Each limit refuses the abuser with a clear
+//! answer and leaves everybody else served.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tandem_migrations::test_db::TestDatabase;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use support::live::{Live, PLATFORM_TOKEN};
+
+async fn login_status(
+    live: &Live,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> (StatusCode, Option<u64>) {
+    let response = live
+        .http
+        .post(live.url("/api/v1/auth/login"))
+        .json(&json!({"tenant": tenant, "email": email, "password": password}))
+        .send()
+        .await
+        .expect("the server answers");
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (response.status(), retry)
+}
+
+/// Five wrong passwords, then the account is locked for a while — the right password too —
+/// while other accounts sign in as usual.
+async fn guessing_a_password_is_throttled(live: Live) {
+    let acme = &live.acme;
+    for _ in 0..6 {
+        let (status, _) =
+            login_status(&live, &acme.slug, &acme.admin_email, "wrong-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    for password in ["wrong-password", acme.admin_password.as_str()] {
+        let (status, retry) = login_status(&live, &acme.slug, &acme.admin_email, password).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
+    }
+    let globex = &live.globex;
+    let (status, _) = login_status(
+        &live,
+        &globex.slug,
+        &globex.admin_email,
+        &globex.admin_password,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // One client guessing across accounts runs out of attempts too.
+    let mut refused = false;
+    for i in 0..30 {
+        let (status, _) = login_status(
+            &live,
+            "acme",
+            &format!("{i}@acme.example.com"),
+            "guess-guess",
+        )
+        .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "an IP's sign-in attempts are limited");
+}
+
+/// A client that opens connections and never finishes its headers is cut off: past its share
+/// of connections at once, and after the header timeout for the rest. Others are served all
+/// along.
+async fn half_sent_requests_cannot_starve_the_listener(live: Live) {
+    let server: SocketAddr = live
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address");
+    // The slow client comes from another loopback address than the test's own requests.
+    let mut slow = Vec::new();
+    for _ in 0..30 {
+        let socket = TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.2:0".parse().expect("an address"))
+            .expect("bind 127.0.0.2");
+        let mut stream = socket.connect(server).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem\r\n")
+            .await
+            .expect("half a request");
+        slow.push(stream);
+    }
+    let (status, _) = live.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "others are served");
+    // The 20 allowed stay until the header timeout (2 s); the other 10 are closed at once.
+    let early = futures_util::future::join_all(
+        slow.iter_mut()
+            .map(|stream| closed_within(stream, Duration::from_millis(500))),
+    )
+    .await;
+    assert_eq!(
+        early.iter().filter(|closed| **closed).count(),
+        10,
+        "{early:?}"
+    );
+    let later = futures_util::future::join_all(
+        slow.iter_mut()
+            .map(|stream| closed_within(stream, Duration::from_secs(5))),
+    )
+    .await;
+    assert!(
+        later.iter().all(|closed| *closed),
+        "cut off at the timeout: {later:?}"
+    );
+    // A client of its own: the pooled connection idled into the same timeout.
+    let response = reqwest::get(live.url("/healthz"))
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Whether the server closes `stream` (perhaps after an error answer) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 1024];
+    let reading = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(within, reading).await.is_ok()
+}
+
+async fn slow_client_limits(db: TestDatabase) -> Live {
+    Live::with_env(
+        db,
+        &[
+            ("TANDEM_HEADER_READ_TIMEOUT_SECS", "2"),
+            ("TANDEM_MAX_CONNECTIONS_PER_IP", "20"),
+        ],
+    )
+    .await
+}
+
+/// Visitors writing as fast as the tenant's quota allows never make an operator's reply fail:
+/// each side has its own allowance.
+async fn visitors_cannot_use_up_the_operators_replies(live: Live) {
+    let (status, body) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/platform/tenants/{}", live.acme.id),
+            Some(PLATFORM_TOKEN),
+            Some(json!({"limits": {"messages_per_minute": 12}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let mut chats = Vec::new();
+    let mut refused = 0;
+    for i in 0..8 {
+        let visitor = live.visitor(&live.acme).await;
+        for _ in 0..2 {
+            let (status, body) = live
+                .visitor_call(
+                    &visitor,
+                    Method::POST,
+                    "/chat/messages",
+                    Some(json!({"body": format!("question {i}")})),
+                )
+                .await;
+            match status {
+                StatusCode::CREATED => {
+                    chats.push(body["chat_id"].as_str().expect("a chat").to_owned())
+                }
+                StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                other => panic!("{other}: {body}"),
+            }
+        }
+    }
+    assert!(refused > 0, "the visitors' allowance ran out");
+    chats.dedup();
+    for chat in chats.iter().take(2) {
+        let (status, body) = live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat}/messages"),
+                Some(&olga.token),
+                Some(json!({"body": "On it."})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+/// One visitor may keep a few tabs open, not hundreds of sockets.
+async fn a_visitor_cannot_hold_hundreds_of_sockets(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    let url = live.ws_url(&format!(
+        "/api/v1/widget/{}/ws?visitor_token={}",
+        visitor.key, visitor.token
+    ));
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        open.push(live.visitor_socket(&visitor).await);
+    }
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!("the 11th socket is refused: {:?}", other.map(|_| ())),
+    }
+    // A closed tab frees its place.
+    open.pop().expect("a socket").close().await;
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a place is free again");
+}
+
+/// Socket frames count against the client IP's allowance like requests do.
+async fn socket_frames_count_against_the_ip_allowance(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    let mut tab = live.visitor_socket(&visitor).await;
+    for _ in 0..30 {
+        tab.send(json!({"type": "typing"})).await;
+    }
+    let (code, reason) = tab.expect_close().await;
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("rate limit"), "{reason}");
+}
+
+async fn per_ip_frame_limits(db: TestDatabase) -> Live {
+    Live::with_env(
+        db,
+        &[
+            ("TANDEM_RATE_LIMIT_PER_IP", "60"),
+            ("TANDEM_RATE_LIMIT_PER_VISITOR", "100000"),
+        ],
+    )
+    .await
+}
+
+tandem_migrations::on_both_databases!(
+    Live::on_database =>
+    guessing_a_password_is_throttled,
+    visitors_cannot_use_up_the_operators_replies,
+    a_visitor_cannot_hold_hundreds_of_sockets,
+);
+
+mod slow_clients {
+    use super::*;
+    tandem_migrations::on_both_databases!(slow_client_limits => half_sent_requests_cannot_starve_the_listener);
+}
+
+mod frames {
+    use super::*;
+    tandem_migrations::on_both_databases!(per_ip_frame_limits => socket_frames_count_against_the_ip_allowance);
+}
