@@ -371,6 +371,80 @@ async fn suspension_and_deactivation_end_access_at_once(live: Live) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A socket lives no longer than its session, acts with the role its operator has now, and
+/// opens with the session cookie only from the workspace's own origin.
+async fn operator_sockets_follow_their_session_role_and_origin(live: Live) {
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let anna = live.online_operator(&live.acme, "Anna").await;
+    let (status, body) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/operators/{}", anna.id),
+            Some(&live.acme.admin_token),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Olga's chat: an admin may answer it, an operator may not.
+    let visitor = live.visitor(&live.acme).await;
+    let question = live.visitor_says(&visitor, "Hello?").await;
+    let chat_id = question["chat_id"].as_str().unwrap().to_owned();
+    live.operator_says(&olga, &chat_id, "Hi, Olga here").await;
+    let mut anna_socket = live.operator_socket(&anna.token).await;
+    anna_socket
+        .send(json!({"type": "message.send", "chat_id": chat_id, "body": "Anna, admin", "client_id": "a1"}))
+        .await;
+    anna_socket
+        .expect_where("message.created", |f| f["message"]["body"] == "Anna, admin")
+        .await;
+    let (status, body) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/operators/{}", anna.id),
+            Some(&live.acme.admin_token),
+            Some(json!({"role": "operator"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    anna_socket
+        .send(json!({"type": "message.send", "chat_id": chat_id, "body": "Anna, demoted", "client_id": "a2"}))
+        .await;
+    let refused = anna_socket.expect("error").await;
+    assert_eq!(refused["error"]["code"], "not_allowed", "{refused}");
+
+    // Logging out closes the socket of that session.
+    let mut olga_socket = live.operator_socket(&olga.token).await;
+    let (status, _) = live
+        .call(Method::POST, "/api/v1/auth/logout", Some(&olga.token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (code_, reason) = olga_socket.expect_close().await;
+    assert_eq!(code_, 4003, "{reason}");
+
+    // The session cookie opens the socket from the workspace's origin only.
+    let ws_url = live.ws_url("/api/v1/ws");
+    let own_origin = live.base.clone();
+    for (origin, allowed) in [("https://evil.example", false), (own_origin.as_str(), true)] {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = ws_url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "cookie",
+            format!("tandem_session={}", anna.token).parse().unwrap(),
+        );
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok(_) => assert!(allowed, "{origin} may not open the socket"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert!(!allowed, "{origin}: {}", response.status());
+                assert_eq!(response.status(), 403);
+            }
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
+}
+
 async fn widget_origins_are_enforced_when_listed(live: Live) {
     let visitor = live.visitor(&live.acme).await;
     let config = live.url(&format!("/api/v1/widget/{}/config", visitor.key));
@@ -700,6 +774,7 @@ tandem_migrations::on_both_databases!(
     platform_limits_are_enforced,
     the_hosted_chat_page_is_served_locked_down,
     widget_origins_are_enforced_when_listed,
+    operator_sockets_follow_their_session_role_and_origin,
     shutdown_closes_sockets_with_a_close_frame,
     the_api_document_describes_every_route,
 );

@@ -246,6 +246,106 @@ async fn socket_frames_count_against_the_ip_allowance(live: Live) {
     assert!(reason.contains("rate limit"), "{reason}");
 }
 
+/// Text that would show other than it is (a reversed file name, a word split by invisible
+/// spaces) is refused with the reason; the joiners real scripts and emoji need are kept.
+async fn invisible_formatting_characters_are_refused(live: Live) {
+    let visitor = live.visitor(&live.acme).await;
+    for (path, body) in [
+        (
+            "/chat/messages",
+            json!({"body": "Your invoice: invoice\u{202E}fdp.exe"}),
+        ),
+        (
+            "/chat/messages",
+            json!({"body": "Log in at pay\u{200B}pal.example"}),
+        ),
+    ] {
+        let (status, answer) = live
+            .visitor_call(&visitor, Method::POST, path, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invisible"),
+            "{answer}"
+        );
+    }
+    let (status, answer) = live
+        .visitor_call(
+            &visitor,
+            Method::PUT,
+            "/visitor",
+            Some(json!({"name": "Shop\u{2066} Security"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/chat/messages",
+            Some(json!({"body": "سلام\u{200C}ها 👩\u{200D}💻"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+/// Requests naming an unknown widget key from a page (with an `Origin`) are charged to the
+/// client like any other: probing keys costs the database nothing past the allowance.
+async fn unknown_widget_keys_count_against_the_ip_allowance(live: Live) {
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let response = live
+            .http
+            .get(live.url(&format!("/api/v1/widget/wk_probe{i}/config")))
+            .header("origin", "https://shop.example")
+            .send()
+            .await
+            .expect("the server answers");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses[0], 404);
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+/// Behind a trusted proxy each client has its own allowance, named by `X-Forwarded-For`.
+async fn clients_behind_a_trusted_proxy_have_their_own_allowance(live: Live) {
+    let config = format!("/api/v1/widget/{}/config", live.acme.widget_key);
+    let get = |client: &'static str| {
+        live.http
+            .get(live.url(&config))
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let mut limited = false;
+    for _ in 0..20 {
+        if get("198.51.100.7").await.expect("answers").status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "one client runs out");
+    let other = get("198.51.100.8").await.expect("answers");
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "another client behind the proxy is served"
+    );
+}
+
+async fn behind_a_proxy(db: TestDatabase) -> Live {
+    Live::with_env(
+        db,
+        &[
+            ("TANDEM_RATE_LIMIT_PER_IP", "60"),
+            ("TANDEM_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await
+}
+
 async fn per_ip_frame_limits(db: TestDatabase) -> Live {
     Live::with_env(
         db,
@@ -262,6 +362,7 @@ tandem_migrations::on_both_databases!(
     guessing_a_password_is_throttled,
     visitors_cannot_use_up_the_operators_replies,
     a_visitor_cannot_hold_hundreds_of_sockets,
+    invisible_formatting_characters_are_refused,
 );
 
 mod slow_clients {
@@ -271,5 +372,14 @@ mod slow_clients {
 
 mod frames {
     use super::*;
-    tandem_migrations::on_both_databases!(per_ip_frame_limits => socket_frames_count_against_the_ip_allowance);
+    tandem_migrations::on_both_databases!(
+        per_ip_frame_limits =>
+        socket_frames_count_against_the_ip_allowance,
+        unknown_widget_keys_count_against_the_ip_allowance,
+    );
+}
+
+mod proxy {
+    use super::*;
+    tandem_migrations::on_both_databases!(behind_a_proxy => clients_behind_a_trusted_proxy_have_their_own_allowance);
 }

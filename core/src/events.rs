@@ -61,6 +61,9 @@ pub enum DomainEvent {
     AccessRevoked {
         tenant: TenantId,
         user: Option<UserId>,
+        /// One session only (logout): the hex SHA-256 of its token, as stored.
+        #[serde(default)]
+        session: Option<String>,
     },
 }
 

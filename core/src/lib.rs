@@ -20,6 +20,7 @@ pub mod presence;
 pub mod secret;
 pub mod services;
 pub mod tenant;
+pub mod text;
 pub mod visitor;
 
 pub use error::{CoreError, CoreResult};

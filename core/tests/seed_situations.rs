@@ -229,12 +229,27 @@ async fn offline_form_then_more_messages_and_an_edit(w: World) {
     let earlier = w
         .tandem
         .messages
-        .earlier_texts(&acme.admin, request.id)
+        .earlier_texts(&acme.admin, chat.id, request.id)
         .await
         .unwrap();
     assert_eq!(earlier.len(), 1);
     assert_eq!(earlier[0].body, "Need 3 boxes");
     assert_eq!(earlier[0].written_at, request.created_at);
+    // Asked through another chat of the same tenant, the message is not found.
+    let (neighbour, _) = w.visitor(&acme).await;
+    let hello = w
+        .tandem
+        .messages
+        .send_as_visitor(&neighbour, "Hello", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.tandem
+            .messages
+            .earlier_texts(&acme.admin, hello.chat_id, request.id)
+            .await,
+        Err(tandem_core::CoreError::NotFound(_))
+    ));
 
     // A second edit keeps both earlier texts, oldest first.
     w.advance(Duration::from_secs(5));
@@ -246,7 +261,7 @@ async fn offline_form_then_more_messages_and_an_edit(w: World) {
     let earlier = w
         .tandem
         .messages
-        .earlier_texts(&acme.admin, request.id)
+        .earlier_texts(&acme.admin, chat.id, request.id)
         .await
         .unwrap();
     assert_eq!(

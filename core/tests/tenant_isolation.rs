@@ -82,7 +82,12 @@ async fn another_tenant_can_neither_read_nor_touch_a_tenants_data(w: World) {
             .mark_read_by_operator(&b.admin, chat, question.id)
             .await,
     );
-    not_found(w.tandem.messages.earlier_texts(&b.admin, question.id).await);
+    not_found(
+        w.tandem
+            .messages
+            .earlier_texts(&b.admin, chat, question.id)
+            .await,
+    );
     not_found(w.tandem.operators.get(&b.admin, alice.user).await);
     not_found(
         w.tandem

@@ -27,6 +27,9 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// How long a client has to send a request's headers.
     pub header_read_timeout_secs: u64,
+    /// Reverse proxies (comma-separated IP addresses) whose `X-Forwarded-For` names the
+    /// client; they are also exempt from the per-IP connection cap.
+    pub trusted_proxies: String,
     /// Widget requests and socket messages one client IP may make per minute (bursts of a
     /// sixth of it are allowed).
     pub rate_limit_per_ip: u32,
@@ -96,6 +99,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             max_connections_per_ip: 64,
             header_read_timeout_secs: 10,
+            trusted_proxies: String::new(),
             rate_limit_per_ip: 1200,
             rate_limit_per_visitor: 240,
             new_visitors_per_ip: crate::rate_limit::NEW_VISITORS_PER_IP,

@@ -40,17 +40,26 @@ pub fn check_origin(tenant: &Tenant, headers: &HeaderMap) -> Result<(), ApiError
 
 /// Middleware around the whole router, acting on `/api/v1/widget/{key}/...` only: answers preflights, refuses origins the tenant did
 /// not allow, and adds the CORS headers to allowed ones.
-pub async fn widget_cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn widget_cors(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(origin) = request.headers().get(ORIGIN).cloned() else {
         return next.run(request).await;
     };
-    let Some(rest) = request.uri().path().strip_prefix("/api/v1/widget/") else {
+    let Some(key) = request
+        .uri()
+        .path()
+        .strip_prefix("/api/v1/widget/")
+        .map(|rest| rest.split('/').next().unwrap_or_default().to_owned())
+    else {
         return next.run(request).await;
     };
-    let key = Some(rest)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
+    // The client's allowance first: an unknown key must cost the database nothing either.
+    if let Err(e) = crate::rate_limit::check_ip_once(&state, &mut request) {
+        return e.into_response();
+    }
     let tenant = match state.tenants.by_widget_key(&state.tandem, &key).await {
         Ok(tenant) => tenant,
         Err(e) => return ApiError::from(e).into_response(),

@@ -21,13 +21,31 @@ use crate::state::AppState;
 
 /// Middleware for the widget's endpoints: each client IP gets its allowance before anything
 /// else (the database included) is touched.
-pub async fn limit_by_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(ip) = client_ip(request.extensions())
-        && let Err(e) = state.limits.check_ip(ip)
-    {
+pub async fn limit_by_ip(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Err(e) = check_ip_once(&state, &mut request) {
         return e.into_response();
     }
     next.run(request).await
+}
+
+/// Marks a request whose client IP has been charged for it.
+#[derive(Clone, Copy)]
+struct IpCharged;
+
+/// Charges the request to its client IP's allowance, once however many layers ask.
+pub fn check_ip_once(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
+    if request.extensions().get::<IpCharged>().is_some() {
+        return Ok(());
+    }
+    request.extensions_mut().insert(IpCharged);
+    match client_ip(request.extensions()) {
+        Some(ip) => state.limits.check_ip(ip),
+        None => Ok(()),
+    }
 }
 
 /// The address the request came from, when the server knows it.

@@ -20,10 +20,12 @@ use tower::Layer;
 use crate::held::OpenCounts;
 
 /// What one client may hold and how long it may dawdle.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnectionLimits {
-    /// Connections one IP may have open at once; 0: no cap (e.g. behind a proxy that has one).
+    /// Connections one IP may have open at once; 0: no cap.
     pub per_ip: usize,
+    /// Proxies exempt from the cap: every client behind them shares their address.
+    pub exempt: crate::forwarded::TrustedProxies,
     /// Time from a connection's first byte (or an idle keep-alive) to the end of the request's
     /// headers.
     pub header_read: Duration,
@@ -64,7 +66,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(slot) = open.take(peer.ip(), limits.per_ip) else {
+        let cap = if limits.exempt.contains(peer.ip()) {
+            0
+        } else {
+            limits.per_ip
+        };
+        let Some(slot) = open.take(peer.ip(), cap) else {
             tracing::debug!(%peer, "connection refused: too many from this address");
             continue;
         };

@@ -235,6 +235,7 @@ pub struct Application {
     closing: watch::Sender<bool>,
     max_body_bytes: usize,
     connection_limits: crate::serve::ConnectionLimits,
+    proxies: crate::forwarded::TrustedProxies,
 }
 
 impl Application {
@@ -252,6 +253,8 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let public_url = config.public_url(listener.local_addr()?);
+        let proxies = crate::forwarded::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TANDEM_TRUSTED_PROXIES: {e}"))?;
         let metrics = Arc::new(Metrics::new());
         let (closing, closing_rx) = watch::channel(false);
         let mail = Mail::from_config(config, &tandem)?;
@@ -306,7 +309,9 @@ impl Application {
             connection_limits: crate::serve::ConnectionLimits {
                 per_ip: config.max_connections_per_ip,
                 header_read: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+                exempt: proxies.clone(),
             },
+            proxies,
         })
     }
 
@@ -336,6 +341,11 @@ impl Application {
         let delivery = self.delivery.map(|delivery| delivery.spawn(stop_rx));
         let app = routes::router(state.clone(), self.max_body_bytes)
             .layer(from_fn_with_state(state.clone(), count_responses))
+            // Outermost: every layer and handler sees the client, not the proxy.
+            .layer(from_fn_with_state(
+                self.proxies.clone(),
+                crate::forwarded::real_client,
+            ))
             .layer(
                 ServiceBuilder::new()
                     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

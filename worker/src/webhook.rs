@@ -181,34 +181,57 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// Addresses on the public internet: not loopback, private, link-local, shared, documentation,
-/// multicast or unspecified.
+/// Addresses on the public internet, and only those: an allow-list of global unicast ranges,
+/// with the IPv4 address inside IPv6 forms that embed one (mapped, NAT64, 6to4) checked in turn.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v4(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    let reserved = a == 0 // "this network"
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
+        || (a == 169 && b == 254) // link-local, cloud metadata
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
+        || (a == 192 && b == 168)
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
+        || a >= 224; // multicast, reserved, broadcast
+    !reserved
+}
+
+fn is_public_v6(v6: std::net::Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let embedded = |high: u16, low: u16| {
+        std::net::Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8)
+    };
+    // ::ffff:a.b.c.d, mapped.
+    if s[..5] == [0; 5] && s[5] == 0xffff {
+        return is_public_v4(embedded(s[6], s[7]));
+    }
+    // 64:ff9b::a.b.c.d, the well-known NAT64 prefix.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(s[6], s[7]));
+    }
+    // 2002:aabb:ccdd::/48, 6to4 of a.b.c.d.
+    if s[0] == 0x2002 {
+        return is_public_v4(embedded(s[1], s[2]));
+    }
+    let global_unicast = (s[0] & 0xe000) == 0x2000; // 2000::/3
+    // 2001::/23: IETF protocol assignments and Teredo; 2001:db8::/32: documentation.
+    let special = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    // 3fff::/20: documentation, and what is around it.
+    let reserved = special || (s[0] & 0xfff0) == 0x3ff0;
+    global_unicast && !reserved
 }
 
 #[cfg(test)]
@@ -238,10 +261,33 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            // IPv6 forms that carry an internal IPv4 address, and reserved ranges.
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::169.254.169.254",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::1",
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "2001::1",
+            "2001:db8::1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
         ] {
             assert!(!is_public(internal.parse().unwrap()), "{internal}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

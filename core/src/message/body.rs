@@ -20,13 +20,13 @@ impl MessageBody {
                 format!("must be at most {max_chars} characters"),
             ));
         }
-        if body
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-        {
+        if let Some(c) = crate::text::forbidden_char(body, true) {
             return Err(CoreError::invalid(
                 "body",
-                "must not contain control characters",
+                format!(
+                    "must not contain control or invisible formatting characters (U+{:04X})",
+                    u32::from(c)
+                ),
             ));
         }
         Ok(Self(body.to_owned()))

@@ -418,10 +418,13 @@ impl MessageService {
     pub async fn earlier_texts(
         &self,
         actor: &OperatorActor,
+        chat: ChatId,
         id: MessageId,
     ) -> CoreResult<Vec<EarlierText>> {
+        // The message of that chat of this tenant: an id from another chat is not found.
         let exists = message::Entity::find_by_id(id)
             .filter(message::Column::TenantId.eq(actor.tenant))
+            .filter(message::Column::ChatId.eq(chat))
             .one(&self.deps.db)
             .await?;
         if exists.is_none() {

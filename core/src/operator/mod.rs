@@ -15,7 +15,7 @@ use crate::ids::{TenantId, UserId};
 
 pub use service::{NewOperator, OperatorPatch, OperatorService};
 pub(crate) use service::{NewUser, insert_user, publish_availability};
-pub use session::{Login, SESSION_LIFETIME};
+pub use session::{Login, SESSION_LIFETIME, session_key};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(

@@ -300,6 +300,7 @@ impl OperatorService {
             self.deps.publish(DomainEvent::AccessRevoked {
                 tenant: actor.tenant,
                 user: Some(id),
+                session: None,
             });
         }
         if patch.active.is_some() || patch.capacity.is_some() {
@@ -405,10 +406,13 @@ fn actor_of(row: &user::Model) -> OperatorActor {
 
 fn parse_name(raw: &str) -> CoreResult<String> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > 200
+        || crate::text::forbidden_char(name, false).is_some()
+    {
         return Err(CoreError::invalid(
             "name",
-            "must be 1 to 200 characters, without control characters",
+            "must be 1 to 200 characters, without control or invisible formatting characters",
         ));
     }
     Ok(name.to_owned())

@@ -11,6 +11,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use crate::clock::Timestamp;
 use crate::entity::{operator_session, tenant, user};
 use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
 use crate::ids::{TenantId, UserId};
 use crate::secret;
 
@@ -98,17 +99,36 @@ impl OperatorService {
             return Ok(());
         }
         let now = self.deps().clock.now();
+        let digest = secret::digest(token);
+        let Some(session) = operator_session::Entity::find()
+            .filter(operator_session::Column::TokenHash.eq(digest.clone()))
+            .filter(operator_session::Column::RevokedAt.is_null())
+            .one(&self.deps().db)
+            .await?
+        else {
+            return Ok(());
+        };
         operator_session::Entity::update_many()
             .col_expr(
                 operator_session::Column::RevokedAt,
                 Expr::value(now.millis()),
             )
-            .filter(operator_session::Column::TokenHash.eq(secret::digest(token)))
-            .filter(operator_session::Column::RevokedAt.is_null())
+            .filter(operator_session::Column::Id.eq(session.id))
             .exec(&self.deps().db)
             .await?;
+        // Sockets opened with this session close too.
+        self.deps().publish(DomainEvent::AccessRevoked {
+            tenant: session.tenant_id,
+            user: Some(session.user_id),
+            session: Some(session_key(token)),
+        });
         Ok(())
     }
+}
+
+/// How a session is named in [`DomainEvent::AccessRevoked`]: its token's digest, as stored.
+pub fn session_key(token: &str) -> String {
+    secret::digest(token)
 }
 
 /// Ends every session of one account (on deactivation).

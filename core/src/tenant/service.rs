@@ -265,6 +265,7 @@ impl TenantService {
             self.deps.publish(DomainEvent::AccessRevoked {
                 tenant: id,
                 user: None,
+                session: None,
             });
         }
         self.by_id(id).await

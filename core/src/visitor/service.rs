@@ -302,10 +302,13 @@ async fn issue_visitor_token(
 
 pub(crate) fn parse_visitor_name(raw: &str) -> CoreResult<String> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > 200
+        || crate::text::forbidden_char(name, false).is_some()
+    {
         return Err(CoreError::invalid(
             "name",
-            "must be 1 to 200 characters, without control characters",
+            "must be 1 to 200 characters, without control or invisible formatting characters",
         ));
     }
     Ok(name.to_owned())

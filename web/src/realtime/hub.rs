@@ -34,6 +34,8 @@ struct Subscriber {
 
 struct OperatorSubscriber {
     user: UserId,
+    /// The session the socket was opened with ([`tandem_core::operator::session_key`]).
+    session: String,
     sub: Subscriber,
 }
 
@@ -122,6 +124,7 @@ impl Hub {
         self: &Arc<Self>,
         tenant: TenantId,
         user: UserId,
+        session: String,
     ) -> (Registration, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +134,7 @@ impl Hub {
             .or_default()
             .push(OperatorSubscriber {
                 user,
+                session,
                 sub: Subscriber { id, tx },
             });
         let registration = Registration {
@@ -236,7 +240,11 @@ impl Hub {
                     }
                 }
             }
-            DomainEvent::AccessRevoked { tenant, user } => self.revoke(*tenant, *user),
+            DomainEvent::AccessRevoked {
+                tenant,
+                user,
+                session,
+            } => self.revoke(*tenant, *user, session.as_deref()),
             DomainEvent::PresenceChanged { .. } => {
                 // Operators learn of presence through `chat.updated`; visitors know their own.
             }
@@ -299,7 +307,7 @@ impl Hub {
         });
     }
 
-    fn revoke(&self, tenant: TenantId, user: Option<UserId>) {
+    fn revoke(&self, tenant: TenantId, user: Option<UserId>, session: Option<&str>) {
         let routes = self.routes();
         let close = |tx: &mpsc::Sender<Outbound>, reason| {
             let _ = tx.try_send(Outbound::Close(4003, reason));
@@ -308,6 +316,7 @@ impl Hub {
             for s in subs
                 .iter()
                 .filter(|s| user.is_none_or(|user| user == s.user))
+                .filter(|s| session.is_none_or(|session| session == s.session))
             {
                 close(&s.sub.tx, "access revoked");
             }

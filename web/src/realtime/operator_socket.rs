@@ -9,12 +9,12 @@ use tandem_core::CoreError;
 use tandem_core::events::DomainEvent;
 use tandem_core::ids::{ChatId, MessageId};
 use tandem_core::message::Reader;
-use tandem_core::operator::{OperatorActor, OperatorName};
+use tandem_core::operator::{OperatorName, session_key};
 
 use super::frames::{OperatorFrame, ServerFrame};
 use super::socket::{self, FrameHandler, Reply, SocketSettings};
 use super::visitor_socket::error_reply;
-use crate::auth::OperatorAuth;
+use crate::auth::{OperatorAuth, bearer};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::metrics::SocketKind;
@@ -47,19 +47,28 @@ pub async fn upgrade(
     let auth = match query.token {
         Some(token) => OperatorAuth::from_token(&state, &token).await?,
         None => {
+            if bearer(&parts).is_none() {
+                // The browser sends the cookie whichever page opens the socket: only the
+                // workspace's own origin may use it (no cross-site socket hijacking).
+                same_origin(&parts, &state.public_url)?;
+            }
             let mut parts = parts;
             <OperatorAuth as FromRequestParts<AppState>>::from_request_parts(&mut parts, &state)
                 .await?
         }
     };
     let actor = auth.actor;
+    let token = auth.token;
     let me = state.tandem.operators.get(&actor, actor.user).await?;
     let me = OperatorName {
         id: me.id,
         name: me.name,
     };
     Ok(socket::configure(ws).on_upgrade(move |socket| async move {
-        let (registration, outbound) = state.hub.register_operator(actor.tenant, actor.user);
+        let (registration, outbound) =
+            state
+                .hub
+                .register_operator(actor.tenant, actor.user, session_key(&token));
         state.metrics.socket_opened(SocketKind::Operator);
         let hello = ServerFrame::Hello {
             visitor_id: None,
@@ -69,7 +78,7 @@ pub async fn upgrade(
         .to_text();
         let handler = OperatorFrames {
             state: state.clone(),
-            actor,
+            token,
             me,
         };
         let settings = SocketSettings {
@@ -89,9 +98,40 @@ pub async fn upgrade(
     }))
 }
 
+/// The page opening the socket is served by this server: `Origin` names the `Host` asked for,
+/// or the public URL (behind a proxy that rewrites `Host`).
+fn same_origin(parts: &Parts, public_url: &str) -> Result<(), ApiError> {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    let origin_host = header(axum::http::header::ORIGIN)
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/'));
+    match (origin_host, header(axum::http::header::HOST)) {
+        // Not a browser: it chose to send the cookie itself.
+        (None, _) => Ok(()),
+        (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host) => Ok(()),
+        (Some(origin), _)
+            if public_url.split_once("://").is_some_and(|(_, public)| {
+                public.trim_end_matches('/').eq_ignore_ascii_case(origin)
+            }) =>
+        {
+            Ok(())
+        }
+        _ => Err(
+            CoreError::NotAllowed("this page's origin may not open the workspace socket").into(),
+        ),
+    }
+}
+
 struct OperatorFrames {
     state: AppState,
-    actor: OperatorActor,
+    /// Checked again before every frame that acts: a session that ended (logout, deactivation)
+    /// acts no more, and a changed role applies at once.
+    token: String,
     /// Shown to visitors while this operator types.
     me: OperatorName,
 }
@@ -103,6 +143,15 @@ impl FrameHandler for OperatorFrames {
             Err(e) => return error_reply(ApiError::invalid_frame(e), None),
         };
         let tandem = &self.state.tandem;
+        if matches!(frame, OperatorFrame::Ping) {
+            return Reply::Frame(ServerFrame::Pong.to_text());
+        }
+        let actor = match tandem.operators.authenticate_token(&self.token).await {
+            Ok(actor) => actor,
+            Err(CoreError::Unauthorized(_)) => return Reply::Revoked,
+            Err(e) => return error_reply(e.into(), None),
+        };
+        let actor = &actor;
         match frame {
             OperatorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
             OperatorFrame::Send {
@@ -112,7 +161,7 @@ impl FrameHandler for OperatorFrames {
             } => {
                 if let Err(e) = self
                     .state
-                    .check_message_quota(self.actor.tenant, crate::rate_limit::Side::Operator)
+                    .check_message_quota(actor.tenant, crate::rate_limit::Side::Operator)
                     .await
                 {
                     return error_reply(e, client_id.as_deref());
@@ -121,7 +170,7 @@ impl FrameHandler for OperatorFrames {
                     Ok(chat) => {
                         tandem
                             .messages
-                            .send_as_operator(&self.actor, chat, &body, client_id.as_deref())
+                            .send_as_operator(actor, chat, &body, client_id.as_deref())
                             .await
                     }
                     Err(e) => Err(e),
@@ -140,7 +189,7 @@ impl FrameHandler for OperatorFrames {
                     (Ok(chat), Ok(up_to)) => {
                         tandem
                             .messages
-                            .mark_read_by_operator(&self.actor, chat, up_to)
+                            .mark_read_by_operator(actor, chat, up_to)
                             .await
                     }
                     (Err(e), _) | (_, Err(e)) => Err(e),
@@ -152,13 +201,13 @@ impl FrameHandler for OperatorFrames {
             }
             OperatorFrame::Typing { chat_id } => {
                 let chat = match chat_id.parse::<ChatId>() {
-                    Ok(id) => tandem.chats.summary(&self.actor, id).await,
+                    Ok(id) => tandem.chats.summary(actor, id).await,
                     Err(e) => Err(e),
                 };
                 match chat {
                     Ok(chat) => {
                         self.state.events.publish(DomainEvent::Typing {
-                            tenant: self.actor.tenant,
+                            tenant: actor.tenant,
                             visitor: chat.visitor.id,
                             chat: chat.id,
                             by: Reader::Operator,

@@ -20,6 +20,8 @@ pub mod close_code {
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// Access revoked: the session ended, the account or the tenant was switched off.
+    pub const REVOKED: u16 = 4003;
 }
 
 /// The largest client frame accepted, in bytes (a maximal message body fits easily).
@@ -44,6 +46,8 @@ pub enum Reply {
     Frame(Utf8Bytes),
     /// The client is over its rate limit: the frame was refused.
     Refused(ApiError),
+    /// The credentials the socket was opened with stopped working: it closes.
+    Revoked,
 }
 
 pub trait FrameHandler {
@@ -84,6 +88,7 @@ pub async fn drive(
                                 break None;
                             }
                         }
+                        Reply::Revoked => break Some((close_code::REVOKED, "access revoked")),
                         Reply::Refused(err) => {
                             refusals += 1;
                             if refusals > REFUSALS_BEFORE_CLOSE {

@@ -90,7 +90,11 @@ pub async fn edits(
     let id: MessageId = id.parse()?;
     // The chat must be the tenant's too, not only the message.
     state.tandem.chats.summary(&auth.actor, chat).await?;
-    let edits = state.tandem.messages.earlier_texts(&auth.actor, id).await?;
+    let edits = state
+        .tandem
+        .messages
+        .earlier_texts(&auth.actor, chat, id)
+        .await?;
     Ok(Json(EditHistory { edits }))
 }
 
