@@ -644,6 +644,29 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
         phone.goto(&site).await?;
         phone.click_widget(".launcher").await?;
         widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+
+        // Someone else's link (Mallory hands over her own dialog) does not silently take the
+        // phone's conversation away: the widget asks, and Vera keeps hers.
+        let mallory = s.live.visitor(&s.live.acme).await;
+        s.live.visitor_says(&mallory, "Mallory wrote this").await;
+        let (_, handed) = s
+            .live
+            .visitor_call(&mallory, Method::POST, "/hand-over", None)
+            .await;
+        let trap = handed["url"].as_str().context("a hand-over URL")?.to_owned();
+        phone.goto(&trap).await?;
+        widget_shows(&phone, ".choice p", "different conversation").await?;
+        phone.click_widget(".choice .button--quiet").await?;
+        widget_shows(&phone, ".msg--operator .bubble", "It left our warehouse today.").await?;
+        phone
+            .until_true(
+                "Mallory's dialog never shown, the choice gone",
+                "const root = document.querySelector('#tandem-widget').shadowRoot; \
+                 return !root.textContent.includes('Mallory wrote this') \
+                   && root.querySelector('.choice').hidden;",
+                vec![],
+            )
+            .await?;
         Ok(())
     })
     .await;

@@ -428,6 +428,56 @@ async fn the_hand_over_to_the_company_site_carries_the_dialog(live: Live) {
     assert_eq!(status, StatusCode::OK, "{session}");
     assert_eq!(session["visitor_id"], vera.id);
     assert_eq!(session["chat"]["id"], first["chat_id"]);
+    // A hand-over link is good once: a copy of it (a link sent on, a shared screen) is not.
+    let (status, body) = live.resume(&live.acme, token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // Session fixation: Mallory hands her own dialog's link to Vera, whose device has a
+    // conversation of its own. The link does not silently swap it: the device is asked.
+    let mallory = live.visitor(&live.acme).await;
+    live.visitor_says(&mallory, "Mallory's dialog").await;
+    let (_, body) = live
+        .visitor_call(&mallory, Method::POST, "/hand-over", None)
+        .await;
+    let url = body["url"].as_str().unwrap();
+    let trap = &url[prefix.len()..url.len() - "#chat".len()];
+    let session_url = format!("/api/v1/widget/{}/session", live.acme.widget_key);
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &session_url,
+            None,
+            Some(json!({ "resume_token": trap, "visitor_token": vera.token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Asking did not use the link up; the person who says yes gets it.
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &session_url,
+            None,
+            Some(json!({ "resume_token": trap, "visitor_token": vera.token, "replace": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["visitor_id"], mallory.id);
+    // The same visitor's own link on their own device keeps the device's token.
+    let (_, body) = live
+        .visitor_call(&vera, Method::POST, "/hand-over", None)
+        .await;
+    let url = body["url"].as_str().unwrap();
+    let own = &url[prefix.len()..url.len() - "#chat".len()];
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &session_url,
+            None,
+            Some(json!({ "resume_token": own, "visitor_token": vera.token })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["visitor_token"], vera.token);
 
     // Another company's widget knows nothing of Acme's site.
     let other = live.visitor(&live.globex).await;

@@ -30,6 +30,8 @@
       error: "Something went wrong. Please try again.", chatWith: "Chat",
       continueOn: (site) => `Continue on ${site}`,
       requestSent: (email) => `Thank you! We will answer here and at ${email}. You can keep writing or edit your message.`,
+      otherDialog: "This link opens a different conversation from the one on this device. Open it here instead?",
+      openLinked: "Open the link's conversation", keepMine: "Keep this device's",
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -43,6 +45,8 @@
       error: "Что-то пошло не так. Попробуйте ещё раз.", chatWith: "Чат",
       continueOn: (site) => `Продолжить на ${site}`,
       requestSent: (email) => `Спасибо! Мы ответим здесь и на ${email}. Можно дописать или изменить сообщение.`,
+      otherDialog: "Эта ссылка открывает другой разговор, не тот, что на этом устройстве. Открыть его вместо текущего?",
+      openLinked: "Открыть разговор по ссылке", keepMine: "Оставить текущий",
     },
   };
   let t = TEXTS.en;
@@ -117,6 +121,12 @@
   ui.body = el("div", { class: "body" }, ui.greeting, ui.log, ui.typing);
   ui.notice = el("p", { class: "notice", hidden: true, role: "alert" });
   ui.info = el("p", { class: "info", hidden: true, role: "status" });
+  // Asked when a link would swap this device's conversation for someone else's.
+  ui.choiceText = el("p", { id: "tandem-choice" });
+  ui.openLinked = el("button", { class: "button", type: "button" });
+  ui.keepMine = el("button", { class: "button button--quiet", type: "button" });
+  ui.choice = el("div", { class: "choice", hidden: true, role: "alertdialog", "aria-labelledby": "tandem-choice" },
+    ui.choiceText, el("div", { class: "choice-buttons" }, ui.openLinked, ui.keepMine));
   ui.input = el("textarea", { name: "body", rows: 1, maxlength: "10000", id: "tandem-body" });
   ui.inputLabel = el("label", { class: "visually-hidden", for: "tandem-body" });
   ui.sendButton = el("button", { class: "button", type: "submit" });
@@ -125,7 +135,7 @@
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
     el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? ui.handOver : ui.close),
-    ui.body, ui.info, ui.notice, ui.details, ui.form, ui.composer);
+    ui.body, ui.info, ui.notice, ui.choice, ui.details, ui.form, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
 
@@ -568,6 +578,38 @@
   document.addEventListener("visibilitychange", afterChange);
 
   function showNotice(text) { ui.notice.textContent = text; ui.notice.hidden = !text; }
+
+  // Resolves true when the person wants the link's conversation, false to keep their own.
+  function askToReplace() {
+    if (!pageMode) {
+      state.open = true;
+      ui.panel.hidden = false;
+      ui.root.classList.add("root--open");
+      ui.launcher.setAttribute("aria-expanded", "true");
+    }
+    ui.choiceText.textContent = t.otherDialog;
+    ui.openLinked.textContent = t.openLinked;
+    ui.keepMine.textContent = t.keepMine;
+    ui.choice.hidden = false;
+    ui.openLinked.focus();
+    return new Promise((resolve) => {
+      const answer = (replace) => () => { ui.choice.hidden = true; resolve(replace); };
+      ui.openLinked.onclick = answer(true);
+      ui.keepMine.onclick = answer(false);
+    });
+  }
+
+  // A link's conversation, unless this device has another one and the person keeps it.
+  async function resumeFromLink(resume) {
+    const own = state.token;
+    try {
+      await startSession(own ? { resume_token: resume, visitor_token: own } : { resume_token: resume });
+    } catch (e) {
+      if (e.status !== 409) throw e;
+      if (await askToReplace()) await startSession({ resume_token: resume, visitor_token: own, replace: true });
+      else await startSession({ visitor_token: own });
+    }
+  }
   function showInfo(text) { ui.info.textContent = text; ui.info.hidden = !text; }
 
   async function start() {
@@ -589,7 +631,7 @@
     const resume = params.get(pageMode ? "resume_token" : "tandem_resume");
     try {
       if (resume) {
-        await startSession({ resume_token: resume });
+        await resumeFromLink(resume);
         params.delete(pageMode ? "resume_token" : "tandem_resume");
         history.replaceState(history.state, "", location.pathname + (params.size ? `?${params}` : "") + location.hash);
         if (!pageMode) toggle(true);

@@ -23,14 +23,19 @@ use super::{Visitor, VisitorActor};
 const HAND_OVER_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 const VISITOR_TOKEN: &str = "vt";
+/// Email links: reusable until they expire, as the visitor may open the mail again.
 const RESUME_TOKEN: &str = "rt";
+/// Hand-over links (the hosted chat to the company's site): good for one use.
+const HAND_OVER_TOKEN: &str = "ht";
 
 /// How a widget asks for a session: with nothing (a new visitor), its stored token, or the
-/// resume token from an email link.
+/// resume token from an email link (with the device's own token when it has one).
 #[derive(Clone, Debug, Default)]
 pub struct SessionRequest {
     pub visitor_token: Option<String>,
     pub resume_token: Option<String>,
+    /// The person at the device agreed to leave its own dialog for the link's.
+    pub replace: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +74,14 @@ impl VisitorService {
         request: SessionRequest,
     ) -> CoreResult<Session> {
         if let Some(resume) = request.resume_token.as_deref() {
-            return self.resume(tenant.id, resume).await;
+            return self
+                .resume(
+                    tenant.id,
+                    resume,
+                    request.visitor_token.as_deref(),
+                    request.replace,
+                )
+                .await;
         }
         if let Some(token) = request.visitor_token {
             let actor = self.authenticate(tenant.id, &token).await?;
@@ -201,7 +213,7 @@ impl VisitorService {
         let (chat, _) = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
-        self.issue_resume_token(actor.tenant, chat.id, HAND_OVER_LIFETIME)
+        self.insert_resume_token(actor.tenant, chat.id, HAND_OVER_LIFETIME, HAND_OVER_TOKEN)
             .await
     }
 
@@ -213,13 +225,24 @@ impl VisitorService {
         chat: ChatId,
         valid_for: Duration,
     ) -> CoreResult<String> {
+        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN)
+            .await
+    }
+
+    async fn insert_resume_token(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+        valid_for: Duration,
+        kind: &str,
+    ) -> CoreResult<String> {
         let row = chat::Entity::find_by_id(chat)
             .filter(chat::Column::TenantId.eq(tenant))
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
         let now = self.deps.clock.now();
-        let token = secret::generate(RESUME_TOKEN);
+        let token = secret::generate(kind);
         resume_token::Entity::insert(resume_token::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(tenant),
@@ -234,17 +257,27 @@ impl VisitorService {
         Ok(token)
     }
 
-    async fn resume(&self, tenant: TenantId, token: &str) -> CoreResult<Session> {
-        let unknown = CoreError::Unauthorized("unknown resume link");
-        if !secret::looks_like(token, RESUME_TOKEN) {
-            return Err(unknown);
+    /// The dialog a link restores. A device that has a dialog of its own (another visitor's,
+    /// with a chat) keeps it unless `replace`: a link must never silently put someone into a
+    /// conversation that is not theirs, nor take theirs away.
+    async fn resume(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        device_token: Option<&str>,
+        replace: bool,
+    ) -> CoreResult<Session> {
+        let unknown = || CoreError::Unauthorized("unknown resume link");
+        let single_use = secret::looks_like(token, HAND_OVER_TOKEN);
+        if !single_use && !secret::looks_like(token, RESUME_TOKEN) {
+            return Err(unknown());
         }
         let row = resume_token::Entity::find()
             .filter(resume_token::Column::TokenHash.eq(secret::digest(token)))
             .filter(resume_token::Column::TenantId.eq(tenant))
             .one(&self.deps.db)
             .await?
-            .ok_or(unknown)?;
+            .ok_or_else(unknown)?;
         let now = self.deps.clock.now();
         if now.millis() >= row.expires_at {
             return Err(CoreError::Unauthorized("this link has expired"));
@@ -253,6 +286,40 @@ impl VisitorService {
             tenant,
             visitor: row.visitor_id,
         };
+        let device = match device_token {
+            Some(device) => self.authenticate(tenant, device).await.ok(),
+            None => None,
+        };
+        if let Some(device) = device
+            && device.visitor != actor.visitor
+            && !replace
+            && self.chat_of(&device).await?.is_some()
+        {
+            return Err(CoreError::Conflict(
+                "this device has a conversation of its own; open the link's instead only if the person here agrees (replace: true)".into(),
+            ));
+        }
+        if single_use {
+            let taken = resume_token::Entity::delete_many()
+                .filter(resume_token::Column::Id.eq(row.id))
+                .exec(&self.deps.db)
+                .await?;
+            if taken.rows_affected != 1 {
+                // Another request used it a moment ago.
+                return Err(unknown());
+            }
+        }
+        if let (Some(device), Some(device_token)) = (device, device_token)
+            && device.visitor == actor.visitor
+        {
+            // The same visitor on the same device: nothing to swap.
+            let chat = self.chat_of(&actor).await?;
+            return Ok(Session {
+                actor,
+                visitor_token: device_token.to_owned(),
+                chat,
+            });
+        }
         // This device gets a token of its own; the visitor's other devices keep theirs.
         let visitor_token = issue_visitor_token(&self.deps.db, tenant, row.visitor_id, now).await?;
         let chat = self.chat_of(&actor).await?;

@@ -100,8 +100,12 @@ pub async fn config(
 #[serde(deny_unknown_fields)]
 pub struct SessionBody {
     pub visitor_token: Option<String>,
-    /// From the link in an unread-reply email: restores that visitor and dialog on this device.
+    /// From the link in an unread-reply email (or a hand-over): restores that visitor and
+    /// dialog on this device. Send the device's `visitor_token` with it: a device with a
+    /// conversation of another visitor's gets 409 unless `replace` is true.
     pub resume_token: Option<String>,
+    /// The person at the device agreed to leave its own conversation for the link's.
+    pub replace: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -118,8 +122,9 @@ pub struct SessionResponse {
     responses(
         (status = 200, body = SessionResponse),
         (status = 400, body = ErrorBody),
-        (status = 401, description = "Unknown or expired token", body = ErrorBody),
+        (status = 401, description = "Unknown or expired token; a hand-over link already used", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, description = "The link is another visitor's conversation and this device has one of its own: ask, then send `replace: true`", body = ErrorBody),
         (status = 429, body = ErrorBody),
     ))]
 pub async fn session(
@@ -141,6 +146,7 @@ pub async fn session(
             SessionRequest {
                 visitor_token: body.visitor_token,
                 resume_token: body.resume_token,
+                replace: body.replace.unwrap_or(false),
             },
         )
         .await?;
