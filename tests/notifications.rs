@@ -107,7 +107,8 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
     assert_eq!(emailed["message"]["id"], second["id"]);
     let mails = m.mails(1).await;
     let mail = &mails[0];
-    assert!(mail.contains("To: Vera <vera@example.org>"), "{mail}");
+    // Not confirmed yet: the name she typed stays out of the mail.
+    assert!(mail.contains("To: vera@example.org"), "{mail}");
     assert!(mail.contains("From: Acme <support@acme.example>"));
     assert!(
         mail.contains("Subject: Olga from acme Ltd replied to you"),

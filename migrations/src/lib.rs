@@ -14,6 +14,7 @@ mod m20261125_000005_email_templates;
 mod m20261125_000006_emails_stopped;
 mod m20261126_000001_plugins;
 mod m20261127_000001_webhooks;
+mod m20261128_000001_email_confirmation;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_emails_stopped::Migration),
             Box::new(m20261126_000001_plugins::Migration),
             Box::new(m20261127_000001_webhooks::Migration),
+            Box::new(m20261128_000001_email_confirmation::Migration),
         ]
     }
 }

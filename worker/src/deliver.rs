@@ -23,6 +23,10 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 pub const MAX_ATTEMPTS: u32 = 8;
 /// How long the link in an email keeps working.
 pub const RESUME_LINK_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Emails one address may get from one tenant in a day: few while nobody has confirmed it
+/// (it may be a stranger's, typed by someone else), more once its owner followed a link.
+pub const UNCONFIRMED_MAILS_PER_DAY: u64 = 3;
+pub const CONFIRMED_MAILS_PER_DAY: u64 = 50;
 
 #[derive(Clone, Debug)]
 pub struct DeliverySettings {
@@ -176,6 +180,14 @@ impl Deliverer {
     /// if it is one of the routes; webhooks are stored with the outcome and posted afterwards.
     async fn send(&self, batch: &UnreadBatch) -> (Completion, Delivered) {
         let recipient = batch.visitor.email.clone().unwrap_or_default();
+        if let Some(reason) = self.over_daily_cap(batch, &recipient).await {
+            tracing::info!(chat = %batch.chat, reason, "unread replies not mailed");
+            let outcome = Outcome::Skipped {
+                channel: Channel::Email,
+                reason,
+            };
+            return (outcome.into(), Delivered::Skipped);
+        }
         let email = match self.compose(batch).await {
             Ok(email) => email,
             Err(reason) => {
@@ -253,15 +265,47 @@ impl Deliverer {
         }
     }
 
+    /// Why the address has had its share of mail today, if it has.
+    async fn over_daily_cap(&self, batch: &UnreadBatch, address: &str) -> Option<String> {
+        if address.is_empty() {
+            return None;
+        }
+        let (cap, whose) = if batch.visitor.email_confirmed {
+            (CONFIRMED_MAILS_PER_DAY, "")
+        } else {
+            (UNCONFIRMED_MAILS_PER_DAY, "unconfirmed ")
+        };
+        let since =
+            Timestamp::from_millis(self.tandem.now().millis().saturating_sub(24 * 3600 * 1000));
+        match self
+            .tandem
+            .deliveries
+            .mails_sent_to(batch.tenant.id, address, since)
+            .await
+        {
+            Ok(sent) if sent >= cap => Some(format!(
+                "the {whose}address {address} had its {cap} emails of the last 24 hours"
+            )),
+            Ok(_) => None,
+            Err(e) => {
+                // Better one mail too many than a visitor's answer lost.
+                tracing::warn!(error = %e, "cannot count the address's emails; sending");
+                None
+            }
+        }
+    }
+
     async fn compose(&self, batch: &UnreadBatch) -> Result<Email, String> {
         let address = batch
             .visitor
             .email
             .as_deref()
             .ok_or("the visitor has no email address")?;
+        let confirmed = batch.visitor.email_confirmed;
+        // A name the visitor typed goes in the header only to an address they confirmed.
         let to = match &batch.visitor.name {
-            Some(name) => format!("{name} <{address}>"),
-            None => address.to_owned(),
+            Some(name) if confirmed => format!("{name} <{address}>"),
+            _ => address.to_owned(),
         }
         .parse::<Mailbox>()
         .or_else(|_| address.parse::<Mailbox>())
@@ -269,7 +313,7 @@ impl Deliverer {
         let token = self
             .tandem
             .visitors
-            .issue_resume_token(batch.tenant.id, batch.chat, RESUME_LINK_LIFETIME)
+            .issue_email_link(batch.tenant.id, batch.chat, address, RESUME_LINK_LIFETIME)
             .await
             .map_err(|e| format!("cannot make the resume link: {e}"))?;
         let unsubscribe = self
@@ -295,7 +339,7 @@ impl Deliverer {
             "You"
         };
         let unsubscribe_url = links.unsubscribe.clone();
-        let context = EmailContext::new(batch, links, you);
+        let context = EmailContext::new(batch, links, you, confirmed);
         let rendered = self.render(batch, &language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
         Ok(Email {

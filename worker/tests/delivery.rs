@@ -91,6 +91,111 @@ impl Setup {
     }
 }
 
+/// Mail to an address its owner confirmed (by following a link mailed there) quotes the
+/// dialog and names the visitor; a changed address is unconfirmed again. An address gets a few
+/// mails a day while unconfirmed, then nothing more that day.
+async fn an_unconfirmed_address_gets_little_and_nothing_of_the_visitors(s: Setup) {
+    let (visitor, _) = s
+        .answered(Some("vera@example.org"), &["First answer"])
+        .await;
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    let first = unfold_quoted_printable(&s.smtp.received()[0].data);
+    assert!(!first.contains("Do you ship to Lisbon?"), "{first}");
+    let start = first.find("resume_token=").expect("a link") + "resume_token=".len();
+    let token: String = first[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    s.tandem
+        .visitors
+        .start_session(
+            &s.tenant,
+            SessionRequest {
+                resume_token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let chat = s
+        .tandem
+        .messages
+        .dialog_of_visitor(&visitor)
+        .await
+        .unwrap()
+        .0
+        .unwrap()
+        .id;
+    s.tandem
+        .messages
+        .send_as_operator(&s.olga, chat, "Second answer", None)
+        .await
+        .unwrap();
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    let second = unfold_quoted_printable(&s.smtp.received()[1].data);
+    assert!(second.contains("To: Vera <vera@example.org>"), "{second}");
+    assert!(second.contains("Do you ship to Lisbon?"), "{second}");
+
+    // A stranger's address typed in: unconfirmed, three mails today, then no more.
+    s.tandem
+        .visitors
+        .update_profile(
+            &visitor,
+            tandem_core::visitor::ProfilePatch {
+                email: Some("stranger@example.net".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..4 {
+        s.tandem
+            .messages
+            .send_as_operator(&s.olga, chat, &format!("Answer {i}"), None)
+            .await
+            .unwrap();
+        s.clock.advance(TIMEOUT);
+        s.sweep.run_once().await;
+    }
+    let to_stranger: Vec<_> = s
+        .smtp
+        .received()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.contains("stranger@example.net")))
+        .collect();
+    assert_eq!(to_stranger.len(), 3);
+    assert!(to_stranger.iter().all(|m| !m.data.contains("Vera")));
+    let log = s.tandem.deliveries.log(&s.admin, 1).await.unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Skipped);
+    assert!(
+        log[0].reason.as_deref().unwrap().contains("unconfirmed"),
+        "{:?}",
+        log[0].reason
+    );
+    // The old link does not confirm the new address.
+    s.tandem
+        .visitors
+        .start_session(
+            &s.tenant,
+            SessionRequest {
+                resume_token: Some(token),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !s.tandem
+            .visitors
+            .get(&visitor)
+            .await
+            .unwrap()
+            .email_confirmed
+    );
+}
+
 async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
     let (visitor, replies) = s
         .answered(
@@ -117,7 +222,9 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
         data.contains("Subject: Olga from Acme replied to you"),
         "{data}"
     );
-    assert!(data.contains("To: Vera <vera@example.org>"), "{data}");
+    // Nobody has confirmed the address yet: the name the visitor typed stays out of the mail.
+    assert!(data.contains("To: vera@example.org"), "{data}");
+    assert!(!data.contains("Vera"), "{data}");
     let chat = replies[0].chat_id;
     assert!(data.contains(&format!("In-Reply-To: <chat-{chat}@chat.example.com>")));
     assert!(data.contains(&format!("References: <chat-{chat}@chat.example.com>")));
@@ -127,8 +234,8 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
     assert!(data.contains("Auto-Submitted: auto-generated"));
     assert!(data.contains("Yes, we do!"));
     assert!(
-        data.contains("Do you ship to Lisbon?"),
-        "the question as context"
+        !data.contains("Do you ship to Lisbon?"),
+        "the visitor's own words are not quoted to an unconfirmed address"
     );
     assert!(
         data.contains("&lt;3 days&gt; &amp; is free"),
@@ -155,6 +262,15 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
         .unwrap();
     assert_eq!(resumed.actor, visitor);
     assert_eq!(resumed.chat.unwrap().id, chat);
+    // Following the link confirmed the address it was mailed to.
+    assert!(
+        s.tandem
+            .visitors
+            .get(&visitor)
+            .await
+            .unwrap()
+            .email_confirmed
+    );
 
     // Every mail carries a one-click way to stop them.
     let unsubscribe = "List-Unsubscribe: <https://chat.example.com/api/v1/widget/";
@@ -321,4 +437,5 @@ tandem_migrations::on_both_databases!(
     smtp_down_then_up_delivers_once,
     a_refused_address_is_given_up_and_logged,
     the_dev_mailbox_keeps_mail_in_the_database_and_as_files,
+    an_unconfirmed_address_gets_little_and_nothing_of_the_visitors,
 );

@@ -327,6 +327,25 @@ impl DeliveryService {
         Ok(Some(webhooks))
     }
 
+    /// Emails the tenant sent to `address` since `since` (any visitor's), for the per-address
+    /// cap: a visitor who types a stranger's address cannot have them mailed without end.
+    pub async fn mails_sent_to(
+        &self,
+        tenant: TenantId,
+        address: &str,
+        since: Timestamp,
+    ) -> CoreResult<u64> {
+        let count = delivery::Entity::find()
+            .filter(delivery::Column::TenantId.eq(tenant))
+            .filter(delivery::Column::Channel.eq(Channel::Email))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Sent))
+            .filter(delivery::Column::Recipient.eq(address))
+            .filter(delivery::Column::CreatedAt.gte(since.millis()))
+            .count(&self.deps.db)
+            .await?;
+        Ok(count)
+    }
+
     /// The tenant's delivery log, newest first (admins only).
     pub async fn log(&self, actor: &OperatorActor, limit: u64) -> CoreResult<Vec<DeliveryRecord>> {
         actor.require_admin()?;

@@ -14,6 +14,8 @@ pub struct Model {
     pub token_hash: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The address the link was mailed to; following it confirms that address.
+    pub sent_to: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,8 @@ pub struct Model {
     pub last_seen_at: i64,
     /// The visitor followed the link that stops unread-reply emails.
     pub emails_stopped: bool,
+    /// The address a link mailed to was followed from: confirmed while it equals `email`.
+    pub email_confirmed: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,10 +32,13 @@ pub struct Visitor {
     pub last_seen_at: Timestamp,
     /// They stopped unread-reply emails with the link in one.
     pub emails_stopped: bool,
+    /// Their address is confirmed: they followed a link mailed to it.
+    pub email_confirmed: bool,
 }
 
 impl From<visitor::Model> for Visitor {
     fn from(row: visitor::Model) -> Self {
+        let email_confirmed = row.email.is_some() && row.email_confirmed == row.email;
         Self {
             id: row.id,
             name: row.name,
@@ -45,6 +48,7 @@ impl From<visitor::Model> for Visitor {
             created_at: Timestamp::from_millis(row.created_at),
             last_seen_at: Timestamp::from_millis(row.last_seen_at),
             emails_stopped: row.emails_stopped,
+            email_confirmed,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
 
 use crate::chat::{Chat, chat_of_visitor};
@@ -106,6 +107,7 @@ impl VisitorService {
             created_at: Set(now.millis()),
             last_seen_at: Set(now.millis()),
             emails_stopped: Set(false),
+            email_confirmed: Set(None),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -213,8 +215,14 @@ impl VisitorService {
         let (chat, _) = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
-        self.insert_resume_token(actor.tenant, chat.id, HAND_OVER_LIFETIME, HAND_OVER_TOKEN)
-            .await
+        self.insert_resume_token(
+            actor.tenant,
+            chat.id,
+            HAND_OVER_LIFETIME,
+            HAND_OVER_TOKEN,
+            None,
+        )
+        .await
     }
 
     /// A secret for an email link that brings the visitor back to this chat, on any device,
@@ -225,7 +233,20 @@ impl VisitorService {
         chat: ChatId,
         valid_for: Duration,
     ) -> CoreResult<String> {
-        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN)
+        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN, None)
+            .await
+    }
+
+    /// The link of a mail to `address`: following it also confirms that the visitor reads
+    /// mail there (while their address is still that one).
+    pub async fn issue_email_link(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+        address: &str,
+        valid_for: Duration,
+    ) -> CoreResult<String> {
+        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN, Some(address))
             .await
     }
 
@@ -235,6 +256,7 @@ impl VisitorService {
         chat: ChatId,
         valid_for: Duration,
         kind: &str,
+        sent_to: Option<&str>,
     ) -> CoreResult<String> {
         let row = chat::Entity::find_by_id(chat)
             .filter(chat::Column::TenantId.eq(tenant))
@@ -251,6 +273,7 @@ impl VisitorService {
             token_hash: Set(secret::digest(&token)),
             created_at: Set(now.millis()),
             expires_at: Set(now.saturating_add(valid_for).millis()),
+            sent_to: Set(sent_to.map(str::to_owned)),
         })
         .exec_without_returning(&self.deps.db)
         .await?;
@@ -308,6 +331,19 @@ impl VisitorService {
                 // Another request used it a moment ago.
                 return Err(unknown());
             }
+        }
+        if let Some(address) = &row.sent_to {
+            // Only the address the link went to, and only while it is still the visitor's.
+            visitor::Entity::update_many()
+                .col_expr(
+                    visitor::Column::EmailConfirmed,
+                    Expr::value(address.clone()),
+                )
+                .filter(visitor::Column::Id.eq(row.visitor_id))
+                .filter(visitor::Column::TenantId.eq(tenant))
+                .filter(visitor::Column::Email.eq(address.clone()))
+                .exec(&self.deps.db)
+                .await?;
         }
         if let (Some(device), Some(device_token)) = (device, device_token)
             && device.visitor == actor.visitor

@@ -38,7 +38,11 @@ pub struct Line {
 }
 
 impl EmailContext {
-    pub fn new(batch: &UnreadBatch, links: Links, you: &str) -> Self {
+    /// `confirmed`: the visitor's address is confirmed. Mail to an address nobody confirmed
+    /// carries none of the visitor's own words — not their name, not their messages — so a
+    /// visitor who types a stranger's address cannot make the company mail them the visitor's
+    /// text; the company's replies and the link are all it holds.
+    pub fn new(batch: &UnreadBatch, links: Links, you: &str, confirmed: bool) -> Self {
         let operator_name = batch
             .operator_name
             .clone()
@@ -54,10 +58,15 @@ impl EmailContext {
         Self {
             tenant_name: batch.tenant.name.clone(),
             brand_color: batch.tenant.settings.branding.color.clone(),
-            visitor_name: batch.visitor.name.clone(),
+            visitor_name: batch.visitor.name.clone().filter(|_| confirmed),
             operator_name: operator_name.clone(),
             replies: batch.messages.iter().map(line).collect(),
-            earlier: batch.earlier.iter().map(line).collect(),
+            earlier: batch
+                .earlier
+                .iter()
+                .filter(|m| confirmed || m.author != Author::Visitor)
+                .map(line)
+                .collect(),
             resume_url: links.resume,
             unsubscribe_url: links.unsubscribe,
             count: batch.messages.len(),
