@@ -4,7 +4,9 @@
 //!
 //! ```sh
 //! TANDEM_PLATFORM_TOKEN=load TANDEM_RATE_LIMIT_PER_IP=100000000 \
-//!   TANDEM_RATE_LIMIT_PER_VISITOR=100000000 cargo run --release --bin tandem -- serve &
+//!   TANDEM_RATE_LIMIT_PER_VISITOR=100000000 TANDEM_MAX_CONNECTIONS_PER_IP=0 \
+//!   TANDEM_SOCKETS_PER_IP=0 TANDEM_NEW_VISITORS_PER_IP=0 \
+//!   cargo run --release --bin tandem -- serve &
 //! cargo run --release -p tandem-web --example load -- --platform-token load \
 //!   --visitors 1000 --operators 10 --rate 1000 --seconds 20 --idle 10000 --server-pid $!
 //! ```
