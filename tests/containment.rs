@@ -292,6 +292,100 @@ async fn invisible_formatting_characters_are_refused(live: Live) {
     assert_eq!(status, StatusCode::CREATED, "{answer}");
 }
 
+/// A long dialog comes in pages, newest first, for operators and the visitor alike.
+async fn long_dialogs_come_in_pages(live: Live) {
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let visitor = live.visitor(&live.acme).await;
+    let mut chat_id = String::new();
+    for i in 1..=12 {
+        let sent = live.visitor_says(&visitor, &format!("message {i}")).await;
+        chat_id = sent["chat_id"].as_str().unwrap().to_owned();
+    }
+    let bodies = |page: &serde_json::Value| -> Vec<String> {
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, newest) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}?limit=5"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{newest}");
+    assert_eq!(
+        bodies(&newest),
+        [
+            "message 8",
+            "message 9",
+            "message 10",
+            "message 11",
+            "message 12"
+        ]
+    );
+    assert_eq!(newest["has_more"], true);
+    let first = newest["messages"][0]["seq"].as_i64().unwrap();
+    let (_, older) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}?limit=5&before={first}"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        bodies(&older),
+        [
+            "message 3",
+            "message 4",
+            "message 5",
+            "message 6",
+            "message 7"
+        ]
+    );
+    assert_eq!(older["has_more"], true);
+    let (_, oldest) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}?limit=5&before=3"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&oldest), ["message 1", "message 2"]);
+    assert_eq!(oldest["has_more"], false);
+    // The whole of a short dialog by default; the visitor pages the same way.
+    let (_, all) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&all).len(), 12);
+    assert_eq!(all["has_more"], false);
+    let (_, mine) = live
+        .visitor_call(&visitor, Method::GET, "/chat?limit=2&before=12", None)
+        .await;
+    assert_eq!(bodies(&mine), ["message 10", "message 11"]);
+    assert_eq!(mine["has_more"], true);
+    let (status, body) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}?before=x"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
 /// Requests naming an unknown widget key from a page (with an `Origin`) are charged to the
 /// client like any other: probing keys costs the database nothing past the allowance.
 async fn unknown_widget_keys_count_against_the_ip_allowance(live: Live) {
@@ -363,6 +457,7 @@ tandem_migrations::on_both_databases!(
     visitors_cannot_use_up_the_operators_replies,
     a_visitor_cannot_hold_hundreds_of_sockets,
     invisible_formatting_characters_are_refused,
+    long_dialogs_come_in_pages,
 );
 
 mod slow_clients {

@@ -4,12 +4,17 @@ import { renderLists } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
 export async function openChat(id, { focus = true } = {}) {
-  const { chat, messages } = await api("GET", `/chats/${id}`);
+  const { chat, messages, has_more } = await api("GET", `/chats/${id}`);
   state.chats.set(chat.id, chat);
   if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); }
   state.selected = id;
   state.messages = new Map(messages.map((m) => [m.id, m]));
   ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });
+  // A long dialog comes newest first; older pages on demand (the button, or scrolling up).
+  ui.older = el("li", { class: "dialog__older", dataset: { seq: "0" }, hidden: !has_more },
+    el("button", { class: "link", type: "button", onclick: () => loadOlder() }, "Earlier messages"));
+  ui.log.append(ui.older);
+  ui.log.addEventListener("scroll", () => { if (ui.log.scrollTop < 40) loadOlder(); });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
   ui.head = el("div", { class: "dialog__head" });
   ui.reply = replyForm();
@@ -20,6 +25,30 @@ export async function openChat(id, { focus = true } = {}) {
   renderLists();
   markRead();
   if (focus) ui.reply.querySelector("textarea").focus();
+}
+
+let loadingOlder = false;
+async function loadOlder() {
+  if (loadingOlder || ui.older.hidden || !state.selected) return;
+  loadingOlder = true;
+  const id = state.selected;
+  try {
+    const seqs = [...state.messages.values()].map((m) => m.seq);
+    const first = Math.min(...seqs);
+    const { messages, has_more } = await api("GET", `/chats/${id}?before=${first}`);
+    if (state.selected !== id) return;
+    const height = ui.log.scrollHeight;
+    for (const message of messages) {
+      state.messages.set(message.id, merge(state.messages.get(message.id), message));
+      renderEntry(state.messages.get(message.id));
+    }
+    // The entry that was first may now follow a long pause.
+    const formerFirst = [...state.messages.values()].find((m) => m.seq === first);
+    if (formerFirst) renderEntry(formerFirst);
+    // What was on screen stays where it was.
+    ui.log.scrollTop += ui.log.scrollHeight - height;
+    ui.older.hidden = !has_more;
+  } finally { loadingOlder = false; }
 }
 
 // After a reconnect: whatever the socket missed, merged into the open dialog (a draft reply and

@@ -31,6 +31,7 @@
       continueOn: (site) => `Continue on ${site}`,
       requestSent: (email) => `Thank you! We will answer here and at ${email}. You can keep writing or edit your message.`,
       otherDialog: "This link opens a different conversation from the one on this device. Open it here instead?",
+      older: "Earlier messages",
       openLinked: "Open the link's conversation", keepMine: "Keep this device's",
     },
     ru: {
@@ -46,6 +47,7 @@
       continueOn: (site) => `Продолжить на ${site}`,
       requestSent: (email) => `Спасибо! Мы ответим здесь и на ${email}. Можно дописать или изменить сообщение.`,
       otherDialog: "Эта ссылка открывает другой разговор, не тот, что на этом устройстве. Открыть его вместо текущего?",
+      older: "Ранние сообщения",
       openLinked: "Открыть разговор по ссылке", keepMine: "Оставить текущий",
     },
   };
@@ -117,8 +119,10 @@
   ui.handOver = el("button", { class: "link handover", type: "button", hidden: true, onclick: () => handOver() });
   ui.greeting = el("p", { class: "greeting" });
   ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
+  ui.older = el("button", { class: "link older", type: "button", hidden: true, onclick: () => loadOlder() });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
-  ui.body = el("div", { class: "body" }, ui.greeting, ui.log, ui.typing);
+  ui.body = el("div", { class: "body" }, ui.greeting, ui.older, ui.log, ui.typing);
+  ui.body.addEventListener("scroll", () => { if (ui.body.scrollTop < 40) loadOlder(); });
   ui.notice = el("p", { class: "notice", hidden: true, role: "alert" });
   ui.info = el("p", { class: "info", hidden: true, role: "status" });
   // Asked when a link would swap this device's conversation for someone else's.
@@ -159,6 +163,7 @@
     ui.inputLabel.textContent = t.yourMessage;
     ui.input.placeholder = t.placeholder;
     ui.sendButton.textContent = t.send;
+    ui.older.textContent = t.older;
     if (pageMode) document.title = `${branding.title} — ${config.tenant.name}`;
     if (pageMode && config.site_url) {
       let site = config.site_url;
@@ -384,7 +389,28 @@
     for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
     for (const message of dialog.messages) upsert(message);
     for (const message of state.messages.values()) renderMessage(message);
+    // The newest page came; older ones come on demand (a button, or scrolling to the top).
+    if (!state.olderLoaded) ui.older.hidden = !dialog.has_more;
     showMode();
+  }
+
+  async function loadOlder() {
+    if (state.loadingOlder || ui.older.hidden) return;
+    state.loadingOlder = true;
+    try {
+      const first = Math.min(...[...state.messages.values()].map((m) => m.seq));
+      const dialog = await call("GET", `/chat?before=${first}`);
+      for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
+      const height = ui.body.scrollHeight;
+      for (const message of dialog.messages) {
+        state.messages.set(message.id, merge(state.messages.get(message.id), message));
+        renderMessage(state.messages.get(message.id));
+      }
+      // What was on screen stays where it was.
+      ui.body.scrollTop += ui.body.scrollHeight - height;
+      state.olderLoaded = true;
+      ui.older.hidden = !dialog.has_more;
+    } catch { showNotice(t.error); } finally { state.loadingOlder = false; }
   }
 
   // ---- sending: every message keeps its client id until the server has it ----

@@ -15,6 +15,7 @@ use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::Message;
 
 pub use service::{ChatFilter, ChatService};
+
 pub(crate) use service::{dialog_messages, may_handle as may_handle_chat};
 pub use state::{Category, ChatState, ChatStatus, Refused};
 
@@ -61,12 +62,35 @@ impl Chat {
     }
 }
 
-/// A chat with its whole dialog, in order.
+/// A chat with a page of its dialog (the newest messages unless asked for older), in order.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Dialog {
     pub chat: Chat,
     pub messages: Vec<Message>,
+    /// Older messages remain: ask again with `before` = the first message's `seq`.
+    pub has_more: bool,
+}
+
+/// Which part of a dialog to read: the newest `limit` messages, or those before the message
+/// numbered `before`. A long dialog comes in pages instead of megabytes at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub limit: u64,
+}
+
+/// Messages in a page unless asked for fewer; at most [`MAX_PAGE`].
+pub const DEFAULT_PAGE: u64 = 200;
+pub const MAX_PAGE: u64 = 500;
+
+impl Default for Page {
+    fn default() -> Self {
+        Self {
+            before: None,
+            limit: DEFAULT_PAGE,
+        }
+    }
 }
 
 /// A chat of the tenant, with its visitor; "not found" for anyone else's.

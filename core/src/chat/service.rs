@@ -14,7 +14,7 @@ use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
 
-use super::{Category, Chat, Dialog, Refused, chat_with_visitor, store_status};
+use super::{Category, Chat, Dialog, MAX_PAGE, Page, Refused, chat_with_visitor, store_status};
 
 /// Which chats to list.
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,10 +59,25 @@ impl ChatService {
     }
 
     /// One chat with its whole dialog.
+    /// The chat and its newest messages (see [`Page`]).
     pub async fn get(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Dialog> {
+        self.get_page(actor, id, Page::default()).await
+    }
+
+    /// The chat and one page of its dialog.
+    pub async fn get_page(
+        &self,
+        actor: &OperatorActor,
+        id: ChatId,
+        page: Page,
+    ) -> CoreResult<Dialog> {
         let chat = self.summary(actor, id).await?;
-        let messages = dialog_messages(&self.deps.db, id).await?;
-        Ok(Dialog { chat, messages })
+        let (messages, has_more) = dialog_messages(&self.deps.db, id, page).await?;
+        Ok(Dialog {
+            chat,
+            messages,
+            has_more,
+        })
     }
 
     /// Assigns the chat to `to`, or to the asking operator when `to` is `None`. An operator may
@@ -139,16 +154,27 @@ impl ChatService {
 }
 
 /// Every message of a chat, in order. Callers have already checked the chat's tenant.
+/// One page of a dialog, oldest first, and whether older messages remain.
 pub(crate) async fn dialog_messages(
     db: &impl sea_orm::ConnectionTrait,
     chat: ChatId,
-) -> CoreResult<Vec<Message>> {
-    let rows = message::Entity::find()
-        .filter(message::Column::ChatId.eq(chat))
-        .order_by_asc(message::Column::Seq)
+    page: Page,
+) -> CoreResult<(Vec<Message>, bool)> {
+    let limit = page.limit.clamp(1, MAX_PAGE);
+    let mut query = message::Entity::find().filter(message::Column::ChatId.eq(chat));
+    if let Some(before) = page.before {
+        query = query.filter(message::Column::Seq.lt(before));
+    }
+    // One more than asked tells whether there is more.
+    let mut rows = query
+        .order_by_desc(message::Column::Seq)
+        .limit(limit + 1)
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    rows.reverse();
+    Ok((rows.into_iter().map(Message::from).collect(), has_more))
 }
 
 /// An operator may act on a chat that is unassigned or theirs; an admin on any.

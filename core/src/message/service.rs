@@ -439,18 +439,32 @@ impl MessageService {
         Ok(rows.into_iter().map(EarlierText::from).collect())
     }
 
-    /// The visitor's whole dialog (every visit), or nothing if they never wrote.
+    /// The visitor's dialog (every visit), newest messages first page, or nothing if they
+    /// never wrote.
     pub async fn dialog_of_visitor(
         &self,
         actor: &VisitorActor,
     ) -> CoreResult<(Option<Chat>, Vec<Message>)> {
+        let (chat, messages, _) = self
+            .dialog_page_of_visitor(actor, crate::chat::Page::default())
+            .await?;
+        Ok((chat, messages))
+    }
+
+    /// One page of the visitor's dialog, and whether older messages remain.
+    pub async fn dialog_page_of_visitor(
+        &self,
+        actor: &VisitorActor,
+        page: crate::chat::Page,
+    ) -> CoreResult<(Option<Chat>, Vec<Message>, bool)> {
         let Some((chat, visitor)) =
             chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?
         else {
-            return Ok((None, Vec::new()));
+            return Ok((None, Vec::new(), false));
         };
-        let messages = crate::chat::dialog_messages(&self.deps.db, chat.id).await?;
-        Ok((Some(Chat::from_rows(chat, &visitor)), messages))
+        let (messages, has_more) =
+            crate::chat::dialog_messages(&self.deps.db, chat.id, page).await?;
+        Ok((Some(Chat::from_rows(chat, &visitor)), messages, has_more))
     }
 
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use tandem_core::chat::{Category, Chat, ChatFilter, Dialog};
+use tandem_core::chat::{Category, Chat, ChatFilter, DEFAULT_PAGE, Dialog, Page};
 use tandem_core::ids::{ChatId, MessageId, UserId};
 use tandem_core::message::{EarlierText, Message};
 use tandem_core::operator::{Operator, OperatorStatus};
@@ -27,6 +27,25 @@ pub struct ListQuery {
     pub mine: bool,
     /// At most this many, most recently active first (maximum 500).
     pub limit: Option<u64>,
+}
+
+/// Which page of a dialog: the newest messages unless `before` names where the older ones end.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Messages before this `seq` (the first one of the page you have).
+    pub before: Option<i64>,
+    /// At most this many (default 200, maximum 500).
+    pub limit: Option<u64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Page {
+        Page {
+            before: self.before,
+            limit: self.limit.unwrap_or(DEFAULT_PAGE),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -59,16 +78,23 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "operator",
-    params(("id" = String, Path)),
-    responses((status = 200, body = Dialog), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path), PageQuery),
+    responses((status = 200, description = "The chat and its newest messages (all of a dialog of up to 200); `has_more` says older ones remain, fetched with `before`", body = Dialog), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     auth: OperatorAuth,
     Path(id): Path<String>,
+    QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<Dialog>, ApiError> {
     let id: ChatId = id.parse()?;
-    Ok(Json(state.tandem.chats.get(&auth.actor, id).await?))
+    Ok(Json(
+        state
+            .tandem
+            .chats
+            .get_page(&auth.actor, id, query.page())
+            .await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{WidgetTenant, WidgetVisitor};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -209,24 +209,28 @@ pub async fn offline_request(
 #[derive(Serialize, ToSchema)]
 pub struct DialogResponse {
     pub chat: Option<Chat>,
-    /// The whole dialog, every visit, oldest first.
+    /// The dialog, every visit, oldest first: its newest 200 messages (all of a shorter one),
+    /// or the page asked for.
     pub messages: Vec<Message>,
+    /// Older messages remain: ask again with `before` = the first message's `seq`.
+    pub has_more: bool,
     /// The names of the operators who replied in this dialog.
     pub operators: Vec<OperatorName>,
 }
 
 #[utoipa::path(get, path = "/api/v1/widget/{key}/chat", tag = "widget",
-    params(("key" = String, Path)),
+    params(("key" = String, Path), crate::routes::chats::PageQuery),
     responses((status = 200, body = DialogResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("visitor" = [])))]
 pub async fn dialog(
     State(state): State<AppState>,
     visitor: WidgetVisitor,
+    QueryParams(query): QueryParams<crate::routes::chats::PageQuery>,
 ) -> Result<Json<DialogResponse>, ApiError> {
-    let (chat, messages) = state
+    let (chat, messages, has_more) = state
         .tandem
         .messages
-        .dialog_of_visitor(&visitor.actor)
+        .dialog_page_of_visitor(&visitor.actor, query.page())
         .await?;
     let mut authors: Vec<UserId> = messages.iter().filter_map(|m| m.operator_id).collect();
     authors.sort_unstable();
@@ -239,6 +243,7 @@ pub async fn dialog(
     Ok(Json(DialogResponse {
         chat,
         messages,
+        has_more,
         operators,
     }))
 }
