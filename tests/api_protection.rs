@@ -586,7 +586,19 @@ async fn the_api_document_describes_every_route(live: Live) {
     let olga = live.online_operator(&live.acme, "Olga").await;
     live.operator_says(&olga, message["chat_id"].as_str().unwrap(), "Hi")
         .await;
-    let metrics = live.page("/metrics").await;
+    // Per-tenant figures: the platform operator's only.
+    let anonymous = live.http.get(live.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let metrics = live
+        .http
+        .get(live.url("/metrics"))
+        .bearer_auth(PLATFORM_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("tandem_messages_total{author=\"visitor\"} 1"),
         "{metrics}"

@@ -741,6 +741,27 @@ async fn a_plugin_sleeping_inside_wasi_is_cut_off_and_counted(p: Plugged) {
     );
     let plugin = p.plugin(&live.acme, &id).await;
     assert_eq!(plugin["consecutive_failures"], 3, "{plugin}");
+    // The platform operator sees it per tenant.
+    let metrics = live
+        .http
+        .get(live.url("/metrics"))
+        .bearer_auth(support::live::PLATFORM_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let deadline = format!(
+        "tandem_plugin_calls_total{{tenant=\"{}\",hook=\"offline_timeout\",outcome=\"deadline\"}} 1",
+        live.acme.id
+    );
+    assert!(metrics.contains(&deadline), "{metrics}");
+    let compiled = format!(
+        "tandem_plugin_compilations_total{{tenant=\"{}\",outcome=\"ok\"}} 1",
+        live.acme.id
+    );
+    assert!(metrics.contains(&compiled), "{metrics}");
 }
 
 /// An upload whose manifest call never returns, or whose code costs too much to compile, is

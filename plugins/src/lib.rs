@@ -12,6 +12,7 @@ pub mod error;
 pub mod hooks;
 pub mod host;
 pub mod limits;
+pub mod observer;
 pub mod runtime;
 mod store;
 mod turns;
@@ -24,6 +25,7 @@ pub use hooks::{
 };
 pub use host::{CompiledPlugin, HostOptions, PluginHost};
 pub use limits::CallLimits;
+pub use observer::{CallObserver, CallOutcome, NoObserver};
 pub use runtime::PluginRuntime;
 
 /// The world version this host implements; a plugin must export exactly this interface.

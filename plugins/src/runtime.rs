@@ -21,6 +21,7 @@ use crate::error::CallError;
 use crate::hooks::{Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo};
 use crate::host::{Call, CompiledPlugin, PluginHost};
 use crate::limits::CallLimits;
+use crate::observer::{CallObserver, CallOutcome, NoObserver};
 
 /// How long a tenant's list of plugins is reused before it is read again: what another node's
 /// admin changes take at most to apply here.
@@ -35,6 +36,7 @@ pub struct PluginRuntime {
     store: PluginStore,
     failure_threshold: u32,
     tenants: Arc<Mutex<Fresh>>,
+    observer: Arc<dyn CallObserver>,
 }
 
 impl PluginRuntime {
@@ -44,7 +46,18 @@ impl PluginRuntime {
             store,
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             tenants: Arc::default(),
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// Tells `observer` of every call and compilation (metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn observer(&self) -> &Arc<dyn CallObserver> {
+        &self.observer
     }
 
     pub fn with_failure_threshold(mut self, threshold: u32) -> Self {
@@ -100,10 +113,11 @@ impl PluginRuntime {
             .await
             .map_err(|e| format!("cannot read the plugin: {e}"))?
             .ok_or("the plugin was deleted")?;
-        self.host
-            .load(wasm, limits)
-            .await
-            .map_err(|e| format!("does not load: {e}"))
+        let started = Instant::now();
+        let loaded = self.host.load(wasm, limits).await;
+        self.observer
+            .compiled(plugin.tenant, started.elapsed(), loaded.is_ok());
+        loaded.map_err(|e| format!("does not load: {e}"))
     }
 
     /// Asks each of the tenant's plugins implementing `hook`, in order, until one answers;
@@ -129,6 +143,8 @@ impl PluginRuntime {
                 }
             };
             let call = call(compiled, limits).await;
+            self.observer
+                .called(tenant, hook, CallOutcome::of(&call.result), call.elapsed);
             if !call.output.is_empty() {
                 self.note(plugin, hook, LogLevel::Output, &call.output)
                     .await;

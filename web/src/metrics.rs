@@ -51,6 +51,26 @@ pub struct Metrics {
     pub message_write_seconds: Histogram,
     /// Unread-reply notifications waiting, by whether their time has come: the queue depth.
     pub notifications_waiting: Family<WaitingLabels, Gauge>,
+    /// Plugin hook calls by tenant, hook and outcome.
+    pub plugin_calls: Family<PluginCallLabels, Counter>,
+    /// Plugin compilations by tenant and outcome, and how long they took.
+    pub plugin_compilations: Family<PluginCompileLabels, Counter>,
+    pub plugin_compile_seconds: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginCallLabels {
+    pub tenant: String,
+    pub hook: &'static str,
+    /// `answered`, `deadline`, `failed` or `busy`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginCompileLabels {
+    pub tenant: String,
+    /// `ok` or `refused`.
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -100,6 +120,24 @@ impl Metrics {
             "Unread-reply notifications not yet delivered (read at scrape time)",
             notifications_waiting.clone(),
         );
+        let plugin_calls = Family::<PluginCallLabels, Counter>::default();
+        registry.register(
+            "plugin_calls",
+            "Plugin hook calls by tenant, hook and outcome (deadline: ran past its time limit)",
+            plugin_calls.clone(),
+        );
+        let plugin_compilations = Family::<PluginCompileLabels, Counter>::default();
+        registry.register(
+            "plugin_compilations",
+            "Plugin modules compiled (uploads and first uses) by tenant and outcome",
+            plugin_compilations.clone(),
+        );
+        let plugin_compile_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 12));
+        registry.register(
+            "plugin_compile_seconds",
+            "Time to compile and check one plugin module",
+            plugin_compile_seconds.clone(),
+        );
         Self {
             registry,
             open_sockets,
@@ -109,6 +147,9 @@ impl Metrics {
             events_lost,
             message_write_seconds,
             notifications_waiting,
+            plugin_calls,
+            plugin_compilations,
+            plugin_compile_seconds,
         }
     }
 
@@ -130,6 +171,34 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl tandem_plugins::CallObserver for Metrics {
+    fn called(
+        &self,
+        tenant: tandem_core::ids::TenantId,
+        hook: tandem_plugins::HookName,
+        outcome: tandem_plugins::CallOutcome,
+        _elapsed: std::time::Duration,
+    ) {
+        self.plugin_calls
+            .get_or_create(&PluginCallLabels {
+                tenant: tenant.to_string(),
+                hook: hook.as_str(),
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    fn compiled(&self, tenant: tandem_core::ids::TenantId, elapsed: std::time::Duration, ok: bool) {
+        self.plugin_compilations
+            .get_or_create(&PluginCompileLabels {
+                tenant: tenant.to_string(),
+                outcome: if ok { "ok" } else { "refused" },
+            })
+            .inc();
+        self.plugin_compile_seconds.observe(elapsed.as_secs_f64());
     }
 }
 

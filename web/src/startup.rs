@@ -79,6 +79,7 @@ pub struct Services {
     pub node_id: Arc<str>,
     pub queue: JobQueue,
     pub plugins: PluginRuntime,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The bus to the other nodes, not yet running.
@@ -163,8 +164,10 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
     };
     let host = plugin_host(config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let metrics = Arc::new(Metrics::new());
     let plugins = PluginRuntime::new(host, PluginStore::new(db.clone(), clock.clone()))
-        .with_failure_threshold(config.plugin_failure_threshold);
+        .with_failure_threshold(config.plugin_failure_threshold)
+        .with_observer(metrics.clone());
     let node_id: Arc<str> = config
         .node_id
         .clone()
@@ -192,6 +195,7 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         node_id,
         queue,
         plugins,
+        metrics,
     })
 }
 
@@ -248,6 +252,7 @@ impl Application {
             node_id,
             queue,
             plugins,
+            metrics,
         } = services;
         let listener = TcpListener::bind(config.bind)
             .await
@@ -255,7 +260,6 @@ impl Application {
         let public_url = config.public_url(listener.local_addr()?);
         let proxies = crate::forwarded::TrustedProxies::parse(&config.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("TANDEM_TRUSTED_PROXIES: {e}"))?;
-        let metrics = Arc::new(Metrics::new());
         let (closing, closing_rx) = watch::channel(false);
         let mail = Mail::from_config(config, &tandem)?;
         let delivery = match config.worker {

@@ -4,12 +4,20 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
+use crate::auth::PlatformAuth;
 use crate::metrics::WaitingLabels;
 use crate::state::AppState;
 
+/// The platform operator's only: the figures are per tenant (plugin calls), and no tenant may
+/// read another's activity.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format: open sockets, messages written and their write time, responses by status, notifications waiting (queue depth)", content_type = "text/plain")))]
-pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format: open sockets, messages written and their write time, responses by status, notifications waiting (queue depth), plugin calls by tenant, hook and outcome, plugin compilations and their time", content_type = "text/plain"),
+        (status = 401, description = "No or wrong platform token", body = crate::error::ErrorBody),
+        (status = 404, description = "No platform token is configured", body = crate::error::ErrorBody),
+    ),
+    security(("platform" = [])))]
+pub async fn render(State(state): State<AppState>, _platform: PlatformAuth) -> impl IntoResponse {
     match state.tandem.outbox.backlog().await {
         Ok((due, later)) => {
             let set = |label, value: u64| {

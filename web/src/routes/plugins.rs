@@ -99,18 +99,23 @@ pub async fn upload(
         tenant.limits.plugin_memory_mib,
     )
     .of_tenant(actor.tenant);
-    let compiled = state
+    let started = std::time::Instant::now();
+    let validated = state
         .plugins
         .host()
         .validate(body.to_vec(), state.max_plugin_bytes, limits)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_plugin",
-                e.to_string(),
-            )
-        })?;
+        .await;
+    state
+        .plugins
+        .observer()
+        .compiled(actor.tenant, started.elapsed(), validated.is_ok());
+    let compiled = validated.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            e.to_string(),
+        )
+    })?;
     let name = query.name.unwrap_or_else(|| compiled.manifest.name.clone());
     let installed = state
         .tandem
