@@ -21,7 +21,7 @@ use crate::error::{CallError, ValidationError};
 use crate::hooks::{
     self, Delivery, EmailTemplate, HookContext, Manifest, RenderedEmail, UnreadMessage,
 };
-use crate::limits::{CallLimits, LOG_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
+use crate::limits::{CallLimits, LOG_BYTES, MAX_COPY_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
 use crate::store::CallState;
 use crate::turns::Turns;
 
@@ -412,6 +412,7 @@ impl PluginHost {
             let _turn = turn;
             let mut store = Store::new(&engine, CallState::new(limits.memory_bytes, captured));
             store.limiter(|state| &mut state.limiter);
+            store.set_hostcall_fuel(MAX_COPY_BYTES);
             store.set_epoch_deadline(ticks(limits.timeout));
             store.epoch_deadline_trap();
             let call = async move {

@@ -12,6 +12,10 @@ pub const LOG_BYTES: usize = 16 * 1024;
 pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 /// The wasm stack of one call: deep recursion ends in a trap, not in a host stack overflow.
 pub const MAX_WASM_STACK: usize = 512 * 1024;
+/// What one call may make the host copy out of the guest (its answer, or what it writes), in
+/// bytes: wasmtime's default of 128 MiB lets a list of strings that all point at one buffer
+/// cost the host far more than the guest's memory cap.
+pub const MAX_COPY_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallLimits {

@@ -381,3 +381,26 @@ async fn a_deleted_plugin_is_dropped_from_the_compiled_cache() {
     host.forget(&plugin.sha256);
     assert!(host.cached(&plugin.sha256).is_none());
 }
+
+#[tokio::test]
+async fn an_answer_larger_than_the_host_copies_is_a_failure() {
+    let (host, plugin) = loaded("hostile").await;
+    let email = RenderedEmail {
+        to: Some("flood@example.org".into()),
+        subject: "s".into(),
+        text: "t".into(),
+    };
+    let call = host
+        .route_notification(
+            &plugin,
+            CallLimits::default(),
+            &hostile("flood"),
+            &[],
+            &email,
+        )
+        .await;
+    let Err(CallError::Trap(reason)) = call.result else {
+        panic!("a trap: {:?}", call.result.map(|d| d.map(|d| d.len())))
+    };
+    assert!(reason.contains("too much data"), "{reason}");
+}

@@ -104,6 +104,9 @@ impl Cluster {
     }
 }
 
+/// How long shutdown waits for sockets to finish closing.
+const SOCKET_DRAIN: Duration = Duration::from_secs(3);
+
 /// The mailbox to show at `/dev/mailbox`, if any, said in the log either way.
 fn dev_mailbox(
     config: &Config,
@@ -371,6 +374,12 @@ impl Application {
             let _ = closing.send(true);
         };
         crate::serve::serve(self.listener, app, self.connection_limits, signal).await;
+        // Sockets were told to close when shutdown began; give them the moment their closing
+        // handshake takes, so that clients hear why (1001) rather than see the line drop.
+        let drained = tokio::time::Instant::now() + SOCKET_DRAIN;
+        while state.hub.socket_count() > 0 && tokio::time::Instant::now() < drained {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let _ = stop_tx.send(true);
         let _ = keeper.await;
         let _ = housekeeping.await;

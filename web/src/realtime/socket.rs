@@ -140,6 +140,17 @@ pub async fn drive(
             sink.send(Message::Close(Some(frame))),
         )
         .await;
+        // The closing handshake: read until the client answers. Closing with its frames still
+        // unread would make the kernel reset the connection, and the client could lose our
+        // close frame (and its reason) to the reset.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }
 

@@ -68,6 +68,17 @@ impl Guest for Hostile {
             "spammer" => Some(vec![Delivery::Email(Some(
                 "someone@elsewhere.example".into(),
             ))]),
+            // 100 webhooks of 64 KiB each: more than the host copies out of one answer.
+            "flood" => Some(
+                (0..100)
+                    .map(|_| {
+                        Delivery::Webhook(Webhook {
+                            url: "https://hooks.example.com/team".into(),
+                            body: "x".repeat(64 * 1024),
+                        })
+                    })
+                    .collect(),
+            ),
             _ => None,
         }
     }
