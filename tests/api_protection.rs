@@ -589,16 +589,7 @@ async fn the_api_document_describes_every_route(live: Live) {
     // Per-tenant figures: the platform operator's only.
     let anonymous = live.http.get(live.url("/metrics")).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let metrics = live
-        .http
-        .get(live.url("/metrics"))
-        .bearer_auth(PLATFORM_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = live.metrics().await;
     assert!(
         metrics.contains("tandem_messages_total{author=\"visitor\"} 1"),
         "{metrics}"

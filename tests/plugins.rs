@@ -52,6 +52,15 @@ impl Plugged {
             .await
     }
 
+    /// Acme's admin installs the hostile test plugin; its id.
+    async fn install_hostile(&self, company: &Company) -> String {
+        let (status, plugin) = self
+            .upload(company, guest("hostile"), "application/wasm")
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{plugin}");
+        plugin["id"].as_str().expect("an id").to_owned()
+    }
+
     async fn upload_as(
         &self,
         token: &str,
@@ -307,11 +316,7 @@ async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
         json!({"offline_timeout_secs": 300, "presence_grace_secs": 0}),
     )
     .await;
-    let (status, plugin) = p
-        .upload(&live.acme, guest("hostile"), "application/wasm")
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{plugin}");
-    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let id = p.install_hostile(&live.acme).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
 
     // Each reply to "loop" runs the hook into its 50 ms deadline: the default (300 s) applies
@@ -375,11 +380,7 @@ async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
 
 async fn a_template_that_does_not_render_still_mails_and_is_logged(p: Plugged) {
     let live = &p.live;
-    let (status, plugin) = p
-        .upload(&live.acme, guest("hostile"), "application/wasm")
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{plugin}");
-    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let id = p.install_hostile(&live.acme).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
     p.unread_reply(&live.acme, &olga, "badtemplate").await;
 
@@ -618,11 +619,7 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
                "webhook_urls": [receiver.url("/team")]}),
         )
         .await;
-    let (status, plugin) = p
-        .upload(&live.acme, guest("hostile"), "application/wasm")
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{plugin}");
-    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let id = p.install_hostile(&live.acme).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
     // One routes to the cloud's metadata service, the other mails a stranger.
     p.unread_reply(&live.acme, &olga, "stealer").await;
@@ -671,11 +668,7 @@ async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged)
 /// failure, and the visitor gets the built-in mail. The server is still up for the next one.
 async fn plugin_templates_that_would_crash_the_server_fall_back_and_count(p: Plugged) {
     let live = &p.live;
-    let (status, plugin) = p
-        .upload(&live.acme, guest("hostile"), "application/wasm")
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{plugin}");
-    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let id = p.install_hostile(&live.acme).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
     for how in ["partials", "eachbomb", "deepif", "rawhtml"] {
         p.unread_reply(&live.acme, &olga, how).await;
@@ -721,11 +714,7 @@ async fn a_plugin_sleeping_inside_wasi_is_cut_off_and_counted(p: Plugged) {
         json!({"offline_timeout_secs": 1, "presence_grace_secs": 0}),
     )
     .await;
-    let (status, plugin) = p
-        .upload(&live.acme, guest("hostile"), "application/wasm")
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{plugin}");
-    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let id = p.install_hostile(&live.acme).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
     p.unread_reply(&live.acme, &olga, "sleep").await;
     let mails = p
@@ -742,16 +731,7 @@ async fn a_plugin_sleeping_inside_wasi_is_cut_off_and_counted(p: Plugged) {
     let plugin = p.plugin(&live.acme, &id).await;
     assert_eq!(plugin["consecutive_failures"], 3, "{plugin}");
     // The platform operator sees it per tenant.
-    let metrics = live
-        .http
-        .get(live.url("/metrics"))
-        .bearer_auth(support::live::PLATFORM_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = live.metrics().await;
     let deadline = format!(
         "tandem_plugin_calls_total{{tenant=\"{}\",hook=\"offline_timeout\",outcome=\"deadline\"}} 1",
         live.acme.id

@@ -215,6 +215,19 @@ impl Client {
         .await
     }
 
+    /// `/metrics`, as the platform operator reads it.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .bearer_auth(PLATFORM_TOKEN)
+            .send()
+            .await
+            .expect("the server answers")
+            .text()
+            .await
+            .expect("a body")
+    }
+
     /// A new visitor of the company's widget.
     pub async fn visitor(&self, company: &Company) -> Visitor {
         let (status, body) = self

@@ -102,11 +102,7 @@ async fn an_unconfirmed_address_gets_little_and_nothing_of_the_visitors(s: Setup
     s.sweep.run_once().await;
     let first = unfold_quoted_printable(&s.smtp.received()[0].data);
     assert!(!first.contains("Do you ship to Lisbon?"), "{first}");
-    let start = first.find("resume_token=").expect("a link") + "resume_token=".len();
-    let token: String = first[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
+    let token = resume_token_in(&first);
     s.tandem
         .visitors
         .start_session(
@@ -243,11 +239,7 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
     );
 
     // The link brings the visitor back into the same dialog, on any device.
-    let start = data.find("resume_token=").expect("a resume link") + "resume_token=".len();
-    let token: String = data[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
+    let token = resume_token_in(data);
     let resumed = s
         .tandem
         .visitors
@@ -426,6 +418,15 @@ async fn the_dev_mailbox_keeps_mail_in_the_database_and_as_files(s: Setup) {
 }
 
 /// Long lines travel quoted-printable: undo the soft breaks (and `=3D`) to read them.
+/// The token of the resume link in a mail.
+fn resume_token_in(mail: &str) -> String {
+    let start = mail.find("resume_token=").expect("a resume link") + "resume_token=".len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
 fn unfold_quoted_printable(data: &str) -> String {
     data.replace("=\r\n", "").replace("=3D", "=")
 }
