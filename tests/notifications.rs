@@ -109,7 +109,11 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
     let mail = &mails[0];
     // Not confirmed yet: the name she typed stays out of the mail.
     assert!(mail.contains("To: vera@example.org"), "{mail}");
-    assert!(mail.contains("From: Acme <support@acme.example>"));
+    // The company's name on the installation's sending address.
+    assert!(
+        mail.contains("From: \"acme Ltd\" <support@acme.example>"),
+        "{mail}"
+    );
     assert!(
         mail.contains("Subject: Olga from acme Ltd replied to you"),
         "{mail}"

@@ -229,4 +229,36 @@ mod tests {
             MAX_OFFLINE_TIMEOUT
         );
     }
+
+    /// A policy that never answers in time (a tenant's plugins stuck, say).
+    struct Stuck;
+
+    #[async_trait::async_trait]
+    impl OfflineTimeoutPolicy for Stuck {
+        async fn offline_timeout(&self, _ctx: &TimeoutContext) -> Duration {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Duration::from_secs(1)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_never_waits_on_a_stuck_policy() {
+        let ctx = TimeoutContext {
+            tenant: TenantId::new(),
+            tenant_slug: "acme".into(),
+            chat: ChatId::new(),
+            visitor: VisitorId::new(),
+            visitor_name: None,
+            visitor_locale: None,
+            visitor_has_email: true,
+            now: Timestamp::from_millis(0),
+            tenant_timeout: Duration::from_secs(300),
+            webhook_urls: Vec::new(),
+        };
+        // The tenant's own setting, after POLICY_WAIT rather than an hour.
+        assert_eq!(
+            bounded_timeout(&Stuck, &ctx).await,
+            Duration::from_secs(300)
+        );
+    }
 }

@@ -342,8 +342,16 @@ impl Deliverer {
         let context = EmailContext::new(batch, links, you, confirmed);
         let rendered = self.render(batch, &language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
+        // The company's name on the address the installation sends from.
+        let sender = batch
+            .tenant
+            .settings
+            .mail_from_name
+            .clone()
+            .unwrap_or_else(|| batch.tenant.name.clone());
+        let from = Mailbox::new(Some(sender), self.settings.from.email.clone());
         Ok(Email {
-            from: self.settings.from.clone(),
+            from,
             to,
             subject: rendered.subject,
             text: rendered.text,

@@ -192,6 +192,50 @@ async fn an_unconfirmed_address_gets_little_and_nothing_of_the_visitors(s: Setup
     );
 }
 
+/// Mail comes from the company: its name (or the name its admin chose) on the installation's
+/// sending address.
+async fn mail_comes_from_the_company(s: Setup) {
+    s.answered(Some("vera@example.org"), &["First"]).await;
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    let first = unfold_quoted_printable(&s.smtp.received()[0].data);
+    assert!(
+        first.contains("From: Acme <support@chat.example.com>"),
+        "{first}"
+    );
+    s.tandem
+        .tenants
+        .update_settings(
+            &s.admin,
+            tandem_core::tenant::SettingsPatch {
+                mail_from_name: Some("Acme Support Team".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let refused = s
+        .tandem
+        .tenants
+        .update_settings(
+            &s.admin,
+            tandem_core::tenant::SettingsPatch {
+                mail_from_name: Some("Acme\u{202E}troppuS".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(refused.is_err(), "invisible characters in a sender's name");
+    s.answered(Some("fedor@example.org"), &["Second"]).await;
+    s.clock.advance(TIMEOUT);
+    s.sweep.run_once().await;
+    let second = unfold_quoted_printable(&s.smtp.received()[1].data);
+    assert!(
+        second.contains("From: \"Acme Support Team\" <support@chat.example.com>"),
+        "{second}"
+    );
+}
+
 async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
     let (visitor, replies) = s
         .answered(
@@ -439,4 +483,5 @@ tandem_migrations::on_both_databases!(
     a_refused_address_is_given_up_and_logged,
     the_dev_mailbox_keeps_mail_in_the_database_and_as_files,
     an_unconfirmed_address_gets_little_and_nothing_of_the_visitors,
+    mail_comes_from_the_company,
 );

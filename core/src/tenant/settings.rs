@@ -25,6 +25,9 @@ pub struct TenantSettings {
     /// The company's own site (where the widget is embedded). When set, the hosted chat offers
     /// to continue there, and the widget on it picks the dialog up (`?tandem_resume=`).
     pub site_url: Option<String>,
+    /// The name the company's mail comes from ("Demo Company <no-reply@…>"); the tenant's
+    /// name when unset.
+    pub mail_from_name: Option<String>,
 }
 
 impl Default for TenantSettings {
@@ -36,6 +39,7 @@ impl Default for TenantSettings {
             allowed_origins: Vec::new(),
             webhook_urls: Vec::new(),
             site_url: None,
+            mail_from_name: None,
         }
     }
 }
@@ -96,6 +100,15 @@ impl TenantSettings {
         for url in &self.webhook_urls {
             validate_webhook_url(url)?;
         }
+        if let Some(name) = &self.mail_from_name {
+            check_text("mail_from_name", name, 1, 100)?;
+            if crate::text::forbidden_char(name, false).is_some() {
+                return Err(CoreError::invalid(
+                    "mail_from_name",
+                    "must not contain control or invisible formatting characters",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -120,6 +133,11 @@ impl TenantSettings {
                 Some(url) => Some(url.trim().to_owned()),
                 None => self.site_url.clone(),
             },
+            mail_from_name: match patch.mail_from_name {
+                Some(name) if name.trim().is_empty() => None,
+                Some(name) => Some(name.trim().to_owned()),
+                None => self.mail_from_name.clone(),
+            },
         };
         next.validate()?;
         Ok(next)
@@ -138,6 +156,8 @@ pub struct SettingsPatch {
     pub webhook_urls: Option<Vec<String>>,
     /// The company's site; `""` clears it.
     pub site_url: Option<String>,
+    /// The sender's name in the company's mail; `""` goes back to the tenant's name.
+    pub mail_from_name: Option<String>,
 }
 
 /// How the widget looks on the tenant's site.
