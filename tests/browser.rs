@@ -672,6 +672,45 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
     .await;
 }
 
+/// Chatting while an operator is online, the visitor is asked once, inline, after the first
+/// message, for an address where the answer can reach them if they leave.
+async fn a_visitor_chatting_live_is_asked_for_an_address_once(s: Stage) {
+    s.live.online_operator(&s.live.acme, "Anna").await;
+    s.play(async {
+        let nina = s.visitor("nina").await?;
+        nina.until_true(
+            "nobody asks before she writes",
+            "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.details-form').hidden;",
+            vec![],
+        )
+        .await?;
+        let composer = nina.widget("textarea[name=body]").await?;
+        nina.type_into(&composer, &format!("Do you have it in blue?{ENTER}")).await?;
+        widget_shows(&nina, ".details-form .form__intro", "Get the answer by email if you leave").await?;
+        let email = nina.widget(".details-form input[name=email]").await?;
+        nina.type_into(&email, "nina@example.org").await?;
+        nina.click_widget(".details-form button[type=submit]").await?;
+        widget_shows(&nina, ".details-form", "Saved").await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        let dialog = s.dialog(&chat_id).await;
+        expect(dialog["chat"]["visitor"]["email"] == "nina@example.org", || {
+            format!("the address reached the chat: {dialog}")
+        })?;
+        // Asked once: the next visit does not ask again.
+        nina.goto(&s.demo(&s.live.acme)).await?;
+        nina.click_widget(".launcher").await?;
+        widget_shows(&nina, ".msg--visitor .bubble", "Do you have it in blue?").await?;
+        nina.until_true(
+            "the form stays closed",
+            "return document.querySelector('#tandem-widget').shadowRoot.querySelector('.details-form').hidden;",
+            vec![],
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: Stage) {
     let anna = s.live.online_operator(&s.live.acme, "Anna").await;
     s.play(async {
@@ -937,6 +976,7 @@ tandem_migrations::on_both_databases!(
     the_resume_link_opens_the_same_dialog,
     the_launcher_counts_unread_replies_and_the_operator_is_seen_typing,
     the_admin_console_manages_operators_the_email_and_plugins,
+    a_visitor_chatting_live_is_asked_for_an_address_once,
 );
 
 mod crash {

@@ -26,6 +26,7 @@
       reconnecting: "Reconnecting…", offlineIntro: "No one is online right now. Leave a message and we will answer by email — and here, when you come back.",
       name: "Name", email: "Email", message: "Message", submit: "Send message", details: "Your details", detailsSaved: "Saved",
       leaveEmail: "No one is online right now. Leave your email so our answer reaches you.",
+      askEmail: "Get the answer by email if you leave.",
       expired: "This link has expired. Write to us again from the website.", unavailable: "Chat is not available right now.",
       error: "Something went wrong. Please try again.", chatWith: "Chat",
       continueOn: (site) => `Continue on ${site}`,
@@ -42,6 +43,7 @@
       reconnecting: "Переподключение…", offlineIntro: "Сейчас никого нет на месте. Оставьте сообщение — мы ответим на почту и здесь, когда вы вернётесь.",
       name: "Имя", email: "Эл. почта", message: "Сообщение", submit: "Отправить сообщение", details: "Ваши данные", detailsSaved: "Сохранено",
       leaveEmail: "Сейчас никого нет на месте. Оставьте почту, чтобы получить наш ответ.",
+      askEmail: "Получите ответ на почту, если уйдёте.",
       expired: "Срок действия ссылки истёк. Напишите нам снова с сайта.", unavailable: "Чат сейчас недоступен.",
       error: "Что-то пошло не так. Попробуйте ещё раз.", chatWith: "Чат",
       continueOn: (site) => `Продолжить на ${site}`,
@@ -221,7 +223,8 @@
     const note = el("p", { class: "error", role: "status" });
     const save = el("button", { class: "button", type: "submit" }, t.save);
     const cancel = el("button", { class: "button button--quiet", type: "button", onclick: () => { ui.details.hidden = true; } }, t.cancel);
-    ui.details.replaceChildren(el("p", { class: "form__intro" }, state.available ? t.details : t.leaveEmail),
+    const intro = !state.available ? t.leaveEmail : visitor.email ? t.details : t.askEmail;
+    ui.details.replaceChildren(el("p", { class: "form__intro" }, intro),
       field("name", "text", t.name, false, 200, visitor.name || ""), field("email", "email", t.email, true, 254, visitor.email || ""),
       note, el("div", { class: "editor__actions" }, cancel, save));
     ui.details.onsubmit = async (event) => {
@@ -250,8 +253,18 @@
     ui.form.hidden = chatting;
     ui.composer.hidden = !chatting;
     ui.log.hidden = !chatting;
-    const needsEmail = chatting && !state.available && !(state.chat?.visitor?.email);
-    if (needsEmail && ui.details.hidden && !ui.details.dataset.dismissed) { buildDetailsForm(); ui.details.hidden = false; ui.details.dataset.dismissed = "1"; }
+    const noEmail = chatting && !(state.chat?.visitor?.email);
+    // Nobody online: asked at once, on every visit. Someone online: asked once per device,
+    // after the visitor's first message, so an answer reaches them if they leave.
+    const wrote = state.outbox.size > 0 || [...state.messages.values()].some((m) => m.author === "visitor");
+    const offline = noEmail && !state.available;
+    const inline = noEmail && state.available && wrote && !store.get("email_asked");
+    if ((offline || inline) && ui.details.hidden && !ui.details.dataset.dismissed) {
+      buildDetailsForm();
+      ui.details.hidden = false;
+      ui.details.dataset.dismissed = "1";
+      if (inline) store.set("email_asked", "1");
+    }
     renderStatus();
   }
 
