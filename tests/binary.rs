@@ -209,8 +209,8 @@ async fn migrate_applies_lists_and_rolls_back(env: Env) {
     assert!(down.status.success(), "{}", down.stderr);
     let after_down = env.run(&["migrate", "status"]).await.stdout;
     assert!(
-        after_down.contains("m20261127_000001_webhooks\tApplied")
-            && after_down.contains("m20261128_000001_email_confirmation\tPending"),
+        after_down.contains("m20261128_000001_email_confirmation\tApplied")
+            && after_down.contains("m20261128_000002_dev_mail_parts\tPending"),
         "down rolls back only the newest migration:\n{after_down}"
     );
     assert!(

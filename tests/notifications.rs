@@ -205,8 +205,20 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
     assert!(page.contains("ivan@example.org"), "{page}");
     let href = page.split("href=\"/dev/mailbox/").nth(1).unwrap();
     let id: String = href.chars().take_while(|c| *c != '"').collect();
-    let eml = live.page(&format!("/dev/mailbox/{id}")).await;
-    assert!(eml.contains("Hi Ivan"));
+    // The mail decoded, as a person reads it: the reply, and the resume link as a link.
+    let shown = live.page(&format!("/dev/mailbox/{id}")).await;
+    assert!(shown.contains("Hi Ivan"), "{shown}");
+    let link = format!(
+        "<a href=\"{}/c/{}?resume_token=rt_",
+        live.base, live.acme.widget_key
+    );
+    assert!(shown.contains(&link), "{shown}");
+    assert!(
+        shown.contains("sandbox=\"allow-popups"),
+        "the HTML part is sandboxed"
+    );
+    let eml = live.page(&format!("/dev/mailbox/{id}/raw")).await;
+    assert!(eml.contains("multipart/alternative"), "{eml}");
     let files: Vec<_> = std::fs::read_dir(live.env.dir.path().join("mailbox"))
         .expect("a mailbox folder")
         .collect();

@@ -15,6 +15,7 @@ mod m20261125_000006_emails_stopped;
 mod m20261126_000001_plugins;
 mod m20261127_000001_webhooks;
 mod m20261128_000001_email_confirmation;
+mod m20261128_000002_dev_mail_parts;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_plugins::Migration),
             Box::new(m20261127_000001_webhooks::Migration),
             Box::new(m20261128_000001_email_confirmation::Migration),
+            Box::new(m20261128_000002_dev_mail_parts::Migration),
         ]
     }
 }

@@ -14,12 +14,16 @@ pub struct DevMailbox {
     dir: PathBuf,
 }
 
-/// A kept mail, as `/dev/mailbox` lists it.
+/// A kept mail, as `/dev/mailbox` lists it: the parts as they were written, and the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevMail {
     pub id: Uuid,
     pub recipient: String,
+    /// Empty for mail kept before the parts were.
+    pub sender: String,
     pub subject: String,
+    pub text: String,
+    pub html: String,
     pub eml: String,
     pub created_at: Timestamp,
 }
@@ -59,7 +63,10 @@ impl Mailer for DevMailbox {
         dev_mail::Entity::insert(dev_mail::ActiveModel {
             id: Set(id),
             recipient: Set(email.to.to_string()),
+            sender: Set(Some(email.from.to_string())),
             subject: Set(email.subject.clone()),
+            text: Set(Some(email.text.clone())),
+            html: Set(Some(email.html.clone())),
             eml: Set(eml.clone()),
             created_at: Set(now),
         })
@@ -88,7 +95,10 @@ impl From<dev_mail::Model> for DevMail {
         Self {
             id: row.id,
             recipient: row.recipient,
+            sender: row.sender.unwrap_or_default(),
             subject: row.subject,
+            text: row.text.unwrap_or_default(),
+            html: row.html.unwrap_or_default(),
             eml: row.eml,
             created_at: Timestamp::from_millis(row.created_at),
         }
@@ -104,7 +114,10 @@ mod dev_mail {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub recipient: String,
+        pub sender: Option<String>,
         pub subject: String,
+        pub text: Option<String>,
+        pub html: Option<String>,
         pub eml: String,
         pub created_at: i64,
     }
