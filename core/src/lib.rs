@@ -11,6 +11,7 @@ pub mod entity;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod inbound;
 pub mod limits;
 pub mod message;
 pub mod operator;

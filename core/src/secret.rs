@@ -13,6 +13,14 @@ pub fn generate(prefix: &str) -> String {
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// As [`generate`], in lowercase hex: for secrets that travel where case may not survive (the
+/// local part of an email address).
+pub fn generate_hex(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}_{}", hex(&bytes))
+}
+
 /// The digest kept in the database, as lowercase hex.
 pub fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))

@@ -98,6 +98,7 @@ pub struct Tandem {
     pub outbox: OutboxService,
     pub deliveries: DeliveryService,
     pub plugins: PluginService,
+    pub inbound: crate::inbound::InboundService,
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
 }
@@ -116,12 +117,14 @@ impl Tandem {
             timeout_policy: ports.timeout_policy,
             limits,
         });
+        let messages = MessageService::new(deps.clone());
         Self {
+            inbound: crate::inbound::InboundService::new(deps.clone(), messages.clone()),
             tenants: TenantService::new(deps.clone()),
             operators: OperatorService::new(deps.clone()),
             visitors: VisitorService::new(deps.clone()),
             chats: ChatService::new(deps.clone()),
-            messages: MessageService::new(deps.clone()),
+            messages,
             presence: PresenceService::new(deps.clone()),
             outbox: OutboxService::new(deps.clone()),
             deliveries: DeliveryService::new(deps.clone()),

@@ -16,6 +16,7 @@ mod m20261126_000001_plugins;
 mod m20261127_000001_webhooks;
 mod m20261128_000001_email_confirmation;
 mod m20261128_000002_dev_mail_parts;
+mod m20261128_000003_message_channel;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_webhooks::Migration),
             Box::new(m20261128_000001_email_confirmation::Migration),
             Box::new(m20261128_000002_dev_mail_parts::Migration),
+            Box::new(m20261128_000003_message_channel::Migration),
         ]
     }
 }

@@ -43,6 +43,13 @@ pub struct Config {
     pub socket_timeout_secs: u64,
     /// `smtp://host:port` or `smtps://user:pass@host:port`; unset: the dev mailbox.
     pub smtp_url: Option<String>,
+    /// The domain whose mail reaches Tandem: unread-reply mails get a `Reply-To` of their dialog
+    /// there (`reply+<token>@domain`), and answers come back in through
+    /// `POST /api/v1/inbound/email`. Unset: mails have no `Reply-To`.
+    pub inbound_domain: Option<String>,
+    /// The shared secret of `POST /api/v1/inbound/email` (as `Authorization: Bearer`); the
+    /// endpoint is off without it.
+    pub inbound_secret: Option<String>,
     /// Show kept mail (no SMTP server) at `/dev/mailbox`, to anyone, on a loopback listener
     /// only. For a developer's machine: off unless asked for.
     pub dev_mailbox: bool,
@@ -106,6 +113,8 @@ impl Default for Config {
             sockets_per_ip: crate::rate_limit::SOCKETS_PER_IP,
             socket_timeout_secs: 30,
             smtp_url: None,
+            inbound_domain: None,
+            inbound_secret: None,
             dev_mailbox: false,
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,

@@ -96,7 +96,8 @@ pub fn delivery(
     .with_webhook_policy(WebhookPolicy {
         timeout: Duration::from_secs(config.webhook_timeout_secs.clamp(1, 60)),
         private_addresses: config.webhook_private_addresses,
-    });
+    })
+    .with_inbound_domain(config.inbound_domain.clone());
     Ok(Delivery {
         sweep: Sweep::new(
             deliverer.clone(),

@@ -67,6 +67,9 @@ pub struct Deliverer {
     hooks: Arc<dyn NotificationHooks>,
     webhooks: WebhookPoster,
     settings: Arc<DeliverySettings>,
+    /// The domain whose mail reaches Tandem (`TANDEM_INBOUND_DOMAIN`): each mail then carries
+    /// a `Reply-To` of its dialog there.
+    inbound_domain: Option<Arc<str>>,
 }
 
 impl Deliverer {
@@ -78,7 +81,17 @@ impl Deliverer {
             hooks: Arc::new(NoHooks),
             webhooks: WebhookPoster::new(WebhookPolicy::default()),
             settings: Arc::new(settings),
+            inbound_domain: None,
         }
+    }
+
+    /// Replies to the mails go to `reply+<token>@domain`, which Tandem receives.
+    pub fn with_inbound_domain(mut self, domain: Option<String>) -> Self {
+        self.inbound_domain = domain
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .map(Arc::from);
+        self
     }
 
     /// Lets tenant plugins choose the template and the routes (see the plugins crate).
@@ -350,8 +363,13 @@ impl Deliverer {
             .clone()
             .unwrap_or_else(|| batch.tenant.name.clone());
         let from = Mailbox::new(Some(sender), self.settings.from.email.clone());
+        let reply_to = match &self.inbound_domain {
+            Some(domain) => Some(self.reply_address(batch, address, domain).await?),
+            None => None,
+        };
         Ok(Email {
             from,
+            reply_to,
             to,
             subject: rendered.subject,
             text: rendered.text,
@@ -364,6 +382,31 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// The dialog's own address for answers, bound to the address this mail goes to.
+    async fn reply_address(
+        &self,
+        batch: &UnreadBatch,
+        address: &str,
+        domain: &str,
+    ) -> Result<Mailbox, String> {
+        let token = self
+            .tandem
+            .visitors
+            .issue_reply_token(batch.tenant.id, batch.chat, address)
+            .await
+            .map_err(|e| format!("cannot make the reply address: {e}"))?;
+        let sender = batch
+            .tenant
+            .settings
+            .mail_from_name
+            .clone()
+            .unwrap_or_else(|| batch.tenant.name.clone());
+        format!("reply+{token}@{domain}")
+            .parse()
+            .map(|email| Mailbox::new(Some(sender), email))
+            .map_err(|e| format!("the reply address is not usable: {e}"))
+    }
+
     /// A plugin's template, else the tenant's own, else the built-in one: the first that
     /// renders, so that a template gone wrong never costs the visitor their mail. Templates
     /// from plugins and admins are checked and rendered off the async threads under a budget

@@ -5,6 +5,7 @@
 //! [`webhook::WebhookPoster`], each with its own retries.
 
 pub mod deliver;
+pub mod inbound;
 pub mod mail;
 pub mod queue;
 pub mod sweep;

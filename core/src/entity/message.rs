@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::ids::{ChatId, MessageId, TenantId, UserId};
-use crate::message::Author;
+use crate::message::{Author, MessageChannel};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "messages")]
@@ -21,6 +21,7 @@ pub struct Model {
     pub read_by_visitor_at: Option<i64>,
     pub read_by_operator_at: Option<i64>,
     pub emailed_at: Option<i64>,
+    pub channel: MessageChannel,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

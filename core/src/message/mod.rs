@@ -28,6 +28,33 @@ pub enum Author {
     System,
 }
 
+/// Where a message came in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum MessageChannel {
+    /// Written in the widget (or by an operator in the workspace).
+    #[default]
+    #[sea_orm(string_value = "widget")]
+    Widget,
+    /// A reply to an unread-reply email.
+    #[sea_orm(string_value = "email")]
+    Email,
+}
+
 /// Who marked messages read.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +70,9 @@ pub enum Reader {
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
+    /// `widget`, or `email` for a visitor's reply by email.
+    #[serde(default)]
+    pub channel: MessageChannel,
     /// Position in the dialog, from 1.
     pub seq: i64,
     pub author: Author,
@@ -62,6 +92,7 @@ impl From<message::Model> for Message {
         Self {
             id: row.id,
             chat_id: row.chat_id,
+            channel: row.channel,
             seq: row.seq,
             author: row.author,
             operator_id: row.operator_id,

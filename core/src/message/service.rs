@@ -30,7 +30,7 @@ use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
 use crate::visitor::parse_visitor_name;
 
-use super::{Author, ClientId, EarlierText, Message, MessageBody, Reader};
+use super::{Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader};
 
 /// The offline form: who the visitor is, and what they want.
 #[derive(Clone, Debug)]
@@ -67,6 +67,18 @@ impl MessageService {
         body: &str,
         client_id: Option<&str>,
     ) -> CoreResult<Message> {
+        self.send_as_visitor_by(actor, body, client_id, MessageChannel::Widget)
+            .await
+    }
+
+    /// As [`Self::send_as_visitor`], the message having come in by `channel`.
+    pub(crate) async fn send_as_visitor_by(
+        &self,
+        actor: &VisitorActor,
+        body: &str,
+        client_id: Option<&str>,
+        channel: MessageChannel,
+    ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
         // A race (two first messages creating the chat, or one client id sent twice at once)
@@ -83,7 +95,7 @@ impl MessageService {
                 return same_sender(found, Author::Visitor, None);
             }
             match self
-                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref())
+                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref(), channel)
                 .await
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
@@ -104,6 +116,7 @@ impl MessageService {
         existing_chat: Option<chat::Model>,
         body: &MessageBody,
         client_id: Option<&ClientId>,
+        channel: MessageChannel,
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
         let (txn, turn) = self.deps.write().await?;
@@ -114,7 +127,8 @@ impl MessageService {
         let row = bump_chat(&txn, actor.tenant, chat_id, now, true).await?;
         let before = row.status();
         let (row, changed) = store_status(&txn, row, before.visitor_wrote(), now).await?;
-        let message = new_message(&row, Author::Visitor, None, body, client_id, now);
+        let mut message = new_message(&row, Author::Visitor, None, body, client_id, now);
+        message.channel = channel;
         insert(&txn, &message).await?;
         txn.commit().await?;
         drop(turn);
@@ -563,6 +577,7 @@ fn new_message(
         read_by_visitor_at: None,
         read_by_operator_at: None,
         emailed_at: None,
+        channel: MessageChannel::Widget,
     }
 }
 

@@ -28,6 +28,10 @@ const VISITOR_TOKEN: &str = "vt";
 const RESUME_TOKEN: &str = "rt";
 /// Hand-over links (the hosted chat to the company's site): good for one use.
 const HAND_OVER_TOKEN: &str = "ht";
+/// The `Reply-To` of a mail: lets a reply by email into the dialog, never restores it.
+pub(crate) const REPLY_TOKEN: &str = "rp";
+/// How long a mail can be answered.
+const REPLY_LIFETIME: Duration = Duration::from_secs(180 * 24 * 3600);
 
 /// How a widget asks for a session: with nothing (a new visitor), its stored token, or the
 /// resume token from an email link (with the device's own token when it has one).
@@ -250,6 +254,20 @@ impl VisitorService {
             .await
     }
 
+    /// The token of a mail's `Reply-To` address (lowercase: it travels in an address's local
+    /// part): a reply sent to it from `address` becomes a message in the dialog.
+    pub async fn issue_reply_token(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+        address: &str,
+    ) -> CoreResult<String> {
+        let token = secret::generate_hex(REPLY_TOKEN);
+        self.store_token(tenant, chat, REPLY_LIFETIME, &token, Some(address))
+            .await?;
+        Ok(token)
+    }
+
     async fn insert_resume_token(
         &self,
         tenant: TenantId,
@@ -258,26 +276,39 @@ impl VisitorService {
         kind: &str,
         sent_to: Option<&str>,
     ) -> CoreResult<String> {
+        let token = secret::generate(kind);
+        self.store_token(tenant, chat, valid_for, &token, sent_to)
+            .await?;
+        Ok(token)
+    }
+
+    async fn store_token(
+        &self,
+        tenant: TenantId,
+        chat: ChatId,
+        valid_for: Duration,
+        token: &str,
+        sent_to: Option<&str>,
+    ) -> CoreResult<()> {
         let row = chat::Entity::find_by_id(chat)
             .filter(chat::Column::TenantId.eq(tenant))
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
         let now = self.deps.clock.now();
-        let token = secret::generate(kind);
         resume_token::Entity::insert(resume_token::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(tenant),
             visitor_id: Set(row.visitor_id),
             chat_id: Set(chat),
-            token_hash: Set(secret::digest(&token)),
+            token_hash: Set(secret::digest(token)),
             created_at: Set(now.millis()),
             expires_at: Set(now.saturating_add(valid_for).millis()),
             sent_to: Set(sent_to.map(str::to_owned)),
         })
         .exec_without_returning(&self.deps.db)
         .await?;
-        Ok(token)
+        Ok(())
     }
 
     /// The dialog a link restores. A device that has a dialog of its own (another visitor's,

@@ -160,6 +160,7 @@ mod tests {
             message: Message {
                 id: MessageId::new(),
                 chat_id: ChatId::new(),
+                channel: Default::default(),
                 seq: 1,
                 author: Author::Visitor,
                 operator_id: None,

@@ -25,6 +25,8 @@ pub struct Email {
     pub thread_id: String,
     /// One-click "stop these emails" (RFC 8058), as `List-Unsubscribe`.
     pub unsubscribe_url: Option<String>,
+    /// Where an answer goes: the dialog's own address, when Tandem receives mail.
+    pub reply_to: Option<Mailbox>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,9 @@ impl Email {
     pub fn to_message(&self) -> Result<lettre::Message, SendError> {
         let thread = format!("<{}>", self.thread_id);
         let mut builder = lettre::Message::builder();
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
         if let Some(url) = &self.unsubscribe_url {
             builder = builder
                 .header(ListUnsubscribe(format!("<{url}>")))

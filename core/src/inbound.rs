@@ -1,0 +1,196 @@
+//! Answers to unread-reply mails coming back in. Each mail carries a `Reply-To` of its dialog
+//! (`reply+<token>@<inbound domain>`, the token bound to the address the mail went to); a reply
+//! from that address becomes the visitor's message in that dialog, marked as come by email,
+//! and goes on like any visitor message (live to operators, the chat's category follows).
+//!
+//! Reading MIME is not the domain's business: the caller hands over an [`InboundMail`] already
+//! parsed, its new text separated from the quoted history.
+
+use std::sync::Arc;
+
+use sea_orm::PaginatorTrait;
+use sea_orm::entity::prelude::*;
+
+use crate::entity::{message, resume_token, tenant};
+use crate::error::CoreError;
+use crate::message::{Message, MessageChannel, MessageService};
+use crate::secret;
+use crate::services::Deps;
+use crate::visitor::VisitorActor;
+use crate::visitor::service::REPLY_TOKEN;
+
+/// Replies by email one dialog takes in an hour; past it a loop or a flood is refused.
+pub const REPLIES_PER_HOUR: u64 = 20;
+
+/// A mail as the domain needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboundMail {
+    /// Every address the mail was sent to (To, Cc, Delivered-To): the dialog's is one of them.
+    pub recipients: Vec<String>,
+    /// The sender's address (`From`).
+    pub from: String,
+    /// The mail says it is automatic: an auto-reply, a bounce, a list.
+    pub automatic: bool,
+    /// Its `Message-ID`: the same mail delivered twice is one message.
+    pub message_id: Option<String>,
+    /// What the visitor wrote, without the quoted history and signature.
+    pub text: String,
+}
+
+/// Why a mail did not become a message. What is said back never tells whether a dialog exists.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error("this address takes no mail")]
+    UnknownAddress,
+    #[error("automatic mail (auto-replies, bounces, lists) is not a message")]
+    Automatic,
+    #[error("only the visitor may answer by email")]
+    ForeignSender,
+    #[error("the mail has no text of its own")]
+    Empty,
+    #[error("too many mails to this conversation; try again later")]
+    Flood,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+#[derive(Clone)]
+pub struct InboundService {
+    deps: Arc<Deps>,
+    messages: MessageService,
+}
+
+impl InboundService {
+    pub(crate) fn new(deps: Arc<Deps>, messages: MessageService) -> Self {
+        Self { deps, messages }
+    }
+
+    pub async fn receive(&self, mail: InboundMail) -> Result<Message, InboundError> {
+        if mail.automatic {
+            return Err(InboundError::Automatic);
+        }
+        let token = mail
+            .recipients
+            .iter()
+            .find_map(|address| reply_token(address))
+            .ok_or(InboundError::UnknownAddress)?;
+        let row = resume_token::Entity::find()
+            .filter(resume_token::Column::TokenHash.eq(secret::digest(&token)))
+            .one(&self.deps.db)
+            .await
+            .map_err(CoreError::from)?
+            .ok_or(InboundError::UnknownAddress)?;
+        let now = self.deps.clock.now();
+        if now.millis() >= row.expires_at {
+            return Err(InboundError::UnknownAddress);
+        }
+        let suspended = tenant::Entity::find_by_id(row.tenant_id)
+            .one(&self.deps.db)
+            .await
+            .map_err(CoreError::from)?
+            .is_none_or(|t| t.suspended);
+        if suspended {
+            return Err(InboundError::UnknownAddress);
+        }
+        let sender_is_visitor = row
+            .sent_to
+            .as_deref()
+            .is_some_and(|to| to.eq_ignore_ascii_case(mail.from.trim()));
+        if !sender_is_visitor {
+            return Err(InboundError::ForeignSender);
+        }
+        let text = mail.text.trim();
+        if text.is_empty() {
+            return Err(InboundError::Empty);
+        }
+        let hour_ago = now.millis().saturating_sub(3_600_000);
+        let recent = message::Entity::find()
+            .filter(message::Column::TenantId.eq(row.tenant_id))
+            .filter(message::Column::ChatId.eq(row.chat_id))
+            .filter(message::Column::Channel.eq(MessageChannel::Email))
+            .filter(message::Column::CreatedAt.gte(hour_ago))
+            .count(&self.deps.db)
+            .await
+            .map_err(CoreError::from)?;
+        if recent >= REPLIES_PER_HOUR {
+            return Err(InboundError::Flood);
+        }
+        let actor = VisitorActor {
+            tenant: row.tenant_id,
+            visitor: row.visitor_id,
+        };
+        let body = cut(text, self.deps.limits.max_message_chars);
+        // The same mail delivered twice (a provider's retry) is one message.
+        let client_id = mail
+            .message_id
+            .as_deref()
+            .map(|id| format!("mail-{}", &secret::digest(id)[..40]));
+        Ok(self
+            .messages
+            .send_as_visitor_by(&actor, &body, client_id.as_deref(), MessageChannel::Email)
+            .await?)
+    }
+}
+
+/// `reply+rp_<hex>@…` → `rp_<hex>`, whatever case the mail servers on the way gave it.
+fn reply_token(address: &str) -> Option<String> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _domain) = address.rsplit_once('@')?;
+    let token = local.strip_prefix("reply+").or_else(|| {
+        local
+            .get(..6)
+            .filter(|p| p.eq_ignore_ascii_case("reply+"))
+            .map(|_| &local[6..])
+    })?;
+    let token = token.to_ascii_lowercase();
+    secret::looks_like(&token, REPLY_TOKEN).then_some(token)
+}
+
+/// At most `max` characters, cut where a word ends when one does nearby.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let marker = " […]";
+    let keep: String = text
+        .chars()
+        .take(max.saturating_sub(marker.len()))
+        .collect();
+    let at = keep
+        .rfind(char::is_whitespace)
+        .filter(|&i| i > keep.len() / 2);
+    format!("{}{marker}", &keep[..at.unwrap_or(keep.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_from_the_address_in_any_case() {
+        let token = format!("rp_{}", "ab12".repeat(16));
+        for address in [
+            format!("reply+{token}@in.example.com"),
+            format!("<REPLY+{}@IN.EXAMPLE.COM>", token.to_uppercase()),
+        ] {
+            assert_eq!(reply_token(&address), Some(token.clone()), "{address}");
+        }
+        for address in [
+            "support@example.com",
+            "reply+rt_x@in.example.com",
+            "reply+@x",
+            "nope",
+        ] {
+            assert_eq!(reply_token(address), None, "{address}");
+        }
+    }
+
+    #[test]
+    fn long_replies_are_cut_at_a_word() {
+        assert_eq!(cut("short", 100), "short");
+        let long = "word ".repeat(100);
+        let cut = cut(&long, 50);
+        assert!(cut.chars().count() <= 50, "{cut}");
+        assert!(cut.ends_with(" […]"));
+    }
+}
