@@ -13,10 +13,10 @@ pub fn generate(prefix: &str) -> String {
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// As [`generate`], in lowercase hex: for secrets that travel where case may not survive (the
-/// local part of an email address).
+/// As [`generate`], in lowercase hex and 160 bits: for secrets that travel where case may not
+/// survive and length is short (the local part of an email address: 64 characters at most).
 pub fn generate_hex(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
+    let mut bytes = [0u8; 20];
     rand::rng().fill_bytes(&mut bytes);
     format!("{prefix}_{}", hex(&bytes))
 }

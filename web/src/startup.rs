@@ -294,6 +294,11 @@ impl Application {
                 .as_deref()
                 .filter(|t| !t.is_empty())
                 .map(|t| Arc::new(digest_token(t))),
+            inbound_secret_digest: config
+                .inbound_secret
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| Arc::new(digest_token(t))),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
             // Kept mail holds visitors' addresses and resume links: it is shown only when asked

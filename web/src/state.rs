@@ -37,6 +37,8 @@ pub struct AppState {
     pub node_id: Arc<str>,
     pub public_url: Arc<str>,
     pub platform_token_digest: Option<Arc<Vec<u8>>>,
+    /// The digest of `TANDEM_INBOUND_SECRET`; inbound mail is off without it.
+    pub inbound_secret_digest: Option<Arc<Vec<u8>>>,
     pub socket_timeout: Duration,
     pub max_message_chars: usize,
     /// The development mailbox, when no SMTP server is configured.

@@ -363,8 +363,15 @@ impl Deliverer {
             .clone()
             .unwrap_or_else(|| batch.tenant.name.clone());
         let from = Mailbox::new(Some(sender), self.settings.from.email.clone());
+        // Without its reply address the mail still goes: the visitor can answer from the link.
         let reply_to = match &self.inbound_domain {
-            Some(domain) => Some(self.reply_address(batch, address, domain).await?),
+            Some(domain) => match self.reply_address(batch, address, domain).await {
+                Ok(mailbox) => Some(mailbox),
+                Err(reason) => {
+                    tracing::warn!(chat = %batch.chat, reason, "mail sent without its reply address");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Email {

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod chats;
 pub mod dev_mailbox;
 pub mod health;
+pub mod inbound;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;
@@ -108,6 +109,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(platform::list).post(platform::create),
         )
         .route("/platform/tenants/{id}", patch(platform::update))
+        .route(
+            "/inbound/email",
+            post(inbound::email).layer(DefaultBodyLimit::max(
+                tandem_worker::inbound::MAX_INBOUND_BYTES + 1,
+            )),
+        )
         .route("/openapi.json", get(openapi::document));
 
     Router::new()

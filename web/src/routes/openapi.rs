@@ -8,7 +8,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::realtime::{operator_socket, visitor_socket};
 use crate::routes::health::{self, Health};
 use crate::routes::{
-    admin, chats, metrics, platform, plugins, session, templates, unsubscribe, widget,
+    admin, chats, inbound, metrics, platform, plugins, session, templates, unsubscribe, widget,
 };
 
 #[derive(OpenApi)]
@@ -69,6 +69,7 @@ use crate::routes::{
         platform::list,
         platform::create,
         platform::update,
+        inbound::email,
     ),
     components(schemas(Health, ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes)
@@ -97,6 +98,7 @@ impl Modify for SecuritySchemes {
             bearer("The visitor_token from /api/v1/widget/{key}/session"),
         );
         components.add_security_scheme("platform", bearer("TANDEM_PLATFORM_TOKEN"));
+        components.add_security_scheme("inbound", bearer("TANDEM_INBOUND_SECRET"));
     }
 }
 

@@ -1,0 +1,207 @@
+//! The conversation goes on by email: a visitor's answer to an unread-reply mail comes back in
+//! through `POST /api/v1/inbound/email` and lands, once, in the same dialog, live for
+//! operators; what must not become a message is refused and changes nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tandem_migrations::test_db::TestDatabase;
+
+use support::live::Live;
+use support::smtp::SmtpSink;
+
+const SECRET: &str = "inbound-secret-for-tests";
+
+struct Replying {
+    live: Live,
+    smtp: SmtpSink,
+}
+
+impl Replying {
+    async fn on_database(db: TestDatabase) -> Self {
+        let smtp = SmtpSink::start().await;
+        let url = smtp.url();
+        let live = Live::with_env(
+            db,
+            &[
+                ("TANDEM_SMTP_URL", url.as_str()),
+                ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
+                ("TANDEM_INBOUND_DOMAIN", "in.acme.example"),
+                ("TANDEM_INBOUND_SECRET", SECRET),
+            ],
+        )
+        .await;
+        Self { live, smtp }
+    }
+
+    async fn first_mail(&self) -> String {
+        for _ in 0..150 {
+            if let Some(mail) = self.smtp.received().into_iter().next() {
+                return mail.data;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no mail within 15 s");
+    }
+
+    async fn post(&self, raw: &str, secret: &str) -> (StatusCode, Value) {
+        let response = self
+            .live
+            .http
+            .post(self.live.url("/api/v1/inbound/email"))
+            .bearer_auth(secret)
+            .header("content-type", "message/rfc822")
+            .body(raw.to_owned())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A reply as a mail client sends it: new text above the quoted mail.
+fn reply(from: &str, to: &str, headers: &str, text: &str) -> String {
+    format!(
+        "From: Vera <{from}>\r\nTo: {to}\r\nSubject: Re: Olga from acme Ltd replied to you\r\n\
+         Message-ID: <{}@mail.example.org>\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         {text}\r\n\r\nOn Tue, Nov 24, 2026 at 10:02 AM acme Ltd <{to}> wrote:\r\n> It ships today.\r\n",
+        text.len()
+    )
+}
+
+async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
+    let live = &r.live;
+    live.update_settings(
+        &live.acme,
+        json!({"offline_timeout_secs": 1, "presence_grace_secs": 0}),
+    )
+    .await;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let vera = live.visitor(&live.acme).await;
+    let (status, _) = live
+        .visitor_call(
+            &vera,
+            Method::PUT,
+            "/visitor",
+            Some(json!({"name": "Vera", "email": "vera@example.org"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let question = live.visitor_says(&vera, "Do you have it in blue?").await;
+    let chat_id = question["chat_id"].as_str().unwrap().to_owned();
+    live.operator_says(&olga, &chat_id, "It ships today.").await;
+
+    // The mail's Reply-To is the dialog's own address.
+    let mail = r.first_mail().await;
+    let start = mail.find("Reply-To:").expect("a Reply-To");
+    let header = &mail[start..mail[start..].find("\r\n").map_or(mail.len(), |e| start + e)];
+    let at = header.find("reply+").expect("the dialog's address");
+    let address: String = header[at..]
+        .chars()
+        .take_while(|c| *c != '>' && !c.is_whitespace())
+        .collect();
+    assert!(address.ends_with("@in.acme.example"), "{header}");
+
+    // Her answer comes back in: one visitor message, by email, live for Olga.
+    let mut watch = live.operator_socket(&olga.token).await;
+    let answer = reply(
+        "vera@example.org",
+        &address,
+        "",
+        "Yes please, the blue one.",
+    );
+    let (status, body) = r.post(&answer, SECRET).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["message"]["body"], "Yes please, the blue one.");
+    assert_eq!(body["message"]["channel"], "email");
+    assert_eq!(body["message"]["author"], "visitor");
+    let live_frame = watch
+        .expect_where("message.created", |f| f["message"]["channel"] == "email")
+        .await;
+    assert_eq!(live_frame["message"]["chat_id"], chat_id.as_str());
+    // The same mail delivered again is the same message.
+    let (status, again) = r.post(&answer, SECRET).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+    assert_eq!(again["message"]["id"], body["message"]["id"]);
+
+    // What must not become a message is refused, and the dialog does not change.
+    let refusals = [
+        (
+            reply("vera@example.org", &address, "", "x"),
+            "wrong-secret",
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            reply("mallory@example.net", &address, "", "Hi from Mallory"),
+            SECRET,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reply(
+                "vera@example.org",
+                "reply+rp_0000000000000000000000000000000000000000@in.acme.example",
+                "",
+                "Guess",
+            ),
+            SECRET,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reply(
+                "vera@example.org",
+                &address,
+                "Auto-Submitted: auto-replied\r\n",
+                "I am away",
+            ),
+            SECRET,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reply("vera@example.org", &address, "", ""),
+            SECRET,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!(
+                "{}{}",
+                reply("vera@example.org", &address, "", "big"),
+                "x".repeat(1024 * 1024)
+            ),
+            SECRET,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "not a mail at all".to_owned(),
+            SECRET,
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (raw, secret, expected) in refusals {
+        let (status, body) = r.post(&raw, secret).await;
+        assert_eq!(status, expected, "{body}");
+    }
+    let dialog = live.dialog(&olga.token, &chat_id).await;
+    let bodies: Vec<&str> = dialog["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Do you have it in blue?",
+            "It ships today.",
+            "Yes please, the blue one."
+        ]
+    );
+}
+
+tandem_migrations::on_both_databases!(
+    Replying::on_database =>
+    a_reply_by_email_lands_once_in_the_same_dialog,
+);
