@@ -158,6 +158,7 @@ export function renderEntry(message) {
   const chat = state.chats.get(message.chat_id);
   const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "System";
   const meta = el("div", { class: "entry__meta" }, el("time", { datetime: message.created_at }, clock(message.created_at)));
+  if (message.channel === "email") meta.append(el("span", { class: "by-email" }, "by email"));
   if (message.edited_at) {
     const shown = state.earlier.get(message.id);
     meta.append(el("button", { class: "link show-earlier", type: "button", "aria-expanded": String(Boolean(shown)), onclick: () => toggleEarlier(message) },
@@ -170,7 +171,7 @@ export function renderEntry(message) {
   const earlier = state.earlier.get(message.id);
   const gap = pause(message);
   // Unchanged entries are left alone: a screen reader announces only what is new.
-  const signature = [message.body, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
+  const signature = [message.body, message.channel, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
   if (item.dataset.signature === signature) return;
   item.dataset.signature = signature;
   item.className = `entry entry--${message.author}`;

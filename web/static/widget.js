@@ -22,7 +22,7 @@
       open: "Open chat", close: "Close chat", unread: (n) => `${n} unread`, send: "Send", yourMessage: "Your message",
       placeholder: "Write a message…", you: "You", operator: "Support", seen: "Seen", sending: "Sending…",
       notSent: "Not sent.", retry: "Retry", edit: "Edit", edited: "edited", save: "Save", cancel: "Cancel",
-      emailed: "Also sent to your email", typing: (who) => `${who} is typing…`, connected: "We reply here",
+      emailed: "Also sent to your email", byEmail: "by email", typing: (who) => `${who} is typing…`, connected: "We reply here",
       reconnecting: "Reconnecting…", offlineIntro: "No one is online right now. Leave a message and we will answer by email — and here, when you come back.",
       name: "Name", email: "Email", message: "Message", submit: "Send message", details: "Your details", detailsSaved: "Saved",
       leaveEmail: "No one is online right now. Leave your email so our answer reaches you.",
@@ -39,7 +39,7 @@
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
       placeholder: "Напишите сообщение…", you: "Вы", operator: "Поддержка", seen: "Прочитано", sending: "Отправка…",
       notSent: "Не отправлено.", retry: "Повторить", edit: "Изменить", edited: "изменено", save: "Сохранить", cancel: "Отмена",
-      emailed: "Отправлено и на вашу почту", typing: (who) => `${who} печатает…`, connected: "Мы ответим здесь",
+      emailed: "Отправлено и на вашу почту", byEmail: "по почте", typing: (who) => `${who} печатает…`, connected: "Мы ответим здесь",
       reconnecting: "Переподключение…", offlineIntro: "Сейчас никого нет на месте. Оставьте сообщение — мы ответим на почту и здесь, когда вы вернётесь.",
       name: "Имя", email: "Эл. почта", message: "Сообщение", submit: "Отправить сообщение", details: "Ваши данные", detailsSaved: "Сохранено",
       leaveEmail: "Сейчас никого нет на месте. Оставьте почту, чтобы получить наш ответ.",
@@ -328,7 +328,7 @@
     if (fresh) { item = el("li"); items.set(message.id, item); }
     if (state.editing === message.id) return;
     // Unchanged messages are left alone: a screen reader announces only what is new.
-    const signature = [message.body, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit].join("\u0000");
+    const signature = [message.body, message.channel, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit].join("\u0000");
     if (item.dataset.signature === signature && item.firstChild) return;
     item.dataset.signature = signature;
     item.className = `msg msg--${message.author}`;
@@ -336,6 +336,7 @@
     item.dataset.seq = message.seq;
     const meta = el("div", { class: "meta" }, el("time", { datetime: message.created_at }, time(message.created_at)));
     if (message.edited_at) meta.append(el("span", { class: "edited" }, `· ${t.edited}`));
+    if (message.channel === "email") meta.append(el("span", { class: "by-email" }, `· ${t.byEmail}`));
     if (message.author === "visitor") {
       if (message.read_by_operator_at) meta.append(el("span", { class: "seen" }, `· ${t.seen}`));
       meta.append(el("button", { class: "link edit", type: "button", onclick: () => startEdit(message.id) }, t.edit));
