@@ -28,12 +28,9 @@ impl Mailing {
     }
 
     async fn start(db: TestDatabase, worker: &str) -> Self {
-        let smtp = SmtpSink::start().await;
-        let url = smtp.url();
-        let live = Live::with_env(
+        let (live, smtp) = Live::with_smtp(
             db,
             &[
-                ("TANDEM_SMTP_URL", url.as_str()),
                 ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
                 ("TANDEM_PUBLIC_URL", "https://chat.acme.example"),
                 ("TANDEM_WORKER", worker),

@@ -23,12 +23,9 @@ struct Plugged {
 
 impl Plugged {
     async fn on_database(db: TestDatabase) -> Self {
-        let smtp = SmtpSink::start().await;
-        let url = smtp.url();
-        let live = Live::with_env(
+        let (live, smtp) = Live::with_smtp(
             db,
             &[
-                ("TANDEM_SMTP_URL", url.as_str()),
                 ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
                 ("TANDEM_SWEEP_EVERY_SECS", "1"),
                 ("TANDEM_MAX_PLUGIN_BYTES", "300000"),

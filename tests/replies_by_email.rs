@@ -22,12 +22,9 @@ struct Replying {
 
 impl Replying {
     async fn on_database(db: TestDatabase) -> Self {
-        let smtp = SmtpSink::start().await;
-        let url = smtp.url();
-        let live = Live::with_env(
+        let (live, smtp) = Live::with_smtp(
             db,
             &[
-                ("TANDEM_SMTP_URL", url.as_str()),
                 ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
                 ("TANDEM_INBOUND_DOMAIN", "in.acme.example"),
                 ("TANDEM_INBOUND_SECRET", SECRET),

@@ -59,6 +59,18 @@ impl Live {
         Self::with_env(db, &[]).await
     }
 
+    /// A server that mails through an SMTP server of the test's own, returned beside it.
+    pub async fn with_smtp(
+        db: TestDatabase,
+        vars: &[(&str, &str)],
+    ) -> (Self, super::smtp::SmtpSink) {
+        let smtp = super::smtp::SmtpSink::start().await;
+        let url = smtp.url();
+        let mut all = vec![("TANDEM_SMTP_URL", url.as_str())];
+        all.extend_from_slice(vars);
+        (Self::with_env(db, &all).await, smtp)
+    }
+
     pub async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
         let env = Env::on_database(db).await;
         let acme = create_tenant(&env, "acme").await;

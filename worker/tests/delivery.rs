@@ -68,6 +68,21 @@ impl Setup {
         }
     }
 
+    /// The visitor follows a mail's resume link.
+    async fn follow(&self, token: String) -> tandem_core::visitor::Session {
+        self.tandem
+            .visitors
+            .start_session(
+                &self.tenant,
+                SessionRequest {
+                    resume_token: Some(token),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    }
+
     /// A visitor (with this address, if any) who asked a question and got `replies`.
     async fn answered(
         &self,
@@ -103,17 +118,7 @@ async fn an_unconfirmed_address_gets_little_and_nothing_of_the_visitors(s: Setup
     let first = unfold_quoted_printable(&s.smtp.received()[0].data);
     assert!(!first.contains("Do you ship to Lisbon?"), "{first}");
     let token = resume_token_in(&first);
-    s.tandem
-        .visitors
-        .start_session(
-            &s.tenant,
-            SessionRequest {
-                resume_token: Some(token.clone()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    s.follow(token.clone()).await;
     let chat = s
         .tandem
         .messages
@@ -171,17 +176,7 @@ async fn an_unconfirmed_address_gets_little_and_nothing_of_the_visitors(s: Setup
         log[0].reason
     );
     // The old link does not confirm the new address.
-    s.tandem
-        .visitors
-        .start_session(
-            &s.tenant,
-            SessionRequest {
-                resume_token: Some(token),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    s.follow(token).await;
     assert!(
         !s.tandem
             .visitors
@@ -284,18 +279,7 @@ async fn an_unread_reply_is_mailed_once_batched_and_threaded(s: Setup) {
 
     // The link brings the visitor back into the same dialog, on any device.
     let token = resume_token_in(data);
-    let resumed = s
-        .tandem
-        .visitors
-        .start_session(
-            &s.tenant,
-            SessionRequest {
-                resume_token: Some(token),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let resumed = s.follow(token).await;
     assert_eq!(resumed.actor, visitor);
     assert_eq!(resumed.chat.unwrap().id, chat);
     // Following the link confirmed the address it was mailed to.
