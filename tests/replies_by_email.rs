@@ -22,16 +22,63 @@ struct Replying {
 
 impl Replying {
     async fn on_database(db: TestDatabase) -> Self {
-        let (live, smtp) = Live::with_smtp(
-            db,
-            &[
-                ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
-                ("TANDEM_INBOUND_DOMAIN", "in.acme.example"),
-                ("TANDEM_INBOUND_SECRET", SECRET),
-            ],
+        Self::with(db, &[]).await
+    }
+
+    /// With Tandem's own SMTP listener for the inbound domain, on this port.
+    async fn with_smtp_listener(db: TestDatabase) -> (Self, u16) {
+        let port = support::browser::free_port();
+        let bind = format!("127.0.0.1:{port}");
+        (
+            Self::with(db, &[("TANDEM_INBOUND_SMTP_BIND", bind.as_str())]).await,
+            port,
+        )
+    }
+
+    async fn with(db: TestDatabase, extra: &[(&str, &str)]) -> Self {
+        let mut vars = vec![
+            ("TANDEM_MAIL_FROM", "Acme <support@acme.example>"),
+            ("TANDEM_INBOUND_DOMAIN", "in.acme.example"),
+            ("TANDEM_INBOUND_SECRET", SECRET),
+        ];
+        vars.extend_from_slice(extra);
+        let (live, smtp) = Live::with_smtp(db, &vars).await;
+        Self { live, smtp }
+    }
+
+    /// Vera asks, Olga answers while she is away: the chat, and the address of its mail's
+    /// Reply-To.
+    async fn answered_by_mail(&self) -> (String, String, support::live::Operator) {
+        let live = &self.live;
+        live.update_settings(
+            &live.acme,
+            json!({"offline_timeout_secs": 1, "presence_grace_secs": 0}),
         )
         .await;
-        Self { live, smtp }
+        let olga = live.online_operator(&live.acme, "Olga").await;
+        let vera = live.visitor(&live.acme).await;
+        let (status, _) = live
+            .visitor_call(
+                &vera,
+                Method::PUT,
+                "/visitor",
+                Some(json!({"name": "Vera", "email": "vera@example.org"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let question = live.visitor_says(&vera, "Do you have it in blue?").await;
+        let chat_id = question["chat_id"].as_str().unwrap().to_owned();
+        live.operator_says(&olga, &chat_id, "It ships today.").await;
+        let mail = self.first_mail().await;
+        let start = mail.find("Reply-To:").expect("a Reply-To");
+        let header = &mail[start..mail[start..].find("\r\n").map_or(mail.len(), |e| start + e)];
+        let at = header.find("reply+").expect("the dialog's address");
+        let address: String = header[at..]
+            .chars()
+            .take_while(|c| *c != '>' && !c.is_whitespace())
+            .collect();
+        assert!(address.ends_with("@in.acme.example"), "{header}");
+        (chat_id, address, olga)
     }
 
     async fn first_mail(&self) -> String {
@@ -72,36 +119,7 @@ fn reply(from: &str, to: &str, headers: &str, text: &str) -> String {
 
 async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
     let live = &r.live;
-    live.update_settings(
-        &live.acme,
-        json!({"offline_timeout_secs": 1, "presence_grace_secs": 0}),
-    )
-    .await;
-    let olga = live.online_operator(&live.acme, "Olga").await;
-    let vera = live.visitor(&live.acme).await;
-    let (status, _) = live
-        .visitor_call(
-            &vera,
-            Method::PUT,
-            "/visitor",
-            Some(json!({"name": "Vera", "email": "vera@example.org"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let question = live.visitor_says(&vera, "Do you have it in blue?").await;
-    let chat_id = question["chat_id"].as_str().unwrap().to_owned();
-    live.operator_says(&olga, &chat_id, "It ships today.").await;
-
-    // The mail's Reply-To is the dialog's own address.
-    let mail = r.first_mail().await;
-    let start = mail.find("Reply-To:").expect("a Reply-To");
-    let header = &mail[start..mail[start..].find("\r\n").map_or(mail.len(), |e| start + e)];
-    let at = header.find("reply+").expect("the dialog's address");
-    let address: String = header[at..]
-        .chars()
-        .take_while(|c| *c != '>' && !c.is_whitespace())
-        .collect();
-    assert!(address.ends_with("@in.acme.example"), "{header}");
+    let (chat_id, address, olga) = r.answered_by_mail().await;
 
     // Her answer comes back in: one visitor message, by email, live for Olga.
     let mut watch = live.operator_socket(&olga.token).await;
@@ -198,7 +216,60 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
     );
 }
 
+/// Through Tandem's own SMTP listener, as an MX would deliver it: the reply lands in the
+/// dialog; mail for any other address is refused at RCPT.
+async fn a_reply_over_smtp_lands_in_the_same_dialog((r, port): (Replying, u16)) {
+    use lettre::address::Envelope;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    let live = &r.live;
+    let (chat_id, address, olga) = r.answered_by_mail().await;
+    let mx = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let envelope = Envelope::new(
+        Some("vera@example.org".parse().unwrap()),
+        vec![address.parse().unwrap()],
+    )
+    .unwrap();
+    let answer = reply("vera@example.org", &address, "", "Blue, by SMTP.");
+    mx.send_raw(&envelope, answer.as_bytes())
+        .await
+        .expect("the listener takes the reply");
+    let dialog = live.dialog(&olga.token, &chat_id).await;
+    let last = dialog["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(last["body"], "Blue, by SMTP.");
+    assert_eq!(last["channel"], "email");
+    // Anyone else's mail is not taken.
+    let stranger = Envelope::new(
+        Some("vera@example.org".parse().unwrap()),
+        vec!["postmaster@in.acme.example".parse().unwrap()],
+    )
+    .unwrap();
+    assert!(mx.send_raw(&stranger, answer.as_bytes()).await.is_err());
+    let forged = Envelope::new(
+        Some("mallory@example.net".parse().unwrap()),
+        vec![address.parse().unwrap()],
+    )
+    .unwrap();
+    let mallory = reply("mallory@example.net", &address, "", "Hi from Mallory");
+    assert!(mx.send_raw(&forged, mallory.as_bytes()).await.is_err());
+    let dialog = live.dialog(&olga.token, &chat_id).await;
+    assert_eq!(dialog["messages"].as_array().unwrap().len(), 3);
+}
+
 tandem_migrations::on_both_databases!(
     Replying::on_database =>
     a_reply_by_email_lands_once_in_the_same_dialog,
 );
+
+mod smtp_listener {
+    use super::*;
+    tandem_migrations::on_both_databases!(
+        Replying::with_smtp_listener => a_reply_over_smtp_lands_in_the_same_dialog
+    );
+}

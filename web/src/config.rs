@@ -47,6 +47,9 @@ pub struct Config {
     /// there (`reply+<token>@domain`), and answers come back in through
     /// `POST /api/v1/inbound/email`. Unset: mails have no `Reply-To`.
     pub inbound_domain: Option<String>,
+    /// Where Tandem's own SMTP listener takes mail for the inbound domain (for an MX record),
+    /// e.g. `0.0.0.0:2525`; unset: no listener.
+    pub inbound_smtp_bind: Option<SocketAddr>,
     /// The shared secret of `POST /api/v1/inbound/email` (as `Authorization: Bearer`); the
     /// endpoint is off without it.
     pub inbound_secret: Option<String>,
@@ -115,6 +118,7 @@ impl Default for Config {
             smtp_url: None,
             inbound_domain: None,
             inbound_secret: None,
+            inbound_smtp_bind: None,
             dev_mailbox: false,
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,

@@ -168,6 +168,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let services = startup::services(db, &config).await?;
     let tandem = services.tandem.clone();
     let app = startup::Application::build(&config, services).await?;
+    let smtp = startup::inbound_smtp(&config, &tandem).await?;
     let addr = app.local_addr()?;
     let public_url = config.public_url(addr);
     let mut out = std::io::stdout().lock();
@@ -191,6 +192,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 "Mail            ./mailbox/*.eml  (no SMTP configured; TANDEM_DEV_MAILBOX=true lists it at /dev/mailbox on a loopback address)"
             )?;
         }
+    }
+    if let Some(smtp) = smtp {
+        writeln!(out, "Inbound mail    smtp://{smtp}")?;
     }
     out.flush()?;
     drop(out);
@@ -221,6 +225,9 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     // What the worker changes ("emailed" on replies) reaches the serving nodes' sockets.
     let cluster = cluster.map(|c| c.spawn(bus, tandem.clone(), stop_rx.clone()));
     let running = delivery.spawn(stop_rx);
+    if let Some(smtp) = startup::inbound_smtp(&config, &tandem).await? {
+        println!("Taking inbound mail on smtp://{smtp}");
+    }
     println!(
         "Tandem worker {name} is delivering notifications  (database: {})",
         startup::redact(&config.database_url)

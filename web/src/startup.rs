@@ -137,6 +137,30 @@ fn dev_mailbox(
     }
 }
 
+/// Tandem's own SMTP listener for the inbound domain, when `TANDEM_INBOUND_SMTP_BIND` asks for
+/// one; it runs until the process ends.
+pub async fn inbound_smtp(config: &Config, tandem: &Tandem) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(bind) = config.inbound_smtp_bind else {
+        return Ok(None);
+    };
+    let domain = config
+        .inbound_domain
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .context("TANDEM_INBOUND_SMTP_BIND needs TANDEM_INBOUND_DOMAIN: the listener takes mail for that domain only")?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen for mail on {bind}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, %domain, "taking mail for the inbound domain");
+    tokio::spawn(tandem_worker::inbound_smtp::serve(
+        listener,
+        tandem.clone(),
+        domain,
+    ));
+    Ok(Some(addr))
+}
+
 /// The plugin host, compiling in child processes of this binary under the configured budget.
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     let cache_dir = config.plugin_cache_dir.as_deref();

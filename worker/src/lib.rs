@@ -6,6 +6,7 @@
 
 pub mod deliver;
 pub mod inbound;
+pub mod inbound_smtp;
 pub mod mail;
 pub mod queue;
 pub mod sweep;
