@@ -199,6 +199,28 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
         let (status, body) = r.post(&raw, secret).await;
         assert_eq!(status, expected, "{body}");
     }
+    // The refusals of mail to a real dialog are lines of its delivery log (a forged address
+    // names no dialog, and no tenant hears of it).
+    let (_, log) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/notifications",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    let refused: Vec<&str> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .filter(|r| r.starts_with("a reply by email was refused"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{log:#}");
+    assert!(
+        refused.iter().any(|r| r.contains("only the visitor")),
+        "{refused:?}"
+    );
     let dialog = live.dialog(&olga.token, &chat_id).await;
     let bodies: Vec<&str> = dialog["messages"]
         .as_array()

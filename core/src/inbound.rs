@@ -8,10 +8,12 @@
 
 use std::sync::Arc;
 
+use sea_orm::ActiveValue::Set;
 use sea_orm::PaginatorTrait;
 use sea_orm::entity::prelude::*;
 
-use crate::entity::{message, resume_token, tenant};
+use crate::delivery::{Channel, DeliveryStatus};
+use crate::entity::{delivery, message, resume_token, tenant};
 use crate::error::CoreError;
 use crate::message::{Message, MessageChannel, MessageService};
 use crate::secret;
@@ -66,9 +68,6 @@ impl InboundService {
     }
 
     pub async fn receive(&self, mail: InboundMail) -> Result<Message, InboundError> {
-        if mail.automatic {
-            return Err(InboundError::Automatic);
-        }
         let token = mail
             .recipients
             .iter()
@@ -91,6 +90,25 @@ impl InboundService {
             .is_none_or(|t| t.suspended);
         if suspended {
             return Err(InboundError::UnknownAddress);
+        }
+        // From here the dialog is known: a refusal is a line of its tenant's delivery log.
+        match self.take(&row, &mail, now).await {
+            Err(refused) if !matches!(refused, InboundError::Core(_)) => {
+                self.log_refusal(&row, &mail.from, &refused).await;
+                Err(refused)
+            }
+            taken => taken,
+        }
+    }
+
+    async fn take(
+        &self,
+        row: &resume_token::Model,
+        mail: &InboundMail,
+        now: crate::clock::Timestamp,
+    ) -> Result<Message, InboundError> {
+        if mail.automatic {
+            return Err(InboundError::Automatic);
         }
         let sender_is_visitor = row
             .sent_to
@@ -129,6 +147,34 @@ impl InboundService {
             .messages
             .send_as_visitor_by(&actor, &body, client_id.as_deref(), MessageChannel::Email)
             .await?)
+    }
+
+    /// "A reply by email from … was refused: …", in the tenant's delivery log.
+    async fn log_refusal(&self, row: &resume_token::Model, from: &str, why: &InboundError) {
+        let line = delivery::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(row.tenant_id),
+            chat_id: Set(row.chat_id),
+            visitor_id: Set(row.visitor_id),
+            channel: Set(Channel::Email),
+            recipient: Set(Some(from.chars().take(254).collect())),
+            status: Set(DeliveryStatus::Skipped),
+            reason: Set(Some(format!("a reply by email was refused: {why}"))),
+            message_ids: Set("[]".into()),
+            created_at: Set(self.deps.clock.now().millis()),
+        };
+        let written = async {
+            let (txn, turn) = self.deps.write().await?;
+            delivery::Entity::insert(line)
+                .exec_without_returning(&txn)
+                .await?;
+            txn.commit().await?;
+            drop(turn);
+            Ok::<_, CoreError>(())
+        };
+        if let Err(e) = written.await {
+            tracing::warn!(error = %e, "cannot log a refused reply by email");
+        }
     }
 }
 
