@@ -39,7 +39,16 @@ impl Stage {
         Self::with_env(db, &[("TANDEM_BIND", &format!("127.0.0.1:{port}"))]).await
     }
 
+    /// No SMTP server: mail is kept and shown at /dev/mailbox, as on a newcomer's machine.
+    async fn with_dev_mailbox(db: TestDatabase) -> Self {
+        Self::build(db, &[("TANDEM_DEV_MAILBOX", "true")], false).await
+    }
+
     async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
+        Self::build(db, vars, true).await
+    }
+
+    async fn build(db: TestDatabase, vars: &[(&str, &str)], mail_over_smtp: bool) -> Self {
         let flavour = if db.url().starts_with("postgres") {
             "postgres"
         } else {
@@ -47,7 +56,10 @@ impl Stage {
         };
         let smtp = SmtpSink::start().await;
         let url = smtp.url();
-        let mut all = vec![("TANDEM_SMTP_URL", url.as_str())];
+        let mut all = Vec::new();
+        if mail_over_smtp {
+            all.push(("TANDEM_SMTP_URL", url.as_str()));
+        }
         all.extend_from_slice(vars);
         let live = Live::with_env(db, &all).await;
         // Departures count at once here; the grace period has tests of its own.
@@ -711,6 +723,68 @@ async fn a_visitor_chatting_live_is_asked_for_an_address_once(s: Stage) {
     .await;
 }
 
+/// A newcomer's loop on one machine: the reply mailed while the visitor was away is in the dev
+/// mailbox, readable, and its link opens the same dialog.
+async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) {
+    s.live
+        .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 1 }))
+        .await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        leave_request(
+            &vera,
+            "Vera",
+            "vera@example.org",
+            "Is the shop open on Sunday?",
+        )
+        .await?;
+        widget_shows(
+            &vera,
+            ".msg--visitor .bubble",
+            "Is the shop open on Sunday?",
+        )
+        .await?;
+        vera.goto("about:blank").await?;
+        let chat_id = wait_for_chat(&s, "offline").await?;
+        let (status, _) = s
+            .live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                Some(&s.live.acme.admin_token),
+                Some(json!({ "body": "Yes, from ten to four." })),
+            )
+            .await;
+        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+
+        let laptop = s.browsers.window("vera-laptop").await;
+        let mut opened = false;
+        for _ in 0..50 {
+            laptop.goto(&s.live.url("/dev/mailbox")).await?;
+            if laptop.find(".mailbox tbody a").await.is_ok() {
+                opened = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        expect(opened, || "the mail reached the dev mailbox".into())?;
+        laptop.click(".mailbox tbody a").await?;
+        shows(&laptop, ".mail-text", "Yes, from ten to four.").await?;
+        let link = laptop.find(".mail-links a[href*='resume_token=']").await?;
+        let href = link.attr("href").await?.context("the link's address")?;
+        laptop.goto(&href).await?;
+        widget_shows(&laptop, ".msg--operator .bubble", "Yes, from ten to four.").await?;
+        widget_shows(
+            &laptop,
+            ".msg--visitor .bubble",
+            "Is the shop open on Sunday?",
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: Stage) {
     let anna = s.live.online_operator(&s.live.acme, "Anna").await;
     s.play(async {
@@ -978,6 +1052,13 @@ tandem_migrations::on_both_databases!(
     the_admin_console_manages_operators_the_email_and_plugins,
     a_visitor_chatting_live_is_asked_for_an_address_once,
 );
+
+mod dev_mailbox {
+    use super::*;
+    tandem_migrations::on_both_databases!(
+        Stage::with_dev_mailbox => the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog
+    );
+}
 
 mod crash {
     use super::*;
