@@ -724,7 +724,7 @@ async fn a_visitor_chatting_live_is_asked_for_an_address_once(s: Stage) {
 }
 
 /// A newcomer's loop on one machine: the reply mailed while the visitor was away is in the dev
-/// mailbox, readable, and its link opens the same dialog.
+/// mailbox, readable; answered from there, the answer joins the dialog; the mail's link opens it.
 async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) {
     s.live
         .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 1 }))
@@ -770,6 +770,13 @@ async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) 
         expect(opened, || "the mail reached the dev mailbox".into())?;
         laptop.click(".mailbox tbody a").await?;
         shows(&laptop, ".mail-text", "Yes, from ten to four.").await?;
+        // She answers the mail from there, as she would from her mail client.
+        let answer = laptop.find(".mail-reply textarea").await?;
+        laptop
+            .type_into(&answer, "Great, see you on Sunday.")
+            .await?;
+        laptop.click(".mail-reply button").await?;
+        shows(&laptop, ".ok", "went into the conversation").await?;
         let link = laptop.find(".mail-links a[href*='resume_token=']").await?;
         let href = link.attr("href").await?.context("the link's address")?;
         laptop.goto(&href).await?;
@@ -778,6 +785,12 @@ async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) 
             &laptop,
             ".msg--visitor .bubble",
             "Is the shop open on Sunday?",
+        )
+        .await?;
+        widget_shows(
+            &laptop,
+            ".msg--visitor .bubble",
+            "Great, see you on Sunday.",
         )
         .await?;
         Ok(())

@@ -153,6 +153,15 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// The domain of the dialogs' reply addresses: the configured one, or, on a developer's
+    /// machine keeping mail in the dev mailbox, `localhost` (answers are sent from the mailbox).
+    pub fn reply_domain(&self) -> Option<String> {
+        self.inbound_domain
+            .clone()
+            .filter(|d| !d.trim().is_empty())
+            .or_else(|| (self.dev_mailbox && self.smtp_url.is_none()).then(|| "localhost".into()))
+    }
+
     pub fn public_url(&self, bound: SocketAddr) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),

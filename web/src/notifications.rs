@@ -97,7 +97,7 @@ pub fn delivery(
         timeout: Duration::from_secs(config.webhook_timeout_secs.clamp(1, 60)),
         private_addresses: config.webhook_private_addresses,
     })
-    .with_inbound_domain(config.inbound_domain.clone());
+    .with_inbound_domain(config.reply_domain());
     Ok(Delivery {
         sweep: Sweep::new(
             deliverer.clone(),

@@ -66,6 +66,16 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     })
 }
 
+/// The address a kept mail asks answers to go to (its `Reply-To`), if it has one.
+pub fn reply_address(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse(raw)?;
+    message
+        .reply_to()
+        .and_then(|list| list.first())
+        .and_then(Addr::address)
+        .map(str::to_owned)
+}
+
 /// Auto-replies, bounces and list mail say so (RFC 3834, RFC 3464, `Precedence`), or come from
 /// the mail system itself.
 fn is_automatic(message: &mail_parser::Message<'_>, from: &str) -> bool {

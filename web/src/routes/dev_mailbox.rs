@@ -3,11 +3,14 @@
 //! (the resume link opens the dialog), the HTML part in a sandboxed frame and the text part.
 //! The source stays at `/dev/mailbox/{id}/raw` and in `./mailbox/*.eml`.
 
-use axum::extract::{Path, State};
+use axum::Form;
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use tandem_core::CoreError;
+use tandem_worker::inbound;
 use tandem_worker::mail::{DevMail, DevMailbox};
 
 use crate::error::ApiError;
@@ -16,7 +19,7 @@ use crate::state::AppState;
 
 /// No script runs on these pages, and what a mail links to opens only when clicked.
 const POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src * data:; \
-     frame-src 'self'; base-uri 'none'; form-action 'none'";
+     frame-src 'self'; base-uri 'none'; form-action 'self'";
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mailbox = mailbox(&state)?;
@@ -50,8 +53,29 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<Shown>,
 ) -> Result<Response, ApiError> {
     let mail = find(&state, &id).await?;
+    let answer = match (&query.sent, &query.refused) {
+        (Some(_), _) => {
+            "<p class=ok role=status>Your answer went into the conversation.</p>".to_owned()
+        }
+        (None, Some(why)) => format!("<p class=error role=alert>Not taken: {}</p>", escape(why)),
+        (None, None) => String::new(),
+    };
+    // Answering from here goes through the same way in as a real reply by email.
+    let reply_form = if inbound::reply_address(mail.eml.as_bytes()).is_some() {
+        format!(
+            "<h3>Answer as {to}</h3><form method=post action=\"/dev/mailbox/{id}/reply\" class=mail-reply>\
+             <label for=reply-body class=visually-hidden>Your answer</label>\
+             <textarea id=reply-body name=body rows=3 required></textarea>\
+             <button class=button type=submit>Send the answer</button></form>",
+            to = escape(&mail.recipient),
+            id = mail.id,
+        )
+    } else {
+        String::new()
+    };
     let links: String = links_in(&mail.text)
         .map(|url| {
             let url = escape(url);
@@ -61,14 +85,14 @@ pub async fn show(
     // The HTML part in a frame with no scripts, its links opening in a new tab.
     let framed = format!("<base target=\"_blank\">{}", mail.html);
     let body = format!(
-        "<p><a href=\"/dev/mailbox\">← All mail</a> · <a href=\"/dev/mailbox/{id}/raw\">Source</a></p>\
+        "<p><a href=\"/dev/mailbox\">← All mail</a> · <a href=\"/dev/mailbox/{id}/raw\">Source</a></p>{answer}\
          <h2>{subject}</h2>\
          <dl class=mail-headers><dt>From</dt><dd>{from}</dd><dt>To</dt><dd>{to}</dd>\
          <dt>Kept at</dt><dd>{at}</dd></dl>\
          <h3>Links in this mail</h3><ul class=mail-links>{links}</ul>\
          <h3>As HTML</h3>\
          <iframe class=mail-html title=\"The mail's HTML part\" sandbox=\"allow-popups allow-popups-to-escape-sandbox\" srcdoc=\"{framed}\"></iframe>\
-         <h3>As text</h3><pre class=mail-text>{text}</pre>",
+         <h3>As text</h3><pre class=mail-text>{text}</pre>{reply_form}",
         id = mail.id,
         subject = escape(&mail.subject),
         from = escape(&mail.sender),
@@ -78,6 +102,69 @@ pub async fn show(
         text = escape(&mail.text),
     );
     Ok(page(&mail.subject, &body))
+}
+
+#[derive(Deserialize)]
+pub struct Shown {
+    sent: Option<String>,
+    refused: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Answer {
+    body: String,
+}
+
+/// The recipient of a kept mail answers it: a reply, as their mail client would write it, to
+/// the mail's `Reply-To`, taken in like any reply by email.
+pub async fn reply(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(answer): Form<Answer>,
+) -> Result<Response, ApiError> {
+    let mail = find(&state, &id).await?;
+    let to =
+        inbound::reply_address(mail.eml.as_bytes()).ok_or(CoreError::NotFound("reply address"))?;
+    // "Vera <vera@example.org>" or "vera@example.org": the address either way.
+    let from = mail
+        .recipient
+        .rsplit_once('<')
+        .map_or(mail.recipient.as_str(), |(_, rest)| {
+            rest.trim_end_matches('>')
+        })
+        .trim()
+        .to_owned();
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <{message}@dev.localhost>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        subject = mail.subject.replace(['\r', '\n'], " "),
+        message = uuid::Uuid::now_v7(),
+        body = answer.body.replace("\r\n", "\n").replace('\n', "\r\n"),
+    );
+    let outcome = match inbound::parse(raw.as_bytes()) {
+        Ok(parsed) => state
+            .tandem
+            .inbound
+            .receive(parsed)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let query = match outcome {
+        Ok(()) => "sent=1".to_owned(),
+        Err(why) => format!("refused={}", urlencode(&why)),
+    };
+    Ok(Redirect::to(&format!("/dev/mailbox/{}?{query}", mail.id)).into_response())
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// One mail as it would have gone out (`message/rfc822`, shown as text).

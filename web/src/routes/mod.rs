@@ -134,6 +134,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/dev/mailbox", get(dev_mailbox::list))
         .route("/dev/mailbox/{id}", get(dev_mailbox::show))
         .route("/dev/mailbox/{id}/raw", get(dev_mailbox::raw))
+        .route("/dev/mailbox/{id}/reply", post(dev_mailbox::reply))
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)
         // Outermost, so that it also answers preflights (OPTIONS) that match no route.
