@@ -236,6 +236,36 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
             "Yes please, the blue one."
         ]
     );
+
+    // A flood (a mail loop, a script) is cut off: 20 answers an hour per dialog.
+    let mut last = StatusCode::ACCEPTED;
+    for i in 0..25 {
+        let answer = reply(
+            "vera@example.org",
+            &address,
+            "",
+            &format!("Answer number {i}"),
+        );
+        let (status, _) = r
+            .post(
+                &answer.replace("Message-ID: <", &format!("Message-ID: <flood{i}-")),
+                SECRET,
+            )
+            .await;
+        last = status;
+        if status != StatusCode::ACCEPTED {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::UNPROCESSABLE_ENTITY);
+    let dialog = live.dialog(&olga.token, &chat_id).await;
+    let by_email = dialog["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["channel"] == "email")
+        .count();
+    assert_eq!(by_email, 20);
 }
 
 /// Through Tandem's own SMTP listener, as an MX would deliver it: the reply lands in the

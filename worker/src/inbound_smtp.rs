@@ -42,6 +42,7 @@ pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
             return;
         };
         let (tandem, domain) = (tandem.clone(), domain.clone());
+        let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let _turn = turn;
             let mut session = Session::new(stream, peer, &tandem, &domain);
@@ -218,9 +219,13 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// One reply, in one write: two small writes would wait on each other (Nagle's algorithm
+    /// against the client's delayed ACK), 40 ms per reply.
     async fn say(&mut self, line: &str) -> std::io::Result<()> {
-        self.stream.write_all(line.as_bytes()).await?;
-        self.stream.write_all(b"\r\n").await?;
+        let mut reply = Vec::with_capacity(line.len() + 2);
+        reply.extend_from_slice(line.as_bytes());
+        reply.extend_from_slice(b"\r\n");
+        self.stream.write_all(&reply).await?;
         self.stream.flush().await
     }
 }
