@@ -356,13 +356,7 @@ impl Deliverer {
         let rendered = self.render(batch, &language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
         // The company's name on the address the installation sends from.
-        let sender = batch
-            .tenant
-            .settings
-            .mail_from_name
-            .clone()
-            .unwrap_or_else(|| batch.tenant.name.clone());
-        let from = Mailbox::new(Some(sender), self.settings.from.email.clone());
+        let from = Mailbox::new(Some(sender_name(batch)), self.settings.from.email.clone());
         // Without its reply address the mail still goes: the visitor can answer from the link.
         let reply_to = match &self.inbound_domain {
             Some(domain) => match self.reply_address(batch, address, domain).await {
@@ -402,15 +396,9 @@ impl Deliverer {
             .issue_reply_token(batch.tenant.id, batch.chat, address)
             .await
             .map_err(|e| format!("cannot make the reply address: {e}"))?;
-        let sender = batch
-            .tenant
-            .settings
-            .mail_from_name
-            .clone()
-            .unwrap_or_else(|| batch.tenant.name.clone());
         format!("reply+{token}@{domain}")
             .parse()
-            .map(|email| Mailbox::new(Some(sender), email))
+            .map(|email| Mailbox::new(Some(sender_name(batch)), email))
             .map_err(|e| format!("the reply address is not usable: {e}"))
     }
 
@@ -529,6 +517,15 @@ impl Plan {
             }
         }
     }
+}
+
+/// The name the company's mail comes from: the one its admin chose, else the company's.
+fn sender_name(batch: &UnreadBatch) -> String {
+    let settings = &batch.tenant.settings;
+    settings
+        .mail_from_name
+        .clone()
+        .unwrap_or_else(|| batch.tenant.name.clone())
 }
 
 fn language_code(tenant: &tandem_core::tenant::Tenant) -> String {

@@ -4,8 +4,9 @@
 //! parsed by `smtp-proto`; this file holds the session: what is accepted when, and the limits
 //! (one mail's size, the time a client may take, connections at once).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtp_proto::Request;
@@ -20,8 +21,12 @@ use crate::inbound::{self, MAX_INBOUND_BYTES};
 
 /// Sessions at once; more wait in the listen queue.
 const SESSIONS: usize = 64;
+/// Sessions one client address may hold, so that one sender cannot take them all.
+const SESSIONS_PER_IP: usize = 8;
 /// A client silent this long is dropped.
 const IDLE: Duration = Duration::from_secs(60);
+/// The longest a session may last, however steadily a client trickles.
+const SESSION_TIME: Duration = Duration::from_secs(300);
 /// Recipients of one mail.
 const MAX_RECIPIENTS: usize = 20;
 
@@ -29,6 +34,7 @@ const MAX_RECIPIENTS: usize = 20;
 pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
     let domain: Arc<str> = domain.to_ascii_lowercase().into();
     let sessions = Arc::new(Semaphore::new(SESSIONS));
+    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -38,18 +44,61 @@ pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
                 continue;
             }
         };
+        let Some(place) = Place::take(&per_ip, peer.ip()) else {
+            // Refused at once: "421" tells a real MTA to come back later.
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"421 4.7.0 Too many connections from you\r\n")
+                .await;
+            continue;
+        };
         let Ok(turn) = sessions.clone().acquire_owned().await else {
             return;
         };
         let (tandem, domain) = (tandem.clone(), domain.clone());
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let _turn = turn;
+            let (_turn, _place) = (turn, place);
             let mut session = Session::new(stream, peer, &tandem, &domain);
-            if let Err(e) = session.run().await {
-                tracing::debug!(%peer, error = %e, "inbound SMTP session ended");
+            match tokio::time::timeout(SESSION_TIME, session.run()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "inbound SMTP session ended"),
+                Err(_) => tracing::debug!(%peer, "inbound SMTP session ran out of time"),
             }
         });
+    }
+}
+
+/// One of a client address's sessions; dropping it frees the place.
+struct Place {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Place {
+    fn take(open: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
+        let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(ip).or_default();
+        if *count >= SESSIONS_PER_IP {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            open: open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut counts = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
     }
 }
 
