@@ -96,6 +96,22 @@ impl Stage {
         self.live.url(&format!("/demo?key={}", company.widget_key))
     }
 
+    /// The admin answers the chat waiting in "offline" (its visitor gone); its id.
+    async fn answer_the_offline_chat(&self, body: &str) -> anyhow::Result<String> {
+        let chat_id = wait_for_chat(self, "offline").await?;
+        let (status, _) = self
+            .live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                Some(&self.live.acme.admin_token),
+                Some(json!({ "body": body })),
+            )
+            .await;
+        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        Ok(chat_id)
+    }
+
     /// An operator's browser, logged in to the workspace as the company's admin.
     async fn workspace(&self, company: &Company) -> anyhow::Result<Page> {
         let page = self.browsers.window("operator").await;
@@ -563,17 +579,7 @@ async fn the_resume_link_opens_the_same_dialog(s: Stage) {
         vera.goto("about:blank").await?;
 
         // The operator answers after she left; the answer is mailed with a link back.
-        let chat_id = wait_for_chat(&s, "offline").await?;
-        let (status, _) = s
-            .live
-            .call(
-                Method::POST,
-                &format!("/api/v1/chats/{chat_id}/messages"),
-                Some(&s.live.acme.admin_token),
-                Some(json!({ "body": "It left our warehouse today." })),
-            )
-            .await;
-        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        let chat_id = s.answer_the_offline_chat("It left our warehouse today.").await?;
         let mails = s.mails(1).await?;
         let prefix = s
             .live
@@ -696,6 +702,13 @@ async fn a_visitor_chatting_live_is_asked_for_an_address_once(s: Stage) {
             vec![],
         )
         .await?;
+        // Her session is set up once the widget opens; she writes after that.
+        nina.until_true(
+            "the widget has its session",
+            "return Object.keys(localStorage).some((k) => k.endsWith(':visitor_token'));",
+            vec![],
+        )
+        .await?;
         let composer = nina.widget("textarea[name=body]").await?;
         nina.type_into(&composer, &format!("Do you have it in blue?{ENTER}")).await?;
         widget_shows(&nina, ".details-form .form__intro", "Get the answer by email if you leave").await?;
@@ -745,17 +758,7 @@ async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) 
         )
         .await?;
         vera.goto("about:blank").await?;
-        let chat_id = wait_for_chat(&s, "offline").await?;
-        let (status, _) = s
-            .live
-            .call(
-                Method::POST,
-                &format!("/api/v1/chats/{chat_id}/messages"),
-                Some(&s.live.acme.admin_token),
-                Some(json!({ "body": "Yes, from ten to four." })),
-            )
-            .await;
-        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        s.answer_the_offline_chat("Yes, from ten to four.").await?;
 
         let laptop = s.browsers.window("vera-laptop").await;
         let mut opened = false;
