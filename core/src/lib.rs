@@ -10,6 +10,7 @@ pub mod email;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod held;
 pub mod ids;
 pub mod inbound;
 pub mod limits;

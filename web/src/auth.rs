@@ -133,20 +133,42 @@ impl FromRequestParts<AppState> for PlatformAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(expected) = &state.platform_token_digest else {
-            return Err(CoreError::NotFound("path").into());
-        };
-        let given = bearer(parts).map(|t| Sha256::digest(t.as_bytes()));
-        // Comparing digests keeps the comparison's time independent of the secret.
-        match given {
-            Some(digest) if digest.as_slice() == expected.as_slice() => Ok(Self),
-            _ => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid platform token is required",
-            )),
-        }
+        require_secret(
+            parts,
+            state.platform_token_digest.as_deref(),
+            "a valid platform token is required",
+        )
+        .map(|()| Self)
     }
+}
+
+/// The bearer token is the configured secret (`expected` is its digest); with no secret
+/// configured, what it guards does not exist (404).
+pub fn require_secret(
+    parts: &Parts,
+    expected: Option<&Vec<u8>>,
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    let Some(expected) = expected else {
+        return Err(CoreError::NotFound("path").into());
+    };
+    let given = bearer(parts).map(|t| Sha256::digest(t.as_bytes()));
+    // Comparing digests keeps the comparison's time independent of the secret.
+    match given {
+        Some(digest) if digest.as_slice() == expected.as_slice() => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            refusal,
+        )),
+    }
+}
+
+/// The digest kept of a configured secret; none when it is unset or empty.
+pub fn secret_digest(secret: Option<&str>) -> Option<std::sync::Arc<Vec<u8>>> {
+    secret
+        .filter(|t| !t.is_empty())
+        .map(|t| std::sync::Arc::new(digest_token(t)))
 }
 
 pub fn digest_token(token: &str) -> Vec<u8> {

@@ -8,7 +8,6 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
-pub mod held;
 pub mod housekeeping;
 pub mod html;
 pub mod metrics;

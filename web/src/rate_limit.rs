@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::held::{Held, OpenCounts};
 use crate::state::AppState;
+use tandem_core::held::{Held, OpenCounts};
 
 /// Middleware for the widget's endpoints: each client IP gets its allowance before anything
 /// else (the database included) is touched.
@@ -261,14 +261,17 @@ pub fn account_key(tenant: &str, email: &str) -> String {
 
 /// `per_minute`, a third of it at once.
 fn quota_third(per_minute: u32) -> Quota {
-    let rate = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new((per_minute / 3).max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::per_minute(rate).allow_burst(burst)
+    quota_in_bursts(per_minute, 3)
 }
 
+/// `per_minute`, a sixth of it at once.
 fn quota(per_minute: u32) -> Quota {
+    quota_in_bursts(per_minute, 6)
+}
+
+fn quota_in_bursts(per_minute: u32, parts: u32) -> Quota {
     let rate = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new((per_minute / 6).max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new((per_minute / parts).max(1)).unwrap_or(NonZeroU32::MIN);
     Quota::per_minute(rate).allow_burst(burst)
 }
 

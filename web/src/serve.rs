@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::Layer;
 
-use crate::held::OpenCounts;
+use tandem_core::held::OpenCounts;
 
 /// What one client may hold and how long it may dawdle.
 #[derive(Clone, Debug)]

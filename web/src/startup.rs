@@ -26,7 +26,7 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::digest_token;
+use crate::auth::secret_digest;
 use crate::cluster::{ClusterBus, Link, Outgoing, PostgresLink, RedisLink};
 use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
@@ -313,16 +313,8 @@ impl Application {
             metrics,
             node_id,
             public_url: public_url.into(),
-            platform_token_digest: config
-                .platform_token
-                .as_deref()
-                .filter(|t| !t.is_empty())
-                .map(|t| Arc::new(digest_token(t))),
-            inbound_secret_digest: config
-                .inbound_secret
-                .as_deref()
-                .filter(|t| !t.is_empty())
-                .map(|t| Arc::new(digest_token(t))),
+            platform_token_digest: secret_digest(config.platform_token.as_deref()),
+            inbound_secret_digest: secret_digest(config.inbound_secret.as_deref()),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
             // Kept mail holds visitors' addresses and resume links: it is shown only when asked

@@ -4,14 +4,14 @@
 //! parsed by `smtp-proto`; this file holds the session: what is accepted when, and the limits
 //! (one mail's size, the time a client may take, connections at once).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::Request;
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use tandem_core::Tandem;
+use tandem_core::held::OpenCounts;
 use tandem_core::inbound::InboundError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,7 +34,7 @@ const MAX_RECIPIENTS: usize = 20;
 pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
     let domain: Arc<str> = domain.to_ascii_lowercase().into();
     let sessions = Arc::new(Semaphore::new(SESSIONS));
-    let per_ip: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let per_ip: OpenCounts<IpAddr> = OpenCounts::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -44,7 +44,7 @@ pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
                 continue;
             }
         };
-        let Some(place) = Place::take(&per_ip, peer.ip()) else {
+        let Some(place) = per_ip.take(peer.ip(), SESSIONS_PER_IP) else {
             // Refused at once: "421" tells a real MTA to come back later.
             let mut stream = stream;
             let _ = stream
@@ -66,39 +66,6 @@ pub async fn serve(listener: TcpListener, tandem: Tandem, domain: String) {
                 Err(_) => tracing::debug!(%peer, "inbound SMTP session ran out of time"),
             }
         });
-    }
-}
-
-/// One of a client address's sessions; dropping it frees the place.
-struct Place {
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl Place {
-    fn take(open: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
-        let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(ip).or_default();
-        if *count >= SESSIONS_PER_IP {
-            return None;
-        }
-        *count += 1;
-        Some(Self {
-            open: open.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut counts = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get_mut(&self.ip) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.ip);
-            }
-        }
     }
 }
 

@@ -8,14 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use tandem_core::CoreError;
 use tandem_core::inbound::InboundError;
 use tandem_core::message::Message;
 use tandem_worker::inbound::{self, ParseError};
 use utoipa::ToSchema;
 
-use crate::auth::bearer;
+use crate::auth::require_secret;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -64,16 +62,9 @@ pub async fn email(
 }
 
 fn authorize(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
-    let Some(expected) = &state.inbound_secret_digest else {
-        return Err(CoreError::NotFound("path").into());
-    };
-    match bearer(parts).map(|t| Sha256::digest(t.as_bytes())) {
-        // Digests compared, so the time taken says nothing of the secret.
-        Some(given) if given.as_slice() == expected.as_slice() => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the inbound mail secret is required",
-        )),
-    }
+    require_secret(
+        parts,
+        state.inbound_secret_digest.as_deref(),
+        "the inbound mail secret is required",
+    )
 }

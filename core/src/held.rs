@@ -1,5 +1,5 @@
-//! Things held open per key — connections per IP, sockets per visitor — each place given back
-//! when its guard is dropped, whatever ends the connection.
+//! Things held open per key — connections and SMTP sessions per IP, sockets per visitor — each
+//! place given back when its guard is dropped, whatever ends the connection.
 
 use std::collections::HashMap;
 use std::hash::Hash;
