@@ -134,6 +134,13 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
     assert_eq!(body["message"]["body"], "Yes please, the blue one.");
     assert_eq!(body["message"]["channel"], "email");
     assert_eq!(body["message"]["author"], "visitor");
+    // The quoted mail is cut from the message and kept for operators to expand.
+    let quoted = body["message"]["quoted"].as_str().unwrap_or_default();
+    assert!(
+        quoted.contains("wrote:") && quoted.ends_with("> It ships today."),
+        "{body}"
+    );
+    assert!(body["message"].get("mail_from").is_none(), "{body}");
     let live_frame = watch
         .expect_where("message.created", |f| f["message"]["channel"] == "email")
         .await;
@@ -236,6 +243,15 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
             "Yes please, the blue one."
         ]
     );
+
+    // A tenant that takes replies from any sender takes Mallory's, and says who wrote.
+    live.update_settings(&live.acme, json!({"replies_from_any_sender": true}))
+        .await;
+    let forwarded = reply("mallory@example.net", &address, "", "Colleague here: blue.");
+    let (status, body) = r.post(&forwarded, SECRET).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["message"]["mail_from"], "mallory@example.net");
+    assert_eq!(body["message"]["body"], "Colleague here: blue.");
 
     // A flood (a mail loop, a script) is cut off: 20 answers an hour per dialog.
     let mut last = StatusCode::ACCEPTED;

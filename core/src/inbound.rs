@@ -15,14 +15,18 @@ use sea_orm::entity::prelude::*;
 use crate::delivery::{Channel, DeliveryStatus};
 use crate::entity::{delivery, message, resume_token, tenant};
 use crate::error::CoreError;
-use crate::message::{Message, MessageChannel, MessageService};
+use crate::message::{Arrival, Message, MessageChannel, MessageService};
 use crate::secret;
 use crate::services::Deps;
+use crate::tenant::{TenantSettings, parse_settings};
 use crate::visitor::VisitorActor;
 use crate::visitor::service::REPLY_TOKEN;
 
 /// Replies by email one dialog takes in an hour; past it a loop or a flood is refused.
 pub const REPLIES_PER_HOUR: u64 = 20;
+
+/// The quoted history kept beside a reply: enough for the last few mails of a thread.
+const MAX_QUOTED_CHARS: usize = 20_000;
 
 /// A mail as the domain needs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +41,8 @@ pub struct InboundMail {
     pub message_id: Option<String>,
     /// What the visitor wrote, without the quoted history and signature.
     pub text: String,
+    /// The quoted history and signature cut from it, kept for operators to expand.
+    pub quoted: String,
 }
 
 /// Why a mail did not become a message. What is said back never tells whether a dialog exists.
@@ -83,16 +89,15 @@ impl InboundService {
         if now.millis() >= row.expires_at {
             return Err(InboundError::UnknownAddress);
         }
-        let suspended = tenant::Entity::find_by_id(row.tenant_id)
+        let company = tenant::Entity::find_by_id(row.tenant_id)
             .one(&self.deps.db)
             .await
             .map_err(CoreError::from)?
-            .is_none_or(|t| t.suspended);
-        if suspended {
-            return Err(InboundError::UnknownAddress);
-        }
+            .filter(|t| !t.suspended)
+            .ok_or(InboundError::UnknownAddress)?;
+        let settings = parse_settings(&company.settings)?;
         // From here the dialog is known: a refusal is a line of its tenant's delivery log.
-        match self.take(&row, &mail, now).await {
+        match self.take(&row, &settings, &mail, now).await {
             Err(refused) if !matches!(refused, InboundError::Core(_)) => {
                 self.log_refusal(&row, &mail.from, &refused).await;
                 Err(refused)
@@ -104,17 +109,20 @@ impl InboundService {
     async fn take(
         &self,
         row: &resume_token::Model,
+        settings: &TenantSettings,
         mail: &InboundMail,
         now: crate::clock::Timestamp,
     ) -> Result<Message, InboundError> {
         if mail.automatic {
             return Err(InboundError::Automatic);
         }
+        let from = mail.from.trim();
         let sender_is_visitor = row
             .sent_to
             .as_deref()
-            .is_some_and(|to| to.eq_ignore_ascii_case(mail.from.trim()));
-        if !sender_is_visitor {
+            .is_some_and(|to| to.eq_ignore_ascii_case(from));
+        let allowed = sender_is_visitor || (settings.replies_from_any_sender && !from.is_empty());
+        if !allowed {
             return Err(InboundError::ForeignSender);
         }
         let text = mail.text.trim();
@@ -143,9 +151,15 @@ impl InboundService {
             .message_id
             .as_deref()
             .map(|id| format!("mail-{}", &secret::digest(id)[..40]));
+        let quoted = cut(mail.quoted.trim(), MAX_QUOTED_CHARS);
+        let arrival = Arrival::Email {
+            // Operators are told when someone other than the visitor answered.
+            foreign_sender: (!sender_is_visitor).then(|| from.chars().take(254).collect()),
+            quoted: (!quoted.is_empty()).then_some(quoted),
+        };
         Ok(self
             .messages
-            .send_as_visitor_by(&actor, &body, client_id.as_deref(), MessageChannel::Email)
+            .send_as_visitor_by(&actor, &body, client_id.as_deref(), arrival)
             .await?)
     }
 

@@ -17,6 +17,7 @@ mod m20261127_000001_webhooks;
 mod m20261128_000001_email_confirmation;
 mod m20261128_000002_dev_mail_parts;
 mod m20261128_000003_message_channel;
+mod m20261128_000004_message_mail;
 #[cfg(feature = "test-db")]
 pub mod test_db;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_email_confirmation::Migration),
             Box::new(m20261128_000002_dev_mail_parts::Migration),
             Box::new(m20261128_000003_message_channel::Migration),
+            Box::new(m20261128_000004_message_mail::Migration),
         ]
     }
 }

@@ -19,6 +19,7 @@ export async function settingsPane(ctx) {
     webhooks: el("textarea", { id: "webhook_urls", rows: 3 }, settings.webhook_urls.join("\n")),
     site: input("site_url", { type: "url", value: settings.site_url || "", placeholder: "https://www.example.com" }),
     sender: input("mail_from_name", { value: settings.mail_from_name || "", maxlength: "100", placeholder: ctx.tenant.name }),
+    anySender: input("replies_from_any_sender", { type: "checkbox", checked: Boolean(settings.replies_from_any_sender) }),
   };
   const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
   const preview = widgetPreview(ctx.me.name);
@@ -35,6 +36,8 @@ export async function settingsPane(ctx) {
     field("Email unread replies after (seconds)", f.offline, "A reply the visitor has not read within this time is emailed (default 300)."),
     field("Presence grace (seconds)", f.grace, "How long a visitor may be away (a page change) before the chat counts as offline."),
     field("Emails come from", f.sender, "The sender's name visitors see on unread-reply emails; your company's name when empty."),
+    el("div", { class: "field" }, el("label", { class: "row", for: f.anySender.id }, f.anySender, "Take email replies from any sender"),
+      el("small", {}, "Off: only the address the email went to may answer it. On: anyone with the email can (a forwarded mail, the visitor's other address); operators see who wrote.")),
     el("h2", {}, "Widget"),
     el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
     field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
@@ -50,7 +53,7 @@ export async function settingsPane(ctx) {
       await api("PUT", "/admin/settings", {
         offline_timeout_secs: Number(f.offline.value), presence_grace_secs: Number(f.grace.value), branding: branding(),
         allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value), site_url: f.site.value.trim(),
-        mail_from_name: f.sender.value.trim(),
+        mail_from_name: f.sender.value.trim(), replies_from_any_sender: f.anySender.checked,
       });
       report(result, null, "Saved. Widgets pick the new look up on their next page load.");
     } catch (e) { report(result, e); } finally { save.disabled = false; }

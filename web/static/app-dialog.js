@@ -158,7 +158,7 @@ export function renderEntry(message) {
   const chat = state.chats.get(message.chat_id);
   const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "System";
   const meta = el("div", { class: "entry__meta" }, el("time", { datetime: message.created_at }, clock(message.created_at)));
-  if (message.channel === "email") meta.append(el("span", { class: "by-email" }, "by email"));
+  if (message.channel === "email") meta.append(el("span", { class: "by-email" }, message.mail_from ? `by email from ${message.mail_from}` : "by email"));
   if (message.edited_at) {
     const shown = state.earlier.get(message.id);
     meta.append(el("button", { class: "link show-earlier", type: "button", "aria-expanded": String(Boolean(shown)), onclick: () => toggleEarlier(message) },
@@ -171,11 +171,14 @@ export function renderEntry(message) {
   const earlier = state.earlier.get(message.id);
   const gap = pause(message);
   // Unchanged entries are left alone: a screen reader announces only what is new.
-  const signature = [message.body, message.channel, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
+  const signature = [message.body, message.channel, message.mail_from, message.quoted, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
   if (item.dataset.signature === signature) return;
   item.dataset.signature = signature;
   item.className = `entry entry--${message.author}`;
-  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), meta);
+  // A reply by email shows its new text; what it quoted opens on demand and stays open.
+  const quotedOpen = Boolean(item.querySelector(".entry__quoted")?.open);
+  const quoted = message.quoted ? el("details", { class: "entry__quoted", open: quotedOpen }, el("summary", {}, "Quoted text"), el("pre", {}, message.quoted)) : null;
+  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), quoted, meta);
   if (gap) item.prepend(el("div", { class: "entry__gap" }, gap));
   if (earlier) {
     item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },

@@ -48,7 +48,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         .body_text(0)
         .map(|b| b.into_owned())
         .unwrap_or_default();
-    let mut text = new_text(&body);
+    let (mut text, quoted) = split_reply(&body);
     let attachments = message.attachment_count();
     if attachments > 0 && !text.is_empty() {
         let s = if attachments == 1 { "" } else { "s" };
@@ -63,6 +63,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         automatic,
         message_id: message.message_id().map(str::to_owned),
         text,
+        quoted,
     })
 }
 
@@ -106,18 +107,17 @@ fn is_automatic(message: &mail_parser::Message<'_>, from: &str) -> bool {
     auto_submitted || bulk || responder || null_sender || report || system
 }
 
-/// The part of a reply its sender wrote: everything above the first line that begins the
-/// quoted history or the signature.
-pub fn new_text(body: &str) -> String {
+/// The part of a reply its sender wrote (everything above the first line that begins the
+/// quoted history or the signature), and the rest, kept for operators to expand.
+pub fn split_reply(body: &str) -> (String, String) {
     let lines: Vec<&str> = body.lines().collect();
-    let mut end = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        if starts_history(line, lines.get(i + 1).copied()) {
-            end = i;
-            break;
-        }
-    }
-    lines[..end].join("\n").trim().to_owned()
+    let end = (0..lines.len())
+        .find(|&i| starts_history(lines[i], lines.get(i + 1).copied()))
+        .unwrap_or(lines.len());
+    (
+        lines[..end].join("\n").trim().to_owned(),
+        lines[end..].join("\n").trim().to_owned(),
+    )
 }
 
 fn starts_history(line: &str, next: Option<&str>) -> bool {
@@ -176,7 +176,13 @@ mod tests {
             ("russian", RUSSIAN, "Спасибо, жду."),
             ("russian, wrote", RUSSIAN_WROTE, "Хорошо!"),
         ] {
-            assert_eq!(new_text(body), expected, "{client}");
+            let (text, quoted) = split_reply(body);
+            assert_eq!(text, expected, "{client}");
+            // Nothing is lost: what was cut is the rest of the mail, kept for operators.
+            let whole: String = body.split_whitespace().collect();
+            let both: String = format!("{text}{quoted}").split_whitespace().collect();
+            assert_eq!(both, whole, "{client}");
+            assert!(!quoted.is_empty(), "{client}");
         }
     }
 
@@ -198,6 +204,7 @@ mod tests {
                 .contains(&"reply+rp_abc@in.acme.example".to_owned())
         );
         assert_eq!(read.text, "Yes, the blue one please.");
+        assert!(read.quoted.ends_with("> It ships today."), "{}", read.quoted);
         assert_eq!(read.message_id.as_deref(), Some("m1@example.org"));
         assert!(!read.automatic);
     }

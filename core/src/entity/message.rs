@@ -22,6 +22,10 @@ pub struct Model {
     pub read_by_operator_at: Option<i64>,
     pub emailed_at: Option<i64>,
     pub channel: MessageChannel,
+    /// A reply by email: the quoted history cut from it.
+    pub quoted: Option<String>,
+    /// A reply by email from someone other than the visitor.
+    pub mail_from: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -55,6 +55,29 @@ pub enum MessageChannel {
     Email,
 }
 
+/// How a visitor's message came in, with what the channel adds to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Arrival {
+    #[default]
+    Widget,
+    Email {
+        /// The sender, when the tenant takes replies from others than the visitor and this
+        /// was one.
+        foreign_sender: Option<String>,
+        /// The quoted history and signature cut from the mail.
+        quoted: Option<String>,
+    },
+}
+
+impl Arrival {
+    pub fn channel(&self) -> MessageChannel {
+        match self {
+            Self::Widget => MessageChannel::Widget,
+            Self::Email { .. } => MessageChannel::Email,
+        }
+    }
+}
+
 /// Who marked messages read.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +107,13 @@ pub struct Message {
     pub read_by_operator_at: Option<Timestamp>,
     pub emailed_at: Option<Timestamp>,
     pub client_id: Option<String>,
+    /// A reply by email: the quoted history and signature cut from it, for operators to
+    /// expand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<String>,
+    /// A reply by email from someone other than the visitor (the tenant allows it): who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_from: Option<String>,
 }
 
 impl From<message::Model> for Message {
@@ -103,6 +133,8 @@ impl From<message::Model> for Message {
             read_by_operator_at: at(row.read_by_operator_at),
             emailed_at: at(row.emailed_at),
             client_id: row.client_id,
+            quoted: row.quoted,
+            mail_from: row.mail_from,
         }
     }
 }

@@ -30,7 +30,9 @@ use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
 use crate::visitor::parse_visitor_name;
 
-use super::{Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader};
+use super::{
+    Arrival, Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader,
+};
 
 /// The offline form: who the visitor is, and what they want.
 #[derive(Clone, Debug)]
@@ -67,17 +69,17 @@ impl MessageService {
         body: &str,
         client_id: Option<&str>,
     ) -> CoreResult<Message> {
-        self.send_as_visitor_by(actor, body, client_id, MessageChannel::Widget)
+        self.send_as_visitor_by(actor, body, client_id, Arrival::Widget)
             .await
     }
 
-    /// As [`Self::send_as_visitor`], the message having come in by `channel`.
+    /// As [`Self::send_as_visitor`], the message having come in as `arrival` says.
     pub(crate) async fn send_as_visitor_by(
         &self,
         actor: &VisitorActor,
         body: &str,
         client_id: Option<&str>,
-        channel: MessageChannel,
+        arrival: Arrival,
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
@@ -95,7 +97,7 @@ impl MessageService {
                 return same_sender(found, Author::Visitor, None);
             }
             match self
-                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref(), channel)
+                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref(), &arrival)
                 .await
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
@@ -116,7 +118,7 @@ impl MessageService {
         existing_chat: Option<chat::Model>,
         body: &MessageBody,
         client_id: Option<&ClientId>,
-        channel: MessageChannel,
+        arrival: &Arrival,
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
         let (txn, turn) = self.deps.write().await?;
@@ -128,7 +130,15 @@ impl MessageService {
         let before = row.status();
         let (row, changed) = store_status(&txn, row, before.visitor_wrote(), now).await?;
         let mut message = new_message(&row, Author::Visitor, None, body, client_id, now);
-        message.channel = channel;
+        message.channel = arrival.channel();
+        if let Arrival::Email {
+            foreign_sender,
+            quoted,
+        } = arrival
+        {
+            message.mail_from = foreign_sender.clone();
+            message.quoted = quoted.clone();
+        }
         insert(&txn, &message).await?;
         txn.commit().await?;
         drop(turn);
@@ -578,6 +588,8 @@ fn new_message(
         read_by_operator_at: None,
         emailed_at: None,
         channel: MessageChannel::Widget,
+        quoted: None,
+        mail_from: None,
     }
 }
 

@@ -28,6 +28,10 @@ pub struct TenantSettings {
     /// The name the company's mail comes from ("Demo Company <no-reply@…>"); the tenant's
     /// name when unset.
     pub mail_from_name: Option<String>,
+    /// Take replies by email from any sender, not only from the address the mail went to
+    /// (someone forwarding the mail to a colleague, a visitor writing from another address).
+    /// Operators see who wrote. Off by default: the reply address is then a key of the visitor's.
+    pub replies_from_any_sender: bool,
 }
 
 impl Default for TenantSettings {
@@ -40,6 +44,7 @@ impl Default for TenantSettings {
             webhook_urls: Vec::new(),
             site_url: None,
             mail_from_name: None,
+            replies_from_any_sender: false,
         }
     }
 }
@@ -138,6 +143,9 @@ impl TenantSettings {
                 Some(name) => Some(name.trim().to_owned()),
                 None => self.mail_from_name.clone(),
             },
+            replies_from_any_sender: patch
+                .replies_from_any_sender
+                .unwrap_or(self.replies_from_any_sender),
         };
         next.validate()?;
         Ok(next)
@@ -158,6 +166,8 @@ pub struct SettingsPatch {
     pub site_url: Option<String>,
     /// The sender's name in the company's mail; `""` goes back to the tenant's name.
     pub mail_from_name: Option<String>,
+    /// Take replies by email from senders other than the visitor.
+    pub replies_from_any_sender: Option<bool>,
 }
 
 /// How the widget looks on the tenant's site.

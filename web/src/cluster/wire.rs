@@ -23,7 +23,8 @@ pub struct Envelope {
 #[serde(tag = "wire", rename_all = "snake_case")]
 pub enum Wire {
     Whole {
-        event: DomainEvent,
+        // Boxed: an event is far larger than the references the other variants carry.
+        event: Box<DomainEvent>,
     },
     /// A message too long to carry: read it back.
     Message {
@@ -113,7 +114,7 @@ impl Wire {
     /// The event this stands for; `None` when what it refers to is gone.
     pub async fn resolve(self, tandem: &Tandem) -> CoreResult<Option<DomainEvent>> {
         Ok(match self {
-            Self::Whole { event } => Some(event),
+            Self::Whole { event } => Some(*event),
             Self::Message {
                 created,
                 tenant,
@@ -171,6 +172,8 @@ mod tests {
                 read_by_operator_at: None,
                 emailed_at: None,
                 client_id: Some("c-1".into()),
+                quoted: None,
+                mail_from: None,
             },
         }
     }
@@ -198,7 +201,7 @@ mod tests {
             .events
             .into_iter()
             .map(|w| match w {
-                Wire::Whole { event } => event,
+                Wire::Whole { event } => *event,
                 other => panic!("{other:?}"),
             })
             .collect();
