@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -22,7 +22,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
                     // A checkpoint that runs inside a commit makes that commit (and every writer
-                    // queued behind it) wait for an fsync. Servers call [`checkpoint`] in the
+                    // queued behind it) wait for an fsync. Servers call `Storage::checkpoint` in the
                     // background instead; this larger threshold is only the safety net.
                     .pragma("wal_autocheckpoint", "10000")
             });
@@ -30,14 +30,4 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         options.max_connections(20).min_connections(1);
     }
     Database::connect(options).await
-}
-
-/// Copies the SQLite write-ahead log into the database file without blocking writers (a no-op
-/// on PostgreSQL). Run it periodically in the background so that commits do not checkpoint.
-pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-            .await?;
-    }
-    Ok(())
 }

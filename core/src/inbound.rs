@@ -178,12 +178,11 @@ impl InboundService {
             created_at: Set(self.deps.clock.now().millis()),
         };
         let written = async {
-            let (txn, turn) = self.deps.write().await?;
+            let txn = self.deps.write().await?;
             delivery::Entity::insert(line)
                 .exec_without_returning(&txn)
                 .await?;
             txn.commit().await?;
-            drop(turn);
             Ok::<_, CoreError>(())
         };
         if let Err(e) = written.await {

@@ -156,19 +156,8 @@ impl OutboxService {
     /// out (it died mid-delivery). What a sweep must (re-)enqueue.
     pub async fn due(&self, limit: u64) -> CoreResult<Vec<OutboxEntry>> {
         let now = self.deps.clock.now();
-        let due = Condition::any()
-            .add(
-                Condition::all()
-                    .add(outbox::Column::Status.eq(OutboxStatus::Pending))
-                    .add(outbox::Column::DueAt.lte(now.millis())),
-            )
-            .add(
-                Condition::all()
-                    .add(outbox::Column::Status.eq(OutboxStatus::Sending))
-                    .add(outbox::Column::ClaimedUntil.lte(now.millis())),
-            );
         let rows = outbox::Entity::find()
-            .filter(due)
+            .filter(crate::delivery::outbox_stage_columns().takeable(now))
             .order_by_asc(outbox::Column::DueAt)
             .limit(limit)
             .all(&self.deps.db)

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, PaginatorTrait, QuerySelect};
+use sea_orm::{ActiveValue::Set, PaginatorTrait, QuerySelect};
 
 use crate::chat::{Chat, store_status};
 use crate::clock::Timestamp;
@@ -22,7 +22,7 @@ use crate::entity::{chat, tenant, visitor, visitor_connection};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{ConnectionId, TenantId, VisitorId};
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
 
@@ -43,7 +43,7 @@ impl PresenceService {
     pub async fn connect(&self, actor: &VisitorActor, node: &str) -> CoreResult<ConnectionId> {
         let now = self.deps.clock.now();
         let id = ConnectionId::new();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = lock_visitor(&txn, actor.tenant, actor.visitor).await?;
         visitor_connection::Entity::insert(visitor_connection::ActiveModel {
             id: Set(id),
@@ -69,7 +69,6 @@ impl PresenceService {
             None
         };
         txn.commit().await?;
-        drop(turn);
         if arrived {
             self.announce(actor.tenant, actor.visitor, true, chat);
         }
@@ -84,7 +83,7 @@ impl PresenceService {
     ) -> CoreResult<()> {
         let now = self.deps.clock.now();
         let grace = self.grace(actor.tenant).await?;
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = lock_visitor(&txn, actor.tenant, actor.visitor).await?;
         visitor_connection::Entity::delete_many()
             .filter(visitor_connection::Column::Id.eq(connection))
@@ -104,7 +103,6 @@ impl PresenceService {
                 .await?;
         }
         txn.commit().await?;
-        drop(turn);
         if remaining == 0 && grace.is_zero() {
             self.leave_if_due(actor.tenant, actor.visitor).await?;
         }
@@ -114,14 +112,16 @@ impl PresenceService {
     /// The node is alive and still holds its connections.
     pub async fn heartbeat(&self, node: &str) -> CoreResult<u64> {
         let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
         let result = visitor_connection::Entity::update_many()
             .col_expr(
                 visitor_connection::Column::HeartbeatAt,
                 Expr::value(now.millis()),
             )
             .filter(visitor_connection::Column::NodeId.eq(node))
-            .exec(&self.deps.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(result.rows_affected)
     }
 
@@ -172,7 +172,7 @@ impl PresenceService {
         connection: visitor_connection::Model,
         now: Timestamp,
     ) -> CoreResult<()> {
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = lock_visitor(&txn, connection.tenant_id, connection.visitor_id).await?;
         visitor_connection::Entity::delete_many()
             .filter(visitor_connection::Column::Id.eq(connection.id))
@@ -186,14 +186,13 @@ impl PresenceService {
                 .await?;
         }
         txn.commit().await?;
-        drop(turn);
         Ok(())
     }
 
     /// Moves the visitor offline if their grace ran out and no connection came back meanwhile.
     async fn leave_if_due(&self, tenant: TenantId, visitor_id: VisitorId) -> CoreResult<bool> {
         let now = self.deps.clock.now();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = lock_visitor(&txn, tenant, visitor_id).await?;
         let due = row.online && row.leaving_at.is_some_and(|t| t <= now.millis());
         if !due || connections_of(&txn, visitor_id).await? > 0 {
@@ -207,7 +206,6 @@ impl PresenceService {
             .await?;
         let chat = set_chat_presence(&txn, &row, false, now).await?;
         txn.commit().await?;
-        drop(turn);
         self.announce(tenant, visitor_id, false, chat);
         Ok(true)
     }
@@ -235,7 +233,7 @@ impl PresenceService {
 /// Reads the visitor row for update: on PostgreSQL a row lock; on SQLite the write transaction
 /// already excludes other writers.
 async fn lock_visitor(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     tenant: TenantId,
     id: VisitorId,
 ) -> CoreResult<visitor::Model> {
@@ -247,7 +245,7 @@ async fn lock_visitor(
         .ok_or(CoreError::NotFound("visitor"))
 }
 
-async fn connections_of(txn: &DatabaseTransaction, visitor: VisitorId) -> CoreResult<u64> {
+async fn connections_of(txn: &WriteTxn, visitor: VisitorId) -> CoreResult<u64> {
     Ok(visitor_connection::Entity::find()
         .filter(visitor_connection::Column::VisitorId.eq(visitor))
         .count(txn)
@@ -256,7 +254,7 @@ async fn connections_of(txn: &DatabaseTransaction, visitor: VisitorId) -> CoreRe
 
 /// Moves the visitor's chat, if they have one, to the category their presence now implies.
 async fn set_chat_presence(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     visitor: &visitor::Model,
     online: bool,
     now: Timestamp,

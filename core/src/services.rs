@@ -3,11 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
-
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
@@ -21,6 +17,8 @@ use crate::outbox::{
 };
 use crate::plugin::PluginService;
 use crate::presence::PresenceService;
+use crate::storage::Storage;
+pub(crate) use crate::storage::WriteTxn;
 use crate::tenant::TenantService;
 use crate::visitor::VisitorService;
 
@@ -45,15 +43,10 @@ impl Default for Ports {
     }
 }
 
-/// Held while writing on SQLite; see [`Deps::write_gate`].
-pub(crate) type WriteTurn = Option<OwnedMutexGuard<()>>;
-
 pub(crate) struct Deps {
+    /// For reads; writes go through [`Deps::write`].
     pub db: DatabaseConnection,
-    /// SQLite has one writer at a time. Writers that find the lock taken wait in SQLite's busy
-    /// handler, which sleeps in steps of up to 100 ms; queueing them here instead hands the lock
-    /// over the moment it is free. `None` on PostgreSQL, whose row locks do this job.
-    pub write_gate: Option<Arc<Mutex<()>>>,
+    pub storage: Storage,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn EventBus>,
     pub scheduler: Arc<dyn NotificationScheduler>,
@@ -62,23 +55,9 @@ pub(crate) struct Deps {
 }
 
 impl Deps {
-    /// A write transaction, and on SQLite this process's turn to write (drop it after the
-    /// commit). On SQLite it also takes the write lock at BEGIN: a deferred transaction that
-    /// reads and then writes can fail with SQLITE_BUSY when another writer got in between, where
-    /// an immediate one simply waits its turn.
-    pub async fn write(&self) -> Result<(DatabaseTransaction, WriteTurn), DbErr> {
-        let turn = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        let txn = self
-            .db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await?;
-        Ok((txn, turn))
+    /// A write transaction (see [`Storage::write`]).
+    pub async fn write(&self) -> Result<WriteTxn, DbErr> {
+        self.storage.write().await
     }
 
     pub fn publish(&self, event: DomainEvent) {
@@ -99,18 +78,20 @@ pub struct Tandem {
     pub deliveries: DeliveryService,
     pub plugins: PluginService,
     pub inbound: crate::inbound::InboundService,
-    db: DatabaseConnection,
+    pub dev_mails: crate::dev_mail::DevMailService,
+    storage: Storage,
     clock: Arc<dyn Clock>,
 }
 
 impl Tandem {
-    pub fn new(db: DatabaseConnection, ports: Ports, limits: Limits) -> Self {
-        let write_gate = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
-            .then(|| Arc::new(Mutex::new(())));
+    /// The services over `storage`. Anything else in this process that writes (the plugin
+    /// store) must share this same `Storage`, so that on SQLite all writers take turns.
+    pub fn new(storage: impl Into<Storage>, ports: Ports, limits: Limits) -> Self {
+        let storage = storage.into();
         let clock = ports.clock.clone();
         let deps = Arc::new(Deps {
-            db: db.clone(),
-            write_gate,
+            db: storage.reader().clone(),
+            storage: storage.clone(),
             clock: ports.clock,
             events: ports.events,
             scheduler: ports.scheduler,
@@ -120,6 +101,7 @@ impl Tandem {
         let messages = MessageService::new(deps.clone());
         Self {
             inbound: crate::inbound::InboundService::new(deps.clone(), messages.clone()),
+            dev_mails: crate::dev_mail::DevMailService::new(deps.clone()),
             tenants: TenantService::new(deps.clone()),
             operators: OperatorService::new(deps.clone()),
             visitors: VisitorService::new(deps.clone()),
@@ -129,7 +111,7 @@ impl Tandem {
             outbox: OutboxService::new(deps.clone()),
             deliveries: DeliveryService::new(deps.clone()),
             plugins: PluginService::new(deps),
-            db,
+            storage,
             clock,
         }
     }
@@ -139,7 +121,8 @@ impl Tandem {
         self.clock.now()
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+    /// The database these services write to, for another process part to share.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 }

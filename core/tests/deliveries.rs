@@ -9,7 +9,7 @@ use tandem_core::CoreError;
 use tandem_core::delivery::{Channel, Claim, DeliveryStatus, Outcome, UnreadBatch};
 use tandem_core::events::DomainEvent;
 use tandem_core::ids::ChatId;
-use tandem_core::message::Message;
+use tandem_core::message::{Message, OfflineRequest};
 use tandem_core::outbox::OutboxStatus;
 use tandem_core::visitor::{ProfilePatch, VisitorActor};
 
@@ -309,9 +309,16 @@ async fn failures_retry_or_give_up_and_are_logged(w: World) {
     assert!(log[1].reason.as_deref().unwrap().contains("retrying"));
 }
 
-async fn a_visitor_without_an_address_gets_it_once_they_leave_one(w: World) {
+/// How a visitor gives the address they had not given.
+#[derive(Clone, Copy, Debug)]
+enum LeavesAddress {
+    InTheirProfile,
+    WithTheOfflineForm,
+}
+
+async fn skipped_for_want_of_an_address_then_given(w: &World, how: LeavesAddress) {
     let acme = w.company("acme").await;
-    let (visitor, chat, replies) = unread_replies(&w, &acme, None, &["One"]).await;
+    let (visitor, chat, replies) = unread_replies(w, &acme, None, &["One"]).await;
     w.advance(TIMEOUT);
     let row = w.scheduler.scheduled.lock().unwrap()[0].clone();
     assert!(matches!(
@@ -321,19 +328,41 @@ async fn a_visitor_without_an_address_gets_it_once_they_leave_one(w: World) {
     let log = w.tandem.deliveries.log(&acme.admin, 50).await.unwrap();
     assert_eq!(log[0].status, DeliveryStatus::Skipped);
 
-    w.tandem
-        .visitors
-        .update_profile(
-            &visitor,
-            ProfilePatch {
-                email: Some("late@example.org".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    match how {
+        LeavesAddress::InTheirProfile => {
+            w.tandem
+                .visitors
+                .update_profile(
+                    &visitor,
+                    ProfilePatch {
+                        email: Some("late@example.org".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        LeavesAddress::WithTheOfflineForm => {
+            w.tandem
+                .messages
+                .submit_offline_request(
+                    &visitor,
+                    OfflineRequest {
+                        name: "Vera".into(),
+                        email: "late@example.org".into(),
+                        message: "Still waiting, write to me".into(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
     let scheduled = w.scheduler.scheduled.lock().unwrap().clone();
-    assert_eq!(scheduled.len(), 2, "rescheduled when the address arrived");
+    assert_eq!(
+        scheduled.len(),
+        2,
+        "{how:?}: rescheduled when the address arrived"
+    );
     let batch = batch(
         w.tandem
             .deliveries
@@ -341,7 +370,7 @@ async fn a_visitor_without_an_address_gets_it_once_they_leave_one(w: World) {
             .await
             .unwrap(),
     );
-    assert_eq!(batch.messages[0].id, replies[0].id);
+    assert_eq!(batch.messages[0].id, replies[0].id, "{how:?}");
     assert_eq!(batch.visitor.email.as_deref(), Some("late@example.org"));
     let rows = w
         .tandem
@@ -349,7 +378,15 @@ async fn a_visitor_without_an_address_gets_it_once_they_leave_one(w: World) {
         .rows_of_chat(acme.tenant.id, chat)
         .await
         .unwrap();
-    assert_eq!(rows[0].status, OutboxStatus::Sending);
+    assert_eq!(rows[0].status, OutboxStatus::Sending, "{how:?}");
+}
+
+async fn a_visitor_without_an_address_gets_it_once_they_leave_one(w: World) {
+    skipped_for_want_of_an_address_then_given(&w, LeavesAddress::InTheirProfile).await;
+}
+
+async fn the_offline_form_s_address_also_brings_the_skipped_replies(w: World) {
+    skipped_for_want_of_an_address_then_given(&w, LeavesAddress::WithTheOfflineForm).await;
 }
 
 async fn the_delivery_log_is_the_tenants_own_and_for_admins(w: World) {
@@ -391,5 +428,6 @@ tandem_migrations::on_both_databases!(
     a_dead_workers_claim_runs_out_and_is_taken_over,
     failures_retry_or_give_up_and_are_logged,
     a_visitor_without_an_address_gets_it_once_they_leave_one,
+    the_offline_form_s_address_also_brings_the_skipped_replies,
     the_delivery_log_is_the_tenants_own_and_for_admins,
 );

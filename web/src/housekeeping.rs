@@ -20,7 +20,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
         loop {
             tokio::select! {
                 _ = checkpoint.tick() => {
-                    if let Err(e) = tandem_core::database::checkpoint(state.tandem.db()).await {
+                    if let Err(e) = state.tandem.storage().checkpoint().await {
                         tracing::warn!(error = %e, "SQLite checkpoint failed");
                     }
                 }

@@ -15,6 +15,7 @@ use tandem_core::clock::{Clock, SystemClock};
 use tandem_core::events::{BroadcastBus, EventBus};
 use tandem_core::limits::Limits;
 use tandem_core::plugin::PluginStore;
+use tandem_core::storage::Storage;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
 use tandem_plugins::{CompileBudget, Compiler, HostOptions, PluginHost, PluginRuntime};
@@ -192,7 +193,9 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
     let host = plugin_host(config)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Arc::new(Metrics::new());
-    let plugins = PluginRuntime::new(host, PluginStore::new(db.clone(), clock.clone()))
+    // The plugin store writes too: it shares the services' storage (one write gate on SQLite).
+    let storage = Storage::new(db.clone());
+    let plugins = PluginRuntime::new(host, PluginStore::new(storage.clone(), clock.clone()))
         .with_failure_threshold(config.plugin_failure_threshold)
         .with_observer(metrics.clone());
     let node_id: Arc<str> = config
@@ -215,7 +218,7 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         timeout_policy: Arc::new(plugins.clone()),
     };
     Ok(Services {
-        tandem: Tandem::new(db, ports, limits),
+        tandem: Tandem::new(storage, ports, limits),
         bus,
         events,
         cluster,

@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let args = args();
     let db = tandem_core::database::connect(&args.database_url).await?;
     tandem_migrations::Migrator::up(&db, None).await?;
-    let tandem = Tandem::new(db, Ports::default(), Limits::default());
+    let tandem = Tandem::new(db.clone(), Ports::default(), Limits::default());
     let slug = format!("inbound-{}", std::process::id());
     let created = tandem
         .tenants
@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = started.elapsed();
-    let stored = count_email_messages(&tandem, &tenant).await?;
+    let stored = count_email_messages(&db, &tenant).await?;
     println!(
         "{} mails by {} clients in {:.1}s = {:.0} mails/s; {errors} errors; {stored} messages by email stored",
         args.mails,
@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn count_email_messages(
-    tandem: &Tandem,
+    db: &sea_orm::DatabaseConnection,
     tenant: &tandem_core::tenant::Tenant,
 ) -> anyhow::Result<u64> {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -173,6 +173,6 @@ async fn count_email_messages(
     Ok(message::Entity::find()
         .filter(message::Column::TenantId.eq(tenant.id))
         .filter(message::Column::Channel.eq(MessageChannel::Email))
-        .count(tandem.db())
+        .count(db)
         .await?)
 }

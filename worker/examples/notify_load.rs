@@ -171,11 +171,11 @@ async fn main() -> anyhow::Result<()> {
 
     // As `tandem serve` and `tandem worker` do: checkpoints off the write path.
     let checkpoints = {
-        let db = db.clone();
+        let storage = tandem.storage().clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = tandem_core::database::checkpoint(&db).await;
+                let _ = storage.checkpoint().await;
             }
         })
     };

@@ -204,7 +204,11 @@ mod tests {
                 .contains(&"reply+rp_abc@in.acme.example".to_owned())
         );
         assert_eq!(read.text, "Yes, the blue one please.");
-        assert!(read.quoted.ends_with("> It ships today."), "{}", read.quoted);
+        assert!(
+            read.quoted.ends_with("> It ships today."),
+            "{}",
+            read.quoted
+        );
         assert_eq!(read.message_id.as_deref(), Some("m1@example.org"));
         assert!(!read.automatic);
     }

@@ -422,7 +422,7 @@ async fn a_refused_address_is_given_up_and_logged(s: Setup) {
 
 async fn the_dev_mailbox_keeps_mail_in_the_database_and_as_files(s: Setup) {
     let dir = tempfile::tempdir().unwrap();
-    let mailbox = Arc::new(DevMailbox::new(s.tandem.db().clone(), dir.path()));
+    let mailbox = Arc::new(DevMailbox::new(s.tandem.clone(), dir.path()));
     let deliverer = Deliverer::new(
         s.tandem.clone(),
         mailbox.clone(),

@@ -13,6 +13,7 @@ use crate::entity::{chat, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::Message;
+use crate::storage::WriteTxn;
 
 pub use service::{ChatFilter, ChatService};
 
@@ -126,7 +127,7 @@ pub(crate) async fn chat_of_visitor(
 /// Writes a chat's new status (and the category that follows from it) if it changed.
 /// Returns the row as it now is, and whether anything changed.
 pub(crate) async fn store_status(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &WriteTxn,
     row: chat::Model,
     next: ChatStatus,
     now: Timestamp,

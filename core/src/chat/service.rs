@@ -129,12 +129,11 @@ impl ChatService {
         decide: impl FnOnce(&chat::Model) -> CoreResult<super::ChatStatus>,
     ) -> CoreResult<Chat> {
         let now = self.deps.clock.now();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let (row, visitor) = chat_with_visitor(&txn, actor.tenant, id).await?;
         let next = decide(&row)?;
         let (row, changed) = store_status(&txn, row, next, now).await?;
         txn.commit().await?;
-        drop(turn);
         let chat = Chat::from_rows(row, &visitor);
         if changed {
             self.deps.publish(DomainEvent::ChatUpdated {

@@ -6,7 +6,9 @@
 //! Core decides what is due and records what happened; how a batch travels (SMTP, webhooks,
 //! templates) is the worker crate's business.
 
+mod rows;
 mod service;
+mod state;
 mod webhook;
 
 use std::time::Duration;
@@ -21,8 +23,9 @@ use crate::message::Message;
 use crate::tenant::Tenant;
 use crate::visitor::Visitor;
 
+pub(crate) use rows::stage_columns as outbox_stage_columns;
 pub use service::DeliveryService;
-pub(crate) use service::{lock_chat, revive_for_new_address};
+pub(crate) use service::{lock_chat, revive_for_new_address, schedule_revived, settle_read};
 pub use webhook::{
     Completion, NewWebhook, WebhookCall, WebhookClaim, WebhookOutcome, WebhookStatus,
 };

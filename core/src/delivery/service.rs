@@ -4,10 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, Condition, DatabaseTransaction, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::clock::Timestamp;
 use crate::entity::{chat, delivery, message, outbox, tenant, user, visitor};
@@ -17,21 +15,17 @@ use crate::ids::{ChatId, MessageId, OutboxId, TenantId, VisitorId, WebhookCallId
 use crate::message::Message;
 use crate::operator::OperatorActor;
 use crate::outbox::{OutboxEntry, OutboxStatus};
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 use crate::tenant::Tenant;
+use crate::visitor::VisitorActor;
 
+use super::rows;
+use super::state::{Availability, OutboxState, Reach};
 use super::webhook::store_webhooks;
 use super::{
     CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, Outcome,
     UnreadBatch,
 };
-
-/// Why a visitor without an address got nothing; also marks the rows to revive when they leave
-/// one.
-pub(crate) const NO_EMAIL: &str = "the visitor left no email address";
-
-/// Why a visitor who stopped the emails got none.
-pub(crate) const UNSUBSCRIBED: &str = "the visitor stopped these emails";
 
 const MAX_LOG: u64 = 500;
 
@@ -58,120 +52,88 @@ impl DeliveryService {
             return Ok(Claim::Settled);
         };
         // Most early or repeated calls end here, without taking the (single, on SQLite) write
-        // lock; the answer is checked again under the lock below.
-        match row.status {
-            OutboxStatus::Read
-            | OutboxStatus::Sent
-            | OutboxStatus::Skipped
-            | OutboxStatus::Failed => {
-                return Ok(Claim::Settled);
-            }
-            OutboxStatus::Pending if row.due_at > now.millis() => {
-                return Ok(Claim::NotDue(Timestamp::from_millis(row.due_at)));
-            }
-            _ => {}
+        // lock; the answer is asked again under the lock below.
+        if let Some(answer) = unavailable(&row, now) {
+            return Ok(answer);
         }
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         // The chat row is the one lock every change to a chat's delivery state takes first, so
         // claimers of different rows of one chat queue instead of deadlocking.
-        lock_chat(&txn, row.tenant_id, row.chat_id).await?;
+        let chat_row = lock_chat(&txn, row.tenant_id, row.chat_id).await?;
         let Some(row) = outbox::Entity::find_by_id(id).one(&txn).await? else {
             return Ok(Claim::Settled);
         };
-        match row.status {
-            OutboxStatus::Read
-            | OutboxStatus::Sent
-            | OutboxStatus::Skipped
-            | OutboxStatus::Failed => return Ok(Claim::Settled),
-            OutboxStatus::Sending if row.claimed_until.is_some_and(|t| t > now.millis()) => {
-                return Ok(Claim::Busy);
-            }
-            OutboxStatus::Pending if row.due_at > now.millis() => {
-                return Ok(Claim::NotDue(Timestamp::from_millis(row.due_at)));
-            }
-            OutboxStatus::Pending | OutboxStatus::Sending => {}
+        if let Some(answer) = unavailable(&row, now) {
+            return Ok(answer);
         }
-        let rows = claimable_rows(&txn, row.tenant_id, row.chat_id, now).await?;
-        let ids: Vec<MessageId> = rows.iter().map(|r| r.message_id).collect();
+        let tenant = row.tenant_id;
+        let rows = outbox::Entity::find()
+            .filter(outbox::Column::ChatId.eq(row.chat_id))
+            .filter(outbox::Column::TenantId.eq(tenant))
+            .filter(rows::stage_columns().joining_batch(now))
+            .lock_exclusive()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter(|r| rows::state_of(r).stage().joins_batch(now))
+            .collect::<Vec<_>>();
         let messages = message::Entity::find()
-            .filter(message::Column::Id.is_in(ids))
-            .filter(message::Column::TenantId.eq(row.tenant_id))
+            .filter(message::Column::Id.is_in(rows.iter().map(|r| r.message_id)))
+            .filter(message::Column::TenantId.eq(tenant))
             .order_by_asc(message::Column::Seq)
             .all(&txn)
             .await?;
-        let (unread, settled): (Vec<_>, Vec<_>) = messages
-            .into_iter()
-            .partition(|m| m.read_by_visitor_at.is_none() && m.emailed_at.is_none());
-        // Read (or already mailed) since the row was written: nothing to send for those.
-        let settled_ids: Vec<MessageId> = settled.iter().map(|m| m.id).collect();
-        settle_rows(&txn, &rows, &settled_ids, OutboxStatus::Read, None, now).await?;
-        if unread.is_empty() {
-            txn.commit().await?;
-            return Ok(Claim::Settled);
-        }
-        let chat_row = lock_chat(&txn, row.tenant_id, row.chat_id).await?;
         let visitor_row = visitor::Entity::find_by_id(chat_row.visitor_id)
-            .filter(visitor::Column::TenantId.eq(row.tenant_id))
+            .filter(visitor::Column::TenantId.eq(tenant))
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("visitor"))?;
-        let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
+        let reach = reach_of(&visitor_row);
+
+        // Decide each row from the facts, then store what was decided.
+        let unread: Vec<message::Model> = messages
+            .into_iter()
+            .filter(|m| m.read_by_visitor_at.is_none() && m.emailed_at.is_none())
+            .collect();
+        let decided: Vec<(OutboxId, OutboxState)> = rows
+            .iter()
+            .map(|r| {
+                let is_unread = unread.iter().any(|m| m.id == r.message_id);
+                (r.id, OutboxState::taken(is_unread, reach, now, lease))
+            })
+            .collect();
         let claimed: Vec<&outbox::Model> = rows
             .iter()
-            .filter(|r| unread_ids.contains(&r.message_id))
+            .zip(&decided)
+            .filter(|(_, (_, state))| matches!(state, OutboxState::Claimed { .. }))
+            .map(|(row, _)| row)
             .collect();
-        let nothing_to_send = if visitor_row.emails_stopped {
-            Some(UNSUBSCRIBED)
-        } else if visitor_row.email.is_none() {
-            Some(NO_EMAIL)
-        } else {
-            None
-        };
-        if let Some(reason) = nothing_to_send {
-            settle_rows(
-                &txn,
-                &rows,
-                &unread_ids,
-                OutboxStatus::Skipped,
-                Some(reason),
-                now,
-            )
-            .await?;
-            record(
-                &txn,
-                owner(&chat_row),
-                LogLine {
-                    channel: Channel::Email,
-                    recipient: visitor_row.email.as_deref(),
-                    status: DeliveryStatus::Skipped,
-                    reason: Some(reason),
-                    messages: &unread_ids,
-                },
-                now,
-            )
-            .await?;
-            txn.commit().await?;
-            return Ok(Claim::Skipped(reason.to_owned()));
-        }
-        let claim_until = now.saturating_add(lease);
-        let outbox_ids: Vec<OutboxId> = claimed.iter().map(|r| r.id).collect();
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sending))
-            .col_expr(
-                outbox::Column::ClaimedUntil,
-                Expr::value(claim_until.millis()),
-            )
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            )
-            .filter(outbox::Column::Id.is_in(outbox_ids.clone()))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        drop(turn);
-
+        let skipped = decided.iter().find_map(|(_, state)| match state {
+            OutboxState::Skipped { reason } => Some(reason.clone()),
+            _ => None,
+        });
         let attempt = claimed.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
+        let outbox_ids: Vec<OutboxId> = claimed.iter().map(|r| r.id).collect();
+        let claim_until = now.saturating_add(lease);
+        rows::store_each(&txn, tenant, decided, now).await?;
+        if let Some(reason) = skipped {
+            let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
+            let line = LogLine {
+                channel: Channel::Email,
+                recipient: visitor_row.email.as_deref(),
+                status: DeliveryStatus::Skipped,
+                reason: Some(&reason),
+                messages: &unread_ids,
+            };
+            record(&txn, owner(&chat_row), line, now).await?;
+            txn.commit().await?;
+            return Ok(Claim::Skipped(reason));
+        }
+        txn.commit().await?;
+        if outbox_ids.is_empty() {
+            // Every reply was read (or mailed) since its row was written.
+            return Ok(Claim::Settled);
+        }
         let batch = self
             .batch_context(chat_row, visitor_row, unread, outbox_ids, attempt)
             .await?;
@@ -201,82 +163,26 @@ impl DeliveryService {
             skipped,
         } = completion;
         let now = self.deps.clock.now();
+        let tenant = batch.tenant.id;
         let ids: Vec<MessageId> = batch.messages.iter().map(|m| m.id).collect();
-        let (txn, turn) = self.deps.write().await?;
-        lock_chat(&txn, batch.tenant.id, batch.chat).await?;
-        let mut rows = outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::ClaimedUntil,
-                Expr::value(Option::<i64>::None),
-            )
+        let txn = self.deps.write().await?;
+        let chat_row = lock_chat(&txn, tenant, batch.chat).await?;
+        let rows = outbox::Entity::find()
             .filter(outbox::Column::Id.is_in(batch.outbox.clone()))
-            .filter(outbox::Column::TenantId.eq(batch.tenant.id))
-            .filter(outbox::Column::Status.eq(OutboxStatus::Sending))
-            .filter(outbox::Column::ClaimedUntil.eq(batch.claimed_until.millis()));
-        let (channel, recipient, status, reason) = match &outcome {
-            Outcome::Sent { channel, recipient } => {
-                rows = rows
-                    .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Sent))
-                    .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()));
-                (
-                    *channel,
-                    Some(recipient.clone()),
-                    DeliveryStatus::Sent,
-                    None,
-                )
-            }
-            Outcome::Skipped { channel, reason } => {
-                rows = rows
-                    .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Skipped))
-                    .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()))
-                    .col_expr(outbox::Column::LastError, Expr::value(reason.clone()));
-                (
-                    *channel,
-                    None,
-                    DeliveryStatus::Skipped,
-                    Some(reason.clone()),
-                )
-            }
-            Outcome::Retry {
-                channel,
-                recipient,
-                reason,
-                at,
-            } => {
-                rows = rows
-                    .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending))
-                    .col_expr(outbox::Column::DueAt, Expr::value(at.millis()))
-                    .col_expr(outbox::Column::LastError, Expr::value(reason.clone()));
-                let reason = format!("{reason}; retrying at {at}");
-                (
-                    *channel,
-                    recipient.clone(),
-                    DeliveryStatus::Failed,
-                    Some(reason),
-                )
-            }
-            Outcome::Failed {
-                channel,
-                recipient,
-                reason,
-            } => {
-                rows = rows
-                    .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Failed))
-                    .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()))
-                    .col_expr(outbox::Column::LastError, Expr::value(reason.clone()));
-                let reason = format!("{reason}; given up");
-                (
-                    *channel,
-                    recipient.clone(),
-                    DeliveryStatus::Failed,
-                    Some(reason),
-                )
-            }
-        };
-        let updated = rows.exec(&txn).await?.rows_affected;
-        if updated == 0 {
+            .filter(outbox::Column::TenantId.eq(tenant))
+            .all(&txn)
+            .await?;
+        let decided: Vec<(OutboxId, OutboxState)> = rows
+            .iter()
+            .filter_map(|r| {
+                let next = rows::state_of(r).completed(batch.claimed_until, &outcome)?;
+                Some((r.id, next))
+            })
+            .collect();
+        if decided.is_empty() {
             return Ok(None);
         }
+        rows::store_each(&txn, tenant, decided, now).await?;
         let emailed = matches!(
             outcome,
             Outcome::Sent {
@@ -288,25 +194,20 @@ impl DeliveryService {
             message::Entity::update_many()
                 .col_expr(message::Column::EmailedAt, Expr::value(now.millis()))
                 .filter(message::Column::Id.is_in(ids.clone()))
-                .filter(message::Column::TenantId.eq(batch.tenant.id))
+                .filter(message::Column::TenantId.eq(tenant))
                 .filter(message::Column::EmailedAt.is_null())
                 .exec(&txn)
                 .await?;
         }
-        let chat_row = lock_chat(&txn, batch.tenant.id, batch.chat).await?;
-        record(
-            &txn,
-            owner(&chat_row),
-            LogLine {
-                channel,
-                recipient: recipient.as_deref(),
-                status,
-                reason: reason.as_deref(),
-                messages: &ids,
-            },
-            now,
-        )
-        .await?;
+        let (channel, recipient, status, reason) = log_entry(&outcome);
+        let line = LogLine {
+            channel,
+            recipient: recipient.as_deref(),
+            status,
+            reason: reason.as_deref(),
+            messages: &ids,
+        };
+        record(&txn, owner(&chat_row), line, now).await?;
         for (channel, reason) in &skipped {
             let line = LogLine {
                 channel: *channel,
@@ -319,9 +220,8 @@ impl DeliveryService {
         }
         let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, now).await?;
         txn.commit().await?;
-        drop(turn);
         if emailed {
-            self.announce_emailed(batch.tenant.id, chat_row.visitor_id, &ids)
+            self.announce_emailed(tenant, chat_row.visitor_id, &ids)
                 .await?;
         }
         Ok(Some(webhooks))
@@ -431,44 +331,161 @@ impl DeliveryService {
 }
 
 /// The visitor has just left an address: replies skipped for want of one, and still unread, are
-/// due again now. Returns the revived rows for the scheduler.
+/// due again now. Returns the revived rows, for [`schedule_revived`] once the write commits.
 pub(crate) async fn revive_for_new_address(
-    deps: &Deps,
+    txn: &WriteTxn,
+    actor: &VisitorActor,
+    now: Timestamp,
+) -> CoreResult<Vec<OutboxEntry>> {
+    let Some(chat) = chat::Entity::find()
+        .filter(chat::Column::VisitorId.eq(actor.visitor))
+        .filter(chat::Column::TenantId.eq(actor.tenant))
+        .one(txn)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    lock_chat(txn, actor.tenant, chat.id).await?;
+    let skipped = outbox::Entity::find()
+        .filter(outbox::Column::ChatId.eq(chat.id))
+        .filter(outbox::Column::TenantId.eq(actor.tenant))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Skipped))
+        .all(txn)
+        .await?;
+    if skipped.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unread: Vec<MessageId> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::Id.is_in(skipped.iter().map(|r| r.message_id)))
+        .filter(message::Column::TenantId.eq(actor.tenant))
+        .filter(message::Column::ReadByVisitorAt.is_null())
+        .filter(message::Column::EmailedAt.is_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let revived: Vec<outbox::Model> = skipped
+        .into_iter()
+        .filter(|r| {
+            rows::state_of(r)
+                .address_given(unread.contains(&r.message_id), now)
+                .is_some()
+        })
+        .collect();
+    let due = OutboxState::Scheduled {
+        due_at: now,
+        after: None,
+    };
+    let ids = revived.iter().map(|r| r.id).collect();
+    rows::store(txn, actor.tenant, ids, &due, now).await?;
+    Ok(revived
+        .into_iter()
+        .map(|r| OutboxEntry {
+            due_at: now,
+            ..OutboxEntry::from(r)
+        })
+        .collect())
+}
+
+/// The visitor has seen the operator's replies up to `seq`: their waiting notifications
+/// settle as read.
+pub(crate) async fn settle_read(
+    txn: &WriteTxn,
     tenant: TenantId,
     chat: ChatId,
-) -> CoreResult<Vec<OutboxEntry>> {
-    let now = deps.clock.now();
-    let unread = message::Entity::find()
+    seq: i64,
+    now: Timestamp,
+) -> CoreResult<()> {
+    let read = message::Entity::find()
         .select_only()
         .column(message::Column::Id)
         .filter(message::Column::ChatId.eq(chat))
         .filter(message::Column::TenantId.eq(tenant))
-        .filter(message::Column::ReadByVisitorAt.is_null())
-        .filter(message::Column::EmailedAt.is_null())
+        .filter(message::Column::Author.eq(crate::message::Author::Operator))
+        .filter(message::Column::Seq.lte(seq))
         .into_query();
-    let (txn, turn) = deps.write().await?;
-    lock_chat(&txn, tenant, chat).await?;
-    let rows = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending))
-        .col_expr(outbox::Column::DueAt, Expr::value(now.millis()))
-        .col_expr(
-            outbox::Column::ProcessedAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            outbox::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
+    let waiting = outbox::Entity::find()
         .filter(outbox::Column::ChatId.eq(chat))
         .filter(outbox::Column::TenantId.eq(tenant))
-        .filter(outbox::Column::Status.eq(OutboxStatus::Skipped))
-        .filter(outbox::Column::LastError.eq(NO_EMAIL))
-        .filter(outbox::Column::MessageId.in_subquery(unread))
-        .exec_with_returning(&txn)
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::MessageId.in_subquery(read))
+        .all(txn)
         .await?;
-    txn.commit().await?;
-    drop(turn);
-    Ok(rows.into_iter().map(OutboxEntry::from).collect())
+    let ids = waiting
+        .iter()
+        .filter(|r| rows::state_of(r).read_by_visitor().is_some())
+        .map(|r| r.id)
+        .collect();
+    rows::store(txn, tenant, ids, &OutboxState::Read, now).await
+}
+
+/// Hands revived rows to the scheduler; one it cannot take is left to the sweep.
+pub(crate) async fn schedule_revived(deps: &Deps, revived: &[OutboxEntry]) {
+    for entry in revived {
+        if let Err(e) = deps.scheduler.schedule(entry).await {
+            tracing::warn!(error = %e, "revived notification left to the sweep");
+        }
+    }
+}
+
+/// The answer to a claim when the row is not to be taken now.
+fn unavailable(row: &outbox::Model, now: Timestamp) -> Option<Claim> {
+    match rows::state_of(row).stage().availability(now) {
+        Availability::Take => None,
+        Availability::NotDue(at) => Some(Claim::NotDue(at)),
+        Availability::Busy => Some(Claim::Busy),
+        Availability::Settled => Some(Claim::Settled),
+    }
+}
+
+fn reach_of(visitor: &visitor::Model) -> Reach {
+    if visitor.emails_stopped {
+        Reach::Stopped
+    } else if visitor.email.is_none() {
+        Reach::NoAddress
+    } else {
+        Reach::Address
+    }
+}
+
+/// The delivery log's line for an outcome: channel, recipient, status and reason.
+fn log_entry(outcome: &Outcome) -> (Channel, Option<String>, DeliveryStatus, Option<String>) {
+    match outcome {
+        Outcome::Sent { channel, recipient } => (
+            *channel,
+            Some(recipient.clone()),
+            DeliveryStatus::Sent,
+            None,
+        ),
+        Outcome::Skipped { channel, reason } => (
+            *channel,
+            None,
+            DeliveryStatus::Skipped,
+            Some(reason.clone()),
+        ),
+        Outcome::Retry {
+            channel,
+            recipient,
+            reason,
+            at,
+        } => (
+            *channel,
+            recipient.clone(),
+            DeliveryStatus::Failed,
+            Some(format!("{reason}; retrying at {at}")),
+        ),
+        Outcome::Failed {
+            channel,
+            recipient,
+            reason,
+        } => (
+            *channel,
+            recipient.clone(),
+            DeliveryStatus::Failed,
+            Some(format!("{reason}; given up")),
+        ),
+    }
 }
 
 /// Whose a chat's log lines are.
@@ -478,7 +495,7 @@ fn owner(chat: &chat::Model) -> (TenantId, ChatId, VisitorId) {
 
 /// Takes the chat's row lock (see [`DeliveryService::claim`]).
 pub(crate) async fn lock_chat(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     tenant: TenantId,
     chat: ChatId,
 ) -> CoreResult<chat::Model> {
@@ -488,64 +505,6 @@ pub(crate) async fn lock_chat(
         .one(txn)
         .await?
         .ok_or(CoreError::NotFound("chat"))
-}
-
-/// The chat's rows that may be delivered now: pending ones (due or not: a batch takes every
-/// unread reply), and ones whose worker's claim has run out. Locked until the commit.
-async fn claimable_rows(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    chat: ChatId,
-    now: Timestamp,
-) -> CoreResult<Vec<outbox::Model>> {
-    let claimable = Condition::any()
-        .add(outbox::Column::Status.eq(OutboxStatus::Pending))
-        .add(
-            Condition::all()
-                .add(outbox::Column::Status.eq(OutboxStatus::Sending))
-                .add(outbox::Column::ClaimedUntil.lte(now.millis())),
-        );
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::ChatId.eq(chat))
-        .filter(outbox::Column::TenantId.eq(tenant))
-        .filter(claimable)
-        .lock_exclusive()
-        .all(txn)
-        .await?)
-}
-
-/// Closes the rows of these messages with a final status.
-async fn settle_rows(
-    txn: &DatabaseTransaction,
-    rows: &[outbox::Model],
-    messages: &[MessageId],
-    status: OutboxStatus,
-    reason: Option<&str>,
-    now: Timestamp,
-) -> CoreResult<()> {
-    let ids: Vec<OutboxId> = rows
-        .iter()
-        .filter(|r| messages.contains(&r.message_id))
-        .map(|r| r.id)
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(status))
-        .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()))
-        .col_expr(
-            outbox::Column::ClaimedUntil,
-            Expr::value(Option::<i64>::None),
-        )
-        .col_expr(
-            outbox::Column::LastError,
-            Expr::value(reason.map(str::to_owned)),
-        )
-        .filter(outbox::Column::Id.is_in(ids))
-        .exec(txn)
-        .await?;
-    Ok(())
 }
 
 /// One line of the delivery log, before it is written.
@@ -558,7 +517,7 @@ pub(super) struct LogLine<'a> {
 }
 
 pub(super) async fn record(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     owner: (TenantId, ChatId, VisitorId),
     line: LogLine<'_>,
     now: Timestamp,

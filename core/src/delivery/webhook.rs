@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -15,9 +15,11 @@ use crate::entity::{tenant, webhook_call, webhook_secret};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, MessageId, PluginId, TenantId, VisitorId, WebhookCallId};
 use crate::operator::OperatorActor;
+use crate::services::WriteTxn;
 use crate::tenant::Tenant;
 
 use super::service::{LogLine, record};
+use super::state::{Availability, Stage, StageColumns};
 use super::{Channel, DeliveryService, DeliveryStatus, Outcome};
 
 /// What signing secrets start with, so an admin can tell one from other keys.
@@ -121,10 +123,10 @@ impl DeliveryService {
         let Some(row) = webhook_call::Entity::find_by_id(id).one(&deps.db).await? else {
             return Ok(WebhookClaim::Settled);
         };
-        if let Some(early) = settled_or_early(&row, now) {
-            return Ok(early);
+        if let Some(answer) = unavailable(&row, now) {
+            return Ok(answer);
         }
-        let (txn, turn) = deps.write().await?;
+        let txn = deps.write().await?;
         let Some(row) = webhook_call::Entity::find_by_id(id)
             .lock_exclusive()
             .one(&txn)
@@ -132,13 +134,8 @@ impl DeliveryService {
         else {
             return Ok(WebhookClaim::Settled);
         };
-        if let Some(early) = settled_or_early(&row, now) {
-            return Ok(early);
-        }
-        if row.status == WebhookStatus::Sending
-            && row.claimed_until.is_some_and(|t| t > now.millis())
-        {
-            return Ok(WebhookClaim::Busy);
+        if let Some(answer) = unavailable(&row, now) {
+            return Ok(answer);
         }
         let messages: Vec<MessageId> = serde_json::from_str(&row.message_ids).unwrap_or_default();
         let tenant_row = tenant::Entity::find_by_id(row.tenant_id)
@@ -180,7 +177,6 @@ impl DeliveryService {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        drop(turn);
         Ok(WebhookClaim::Call(Box::new(WebhookCall {
             id,
             tenant: row.tenant_id,
@@ -204,17 +200,24 @@ impl DeliveryService {
     ) -> CoreResult<bool> {
         let deps = self.deps();
         let now = deps.clock.now();
-        let (txn, turn) = deps.write().await?;
+        let txn = deps.write().await?;
         let Some(row) = webhook_call::Entity::find_by_id(call.id)
             .filter(webhook_call::Column::TenantId.eq(call.tenant))
-            .filter(webhook_call::Column::Status.eq(WebhookStatus::Sending))
-            .filter(webhook_call::Column::ClaimedUntil.eq(call.claimed_until.millis()))
             .lock_exclusive()
             .one(&txn)
             .await?
         else {
             return Ok(false);
         };
+        // Recorded only while the post is still held under this claim: one that ran out was
+        // taken over by another worker.
+        if stage_of(&row)
+            != (Stage::Claimed {
+                until: call.claimed_until,
+            })
+        {
+            return Ok(false);
+        }
         // Each outcome settles the row its way; every attempt is one line of the delivery log.
         let (logged, reason) = match &outcome {
             WebhookOutcome::Sent { status } => {
@@ -251,28 +254,16 @@ impl DeliveryService {
         };
         log_attempt(&txn, &row, &call.messages, logged, Some(&reason), now).await?;
         txn.commit().await?;
-        drop(turn);
         Ok(true)
     }
 
     /// Webhook posts that are due, or whose worker's claim ran out: for the sweep.
     pub async fn due_webhooks(&self, limit: u64) -> CoreResult<Vec<WebhookCallId>> {
-        let now = self.deps().clock.now().millis();
-        let due = Condition::any()
-            .add(
-                Condition::all()
-                    .add(webhook_call::Column::Status.eq(WebhookStatus::Pending))
-                    .add(webhook_call::Column::DueAt.lte(now)),
-            )
-            .add(
-                Condition::all()
-                    .add(webhook_call::Column::Status.eq(WebhookStatus::Sending))
-                    .add(webhook_call::Column::ClaimedUntil.lte(now)),
-            );
+        let now = self.deps().clock.now();
         Ok(webhook_call::Entity::find()
             .select_only()
             .column(webhook_call::Column::Id)
-            .filter(due)
+            .filter(stage_columns().takeable(now))
             .order_by_asc(webhook_call::Column::DueAt)
             .limit(limit)
             .into_tuple()
@@ -284,10 +275,9 @@ impl DeliveryService {
     pub async fn webhook_secret(&self, actor: &OperatorActor) -> CoreResult<String> {
         actor.require_admin()?;
         let deps = self.deps();
-        let (txn, turn) = deps.write().await?;
+        let txn = deps.write().await?;
         let secret = secret_in(&txn, actor.tenant, deps.clock.now()).await?;
         txn.commit().await?;
-        drop(turn);
         Ok(secret)
     }
 
@@ -296,7 +286,7 @@ impl DeliveryService {
         actor.require_admin()?;
         let deps = self.deps();
         let secret = crate::secret::generate(SECRET_PREFIX);
-        let (txn, turn) = deps.write().await?;
+        let txn = deps.write().await?;
         webhook_secret::Entity::insert(webhook_secret::ActiveModel {
             tenant_id: Set(actor.tenant),
             secret: Set(secret.clone()),
@@ -313,7 +303,6 @@ impl DeliveryService {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        drop(turn);
         Ok(secret)
     }
 }
@@ -321,7 +310,7 @@ impl DeliveryService {
 /// Stores a completed batch's webhook posts, due at once. A batch routed again (its email is
 /// retried) finds its posts there already and adds none. Returns the ids to schedule.
 pub(super) async fn store_webhooks(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     owner: (TenantId, ChatId, VisitorId),
     messages: &[MessageId],
     webhooks: &[NewWebhook],
@@ -368,19 +357,41 @@ pub(super) async fn store_webhooks(
     Ok(stored)
 }
 
-/// The answer a read without the lock can already give.
-fn settled_or_early(row: &webhook_call::Model, now: Timestamp) -> Option<WebhookClaim> {
+/// A post's place in the delivery lifecycle (see `state.rs`).
+fn stage_of(row: &webhook_call::Model) -> Stage {
     match row.status {
-        WebhookStatus::Sent | WebhookStatus::Failed => Some(WebhookClaim::Settled),
-        WebhookStatus::Pending if row.due_at > now.millis() => {
-            Some(WebhookClaim::NotDue(Timestamp::from_millis(row.due_at)))
-        }
-        _ => None,
+        WebhookStatus::Pending => Stage::Scheduled {
+            due_at: Timestamp::from_millis(row.due_at),
+        },
+        WebhookStatus::Sending => Stage::Claimed {
+            until: Timestamp::from_millis(row.claimed_until.unwrap_or(0)),
+        },
+        WebhookStatus::Sent | WebhookStatus::Failed => Stage::Settled,
+    }
+}
+
+fn stage_columns() -> StageColumns<webhook_call::Column> {
+    StageColumns {
+        status: webhook_call::Column::Status,
+        due_at: webhook_call::Column::DueAt,
+        claimed_until: webhook_call::Column::ClaimedUntil,
+        scheduled: WebhookStatus::Pending.into(),
+        claimed: WebhookStatus::Sending.into(),
+    }
+}
+
+/// The answer to a claim when the post is not to be taken now.
+fn unavailable(row: &webhook_call::Model, now: Timestamp) -> Option<WebhookClaim> {
+    match stage_of(row).availability(now) {
+        Availability::Take => None,
+        Availability::NotDue(at) => Some(WebhookClaim::NotDue(at)),
+        Availability::Busy => Some(WebhookClaim::Busy),
+        Availability::Settled => Some(WebhookClaim::Settled),
     }
 }
 
 async fn finish(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     row: &webhook_call::Model,
     status: WebhookStatus,
     reason: Option<&str>,
@@ -404,7 +415,7 @@ async fn finish(
 }
 
 async fn log_attempt(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     row: &webhook_call::Model,
     messages: &[MessageId],
     status: DeliveryStatus,
@@ -427,11 +438,7 @@ async fn log_attempt(
 }
 
 /// The tenant's secret, made (inside `txn`) if it has none yet.
-async fn secret_in(
-    txn: &DatabaseTransaction,
-    tenant: TenantId,
-    now: Timestamp,
-) -> CoreResult<String> {
+async fn secret_in(txn: &WriteTxn, tenant: TenantId, now: Timestamp) -> CoreResult<String> {
     if let Some(row) = webhook_secret::Entity::find_by_id(tenant).one(txn).await? {
         return Ok(row.secret);
     }

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod delivery;
+pub mod dev_mail;
 pub mod email_template;
 pub mod message;
 pub mod message_edit;

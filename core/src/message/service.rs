@@ -10,29 +10,27 @@ use std::sync::Arc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
 
 use crate::chat::{
     Chat, ChatStatus, chat_of_visitor, chat_with_visitor, may_handle_chat, store_status,
 };
 use crate::clock::Timestamp;
+use crate::delivery::schedule_revived;
 use crate::email::EmailAddress;
-use crate::entity::{chat, message, message_edit, outbox, tenant, visitor};
+use crate::entity::{chat, message, message_edit, outbox, tenant};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, MessageId, OutboxId, TenantId};
 use crate::operator::{OperatorActor, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, TimeoutContext, clamp_timeout};
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
 use crate::visitor::parse_visitor_name;
+use crate::visitor::service::{ProfileChange, write_profile};
 
-use super::{
-    Arrival, Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader,
-};
+use super::{Arrival, Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader};
 
 /// The offline form: who the visitor is, and what they want.
 #[derive(Clone, Debug)]
@@ -54,6 +52,8 @@ struct Appended {
     chat_changed: bool,
     /// The unread-reply notification an operator message wrote.
     outbox: Option<OutboxEntry>,
+    /// Replies skipped for want of an address, due again now that the visitor left one.
+    revived: Vec<OutboxEntry>,
 }
 
 impl MessageService {
@@ -81,6 +81,20 @@ impl MessageService {
         client_id: Option<&str>,
         arrival: Arrival,
     ) -> CoreResult<Message> {
+        self.send_visitor_message(actor, body, client_id, arrival, None)
+            .await
+    }
+
+    /// A visitor's message, and with it (in the same transaction) their new details when
+    /// `contact` has them.
+    async fn send_visitor_message(
+        &self,
+        actor: &VisitorActor,
+        body: &str,
+        client_id: Option<&str>,
+        arrival: Arrival,
+        contact: Option<&ProfileChange>,
+    ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
         // A race (two first messages creating the chat, or one client id sent twice at once)
@@ -97,7 +111,14 @@ impl MessageService {
                 return same_sender(found, Author::Visitor, None);
             }
             match self
-                .append_visitor_message(actor, existing_chat, &body, client_id.as_ref(), &arrival)
+                .append_visitor_message(
+                    actor,
+                    existing_chat,
+                    &body,
+                    client_id.as_ref(),
+                    &arrival,
+                    contact,
+                )
                 .await
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
@@ -119,9 +140,10 @@ impl MessageService {
         body: &MessageBody,
         client_id: Option<&ClientId>,
         arrival: &Arrival,
+        contact: Option<&ProfileChange>,
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let (chat_id, created) = match existing_chat {
             Some(chat) => (chat.id, false),
             None => (start_chat(&txn, actor, now).await?, true),
@@ -140,13 +162,18 @@ impl MessageService {
             message.quoted = quoted.clone();
         }
         insert(&txn, &message).await?;
+        let revived = match contact {
+            Some(contact) => write_profile(&txn, actor, contact, now).await?.1,
+            None => Vec::new(),
+        };
         txn.commit().await?;
-        drop(turn);
         Ok(Appended {
             message,
             chat: row,
-            chat_changed: changed || created,
+            // A new name or address shows on the chat.
+            chat_changed: changed || created || contact.is_some(),
             outbox: None,
+            revived,
         })
     }
 
@@ -157,17 +184,20 @@ impl MessageService {
         actor: &VisitorActor,
         request: OfflineRequest,
     ) -> CoreResult<(Chat, Message)> {
-        let name = parse_visitor_name(&request.name)?;
-        let email = EmailAddress::parse(&request.email)?;
-        MessageBody::parse(&request.message, self.deps.limits.max_message_chars)?;
-        visitor::Entity::update_many()
-            .col_expr(visitor::Column::Name, Expr::value(name))
-            .col_expr(visitor::Column::Email, Expr::value(email.into_string()))
-            .filter(visitor::Column::Id.eq(actor.visitor))
-            .filter(visitor::Column::TenantId.eq(actor.tenant))
-            .exec(&self.deps.db)
+        let contact = ProfileChange {
+            name: Some(parse_visitor_name(&request.name)?),
+            email: Some(EmailAddress::parse(&request.email)?),
+            locale: None,
+        };
+        let message = self
+            .send_visitor_message(
+                actor,
+                &request.message,
+                None,
+                Arrival::Widget,
+                Some(&contact),
+            )
             .await?;
-        let message = self.send_as_visitor(actor, &request.message, None).await?;
         let chat = self.chat_view(actor.tenant, message.chat_id).await?;
         Ok((chat, message))
     }
@@ -252,7 +282,7 @@ impl MessageService {
         now: Timestamp,
         due_at: Timestamp,
     ) -> CoreResult<Appended> {
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = bump_chat(&txn, actor.tenant, chat_id, now, false).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
         may_handle_chat(actor, row.operator_id)?;
@@ -288,12 +318,12 @@ impl MessageService {
         .exec_without_returning(&txn)
         .await?;
         txn.commit().await?;
-        drop(turn);
         Ok(Appended {
             message,
             chat: row,
             chat_changed: changed,
             outbox: Some(entry),
+            revived: Vec::new(),
         })
     }
 
@@ -306,7 +336,7 @@ impl MessageService {
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let now = self.deps.clock.now();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = visitor_message(&txn, actor, id).await?;
         if row.author != Author::Visitor {
             return Err(CoreError::NotAllowed(
@@ -334,7 +364,6 @@ impl MessageService {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        drop(turn);
         let message = Message::from(message::Model {
             body: body.into_string(),
             edited_at: Some(now.millis()),
@@ -356,7 +385,7 @@ impl MessageService {
         up_to: MessageId,
     ) -> CoreResult<()> {
         let now = self.deps.clock.now();
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let target = visitor_message(&txn, actor, up_to).await?;
         // Before the messages and outbox rows, as a delivery claim does (no lock-order cycles).
         crate::delivery::lock_chat(&txn, actor.tenant, target.chat_id).await?;
@@ -369,24 +398,10 @@ impl MessageService {
             .exec(&txn)
             .await?;
         if read.rows_affected > 0 {
-            let read_ids = message::Entity::find()
-                .select_only()
-                .column(message::Column::Id)
-                .filter(message::Column::ChatId.eq(target.chat_id))
-                .filter(message::Column::Author.eq(Author::Operator))
-                .filter(message::Column::Seq.lte(target.seq))
-                .into_query();
-            outbox::Entity::update_many()
-                .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Read))
-                .col_expr(outbox::Column::ProcessedAt, Expr::value(now.millis()))
-                .filter(outbox::Column::ChatId.eq(target.chat_id))
-                .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
-                .filter(outbox::Column::MessageId.in_subquery(read_ids))
-                .exec(&txn)
+            crate::delivery::settle_read(&txn, actor.tenant, target.chat_id, target.seq, now)
                 .await?;
         }
         txn.commit().await?;
-        drop(turn);
         if read.rows_affected > 0 {
             self.deps.publish(DomainEvent::MessageRead {
                 tenant: actor.tenant,
@@ -418,14 +433,17 @@ impl MessageService {
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("message"))?;
+        let txn = self.deps.write().await?;
         let read = message::Entity::update_many()
             .col_expr(message::Column::ReadByOperatorAt, Expr::value(now.millis()))
             .filter(message::Column::ChatId.eq(chat.id))
+            .filter(message::Column::TenantId.eq(actor.tenant))
             .filter(message::Column::Author.eq(Author::Visitor))
             .filter(message::Column::Seq.lte(target.seq))
             .filter(message::Column::ReadByOperatorAt.is_null())
-            .exec(&self.deps.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         if read.rows_affected > 0 {
             self.deps.publish(DomainEvent::MessageRead {
                 tenant: actor.tenant,
@@ -493,6 +511,7 @@ impl MessageService {
 
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {
         let visitor_id = appended.chat.visitor_id;
+        schedule_revived(&self.deps, &appended.revived).await;
         if appended.chat_changed {
             let chat = self.chat_view(tenant, appended.chat.id).await?;
             self.deps.publish(DomainEvent::ChatUpdated { tenant, chat });
@@ -513,11 +532,7 @@ impl MessageService {
 }
 
 /// Creates the visitor's one chat, open and unassigned, placed by their presence.
-async fn start_chat(
-    txn: &DatabaseTransaction,
-    actor: &VisitorActor,
-    now: Timestamp,
-) -> CoreResult<ChatId> {
+async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> CoreResult<ChatId> {
     let visitor = crate::visitor::load(txn, actor).await?;
     let status = ChatStatus::started(visitor.online);
     let id = ChatId::new();
@@ -543,7 +558,7 @@ async fn start_chat(
 /// Numbers the next message of the chat and records its time: the first statement of every
 /// message write, so the transaction holds the chat row from the start.
 async fn bump_chat(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     tenant: TenantId,
     chat: ChatId,
     now: Timestamp,
@@ -593,7 +608,7 @@ fn new_message(
     }
 }
 
-async fn insert(txn: &DatabaseTransaction, message: &message::Model) -> CoreResult<()> {
+async fn insert(txn: &WriteTxn, message: &message::Model) -> CoreResult<()> {
     let active: message::ActiveModel = message.clone().into();
     message::Entity::insert(active)
         .exec_without_returning(txn)

@@ -13,7 +13,7 @@ use crate::entity::{chat, tenant, user};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::ids::{TenantId, UserId};
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_limits;
 
 use super::{Operator, OperatorActor, OperatorName, OperatorStatus, Role, password};
@@ -28,7 +28,7 @@ pub(crate) struct NewUser {
 }
 
 pub(crate) async fn insert_user(
-    db: &impl ConnectionTrait,
+    db: &WriteTxn,
     tenant: TenantId,
     new: NewUser,
     password_hash: String,
@@ -183,12 +183,14 @@ impl OperatorService {
     ) -> CoreResult<Operator> {
         let row = self.active_user(actor.tenant, actor.user).await?;
         if row.status != status {
+            let txn = self.deps.write().await?;
             user::Entity::update_many()
                 .col_expr(user::Column::Status, Expr::value(status))
                 .filter(user::Column::Id.eq(actor.user))
                 .filter(user::Column::TenantId.eq(actor.tenant))
-                .exec(&self.deps.db)
+                .exec(&txn)
                 .await?;
+            txn.commit().await?;
             self.publish_availability(actor.tenant).await?;
         }
         Ok(Operator {
@@ -219,7 +221,7 @@ impl OperatorService {
         };
         let hash = password::hash(password).await?;
         let role = new.role.unwrap_or(Role::Operator);
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         check_operator_limit(&txn, actor.tenant).await?;
         let row = insert_user(
             &txn,
@@ -235,7 +237,6 @@ impl OperatorService {
         )
         .await?;
         txn.commit().await?;
-        drop(turn);
         Ok((row.into(), generated))
     }
 
@@ -248,7 +249,7 @@ impl OperatorService {
         patch: OperatorPatch,
     ) -> CoreResult<Operator> {
         actor.require_admin()?;
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = user::Entity::find_by_id(id)
             .filter(user::Column::TenantId.eq(actor.tenant))
             .one(&txn)
@@ -295,7 +296,6 @@ impl OperatorService {
         }
         let updated = user::Entity::update(change).exec(&txn).await?;
         txn.commit().await?;
-        drop(turn);
         if patch.active == Some(false) {
             self.deps.publish(DomainEvent::AccessRevoked {
                 tenant: actor.tenant,

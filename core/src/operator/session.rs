@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use crate::clock::Timestamp;
 use crate::entity::{operator_session, tenant, user};
@@ -14,6 +14,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{TenantId, UserId};
 use crate::secret;
+use crate::storage::WriteTxn;
 
 use super::service::OperatorService;
 use super::{Operator, OperatorActor};
@@ -39,6 +40,7 @@ impl OperatorService {
         let now = self.deps().clock.now();
         let token = secret::generate(SESSION_TOKEN);
         let expires_at = now.saturating_add(SESSION_LIFETIME);
+        let txn = self.deps().write().await?;
         operator_session::Entity::insert(operator_session::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(actor.tenant),
@@ -48,8 +50,9 @@ impl OperatorService {
             expires_at: Set(expires_at.millis()),
             revoked_at: Set(None),
         })
-        .exec_without_returning(&self.deps().db)
+        .exec_without_returning(&txn)
         .await?;
+        txn.commit().await?;
         Ok(Login {
             token,
             actor,
@@ -108,14 +111,16 @@ impl OperatorService {
         else {
             return Ok(());
         };
+        let txn = self.deps().write().await?;
         operator_session::Entity::update_many()
             .col_expr(
                 operator_session::Column::RevokedAt,
                 Expr::value(now.millis()),
             )
             .filter(operator_session::Column::Id.eq(session.id))
-            .exec(&self.deps().db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         // Sockets opened with this session close too.
         self.deps().publish(DomainEvent::AccessRevoked {
             tenant: session.tenant_id,
@@ -133,7 +138,7 @@ pub fn session_key(token: &str) -> String {
 
 /// Ends every session of one account (on deactivation).
 pub(crate) async fn revoke_all(
-    db: &impl ConnectionTrait,
+    db: &WriteTxn,
     tenant: TenantId,
     user_id: UserId,
     now: Timestamp,

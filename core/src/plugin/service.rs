@@ -42,7 +42,7 @@ pub struct PluginService {
 
 impl PluginService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
-        let store = PluginStore::new(deps.db.clone(), deps.clock.clone());
+        let store = PluginStore::new(deps.storage.clone(), deps.clock.clone());
         Self { deps, store }
     }
 
@@ -58,7 +58,7 @@ impl PluginService {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CoreError::invalid("name", "must be 1 to 100 characters"));
         }
-        let (txn, _turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let limits = tenant::Entity::find_by_id(actor.tenant)
             .one(&txn)
             .await?
@@ -101,9 +101,9 @@ impl PluginService {
         }
         .insert(&txn)
         .await?;
-        txn.commit().await?;
         self.store
-            .log(
+            .append_log(
+                &txn,
                 actor.tenant,
                 row.id,
                 LogLevel::Info,
@@ -111,6 +111,7 @@ impl PluginService {
                 "uploaded and enabled",
             )
             .await?;
+        txn.commit().await?;
         Ok(row.into())
     }
 
@@ -168,12 +169,14 @@ impl PluginService {
             active.position = Set(position);
         }
         active.updated_at = Set(self.deps.clock.now().millis());
-        let row = active.update(&self.deps.db).await?;
+        let txn = self.deps.write().await?;
+        let row = active.update(&txn).await?;
         if let Some(note) = note {
             self.store
-                .log(actor.tenant, id, LogLevel::Info, None, note)
+                .append_log(&txn, actor.tenant, id, LogLevel::Info, None, note)
                 .await?;
         }
+        txn.commit().await?;
         Ok(row.into())
     }
 
@@ -181,15 +184,17 @@ impl PluginService {
     pub async fn delete(&self, actor: &OperatorActor, id: PluginId) -> CoreResult<()> {
         actor.require_admin()?;
         self.find(actor, id).await?;
+        let txn = self.deps.write().await?;
         plugin_log::Entity::delete_many()
             .filter(plugin_log::Column::TenantId.eq(actor.tenant))
             .filter(plugin_log::Column::PluginId.eq(id))
-            .exec(&self.deps.db)
+            .exec(&txn)
             .await?;
         plugin::Entity::delete_many()
             .filter(scoped(actor.tenant, id))
-            .exec(&self.deps.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 

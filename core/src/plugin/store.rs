@@ -7,13 +7,14 @@ use std::sync::Arc;
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{DatabaseConnection, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 use super::{KEPT_LOG_LINES, LogLevel, cut, scoped};
 use crate::clock::Clock;
 use crate::entity::{plugin, plugin_log, tenant};
 use crate::error::CoreResult;
 use crate::ids::{PluginId, PluginLogId, TenantId};
+use crate::storage::{Storage, WriteTxn};
 use crate::tenant::parse_limits;
 
 /// An enabled plugin, without its bytes.
@@ -43,19 +44,23 @@ pub struct TenantPlugins {
 
 #[derive(Clone)]
 pub struct PluginStore {
-    db: DatabaseConnection,
+    storage: Storage,
     clock: Arc<dyn Clock>,
 }
 
 impl PluginStore {
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+    /// Over the same `Storage` as the services of this process (see [`crate::Tandem::new`]).
+    pub fn new(storage: Storage, clock: Arc<dyn Clock>) -> Self {
+        Self { storage, clock }
     }
 
     /// The tenant's enabled plugins, in their order, and its plugin limits. An unknown
     /// tenant has none.
     pub async fn enabled(&self, tenant: TenantId) -> CoreResult<TenantPlugins> {
-        let Some(row) = tenant::Entity::find_by_id(tenant).one(&self.db).await? else {
+        let Some(row) = tenant::Entity::find_by_id(tenant)
+            .one(self.storage.reader())
+            .await?
+        else {
             return Ok(TenantPlugins::default());
         };
         let limits = parse_limits(&row.limits)?;
@@ -71,7 +76,7 @@ impl PluginStore {
             .order_by_asc(plugin::Column::Position)
             .order_by_asc(plugin::Column::CreatedAt)
             .into_tuple()
-            .all(&self.db)
+            .all(self.storage.reader())
             .await?;
         Ok(TenantPlugins {
             plugins: rows
@@ -96,23 +101,25 @@ impl PluginStore {
     pub async fn wasm(&self, tenant: TenantId, id: PluginId) -> CoreResult<Option<Vec<u8>>> {
         Ok(plugin::Entity::find()
             .filter(scoped(tenant, id))
-            .one(&self.db)
+            .one(self.storage.reader())
             .await?
             .map(|row| row.wasm))
     }
 
     /// A call that worked after failures: the run of failures is over.
     pub async fn record_success(&self, tenant: TenantId, id: PluginId) -> CoreResult<()> {
+        let txn = self.storage.write().await?;
         plugin::Entity::update_many()
             .col_expr(plugin::Column::ConsecutiveFailures, Expr::value(0))
             .filter(scoped(tenant, id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
     /// A call that failed: logged, counted, and at `threshold` failures in a row the plugin is
-    /// disabled with the reason. Answers whether this call disabled it.
+    /// disabled with the reason, all in one transaction. Answers whether this call disabled it.
     pub async fn record_failure(
         &self,
         tenant: TenantId,
@@ -121,7 +128,8 @@ impl PluginStore {
         reason: &str,
         threshold: u32,
     ) -> CoreResult<bool> {
-        self.log(tenant, id, LogLevel::Error, Some(hook), reason)
+        let txn = self.storage.write().await?;
+        self.append_log(&txn, tenant, id, LogLevel::Error, Some(hook), reason)
             .await?;
         plugin::Entity::update_many()
             .col_expr(
@@ -129,7 +137,7 @@ impl PluginStore {
                 Expr::col(plugin::Column::ConsecutiveFailures).add(1),
             )
             .filter(scoped(tenant, id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         let now = self.clock.now().millis();
         let disabled_reason = format!(
@@ -149,20 +157,37 @@ impl PluginStore {
                 plugin::Column::ConsecutiveFailures
                     .gte(i32::try_from(threshold).unwrap_or(i32::MAX)),
             )
-            .exec(&self.db)
+            .exec(&txn)
             .await?
             .rows_affected
             > 0;
         if disabled {
-            self.log(tenant, id, LogLevel::Info, None, &disabled_reason)
+            self.append_log(&txn, tenant, id, LogLevel::Info, None, &disabled_reason)
                 .await?;
         }
+        txn.commit().await?;
         Ok(disabled)
     }
 
     /// Appends a line to the plugin's log, keeping the newest [`KEPT_LOG_LINES`].
     pub async fn log(
         &self,
+        tenant: TenantId,
+        id: PluginId,
+        level: LogLevel,
+        hook: Option<&str>,
+        message: &str,
+    ) -> CoreResult<()> {
+        let txn = self.storage.write().await?;
+        self.append_log(&txn, tenant, id, level, hook, message)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn append_log(
+        &self,
+        txn: &WriteTxn,
         tenant: TenantId,
         id: PluginId,
         level: LogLevel,
@@ -179,36 +204,36 @@ impl PluginStore {
             message: Set(cut(message)),
             at: Set(self.clock.now().millis()),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(txn)
         .await?;
         // Ids are time-ordered: everything older than the newest KEPT_LOG_LINES goes. Cheap
         // enough to do now and then rather than on every line.
         if line_id.as_uuid().as_u128().is_multiple_of(64) {
-            self.trim_log(tenant, id).await?;
+            trim_log(txn, tenant, id).await?;
         }
         Ok(())
     }
+}
 
-    async fn trim_log(&self, tenant: TenantId, id: PluginId) -> CoreResult<()> {
-        let oldest_kept: Option<PluginLogId> = plugin_log::Entity::find()
-            .select_only()
-            .column(plugin_log::Column::Id)
+async fn trim_log(txn: &impl ConnectionTrait, tenant: TenantId, id: PluginId) -> CoreResult<()> {
+    let oldest_kept: Option<PluginLogId> = plugin_log::Entity::find()
+        .select_only()
+        .column(plugin_log::Column::Id)
+        .filter(plugin_log::Column::TenantId.eq(tenant))
+        .filter(plugin_log::Column::PluginId.eq(id))
+        .order_by_desc(plugin_log::Column::Id)
+        .offset(KEPT_LOG_LINES - 1)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    if let Some(oldest) = oldest_kept {
+        plugin_log::Entity::delete_many()
             .filter(plugin_log::Column::TenantId.eq(tenant))
             .filter(plugin_log::Column::PluginId.eq(id))
-            .order_by_desc(plugin_log::Column::Id)
-            .offset(KEPT_LOG_LINES - 1)
-            .limit(1)
-            .into_tuple()
-            .one(&self.db)
+            .filter(plugin_log::Column::Id.lt(oldest))
+            .exec(txn)
             .await?;
-        if let Some(oldest) = oldest_kept {
-            plugin_log::Entity::delete_many()
-                .filter(plugin_log::Column::TenantId.eq(tenant))
-                .filter(plugin_log::Column::PluginId.eq(id))
-                .filter(plugin_log::Column::Id.lt(oldest))
-                .exec(&self.db)
-                .await?;
-        }
-        Ok(())
     }
+    Ok(())
 }

@@ -68,6 +68,7 @@ impl TenantService {
         actor.require_admin()?;
         sources.check_size()?;
         let now = self.deps().clock.now();
+        let txn = self.deps().write().await?;
         email_template::Entity::insert(email_template::ActiveModel {
             tenant_id: Set(actor.tenant),
             subject: Set(sources.subject),
@@ -85,17 +86,20 @@ impl TenantService {
                 ])
                 .to_owned(),
         )
-        .exec_without_returning(&self.deps().db)
+        .exec_without_returning(&txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
     /// Admins only: back to the built-in template.
     pub async fn reset_email_template(&self, actor: &OperatorActor) -> CoreResult<()> {
         actor.require_admin()?;
+        let txn = self.deps().write().await?;
         email_template::Entity::delete_by_id(actor.tenant)
-            .exec(&self.deps().db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder, TransactionTrait};
+use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder};
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -118,7 +118,7 @@ impl TenantService {
         let widget_key = secret::generate("wk");
         let settings =
             serde_json::to_string(&TenantSettings::default()).expect("settings serialize");
-        let txn = self.deps.db.begin().await?;
+        let txn = self.deps.write().await?;
         let inserted = tenant::Entity::insert(tenant::ActiveModel {
             id: Set(id),
             slug: Set(slug.clone()),
@@ -209,7 +209,7 @@ impl TenantService {
         patch: SettingsPatch,
     ) -> CoreResult<TenantSettings> {
         actor.require_admin()?;
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = tenant::Entity::find_by_id(actor.tenant)
             .one(&txn)
             .await?
@@ -224,13 +224,12 @@ impl TenantService {
         .exec(&txn)
         .await?;
         txn.commit().await?;
-        drop(turn);
         Ok(next)
     }
 
     /// The platform admin changes what the tenant is allowed.
     pub async fn set_limits(&self, id: TenantId, patch: LimitsPatch) -> CoreResult<Tenant> {
-        let (txn, turn) = self.deps.write().await?;
+        let txn = self.deps.write().await?;
         let row = tenant::Entity::find_by_id(id)
             .one(&txn)
             .await?
@@ -246,18 +245,19 @@ impl TenantService {
         .exec(&txn)
         .await?;
         txn.commit().await?;
-        drop(turn);
         self.by_id(id).await
     }
 
     /// The platform admin's switch: a suspended tenant's widget answers "suspended"; nothing is
     /// deleted.
     pub async fn set_suspended(&self, id: TenantId, suspended: bool) -> CoreResult<Tenant> {
+        let txn = self.deps.write().await?;
         let result = tenant::Entity::update_many()
             .col_expr(tenant::Column::Suspended, Expr::value(suspended))
             .filter(tenant::Column::Id.eq(id))
-            .exec(&self.deps.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         if result.rows_affected == 0 {
             return Err(CoreError::NotFound("tenant"));
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use crate::chat::{Chat, chat_of_visitor};
 use crate::clock::Timestamp;
@@ -14,8 +14,9 @@ use crate::entity::{chat, resume_token, visitor, visitor_token};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, TenantId, VisitorId};
+use crate::outbox::OutboxEntry;
 use crate::secret;
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 use crate::tenant::Tenant;
 
 use super::{Visitor, VisitorActor};
@@ -98,7 +99,7 @@ impl VisitorService {
             });
         }
         let now = self.deps.clock.now();
-        let txn = self.deps.db.begin().await?;
+        let txn = self.deps.write().await?;
         let id = VisitorId::new();
         visitor::Entity::insert(visitor::ActiveModel {
             id: Set(id),
@@ -161,56 +162,33 @@ impl VisitorService {
             .map(EmailAddress::parse)
             .transpose()?;
         let locale = patch.locale.as_deref().map(parse_locale).transpose()?;
-        let row = load(&self.deps.db, actor).await?;
-        let mut change = visitor::ActiveModel {
-            id: Set(actor.visitor),
-            ..Default::default()
+        let change = ProfileChange {
+            name,
+            email,
+            locale,
         };
-        if let Some(name) = &name {
-            change.name = Set(Some(name.clone()));
+        if change.is_empty() {
+            return Ok(load(&self.deps.db, actor).await?.into());
         }
-        if let Some(email) = &email {
-            change.email = Set(Some(email.to_string()));
-        }
-        if let Some(locale) = &locale {
-            change.locale = Set(Some(locale.clone()));
-        }
-        if name.is_none() && email.is_none() && locale.is_none() {
-            return Ok(row.into());
-        }
-        // `load` above already proved the visitor is this tenant's.
-        let updated = visitor::Entity::update(change).exec(&self.deps.db).await?;
-        if name.is_some() || email.is_some() {
+        let txn = self.deps.write().await?;
+        let (updated, revived) = write_profile(&txn, actor, &change, self.deps.clock.now()).await?;
+        let chat = chat::Entity::find()
+            .filter(chat::Column::VisitorId.eq(actor.visitor))
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .one(&txn)
+            .await?;
+        txn.commit().await?;
+        crate::delivery::schedule_revived(&self.deps, &revived).await;
+        if let Some(chat) = chat
+            && (change.name.is_some() || change.email.is_some())
+        {
             // Operators see the visitor's name and email on the chat.
-            if let Some(chat) = chat::Entity::find()
-                .filter(chat::Column::VisitorId.eq(actor.visitor))
-                .filter(chat::Column::TenantId.eq(actor.tenant))
-                .one(&self.deps.db)
-                .await?
-            {
-                let chat_id = chat.id;
-                let chat = Chat::from_rows(chat, &updated);
-                self.deps.publish(DomainEvent::ChatUpdated {
-                    tenant: actor.tenant,
-                    chat,
-                });
-                if email.is_some() {
-                    self.schedule_revived(actor.tenant, chat_id).await?;
-                }
-            }
+            self.deps.publish(DomainEvent::ChatUpdated {
+                tenant: actor.tenant,
+                chat: Chat::from_rows(chat, &updated),
+            });
         }
         Ok(updated.into())
-    }
-
-    /// Unread replies that were skipped for want of an address go out now that there is one.
-    async fn schedule_revived(&self, tenant: TenantId, chat: ChatId) -> CoreResult<()> {
-        let revived = crate::delivery::revive_for_new_address(&self.deps, tenant, chat).await?;
-        for entry in &revived {
-            if let Err(e) = self.deps.scheduler.schedule(entry).await {
-                tracing::warn!(error = %e, "revived notification left to the sweep");
-            }
-        }
-        Ok(())
     }
 
     /// A short-lived resume token for the visitor's own dialog, to carry it from the hosted chat
@@ -296,6 +274,7 @@ impl VisitorService {
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
         let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
         resume_token::Entity::insert(resume_token::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(tenant),
@@ -306,8 +285,9 @@ impl VisitorService {
             expires_at: Set(now.saturating_add(valid_for).millis()),
             sent_to: Set(sent_to.map(str::to_owned)),
         })
-        .exec_without_returning(&self.deps.db)
+        .exec_without_returning(&txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -353,10 +333,12 @@ impl VisitorService {
                 "this device has a conversation of its own; open the link's instead only if the person here agrees (replace: true)".into(),
             ));
         }
+        // Using the link, confirming the address and this device's token: one write.
+        let txn = self.deps.write().await?;
         if single_use {
             let taken = resume_token::Entity::delete_many()
                 .filter(resume_token::Column::Id.eq(row.id))
-                .exec(&self.deps.db)
+                .exec(&txn)
                 .await?;
             if taken.rows_affected != 1 {
                 // Another request used it a moment ago.
@@ -373,22 +355,18 @@ impl VisitorService {
                 .filter(visitor::Column::Id.eq(row.visitor_id))
                 .filter(visitor::Column::TenantId.eq(tenant))
                 .filter(visitor::Column::Email.eq(address.clone()))
-                .exec(&self.deps.db)
+                .exec(&txn)
                 .await?;
         }
-        if let (Some(device), Some(device_token)) = (device, device_token)
-            && device.visitor == actor.visitor
-        {
+        let visitor_token = match (device, device_token) {
             // The same visitor on the same device: nothing to swap.
-            let chat = self.chat_of(&actor).await?;
-            return Ok(Session {
-                actor,
-                visitor_token: device_token.to_owned(),
-                chat,
-            });
-        }
-        // This device gets a token of its own; the visitor's other devices keep theirs.
-        let visitor_token = issue_visitor_token(&self.deps.db, tenant, row.visitor_id, now).await?;
+            (Some(device), Some(device_token)) if device.visitor == actor.visitor => {
+                device_token.to_owned()
+            }
+            // This device gets a token of its own; the visitor's other devices keep theirs.
+            _ => issue_visitor_token(&txn, tenant, row.visitor_id, now).await?,
+        };
+        txn.commit().await?;
         let chat = self.chat_of(&actor).await?;
         Ok(Session {
             actor,
@@ -404,6 +382,55 @@ impl VisitorService {
     }
 }
 
+/// A visitor's new details, checked.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProfileChange {
+    pub name: Option<String>,
+    pub email: Option<EmailAddress>,
+    pub locale: Option<String>,
+}
+
+impl ProfileChange {
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.email.is_none() && self.locale.is_none()
+    }
+}
+
+/// Writes the visitor's new details. A new address also revives the unread replies skipped for
+/// want of one, in the same transaction: they are returned for the scheduler, to hand over once
+/// it commits.
+pub(crate) async fn write_profile(
+    txn: &WriteTxn,
+    actor: &VisitorActor,
+    change: &ProfileChange,
+    now: Timestamp,
+) -> CoreResult<(visitor::Model, Vec<OutboxEntry>)> {
+    // Proves the visitor is this tenant's before anything is written.
+    let row = load(txn, actor).await?;
+    if change.is_empty() {
+        return Ok((row, Vec::new()));
+    }
+    let mut update = visitor::ActiveModel {
+        id: Set(actor.visitor),
+        ..Default::default()
+    };
+    if let Some(name) = &change.name {
+        update.name = Set(Some(name.clone()));
+    }
+    if let Some(email) = &change.email {
+        update.email = Set(Some(email.to_string()));
+    }
+    if let Some(locale) = &change.locale {
+        update.locale = Set(Some(locale.clone()));
+    }
+    let updated = visitor::Entity::update(update).exec(txn).await?;
+    let revived = match &change.email {
+        Some(_) => crate::delivery::revive_for_new_address(txn, actor, now).await?,
+        None => Vec::new(),
+    };
+    Ok((updated, revived))
+}
+
 pub(crate) async fn load(
     db: &impl ConnectionTrait,
     actor: &VisitorActor,
@@ -416,7 +443,7 @@ pub(crate) async fn load(
 }
 
 async fn issue_visitor_token(
-    db: &impl ConnectionTrait,
+    db: &WriteTxn,
     tenant: TenantId,
     visitor: VisitorId,
     now: Timestamp,

@@ -51,12 +51,14 @@ impl VisitorService {
         check.update(message(tenant, visitor).as_bytes());
         // `verify_slice` compares in constant time.
         check.verify_slice(&mac).map_err(|_| invalid())?;
+        let txn = self.deps().write().await?;
         let updated = visitor::Entity::update_many()
             .col_expr(visitor::Column::EmailsStopped, Expr::value(true))
             .filter(visitor::Column::Id.eq(visitor))
             .filter(visitor::Column::TenantId.eq(tenant))
-            .exec(&self.deps().db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         if updated.rows_affected == 0 {
             return Err(invalid());
         }
@@ -85,6 +87,7 @@ async fn signing_key(deps: &Deps) -> CoreResult<Vec<u8>> {
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
+    let txn = deps.write().await?;
     server_secret::Entity::insert(server_secret::ActiveModel {
         name: Set(KEY_NAME.to_owned()),
         value: Set(URL_SAFE_NO_PAD.encode(bytes)),
@@ -95,8 +98,9 @@ async fn signing_key(deps: &Deps) -> CoreResult<Vec<u8>> {
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(&deps.db)
+    .exec_without_returning(&txn)
     .await?;
+    txn.commit().await?;
     let row = server_secret::Entity::find_by_id(KEY_NAME.to_owned())
         .one(&deps.db)
         .await?

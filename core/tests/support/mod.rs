@@ -89,7 +89,7 @@ impl World {
             scheduler: self.scheduler.clone(),
             timeout_policy: policy,
         };
-        let tandem = Tandem::new(self.tandem.db().clone(), ports, Limits::default());
+        let tandem = Tandem::new(self.tandem.storage().clone(), ports, Limits::default());
         Self { tandem, ..self }
     }
 

@@ -23,7 +23,7 @@ const POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mailbox = mailbox(&state)?;
-    let mails = mailbox.list(200).await.map_err(CoreError::from)?;
+    let mails = mailbox.list(200).await?;
     let mut rows = String::new();
     if mails.is_empty() {
         rows.push_str("<tr><td colspan=4 class=muted>No mail yet.</td></tr>");
@@ -187,8 +187,7 @@ async fn find(state: &AppState, id: &str) -> Result<DevMail, ApiError> {
     let id = uuid::Uuid::parse_str(id).map_err(|_| CoreError::NotFound("mail"))?;
     Ok(mailbox(state)?
         .get(id)
-        .await
-        .map_err(CoreError::from)?
+        .await?
         .ok_or(CoreError::NotFound("mail"))?)
 }
 

@@ -43,7 +43,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 /// `ok`, or `unavailable` (logged, with `check` naming who asked) when the database does not
 /// answer a ping.
 async fn database(state: &AppState, check: &str) -> &'static str {
-    match state.tandem.db().ping().await {
+    match state.tandem.storage().ping().await {
         Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "{check}: database does not answer");
