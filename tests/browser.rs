@@ -740,7 +740,10 @@ async fn a_visitor_chatting_live_is_asked_for_an_address_once(s: Stage) {
 /// mailbox, readable; answered from there, the answer joins the dialog; the mail's link opens it.
 async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) {
     s.live
-        .update_settings(&s.live.acme, json!({ "offline_timeout_secs": 1 }))
+        .update_settings(
+            &s.live.acme,
+            json!({ "offline_timeout_secs": 1, "presence_grace_secs": 0 }),
+        )
         .await;
     s.play(async {
         let vera = s.visitor("vera").await?;
@@ -780,6 +783,20 @@ async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) 
             .await?;
         laptop.click(".mail-reply button").await?;
         shows(&laptop, ".ok", "went into the conversation").await?;
+        // The operator reads the answer without the mail it quoted, which opens on demand.
+        let desk = s.workspace(&s.live.acme).await?;
+        open_tab(&desk, "mine").await?;
+        open_chat(&desk, "Vera").await?;
+        shows(
+            &desk,
+            ".entry--visitor .entry__body",
+            "Great, see you on Sunday.",
+        )
+        .await?;
+        shows(&desk, ".entry--visitor .by-email", "by email").await?;
+        desk.click(".entry__quoted summary").await?;
+        shows(&desk, ".entry__quoted pre", "> Yes, from ten to four.").await?;
+        shows(&desk, ".entry__quoted pre", "[link removed]").await?;
         let link = laptop.find(".mail-links a[href*='resume_token=']").await?;
         let href = link.attr("href").await?.context("the link's address")?;
         laptop.goto(&href).await?;

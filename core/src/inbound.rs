@@ -151,7 +151,7 @@ impl InboundService {
             .message_id
             .as_deref()
             .map(|id| format!("mail-{}", &secret::digest(id)[..40]));
-        let quoted = cut(mail.quoted.trim(), MAX_QUOTED_CHARS);
+        let quoted = cut(&without_secrets(mail.quoted.trim()), MAX_QUOTED_CHARS);
         let arrival = Arrival::Email {
             // Operators are told when someone other than the visitor answered.
             foreign_sender: (!sender_is_visitor).then(|| from.chars().take(254).collect()),
@@ -205,6 +205,36 @@ fn reply_token(address: &str) -> Option<String> {
     secret::looks_like(&token, REPLY_TOKEN).then_some(token)
 }
 
+/// The quoted mail is usually Tandem's own, with the visitor's links in it: the resume link
+/// (which acts as the visitor), the unsubscribe link and the reply address. Operators see the
+/// quote, never those keys.
+fn without_secrets(quoted: &str) -> String {
+    const KEYS: [&str; 3] = ["resume_token=", "unsubscribe?token=", "reply+rp_"];
+    quoted
+        .lines()
+        .map(|line| {
+            if !KEYS
+                .iter()
+                .any(|key| line.to_ascii_lowercase().contains(key))
+            {
+                return line.to_owned();
+            }
+            line.split(' ')
+                .map(|word| {
+                    let lower = word.to_ascii_lowercase();
+                    if KEYS.iter().any(|key| lower.contains(key)) {
+                        "[link removed]"
+                    } else {
+                        word
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// At most `max` characters, cut where a word ends when one does nearby.
 fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -242,6 +272,23 @@ mod tests {
         ] {
             assert_eq!(reply_token(address), None, "{address}");
         }
+    }
+
+    #[test]
+    fn the_visitor_s_keys_are_taken_out_of_the_quote() {
+        let quoted = "On Tue, Acme <reply+rp_abc@in.example> wrote:\n\
+                      > Continue: https://chat.example/c/wk_1?resume_token=rt_secret\n\
+                      > Stop: https://chat.example/api/v1/widget/wk_1/unsubscribe?token=us_x_y\n\
+                      > It ships today.";
+        let kept = without_secrets(quoted);
+        for key in ["rp_abc", "rt_secret", "us_x_y"] {
+            assert!(!kept.contains(key), "{kept}");
+        }
+        assert!(kept.contains("> It ships today."));
+        assert!(
+            kept.starts_with("On Tue, Acme [link removed] wrote:"),
+            "{kept}"
+        );
     }
 
     #[test]

@@ -178,7 +178,7 @@ export function renderEntry(message) {
   // A reply by email shows its new text; what it quoted opens on demand and stays open.
   const quotedOpen = Boolean(item.querySelector(".entry__quoted")?.open);
   const quoted = message.quoted ? el("details", { class: "entry__quoted", open: quotedOpen }, el("summary", {}, "Quoted text"), el("pre", {}, message.quoted)) : null;
-  item.replaceChildren(el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), quoted, meta);
+  item.replaceChildren(...[el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), quoted, meta].filter(Boolean));
   if (gap) item.prepend(el("div", { class: "entry__gap" }, gap));
   if (earlier) {
     item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },

@@ -109,10 +109,10 @@ pub struct Message {
     pub client_id: Option<String>,
     /// A reply by email: the quoted history and signature cut from it, for operators to
     /// expand.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub quoted: Option<String>,
     /// A reply by email from someone other than the visitor (the tenant allows it): who.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub mail_from: Option<String>,
 }
 

@@ -34,10 +34,7 @@ pub enum Wire {
         message: MessageId,
     },
     /// A chat too long to carry (a long name or address): read it back.
-    Chat {
-        tenant: TenantId,
-        chat: ChatId,
-    },
+    Chat { tenant: TenantId, chat: ChatId },
 }
 
 /// The payloads that carry `events` from `node`, in order.

@@ -139,7 +139,7 @@ pub async fn reply(
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
         subject = mail.subject.replace(['\r', '\n'], " "),
         message = uuid::Uuid::now_v7(),
-        body = answer.body.replace("\r\n", "\n").replace('\n', "\r\n"),
+        body = with_quote(&answer.body, &mail),
     );
     let outcome = match inbound::parse(raw.as_bytes()) {
         Ok(parsed) => state
@@ -156,6 +156,26 @@ pub async fn reply(
         Err(why) => format!("refused={}", urlencode(&why)),
     };
     Ok(Redirect::to(&format!("/dev/mailbox/{}?{query}", mail.id)).into_response())
+}
+
+/// The answer above the mail it answers, quoted the way mail clients do.
+fn with_quote(answer: &str, mail: &DevMail) -> String {
+    let sender = if mail.sender.is_empty() {
+        "the company"
+    } else {
+        mail.sender.as_str()
+    };
+    let sent = mail
+        .created_at
+        .to_datetime()
+        .format("%a, %-d %b %Y at %H:%M UTC");
+    let mut text = format!("{}\n\nOn {sent}, {sender} wrote:\n", answer.trim_end());
+    for line in mail.text.lines() {
+        text.push_str(if line.is_empty() { ">" } else { "> " });
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 fn urlencode(text: &str) -> String {
