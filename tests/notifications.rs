@@ -153,15 +153,7 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
     // Exactly one mail, and the log says so.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(m.smtp.received().len(), 1);
-    let (_, log) = live
-        .call(
-            Method::GET,
-            "/api/v1/admin/notifications",
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    let log = log["deliveries"].as_array().unwrap();
+    let log = live.delivery_log(&live.acme).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["status"], "sent");
     assert_eq!(log[0]["recipient"], "vera@example.org");
@@ -376,15 +368,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(m.smtp.received().len(), 1, "sent once");
     second.kill().await.unwrap();
-    let (_, log) = live
-        .call(
-            Method::GET,
-            "/api/v1/admin/notifications",
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    let log = log["deliveries"].as_array().unwrap();
+    let log = live.delivery_log(&live.acme).await;
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0]["status"], "sent");
 }

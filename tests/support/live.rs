@@ -330,6 +330,20 @@ impl Client {
     }
 
     /// The company's admin changes these settings; the server must accept them.
+    /// The company's delivery log, newest first, as its admin reads it.
+    pub async fn delivery_log(&self, company: &Company) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                "/api/v1/admin/notifications",
+                Some(&company.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["deliveries"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn update_settings(&self, company: &Company, settings: Value) {
         let (status, body) = self
             .call(

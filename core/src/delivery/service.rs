@@ -108,13 +108,16 @@ impl DeliveryService {
             .filter(|(_, (_, state))| matches!(state, OutboxState::Claimed { .. }))
             .map(|(row, _)| row)
             .collect();
+        let claim_until = decided.iter().find_map(|(_, state)| match state {
+            OutboxState::Claimed { until } => Some(*until),
+            _ => None,
+        });
         let skipped = decided.iter().find_map(|(_, state)| match state {
             OutboxState::Skipped { reason } => Some(reason.clone()),
             _ => None,
         });
         let attempt = claimed.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
         let outbox_ids: Vec<OutboxId> = claimed.iter().map(|r| r.id).collect();
-        let claim_until = now.saturating_add(lease);
         rows::store_each(&txn, tenant, decided, now).await?;
         if let Some(reason) = skipped {
             let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
@@ -130,10 +133,10 @@ impl DeliveryService {
             return Ok(Claim::Skipped(reason));
         }
         txn.commit().await?;
-        if outbox_ids.is_empty() {
+        let Some(claim_until) = claim_until else {
             // Every reply was read (or mailed) since its row was written.
             return Ok(Claim::Settled);
-        }
+        };
         let batch = self
             .batch_context(chat_row, visitor_row, unread, outbox_ids, attempt)
             .await?;
@@ -365,27 +368,22 @@ pub(crate) async fn revive_for_new_address(
         .into_tuple()
         .all(txn)
         .await?;
-    let revived: Vec<outbox::Model> = skipped
-        .into_iter()
-        .filter(|r| {
-            rows::state_of(r)
-                .address_given(unread.contains(&r.message_id), now)
-                .is_some()
-        })
-        .collect();
-    let due = OutboxState::Scheduled {
-        due_at: now,
-        after: None,
-    };
-    let ids = revived.iter().map(|r| r.id).collect();
-    rows::store(txn, actor.tenant, ids, &due, now).await?;
-    Ok(revived
-        .into_iter()
-        .map(|r| OutboxEntry {
-            due_at: now,
-            ..OutboxEntry::from(r)
-        })
-        .collect())
+    let mut decided = Vec::new();
+    let mut revived = Vec::new();
+    for row in skipped {
+        let unread = unread.contains(&row.message_id);
+        if let Some(next @ OutboxState::Scheduled { due_at, .. }) =
+            rows::state_of(&row).address_given(unread, now)
+        {
+            decided.push((row.id, next));
+            revived.push(OutboxEntry {
+                due_at,
+                ..OutboxEntry::from(row)
+            });
+        }
+    }
+    rows::store_each(txn, actor.tenant, decided, now).await?;
+    Ok(revived)
 }
 
 /// The visitor has seen the operator's replies up to `seq`: their waiting notifications
@@ -412,12 +410,11 @@ pub(crate) async fn settle_read(
         .filter(outbox::Column::MessageId.in_subquery(read))
         .all(txn)
         .await?;
-    let ids = waiting
+    let decided = waiting
         .iter()
-        .filter(|r| rows::state_of(r).read_by_visitor().is_some())
-        .map(|r| r.id)
+        .filter_map(|r| Some((r.id, rows::state_of(r).read_by_visitor()?)))
         .collect();
-    rows::store(txn, tenant, ids, &OutboxState::Read, now).await
+    rows::store_each(txn, tenant, decided, now).await
 }
 
 /// Hands revived rows to the scheduler; one it cannot take is left to the sweep.

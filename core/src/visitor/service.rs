@@ -172,16 +172,21 @@ impl VisitorService {
         }
         let txn = self.deps.write().await?;
         let (updated, revived) = write_profile(&txn, actor, &change, self.deps.clock.now()).await?;
-        let chat = chat::Entity::find()
-            .filter(chat::Column::VisitorId.eq(actor.visitor))
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .one(&txn)
-            .await?;
+        // Operators see the visitor's name and address on the chat (not their locale).
+        let shown_on_chat = change.name.is_some() || change.email.is_some();
+        let chat = match shown_on_chat {
+            true => {
+                chat::Entity::find()
+                    .filter(chat::Column::VisitorId.eq(actor.visitor))
+                    .filter(chat::Column::TenantId.eq(actor.tenant))
+                    .one(&txn)
+                    .await?
+            }
+            false => None,
+        };
         txn.commit().await?;
         crate::delivery::schedule_revived(&self.deps, &revived).await;
-        if let Some(chat) = chat
-            && (change.name.is_some() || change.email.is_some())
-        {
+        if let Some(chat) = chat {
             // Operators see the visitor's name and email on the chat.
             self.deps.publish(DomainEvent::ChatUpdated {
                 tenant: actor.tenant,
