@@ -3,13 +3,14 @@
 
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A JSON request body (`Content-Type: application/json`).
+/// A JSON object as the request body (`Content-Type: application/json`).
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -20,14 +21,51 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        object(&bytes)
     }
 }
 
-/// A JSON body that may be left out entirely (no body, or an empty one, means the default).
+/// Every body of the API is an object: serde would also take a struct from a JSON array
+/// (`[null, null]`), which no client means.
+fn object<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
+    }
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(JsonBody(value)),
+        Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// `application/json`, or a `+json` type, as axum's own `Json` takes.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > "application/+json".len()
+            && essence[..12].eq_ignore_ascii_case("application/")
+            && essence.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// A JSON body that may be left out entirely (no body, an empty one or `null` means the
+/// default).
 pub struct OptionalJsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for OptionalJsonBody<T>
@@ -41,12 +79,10 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(bytes_rejection)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()))
+        object(&bytes).map(|JsonBody(value)| Self(value))
     }
 }
 

@@ -20,6 +20,8 @@ pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateSources {
+    /// Not blank.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub subject: String,
     pub html: String,
     pub text: String,

@@ -35,10 +35,15 @@ impl Default for TenantLimits {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsPatch {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub operators: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub plugins: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1024))]
     pub plugin_memory_mib: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub plugin_timeout_ms: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000000))]
     pub messages_per_minute: Option<u32>,
 }
 

@@ -157,7 +157,9 @@ impl TenantSettings {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     pub offline_timeout_secs: Option<u64>,
+    #[cfg_attr(feature = "openapi", schema(maximum = 3600))]
     pub presence_grace_secs: Option<u64>,
     pub branding: Option<Branding>,
     pub allowed_origins: Option<Vec<String>>,

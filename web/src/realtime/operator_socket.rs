@@ -1,6 +1,7 @@
 //! The operator workspace's socket: every event of the operator's tenant.
 
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -10,6 +11,8 @@ use tandem_core::events::DomainEvent;
 use tandem_core::ids::{ChatId, MessageId};
 use tandem_core::message::Reader;
 use tandem_core::operator::{OperatorName, session_key};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::frames::{OperatorFrame, ServerFrame};
 use super::socket::{self, FrameHandler, Reply, SocketSettings};
@@ -19,6 +22,10 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::metrics::SocketKind;
 use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
+}
 
 #[derive(Deserialize)]
 pub struct OperatorSocketQuery {
@@ -34,6 +41,7 @@ pub struct OperatorSocketQuery {
     params(("token" = Option<String>, Query, description = "The session token, when it cannot be sent as a header")),
     responses(
         (status = 101, description = "WebSocket: `hello`, then every `message.created`, `message.updated`, `message.read`, `chat.updated` and `typing` of the tenant. Client frames: `message.send {chat_id, body, client_id}`, `read {chat_id, up_to}`, `typing {chat_id}`, `ping`."),
+        (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody),
         (status = 401, description = "No or bad credentials", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -42,7 +50,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<OperatorSocketQuery>,
     parts: Parts,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let auth = match query.token {
         Some(token) => OperatorAuth::from_token(&state, &token).await?,
@@ -64,7 +72,7 @@ pub async fn upgrade(
         id: me.id,
         name: me.name,
     };
-    Ok(socket::configure(ws).on_upgrade(move |socket| async move {
+    Ok(socket::configure(ws)?.on_upgrade(move |socket| async move {
         let (registration, outbound) =
             state
                 .hub

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -30,11 +32,27 @@ pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// Buffer sizes for an idle socket's sake: tungstenite's defaults (128 KiB to read, 128 KiB to
 /// write, allocated up front) would cost a quarter of a megabyte per visitor; our frames are
 /// small and every send is flushed at once.
-pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_CLIENT_FRAME)
+///
+/// `ws` is the upgrade as extracted: handlers take it last, as a `Result`, so that bad
+/// credentials are told first, and a plain HTTP request gets a 400 in the API's error shape.
+pub fn configure(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    let ws = ws.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "websocket_expected",
+            format!(
+                "this path takes a WebSocket upgrade: {}",
+                rejection.body_text()
+            ),
+        )
+    })?;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(0))
 }
 
 /// How many refused (rate-limited) client frames a socket may send before it is closed.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{Extensions, HeaderMap};
 use axum::response::Response;
 use serde::Deserialize;
@@ -13,6 +14,8 @@ use tandem_core::events::DomainEvent;
 use tandem_core::ids::{ChatId, ConnectionId, MessageId};
 use tandem_core::message::Reader;
 use tandem_core::visitor::VisitorActor;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::frames::{ServerFrame, VisitorFrame};
 use super::socket::{self, FrameHandler, Reply, SocketSettings};
@@ -23,6 +26,10 @@ use crate::extract::QueryParams;
 use crate::metrics::SocketKind;
 use crate::rate_limit;
 use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
+}
 
 #[derive(Deserialize)]
 pub struct VisitorSocketQuery {
@@ -40,6 +47,7 @@ pub struct VisitorSocketQuery {
     ),
     responses(
         (status = 101, description = "WebSocket: `hello`, then `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing` and `operators.availability` frames. Client frames: `message.send {body, client_id}`, `message.edit {id, body}`, `read {up_to}`, `typing`, `ping`."),
+        (status = 400, description = "Not a WebSocket upgrade request, or no visitor token", body = crate::error::ErrorBody),
         (status = 401, description = "Unknown visitor token", body = crate::error::ErrorBody),
         (status = 403, description = "Suspended tenant or origin not allowed", body = crate::error::ErrorBody),
         (status = 404, description = "Unknown widget key", body = crate::error::ErrorBody),
@@ -51,7 +59,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     extensions: Extensions,
     QueryParams(query): QueryParams<VisitorSocketQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&tenant, &headers)?;
     let actor = state
@@ -66,7 +74,7 @@ pub async fn upgrade(
         .operators
         .operators_available(tenant.id)
         .await?;
-    Ok(socket::configure(ws).on_upgrade(move |socket| async move {
+    Ok(socket::configure(ws)?.on_upgrade(move |socket| async move {
         let _places = places;
         let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);
         let connection = match state.tandem.presence.connect(&actor, &state.node_id).await {

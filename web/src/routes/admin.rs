@@ -10,12 +10,26 @@ use tandem_core::ids::UserId;
 use tandem_core::operator::{NewOperator, Operator, OperatorPatch, Role};
 use tandem_core::tenant::{SettingsPatch, Tenant, TenantSettings};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, QueryParams};
 use crate::routes::chats::OperatorList;
 use crate::state::AppState;
+
+/// The tenant admin's calls (templates and plugins have modules of their own).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tenant))
+        .routes(routes!(settings, update_settings))
+        .routes(routes!(operators, create_operator))
+        .routes(routes!(update_operator, deactivate_operator))
+        .routes(routes!(notifications))
+        .routes(routes!(webhook_secret))
+        .routes(routes!(rotate_webhook_secret))
+}
 
 #[utoipa::path(get, path = "/api/v1/admin/tenant", tag = "admin",
     responses((status = 200, description = "The tenant, with its widget key for the embed snippet", body = Tenant), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -72,6 +86,7 @@ pub struct NewOperatorBody {
     pub password: Option<String>,
     pub role: Option<Role>,
     /// Open chats at once (default 5).
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: Option<u32>,
 }
 
@@ -116,6 +131,7 @@ pub async fn create_operator(
 pub struct OperatorPatchBody {
     pub name: Option<String>,
     pub role: Option<Role>,
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: Option<u32>,
     /// `false` deactivates: the operator's sessions and sockets end at once.
     pub active: Option<bool>,
@@ -169,9 +185,10 @@ pub struct DeliveryLog {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// At most this many lines (default 100, maximum 500).
+    #[param(nullable = false)]
     pub limit: Option<u64>,
 }
 

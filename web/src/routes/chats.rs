@@ -10,6 +10,8 @@ use tandem_core::ids::{ChatId, MessageId, UserId};
 use tandem_core::message::{EarlierText, Message};
 use tandem_core::operator::{Operator, OperatorStatus};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::OperatorAuth;
 use crate::error::{ApiError, ErrorBody};
@@ -17,25 +19,44 @@ use crate::extract::{JsonBody, OptionalJsonBody, QueryParams};
 use crate::routes::widget::{ReadBody, SendBody};
 use crate::state::AppState;
 
+/// The operator workspace's calls.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+        .routes(routes!(reply))
+        .routes(routes!(edits))
+        .routes(routes!(assign))
+        .routes(routes!(release))
+        .routes(routes!(close))
+        .routes(routes!(read))
+        .routes(routes!(colleagues))
+        .routes(routes!(set_status))
+}
+
 #[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `waiting` and `offline` together are the queue.
+    #[param(nullable = false)]
     pub category: Option<Category>,
     /// Only chats assigned to me.
     #[serde(default)]
     pub mine: bool,
     /// At most this many, most recently active first (maximum 500).
+    #[param(nullable = false)]
     pub limit: Option<u64>,
 }
 
 /// Which page of a dialog: the newest messages unless `before` names where the older ones end.
 #[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Messages before this `seq` (the first one of the page you have).
+    #[param(nullable = false)]
     pub before: Option<i64>,
     /// At most this many (default 200, maximum 500).
+    #[param(nullable = false)]
     pub limit: Option<u64>,
 }
 

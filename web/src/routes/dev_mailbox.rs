@@ -4,10 +4,12 @@
 //! The source stays at `/dev/mailbox/{id}/raw` and in `./mailbox/*.eml`.
 
 use axum::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use tandem_core::CoreError;
 use tandem_worker::inbound;
@@ -16,6 +18,15 @@ use tandem_worker::mail::{DevMail, DevMailbox};
 use crate::error::ApiError;
 use crate::html::escape;
 use crate::state::AppState;
+
+/// The dev mailbox's pages (they answer only while the server runs with it).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/dev/mailbox", get(list))
+        .route("/dev/mailbox/{id}", get(show))
+        .route("/dev/mailbox/{id}/raw", get(raw))
+        .route("/dev/mailbox/{id}/reply", post(reply))
+}
 
 /// No script runs on these pages, and what a mail links to opens only when clicked.
 const POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src * data:; \

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -12,10 +13,17 @@ use tandem_core::inbound::InboundError;
 use tandem_core::message::Message;
 use tandem_worker::inbound::{self, ParseError};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_secret;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    let raw_mail = DefaultBodyLimit::max(tandem_worker::inbound::MAX_INBOUND_BYTES + 1);
+    OpenApiRouter::new().routes(routes!(email)).layer(raw_mail)
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct Received {

@@ -3,16 +3,22 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::PlatformAuth;
 use crate::metrics::WaitingLabels;
 use crate::state::AppState;
 
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(render))
+}
+
 /// The platform operator's only: the figures are per tenant (plugin calls), and no tenant may
 /// read another's activity.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "Prometheus text format: open sockets, messages written and their write time, responses by status, notifications waiting (queue depth), plugin calls by tenant, hook and outcome, plugin compilations and their time", content_type = "text/plain"),
+        (status = 200, description = "Prometheus text format: open sockets, messages written and their write time, responses by status, notifications waiting (queue depth), plugin calls by tenant, hook and outcome, plugin compilations and their time", content_type = "application/openmetrics-text"),
         (status = 401, description = "No or wrong platform token", body = crate::error::ErrorBody),
         (status = 404, description = "No platform token is configured", body = crate::error::ErrorBody),
     ),

@@ -1,15 +1,21 @@
-//! The OpenAPI document of everything the server answers, generated from the handlers.
+//! The OpenAPI document of everything the API answers. Its paths come from the route table
+//! (`routes::api`); this module holds what the handlers do not say: the title, the error
+//! shape and the security schemes.
 
-use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::realtime::{operator_socket, visitor_socket};
-use crate::routes::health::{self, Health};
-use crate::routes::{
-    admin, chats, inbound, metrics, platform, plugins, session, templates, unsubscribe, widget,
-};
+use crate::routes::health::Health;
+use crate::state::AppState;
+
+pub const PATH: &str = "/api/v1/openapi.json";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,64 +23,27 @@ use crate::routes::{
         title = "Tandem API",
         description = "Live chat: widget, operator workspace, tenant admin and platform API. Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
-    paths(
-        health::healthz,
-        health::readyz,
-        metrics::render,
-        widget::config,
-        widget::session,
-        widget::offline_request,
-        widget::dialog,
-        widget::send,
-        widget::edit,
-        widget::read,
-        widget::update_visitor,
-        widget::hand_over,
-        visitor_socket::upgrade,
-        unsubscribe::ask,
-        unsubscribe::confirm,
-        session::login,
-        session::logout,
-        session::me,
-        chats::list,
-        chats::get,
-        chats::edits,
-        chats::reply,
-        chats::assign,
-        chats::release,
-        chats::close,
-        chats::read,
-        chats::set_status,
-        chats::colleagues,
-        operator_socket::upgrade,
-        admin::tenant,
-        admin::settings,
-        admin::update_settings,
-        admin::operators,
-        admin::create_operator,
-        admin::update_operator,
-        admin::deactivate_operator,
-        admin::notifications,
-        admin::webhook_secret,
-        admin::rotate_webhook_secret,
-        templates::get,
-        templates::put,
-        templates::reset,
-        templates::preview,
-        plugins::upload,
-        plugins::list,
-        plugins::update,
-        plugins::delete,
-        plugins::logs,
-        platform::list,
-        platform::create,
-        platform::update,
-        inbound::email,
-    ),
     components(schemas(Health, ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes)
 )]
-pub struct ApiDoc;
+struct ApiDoc;
+
+/// The document before the routes add their paths.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Serves the document, completed by [`add_shared_answers`] and serialized once.
+pub fn routes(mut document: utoipa::openapi::OpenApi) -> Router<AppState> {
+    add_shared_answers(&mut document);
+    let json = Bytes::from(
+        serde_json::to_vec(&document).expect("the OpenAPI document is plain data and serializes"),
+    );
+    Router::new().route(
+        PATH,
+        get(move || std::future::ready(([(CONTENT_TYPE, "application/json")], json.clone()))),
+    )
+}
 
 struct SecuritySchemes;
 
@@ -102,6 +71,96 @@ impl Modify for SecuritySchemes {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// Answers that come from the server's extractors and layers rather than from a handler, stated
+/// once here for every operation they can happen to: a malformed query, a JSON body that is not
+/// a JSON object or comes without its content type, a body over the size limit, missing credentials, an unknown
+/// or suspended widget key, the widget's rate limit, and a database that does not answer.
+pub fn add_shared_answers(document: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let widget = path.starts_with("/api/v1/widget/{key}");
+        for operation in operations(item) {
+            let has_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|parameter| matches!(parameter.parameter_in, ParameterIn::Query));
+            if has_query {
+                answer(
+                    operation,
+                    "400",
+                    "A query parameter is not of its documented type",
+                );
+            }
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                answer(
+                    operation,
+                    "401",
+                    "No credentials, or unknown or expired ones",
+                );
+            }
+            if widget {
+                answer(
+                    operation,
+                    "403",
+                    "The tenant is suspended, or the page's origin is not one the tenant allows",
+                );
+                answer(operation, "404", "No tenant has this widget key");
+                answer(
+                    operation,
+                    "429",
+                    "Too many requests from this address or visitor: `Retry-After` says when to try again",
+                );
+            }
+            let takes_json = operation
+                .request_body
+                .as_ref()
+                .is_some_and(|body| body.content.contains_key("application/json"));
+            if takes_json {
+                answer(
+                    operation,
+                    "400",
+                    "The body is not JSON of the documented shape",
+                );
+                answer(operation, "413", "The body is larger than the server takes");
+                answer(
+                    operation,
+                    "415",
+                    "The body was not sent as `Content-Type: application/json`",
+                );
+            }
+            answer(
+                operation,
+                "503",
+                "The database does not answer, or the server is too busy: try again (`Retry-After` says when)",
+            );
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// Adds an error answer unless the handler documented that status itself.
+fn answer(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            let mut response = Response::new(description);
+            response.content.insert(
+                "application/json".to_owned(),
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            );
+            response.into()
+        });
 }

@@ -1,11 +1,13 @@
 //! The HTML pages: the operator workspace (`/app`), the admin console (`/admin`), the demo site
 //! with the widget on it (`/demo`) and the hosted full-page chat (`/c/{key}`) that emails link to.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 use serde::Deserialize;
 
 use crate::auth::WidgetTenant;
@@ -13,6 +15,16 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::html::escape;
 use crate::state::AppState;
+
+/// The HTML pages; not part of the API document.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/app", get(workspace))
+        .route("/admin", get(console))
+        .route("/demo", get(demo))
+        .route("/c/{key}", get(hosted_chat))
+}
 
 const APP_HTML: &str = include_str!("../../static/app.html");
 const ADMIN_HTML: &str = include_str!("../../static/admin.html");

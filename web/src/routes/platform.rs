@@ -8,11 +8,20 @@ use serde::{Deserialize, Serialize};
 use tandem_core::ids::TenantId;
 use tandem_core::tenant::{CreatedTenant, LimitsPatch, NewTenant, Tenant};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::PlatformAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::state::AppState;
+
+/// The SaaS operator's calls, behind the platform token.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct TenantList {

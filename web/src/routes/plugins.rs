@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -10,16 +11,30 @@ use tandem_core::ids::PluginId;
 use tandem_core::plugin::{NewPlugin, PluginInfo, PluginLogLine, PluginPatch};
 use tandem_plugins::CallLimits;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, QueryParams};
 use crate::state::AppState;
 
+/// `max_plugin_bytes`: the largest module an upload may carry (the body also holds the form).
+pub fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(list, upload))
+        .layer(DefaultBodyLimit::max(max_plugin_bytes.saturating_add(1024)));
+    OpenApiRouter::new()
+        .merge(uploads)
+        .routes(routes!(update, delete))
+        .routes(routes!(logs))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// A name for the admin's eyes; the plugin's own manifest name when absent.
+    #[param(nullable = false)]
     pub name: Option<String>,
 }
 
@@ -36,9 +51,10 @@ pub struct PluginLog {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// At most this many lines (default 100, maximum 1000).
+    #[param(nullable = false)]
     pub limit: Option<u64>,
 }
 

@@ -12,12 +12,21 @@ use tandem_core::clock::Timestamp;
 use tandem_core::ids::UserId;
 use tandem_core::operator::{Operator, Role, SESSION_LIFETIME};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{OperatorAuth, SESSION_COOKIE};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::rate_limit;
 use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -10,11 +10,19 @@ use serde::Serialize;
 use tandem_core::tenant::TemplateSources;
 use tandem_worker::templates::{EmailTemplate, TemplateError, Templates};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get, put, reset))
+        .routes(routes!(preview))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct TemplateView {

@@ -5,13 +5,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::WidgetTenant;
 use crate::extract::QueryParams;
 use crate::html::escape;
 use crate::state::AppState;
 
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ask, confirm))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnsubscribeQuery {
     /// From the link in the email.
     token: String,
@@ -19,7 +26,10 @@ pub struct UnsubscribeQuery {
 
 #[utoipa::path(get, path = "/api/v1/widget/{key}/unsubscribe", tag = "widget",
     params(("key" = String, Path), UnsubscribeQuery),
-    responses((status = 200, description = "A page with a button that stops the emails", content_type = "text/html")))]
+    responses(
+        (status = 200, description = "A page with a button that stops the emails", content_type = "text/html"),
+        (status = 400, description = "No token", body = crate::error::ErrorBody),
+    ))]
 pub async fn ask(
     WidgetTenant(tenant): WidgetTenant,
     QueryParams(query): QueryParams<UnsubscribeQuery>,
@@ -38,6 +48,7 @@ pub async fn ask(
     params(("key" = String, Path), UnsubscribeQuery),
     responses(
         (status = 200, description = "Stopped", content_type = "text/html"),
+        (status = 400, description = "No token", body = crate::error::ErrorBody),
         (status = 401, description = "The link is not valid", content_type = "text/html"),
     ))]
 pub async fn confirm(

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Extensions, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tandem_core::chat::Chat;
@@ -12,11 +13,33 @@ use tandem_core::operator::OperatorName;
 use tandem_core::tenant::Branding;
 use tandem_core::visitor::{ProfilePatch, SessionRequest, Visitor};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{WidgetTenant, WidgetVisitor};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, QueryParams};
+use crate::rate_limit::limit_by_ip;
+use crate::realtime::visitor_socket;
+use crate::routes::unsubscribe;
 use crate::state::AppState;
+
+/// The widget's calls: public, keyed by the tenant's widget key, limited per client address.
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(config))
+        .routes(routes!(session))
+        .routes(routes!(offline_request))
+        .routes(routes!(dialog))
+        .routes(routes!(send))
+        .routes(routes!(edit))
+        .routes(routes!(read))
+        .routes(routes!(update_visitor))
+        .routes(routes!(hand_over))
+        .merge(visitor_socket::routes())
+        .merge(unsubscribe::routes())
+        .layer(from_fn_with_state(state.clone(), limit_by_ip))
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct WidgetConfig {
