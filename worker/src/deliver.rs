@@ -10,6 +10,7 @@ use tandem_core::delivery::{
     Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome, bounded_routes, bounded_template,
 };
 use tandem_core::ids::{OutboxId, WebhookCallId};
+use tandem_core::tenant::Language;
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
@@ -341,19 +342,13 @@ impl Deliverer {
             resume: format!("{base}/c/{key}?resume_token={token}"),
             unsubscribe: format!("{base}/api/v1/widget/{key}/unsubscribe?token={unsubscribe}"),
         };
-        let language = batch
-            .visitor
-            .locale
-            .clone()
-            .unwrap_or_else(|| language_code(&batch.tenant));
-        let you = if language.starts_with("ru") {
-            "Вы"
-        } else {
-            "You"
-        };
+        let language = Language::for_visitor(
+            batch.visitor.locale.as_deref(),
+            batch.tenant.settings.branding.language,
+        );
         let unsubscribe_url = links.unsubscribe.clone();
-        let context = EmailContext::new(batch, links, you, confirmed);
-        let rendered = self.render(batch, &language, &context).await?;
+        let context = EmailContext::new(batch, links, language, confirmed);
+        let rendered = self.render(batch, language, &context).await?;
         let domain = self.settings.from.email.domain().to_owned();
         // The company's name on the address the installation sends from.
         let from = Mailbox::new(Some(sender_name(batch)), self.settings.from.email.clone());
@@ -409,7 +404,7 @@ impl Deliverer {
     async fn render(
         &self,
         batch: &UnreadBatch,
-        language: &str,
+        language: Language,
         context: &EmailContext,
     ) -> Result<crate::templates::RenderedEmail, String> {
         let chosen = bounded_template(self.hooks.as_ref(), batch, self.tandem.now()).await;
@@ -452,7 +447,7 @@ impl Deliverer {
         }
         // The built-in templates are ours and small: rendered here, they never wait in line.
         self.templates
-            .render(&Templates::default_for(language), context)
+            .render(&Templates::built_in(language), context)
             .map_err(|e| e.to_string())
     }
 }
@@ -526,13 +521,6 @@ fn sender_name(batch: &UnreadBatch) -> String {
         .mail_from_name
         .clone()
         .unwrap_or_else(|| batch.tenant.name.clone())
-}
-
-fn language_code(tenant: &tandem_core::tenant::Tenant) -> String {
-    serde_json::to_value(tenant.settings.branding.language)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "en".into())
 }
 
 /// 30 s, 1 min, 2 min, … at most an hour.

@@ -240,6 +240,26 @@ pub enum Language {
     Ru,
 }
 
+impl Language {
+    /// The language a visitor is written to in: their browser's, when Tandem speaks it, else
+    /// the tenant's (the language their widget showed them).
+    pub fn for_visitor(locale: Option<&str>, tenant: Language) -> Language {
+        locale.and_then(Self::of_tag).unwrap_or(tenant)
+    }
+
+    /// The language of a tag such as `ru-RU`, when Tandem speaks it.
+    pub fn of_tag(tag: &str) -> Option<Language> {
+        let primary = tag.split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("ru") {
+            Some(Self::Ru)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Self::En)
+        } else {
+            None
+        }
+    }
+}
+
 fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), CoreError> {
     let chars = value.trim().chars().count();
     if chars < min || value.chars().count() > max {
@@ -307,6 +327,25 @@ fn validate_origin(origin: &str) -> Result<(), CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_visitor_is_written_to_in_their_language_when_tandem_speaks_it() {
+        let cases = [
+            (Some("ru-RU"), Language::En, Language::Ru),
+            (Some("RU"), Language::En, Language::Ru),
+            (Some("en-GB"), Language::Ru, Language::En),
+            (Some("de-DE"), Language::Ru, Language::Ru),
+            (Some("rus"), Language::En, Language::En),
+            (None, Language::Ru, Language::Ru),
+        ];
+        for (locale, tenant, expected) in cases {
+            assert_eq!(
+                Language::for_visitor(locale, tenant),
+                expected,
+                "{locale:?}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_are_those_of_the_contract() {

@@ -56,11 +56,7 @@ pub async fn get(
         },
         None => {
             let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
-            let language = serde_json::to_value(tenant.settings.branding.language)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "en".into());
-            let built_in = Templates::default_for(&language);
+            let built_in = Templates::built_in(tenant.settings.branding.language);
             TemplateView {
                 subject: built_in.subject,
                 html: built_in.html,

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use tandem_core::delivery::UnreadBatch;
 use tandem_core::message::{Author, Message};
+use tandem_core::tenant::Language;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct EmailContext {
@@ -38,11 +39,16 @@ pub struct Line {
 }
 
 impl EmailContext {
+    /// `language`: the one the mail is written in (the visitor's lines are signed "You" in it).
     /// `confirmed`: the visitor's address is confirmed. Mail to an address nobody confirmed
     /// carries none of the visitor's own words — not their name, not their messages — so a
     /// visitor who types a stranger's address cannot make the company mail them the visitor's
     /// text; the company's replies and the link are all it holds.
-    pub fn new(batch: &UnreadBatch, links: Links, you: &str, confirmed: bool) -> Self {
+    pub fn new(batch: &UnreadBatch, links: Links, language: Language, confirmed: bool) -> Self {
+        let you = match language {
+            Language::En => "You",
+            Language::Ru => "Вы",
+        };
         let operator_name = batch
             .operator_name
             .clone()

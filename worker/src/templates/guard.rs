@@ -218,6 +218,8 @@ fn expression_end(bytes: &[u8], from: usize) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    use tandem_core::tenant::Language;
+
     use super::*;
 
     fn check(source: &str) -> Result<(), Refusal> {
@@ -228,8 +230,8 @@ mod tests {
 
     #[test]
     fn the_built_in_templates_pass() {
-        for language in ["en", "ru"] {
-            let t = crate::templates::Templates::default_for(language);
+        for language in [Language::En, Language::Ru] {
+            let t = crate::templates::Templates::built_in(language);
             for source in [&t.subject, &t.html, &t.text] {
                 check(source).unwrap();
             }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
+use tandem_core::tenant::Language;
 
 pub use budget::{MAX_OUTPUT_BYTES, RENDER_TIME};
 pub use context::{EmailContext, Line, Links};
@@ -79,12 +80,19 @@ impl Templates {
         Self { html, plain }
     }
 
-    /// The built-in template for a language (`ru`, else English).
-    pub fn default_for(language: &str) -> EmailTemplate {
-        let (subject, html, text) = if language.starts_with("ru") {
-            (RU_SUBJECT, RU_HTML, RU_TEXT)
-        } else {
-            (EN_SUBJECT, EN_HTML, EN_TEXT)
+    /// The built-in template of a language: the files in `worker/templates/unread-reply/`.
+    pub fn built_in(language: Language) -> EmailTemplate {
+        let [subject, html, text] = match language {
+            Language::En => [
+                include_str!("../../templates/unread-reply/en/subject.hbs"),
+                include_str!("../../templates/unread-reply/en/html.hbs"),
+                include_str!("../../templates/unread-reply/en/text.hbs"),
+            ],
+            Language::Ru => [
+                include_str!("../../templates/unread-reply/ru/subject.hbs"),
+                include_str!("../../templates/unread-reply/ru/html.hbs"),
+                include_str!("../../templates/unread-reply/ru/text.hbs"),
+            ],
         };
         EmailTemplate {
             subject: subject.to_owned(),
@@ -164,81 +172,6 @@ pub fn check(part: &'static str, source: &str) -> Result<(), TemplateError> {
 /// [`RENDER_TIME`]; this covers the queue for a rendering thread).
 pub const RENDER_WAIT: Duration = Duration::from_secs(5);
 
-const EN_SUBJECT: &str = "{{operator_name}} from {{tenant_name}} replied to you";
-const RU_SUBJECT: &str = "{{operator_name}} ({{tenant_name}}) ответил(а) вам";
-
-const EN_TEXT: &str = "Hello{{#if visitor_name}} {{visitor_name}}{{/if}},
-
-{{operator_name}} from {{tenant_name}} replied while you were away:
-{{#each replies}}
-
-{{this.body}}
-{{/each}}
-
-Continue the conversation: {{resume_url}}
-{{#if earlier}}
-
-Earlier in this conversation:
-{{#each earlier}}
-{{this.author}}: {{this.body}}
-{{/each}}
-{{/if}}
-
---
-{{tenant_name}}
-Stop these emails: {{unsubscribe_url}}
-";
-
-const RU_TEXT: &str = "Здравствуйте{{#if visitor_name}}, {{visitor_name}}{{/if}}!
-
-{{operator_name}} ({{tenant_name}}) ответил(а), пока вас не было:
-{{#each replies}}
-
-{{this.body}}
-{{/each}}
-
-Продолжить разговор: {{resume_url}}
-{{#if earlier}}
-
-Ранее в этом разговоре:
-{{#each earlier}}
-{{this.author}}: {{this.body}}
-{{/each}}
-{{/if}}
-
---
-{{tenant_name}}
-Больше не присылать такие письма: {{unsubscribe_url}}
-";
-
-const EN_HTML: &str = r#"<!doctype html>
-<html lang="en"><body style="font-family:sans-serif;color:#111;max-width:600px;margin:0 auto;padding:16px">
-<p>Hello{{#if visitor_name}} {{visitor_name}}{{/if}},</p>
-<p><strong>{{operator_name}}</strong> from {{tenant_name}} replied while you were away:</p>
-{{#each replies}}<blockquote style="border-left:3px solid {{../brand_color}};margin:12px 0;padding:4px 12px;white-space:pre-wrap">{{this.body}}</blockquote>
-{{/each}}
-<p><a href="{{resume_url}}" style="display:inline-block;background:{{brand_color}};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">Continue the conversation</a></p>
-{{#if earlier}}<p style="color:#666;font-size:13px">Earlier in this conversation:</p>
-{{#each earlier}}<p style="color:#666;font-size:13px;white-space:pre-wrap"><strong>{{this.author}}:</strong> {{this.body}}</p>
-{{/each}}{{/if}}
-<p style="color:#999;font-size:12px">{{tenant_name}} · <a href="{{unsubscribe_url}}" style="color:#999">Stop these emails</a></p>
-</body></html>
-"#;
-
-const RU_HTML: &str = r#"<!doctype html>
-<html lang="ru"><body style="font-family:sans-serif;color:#111;max-width:600px;margin:0 auto;padding:16px">
-<p>Здравствуйте{{#if visitor_name}}, {{visitor_name}}{{/if}}!</p>
-<p><strong>{{operator_name}}</strong> ({{tenant_name}}) ответил(а), пока вас не было:</p>
-{{#each replies}}<blockquote style="border-left:3px solid {{../brand_color}};margin:12px 0;padding:4px 12px;white-space:pre-wrap">{{this.body}}</blockquote>
-{{/each}}
-<p><a href="{{resume_url}}" style="display:inline-block;background:{{brand_color}};color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">Продолжить разговор</a></p>
-{{#if earlier}}<p style="color:#666;font-size:13px">Ранее в этом разговоре:</p>
-{{#each earlier}}<p style="color:#666;font-size:13px;white-space:pre-wrap"><strong>{{this.author}}:</strong> {{this.body}}</p>
-{{/each}}{{/if}}
-<p style="color:#999;font-size:12px">{{tenant_name}} · <a href="{{unsubscribe_url}}" style="color:#999">Больше не присылать такие письма</a></p>
-</body></html>
-"#;
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -251,7 +184,7 @@ mod tests {
         let mut context = EmailContext::sample();
         context.replies[0].body = "<script>alert(1)</script> & more".into();
         let email = templates
-            .render(&Templates::default_for("en"), &context)
+            .render(&Templates::built_in(Language::En), &context)
             .unwrap();
         assert!(!email.html.contains("<script>"));
         assert!(email.html.contains("&lt;script&gt;"));
@@ -264,7 +197,7 @@ mod tests {
     fn russian_visitors_get_the_russian_template() {
         let templates = Templates::new();
         let email = templates
-            .render(&Templates::default_for("ru-RU"), &EmailContext::sample())
+            .render(&Templates::built_in(Language::Ru), &EmailContext::sample())
             .unwrap();
         assert!(email.text.contains("Продолжить разговор"));
         assert!(email.subject.contains("ответил"));
@@ -273,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn broken_or_misspelt_templates_are_refused_with_the_reason() {
         let templates = Arc::new(Templates::new());
-        let mut template = Templates::default_for("en");
+        let mut template = Templates::built_in(Language::En);
         template.subject = "{{#if}}".into();
         assert!(matches!(
             templates.validate(template).await,
@@ -282,7 +215,7 @@ mod tests {
                 ..
             })
         ));
-        let mut template = Templates::default_for("en");
+        let mut template = Templates::built_in(Language::En);
         template.text = "Hi {{visitor_nmae}}".into();
         let err = templates.validate(template).await.unwrap_err();
         assert!(
@@ -304,7 +237,7 @@ mod tests {
             "{{{visitor_name}}}".to_owned(),
         ];
         for source in hostile {
-            let mut template = Templates::default_for("en");
+            let mut template = Templates::built_in(Language::En);
             template.html = source.clone();
             let err = templates.validate(template).await.unwrap_err();
             assert!(
@@ -321,7 +254,7 @@ mod tests {
         let line = context.replies[0].clone();
         context.replies = vec![line; 100];
         context.replies[0].body = "x".repeat(4096);
-        let mut template = Templates::default_for("en");
+        let mut template = Templates::built_in(Language::En);
         // 100 × 100 × 4 KiB would be 40 MB.
         template.text =
             "{{#each replies}}{{#each @root.replies}}{{@root.replies.0.body}}{{/each}}{{/each}}"
