@@ -52,16 +52,20 @@ fn object<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {
     }
 }
 
-/// `application/json`, or a `+json` type, as axum's own `Json` takes.
+/// `application/json`, or an `application/…+json` type, as axum's own `Json` takes.
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || (essence.len() > "application/+json".len()
-            && essence[..12].eq_ignore_ascii_case("application/")
-            && essence.to_ascii_lowercase().ends_with("+json"))
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let suffixed = subtype.len() > "+json".len()
+        && subtype
+            .get(subtype.len() - "+json".len()..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"));
+    kind.eq_ignore_ascii_case("application") && (subtype.eq_ignore_ascii_case("json") || suffixed)
 }
 
 /// A JSON body that may be left out entirely (no body, an empty one or `null` means the
@@ -79,7 +83,8 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(bytes_rejection)?;
-        if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
+        let trimmed = bytes.trim_ascii();
+        if trimmed.is_empty() || trimmed == b"null" {
             return Ok(Self(T::default()));
         }
         object(&bytes).map(|JsonBody(value)| Self(value))
