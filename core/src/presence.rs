@@ -16,9 +16,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, PaginatorTrait, QuerySelect};
 
-use crate::chat::{Chat, store_status};
+use crate::chat::{Chat, chat_row_of_visitor, store_status};
 use crate::clock::Timestamp;
-use crate::entity::{chat, tenant, visitor, visitor_connection};
+use crate::entity::{tenant, visitor, visitor_connection};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{ConnectionId, TenantId, VisitorId};
@@ -259,12 +259,7 @@ async fn set_chat_presence(
     online: bool,
     now: Timestamp,
 ) -> CoreResult<Option<Chat>> {
-    let Some(row) = chat::Entity::find()
-        .filter(chat::Column::VisitorId.eq(visitor.id))
-        .filter(chat::Column::TenantId.eq(visitor.tenant_id))
-        .one(txn)
-        .await?
-    else {
+    let Some(row) = chat_row_of_visitor(txn, visitor.tenant_id, visitor.id).await? else {
         return Ok(None);
     };
     let next = row.status().with_presence(online);

@@ -109,6 +109,19 @@ pub(crate) async fn chat_with_visitor(
         .ok_or(CoreError::NotFound("chat"))
 }
 
+/// The visitor's one chat row, if they ever wrote.
+pub(crate) async fn chat_row_of_visitor(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: TenantId,
+    visitor_id: VisitorId,
+) -> CoreResult<Option<chat::Model>> {
+    Ok(chat::Entity::find()
+        .filter(chat::Column::VisitorId.eq(visitor_id))
+        .filter(chat::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?)
+}
+
 /// The visitor's one chat with the visitor, if they ever wrote.
 pub(crate) async fn chat_of_visitor(
     db: &impl sea_orm::ConnectionTrait,

@@ -7,6 +7,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait};
 
+use crate::chat::chat_row_of_visitor;
 use crate::clock::Timestamp;
 use crate::entity::{chat, delivery, message, outbox, tenant, user, visitor};
 use crate::error::{CoreError, CoreResult};
@@ -340,12 +341,7 @@ pub(crate) async fn revive_for_new_address(
     actor: &VisitorActor,
     now: Timestamp,
 ) -> CoreResult<Vec<OutboxEntry>> {
-    let Some(chat) = chat::Entity::find()
-        .filter(chat::Column::VisitorId.eq(actor.visitor))
-        .filter(chat::Column::TenantId.eq(actor.tenant))
-        .one(txn)
-        .await?
-    else {
+    let Some(chat) = chat_row_of_visitor(txn, actor.tenant, actor.visitor).await? else {
         return Ok(Vec::new());
     };
     lock_chat(txn, actor.tenant, chat.id).await?;

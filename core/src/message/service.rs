@@ -13,7 +13,8 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
 
 use crate::chat::{
-    Chat, ChatStatus, chat_of_visitor, chat_with_visitor, may_handle_chat, store_status,
+    Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
+    store_status,
 };
 use crate::clock::Timestamp;
 use crate::delivery::schedule_revived;
@@ -100,11 +101,8 @@ impl MessageService {
         // A race (two first messages creating the chat, or one client id sent twice at once)
         // surfaces as a unique-index refusal; the second pass then finds what the winner wrote.
         for attempt in 0..2 {
-            let existing_chat = chat::Entity::find()
-                .filter(chat::Column::VisitorId.eq(actor.visitor))
-                .filter(chat::Column::TenantId.eq(actor.tenant))
-                .one(&self.deps.db)
-                .await?;
+            let existing_chat =
+                chat_row_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?;
             if let (Some(chat), Some(cid)) = (&existing_chat, &client_id)
                 && let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await?
             {

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
-use crate::chat::{Chat, chat_of_visitor};
+use crate::chat::{Chat, chat_of_visitor, chat_row_of_visitor};
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
 use crate::entity::{chat, resume_token, visitor, visitor_token};
@@ -175,13 +175,7 @@ impl VisitorService {
         // Operators see the visitor's name and address on the chat (not their locale).
         let shown_on_chat = change.name.is_some() || change.email.is_some();
         let chat = match shown_on_chat {
-            true => {
-                chat::Entity::find()
-                    .filter(chat::Column::VisitorId.eq(actor.visitor))
-                    .filter(chat::Column::TenantId.eq(actor.tenant))
-                    .one(&txn)
-                    .await?
-            }
+            true => chat_row_of_visitor(&txn, actor.tenant, actor.visitor).await?,
             false => None,
         };
         txn.commit().await?;
