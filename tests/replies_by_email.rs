@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tandem_migrations::test_db::TestDatabase;
 
-use support::live::Live;
+use support::live::{Live, PLATFORM_TOKEN};
 use support::smtp::SmtpSink;
 
 const SECRET: &str = "inbound-secret-for-tests";
@@ -247,6 +247,28 @@ async fn a_reply_by_email_lands_once_in_the_same_dialog(r: Replying) {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["message"]["mail_from"], "mallory@example.net");
     assert_eq!(body["message"]["body"], "Colleague here: blue.");
+
+    // Replies by email count against the company's messages a minute like any other: past
+    // it the relay is told to come back later, and nothing is written.
+    let tenant = format!("/api/v1/platform/tenants/{}", live.acme.id);
+    let limits = |per_minute: u32| {
+        let body = json!({"limits": {"messages_per_minute": per_minute}});
+        live.call(Method::PATCH, &tenant, Some(PLATFORM_TOKEN), Some(body))
+    };
+    assert_eq!(limits(6).await.0, StatusCode::OK);
+    let within = reply("vera@example.org", &address, "", "One more thing.");
+    let (status, body) = r.post(&within, SECRET).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let over = reply("vera@example.org", &address, "", "And another.");
+    let (status, body) = r.post(&over, SECRET).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let dialog = live.dialog(&olga.token, &chat_id).await;
+    let last = dialog["messages"].as_array().unwrap().last().cloned();
+    assert_eq!(
+        last.map(|m| m["body"].clone()),
+        Some(json!("One more thing."))
+    );
+    assert_eq!(limits(6_000).await.0, StatusCode::OK);
 
     // A flood (a mail loop, a script) is cut off: 20 answers an hour per dialog.
     let mut last = StatusCode::ACCEPTED;

@@ -22,6 +22,9 @@ pub enum CoreError {
     /// Well-formed, but over a limit the platform admin set for the tenant.
     #[error("{0}")]
     LimitReached(String),
+    /// Over the tenant's messages a minute; the same message may pass after the wait.
+    #[error("too many messages in this company's chats; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// The tenant is suspended by the platform admin.
     #[error("tenant is suspended")]
     TenantSuspended,

@@ -10,7 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliveryService;
 use crate::events::{BroadcastBus, DomainEvent, EventBus};
 use crate::limits::Limits;
-use crate::message::MessageService;
+use crate::message::{MessageQuotas, MessageService};
 use crate::operator::OperatorService;
 use crate::outbox::{
     LeaveToSweep, NotificationScheduler, OfflineTimeoutPolicy, OutboxService, TenantTimeoutSetting,
@@ -52,6 +52,8 @@ pub(crate) struct Deps {
     pub scheduler: Arc<dyn NotificationScheduler>,
     pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
     pub limits: Limits,
+    /// Each tenant's messages a minute, charged as messages are written.
+    pub quotas: MessageQuotas,
 }
 
 impl Deps {
@@ -92,6 +94,7 @@ impl Tandem {
         let deps = Arc::new(Deps {
             db: storage.reader().clone(),
             storage: storage.clone(),
+            quotas: MessageQuotas::new(ports.clock.clone()),
             clock: ports.clock,
             events: ports.events,
             scheduler: ports.scheduler,

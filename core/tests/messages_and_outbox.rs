@@ -8,8 +8,10 @@ use std::time::Duration;
 use tandem_core::CoreError;
 use tandem_core::chat::{Category, ChatFilter};
 use tandem_core::events::DomainEvent;
+use tandem_core::message::OfflineRequest;
 use tandem_core::message::{Author, Reader};
 use tandem_core::outbox::{OfflineTimeoutPolicy, OutboxStatus, TimeoutContext};
+use tandem_core::tenant::LimitsPatch;
 
 use support::{World, drain};
 
@@ -603,6 +605,110 @@ async fn bad_input_is_refused_and_changes_nothing(w: World) {
     );
 }
 
+/// The tenant's messages a minute is charged wherever a message is written: the widget and the
+/// offline form alike (the form used to skip it). Visitors and operators have an allowance
+/// each; a refused message writes nothing; the allowance refills with time; a resend is free.
+async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
+    let acme = w.company("acme").await;
+    let globex = w.company("globex").await;
+    let olga = w.online_operator(&acme, "Olga").await;
+    let twelve_a_minute = LimitsPatch {
+        messages_per_minute: Some(12),
+        ..LimitsPatch::default()
+    };
+    w.tandem
+        .tenants
+        .set_limits(acme.tenant.id, twelve_a_minute)
+        .await
+        .unwrap();
+    let offline = |name: &str| OfflineRequest {
+        name: name.into(),
+        email: format!("{}@example.org", name.to_lowercase()),
+        message: "Call me back, please.".into(),
+    };
+    let messages = &w.tandem.messages;
+
+    // Twelve a minute lets two through at once.
+    let (anna, _) = w.visitor(&acme).await;
+    let first = messages
+        .send_as_visitor(&anna, "Hello?", Some("c-1"))
+        .await
+        .unwrap();
+    let (boris, _) = w.visitor(&acme).await;
+    messages
+        .submit_offline_request(&boris, offline("Boris"))
+        .await
+        .unwrap();
+    let (clara, _) = w.visitor(&acme).await;
+    let refused = messages
+        .submit_offline_request(&clara, offline("Clara"))
+        .await
+        .expect_err("over the quota");
+    assert!(
+        matches!(
+            refused,
+            CoreError::RateLimited {
+                retry_after_secs: 5
+            }
+        ),
+        "{refused:?}"
+    );
+    let clara_now = w.tandem.visitors.get(&clara).await.unwrap();
+    assert_eq!(
+        (clara_now.name, clara_now.email),
+        (None, None),
+        "nothing written"
+    );
+    assert!(
+        messages
+            .dialog_of_visitor(&clara)
+            .await
+            .unwrap()
+            .0
+            .is_none()
+    );
+    // Resending what was written costs nothing.
+    let again = messages
+        .send_as_visitor(&anna, "Hello?", Some("c-1"))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+
+    // The operators' allowance is their own, and another tenant's quota is its own.
+    messages
+        .send_as_operator(&olga, first.chat_id, "Hi Anna!", None)
+        .await
+        .expect("visitors cannot use up the replies");
+    let (gleb, _) = w.visitor(&globex).await;
+    messages.send_as_visitor(&gleb, "Hi", None).await.unwrap();
+
+    // One more every five seconds.
+    w.advance(Duration::from_secs(5));
+    messages
+        .submit_offline_request(&clara, offline("Clara"))
+        .await
+        .expect("refilled");
+    assert!(matches!(
+        messages.send_as_visitor(&anna, "Still there?", None).await,
+        Err(CoreError::RateLimited { .. })
+    ));
+
+    // A raised limit applies at once.
+    let more = LimitsPatch {
+        messages_per_minute: Some(600),
+        ..LimitsPatch::default()
+    };
+    w.tandem
+        .tenants
+        .set_limits(acme.tenant.id, more)
+        .await
+        .unwrap();
+    messages
+        .send_as_visitor(&anna, "Still there?", None)
+        .await
+        .expect("the new limit");
+}
+
 tandem_migrations::on_both_databases!(
     World::on_database =>
     operator_reply_writes_the_outbox_row_and_schedules_it,
@@ -612,4 +718,5 @@ tandem_migrations::on_both_databases!(
     concurrent_sends_are_numbered_in_order,
     only_the_assignee_or_an_admin_may_write_to_an_assigned_chat,
     bad_input_is_refused_and_changes_nothing,
+    every_message_is_charged_to_the_tenant_s_quota,
 );

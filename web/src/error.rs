@@ -78,6 +78,12 @@ impl From<CoreError> for ApiError {
             CoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             CoreError::LimitReached(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
             CoreError::TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended"),
+            CoreError::RateLimited { retry_after_secs } => {
+                return Self {
+                    message,
+                    ..Self::rate_limited(*retry_after_secs)
+                };
+            }
             CoreError::Busy(_) => {
                 let mut busy = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
                 busy.retry_after = Some(1);

@@ -7,9 +7,8 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tandem_core::ids::{TenantId, VisitorId};
-use tandem_core::tenant::Tenant;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tandem_core::ids::VisitorId;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -64,10 +63,6 @@ pub struct RateLimits {
     failures_per_account: DefaultKeyedRateLimiter<String>,
     /// Accounts refused until then, after too many failures.
     locked: Mutex<HashMap<String, std::time::Instant>>,
-    /// Each tenant's `messages_per_minute`, one bucket for its visitors and another for its
-    /// operators (so visitors can never use up the operators' replies), with the quota each
-    /// was built for: a changed limit gets a fresh bucket.
-    per_tenant: Mutex<HashMap<(TenantId, Side), (u32, DefaultDirectRateLimiter)>>,
     /// New visitor sessions per client IP (`None`: no limit).
     sessions_per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Widget sockets open per client IP (with its cap, 0: none) and per visitor.
@@ -93,7 +88,6 @@ impl RateLimits {
             sessions_per_ip: Some(RateLimiter::keyed(quota_third(NEW_VISITORS_PER_IP))),
             sockets_per_ip: (OpenCounts::default(), SOCKETS_PER_IP),
             sockets_per_visitor: OpenCounts::default(),
-            per_tenant: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
@@ -107,22 +101,6 @@ impl RateLimits {
     pub fn check_visitor(&self, visitor: VisitorId) -> Result<(), ApiError> {
         self.per_visitor
             .check_key(&visitor)
-            .map_err(|not_until| ApiError::rate_limited(self.wait_secs(&not_until)))
-    }
-
-    /// One more message in the tenant's chats from `side`, within its `messages_per_minute`.
-    pub fn check_tenant_messages(&self, tenant: &Tenant, side: Side) -> Result<(), ApiError> {
-        let per_minute = tenant.limits.messages_per_minute;
-        let mut buckets = self.per_tenant.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets
-            .entry((tenant.id, side))
-            .or_insert_with(|| (per_minute, RateLimiter::direct(quota(per_minute))));
-        if bucket.0 != per_minute {
-            *bucket = (per_minute, RateLimiter::direct(quota(per_minute)));
-        }
-        bucket
-            .1
-            .check()
             .map_err(|not_until| ApiError::rate_limited(self.wait_secs(&not_until)))
     }
 
@@ -220,13 +198,6 @@ impl RateLimits {
             .as_secs_f64()
             .ceil() as u64
     }
-}
-
-/// Who a message quota is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    Visitor,
-    Operator,
 }
 
 /// A widget socket's places among its IP's and its visitor's.

@@ -12,18 +12,9 @@ use tandem_core::{CoreResult, Tandem};
 use tandem_worker::mail::DevMailbox;
 use tokio::sync::watch;
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::rate_limit::{RateLimits, Side};
+use crate::rate_limit::RateLimits;
 use crate::realtime::hub::Hub;
-
-impl AppState {
-    /// Refuses a message over the tenant's `messages_per_minute` for `side`.
-    pub async fn check_message_quota(&self, tenant: TenantId, side: Side) -> Result<(), ApiError> {
-        let tenant = self.tenants.by_id(&self.tandem, tenant).await?;
-        self.limits.check_tenant_messages(&tenant, side)
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {

@@ -1,6 +1,7 @@
 //! Messages of a dialog: what may be sent, how it is shown, and the services that write them.
 
 mod body;
+mod quota;
 mod service;
 
 use sea_orm::entity::prelude::*;
@@ -11,6 +12,7 @@ use crate::entity::{message, message_edit};
 use crate::ids::{ChatId, MessageId, UserId};
 
 pub use body::{ClientId, MessageBody};
+pub(crate) use quota::MessageQuotas;
 pub use service::{MessageService, OfflineRequest};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

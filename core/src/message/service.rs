@@ -108,6 +108,12 @@ impl MessageService {
             {
                 return same_sender(found, Author::Visitor, None);
             }
+            if attempt == 0 {
+                self.deps
+                    .quotas
+                    .charge(&self.deps.db, actor.tenant, Author::Visitor)
+                    .await?;
+            }
             match self
                 .append_visitor_message(
                     actor,
@@ -219,6 +225,10 @@ impl MessageService {
             return same_sender(found, Author::Operator, Some(actor));
         }
         may_handle_chat(actor, chat.operator_id)?;
+        self.deps
+            .quotas
+            .charge(&self.deps.db, actor.tenant, Author::Operator)
+            .await?;
 
         // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
         let now = self.deps.clock.now();

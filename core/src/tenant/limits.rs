@@ -14,7 +14,8 @@ pub struct TenantLimits {
     pub plugins: u32,
     pub plugin_memory_mib: u32,
     pub plugin_timeout_ms: u32,
-    /// Messages written in the tenant's chats per minute, visitors and operators together.
+    /// Messages written in the tenant's chats per minute: visitors have this allowance, and
+    /// operators another of the same size.
     pub messages_per_minute: u32,
 }
 

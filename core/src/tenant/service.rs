@@ -245,6 +245,7 @@ impl TenantService {
         .exec(&txn)
         .await?;
         txn.commit().await?;
+        self.deps.quotas.forget(id);
         self.by_id(id).await
     }
 

@@ -167,13 +167,6 @@ impl FrameHandler for OperatorFrames {
                 body,
                 client_id,
             } => {
-                if let Err(e) = self
-                    .state
-                    .check_message_quota(actor.tenant, crate::rate_limit::Side::Operator)
-                    .await
-                {
-                    return error_reply(e, client_id.as_deref());
-                }
                 let result = match chat_id.parse::<ChatId>() {
                     Ok(chat) => {
                         tandem

@@ -159,13 +159,6 @@ impl FrameHandler for VisitorFrames {
         match frame {
             VisitorFrame::Ping => Reply::Frame(ServerFrame::Pong.to_text()),
             VisitorFrame::Send { body, client_id } => {
-                if let Err(e) = self
-                    .state
-                    .check_message_quota(self.actor.tenant, crate::rate_limit::Side::Visitor)
-                    .await
-                {
-                    return error_reply(e, client_id.as_deref());
-                }
                 let started = std::time::Instant::now();
                 let sent = messages
                     .send_as_visitor(&self.actor, &body, client_id.as_deref())

@@ -153,6 +153,7 @@ pub async fn edits(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The chat is another operator's", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, description = "Over the company's messages a minute", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn reply(
@@ -162,9 +163,6 @@ pub async fn reply(
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id: ChatId = id.parse()?;
-    state
-        .check_message_quota(auth.actor.tenant, crate::rate_limit::Side::Operator)
-        .await?;
     let message = state
         .tandem
         .messages

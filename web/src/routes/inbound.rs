@@ -40,6 +40,7 @@ pub struct Received {
         (status = 404, description = "Inbound mail is off (no TANDEM_INBOUND_SECRET)", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "Refused, nothing created: an address that takes no mail (unknown, expired, a suspended company: never says which), automatic mail (auto-replies, bounces, lists), a sender who is not the visitor, no text of its own, or a flood", body = ErrorBody),
+        (status = 429, description = "Over the company's messages a minute; the relay should try again after Retry-After", body = ErrorBody),
     ),
     security(("inbound" = [])))]
 pub async fn email(
