@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::exports::tandem::plugin::hooks as wit;
 use crate::error::CallError;
+use tandem_core::tenant::EmailParts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,13 +65,6 @@ pub struct HookContext {
     pub now_ms: i64,
     #[serde(default)]
     pub webhook_urls: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailTemplate {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +162,7 @@ pub(crate) fn context(c: &HookContext) -> wit::Context {
     }
 }
 
-pub(crate) fn email_template(t: wit::TemplateSources) -> Result<EmailTemplate, CallError> {
+pub(crate) fn email_template(t: wit::TemplateSources) -> Result<EmailParts, CallError> {
     for (part, source) in [
         ("subject", &t.subject),
         ("html", &t.html),
@@ -181,7 +175,7 @@ pub(crate) fn email_template(t: wit::TemplateSources) -> Result<EmailTemplate, C
             )));
         }
     }
-    Ok(EmailTemplate {
+    Ok(EmailParts {
         subject: t.subject,
         html: t.html,
         text: t.text,

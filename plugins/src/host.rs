@@ -18,12 +18,11 @@ use crate::HOOKS_INTERFACE;
 use crate::bindings::{Plugin, PluginPre};
 use crate::compile::{CompileBudget, Compiler, first_line};
 use crate::error::{CallError, ValidationError};
-use crate::hooks::{
-    self, Delivery, EmailTemplate, HookContext, Manifest, RenderedEmail, UnreadMessage,
-};
+use crate::hooks::{self, Delivery, HookContext, Manifest, RenderedEmail, UnreadMessage};
 use crate::limits::{CallLimits, LOG_BYTES, MAX_COPY_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
 use crate::store::CallState;
 use crate::turns::Turns;
+use tandem_core::tenant::EmailParts;
 
 /// Plugin instances alive at once: the pool is sized for them, and calls beyond wait their turn
 /// (a full pool must never look like the plugin's failure).
@@ -345,7 +344,7 @@ impl PluginHost {
         plugin: &CompiledPlugin,
         limits: CallLimits,
         ctx: &HookContext,
-    ) -> Call<Option<EmailTemplate>> {
+    ) -> Call<Option<EmailParts>> {
         let ctx = hooks::context(ctx);
         self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
             let answer = p

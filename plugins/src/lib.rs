@@ -20,8 +20,7 @@ mod turns;
 pub use compile::{CompileBudget, Compiler};
 pub use error::{CallError, ValidationError};
 pub use hooks::{
-    Delivery, EmailTemplate, HookContext, HookName, Manifest, RenderedEmail, UnreadMessage,
-    VisitorInfo, Webhook,
+    Delivery, HookContext, HookName, Manifest, RenderedEmail, UnreadMessage, VisitorInfo, Webhook,
 };
 pub use host::{CompiledPlugin, HostOptions, PluginHost};
 pub use limits::CallLimits;

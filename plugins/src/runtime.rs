@@ -15,7 +15,6 @@ use tandem_core::outbox::{OfflineTimeoutPolicy, TimeoutContext};
 use tandem_core::plugin::{
     ActivePlugin, DEFAULT_FAILURE_THRESHOLD, LogLevel, PluginStore, TenantPlugins,
 };
-use tandem_core::tenant::TemplateSources;
 
 use crate::error::CallError;
 use crate::hooks::{Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo};
@@ -263,14 +262,7 @@ impl NotificationHooks for PluginRuntime {
                 },
             )
             .await?;
-        Some(ChosenTemplate {
-            sources: TemplateSources {
-                subject: template.subject,
-                html: template.html,
-                text: template.text,
-            },
-            plugin,
-        })
+        Some(ChosenTemplate { template, plugin })
     }
 
     async fn template_failed(&self, batch: &UnreadBatch, plugin: PluginId, reason: &str) {

@@ -10,7 +10,7 @@ use tandem_core::delivery::{
     Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome, bounded_routes, bounded_template,
 };
 use tandem_core::ids::{OutboxId, WebhookCallId};
-use tandem_core::tenant::Language;
+use tandem_core::tenant::{EmailParts, Language};
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
@@ -406,12 +406,12 @@ impl Deliverer {
         batch: &UnreadBatch,
         language: Language,
         context: &EmailContext,
-    ) -> Result<crate::templates::RenderedEmail, String> {
+    ) -> Result<EmailParts, String> {
         let chosen = bounded_template(self.hooks.as_ref(), batch, self.tandem.now()).await;
         if let Some(chosen) = chosen {
             let rendered = self
                 .templates
-                .render_off_thread(chosen.sources.into(), context.clone())
+                .render_off_thread(chosen.template, context.clone())
                 .await;
             match rendered {
                 Ok(rendered) => return Ok(rendered),
@@ -431,7 +431,7 @@ impl Deliverer {
             Ok(Some(custom)) => {
                 let rendered = self
                     .templates
-                    .render_off_thread(custom.into(), context.clone())
+                    .render_off_thread(custom, context.clone())
                     .await;
                 match rendered {
                     Ok(rendered) => return Ok(rendered),

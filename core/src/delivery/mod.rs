@@ -159,7 +159,7 @@ impl From<delivery::Model> for DeliveryRecord {
 /// is that plugin's failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChosenTemplate {
-    pub sources: crate::tenant::TemplateSources,
+    pub template: crate::tenant::EmailParts,
     pub plugin: PluginId,
 }
 

@@ -1,5 +1,6 @@
-//! A tenant's own unread-reply email template. Core keeps the three handlebars sources; the
-//! worker crate checks that they compile and render before they are saved.
+//! The three parts of an unread-reply email, and a tenant's own template of them. Core keeps
+//! the handlebars sources; the worker crate checks that they compile and render before they
+//! are saved.
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -16,10 +17,12 @@ use super::TenantService;
 /// Sources longer than this are refused: a template is a page of markup, not a payload.
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 
+/// An email's subject, HTML and plain-text parts: handlebars sources in a template (a tenant's,
+/// a plugin's, a built-in one), and the finished mail once rendered.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TemplateSources {
+pub struct EmailParts {
     /// Not blank.
     #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub subject: String,
@@ -27,7 +30,7 @@ pub struct TemplateSources {
     pub text: String,
 }
 
-impl TemplateSources {
+impl EmailParts {
     pub fn check_size(&self) -> CoreResult<()> {
         for (field, value) in [
             ("subject", &self.subject),
@@ -50,11 +53,11 @@ impl TemplateSources {
 
 impl TenantService {
     /// The tenant's own template, if it has one.
-    pub async fn email_template(&self, tenant: TenantId) -> CoreResult<Option<TemplateSources>> {
+    pub async fn email_template(&self, tenant: TenantId) -> CoreResult<Option<EmailParts>> {
         Ok(email_template::Entity::find_by_id(tenant)
             .one(&self.deps().db)
             .await?
-            .map(|row| TemplateSources {
+            .map(|row| EmailParts {
                 subject: row.subject,
                 html: row.html,
                 text: row.text,
@@ -65,7 +68,7 @@ impl TenantService {
     pub async fn set_email_template(
         &self,
         actor: &OperatorActor,
-        sources: TemplateSources,
+        sources: EmailParts,
     ) -> CoreResult<()> {
         actor.require_admin()?;
         sources.check_size()?;

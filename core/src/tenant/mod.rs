@@ -5,7 +5,7 @@ mod limits;
 mod service;
 mod settings;
 
-pub use email_template::{MAX_TEMPLATE_BYTES, TemplateSources};
+pub use email_template::{EmailParts, MAX_TEMPLATE_BYTES};
 pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};
 pub(crate) use service::{parse_limits, parse_settings};

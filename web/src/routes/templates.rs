@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use tandem_core::tenant::TemplateSources;
-use tandem_worker::templates::{EmailTemplate, TemplateError, Templates};
+use tandem_core::tenant::EmailParts;
+use tandem_worker::templates::{TemplateError, Templates};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,18 +26,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 pub struct TemplateView {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+    #[serde(flatten)]
+    pub template: EmailParts,
     /// False: the built-in template (in the widget's language) is in use.
     pub custom: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Preview {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
@@ -48,19 +40,14 @@ pub async fn get(
     AdminAuth(actor): AdminAuth,
 ) -> Result<Json<TemplateView>, ApiError> {
     let view = match state.tandem.tenants.email_template(actor.tenant).await? {
-        Some(custom) => TemplateView {
-            subject: custom.subject,
-            html: custom.html,
-            text: custom.text,
+        Some(template) => TemplateView {
+            template,
             custom: true,
         },
         None => {
             let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
-            let built_in = Templates::built_in(tenant.settings.branding.language);
             TemplateView {
-                subject: built_in.subject,
-                html: built_in.html,
-                text: built_in.text,
+                template: Templates::built_in(tenant.settings.branding.language),
                 custom: false,
             }
         }
@@ -69,7 +56,7 @@ pub async fn get(
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
-    request_body = TemplateSources,
+    request_body = EmailParts,
     responses(
         (status = 200, body = TemplateView),
         (status = 400, body = ErrorBody),
@@ -80,7 +67,7 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    JsonBody(sources): JsonBody<TemplateSources>,
+    JsonBody(sources): JsonBody<EmailParts>,
 ) -> Result<Json<TemplateView>, ApiError> {
     sources.check_size()?;
     check(&sources).await?;
@@ -90,9 +77,7 @@ pub async fn put(
         .set_email_template(&actor, sources.clone())
         .await?;
     Ok(Json(TemplateView {
-        subject: sources.subject,
-        html: sources.html,
-        text: sources.text,
+        template: sources,
         custom: true,
     }))
 }
@@ -109,37 +94,32 @@ pub async fn reset(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/templates/unread-reply/preview", tag = "admin",
-    request_body = TemplateSources,
-    responses((status = 200, description = "The template rendered against a sample dialog", body = Preview), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    request_body = EmailParts,
+    responses((status = 200, description = "The template rendered against a sample dialog", body = EmailParts), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn preview(
     _admin: AdminAuth,
-    JsonBody(sources): JsonBody<TemplateSources>,
-) -> Result<Json<Preview>, ApiError> {
+    JsonBody(sources): JsonBody<EmailParts>,
+) -> Result<Json<EmailParts>, ApiError> {
     sources.check_size()?;
-    let rendered = check(&sources).await?;
-    Ok(Json(Preview {
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-    }))
+    Ok(Json(check(&sources).await?))
 }
 
 /// The template's checks and a render against a sample, off the async threads.
-async fn check(
-    sources: &TemplateSources,
-) -> Result<tandem_worker::templates::RenderedEmail, ApiError> {
-    let template = EmailTemplate::from(sources.clone());
-    TEMPLATES.validate(template).await.map_err(|e| match e {
-        TemplateError::Busy => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
-        }
-        _ => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_template",
-            e.to_string(),
-        ),
-    })
+async fn check(sources: &EmailParts) -> Result<EmailParts, ApiError> {
+    TEMPLATES
+        .validate(sources.clone())
+        .await
+        .map_err(|e| match e {
+            TemplateError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+            }
+            _ => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_template",
+                e.to_string(),
+            ),
+        })
 }
 
 static TEMPLATES: LazyLock<Arc<Templates>> = LazyLock::new(|| Arc::new(Templates::new()));

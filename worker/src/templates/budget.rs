@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use handlebars::Handlebars;
 use tokio::sync::Semaphore;
 
-use super::{EmailContext, EmailTemplate, RENDER_WAIT, RenderedEmail, TemplateError, Templates};
+use tandem_core::tenant::EmailParts;
+
+use super::{EmailContext, RENDER_WAIT, TemplateError, Templates};
 
 /// All three parts of one email together.
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
@@ -90,9 +92,9 @@ impl Write for Capped<'_> {
 
 pub(super) async fn off_thread(
     templates: Arc<Templates>,
-    template: EmailTemplate,
+    template: EmailParts,
     context: EmailContext,
-) -> Result<RenderedEmail, TemplateError> {
+) -> Result<EmailParts, TemplateError> {
     let permit = tokio::time::timeout(RENDER_WAIT, SLOTS.acquire())
         .await
         .map_err(|_| TemplateError::Busy)?

@@ -12,36 +12,10 @@ pub mod guard;
 use std::time::Duration;
 
 use handlebars::Handlebars;
-use serde::{Deserialize, Serialize};
-use tandem_core::tenant::Language;
+use tandem_core::tenant::{EmailParts, Language};
 
 pub use budget::{MAX_OUTPUT_BYTES, RENDER_TIME};
 pub use context::{EmailContext, Line, Links};
-
-/// The three sources of one email template.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailTemplate {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-}
-
-impl From<tandem_core::tenant::TemplateSources> for EmailTemplate {
-    fn from(sources: tandem_core::tenant::TemplateSources) -> Self {
-        Self {
-            subject: sources.subject,
-            html: sources.html,
-            text: sources.text,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RenderedEmail {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -81,7 +55,7 @@ impl Templates {
     }
 
     /// The built-in template of a language: the files in `worker/templates/unread-reply/`.
-    pub fn built_in(language: Language) -> EmailTemplate {
+    pub fn built_in(language: Language) -> EmailParts {
         let [subject, html, text] = match language {
             Language::En => [
                 include_str!("../../templates/unread-reply/en/subject.hbs"),
@@ -94,7 +68,7 @@ impl Templates {
                 include_str!("../../templates/unread-reply/ru/text.hbs"),
             ],
         };
-        EmailTemplate {
+        EmailParts {
             subject: subject.to_owned(),
             html: html.to_owned(),
             text: text.to_owned(),
@@ -105,9 +79,9 @@ impl Templates {
     /// [`MAX_OUTPUT_BYTES`]. Async callers use [`Self::render_off_thread`].
     pub fn render(
         &self,
-        template: &EmailTemplate,
+        template: &EmailParts,
         context: &EmailContext,
-    ) -> Result<RenderedEmail, TemplateError> {
+    ) -> Result<EmailParts, TemplateError> {
         let parts = [
             ("subject", &template.subject),
             ("html", &template.html),
@@ -118,7 +92,7 @@ impl Templates {
         }
         let mut budget = budget::Budget::start();
         let subject = budget.render(&self.plain, "subject", &template.subject, context)?;
-        Ok(RenderedEmail {
+        Ok(EmailParts {
             // A subject is one line, whatever the template or the values hold.
             subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
             html: budget.render(&self.html, "html", &template.html, context)?,
@@ -130,9 +104,9 @@ impl Templates {
     /// no template holds up the async threads.
     pub async fn render_off_thread(
         self: &std::sync::Arc<Self>,
-        template: EmailTemplate,
+        template: EmailParts,
         context: EmailContext,
-    ) -> Result<RenderedEmail, TemplateError> {
+    ) -> Result<EmailParts, TemplateError> {
         budget::off_thread(self.clone(), template, context).await
     }
 
@@ -140,8 +114,8 @@ impl Templates {
     /// sample.
     pub async fn validate(
         self: &std::sync::Arc<Self>,
-        template: EmailTemplate,
-    ) -> Result<RenderedEmail, TemplateError> {
+        template: EmailParts,
+    ) -> Result<EmailParts, TemplateError> {
         self.render_off_thread(template, EmailContext::sample())
             .await
     }
