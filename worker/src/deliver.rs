@@ -54,6 +54,24 @@ pub enum Delivered {
     Failed,
 }
 
+/// What [`Deliverer::deliver`] did with an outbox row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub delivered: Delivered,
+    /// The webhook posts the batch was routed to, stored and due now: the caller schedules
+    /// them (the sweep finds them otherwise).
+    pub webhooks: Vec<WebhookCallId>,
+}
+
+impl From<Delivered> for Attempt {
+    fn from(delivered: Delivered) -> Self {
+        Self {
+            delivered,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
     #[error(transparent)]
@@ -112,16 +130,7 @@ impl Deliverer {
 
     /// Delivers what outbox row `id` stands for (with every other unread reply of its chat).
     /// Safe to call for the same row from several workers at once, and again after a crash.
-    pub async fn deliver(&self, id: OutboxId) -> Result<Delivered, DeliverError> {
-        Ok(self.deliver_routed(id).await?.0)
-    }
-
-    /// As [`Self::deliver`], also answering the webhook posts the batch was routed to, which
-    /// are stored and due now: the caller schedules them (the sweep finds them otherwise).
-    pub async fn deliver_routed(
-        &self,
-        id: OutboxId,
-    ) -> Result<(Delivered, Vec<WebhookCallId>), DeliverError> {
+    pub async fn deliver(&self, id: OutboxId) -> Result<Attempt, DeliverError> {
         let batch = match self
             .tandem
             .deliveries
@@ -129,24 +138,22 @@ impl Deliverer {
             .await?
         {
             Claim::Batch(batch) => batch,
-            Claim::NotDue(at) => return Ok((Delivered::NotDue(at), Vec::new())),
-            Claim::Busy | Claim::Settled => return Ok((Delivered::Nothing, Vec::new())),
+            Claim::NotDue(at) => return Ok(Delivered::NotDue(at).into()),
+            Claim::Busy | Claim::Settled => return Ok(Delivered::Nothing.into()),
             Claim::Skipped(reason) => {
                 tracing::info!(outbox = %id, reason, "unread replies not sent");
-                return Ok((Delivered::Skipped, Vec::new()));
+                return Ok(Delivered::Skipped.into());
             }
         };
         let (completion, delivered) = self.send(&batch).await;
-        match self
-            .tandem
-            .deliveries
-            .complete_routed(&batch, completion)
-            .await?
-        {
-            Some(webhooks) => Ok((delivered, webhooks)),
+        match self.tandem.deliveries.complete(&batch, completion).await? {
+            Some(webhooks) => Ok(Attempt {
+                delivered,
+                webhooks,
+            }),
             None => {
                 tracing::warn!(chat = %batch.chat, "a delivery outlived its claim; another worker took it over");
-                Ok((delivered, Vec::new()))
+                Ok(delivered.into())
             }
         }
     }

@@ -148,14 +148,14 @@ async fn run(
 ) -> Result<Delivered, DeliverError> {
     match job {
         Job::NotifyUnread { outbox } => {
-            let (delivered, webhooks) = deliverer.deliver_routed(*outbox).await?;
-            for webhook in webhooks {
+            let attempt = deliverer.deliver(*outbox).await?;
+            for webhook in attempt.webhooks {
                 let post = Job::PostWebhook { webhook };
                 if let Err(e) = queue.push(post, SystemTime::now()).await {
                     tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
                 }
             }
-            Ok(delivered)
+            Ok(attempt.delivered)
         }
         Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
     }

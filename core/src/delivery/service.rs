@@ -147,25 +147,20 @@ impl DeliveryService {
         })))
     }
 
-    /// Records how the email of a claimed batch went. Returns false when the claim had
-    /// expired and another worker took the batch over (the outcome is then not recorded).
-    pub async fn complete(&self, batch: &UnreadBatch, outcome: Outcome) -> CoreResult<bool> {
-        Ok(self.complete_routed(batch, outcome.into()).await?.is_some())
-    }
-
-    /// Records how a claimed batch went, and stores the webhook posts its plugin chose, in one
-    /// transaction. Returns the stored posts to schedule, or `None` when the claim had expired
-    /// and another worker took the batch over (nothing is recorded then).
-    pub async fn complete_routed(
+    /// Records how a claimed batch went (an [`Outcome`], or a [`Completion`] with the webhook
+    /// posts its plugin chose, stored in the same transaction). Returns the stored posts to
+    /// schedule, or `None` when the claim had expired and another worker took the batch over
+    /// (nothing is recorded then).
+    pub async fn complete(
         &self,
         batch: &UnreadBatch,
-        completion: Completion,
+        completion: impl Into<Completion>,
     ) -> CoreResult<Option<Vec<WebhookCallId>>> {
         let Completion {
             outcome,
             webhooks,
             skipped,
-        } = completion;
+        } = completion.into();
         let now = self.deps.clock.now();
         let tenant = batch.tenant.id;
         let ids: Vec<MessageId> = batch.messages.iter().map(|m| m.id).collect();
