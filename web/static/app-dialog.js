@@ -1,5 +1,6 @@
 // The open dialog: the whole history, marks, earlier texts, and the reply box.
-import { api, clock, el, uuid } from "./console.js";
+import { api, clock, el } from "./console.js";
+import { mergeMessage, uuid } from "./shared.js";
 import { renderLists } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
@@ -39,7 +40,7 @@ async function loadOlder() {
     if (state.selected !== id) return;
     const height = ui.log.scrollHeight;
     for (const message of messages) {
-      state.messages.set(message.id, merge(state.messages.get(message.id), message));
+      state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
       renderEntry(state.messages.get(message.id));
     }
     // The entry that was first may now follow a long pause.
@@ -131,24 +132,11 @@ function replyForm() {
 export function upsert(message) {
   if (message.chat_id !== state.selected) return;
   const known = state.messages.get(message.id);
-  state.messages.set(message.id, merge(known, message));
+  state.messages.set(message.id, mergeMessage(known, message));
   if (message.edited_at && known?.body !== message.body) state.earlier.delete(message.id);
   renderEntry(state.messages.get(message.id));
   if (!known) ui.log.scrollTop = ui.log.scrollHeight;
   markRead();
-}
-
-// The same message comes from the reply's answer, the socket and reloads, in any order: read
-// marks and the email mark only ever appear, and an older text never replaces a newer edit.
-function merge(known, incoming) {
-  if (!known) return incoming;
-  const merged = { ...known, ...incoming };
-  for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
-  if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
-    merged.body = known.body;
-    merged.edited_at = known.edited_at;
-  }
-  return merged;
 }
 
 export function renderEntry(message) {

@@ -2,29 +2,12 @@
 // cookie, building DOM without innerHTML (every text from the API is user input), the login
 // screen, and how times are shown.
 
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+import { request } from "./shared.js";
 
-export async function api(method, path, body, { raw = false, contentType } = {}) {
-  const headers = {};
-  let payload;
-  if (body !== undefined) {
-    headers["content-type"] = contentType || "application/json";
-    payload = raw ? body : JSON.stringify(body);
-  }
-  const response = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: "same-origin" });
-  if (!response.ok) {
-    let code = "http_error";
-    let message = `${response.status} ${response.statusText}`;
-    try { ({ code, message } = (await response.json()).error); } catch { /* not our error shape */ }
-    throw new ApiError(response.status, code, message);
-  }
-  return response.status === 204 ? null : response.json();
+export { ApiError, uuid } from "./shared.js";
+
+export function api(method, path, body, { raw = false, contentType } = {}) {
+  return request(`/api/v1${path}`, { method, body, raw, contentType, credentials: "same-origin" });
 }
 
 /// el("button", {class: "x", onclick: f}, "text", child…): attributes, properties and listeners.
@@ -122,12 +105,4 @@ export function liveSocket(path, { onFrame, onOpen, onClose }) {
   window.addEventListener("online", () => { if (!socket) { clearTimeout(retry); delay = 1000; open(); } });
   open();
   return { send: (frame) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(frame)) };
-}
-
-export function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

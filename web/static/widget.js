@@ -62,13 +62,7 @@
     drop(name) { try { localStorage.removeItem(`tandem:${key}:${name}`); } catch { /* private mode */ } },
   };
 
-  function uuid() {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  /* shared.js */
 
   const state = {
     config: null, token: store.get("visitor_token"), chat: null, visitorId: null,
@@ -78,17 +72,9 @@
   try { for (const item of JSON.parse(store.get("outbox") || "[]")) state.outbox.set(item.client_id, item); } catch { /* ignore */ }
   const saveOutbox = () => store.set("outbox", JSON.stringify([...state.outbox.values()].map(({ client_id, body }) => ({ client_id, body }))));
 
-  async function call(method, path, body) {
-    const headers = {};
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (state.token) headers.authorization = `Bearer ${state.token}`;
-    const response = await fetch(api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (!response.ok) {
-      let message = `${response.status}`;
-      try { message = (await response.json()).error.message; } catch { /* not our error shape */ }
-      throw Object.assign(new Error(message), { status: response.status });
-    }
-    return response.status === 204 ? null : response.json();
+  function call(method, path, body) {
+    const headers = state.token ? { authorization: `Bearer ${state.token}` } : {};
+    return request(api + path, { method, body, headers });
   }
 
   // ---- DOM ----
@@ -291,7 +277,7 @@
   const time = (iso) => new Date(iso).toLocaleTimeString(state.config?.branding.language || [], { hour: "2-digit", minute: "2-digit" });
 
   function upsert(message) {
-    state.messages.set(message.id, merge(state.messages.get(message.id), message));
+    state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
     if (message.client_id && state.outbox.has(message.client_id)) {
       state.outbox.delete(message.client_id);
       saveOutbox();
@@ -301,19 +287,6 @@
     if (message.author === "operator" && message.operator_id && !state.operators.has(message.operator_id)) refreshSoon();
     renderMessage(state.messages.get(message.id));
     afterChange();
-  }
-
-  // A message arrives from a send's answer, the socket and reloads, in any order: read marks
-  // and the email mark only ever appear, and an older text never replaces a newer edit.
-  function merge(known, incoming) {
-    if (!known) return incoming;
-    const merged = { ...known, ...incoming };
-    for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
-    if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
-      merged.body = known.body;
-      merged.edited_at = known.edited_at;
-    }
-    return merged;
   }
 
   function authorName(message) {
@@ -417,7 +390,7 @@
       for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
       const height = ui.body.scrollHeight;
       for (const message of dialog.messages) {
-        state.messages.set(message.id, merge(state.messages.get(message.id), message));
+        state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
         renderMessage(state.messages.get(message.id));
       }
       // What was on screen stays where it was.

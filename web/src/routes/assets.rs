@@ -25,12 +25,13 @@ pub fn routes() -> Router<AppState> {
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// Name, content type, body.
-const FILES: &[(&str, &str, &str)] = &[
+/// Name, content type, source.
+const SOURCES: &[(&str, &str, &str)] = &[
     ("widget.js", JS, include_str!("../../static/widget.js")),
     ("widget.css", CSS, include_str!("../../static/widget.css")),
     ("console.css", CSS, include_str!("../../static/console.css")),
     ("console.js", JS, include_str!("../../static/console.js")),
+    ("shared.js", JS, include_str!("../../static/shared.js")),
     ("app.js", JS, include_str!("../../static/app.js")),
     (
         "app-state.js",
@@ -96,11 +97,10 @@ const FILES: &[(&str, &str, &str)] = &[
 /// costs a few bytes), so an upgrade's new widget reaches visitors within minutes. The router
 /// gzips them (the widget is about a third of its size).
 pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some(index) = FILES.iter().position(|(file, _, _)| *file == name) else {
+    let Some(file) = files().iter().find(|file| file.name == name) else {
         return Err(tandem_core::CoreError::NotFound("file").into());
     };
-    let (_, kind, body) = FILES[index];
-    let etag = etags()[index].as_str();
+    let etag = file.etag.as_str();
     let cached = headers
         .get(IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -114,21 +114,53 @@ pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Result<Respon
     if cached {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    Ok((common, [(CONTENT_TYPE, kind)], body).into_response())
+    Ok((common, [(CONTENT_TYPE, file.kind)], file.body.as_str()).into_response())
 }
 
-/// One ETag per file, from its content (computed once).
-fn etags() -> &'static [String] {
-    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    ETAGS.get_or_init(|| {
-        FILES
+struct File {
+    name: &'static str,
+    kind: &'static str,
+    body: String,
+    /// From the content.
+    etag: String,
+}
+
+/// The files as served, built once: each source as it is, but the widget with the shared
+/// module inlined.
+fn files() -> &'static [File] {
+    static FILES: OnceLock<Vec<File>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        SOURCES
             .iter()
-            .map(|(_, _, body)| {
+            .map(|&(name, kind, source)| {
+                let body = match name {
+                    "widget.js" => with_shared_inlined(source),
+                    _ => source.to_owned(),
+                };
                 let digest = Sha256::digest(body.as_bytes());
-                format!("\"{}\"", tandem_core::secret::hex(&digest[..12]))
+                let etag = format!("\"{}\"", tandem_core::secret::hex(&digest[..12]));
+                File {
+                    name,
+                    kind,
+                    body,
+                    etag,
+                }
             })
             .collect()
     })
+}
+
+/// The widget is a classic script on other companies' pages: it cannot import the module the
+/// consoles share, and a second request would slow its first load. Its `/* shared.js */` line
+/// becomes the module's declarations, `export` dropped, inside the widget's own scope.
+fn with_shared_inlined(widget: &str) -> String {
+    const SHARED: &str = include_str!("../../static/shared.js");
+    let declarations: String = SHARED
+        .lines()
+        .map(|line| line.strip_prefix("export ").unwrap_or(line))
+        .flat_map(|line| [if line.is_empty() { "" } else { "  " }, line, "\n"])
+        .collect();
+    widget.replacen("  /* shared.js */\n", &declarations, 1)
 }
 
 #[cfg(test)]
@@ -141,11 +173,32 @@ mod tests {
         for entry in std::fs::read_dir(dir).expect("web/static") {
             let name = entry.expect("an entry").file_name();
             let name = name.to_string_lossy();
-            let served = super::FILES.iter().any(|(file, _, _)| *file == name);
+            let served = super::SOURCES.iter().any(|(file, _, _)| *file == name);
             if (name.ends_with(".js") || name.ends_with(".css")) && !served {
                 missing.push(name.into_owned());
             }
         }
-        assert!(missing.is_empty(), "not in FILES: {missing:?}");
+        assert!(missing.is_empty(), "not in SOURCES: {missing:?}");
+    }
+
+    #[test]
+    fn the_widget_carries_the_shared_module_in_its_own_scope() {
+        let widget = super::with_shared_inlined(include_str!("../../static/widget.js"));
+        assert!(!widget.contains("/* shared.js */"), "the place was found");
+        for declaration in [
+            "function mergeMessage(",
+            "function uuid(",
+            "function request(",
+            "class ApiError",
+        ] {
+            assert_eq!(widget.matches(declaration).count(), 1, "{declaration}");
+        }
+        assert!(
+            !widget
+                .lines()
+                .any(|line| line.trim_start().starts_with("export ")
+                    || line.trim_start().starts_with("import ")),
+            "a classic script cannot export or import"
+        );
     }
 }
