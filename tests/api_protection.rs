@@ -583,6 +583,43 @@ async fn the_api_document_describes_every_route(live: Live) {
     for name in ["Chat", "Message", "ErrorBody", "TenantSettings"] {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
+    // Every text rule the handlers enforce is stated where it applies (a renamed field would
+    // lose its rule silently otherwise).
+    for (schema, property, rule) in tandem_web::routes::openapi::TEXT_RULES {
+        let field = &schemas[*schema]["properties"][*property];
+        let text = if field["items"].is_object() {
+            &field["items"]
+        } else {
+            field
+        };
+        assert!(
+            text["maxLength"].is_u64(),
+            "{schema}.{property} has no stated length: {field}"
+        );
+        if !rule.pattern.is_empty() {
+            assert_eq!(text["pattern"], rule.pattern, "{schema}.{property}");
+        }
+    }
+    assert_eq!(
+        schemas["SendBody"]["properties"]["body"]["maxLength"], 10_000,
+        "the server's own message limit"
+    );
+    // Page sizes outside the documented range are refused, not cut.
+    let admin = Some(live.acme.admin_token.as_str());
+    for (path, token) in [
+        ("/api/v1/chats?limit=0", admin),
+        ("/api/v1/chats?limit=501", admin),
+        ("/api/v1/admin/notifications?limit=501", admin),
+        ("/api/v1/admin/notifications?limit=-1", admin),
+    ] {
+        let (status, body) = live.call(Method::GET, path, token, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query", "{path}");
+    }
+    let (status, _) = live
+        .call(Method::GET, "/api/v1/chats?limit=500", admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
     // The documented Message shape is what the server sends.
     let visitor = live.visitor(&live.acme).await;
     let message = live.visitor_says(&visitor, "hello").await;

@@ -14,6 +14,7 @@ pub mod events;
 pub mod held;
 pub mod ids;
 pub mod inbound;
+pub mod input_rules;
 pub mod limits;
 pub mod message;
 pub mod operator;

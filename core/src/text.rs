@@ -4,6 +4,27 @@
 //! split words. The joiners real scripts need stay: ZWJ and ZWNJ (emoji sequences, Persian,
 //! Indic scripts) and the left-to-right and right-to-left marks.
 
+use crate::error::{CoreError, CoreResult};
+
+/// The longest name of a person or a company, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A person's or a company's name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, on one line,
+/// without control or invisible formatting characters.
+pub fn parse_name(raw: &str) -> CoreResult<String> {
+    let name = raw.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || forbidden_char(name, false).is_some()
+    {
+        return Err(CoreError::invalid(
+            "name",
+            "must be 1 to 200 characters, without control or invisible formatting characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 /// The first character of `text` that is not allowed, if any (`newlines`: `\n`, `\r` and
 /// `\t` are allowed, as in a message body).
 pub fn forbidden_char(text: &str, newlines: bool) -> Option<char> {

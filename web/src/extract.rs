@@ -48,7 +48,51 @@ fn object<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, ApiError> {
     }
     match axum::Json::<T>::from_bytes(bytes) {
         Ok(axum::Json(value)) => Ok(JsonBody(value)),
+        Err(refused @ JsonRejection::JsonDataError(_)) => with_whole_numbers(bytes)
+            .and_then(|value| serde_json::from_value(value).ok())
+            .map(JsonBody)
+            .ok_or_else(|| json_rejection(refused)),
         Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// JSON does not tell `207` from `207.0`, and JSON Schema counts both as integers; serde
+/// refuses the second for an integer field. A body refused for its types is read once more
+/// with each whole-valued number as an integer (`None`: there was none, the refusal stands).
+/// Only refused bodies pay for this.
+fn with_whole_numbers(bytes: &[u8]) -> Option<serde_json::Value> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    whole_numbers_as_integers(&mut value).then_some(value)
+}
+
+/// Rewrites whole-valued floats in place; true when there was one. The depth is bounded by
+/// serde_json's own nesting limit on what it parsed.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    /// Beyond 2^53 a float no longer holds every whole number exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) => {
+            let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+                return false;
+            };
+            if f.fract() != 0.0 || f.abs() > EXACT {
+                return false;
+            }
+            *value = if f < 0.0 {
+                Value::from(f as i64)
+            } else {
+                Value::from(f as u64)
+            };
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |found, item| whole_numbers_as_integers(item) | found),
+        Value::Object(fields) => fields.values_mut().fold(false, |found, field| {
+            whole_numbers_as_integers(field) | found
+        }),
+        _ => false,
     }
 }
 
@@ -93,6 +137,25 @@ where
 
 /// A query string.
 pub struct QueryParams<T>(pub T);
+
+/// How many items a list query asks for: 1 to `MAX`, as the document states. Outside that it
+/// is refused (400) rather than quietly cut, so a client never mistakes a short page for the
+/// end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageSize<const MAX: u64>(pub u64);
+
+impl<'de, const MAX: u64> serde::Deserialize<'de> for PageSize<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let size = u64::deserialize(deserializer)?;
+        if (1..=MAX).contains(&size) {
+            Ok(Self(size))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "limit: must be 1 to {MAX}"
+            )))
+        }
+    }
+}
 
 impl<S, T> FromRequestParts<S> for QueryParams<T>
 where
@@ -149,4 +212,49 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
         "invalid_query",
         rejection.body_text(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Limits {
+        operators: u32,
+        offset: Option<i32>,
+    }
+
+    fn read(body: &str) -> Result<Limits, ApiError> {
+        object::<Limits>(body.as_bytes()).map(|JsonBody(limits)| limits)
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        let expected = Limits {
+            operators: 207,
+            offset: Some(-3),
+        };
+        assert_eq!(
+            read(r#"{"operators": 207, "offset": -3}"#).ok(),
+            Some(expected)
+        );
+        let floats = read(r#"{"operators": 207.0, "offset": -3e0}"#);
+        assert_eq!(
+            floats.ok(),
+            Some(Limits {
+                operators: 207,
+                offset: Some(-3)
+            })
+        );
+        for refused in [
+            r#"{"operators": 207.5}"#,
+            r#"{"operators": 1e300}"#,
+            r#"{"operators": -1.0}"#,
+            r#"{"operators": "207"}"#,
+        ] {
+            let error = read(refused).expect_err(refused);
+            assert_eq!(error.code, "invalid_input", "{refused}");
+        }
+    }
 }

@@ -28,7 +28,6 @@ use crate::outbox::{OutboxEntry, OutboxStatus, TimeoutContext, clamp_timeout};
 use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
-use crate::visitor::parse_visitor_name;
 use crate::visitor::service::{ProfileChange, write_profile};
 
 use super::{Arrival, Author, ClientId, EarlierText, Message, MessageBody, MessageChannel, Reader};
@@ -189,7 +188,7 @@ impl MessageService {
         request: OfflineRequest,
     ) -> CoreResult<(Chat, Message)> {
         let contact = ProfileChange {
-            name: Some(parse_visitor_name(&request.name)?),
+            name: Some(crate::text::parse_name(&request.name)?),
             email: Some(EmailAddress::parse(&request.email)?),
             locale: None,
         };

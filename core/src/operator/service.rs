@@ -207,7 +207,7 @@ impl OperatorService {
     ) -> CoreResult<(Operator, Option<String>)> {
         actor.require_admin()?;
         let email = EmailAddress::parse(&new.email)?;
-        let name = parse_name(&new.name)?;
+        let name = crate::text::parse_name(&new.name)?;
         let capacity = parse_capacity(new.capacity.unwrap_or(5))?;
         let (password, generated) = match new.password {
             Some(given) => {
@@ -276,7 +276,7 @@ impl OperatorService {
             ..Default::default()
         };
         if let Some(name) = &patch.name {
-            change.name = Set(parse_name(name)?);
+            change.name = Set(crate::text::parse_name(name)?);
         }
         if let Some(role) = patch.role {
             change.role = Set(role);
@@ -402,20 +402,6 @@ fn actor_of(row: &user::Model) -> OperatorActor {
         user: row.id,
         role: row.role,
     }
-}
-
-fn parse_name(raw: &str) -> CoreResult<String> {
-    let name = raw.trim();
-    if name.is_empty()
-        || name.chars().count() > 200
-        || crate::text::forbidden_char(name, false).is_some()
-    {
-        return Err(CoreError::invalid(
-            "name",
-            "must be 1 to 200 characters, without control or invisible formatting characters",
-        ));
-    }
-    Ok(name.to_owned())
 }
 
 fn parse_capacity(capacity: u32) -> CoreResult<u32> {

@@ -9,4 +9,7 @@ pub use email_template::{EmailParts, MAX_TEMPLATE_BYTES};
 pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};
 pub(crate) use service::{parse_limits, parse_settings};
+// The parsers that the API document's rules are checked against.
 pub use settings::{Branding, Language, SettingsPatch, TenantSettings, WidgetPosition};
+#[cfg(test)]
+pub(crate) use {service::parse_slug, settings::validate_origin};

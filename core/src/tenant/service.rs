@@ -102,10 +102,7 @@ impl TenantService {
 
     pub async fn create(&self, new: NewTenant) -> CoreResult<CreatedTenant> {
         let slug = parse_slug(&new.slug)?;
-        let name = new.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(CoreError::invalid("name", "must be 1 to 200 characters"));
-        }
+        let name = crate::text::parse_name(&new.name)?;
         let email = EmailAddress::parse(&new.admin_email)?;
         let password = match new.admin_password {
             Some(given) => password::check_strength(&given).map(|()| given)?,
@@ -273,7 +270,7 @@ impl TenantService {
     }
 }
 
-fn parse_slug(raw: &str) -> CoreResult<String> {
+pub(crate) fn parse_slug(raw: &str) -> CoreResult<String> {
     let slug = raw.trim();
     let ok = (2..=63).contains(&slug.len())
         && slug

@@ -211,13 +211,11 @@ impl Branding {
         check_text("branding.title", &self.title, 1, 100)?;
         check_text("branding.greeting", &self.greeting, 0, 500)?;
         if let Some(url) = &self.logo_url
-            && (url.len() > 2048
-                || !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.contains(char::is_whitespace))
+            && !is_web_url(url)
         {
             return Err(CoreError::invalid(
                 "branding.logo_url",
-                "must be an http(s) URL of at most 2048 characters",
+                "must be an http(s) URL with a host, without credentials, of at most 2048 bytes",
             ));
         }
         Ok(())
@@ -282,7 +280,7 @@ const MAX_WEBHOOK_URL_BYTES: usize = 2048;
 
 /// An absolute http(s) URL with a host, printable, of a sane length.
 /// An http(s) URL with a host, no credentials and nothing that could break out of a link.
-fn is_web_url(url: &str) -> bool {
+pub(crate) fn is_web_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -305,7 +303,7 @@ fn validate_webhook_url(url: &str) -> Result<(), CoreError> {
     }
 }
 
-fn validate_origin(origin: &str) -> Result<(), CoreError> {
+pub(crate) fn validate_origin(origin: &str) -> Result<(), CoreError> {
     let bad = || {
         CoreError::invalid(
             "allowed_origins",

@@ -10,8 +10,8 @@ use crate::clock::Timestamp;
 use crate::entity::visitor;
 use crate::ids::{TenantId, VisitorId};
 
+pub(crate) use service::load;
 pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};
-pub(crate) use service::{load, parse_visitor_name};
 
 /// An authenticated visitor acting within one tenant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -155,7 +155,11 @@ impl VisitorService {
         actor: &VisitorActor,
         patch: ProfilePatch,
     ) -> CoreResult<Visitor> {
-        let name = patch.name.as_deref().map(parse_visitor_name).transpose()?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(crate::text::parse_name)
+            .transpose()?;
         let email = patch
             .email
             .as_deref()
@@ -460,22 +464,8 @@ async fn issue_visitor_token(
     Ok(token)
 }
 
-pub(crate) fn parse_visitor_name(raw: &str) -> CoreResult<String> {
-    let name = raw.trim();
-    if name.is_empty()
-        || name.chars().count() > 200
-        || crate::text::forbidden_char(name, false).is_some()
-    {
-        return Err(CoreError::invalid(
-            "name",
-            "must be 1 to 200 characters, without control or invisible formatting characters",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
 /// A BCP 47 language tag such as `en` or `ru-RU`.
-fn parse_locale(raw: &str) -> CoreResult<String> {
+pub(crate) fn parse_locale(raw: &str) -> CoreResult<String> {
     let ok = (2..=35).contains(&raw.len())
         && raw.split('-').all(|part| {
             !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric())

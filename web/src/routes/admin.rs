@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, PageSize, QueryParams};
 use crate::routes::chats::OperatorList;
 use crate::state::AppState;
 
@@ -187,9 +187,9 @@ pub struct DeliveryLog {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
-    /// At most this many lines (default 100, maximum 500).
-    #[param(nullable = false)]
-    pub limit: Option<u64>,
+    /// At most this many lines (default 100).
+    #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
+    pub limit: Option<PageSize<500>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/notifications", tag = "admin",
@@ -204,7 +204,7 @@ pub async fn notifications(
     let deliveries = state
         .tandem
         .deliveries
-        .log(&actor, query.limit.unwrap_or(100))
+        .log(&actor, query.limit.map_or(100, |size| size.0))
         .await?;
     Ok(Json(DeliveryLog { deliveries }))
 }

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::OperatorAuth;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, OptionalJsonBody, QueryParams};
+use crate::extract::{JsonBody, OptionalJsonBody, PageSize, QueryParams};
 use crate::routes::widget::{ReadBody, SendBody};
 use crate::state::AppState;
 
@@ -43,9 +43,9 @@ pub struct ListQuery {
     /// Only chats assigned to me.
     #[serde(default)]
     pub mine: bool,
-    /// At most this many, most recently active first (maximum 500).
-    #[param(nullable = false)]
-    pub limit: Option<u64>,
+    /// At most this many, most recently active first.
+    #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
+    pub limit: Option<PageSize<500>>,
 }
 
 /// Which page of a dialog: the newest messages unless `before` names where the older ones end.
@@ -55,16 +55,16 @@ pub struct PageQuery {
     /// Messages before this `seq` (the first one of the page you have).
     #[param(nullable = false)]
     pub before: Option<i64>,
-    /// At most this many (default 200, maximum 500).
-    #[param(nullable = false)]
-    pub limit: Option<u64>,
+    /// At most this many (default 200).
+    #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
+    pub limit: Option<PageSize<500>>,
 }
 
 impl PageQuery {
     pub fn page(&self) -> Page {
         Page {
             before: self.before,
-            limit: self.limit.unwrap_or(DEFAULT_PAGE),
+            limit: self.limit.map_or(DEFAULT_PAGE, |size| size.0),
         }
     }
 }
@@ -91,7 +91,7 @@ pub async fn list(
             ChatFilter {
                 category: query.category,
                 mine: query.mine,
-                limit: query.limit,
+                limit: query.limit.map(|size| size.0),
             },
         )
         .await?;
@@ -175,6 +175,7 @@ pub async fn reply(
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     /// The operator to assign; the caller when absent.
+    #[schema(format = Uuid)]
     pub operator_id: Option<String>,
 }
 

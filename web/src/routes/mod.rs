@@ -32,7 +32,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api, document) = api(&state).split_for_parts();
     Router::new()
         .merge(api)
-        .merge(openapi::routes(document))
+        .merge(openapi::routes(document, state.max_message_chars))
         .merge(pages::routes())
         .merge(assets::routes())
         .merge(dev_mailbox::routes())

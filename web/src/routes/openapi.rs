@@ -6,9 +6,11 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
+use tandem_core::input_rules::{self, TextRule};
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, Ref, Response};
+use utoipa::openapi::{Content, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
@@ -33,9 +35,14 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// Serves the document, completed by [`add_shared_answers`] and serialized once.
-pub fn routes(mut document: utoipa::openapi::OpenApi) -> Router<AppState> {
+/// Serves the document, completed by [`add_shared_answers`] and [`add_text_rules`] and
+/// serialized once.
+pub fn routes(
+    mut document: utoipa::openapi::OpenApi,
+    max_message_chars: usize,
+) -> Router<AppState> {
     add_shared_answers(&mut document);
+    add_text_rules(&mut document, max_message_chars);
     let json = Bytes::from(
         serde_json::to_vec(&document).expect("the OpenAPI document is plain data and serializes"),
     );
@@ -163,4 +170,67 @@ fn answer(operation: &mut Operation, status: &str, description: &str) {
             );
             response.into()
         });
+}
+
+/// Where each rule of [`input_rules`] applies: schema, property (for a list, its items).
+pub const TEXT_RULES: &[(&str, &str, TextRule)] = &[
+    ("SendBody", "body", input_rules::MESSAGE),
+    ("SendBody", "client_id", input_rules::CLIENT_ID),
+    ("EditBody", "body", input_rules::MESSAGE),
+    ("OfflineRequestBody", "name", input_rules::NAME),
+    ("OfflineRequestBody", "email", input_rules::EMAIL),
+    ("OfflineRequestBody", "message", input_rules::MESSAGE),
+    ("VisitorBody", "name", input_rules::NAME),
+    ("VisitorBody", "email", input_rules::EMAIL),
+    ("VisitorBody", "locale", input_rules::LOCALE),
+    ("NewOperatorBody", "name", input_rules::NAME),
+    ("NewOperatorBody", "email", input_rules::EMAIL),
+    ("NewOperatorBody", "password", input_rules::PASSWORD),
+    ("OperatorPatchBody", "name", input_rules::NAME),
+    ("NewTenantBody", "slug", input_rules::SLUG),
+    ("NewTenantBody", "name", input_rules::NAME),
+    ("NewTenantBody", "admin_email", input_rules::EMAIL),
+    ("NewTenantBody", "admin_password", input_rules::PASSWORD),
+    ("SettingsPatch", "allowed_origins", input_rules::ORIGIN),
+    ("SettingsPatch", "webhook_urls", input_rules::WEB_URL),
+    ("SettingsPatch", "site_url", input_rules::WEB_URL_OR_EMPTY),
+    (
+        "SettingsPatch",
+        "mail_from_name",
+        input_rules::MAIL_FROM_NAME,
+    ),
+    ("Branding", "color", input_rules::COLOR),
+    ("Branding", "title", input_rules::TITLE),
+    ("Branding", "greeting", input_rules::GREETING),
+    ("Branding", "logo_url", input_rules::WEB_URL),
+];
+
+/// States what the server takes of each text field (see [`input_rules`]): patterns and lengths
+/// the handlers enforce, so that a client (or a fuzzer) learns them from the document.
+pub fn add_text_rules(document: &mut utoipa::openapi::OpenApi, max_message_chars: usize) {
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for (schema, property, rule) in TEXT_RULES {
+        let field = match components.schemas.get_mut(*schema) {
+            Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(*property),
+            _ => None,
+        };
+        let text = match field {
+            Some(RefOr::T(Schema::Object(text))) => text,
+            Some(RefOr::T(Schema::Array(list))) => match &mut list.items {
+                ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                    RefOr::T(Schema::Object(text)) => text,
+                    _ => continue,
+                },
+                ArrayItems::False => continue,
+            },
+            _ => continue,
+        };
+        if !rule.pattern.is_empty() {
+            text.pattern = Some(rule.pattern.to_owned());
+        }
+        text.min_length = rule.min_length;
+        text.max_length = rule.max_length.or(Some(max_message_chars));
+    }
 }

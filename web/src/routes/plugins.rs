@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, PageSize, QueryParams};
 use crate::state::AppState;
 
 /// `max_plugin_bytes`: the largest module an upload may carry (the body also holds the form).
@@ -53,9 +53,9 @@ pub struct PluginLog {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
-    /// At most this many lines (default 100, maximum 1000).
-    #[param(nullable = false)]
-    pub limit: Option<u64>,
+    /// At most this many lines (default 100).
+    #[param(value_type = u64, minimum = 1, maximum = 1000, required = false, nullable = false)]
+    pub limit: Option<PageSize<1000>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/plugins", tag = "admin",
@@ -220,7 +220,7 @@ pub async fn logs(
     let lines = state
         .tandem
         .plugins
-        .logs(&actor, id, query.limit.unwrap_or(100))
+        .logs(&actor, id, query.limit.map_or(100, |size| size.0))
         .await?;
     Ok(Json(PluginLog { lines }))
 }

@@ -24,12 +24,31 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(preview))
 }
 
+/// The template's parts, and whether they are the tenant's own. (Not EmailParts flattened: its
+/// schema refuses properties it does not name, as a request must.)
 #[derive(Serialize, ToSchema)]
 pub struct TemplateView {
-    #[serde(flatten)]
-    pub template: EmailParts,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
     /// False: the built-in template (in the widget's language) is in use.
     pub custom: bool,
+}
+
+impl TemplateView {
+    fn of(parts: EmailParts, custom: bool) -> Self {
+        let EmailParts {
+            subject,
+            html,
+            text,
+        } = parts;
+        Self {
+            subject,
+            html,
+            text,
+            custom,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/templates/unread-reply", tag = "admin",
@@ -40,16 +59,13 @@ pub async fn get(
     AdminAuth(actor): AdminAuth,
 ) -> Result<Json<TemplateView>, ApiError> {
     let view = match state.tandem.tenants.email_template(actor.tenant).await? {
-        Some(template) => TemplateView {
-            template,
-            custom: true,
-        },
+        Some(template) => TemplateView::of(template, true),
         None => {
             let tenant = state.tandem.tenants.by_id(actor.tenant).await?;
-            TemplateView {
-                template: Templates::built_in(tenant.settings.branding.language),
-                custom: false,
-            }
+            TemplateView::of(
+                Templates::built_in(tenant.settings.branding.language),
+                false,
+            )
         }
     };
     Ok(Json(view))
@@ -76,10 +92,7 @@ pub async fn put(
         .tenants
         .set_email_template(&actor, sources.clone())
         .await?;
-    Ok(Json(TemplateView {
-        template: sources,
-        custom: true,
-    }))
+    Ok(Json(TemplateView::of(sources, true)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/templates/unread-reply", tag = "admin",

@@ -333,7 +333,7 @@ pub async fn edit(
 #[serde(deny_unknown_fields)]
 pub struct ReadBody {
     /// The newest message seen; everything up to it counts as read.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Uuid)]
     pub up_to: String,
 }
 
