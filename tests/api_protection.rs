@@ -813,16 +813,16 @@ async fn the_hosted_chat_page_is_served_locked_down(live: Live) {
     }
 }
 
-async fn flood_limits(db: tandem_migrations::test_db::TestDatabase) -> Live {
+async fn flood_limits(db: tandem_testkit::TestDatabase) -> Live {
     Live::with_env(db, &[("TANDEM_RATE_LIMIT_PER_VISITOR", "60")]).await
 }
 
 mod limits {
     use super::*;
-    tandem_migrations::on_both_databases!(flood_limits => floods_are_rate_limited);
+    tandem_testkit::on_both_databases!(flood_limits => floods_are_rate_limited);
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Live::on_database =>
     tenants_cannot_reach_each_other,
     bad_input_gets_a_clear_error_and_changes_nothing,

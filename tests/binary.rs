@@ -260,7 +260,7 @@ async fn configuration_errors_are_reported_not_panicked(env: Env) {
     );
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Env::on_database =>
     first_run_creates_the_demo_tenant_and_prints_its_login_once,
     tenant_create_prints_one_json_object_and_refuses_bad_input,

@@ -4,8 +4,7 @@
 //! same visitor on another device. A failing story leaves screenshots in `tests/output/`.
 
 #[allow(dead_code)]
-#[path = "../plugins/tests/support/guests.rs"]
-mod guests;
+use tandem_testkit::guests;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -13,11 +12,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 
 use support::browser::{Browsers, Page, expect, free_port};
 use support::live::{Company, Live};
-use support::smtp::SmtpSink;
+use tandem_testkit::smtp::SmtpSink;
 
 /// Keys as WebDriver spells them.
 const ENTER: &str = "\u{E007}";
@@ -1076,7 +1075,7 @@ async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     }
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Stage::on_database =>
     the_night_visitor_is_answered_while_there_and_mailed_once_gone,
     the_offline_request_is_edited_in_the_chat_it_opened,
@@ -1090,14 +1089,14 @@ tandem_migrations::on_both_databases!(
 
 mod dev_mailbox {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Stage::with_dev_mailbox => the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog
     );
 }
 
 mod crash {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Stage::on_a_fixed_port => a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing
     );
 }

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tokio::process::Child;
 
 use support::Server;
 use support::live::{Client, Live};
-use support::smtp::SmtpSink;
+use tandem_testkit::smtp::SmtpSink;
 
 /// Nodes beat every second, so a dead node's visitors go offline within about 3 s.
 const HEARTBEAT_SECS: &str = "1";

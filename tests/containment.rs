@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -451,7 +451,7 @@ async fn per_ip_frame_limits(db: TestDatabase) -> Live {
     .await
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Live::on_database =>
     guessing_a_password_is_throttled,
     visitors_cannot_use_up_the_operators_replies,
@@ -462,12 +462,12 @@ tandem_migrations::on_both_databases!(
 
 mod slow_clients {
     use super::*;
-    tandem_migrations::on_both_databases!(slow_client_limits => half_sent_requests_cannot_starve_the_listener);
+    tandem_testkit::on_both_databases!(slow_client_limits => half_sent_requests_cannot_starve_the_listener);
 }
 
 mod frames {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         per_ip_frame_limits =>
         socket_frames_count_against_the_ip_allowance,
         unknown_widget_keys_count_against_the_ip_allowance,
@@ -476,5 +476,5 @@ mod frames {
 
 mod proxy {
     use super::*;
-    tandem_migrations::on_both_databases!(behind_a_proxy => clients_behind_a_trusted_proxy_have_their_own_allowance);
+    tandem_testkit::on_both_databases!(behind_a_proxy => clients_behind_a_trusted_proxy_have_their_own_allowance);
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 
 use support::live::{Live, Visitor};
-use support::smtp::{Mode, SmtpSink};
+use tandem_testkit::smtp::{Mode, SmtpSink};
 
 struct Mailing {
     live: Live,
@@ -404,7 +404,7 @@ async fn the_dev_mailbox_is_off_unless_enabled(live: Live) {
 
 mod smtp {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Mailing::on_database =>
         the_night_visitor_gets_the_unread_reply_by_email_and_comes_back,
         a_tenant_template_is_checked_previewed_and_used,
@@ -413,20 +413,20 @@ mod smtp {
 
 mod separate_workers {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Mailing::without_embedded_worker =>
         a_worker_killed_mid_delivery_is_taken_over,
     );
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     with_the_dev_mailbox =>
     without_smtp_the_dev_mailbox_keeps_the_mail,
 );
 
 mod dev_mailbox_off {
     use super::*;
-    tandem_migrations::on_both_databases!(Live::on_database => the_dev_mailbox_is_off_unless_enabled);
+    tandem_testkit::on_both_databases!(Live::on_database => the_dev_mailbox_is_off_unless_enabled);
 }
 
 mod public_address {
@@ -436,5 +436,5 @@ mod public_address {
         db
     }
 
-    tandem_migrations::on_both_databases!(database => the_dev_mailbox_is_off_on_a_public_address);
+    tandem_testkit::on_both_databases!(database => the_dev_mailbox_is_off_on_a_public_address);
 }

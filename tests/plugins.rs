@@ -1,20 +1,19 @@
 //! Tenant plugins through the real server: uploaded over the admin API, validated, run for
 //! their own tenant only, and contained when they misbehave — the visitor still gets their mail.
 
-#[path = "../plugins/tests/support/guests.rs"]
-mod guests;
+use tandem_testkit::guests;
 mod support;
 
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 
 use guests::{guest, guest_path};
 use support::live::{Company, Live, Operator, Visitor};
-use support::receiver::{Receiver, expected_signature};
-use support::smtp::SmtpSink;
+use tandem_testkit::receiver::{Receiver, expected_signature};
+use tandem_testkit::smtp::SmtpSink;
 
 struct Plugged {
     live: Live,
@@ -785,7 +784,7 @@ fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Plugged::on_database =>
     authors_check_and_run_plugins_from_the_command_line,
     a_plugin_changes_its_own_tenants_timeout_and_template_only,

@@ -488,7 +488,7 @@ async fn the_hand_over_to_the_company_site_carries_the_dialog(live: Live) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Live::on_database =>
     the_hand_over_to_the_company_site_carries_the_dialog,
     offline_form_opens_the_chat_and_edits_arrive_live,

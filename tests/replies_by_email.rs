@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 
 use support::live::{Live, PLATFORM_TOKEN};
-use support::smtp::SmtpSink;
+use tandem_testkit::smtp::SmtpSink;
 
 const SECRET: &str = "inbound-secret-for-tests";
 
@@ -347,14 +347,14 @@ async fn a_reply_over_smtp_lands_in_the_same_dialog((r, port): (Replying, u16)) 
     assert_eq!(dialog["messages"].as_array().unwrap().len(), 3);
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Replying::on_database =>
     a_reply_by_email_lands_once_in_the_same_dialog,
 );
 
 mod smtp_listener {
     use super::*;
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Replying::with_smtp_listener => a_reply_over_smtp_lands_in_the_same_dialog
     );
 }

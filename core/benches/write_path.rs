@@ -15,7 +15,7 @@ use tandem_core::tenant::NewTenant;
 use tandem_core::visitor::{SessionRequest, VisitorActor};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
-use tandem_migrations::test_db::{POSTGRES_URL_VAR, TestDatabase};
+use tandem_testkit::test_db::{POSTGRES_URL_VAR, TestDatabase};
 use tokio::sync::Mutex;
 
 fn setting(name: &str, default: usize) -> usize {

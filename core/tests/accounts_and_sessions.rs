@@ -541,7 +541,7 @@ async fn session_tokens_expire_revoke_and_follow_the_account(w: World) {
     );
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     World::on_database =>
     tenant_creation_validates_and_refuses_duplicates,
     logins_fail_alike_and_deactivation_is_immediate,

@@ -422,7 +422,7 @@ async fn the_delivery_log_is_the_tenants_own_and_for_admins(w: World) {
     ));
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     World::on_database =>
     one_claim_takes_every_unread_reply_of_the_chat,
     replies_read_in_time_are_never_sent,

@@ -709,7 +709,7 @@ async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
         .expect("the new limit");
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     World::on_database =>
     operator_reply_writes_the_outbox_row_and_schedules_it,
     reading_a_reply_settles_its_notification,

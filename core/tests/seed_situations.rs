@@ -558,7 +558,7 @@ async fn closed_chat_reopens_when_the_visitor_writes(w: World) {
     assert_eq!(chat.operator_id, None);
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     World::on_database =>
     night_visitor_who_wrote_and_left_stays_open_and_offline,
     queued_visitor_who_left_moves_to_offline_after_the_grace,

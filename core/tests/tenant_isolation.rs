@@ -323,7 +323,7 @@ async fn widget_keys_find_only_their_own_tenant(w: World) {
     );
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     World::on_database =>
     another_tenant_can_neither_read_nor_touch_a_tenants_data,
     widget_keys_find_only_their_own_tenant

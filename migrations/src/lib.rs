@@ -18,8 +18,6 @@ mod m20261128_000001_email_confirmation;
 mod m20261128_000002_dev_mail_parts;
 mod m20261128_000003_message_channel;
 mod m20261128_000004_message_mail;
-#[cfg(feature = "test-db")]
-pub mod test_db;
 
 pub struct Migrator;
 

@@ -8,14 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "../tests/support/guests.rs"]
-#[allow(dead_code)]
-mod guests;
-
-use guests::guest;
 use hdrhistogram::Histogram;
 use tandem_plugins::hooks::{HookContext, VisitorInfo};
 use tandem_plugins::{CallLimits, PluginHost};
+use tandem_testkit::guests::guest;
 
 fn context(visitor_name: &str) -> HookContext {
     HookContext {

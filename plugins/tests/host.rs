@@ -7,8 +7,7 @@ use std::time::Duration;
 use tandem_plugins::hooks::{
     Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo,
 };
-#[path = "support/guests.rs"]
-mod guests;
+use tandem_testkit::guests;
 
 use guests::guest;
 use tandem_plugins::{CallError, CallLimits, CompiledPlugin, PluginHost, ValidationError};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -63,8 +63,8 @@ impl Live {
     pub async fn with_smtp(
         db: TestDatabase,
         vars: &[(&str, &str)],
-    ) -> (Self, super::smtp::SmtpSink) {
-        let smtp = super::smtp::SmtpSink::start().await;
+    ) -> (Self, tandem_testkit::smtp::SmtpSink) {
+        let smtp = tandem_testkit::smtp::SmtpSink::start().await;
         let url = smtp.url();
         let mut all = vec![("TANDEM_SMTP_URL", url.as_str())];
         all.extend_from_slice(vars);

@@ -5,16 +5,12 @@
 
 pub mod browser;
 pub mod live;
-#[path = "../../worker/tests/support/receiver.rs"]
-pub mod receiver;
-#[path = "../../worker/tests/support/smtp.rs"]
-pub mod smtp;
 
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};

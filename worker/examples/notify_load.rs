@@ -11,9 +11,7 @@
 //! throughput). Mail goes over SMTP to a sink on loopback. No sweep runs: every mail comes from
 //! an apalis job.
 
-#[path = "../tests/support/smtp.rs"]
-#[allow(dead_code)]
-mod smtp;
+use tandem_testkit::smtp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -13,12 +13,12 @@ use tandem_core::message::Message;
 use tandem_core::operator::OperatorActor;
 use tandem_core::tenant::Tenant;
 use tandem_core::visitor::{SessionRequest, VisitorActor};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Delivered, Deliverer, DeliverySettings};
 use tandem_worker::mail::{DevMailbox, Mailer, SmtpMailer};
 use tandem_worker::sweep::Sweep;
 
-use support::smtp::{Mode, SmtpSink};
+use tandem_testkit::smtp::{Mode, SmtpSink};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -462,7 +462,7 @@ fn unfold_quoted_printable(data: &str) -> String {
     data.replace("=\r\n", "").replace("=3D", "=")
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Setup::on_database =>
     an_unread_reply_is_mailed_once_batched_and_threaded,
     replies_read_in_time_are_not_mailed,

@@ -11,12 +11,12 @@ use tandem_core::tenant::SettingsPatch;
 use tandem_core::visitor::{ProfilePatch, SessionRequest};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Deliverer, DeliverySettings};
 use tandem_worker::mail::SmtpMailer;
 use tandem_worker::queue::JobQueue;
 
-use support::smtp::SmtpSink;
+use tandem_testkit::smtp::SmtpSink;
 
 /// Acme on a fresh database with a 1 s offline timeout, its replies scheduled on a queue of
 /// their own.
@@ -214,7 +214,7 @@ async fn fresh(database: TestDatabase) -> TestDatabase {
     database
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     fresh =>
     a_reply_becomes_a_delayed_job_that_mails_it,
     two_workers_and_the_sweep_racing_send_each_mail_once,

@@ -18,14 +18,14 @@ use tandem_core::ids::PluginId;
 use tandem_core::operator::OperatorActor;
 use tandem_core::outbox::OutboxStatus;
 use tandem_core::tenant::{SettingsPatch, Tenant};
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tandem_worker::deliver::{DEFAULT_LEASE, Deliverer, DeliverySettings};
 use tandem_worker::mail::{Mailer, SmtpMailer};
 use tandem_worker::sweep::Sweep;
 use tandem_worker::webhook::WebhookPolicy;
 
-use support::receiver::{Receiver, expected_signature};
-use support::smtp::{Mode, SmtpSink};
+use tandem_testkit::receiver::{Receiver, expected_signature};
+use tandem_testkit::smtp::{Mode, SmtpSink};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -404,7 +404,7 @@ async fn a_url_removed_from_the_settings_is_no_longer_posted(s: Setup) {
     );
 }
 
-tandem_migrations::on_both_databases!(
+tandem_testkit::on_both_databases!(
     Setup::on_database =>
     a_routed_batch_is_mailed_and_posted_signed,
     a_failing_receiver_is_retried_on_its_own_schedule,
@@ -436,7 +436,7 @@ mod strict {
         );
     }
 
-    tandem_migrations::on_both_databases!(
+    tandem_testkit::on_both_databases!(
         Setup::strict =>
         private_addresses_are_refused_by_default,
     );

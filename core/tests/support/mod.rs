@@ -18,7 +18,7 @@ use tandem_core::tenant::{NewTenant, Tenant};
 use tandem_core::visitor::{SessionRequest, VisitorActor};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
-use tandem_migrations::test_db::TestDatabase;
+use tandem_testkit::TestDatabase;
 use tokio::sync::broadcast::Receiver;
 
 #[derive(Default)]

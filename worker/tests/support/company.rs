@@ -60,7 +60,7 @@ pub async fn acme(tandem: &Tandem) -> Acme {
 /// Tandem on `database`, migrated, with time in the test's hands; and Acme in it.
 #[allow(dead_code)] // the queue tests run on the real clock
 pub async fn acme_at_manual_time(
-    database: &tandem_migrations::test_db::TestDatabase,
+    database: &tandem_testkit::TestDatabase,
 ) -> (Tandem, tandem_core::clock::ManualClock, Acme) {
     use tandem_migrations::MigratorTrait;
     let db = tandem_core::database::connect(database.url())

@@ -5,7 +5,7 @@
 //! option, so every connection made from [`TestDatabase::url`] (a pool, a child process) sees only
 //! that schema. The schema is dropped when the value is dropped.
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database};
 
 /// The variable that names the PostgreSQL server for tests.
 pub const POSTGRES_URL_VAR: &str = "TANDEM_TEST_POSTGRES_URL";

@@ -5,7 +5,7 @@
 pub fn guest_path(name: &str) -> String {
     let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
         format!("{target}/guests/wasm32-wasip2/release")
     });
     format!("{dir}/{name}.wasm")
@@ -21,7 +21,6 @@ pub fn guest(name: &str) -> Vec<u8> {
 /// A component that is valid and small (≈ 150 KB) but slow and memory-hungry to compile: one
 /// function of thousands of locals all live across thousands of branches, which keeps the
 /// register allocator busy for a long time.
-#[allow(dead_code)] // not every test binary that includes this file uses it
 pub fn expensive_to_compile() -> Vec<u8> {
     const LOCALS: usize = 2_000;
     const BRANCHES: usize = 15_000;

@@ -1,0 +1,10 @@
+//! What the tests of every crate share: a fresh database per test on SQLite and on PostgreSQL
+//! ([`on_both_databases!`] runs a test on each), an SMTP server that keeps what it receives, an
+//! HTTP receiver for webhooks, and the plugins `scripts/build-plugins` builds.
+
+pub mod guests;
+pub mod receiver;
+pub mod smtp;
+pub mod test_db;
+
+pub use test_db::TestDatabase;
