@@ -523,7 +523,7 @@ async fn shutdown_closes_sockets_with_a_close_frame(live: Live) {
     ));
     let mut tab = support::live::Socket::open(&url.replacen("http://", "ws://", 1)).await;
     let closed = tokio::spawn(async move { tab.expect_close().await });
-    assert!(server.terminate().await.success());
+    assert!(server.terminate().await, "a clean stop");
     assert_eq!(closed.await.unwrap().0, 1001, "going away");
 }
 

@@ -21,6 +21,12 @@ use tandem_testkit::smtp::SmtpSink;
 /// Keys as WebDriver spells them.
 const ENTER: &str = "\u{E007}";
 
+/// Where the stage's server runs: in the test's process, or as the binary (to crash it).
+enum Server {
+    InProcess,
+    Process,
+}
+
 struct Stage {
     live: Live,
     smtp: SmtpSink,
@@ -35,19 +41,31 @@ impl Stage {
     /// A server on a port of its own choosing, so that it comes back there after a crash.
     async fn on_a_fixed_port(db: TestDatabase) -> Self {
         let port = free_port();
-        Self::with_env(db, &[("TANDEM_BIND", &format!("127.0.0.1:{port}"))]).await
+        let bind = format!("127.0.0.1:{port}");
+        Self::build(db, &[("TANDEM_BIND", &bind)], true, Server::Process).await
     }
 
     /// No SMTP server: mail is kept and shown at /dev/mailbox, as on a newcomer's machine.
     async fn with_dev_mailbox(db: TestDatabase) -> Self {
-        Self::build(db, &[("TANDEM_DEV_MAILBOX", "true")], false).await
+        Self::build(
+            db,
+            &[("TANDEM_DEV_MAILBOX", "true")],
+            false,
+            Server::InProcess,
+        )
+        .await
     }
 
     async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
-        Self::build(db, vars, true).await
+        Self::build(db, vars, true, Server::InProcess).await
     }
 
-    async fn build(db: TestDatabase, vars: &[(&str, &str)], mail_over_smtp: bool) -> Self {
+    async fn build(
+        db: TestDatabase,
+        vars: &[(&str, &str)],
+        mail_over_smtp: bool,
+        server: Server,
+    ) -> Self {
         let flavour = if db.url().starts_with("postgres") {
             "postgres"
         } else {
@@ -60,7 +78,10 @@ impl Stage {
             all.push(("TANDEM_SMTP_URL", url.as_str()));
         }
         all.extend_from_slice(vars);
-        let live = Live::with_env(db, &all).await;
+        let live = match server {
+            Server::InProcess => Live::with_env(db, &all).await,
+            Server::Process => Live::process_with_env(db, &all).await,
+        };
         // Departures count at once here; the grace period has tests of its own.
         live.update_settings(&live.acme, json!({ "presence_grace_secs": 0 }))
             .await;
@@ -922,7 +943,7 @@ async fn a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing(s: Stage) 
         .await?;
 
         // The server dies; what the visitor writes now waits in the widget, marked as sending.
-        live.server.crash().await;
+        live.server.process().crash().await;
         widget_shows(&visitor, ".status", "Reconnecting").await?;
         visitor
             .type_into(&composer, &format!("Written during the outage{ENTER}"))

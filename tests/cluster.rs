@@ -15,7 +15,7 @@ use tandem_testkit::TestDatabase;
 use tokio::process::Child;
 
 use support::Server;
-use support::live::{Client, Live};
+use support::live::{Client, Live, Node};
 use tandem_testkit::smtp::SmtpSink;
 
 /// Nodes beat every second, so a dead node's visitors go offline within about 3 s.
@@ -54,7 +54,7 @@ impl Cluster {
         );
         let borrowed: Vec<(&str, &str)> =
             vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let live = Live::with_env(db, &borrowed).await;
+        let live = Live::process_with_env(db, &borrowed).await;
         let b = live.env.serve_with(&borrowed).await;
         let mut cluster = Self {
             live,
@@ -310,9 +310,9 @@ async fn a_rolling_restart_loses_nothing(mut c: Cluster) {
     let b = c.node_b();
     let replacement_a = c.live.env.serve_with(&borrowed).await;
     c.wait_ready(&replacement_a.base_url.clone()).await;
-    let old_a = std::mem::replace(&mut c.live.server, replacement_a);
-    c.live.client = Client::of(&c.live.server);
-    assert!(old_a.terminate().await.success());
+    let old_a = std::mem::replace(&mut c.live.server, Node::Process(replacement_a));
+    c.live.client = Client::at(c.live.server.base_url());
+    assert!(old_a.terminate().await);
     for i in 6..=10 {
         let body = format!("message {i}");
         b.visitor_says(&visitor, &body).await;

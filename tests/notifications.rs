@@ -402,6 +402,64 @@ async fn the_dev_mailbox_is_off_unless_enabled(live: Live) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+/// The tenant's own timeout, the default five minutes, on a clock the test moves: a second
+/// early nothing goes; at the timeout the reply is mailed (by the sweep, which reads the
+/// domain's clock; the job queue's real-time timer would fire five real minutes later).
+async fn an_unread_reply_waits_the_default_five_minutes(db: TestDatabase) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
+    let (live, clock) = Live::on_manual_clock(
+        db,
+        &[("TANDEM_SMTP_URL", &url), ("TANDEM_SWEEP_EVERY_SECS", "1")],
+    )
+    .await;
+    let visitor = live.visitor(&live.acme).await;
+    let (status, created) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(
+                json!({"name": "Vera", "email": "vera@example.org", "message": "Open on Sunday?"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let chat_id = created["chat"]["id"].as_str().unwrap().to_owned();
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    live.operator_says(&olga, &chat_id, "Yes, ten to four.")
+        .await;
+
+    clock.advance(Duration::from_secs(5 * 60 - 1));
+    // Two turns of the sweep: a mail sent early would be here by now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(smtp.received().is_empty(), "mailed before the timeout");
+
+    clock.advance(Duration::from_secs(1));
+    let mut mailed = false;
+    for _ in 0..100 {
+        if !smtp.received().is_empty() {
+            mailed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(mailed, "mailed within 10 s of the timeout");
+    assert!(smtp.received()[0].data.contains("Yes, ten to four."));
+    let log = live.delivery_log(&live.acme).await;
+    assert_eq!(log.len(), 1, "{log:#?}");
+}
+
+mod manual_clock {
+    use super::*;
+
+    async fn database(db: TestDatabase) -> TestDatabase {
+        db
+    }
+
+    tandem_testkit::on_both_databases!(database => an_unread_reply_waits_the_default_five_minutes);
+}
+
 mod smtp {
     use super::*;
     tandem_testkit::on_both_databases!(

@@ -49,15 +49,20 @@ pub enum Compiler {
 impl Compiler {
     /// This very executable, run as `tandem plugin compile`.
     pub fn this_binary(cache_dir: Option<&Path>) -> std::io::Result<Self> {
+        Ok(Self::binary(&std::env::current_exe()?, cache_dir))
+    }
+
+    /// The `tandem` executable at `program`, run as `tandem plugin compile`.
+    pub fn binary(program: &Path, cache_dir: Option<&Path>) -> Self {
         let mut args = vec!["plugin".to_owned(), "compile".to_owned()];
         if let Some(dir) = cache_dir {
             args.push("--cache-dir".to_owned());
             args.push(dir.display().to_string());
         }
-        Ok(Self::Subprocess {
-            program: std::env::current_exe()?,
+        Self::Subprocess {
+            program: program.to_owned(),
             args,
-        })
+        }
     }
 
     pub(crate) async fn compile(

@@ -1,16 +1,19 @@
 //! A running server with two tenants, and the HTTP and WebSocket clients that drive it the way
 //! the widget and the operator workspace do.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tandem_core::clock::{Clock, ManualClock, SystemClock};
 use tandem_testkit::TestDatabase;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::in_process::InProcess;
 use super::{Env, Server};
 
 pub const PLATFORM_TOKEN: &str = "platform-secret-for-tests";
@@ -30,13 +33,70 @@ pub struct Company {
 
 pub struct Live {
     pub env: Env,
-    pub server: Server,
+    pub server: Node,
     /// The environment `server` was started with, for `restart`.
     vars: Vec<(String, String)>,
     /// Talks to `server`; derefs to it, so `live.call(…)` and friends reach this server.
     pub client: Client,
     pub acme: Company,
     pub globex: Company,
+}
+
+/// How a test's server runs.
+enum How {
+    InProcess(Arc<dyn Clock>),
+    Process,
+}
+
+/// The server under test: inside the test process (most tests), or the real binary (tests of
+/// what needs a process: crashes, signals).
+pub enum Node {
+    InProcess(InProcess),
+    Process(Server),
+}
+
+impl Node {
+    pub fn base_url(&self) -> &str {
+        match self {
+            Self::InProcess(node) => &node.base_url,
+            Self::Process(server) => &server.base_url,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    /// What the server printed (nothing is captured from a server in process).
+    pub fn stdout(&self) -> String {
+        match self {
+            Self::InProcess(_) => "(served in the test process)".into(),
+            Self::Process(server) => server.stdout(),
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        match self {
+            Self::InProcess(_) => String::new(),
+            Self::Process(server) => server.stderr(),
+        }
+    }
+
+    /// The binary, for tests that kill it.
+    pub fn process(&mut self) -> &mut Server {
+        match self {
+            Self::Process(server) => server,
+            Self::InProcess(_) => panic!("this test needs Live::process_with_env"),
+        }
+    }
+
+    /// Stops as on SIGTERM; true when it stopped cleanly.
+    pub async fn terminate(self) -> bool {
+        match self {
+            Self::InProcess(node) => node.terminate().await,
+            Self::Process(server) => server.terminate().await.success(),
+        }
+    }
 }
 
 impl std::ops::Deref for Live {
@@ -71,18 +131,45 @@ impl Live {
         (Self::with_env(db, &all).await, smtp)
     }
 
+    /// Served in process, with these `TANDEM_*` settings.
     pub async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
+        Self::start(db, vars, How::InProcess(Arc::new(SystemClock))).await
+    }
+
+    /// Served in process on a clock the test moves (it starts at the real time).
+    pub async fn on_manual_clock(db: TestDatabase, vars: &[(&str, &str)]) -> (Self, ManualClock) {
+        let clock = ManualClock::starting_at(SystemClock.now());
+        let live = Self::start(db, vars, How::InProcess(Arc::new(clock.clone()))).await;
+        (live, clock)
+    }
+
+    /// The real binary, for tests that crash or signal it.
+    pub async fn process_with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
+        Self::start(db, vars, How::Process).await
+    }
+
+    async fn start(db: TestDatabase, vars: &[(&str, &str)], how: How) -> Self {
         let env = Env::on_database(db).await;
-        let acme = create_tenant(&env, "acme").await;
-        let globex = create_tenant(&env, "globex").await;
         let timeout = SOCKET_TIMEOUT_SECS.to_string();
         let mut all = vec![
             ("TANDEM_PLATFORM_TOKEN", PLATFORM_TOKEN),
             ("TANDEM_SOCKET_TIMEOUT_SECS", timeout.as_str()),
         ];
         all.extend_from_slice(vars);
-        let server = env.serve_with(&all).await;
-        let client = Client::of(&server);
+        let (server, acme, globex) = match how {
+            How::Process => {
+                let acme = create_tenant(&env, "acme").await;
+                let globex = create_tenant(&env, "globex").await;
+                (Node::Process(env.serve_with(&all).await), acme, globex)
+            }
+            How::InProcess(clock) => {
+                let node = InProcess::on_clock(&env, &all, clock).await;
+                let acme = create_tenant_in(&node.tandem, "acme").await;
+                let globex = create_tenant_in(&node.tandem, "globex").await;
+                (Node::InProcess(node), acme, globex)
+            }
+        };
+        let client = Client::at(server.base_url());
         let vars = all
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -105,21 +192,25 @@ impl Live {
     /// The server crashes (SIGKILL) and starts again with the same settings. Give it a fixed
     /// `TANDEM_BIND` to have it back at the same address.
     pub async fn crash_and_restart(&mut self) {
-        self.server.crash().await;
+        self.server.process().crash().await;
         let vars: Vec<(&str, &str)> = self
             .vars
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.server = self.env.serve_with(&vars).await;
-        self.client = Client::of(&self.server);
+        self.server = Node::Process(self.env.serve_with(&vars).await);
+        self.client = Client::at(self.server.base_url());
     }
 }
 
 impl Client {
     pub fn of(server: &Server) -> Self {
+        Self::at(&server.base_url)
+    }
+
+    pub fn at(base: &str) -> Self {
         Self {
-            base: server.base_url.clone(),
+            base: base.to_owned(),
             http: reqwest::Client::new(),
         }
     }
@@ -390,6 +481,31 @@ async fn create_tenant(env: &Env, slug: &str) -> (Company, String, String) {
         id: created["tenant_id"].as_str().unwrap().to_owned(),
         slug: slug.to_owned(),
         widget_key: created["widget_key"].as_str().unwrap().to_owned(),
+        admin_email: email.clone(),
+        admin_password: password.clone(),
+        admin_token: String::new(),
+    };
+    (company, email, password)
+}
+
+/// The same, through the services of a server in process.
+async fn create_tenant_in(tandem: &tandem_core::Tandem, slug: &str) -> (Company, String, String) {
+    let email = format!("admin@{slug}.example.com");
+    let created = tandem
+        .tenants
+        .create(tandem_core::tenant::NewTenant {
+            slug: slug.into(),
+            name: format!("{slug} Ltd"),
+            admin_email: email.clone(),
+            admin_password: None,
+        })
+        .await
+        .expect("create the tenant");
+    let password = created.admin.password.clone();
+    let company = Company {
+        id: created.tenant_id.to_string(),
+        slug: slug.to_owned(),
+        widget_key: created.widget_key,
         admin_email: email.clone(),
         admin_password: password.clone(),
         admin_token: String::new(),

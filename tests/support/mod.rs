@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod in_process;
 pub mod live;
 
 use std::process::{ExitStatus, Stdio};
@@ -31,6 +32,11 @@ impl Env {
             dir: tempfile::tempdir().expect("a working directory"),
             queue: format!("test-{}", tandem_core::ids::ConnectionId::new()),
         }
+    }
+
+    /// The job queue and event channel of this test's servers (tests share one PostgreSQL).
+    pub fn queue(&self) -> &str {
+        &self.queue
     }
 
     /// `tandem` with this database, on a port of its own, and nothing else configured.

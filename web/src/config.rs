@@ -56,6 +56,8 @@ pub struct Config {
     /// Show kept mail (no SMTP server) at `/dev/mailbox`, to anyone, on a loopback listener
     /// only. For a developer's machine: off unless asked for.
     pub dev_mailbox: bool,
+    /// Where mail is kept when no SMTP server is configured.
+    pub mailbox_dir: std::path::PathBuf,
     /// The sender of unread-reply emails.
     pub mail_from: String,
     /// `embedded`: `serve` delivers notifications itself; `off`: run `tandem worker`.
@@ -70,6 +72,9 @@ pub struct Config {
     pub max_plugin_bytes: usize,
     /// Failed calls in a row after which a plugin is disabled.
     pub plugin_failure_threshold: u32,
+    /// The `tandem` executable that compiles uploaded plugins in a child process (unset: this
+    /// one). For a process that embeds Tandem, such as the tests.
+    pub plugin_compiler: Option<std::path::PathBuf>,
     /// Where compiled plugins are kept across restarts (unset: compiled at each start).
     pub plugin_cache_dir: Option<std::path::PathBuf>,
     /// How long compiling one uploaded plugin may take; past it the upload is refused.
@@ -120,6 +125,7 @@ impl Default for Config {
             inbound_secret: None,
             inbound_smtp_bind: None,
             dev_mailbox: false,
+            mailbox_dir: "mailbox".into(),
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,
             delivery_lease_secs: 120,
@@ -127,6 +133,7 @@ impl Default for Config {
             sweep_every_secs: 10,
             max_plugin_bytes: tandem_plugins::limits::MAX_MODULE_BYTES,
             plugin_failure_threshold: tandem_core::plugin::DEFAULT_FAILURE_THRESHOLD,
+            plugin_compiler: None,
             plugin_cache_dir: None,
             plugin_compile_secs: 10,
             plugin_compile_memory_mib: 512,
@@ -151,6 +158,18 @@ impl Config {
             ]))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The defaults with these `TANDEM_*` settings, read as the environment's would be; for a
+    /// process that embeds Tandem with settings of its own (the tests).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for (name, value) in pairs {
+            let key = name.trim_start_matches("TANDEM_").to_ascii_lowercase();
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge((key, value));
+        }
+        figment.extract().map_err(Box::new)
     }
 
     /// The domain of the dialogs' reply addresses: the configured one, or, on a developer's

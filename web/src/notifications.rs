@@ -40,7 +40,7 @@ impl Mail {
                 })
             }
             None => {
-                let mailbox = Arc::new(DevMailbox::new(tandem.clone(), "mailbox"));
+                let mailbox = Arc::new(DevMailbox::new(tandem.clone(), config.mailbox_dir.clone()));
                 Ok(Self {
                     mailer: mailbox.clone(),
                     dev_mailbox: Some(mailbox),

@@ -165,8 +165,11 @@ pub async fn inbound_smtp(config: &Config, tandem: &Tandem) -> anyhow::Result<Op
 /// The plugin host, compiling in child processes of this binary under the configured budget.
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     let cache_dir = config.plugin_cache_dir.as_deref();
-    let compiler =
-        Compiler::this_binary(cache_dir).context("cannot find this binary to compile plugins")?;
+    let compiler = match &config.plugin_compiler {
+        Some(binary) => Compiler::binary(binary, cache_dir),
+        None => Compiler::this_binary(cache_dir)
+            .context("cannot find this binary to compile plugins")?,
+    };
     PluginHost::with_options(HostOptions {
         cache_dir: cache_dir.map(Path::to_path_buf),
         compiler,
@@ -184,6 +187,15 @@ pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
 /// The domain services with unread replies scheduled as jobs on the notification queue and
 /// tenant plugins answering the timeout and template ports.
 pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result<Services> {
+    services_with_clock(db, config, Arc::new(SystemClock)).await
+}
+
+/// [`services`] on a clock of the caller's (a test's, which it moves).
+pub async fn services_with_clock(
+    db: DatabaseConnection,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
     let queue = JobQueue::open(&config.database_url, &config.queue)
         .await
         .context("cannot open the notification queue")?;
@@ -191,7 +203,6 @@ pub async fn services(db: DatabaseConnection, config: &Config) -> anyhow::Result
         max_message_chars: config.max_message_chars,
     };
     let host = plugin_host(config)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Arc::new(Metrics::new());
     // The plugin store writes too: it shares the services' storage (one write gate on SQLite).
     let storage = Storage::new(db.clone());
