@@ -77,7 +77,12 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 pub trait Clock: Send + Sync + 'static {
+    /// The time of day, for what is stored and shown.
     fn now(&self) -> Timestamp;
+
+    /// Time that only moves forward, from an arbitrary start: for rates, which a wall clock
+    /// stepped back (an NTP correction) would otherwise stall.
+    fn elapsed(&self) -> Duration;
 }
 
 /// The wall clock.
@@ -87,6 +92,11 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from(Utc::now())
+    }
+
+    fn elapsed(&self) -> Duration {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
     }
 }
 
@@ -119,6 +129,11 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+
+    /// As far as the test has moved it (it is never set back in a test of rates).
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.load(Ordering::SeqCst)).unwrap_or(0))
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use smtp_proto::Request;
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
+use tandem_core::CoreError;
 use tandem_core::Tandem;
 use tandem_core::held::OpenCounts;
 use tandem_core::inbound::InboundError;
@@ -224,6 +225,11 @@ impl<'a> Session<'a> {
         }
         match self.tandem.inbound.receive(mail).await {
             Ok(message) => format!("250 2.0.0 OK {}", message.id),
+            Err(InboundError::Core(CoreError::RateLimited { retry_after_secs })) => {
+                tracing::info!(peer = %self.peer, retry_after_secs, "inbound SMTP: over the company's messages a minute");
+                "451 4.7.0 Too many messages for this conversation's company; try again later"
+                    .to_owned()
+            }
             Err(InboundError::Core(e)) => {
                 tracing::warn!(peer = %self.peer, error = %e, "inbound SMTP: cannot store the mail");
                 "451 4.3.0 Try again later".to_owned()

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
 
-use crate::clock::{Clock, Timestamp};
+use crate::clock::Clock;
 use crate::entity::tenant;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::TenantId;
@@ -32,11 +33,15 @@ const BURST_PARTS: u32 = 6;
 pub(crate) struct MessageQuotas {
     clock: DomainClock,
     buckets: Mutex<HashMap<(TenantId, Author), Bucket>>,
+    /// Moves on at each [`MessageQuotas::forget`]: a limit read before a change is not kept as
+    /// fresh after it.
+    changes: AtomicU64,
 }
 
 struct Bucket {
     per_minute: u32,
-    read_at: Timestamp,
+    /// When the limit was read, on the clock's forward-only time.
+    read_at: Duration,
     limiter: RateLimiter<NotKeyed, InMemoryState, DomainClock, NoOpMiddleware<Duration>>,
 }
 
@@ -45,6 +50,7 @@ impl MessageQuotas {
         Self {
             clock: DomainClock(clock),
             buckets: Mutex::new(HashMap::new()),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -55,16 +61,19 @@ impl MessageQuotas {
         tenant: TenantId,
         side: Author,
     ) -> CoreResult<()> {
-        let now = self.clock.0.now();
+        let now = self.clock.0.elapsed();
         let fresh = self
             .lock()
             .get(&(tenant, side))
-            .filter(|bucket| now.since(bucket.read_at) < LIMIT_FRESH_FOR)
+            .filter(|bucket| now.saturating_sub(bucket.read_at) < LIMIT_FRESH_FOR)
             .map(|bucket| bucket.per_minute);
+        let changes = self.changes.load(Ordering::SeqCst);
         let (per_minute, read_now) = match fresh {
             Some(per_minute) => (per_minute, false),
             None => (messages_per_minute(db, tenant).await?, true),
         };
+        // The limit changed while it was being read: use it this once, read again next time.
+        let changed = self.changes.load(Ordering::SeqCst) != changes;
         let mut buckets = self.lock();
         let bucket = buckets
             .entry((tenant, side))
@@ -72,7 +81,9 @@ impl MessageQuotas {
         if bucket.per_minute != per_minute {
             *bucket = self.bucket(per_minute, now);
         }
-        if read_now {
+        if changed {
+            bucket.read_at = now.saturating_sub(LIMIT_FRESH_FOR);
+        } else if read_now {
             bucket.read_at = now;
         }
         bucket.limiter.check().map_err(|not_until| {
@@ -85,10 +96,11 @@ impl MessageQuotas {
 
     /// Reads the tenant's limit again on its next message (its limits just changed).
     pub fn forget(&self, tenant: TenantId) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
         self.lock().retain(|(id, _), _| *id != tenant);
     }
 
-    fn bucket(&self, per_minute: u32, now: Timestamp) -> Bucket {
+    fn bucket(&self, per_minute: u32, now: Duration) -> Bucket {
         Bucket {
             per_minute,
             read_at: now,
@@ -119,7 +131,8 @@ fn quota(per_minute: u32) -> Quota {
     Quota::per_minute(rate).allow_burst(burst)
 }
 
-/// The domain's clock as the rate limiter's, so tests that move time move the allowance too.
+/// The domain's clock as the rate limiter's (its forward-only time), so tests that move time
+/// move the allowance too.
 #[derive(Clone)]
 struct DomainClock(Arc<dyn Clock>);
 
@@ -127,6 +140,6 @@ impl RateClock for DomainClock {
     type Instant = Duration;
 
     fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0.now().millis()).unwrap_or(0))
+        self.0.elapsed()
     }
 }

@@ -224,10 +224,6 @@ impl MessageService {
             return same_sender(found, Author::Operator, Some(actor));
         }
         may_handle_chat(actor, chat.operator_id)?;
-        self.deps
-            .quotas
-            .charge(&self.deps.db, actor.tenant, Author::Operator)
-            .await?;
 
         // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
         let now = self.deps.clock.now();
@@ -251,6 +247,10 @@ impl MessageService {
         let due_at = now.saturating_add(clamp_timeout(
             crate::outbox::bounded_timeout(self.deps.timeout_policy.as_ref(), &context).await,
         ));
+        self.deps
+            .quotas
+            .charge(&self.deps.db, actor.tenant, Author::Operator)
+            .await?;
 
         let appended = match self
             .append_operator_message(actor, chat.id, &body, client_id.as_ref(), now, due_at)
