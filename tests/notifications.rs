@@ -68,16 +68,9 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
     assert_eq!(status, StatusCode::OK);
     // Nobody online: the offline form.
     let visitor = live.visitor(&live.acme).await;
-    let (status, created) = live
-        .visitor_call(
-            &visitor,
-            Method::POST,
-            "/offline-requests",
-            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Can I return shoes?"})),
-        )
+    let chat_id = live
+        .offline_request(&visitor, "Vera", "vera@example.org", "Can I return shoes?")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let chat_id = created["chat"]["id"].as_str().unwrap().to_owned();
 
     // The visitor is on the site and reads the first reply; then leaves.
     let olga = live.online_operator(&live.acme, "Olga").await;
@@ -172,17 +165,11 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
     )
     .await;
     let visitor = live.visitor(&live.acme).await;
-    let (_, created) = live
-        .visitor_call(
-            &visitor,
-            Method::POST,
-            "/offline-requests",
-            Some(json!({"name": "Ivan", "email": "ivan@example.org", "message": "Hello?"})),
-        )
+    let chat_id = live
+        .offline_request(&visitor, "Ivan", "ivan@example.org", "Hello?")
         .await;
     let olga = live.online_operator(&live.acme, "Olga").await;
-    live.operator_says(&olga, created["chat"]["id"].as_str().unwrap(), "Hi Ivan")
-        .await;
+    live.operator_says(&olga, &chat_id, "Hi Ivan").await;
     let mut page = String::new();
     for _ in 0..100 {
         page = live.page("/dev/mailbox").await;
@@ -275,20 +262,10 @@ async fn a_tenant_template_is_checked_previewed_and_used(m: Mailing) {
     )
     .await;
     let visitor = live.visitor(&live.acme).await;
-    let (_, created) = live
-        .visitor_call(
-            &visitor,
-            Method::POST,
-            "/offline-requests",
-            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Hi"})),
-        )
+    let chat_id = live
+        .offline_request(&visitor, "Vera", "vera@example.org", "Hi")
         .await;
-    live.operator_says(
-        &olga,
-        created["chat"]["id"].as_str().unwrap(),
-        "Custom hello",
-    )
-    .await;
+    live.operator_says(&olga, &chat_id, "Custom hello").await;
     let mails = m.mails(1).await;
     assert!(
         mails[0].contains("Subject: News from acme Ltd (1)"),
@@ -315,18 +292,12 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
     )
     .await;
     let visitor = live.visitor(&live.acme).await;
-    let (_, created) = live
-        .visitor_call(
-            &visitor,
-            Method::POST,
-            "/offline-requests",
-            Some(json!({"name": "Vera", "email": "vera@example.org", "message": "Hello?"})),
-        )
+    let chat_id = live
+        .offline_request(&visitor, "Vera", "vera@example.org", "Hello?")
         .await;
     m.smtp.set_mode(Mode::Stall);
     let olga = live.online_operator(&live.acme, "Olga").await;
-    live.operator_says(&olga, created["chat"]["id"].as_str().unwrap(), "Answer")
-        .await;
+    live.operator_says(&olga, &chat_id, "Answer").await;
 
     let worker = |smtp: &SmtpSink| {
         let mut command = live.env.tandem();
@@ -414,18 +385,9 @@ async fn an_unread_reply_waits_the_default_five_minutes(db: TestDatabase) {
     )
     .await;
     let visitor = live.visitor(&live.acme).await;
-    let (status, created) = live
-        .visitor_call(
-            &visitor,
-            Method::POST,
-            "/offline-requests",
-            Some(
-                json!({"name": "Vera", "email": "vera@example.org", "message": "Open on Sunday?"}),
-            ),
-        )
+    let chat_id = live
+        .offline_request(&visitor, "Vera", "vera@example.org", "Open on Sunday?")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let chat_id = created["chat"]["id"].as_str().unwrap().to_owned();
     let olga = live.online_operator(&live.acme, "Olga").await;
     live.operator_says(&olga, &chat_id, "Yes, ten to four.")
         .await;

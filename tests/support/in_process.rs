@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tandem_core::Tandem;
-use tandem_core::clock::{Clock, SystemClock};
+use tandem_core::clock::Clock;
 use tandem_web::config::Config;
 use tandem_web::startup;
 use tokio::sync::oneshot;
@@ -23,11 +23,7 @@ pub struct InProcess {
 
 impl InProcess {
     /// Serves with these `TANDEM_*` settings over the environment's own (its database, a
-    /// queue and a bus channel of its own, mail kept in its directory).
-    pub async fn start(env: &Env, vars: &[(&str, &str)]) -> Self {
-        Self::on_clock(env, vars, Arc::new(SystemClock)).await
-    }
-
+    /// queue and a bus channel of its own, mail kept in its directory), on `clock`.
     pub async fn on_clock(env: &Env, vars: &[(&str, &str)], clock: Arc<dyn Clock>) -> Self {
         let mailbox = env.dir.path().join("mailbox").display().to_string();
         let mut all = vec![

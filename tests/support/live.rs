@@ -374,6 +374,26 @@ impl Client {
         message
     }
 
+    /// The visitor sends the offline form; the chat it opened (its id).
+    pub async fn offline_request(
+        &self,
+        visitor: &Visitor,
+        name: &str,
+        email: &str,
+        message: &str,
+    ) -> String {
+        let (status, created) = self
+            .visitor_call(
+                visitor,
+                Method::POST,
+                "/offline-requests",
+                Some(json!({ "name": name, "email": email, "message": message })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["chat"]["id"].as_str().expect("a chat").to_owned()
+    }
+
     pub async fn operator_says(&self, operator: &Operator, chat_id: &str, body: &str) -> Value {
         let (status, message) = self
             .call(

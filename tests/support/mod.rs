@@ -1,5 +1,6 @@
-//! Helpers for end-to-end tests: run the real `tandem` binary against a fresh database, the way
-//! an operator of the platform would.
+//! Helpers for end-to-end tests: Tandem against a fresh database, served inside the test process
+//! ([`in_process`]) or as the real `tandem` binary ([`Env`]: the command line, signals, crashes,
+//! clusters), driven the way the widget and the workspace drive it ([`live`]).
 
 #![allow(dead_code)]
 

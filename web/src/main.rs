@@ -189,7 +189,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         } else {
             writeln!(
                 out,
-                "Mail            ./mailbox/*.eml  (no SMTP configured; TANDEM_DEV_MAILBOX=true lists it at /dev/mailbox on a loopback address)"
+                "Mail            {}/*.eml  (no SMTP configured; TANDEM_DEV_MAILBOX=true lists it at /dev/mailbox on a loopback address)",
+                config.mailbox_dir.display()
             )?;
         }
     }

@@ -131,7 +131,8 @@ fn dev_mailbox(
         }
         (false, _) => {
             tracing::info!(
-                "no SMTP server: mail is kept in ./mailbox; TANDEM_DEV_MAILBOX=true shows it at /dev/mailbox"
+                dir = %config.mailbox_dir.display(),
+                "no SMTP server: mail is kept there; TANDEM_DEV_MAILBOX=true shows it at /dev/mailbox"
             );
             None
         }

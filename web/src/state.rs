@@ -48,7 +48,6 @@ pub struct AppState {
 #[derive(Default)]
 pub struct TenantCache {
     by_key: Mutex<HashMap<String, (Instant, Tenant)>>,
-    by_id: Mutex<HashMap<TenantId, (Instant, Tenant)>>,
 }
 
 impl TenantCache {
@@ -68,31 +67,8 @@ impl TenantCache {
         Ok(tenant)
     }
 
-    /// A tenant by id, for operators' requests (whose credentials were checked already).
-    pub async fn by_id(&self, tandem: &Tandem, id: TenantId) -> CoreResult<Tenant> {
-        {
-            let map = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, tenant)) = map.get(&id)
-                && at.elapsed() < Self::TTL
-            {
-                return Ok(tenant.clone());
-            }
-        }
-        let tenant = tandem.tenants.by_id(id).await?;
-        let mut map = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= Self::MAX_ENTRIES {
-            map.retain(|_, (at, _)| at.elapsed() < Self::TTL);
-        }
-        map.insert(id, (Instant::now(), tenant.clone()));
-        Ok(tenant)
-    }
-
     pub fn evict(&self, tenant: TenantId) {
         self.lock().retain(|_, (_, t)| t.id != tenant);
-        self.by_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&tenant);
     }
 
     fn cached(&self, key: &str) -> Option<Tenant> {

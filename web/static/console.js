@@ -4,7 +4,7 @@
 
 import { request } from "./shared.js";
 
-export { ApiError, uuid } from "./shared.js";
+export { ApiError } from "./shared.js";
 
 export function api(method, path, body, { raw = false, contentType } = {}) {
   return request(`/api/v1${path}`, { method, body, raw, contentType, credentials: "same-origin" });

@@ -554,13 +554,13 @@
     return sessionPromise;
   }
 
-  async function startSession(request) {
+  async function startSession(asked) {
     let session;
     try {
-      session = await call("POST", "/session", request);
+      session = await call("POST", "/session", asked);
     } catch (e) {
-      if (e.status === 401 && (request.visitor_token || request.resume_token)) {
-        if (request.resume_token) throw e;
+      if (e.status === 401 && (asked.visitor_token || asked.resume_token)) {
+        if (asked.resume_token) throw e;
         state.token = null;
         store.drop("visitor_token");
         return startSession({});

@@ -118,6 +118,17 @@ impl TenantSettings {
     }
 
     pub fn apply(&self, patch: SettingsPatch) -> Result<Self, CoreError> {
+        if let Some(Branding {
+            logo_url: Some(url),
+            ..
+        }) = &patch.branding
+            && !is_web_url(url)
+        {
+            return Err(CoreError::invalid(
+                "branding.logo_url",
+                "must be an http(s) URL with a host, without credentials, of at most 2048 bytes",
+            ));
+        }
         let next = Self {
             offline_timeout_secs: patch
                 .offline_timeout_secs
@@ -210,12 +221,16 @@ impl Branding {
         }
         check_text("branding.title", &self.title, 1, 100)?;
         check_text("branding.greeting", &self.greeting, 0, 500)?;
+        // What older versions stored stays loadable (a tenant must not be locked out of its
+        // settings); a new logo URL is held to the stricter rule in `apply`.
         if let Some(url) = &self.logo_url
-            && !is_web_url(url)
+            && (url.len() > 2048
+                || !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.contains(char::is_whitespace))
         {
             return Err(CoreError::invalid(
                 "branding.logo_url",
-                "must be an http(s) URL with a host, without credentials, of at most 2048 bytes",
+                "must be an http(s) URL of at most 2048 characters",
             ));
         }
         Ok(())
@@ -375,6 +390,27 @@ mod tests {
             assert!(with(&[bad]).validate().is_err(), "{bad}");
         }
         assert!(with(&["https://h.example.com"; 11]).validate().is_err());
+    }
+
+    /// A logo URL older versions accepted (with credentials) keeps the tenant's other settings
+    /// changeable; a new one is held to the URL rule.
+    #[test]
+    fn a_logo_stored_under_the_old_rule_does_not_lock_the_settings() {
+        let mut stored = TenantSettings::default();
+        stored.branding.logo_url = Some("https://user:pass@cdn.example.com/logo.png".into());
+        let timeout = SettingsPatch {
+            offline_timeout_secs: Some(600),
+            ..SettingsPatch::default()
+        };
+        assert_eq!(stored.apply(timeout).unwrap().offline_timeout_secs, 600);
+        let again = SettingsPatch {
+            branding: Some(stored.branding.clone()),
+            ..SettingsPatch::default()
+        };
+        assert!(
+            stored.apply(again).is_err(),
+            "a new logo URL follows the rule"
+        );
     }
 
     #[test]

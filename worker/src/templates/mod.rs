@@ -92,9 +92,17 @@ impl Templates {
         }
         let mut budget = budget::Budget::start();
         let subject = budget.render(&self.plain, "subject", &template.subject, context)?;
+        // A subject is one line, whatever the template or the values hold, and never blank
+        // (`{{!-- --}}` compiles, and would send mail without one).
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        if subject.is_empty() {
+            return Err(TemplateError::Render {
+                part: "subject",
+                reason: "it renders blank".into(),
+            });
+        }
         Ok(EmailParts {
-            // A subject is one line, whatever the template or the values hold.
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            subject,
             html: budget.render(&self.html, "html", &template.html, context)?,
             text: budget.render(&self.plain, "text", &template.text, context)?,
         })
@@ -175,6 +183,25 @@ mod tests {
             .unwrap();
         assert!(email.text.contains("Продолжить разговор"));
         assert!(email.subject.contains("ответил"));
+    }
+
+    #[tokio::test]
+    async fn a_subject_that_renders_blank_is_refused() {
+        let templates = Arc::new(Templates::new());
+        for blank in ["{{!-- nothing --}}", "{{#if false}}x{{/if}}  \n "] {
+            let mut template = Templates::built_in(Language::En);
+            template.subject = blank.into();
+            assert!(
+                matches!(
+                    templates.validate(template).await,
+                    Err(TemplateError::Render {
+                        part: "subject",
+                        ..
+                    })
+                ),
+                "{blank:?}"
+            );
+        }
     }
 
     #[tokio::test]
