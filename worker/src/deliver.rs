@@ -72,6 +72,12 @@ impl From<Delivered> for Attempt {
     }
 }
 
+/// How long a delivery's outcome is retried when the store refuses it (see
+/// [`Deliverer::deliver`]): a database restart, a failover.
+pub const RECORD_PATIENCE: Duration = Duration::from_secs(600);
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(100);
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
     #[error(transparent)]
@@ -146,7 +152,7 @@ impl Deliverer {
             }
         };
         let (completion, delivered) = self.send(&batch).await;
-        match self.tandem.deliveries.complete(&batch, completion).await? {
+        match self.record(&batch, completion).await? {
             Some(webhooks) => Ok(Attempt {
                 delivered,
                 webhooks,
@@ -154,6 +160,35 @@ impl Deliverer {
             None => {
                 tracing::warn!(chat = %batch.chat, "a delivery outlived its claim; another worker took it over");
                 Ok(delivered.into())
+            }
+        }
+    }
+
+    /// Records how the batch went. What was sent must not be lost: were the completion dropped
+    /// on a failed write, the claim would run out and the sweep would send the mail again. So
+    /// a write the store refuses is tried again, backing off to every few seconds, for as long
+    /// as [`RECORD_PATIENCE`]; it lands as long as no other worker has taken the batch over
+    /// (which needs the store too).
+    async fn record(
+        &self,
+        batch: &UnreadBatch,
+        completion: Completion,
+    ) -> Result<Option<Vec<WebhookCallId>>, DeliverError> {
+        let started = std::time::Instant::now();
+        let mut wait = RECORD_RETRY_FIRST;
+        loop {
+            match self
+                .tandem
+                .deliveries
+                .complete(batch, completion.clone())
+                .await
+            {
+                Err(CoreError::Storage(e)) if started.elapsed() < RECORD_PATIENCE => {
+                    tracing::warn!(chat = %batch.chat, error = %e, "cannot record a delivery; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RECORD_RETRY_MAX);
+                }
+                recorded => return Ok(recorded?),
             }
         }
     }

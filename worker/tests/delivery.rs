@@ -462,6 +462,57 @@ fn unfold_quoted_printable(data: &str) -> String {
     data.replace("=\r\n", "").replace("=3D", "=")
 }
 
+/// The mail went out, then the store refused to record it (a database restarting): the
+/// outcome is written once the store is back, and the mail is never sent a second time (a lost
+/// completion used to leave the claim to run out and the sweep to send again).
+async fn a_sent_mail_is_recorded_when_the_store_comes_back_and_never_resent(s: Setup) {
+    let (_, replies) = s.answered(Some("vera@example.org"), &["Hello"]).await;
+    let store = tandem_core::database::connect(s._database.url())
+        .await
+        .unwrap();
+    let (refuse, allow) = if s._database.is_postgres() {
+        (
+            "CREATE FUNCTION refuse_deliveries() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'the disk is full'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse BEFORE INSERT ON deliveries \
+             FOR EACH ROW EXECUTE FUNCTION refuse_deliveries();",
+            "DROP TRIGGER refuse ON deliveries;",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse BEFORE INSERT ON deliveries \
+             BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+            "DROP TRIGGER refuse;",
+        )
+    };
+    use sea_orm::ConnectionTrait;
+    store.execute_unprepared(refuse).await.unwrap();
+    s.clock.advance(TIMEOUT);
+    let comes_back = async {
+        while s.smtp.received().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A few refused attempts, then the store is back.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        store.execute_unprepared(allow).await.unwrap();
+    };
+    tokio::join!(s.sweep.run_once(), comes_back);
+    let log = s.tandem.deliveries.log(&s.admin, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].status, DeliveryStatus::Sent);
+    let rows = s
+        .tandem
+        .outbox
+        .rows_of_chat(s.tenant.id, replies[0].chat_id)
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status, tandem_core::outbox::OutboxStatus::Sent);
+    // Long after the claim would have run out, nothing goes again.
+    s.clock.advance(Duration::from_secs(3600));
+    s.sweep.run_once().await;
+    assert_eq!(s.smtp.received().len(), 1);
+}
+
 tandem_testkit::on_both_databases!(
     Setup::on_database =>
     an_unread_reply_is_mailed_once_batched_and_threaded,
@@ -471,4 +522,5 @@ tandem_testkit::on_both_databases!(
     the_dev_mailbox_keeps_mail_in_the_database_and_as_files,
     an_unconfirmed_address_gets_little_and_nothing_of_the_visitors,
     mail_comes_from_the_company,
+    a_sent_mail_is_recorded_when_the_store_comes_back_and_never_resent,
 );
