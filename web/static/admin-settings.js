@@ -2,6 +2,13 @@
 import { api, el } from "./console.js";
 import { field, lines, outcome, report } from "./admin-forms.js";
 
+// Tandem's own title and greeting in each language (core's Language::default_title and
+// default_greeting).
+const DEFAULT_TEXTS = {
+  en: { title: "Chat with us", greeting: "Hi! How can we help?" },
+  ru: { title: "Напишите нам", greeting: "Здравствуйте! Чем можем помочь?" },
+};
+
 export async function settingsPane(ctx) {
   const settings = await api("GET", "/admin/settings");
   const b = settings.branding;
@@ -28,6 +35,16 @@ export async function settingsPane(ctx) {
     control.addEventListener("input", refresh);
     control.addEventListener("change", refresh);
   }
+  // A title and greeting left at one language's defaults follow the language (the server does
+  // the same for API calls).
+  let language = f.language.value;
+  f.language.addEventListener("change", () => {
+    const [was, now] = [DEFAULT_TEXTS[language], DEFAULT_TEXTS[f.language.value]];
+    if (f.title.value === was.title) f.title.value = now.title;
+    if (f.greeting.value === was.greeting) f.greeting.value = now.greeting;
+    language = f.language.value;
+    refresh();
+  });
   refresh();
   const result = outcome();
   const save = el("button", { class: "button", type: "submit", id: "save-settings" }, "Save settings");

@@ -129,6 +129,9 @@ impl TenantSettings {
                 "must be an http(s) URL with a host, without credentials, of at most 2048 bytes",
             ));
         }
+        let branding = patch
+            .branding
+            .map(|new| new.in_its_language(&self.branding));
         let next = Self {
             offline_timeout_secs: patch
                 .offline_timeout_secs
@@ -136,7 +139,7 @@ impl TenantSettings {
             presence_grace_secs: patch
                 .presence_grace_secs
                 .unwrap_or(self.presence_grace_secs),
-            branding: patch.branding.unwrap_or_else(|| self.branding.clone()),
+            branding: branding.unwrap_or_else(|| self.branding.clone()),
             allowed_origins: patch
                 .allowed_origins
                 .unwrap_or_else(|| self.allowed_origins.clone()),
@@ -201,8 +204,8 @@ impl Default for Branding {
     fn default() -> Self {
         Self {
             color: "#2563eb".into(),
-            title: "Chat with us".into(),
-            greeting: "Hi! How can we help?".into(),
+            title: Language::En.default_title().into(),
+            greeting: Language::En.default_greeting().into(),
             logo_url: None,
             position: WidgetPosition::Right,
             language: Language::En,
@@ -211,6 +214,21 @@ impl Default for Branding {
 }
 
 impl Branding {
+    /// A title and greeting left at the defaults of the language before follow the language
+    /// (a Russian widget does not greet in English because nobody retyped it).
+    fn in_its_language(mut self, before: &Branding) -> Self {
+        let (was, now) = (before.language, self.language);
+        if was != now {
+            if self.title == was.default_title() {
+                self.title = now.default_title().into();
+            }
+            if self.greeting == was.default_greeting() {
+                self.greeting = now.default_greeting().into();
+            }
+        }
+        self
+    }
+
     fn validate(&self) -> Result<(), CoreError> {
         let hex = self.color.strip_prefix('#').unwrap_or("");
         if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -254,6 +272,22 @@ pub enum Language {
 }
 
 impl Language {
+    /// The widget's title until the company writes its own.
+    pub fn default_title(self) -> &'static str {
+        match self {
+            Self::En => "Chat with us",
+            Self::Ru => "Напишите нам",
+        }
+    }
+
+    /// The widget's greeting until the company writes its own.
+    pub fn default_greeting(self) -> &'static str {
+        match self {
+            Self::En => "Hi! How can we help?",
+            Self::Ru => "Здравствуйте! Чем можем помочь?",
+        }
+    }
+
     /// The language a visitor is written to in: their browser's, when Tandem speaks it, else
     /// the tenant's (the language their widget showed them).
     pub fn for_visitor(locale: Option<&str>, tenant: Language) -> Language {
@@ -411,6 +445,33 @@ mod tests {
             stored.apply(again).is_err(),
             "a new logo URL follows the rule"
         );
+    }
+
+    #[test]
+    fn default_texts_follow_the_language_and_the_companys_own_stay() {
+        let stored = TenantSettings::default();
+        let russian = Branding {
+            language: Language::Ru,
+            ..stored.branding.clone()
+        };
+        let patch = SettingsPatch {
+            branding: Some(russian.clone()),
+            ..SettingsPatch::default()
+        };
+        let next = stored.apply(patch).unwrap();
+        assert_eq!(next.branding.title, "Напишите нам");
+        assert_eq!(next.branding.greeting, "Здравствуйте! Чем можем помочь?");
+        let own = Branding {
+            title: "Acme Help".into(),
+            ..russian
+        };
+        let patch = SettingsPatch {
+            branding: Some(own),
+            ..SettingsPatch::default()
+        };
+        let next = stored.apply(patch).unwrap();
+        assert_eq!(next.branding.title, "Acme Help");
+        assert_eq!(next.branding.greeting, "Здравствуйте! Чем можем помочь?");
     }
 
     #[test]
