@@ -9,6 +9,12 @@ const DEFAULT_TEXTS = {
   ru: { title: "Напишите нам", greeting: "Здравствуйте! Чем можем помочь?" },
 };
 
+// The preview's sample dialog and composer; the composer's words are the widget's own.
+const PREVIEW_TEXTS = {
+  en: { question: "Hello! Is my order on its way?", answer: "Hi! Let me check that for you.", placeholder: "Write a message…", send: "Send" },
+  ru: { question: "Здравствуйте! Мой заказ уже в пути?", answer: "Добрый день! Сейчас проверю.", placeholder: "Напишите сообщение…", send: "Отправить" },
+};
+
 export async function settingsPane(ctx) {
   const settings = await api("GET", "/admin/settings");
   const b = settings.branding;
@@ -95,7 +101,7 @@ export async function settingsPane(ctx) {
 function widgetPreview(operatorName) {
   const node = el("div", { class: "preview", id: "widget-preview" });
   const shadow = node.attachShadow({ mode: "open" });
-  const contain = el("style", {}, ".launcher, .panel { position: absolute !important; } .panel { height: 420px; width: 330px; }");
+  const contain = el("style", {}, ".launcher, .panel { position: absolute !important; } .panel { height: 420px; width: 370px; }");
   const title = el("h2", { class: "title" });
   const greeting = el("p", { class: "greeting" });
   const logo = el("img", { class: "logo", alt: "" });
@@ -103,9 +109,9 @@ function widgetPreview(operatorName) {
     el("section", { class: "panel", "aria-label": "Widget preview" },
       el("header", { class: "header" }, logo, el("div", { class: "heading" }, title, el("p", { class: "status" }, "")), el("span", { class: "close" }, "×")),
       el("div", { class: "body" }, greeting, el("ol", { class: "log" },
-        el("li", { class: "msg msg--visitor" }, el("div", { class: "bubble" }, "Hello! Is my order on its way?")),
-        el("li", { class: "msg msg--operator" }, el("span", { class: "msg__author" }, operatorName), el("div", { class: "bubble" }, "Hi! Let me check that for you.")))),
-      el("form", { class: "composer" }, el("textarea", { rows: 1, disabled: true }), el("button", { class: "button", type: "button" }, "Send"))),
+        el("li", { class: "msg msg--visitor" }, el("div", { class: "bubble" })),
+        el("li", { class: "msg msg--operator" }, el("span", { class: "msg__author" }, operatorName), el("div", { class: "bubble" })))),
+      el("form", { class: "composer" }, el("textarea", { rows: 1, disabled: true }), el("button", { class: "button", type: "button" }))),
     el("button", { class: "launcher", type: "button", tabindex: "-1", "aria-hidden": "true" }));
   shadow.append(el("link", { rel: "stylesheet", href: "/static/widget.css" }), contain, root);
   return {
@@ -120,7 +126,12 @@ function widgetPreview(operatorName) {
       greeting.hidden = !branding.greeting;
       logo.hidden = !branding.logo_url;
       if (branding.logo_url) logo.src = branding.logo_url;
-      root.querySelector(".composer .button").textContent = branding.language === "ru" ? "Отправить" : "Send";
+      // The sample dialog and the composer in the widget's language, as visitors will see it.
+      const words = PREVIEW_TEXTS[branding.language] || PREVIEW_TEXTS.en;
+      root.querySelector(".msg--visitor .bubble").textContent = words.question;
+      root.querySelector(".msg--operator .bubble").textContent = words.answer;
+      root.querySelector(".composer textarea").placeholder = words.placeholder;
+      root.querySelector(".composer .button").textContent = words.send;
     },
   };
 }
