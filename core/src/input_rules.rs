@@ -40,6 +40,13 @@ macro_rules! hidden {
     };
 }
 
+/// An http(s) URL with a host and no credentials, unanchored.
+macro_rules! web_url {
+    () => {
+        r"https?://[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+(?:[/?#][A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]*)?"
+    };
+}
+
 /// Not blank, and none of `$refused`.
 macro_rules! not_blank_without {
     ($($refused:tt)*) => {
@@ -78,14 +85,14 @@ pub const SLUG: TextRule = TextRule {
 
 /// An http(s) URL with a host and no credentials (webhooks, the logo).
 pub const WEB_URL: TextRule = TextRule {
-    pattern: r"^https?://[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+(?:[/?#][A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]*)?$",
+    pattern: concat!("^", web_url!(), "$"),
     min_length: Some(8),
     max_length: Some(2048),
 };
 
 /// The company's site: a [`WEB_URL`], or `""` to clear it.
 pub const WEB_URL_OR_EMPTY: TextRule = TextRule {
-    pattern: r"^(?:https?://[A-Za-z0-9._~%!$&'()*+,;=:\[\]-]+(?:[/?#][A-Za-z0-9._~%!$&'()*+,;=:@/?#\[\]-]*)?)?$",
+    pattern: concat!("^(?:", web_url!(), ")?$"),
     min_length: None,
     max_length: Some(2048),
 };
@@ -151,7 +158,7 @@ mod tests {
     use super::*;
     use crate::email::EmailAddress;
     use crate::message::{ClientId, MessageBody};
-    use crate::tenant::{Branding, TenantSettings};
+    use crate::tenant::{Branding, SettingsPatch, TenantSettings};
     use rand::seq::IndexedRandom;
     use rand::{Rng, SeedableRng};
 
@@ -210,11 +217,10 @@ mod tests {
                     .is_ok()
             }),
             ("site", WEB_URL_OR_EMPTY, |t| {
-                let patch = crate::tenant::SettingsPatch {
+                applies(SettingsPatch {
                     site_url: Some(t.into()),
                     ..Default::default()
-                };
-                TenantSettings::default().apply(patch).is_ok()
+                })
             }),
             ("origin", ORIGIN, |t| {
                 crate::tenant::validate_origin(t).is_ok()
@@ -236,20 +242,23 @@ mod tests {
                     logo_url: Some(t.into()),
                     ..Branding::default()
                 };
-                let patch = crate::tenant::SettingsPatch {
+                applies(SettingsPatch {
                     branding: Some(branding),
                     ..Default::default()
-                };
-                TenantSettings::default().apply(patch).is_ok()
+                })
             }),
             ("mail from", MAIL_FROM_NAME, |t| {
-                let patch = crate::tenant::SettingsPatch {
+                applies(SettingsPatch {
                     mail_from_name: Some(t.into()),
                     ..Default::default()
-                };
-                TenantSettings::default().apply(patch).is_ok()
+                })
             }),
         ]
+    }
+
+    /// New input, as an admin's change: checked by `apply`.
+    fn applies(patch: SettingsPatch) -> bool {
+        TenantSettings::default().apply(patch).is_ok()
     }
 
     fn branding(change: impl FnOnce(&mut Branding)) -> bool {

@@ -179,11 +179,15 @@ impl Live {
             server,
             vars,
             client,
-            acme: acme.0,
-            globex: globex.0,
+            acme,
+            globex,
         };
-        live.acme.admin_token = live.login("acme", &acme.1, &acme.2).await;
-        live.globex.admin_token = live.login("globex", &globex.1, &globex.2).await;
+        for company in [&mut live.acme, &mut live.globex] {
+            company.admin_token = live
+                .client
+                .login(&company.slug, &company.admin_email, &company.admin_password)
+                .await;
+        }
         live
     }
 }
@@ -440,7 +444,6 @@ impl Client {
             .await;
     }
 
-    /// The company's admin changes these settings; the server must accept them.
     /// The company's delivery log, newest first, as its admin reads it.
     pub async fn delivery_log(&self, company: &Company) -> Vec<Value> {
         let (status, body) = self
@@ -455,6 +458,7 @@ impl Client {
         body["deliveries"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The company's admin changes these settings; the server must accept them.
     pub async fn update_settings(&self, company: &Company, settings: Value) {
         let (status, body) = self
             .call(
@@ -480,8 +484,7 @@ impl Client {
     }
 }
 
-async fn create_tenant(env: &Env, slug: &str) -> (Company, String, String) {
-    let email = format!("admin@{slug}.example.com");
+async fn create_tenant(env: &Env, slug: &str) -> Company {
     let out = env
         .run(&[
             "tenant",
@@ -491,46 +494,56 @@ async fn create_tenant(env: &Env, slug: &str) -> (Company, String, String) {
             "--name",
             &format!("{slug} Ltd"),
             "--admin-email",
-            &email,
+            &admin_email(slug),
         ])
         .await;
     assert!(out.status.success(), "{}", out.stderr);
     let created: Value = serde_json::from_str(&out.stdout).expect("tenant create prints JSON");
-    let password = created["admin"]["password"].as_str().unwrap().to_owned();
-    let company = Company {
-        id: created["tenant_id"].as_str().unwrap().to_owned(),
-        slug: slug.to_owned(),
-        widget_key: created["widget_key"].as_str().unwrap().to_owned(),
-        admin_email: email.clone(),
-        admin_password: password.clone(),
-        admin_token: String::new(),
-    };
-    (company, email, password)
+    let text = |value: &Value| value.as_str().expect("a string").to_owned();
+    Company::created(
+        slug,
+        text(&created["tenant_id"]),
+        text(&created["widget_key"]),
+        text(&created["admin"]["password"]),
+    )
 }
 
 /// The same, through the services of a server in process.
-async fn create_tenant_in(tandem: &tandem_core::Tandem, slug: &str) -> (Company, String, String) {
-    let email = format!("admin@{slug}.example.com");
+async fn create_tenant_in(tandem: &tandem_core::Tandem, slug: &str) -> Company {
     let created = tandem
         .tenants
         .create(tandem_core::tenant::NewTenant {
             slug: slug.into(),
             name: format!("{slug} Ltd"),
-            admin_email: email.clone(),
+            admin_email: admin_email(slug),
             admin_password: None,
         })
         .await
         .expect("create the tenant");
-    let password = created.admin.password.clone();
-    let company = Company {
-        id: created.tenant_id.to_string(),
-        slug: slug.to_owned(),
-        widget_key: created.widget_key,
-        admin_email: email.clone(),
-        admin_password: password.clone(),
-        admin_token: String::new(),
-    };
-    (company, email, password)
+    Company::created(
+        slug,
+        created.tenant_id.to_string(),
+        created.widget_key,
+        created.admin.password,
+    )
+}
+
+fn admin_email(slug: &str) -> String {
+    format!("admin@{slug}.example.com")
+}
+
+impl Company {
+    /// A tenant just created; its admin signs in next.
+    fn created(slug: &str, id: String, widget_key: String, admin_password: String) -> Self {
+        Self {
+            id,
+            slug: slug.to_owned(),
+            widget_key,
+            admin_email: admin_email(slug),
+            admin_password,
+            admin_token: String::new(),
+        }
+    }
 }
 
 pub struct Operator {

@@ -84,6 +84,8 @@ pub struct Page {
 /// Messages in a page unless asked for fewer; at most [`MAX_PAGE`].
 pub const DEFAULT_PAGE: u64 = 200;
 pub const MAX_PAGE: u64 = 500;
+/// Chats in a list, at most (and unless asked for fewer).
+pub const MAX_LIST: u64 = 500;
 
 impl Default for Page {
     fn default() -> Self {

@@ -14,7 +14,9 @@ use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
 
-use super::{Category, Chat, Dialog, MAX_PAGE, Page, Refused, chat_with_visitor, store_status};
+use super::{
+    Category, Chat, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor, store_status,
+};
 
 /// Which chats to list.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,8 +27,6 @@ pub struct ChatFilter {
     /// At most this many, most recently active first (default and maximum 500).
     pub limit: Option<u64>,
 }
-
-const MAX_LIST: u64 = 500;
 
 #[derive(Clone)]
 pub struct ChatService {

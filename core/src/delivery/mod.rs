@@ -33,6 +33,9 @@ pub use webhook::{
 /// How many messages before the batch an email shows as context.
 pub const CONTEXT_MESSAGES: u64 = 5;
 
+/// Lines of the delivery log in one read, at most.
+pub const MAX_LOG: u64 = 500;
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,

@@ -24,11 +24,9 @@ use super::rows;
 use super::state::{Availability, OutboxState, Reach};
 use super::webhook::store_webhooks;
 use super::{
-    CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, Outcome,
+    CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, MAX_LOG, Outcome,
     UnreadBatch,
 };
-
-const MAX_LOG: u64 = 500;
 
 #[derive(Clone)]
 pub struct DeliveryService {

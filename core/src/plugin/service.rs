@@ -221,7 +221,7 @@ impl PluginService {
             .filter(plugin_log::Column::TenantId.eq(actor.tenant))
             .filter(plugin_log::Column::PluginId.eq(id))
             .order_by_desc(plugin_log::Column::Id)
-            .limit(limit.clamp(1, 1_000))
+            .limit(limit.clamp(1, super::KEPT_LOG_LINES))
             .all(&self.deps.db)
             .await?
             .into_iter()

@@ -327,9 +327,8 @@ fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Resul
 const MAX_WEBHOOK_URLS: usize = 10;
 const MAX_WEBHOOK_URL_BYTES: usize = 2048;
 
-/// An absolute http(s) URL with a host, printable, of a sane length.
 /// An http(s) URL with a host, no credentials and nothing that could break out of a link.
-pub(crate) fn is_web_url(url: &str) -> bool {
+fn is_web_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));

@@ -178,14 +178,14 @@ impl VisitorService {
         let (updated, revived) = write_profile(&txn, actor, &change, self.deps.clock.now()).await?;
         // Operators see the visitor's name and address on the chat (not their locale).
         let shown_on_chat = change.name.is_some() || change.email.is_some();
-        let chat = match shown_on_chat {
-            true => chat_row_of_visitor(&txn, actor.tenant, actor.visitor).await?,
-            false => None,
+        let chat = if shown_on_chat {
+            chat_row_of_visitor(&txn, actor.tenant, actor.visitor).await?
+        } else {
+            None
         };
         txn.commit().await?;
         crate::delivery::schedule_revived(&self.deps, &revived).await;
         if let Some(chat) = chat {
-            // Operators see the visitor's name and email on the chat.
             self.deps.publish(DomainEvent::ChatUpdated {
                 tenant: actor.tenant,
                 chat: Chat::from_rows(chat, &updated),

@@ -189,7 +189,7 @@ pub struct DeliveryLog {
 pub struct LogQuery {
     /// At most this many lines (default 100).
     #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
-    pub limit: Option<PageSize<500>>,
+    pub limit: Option<PageSize<{ tandem_core::delivery::MAX_LOG }>>,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/notifications", tag = "admin",

@@ -165,7 +165,7 @@ fn with_shared_inlined(widget: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    /// A script or stylesheet added to web/static/ but not to FILES would be a 404 in a browser.
+    /// A script or stylesheet added to web/static/ but not to SOURCES would be a 404 in a browser.
     #[test]
     fn every_script_and_stylesheet_is_served() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/static");

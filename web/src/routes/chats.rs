@@ -45,7 +45,7 @@ pub struct ListQuery {
     pub mine: bool,
     /// At most this many, most recently active first.
     #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
-    pub limit: Option<PageSize<500>>,
+    pub limit: Option<PageSize<{ tandem_core::chat::MAX_LIST }>>,
 }
 
 /// Which page of a dialog: the newest messages unless `before` names where the older ones end.
@@ -57,7 +57,7 @@ pub struct PageQuery {
     pub before: Option<i64>,
     /// At most this many (default 200).
     #[param(value_type = u64, minimum = 1, maximum = 500, required = false, nullable = false)]
-    pub limit: Option<PageSize<500>>,
+    pub limit: Option<PageSize<{ tandem_core::chat::MAX_PAGE }>>,
 }
 
 impl PageQuery {

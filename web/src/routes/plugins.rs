@@ -55,7 +55,7 @@ pub struct PluginLog {
 pub struct LogQuery {
     /// At most this many lines (default 100).
     #[param(value_type = u64, minimum = 1, maximum = 1000, required = false, nullable = false)]
-    pub limit: Option<PageSize<1000>>,
+    pub limit: Option<PageSize<{ tandem_core::plugin::KEPT_LOG_LINES }>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/plugins", tag = "admin",

@@ -85,7 +85,6 @@ pub async fn put(
     AdminAuth(actor): AdminAuth,
     JsonBody(sources): JsonBody<EmailParts>,
 ) -> Result<Json<TemplateView>, ApiError> {
-    sources.check_size()?;
     check(&sources).await?;
     state
         .tandem
@@ -114,12 +113,12 @@ pub async fn preview(
     _admin: AdminAuth,
     JsonBody(sources): JsonBody<EmailParts>,
 ) -> Result<Json<EmailParts>, ApiError> {
-    sources.check_size()?;
     Ok(Json(check(&sources).await?))
 }
 
 /// The template's checks and a render against a sample, off the async threads.
 async fn check(sources: &EmailParts) -> Result<EmailParts, ApiError> {
+    sources.check_size()?;
     TEMPLATES
         .validate(sources.clone())
         .await
