@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tandem_core::clock::Timestamp;
 use tandem_testkit::TestDatabase;
 
 use guests::{guest, guest_path};
@@ -27,7 +28,7 @@ impl Plugged {
             &[
                 ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
                 ("TANDEM_SWEEP_EVERY_SECS", "1"),
-                ("TANDEM_MAX_PLUGIN_BYTES", "300000"),
+                ("TANDEM_MAX_PLUGIN_BYTES", "1000000"),
                 // Real plugins compile in well under a second; the costly one takes minutes.
                 ("TANDEM_PLUGIN_COMPILE_SECS", "5"),
                 // The tests' webhook receiver listens on loopback.
@@ -242,8 +243,17 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
     assert_eq!(plugin["enabled"], true);
     assert_eq!(
         plugin["hooks"],
-        json!(["email_template", "offline_timeout", "route_notification"])
+        json!([
+            "availability",
+            "chat_closed",
+            "email_template",
+            "offline_request",
+            "offline_timeout",
+            "operator_alert",
+            "route_notification"
+        ])
     );
+    assert_eq!(plugin["world"], "0.2.0");
     let id = plugin["id"].as_str().expect("an id").to_owned();
 
     // Globex cannot see, change or read Acme's plugin.
@@ -459,25 +469,86 @@ async fn authors_check_and_run_plugins_from_the_command_line(p: Plugged) {
         .await;
     assert!(out.status.success(), "{}", out.stderr);
     let report: Value = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(report["manifest"]["hooks"], json!(["offline_timeout"]));
+    assert_eq!(
+        report["manifest"]["hooks"],
+        json!(["availability", "offline_request", "offline_timeout"])
+    );
+    assert_eq!(report["manifest"]["world"], "0.2.0");
 
     let tuesday_10am_moscow = json!({
         "tenant_id": "t", "tenant_slug": "acme", "chat_id": "c",
         "visitor": {"id": "v"}, "tenant_timeout_secs": 300, "now_ms": 1_795_503_600_000_i64,
     });
+    let run = |hook: &'static str, input: String, settings: Option<Value>| {
+        let mut args = vec![
+            "plugin".to_owned(),
+            "run".to_owned(),
+            guest_path("business_hours"),
+            hook.to_owned(),
+            "--input".to_owned(),
+            input,
+        ];
+        if let Some(settings) = settings {
+            args.extend(["--settings".to_owned(), settings.to_string()]);
+        }
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            env.run(&args).await
+        }
+    };
+    // The schema's defaults, unless settings are given; settings the schema refuses are
+    // refused here as the server would.
+    let out = run("offline_timeout", tuesday_10am_moscow.to_string(), None).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(answer["answer"], 120);
+    let mut settings = json!({
+        "time_zone": "America/New_York", "opens": 9, "closes": 17,
+        "working_days": ["mon", "tue", "wed", "thu", "fri"],
+        "working_timeout_minutes": 5, "off_hours_timeout_minutes": 60,
+        "closed_message": "Closed until nine, New York time.",
+    });
+    let out = run(
+        "offline_timeout",
+        tuesday_10am_moscow.to_string(),
+        Some(settings.clone()),
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(answer["answer"], 3600, "02:00 in New York");
+    settings["opens"] = json!(30);
+    let out = run(
+        "offline_timeout",
+        tuesday_10am_moscow.to_string(),
+        Some(settings),
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("/opens"), "{}", out.stderr);
+
+    // Each hook has a fixture to start from.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/fixtures/availability.json"
+    );
     let out = env
         .run(&[
             "plugin",
             "run",
             &guest_path("business_hours"),
-            "offline_timeout",
-            "--input",
-            &tuesday_10am_moscow.to_string(),
+            "availability",
+            "--fixture",
+            fixture,
         ])
         .await;
     assert!(out.status.success(), "{}", out.stderr);
     let answer: Value = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(answer["answer"], 120);
+    assert_eq!(
+        answer["answer"],
+        Value::Null,
+        "open on Tuesday morning in Moscow"
+    );
 
     let looping = json!({
         "tenant_id": "t", "tenant_slug": "acme", "chat_id": "c",
@@ -533,7 +604,7 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
     let olga = live.online_operator(&live.acme, "Olga").await;
     let gus = live.online_operator(&live.globex, "Gus").await;
     let chat = p.unread_reply(&live.acme, &olga, "Fedor").await;
-    p.unread_reply(&live.globex, &gus, "Semion").await;
+    let semion_chat = p.unread_reply(&live.globex, &gus, "Semion").await;
 
     assert_eq!(
         p.mails_to("fedor@example.org", Duration::from_secs(15))
@@ -614,6 +685,42 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
             .iter()
             .all(|l| l["channel"] == "email")
     );
+
+    // Closing the dialog sums it up in the team's chat, signed the same way; Globex's close
+    // posts nothing.
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/close"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/chats/{semion_chat}/close"),
+            Some(&gus.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let posts = receiver.wait_for(2, Duration::from_secs(15)).await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let summary = &posts[1];
+    assert_eq!(summary.path, "/acme");
+    let body: Value = serde_json::from_slice(&summary.body).expect("a JSON body");
+    assert_eq!(
+        body["text"],
+        format!("Olga closed chat {chat} after 2 messages (not rated).").as_str()
+    );
+    assert_eq!(
+        summary.header("x-tandem-signature"),
+        Some(expected_signature(secret, &summary.body).as_str())
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.requests().len(), 2, "nothing for Globex's close");
 }
 
 async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged) {
@@ -779,9 +886,377 @@ async fn uploads_that_hang_or_cost_too_much_to_compile_are_refused(p: Plugged) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// An author starts a plugin with `tandem plugin new`: it builds as it is, passes the upload's
+/// checks, and its hook answers from its settings.
+#[tokio::test]
+async fn a_plugin_started_with_plugin_new_builds_checks_and_runs() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let tandem = env!("CARGO_BIN_EXE_tandem");
+    let out = std::process::Command::new(tandem)
+        .args(["plugin", "new", "welcome-note", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("tandem runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let project = dir.path().join("welcome-note");
+    // The examples' lock file pins what they were built with, so the build reuses the guests'
+    // compiled dependencies and needs no network.
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/examples");
+    std::fs::copy(format!("{examples}/Cargo.lock"), project.join("Cargo.lock")).expect("copy");
+    let guests = guest_path("x");
+    let target = std::path::Path::new(&guests)
+        .ancestors()
+        .nth(3)
+        .expect("the guests' target folder");
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .args(["build", "--release", "--offline"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/welcome_note.wasm");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(tandem)
+            .args(args)
+            .env("TANDEM_DATABASE_URL", "sqlite::memory:")
+            .output()
+            .expect("tandem runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
+    };
+    let wasm = wasm.to_str().expect("a path");
+    let report = run(&["plugin", "check", wasm]);
+    assert_eq!(report["manifest"]["name"], "welcome-note");
+    assert_eq!(report["manifest"]["hooks"], json!(["offline_request"]));
+    let fixture = project.join("fixtures/offline_request.json");
+    let fixture = fixture.to_str().expect("a path");
+    let answer = run(&[
+        "plugin",
+        "run",
+        wasm,
+        "offline_request",
+        "--fixture",
+        fixture,
+    ]);
+    assert_eq!(
+        answer["answer"]["auto_reply"],
+        "Thank you, Fedor. We will answer by email soon."
+    );
+    let answer = run(&[
+        "plugin",
+        "run",
+        wasm,
+        "offline_request",
+        "--fixture",
+        fixture,
+        "--settings",
+        r#"{"auto_reply": "Hi {name}, back at nine."}"#,
+    ]);
+    assert_eq!(answer["answer"]["auto_reply"], "Hi Fedor, back at nine.");
+}
+
+/// Tuesday 2026-11-24, 10:00 in Moscow: within the business-hours example's default hours.
+const TUESDAY_MORNING_MOSCOW: i64 = 1_795_503_600_000;
+
+/// Acme runs the business-hours plugin as it was built for world 0.1.0 (hours in constants),
+/// Globex today's, built for 0.2.0 with its hours in settings. Each tenant's unread reply waits
+/// as its own plugin says, on a clock the test moves.
+async fn plugins_of_both_worlds_run_side_by_side_each_with_its_settings(db: TestDatabase) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
+    let (live, clock) = Live::on_clock_at(
+        db,
+        &[("TANDEM_SMTP_URL", &url), ("TANDEM_SWEEP_EVERY_SECS", "1")],
+        Timestamp::from_millis(TUESDAY_MORNING_MOSCOW),
+    )
+    .await;
+    let p = Plugged { live, smtp };
+    let live = &p.live;
+
+    let (status, old) = p
+        .upload(
+            &live.acme,
+            guest("business_hours_v0_1_0"),
+            "application/wasm",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{old}");
+    assert_eq!(old["world"], "0.1.0");
+    assert_eq!(old["settings_schema"], Value::Null);
+    assert_eq!(old["settings"], json!({}));
+    let (status, new) = p
+        .upload(&live.globex, guest("business_hours"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    assert_eq!(new["world"], "0.2.0");
+    assert_eq!(new["enabled"], true, "its defaults satisfy its schema");
+    assert_eq!(new["settings"]["working_timeout_minutes"], 2);
+    assert_eq!(new["settings"]["time_zone"], "Europe/Moscow");
+    assert_eq!(new["settings_schema"]["properties"]["opens"]["maximum"], 23);
+    let new_id = new["id"].as_str().expect("an id").to_owned();
+    let settings_path = format!("/api/v1/admin/plugins/{new_id}/settings");
+
+    // Settings the schema refuses change nothing, and each problem is named by its place.
+    let mut refused = new["settings"].clone();
+    refused["opens"] = json!(30);
+    refused["colour"] = json!("blue");
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            &settings_path,
+            Some(&live.globex.admin_token),
+            Some(refused),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("/opens"), "{body}");
+    assert!(message.contains("colour"), "{body}");
+    for bad in [json!([1, 2]), json!("text")] {
+        let (status, body) = live
+            .call(
+                Method::PUT,
+                &settings_path,
+                Some(&live.globex.admin_token),
+                Some(bad),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    // Another tenant's admin cannot see or set them; a plugin without settings takes none.
+    let (status, _) = live
+        .call(
+            Method::PUT,
+            &settings_path,
+            Some(&live.acme.admin_token),
+            Some(new["settings"].clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let old_path = format!(
+        "/api/v1/admin/plugins/{}/settings",
+        old["id"].as_str().unwrap()
+    );
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            &old_path,
+            Some(&live.acme.admin_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        p.plugin(&live.globex, &new_id).await["settings"],
+        new["settings"]
+    );
+
+    let mut settings = new["settings"].clone();
+    settings["working_timeout_minutes"] = json!(3);
+    let (status, saved) = live
+        .call(
+            Method::PUT,
+            &settings_path,
+            Some(&live.globex.admin_token),
+            Some(settings),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["settings"]["working_timeout_minutes"], 3);
+    assert!(
+        p.log_has(&live.globex, &new_id, |l| mentions(l, "settings saved"))
+            .await
+    );
+
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let gleb = live.online_operator(&live.globex, "Gleb").await;
+    p.unread_reply(&live.acme, &olga, "Anna").await;
+    p.unread_reply(&live.globex, &gleb, "Boris").await;
+
+    let sent_within = |address: &'static str| {
+        let p = &p;
+        async move {
+            !p.mails_to(address, Duration::from_millis(2500))
+                .await
+                .is_empty()
+        }
+    };
+    clock.advance(Duration::from_secs(2 * 60 - 1));
+    assert!(
+        !sent_within("anna@example.org").await,
+        "mailed before 2 min"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert!(
+        !p.mails_to("anna@example.org", Duration::from_secs(10))
+            .await
+            .is_empty(),
+        "the 0.1.0 plugin's 2 minutes"
+    );
+    assert!(
+        !sent_within("boris@example.org").await,
+        "Globex's settings say 3 minutes"
+    );
+    clock.advance(Duration::from_secs(60));
+    assert!(
+        !p.mails_to("boris@example.org", Duration::from_secs(10))
+            .await
+            .is_empty(),
+        "the 0.2.0 plugin's 3 minutes, from its settings"
+    );
+}
+
+/// Tuesday 2026-11-24, 23:00 in Moscow: outside the business-hours example's default hours.
+const TUESDAY_NIGHT_MOSCOW: i64 = TUESDAY_MORNING_MOSCOW + 13 * 3_600_000;
+
+/// At night by its settings, the business-hours plugin has the widget show the offline form
+/// (with its message) even though an operator is online, answers an offline request at once,
+/// tags it and assigns it to the operator its settings name. A plugin naming an operator the
+/// tenant does not have changes nothing and hears of it.
+async fn after_hours_the_widget_offers_the_form_and_requests_are_answered(db: TestDatabase) {
+    let (live, _clock) =
+        Live::on_clock_at(db, &[], Timestamp::from_millis(TUESDAY_NIGHT_MOSCOW)).await;
+    let smtp = SmtpSink::start().await;
+    let p = Plugged { live, smtp };
+    let live = &p.live;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let visitor = live.visitor(&live.acme).await;
+    let config_path = format!("/api/v1/widget/{}/config", live.acme.widget_key);
+    let (_, config) = live.call(Method::GET, &config_path, None, None).await;
+    assert_eq!(
+        config["operators_available"], true,
+        "no plugin yet: Olga is there"
+    );
+    assert_eq!(config["recheck_after_secs"], Value::Null);
+
+    let (status, plugin) = p
+        .upload(&live.acme, guest("business_hours"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let mut settings = plugin["settings"].clone();
+    settings["closed_message"] = json!("Closed for the night; we open at nine.");
+    settings["after_hours_operator"] = json!("olga@acme.example.com");
+    let path = format!(
+        "/api/v1/admin/plugins/{}/settings",
+        plugin["id"].as_str().unwrap()
+    );
+    let (status, body) = live
+        .call(
+            Method::PUT,
+            &path,
+            Some(&live.acme.admin_token),
+            Some(settings),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (_, config) = live.call(Method::GET, &config_path, None, None).await;
+    assert_eq!(config["operators_available"], false, "{config}");
+    assert_eq!(
+        config["availability_message"],
+        "Closed for the night; we open at nine."
+    );
+    assert_eq!(config["recheck_after_secs"], 60);
+    // Globex has no plugin: its widget is not touched.
+    let globex_config = format!("/api/v1/widget/{}/config", live.globex.widget_key);
+    let (_, config) = live.call(Method::GET, &globex_config, None, None).await;
+    assert_eq!(config["availability_message"], Value::Null);
+
+    let chat_id = live
+        .offline_request(
+            &visitor,
+            "Vera",
+            "vera@example.org",
+            "Do you ship to Kazan?",
+        )
+        .await;
+    let (status, dialog) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}"),
+            Some(&olga.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dialog}");
+    let messages = dialog["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2, "{dialog:#}");
+    assert_eq!(messages[0]["author"], "visitor");
+    assert_eq!(messages[1]["author"], "system");
+    assert_eq!(
+        messages[1]["body"],
+        "Thank you, we have your message. We are back at 09:00 (Europe/Moscow) and will answer by email."
+    );
+    let chat = &dialog["chat"];
+    assert_eq!(chat["tags"], json!(["after-hours"]));
+    assert_eq!(chat["operator_id"], olga.id.as_str());
+    assert_eq!(chat["unanswered"], true, "a person has yet to answer");
+    // The visitor sees the automatic answer in their dialog.
+    let (status, own) = live
+        .visitor_call(&visitor, Method::GET, "/chat", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["messages"].as_array().map(Vec::len), Some(2), "{own:#}");
+
+    // Globex's hostile plugin assigns a request to someone Globex does not employ: the request
+    // is kept as it came, nothing of the answer is applied, and the plugin's log says why.
+    let id = p.install_hostile(&live.globex).await;
+    let stranger = live.visitor(&live.globex).await;
+    let chat_id = live
+        .offline_request(&stranger, "assigner", "a@example.org", "Hello?")
+        .await;
+    let (_, dialog) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/chats/{chat_id}"),
+            Some(&live.globex.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dialog["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{dialog:#}"
+    );
+    assert_eq!(dialog["chat"]["operator_id"], Value::Null);
+    assert_eq!(dialog["chat"]["tags"], json!([]));
+    assert!(
+        p.log_has(&live.globex, &id, |l| l["level"] == "error"
+            && mentions(l, "not an active operator of this tenant"))
+            .await
+    );
+}
+
 /// Whether a line of a plugin's log says `text`.
 fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
+}
+
+mod on_a_moved_clock {
+    use super::*;
+
+    async fn database(db: TestDatabase) -> TestDatabase {
+        db
+    }
+
+    tandem_testkit::on_both_databases!(
+        database =>
+        plugins_of_both_worlds_run_side_by_side_each_with_its_settings,
+        after_hours_the_widget_offers_the_form_and_requests_are_answered,
+    );
 }
 
 tandem_testkit::on_both_databases!(

@@ -12,10 +12,11 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
+pub use crate::automation::DialogContext;
 use crate::clock::Timestamp;
 use crate::entity::outbox;
 use crate::error::CoreResult;
-use crate::ids::{ChatId, MessageId, OutboxId, TenantId, VisitorId};
+use crate::ids::{ChatId, MessageId, OutboxId, TenantId, WebhookCallId};
 use crate::services::Deps;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -71,6 +72,11 @@ pub struct ScheduleError(pub String);
 #[async_trait::async_trait]
 pub trait NotificationScheduler: Send + Sync + 'static {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError>;
+
+    /// Enqueues a stored webhook post, due now. Without a queue the sweep posts it.
+    async fn schedule_webhook(&self, _id: WebhookCallId) -> Result<(), ScheduleError> {
+        Ok(())
+    }
 }
 
 /// For a process that runs no scheduler of its own: the outbox row is the whole record and a
@@ -85,27 +91,10 @@ impl NotificationScheduler for LeaveToSweep {
     }
 }
 
-/// What a timeout policy may look at.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimeoutContext {
-    pub tenant: TenantId,
-    pub tenant_slug: String,
-    pub chat: ChatId,
-    pub visitor: VisitorId,
-    pub visitor_name: Option<String>,
-    pub visitor_locale: Option<String>,
-    pub visitor_has_email: bool,
-    pub now: Timestamp,
-    /// The tenant's `offline_timeout_secs` setting.
-    pub tenant_timeout: Duration,
-    /// The webhook URLs the tenant's admin allowed.
-    pub webhook_urls: Vec<String>,
-}
-
 /// How long an operator reply may stay unread before it goes to the visitor's email.
 #[async_trait::async_trait]
 pub trait OfflineTimeoutPolicy: Send + Sync + 'static {
-    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration;
+    async fn offline_timeout(&self, ctx: &DialogContext) -> Duration;
 }
 
 /// The default: the tenant's setting.
@@ -114,7 +103,7 @@ pub struct TenantTimeoutSetting;
 
 #[async_trait::async_trait]
 impl OfflineTimeoutPolicy for TenantTimeoutSetting {
-    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
+    async fn offline_timeout(&self, ctx: &DialogContext) -> Duration {
         ctx.tenant_timeout
     }
 }
@@ -125,7 +114,7 @@ impl OfflineTimeoutPolicy for TenantTimeoutSetting {
 pub const POLICY_WAIT: Duration = Duration::from_secs(2);
 
 /// The policy's answer, or the tenant's setting when it takes longer than [`POLICY_WAIT`].
-pub async fn bounded_timeout(policy: &dyn OfflineTimeoutPolicy, ctx: &TimeoutContext) -> Duration {
+pub async fn bounded_timeout(policy: &dyn OfflineTimeoutPolicy, ctx: &DialogContext) -> Duration {
     match tokio::time::timeout(POLICY_WAIT, policy.offline_timeout(ctx)).await {
         Ok(timeout) => timeout,
         Err(_) => {
@@ -205,6 +194,7 @@ impl OutboxService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::VisitorId;
 
     #[test]
     fn policy_answers_are_clamped_to_the_allowed_range() {
@@ -224,7 +214,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl OfflineTimeoutPolicy for Stuck {
-        async fn offline_timeout(&self, _ctx: &TimeoutContext) -> Duration {
+        async fn offline_timeout(&self, _ctx: &DialogContext) -> Duration {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Duration::from_secs(1)
         }
@@ -232,7 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reply_never_waits_on_a_stuck_policy() {
-        let ctx = TimeoutContext {
+        let ctx = DialogContext {
             tenant: TenantId::new(),
             tenant_slug: "acme".into(),
             chat: ChatId::new(),

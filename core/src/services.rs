@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::automation::{ConversationHooks, NoAutomation};
 use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliveryService;
@@ -23,13 +24,16 @@ use crate::tenant::TenantService;
 use crate::visitor::VisitorService;
 
 /// The implementations core's ports are wired to. Defaults: the wall clock, an in-process
-/// broadcast bus, no scheduler (outbox rows wait for a sweep) and the tenant's timeout setting.
+/// broadcast bus, no scheduler (outbox rows wait for a sweep), the tenant's timeout setting and
+/// no automation.
 #[derive(Clone)]
 pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub events: Arc<dyn EventBus>,
     pub scheduler: Arc<dyn NotificationScheduler>,
     pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
+    /// The tenant's plugins at the moments of a conversation.
+    pub automation: Arc<dyn ConversationHooks>,
 }
 
 impl Default for Ports {
@@ -39,6 +43,7 @@ impl Default for Ports {
             events: Arc::new(BroadcastBus::default()),
             scheduler: Arc::new(LeaveToSweep),
             timeout_policy: Arc::new(TenantTimeoutSetting),
+            automation: Arc::new(NoAutomation),
         }
     }
 }
@@ -51,6 +56,7 @@ pub(crate) struct Deps {
     pub events: Arc<dyn EventBus>,
     pub scheduler: Arc<dyn NotificationScheduler>,
     pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
+    pub automation: Arc<dyn ConversationHooks>,
     pub limits: Limits,
     /// Each tenant's messages a minute, charged as messages are written.
     pub quotas: MessageQuotas,
@@ -99,6 +105,7 @@ impl Tandem {
             events: ports.events,
             scheduler: ports.scheduler,
             timeout_policy: ports.timeout_policy,
+            automation: ports.automation,
             limits,
         });
         let messages = MessageService::new(deps.clone());

@@ -10,7 +10,7 @@ use tandem_core::chat::{Category, ChatFilter};
 use tandem_core::events::DomainEvent;
 use tandem_core::message::OfflineRequest;
 use tandem_core::message::{Author, Reader};
-use tandem_core::outbox::{OfflineTimeoutPolicy, OutboxStatus, TimeoutContext};
+use tandem_core::outbox::{DialogContext, OfflineTimeoutPolicy, OutboxStatus};
 use tandem_core::tenant::LimitsPatch;
 
 use support::{World, drain};
@@ -180,7 +180,7 @@ async fn the_timeout_policy_decides_when_the_notification_is_due(w: World) {
     struct ShortForRussian;
     #[async_trait::async_trait]
     impl OfflineTimeoutPolicy for ShortForRussian {
-        async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
+        async fn offline_timeout(&self, ctx: &DialogContext) -> Duration {
             match ctx.visitor_locale.as_deref() {
                 Some("ru") => Duration::from_secs(30),
                 _ => Duration::from_secs(u64::MAX / 2),

@@ -18,6 +18,8 @@ mod m20261128_000001_email_confirmation;
 mod m20261128_000002_dev_mail_parts;
 mod m20261128_000003_message_channel;
 mod m20261128_000004_message_mail;
+mod m20261128_000005_plugin_settings;
+mod m20261128_000006_chat_triage;
 
 pub struct Migrator;
 
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_dev_mail_parts::Migration),
             Box::new(m20261128_000003_message_channel::Migration),
             Box::new(m20261128_000004_message_mail::Migration),
+            Box::new(m20261128_000005_plugin_settings::Migration),
+            Box::new(m20261128_000006_chat_triage::Migration),
         ]
     }
 }

@@ -9,14 +9,20 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tandem_plugins::hooks::{HookContext, VisitorInfo};
+use tandem_plugins::hooks::{HookContext, TenantContext, VisitorInfo};
 use tandem_plugins::{CallLimits, PluginHost};
 use tandem_testkit::guests::guest;
 
 fn context(visitor_name: &str) -> HookContext {
     HookContext {
-        tenant_id: "t".into(),
-        tenant_slug: "acme".into(),
+        tenant: TenantContext {
+            tenant_id: "t".into(),
+            tenant_slug: "acme".into(),
+            tenant_timeout_secs: 300,
+            now_ms: 1_795_503_600_000,
+            webhook_urls: vec!["https://hooks.example.com/team".into()],
+            settings: "{}".into(),
+        },
         chat_id: "c".into(),
         visitor: VisitorInfo {
             id: "v".into(),
@@ -24,9 +30,6 @@ fn context(visitor_name: &str) -> HookContext {
             locale: Some("en".into()),
             has_email: true,
         },
-        tenant_timeout_secs: 300,
-        now_ms: 1_795_503_600_000,
-        webhook_urls: vec!["https://hooks.example.com/team".into()],
     }
 }
 

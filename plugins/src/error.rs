@@ -8,13 +8,17 @@ pub enum ValidationError {
     #[error("not a WebAssembly component of the tandem:plugin world: {0}")]
     NotAComponent(String),
     #[error(
-        "the component does not export {expected}{}; this server supports tandem:plugin@0.1.0",
-        found.as_ref().map(|f| format!(" (it exports {f})")).unwrap_or_default()
+        "the component does not export tandem:plugin/hooks{}; this server supports the tandem:plugin worlds {}",
+        found.as_ref().map(|f| format!(" (it exports {f})")).unwrap_or_default(),
+        supported()
     )]
-    WrongWorld {
-        expected: &'static str,
-        found: Option<String>,
-    },
+    WrongWorld { found: Option<String> },
+    #[error(
+        "the component is built for tandem:plugin@{found}, which this server does not support; it supports {supported}",
+        found = .0,
+        supported = supported()
+    )]
+    UnsupportedWorld(String),
     #[error("the component imports {0}, which this server does not offer to plugins")]
     ForbiddenImport(String),
     #[error("the plugin's manifest call failed: {0}")]
@@ -44,4 +48,8 @@ pub enum CallError {
     /// failure, the default is used.
     #[error("waited {0} ms for a free plugin instance")]
     Busy(u64),
+}
+
+fn supported() -> String {
+    crate::world::SUPPORTED.join(", ")
 }

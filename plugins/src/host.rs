@@ -14,14 +14,16 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::HOOKS_INTERFACE;
-use crate::bindings::{Plugin, PluginPre};
 use crate::compile::{CompileBudget, Compiler, first_line};
 use crate::error::{CallError, ValidationError};
-use crate::hooks::{self, Delivery, HookContext, Manifest, RenderedEmail, UnreadMessage};
+use crate::hooks::{
+    Alert, AlertRoute, Availability, ClosedChat, Delivery, HookContext, Manifest, OfflineRequest,
+    RenderedEmail, RequestAnswer, Staff, TenantContext, UnreadMessage, Webhook,
+};
 use crate::limits::{CallLimits, LOG_BYTES, MAX_COPY_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
 use crate::store::CallState;
 use crate::turns::Turns;
+use crate::world::{self, Outcome, Pre};
 use tandem_core::tenant::EmailParts;
 
 /// Plugin instances alive at once: the pool is sized for them, and calls beyond wait their turn
@@ -112,7 +114,7 @@ impl Drop for Inner {
 /// A validated, compiled plugin, ready to instantiate.
 #[derive(Clone)]
 pub struct CompiledPlugin {
-    pre: PluginPre<CallState>,
+    pre: Pre,
     pub manifest: Manifest,
     /// SHA-256 of the uploaded bytes, hex.
     pub sha256: String,
@@ -173,8 +175,8 @@ impl PluginHost {
     }
 
     /// Everything an upload must pass: size, a component, the imports this host offers, the
-    /// `tandem:plugin/hooks@0.1.0` export with the right types, and a manifest call that
-    /// answers in time with a usable manifest.
+    /// hooks of a released world with the right types, and a manifest call that answers in time
+    /// with a usable manifest.
     pub async fn validate(
         &self,
         wasm: Vec<u8>,
@@ -284,8 +286,9 @@ impl PluginHost {
             .cloned()
     }
 
-    /// The component, checked against what this host offers and expects, pre-linked.
-    fn link(&self, component: &Component) -> Result<PluginPre<CallState>, ValidationError> {
+    /// The component, checked against what this host offers, pre-linked and bound with the
+    /// bindings of the world it declares.
+    fn link(&self, component: &Component) -> Result<Pre, ValidationError> {
         let engine = &self.inner.engine;
         let ty = component.component_type();
         for (name, _) in ty.imports(engine) {
@@ -294,32 +297,30 @@ impl PluginHost {
             }
         }
         let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-        if !exports.iter().any(|n| n == HOOKS_INTERFACE) {
+        let Some(version) = exports.iter().find_map(|n| n.strip_prefix(world::HOOKS)) else {
             return Err(ValidationError::WrongWorld {
-                expected: HOOKS_INTERFACE,
                 found: exports
                     .into_iter()
                     .find(|n| n.starts_with("tandem:plugin/")),
             });
+        };
+        if !world::SUPPORTED.contains(&version) {
+            return Err(ValidationError::UnsupportedWorld(version.to_owned()));
         }
         let instance_pre = self
             .inner
             .linker
             .instantiate_pre(component)
             .map_err(|e| ValidationError::ForbiddenImport(first_line(&e)))?;
-        PluginPre::new(instance_pre).map_err(|e| ValidationError::NotAComponent(first_line(&e)))
+        match Pre::bind(version, instance_pre) {
+            Some(bound) => bound.map_err(|e| ValidationError::NotAComponent(first_line(&e))),
+            None => Err(ValidationError::UnsupportedWorld(version.to_owned())),
+        }
     }
 
-    async fn call_manifest(
-        &self,
-        pre: &PluginPre<CallState>,
-        limits: CallLimits,
-    ) -> Call<Manifest> {
-        self.run(pre.clone(), limits, |plugin, mut store| async move {
-            let m = plugin.tandem_plugin_hooks().call_describe(&mut store).await;
-            (store, m.map(hooks::manifest))
-        })
-        .await
+    async fn call_manifest(&self, pre: &Pre, limits: CallLimits) -> Call<Manifest> {
+        let pre = pre.clone();
+        self.run(limits, move |store| pre.describe(store)).await
     }
 
     pub async fn offline_timeout(
@@ -328,15 +329,9 @@ impl PluginHost {
         limits: CallLimits,
         ctx: &HookContext,
     ) -> Call<Option<u32>> {
-        let ctx = hooks::context(ctx);
-        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
-            let answer = p
-                .tandem_plugin_hooks()
-                .call_offline_timeout(&mut store, &ctx)
-                .await;
-            (store, answer.map(Ok))
-        })
-        .await
+        let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
+        self.run(limits, move |store| pre.offline_timeout(store, ctx))
+            .await
     }
 
     pub async fn email_template(
@@ -345,18 +340,9 @@ impl PluginHost {
         limits: CallLimits,
         ctx: &HookContext,
     ) -> Call<Option<EmailParts>> {
-        let ctx = hooks::context(ctx);
-        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
-            let answer = p
-                .tandem_plugin_hooks()
-                .call_email_template(&mut store, &ctx)
-                .await;
-            (
-                store,
-                answer.map(|a| a.map(hooks::email_template).transpose()),
-            )
-        })
-        .await
+        let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
+        self.run(limits, move |store| pre.email_template(store, ctx))
+            .await
     }
 
     pub async fn route_notification(
@@ -367,30 +353,73 @@ impl PluginHost {
         messages: &[UnreadMessage],
         email: &RenderedEmail,
     ) -> Call<Option<Vec<Delivery>>> {
-        let ctx = hooks::context(ctx);
-        let messages = hooks::messages(messages);
-        let email = hooks::rendered(email);
-        self.run(plugin.pre.clone(), limits, move |p, mut store| async move {
-            let answer = p
-                .tandem_plugin_hooks()
-                .call_route_notification(&mut store, &ctx, &messages, &email)
-                .await;
-            (store, answer.map(|a| a.map(hooks::deliveries).transpose()))
+        let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
+        let (messages, email) = (messages.to_vec(), email.clone());
+        self.run(limits, move |store| {
+            pre.route_notification(store, ctx, messages, email)
         })
         .await
     }
 
-    /// Instantiates the plugin in a fresh store under `limits` and runs `f` on a blocking
-    /// thread, within the call's deadline whatever the guest does: wasm is interrupted by the
-    /// epoch deadline, a wait inside a host call by dropping the call's future. `f` answers the
-    /// store and the wasm outcome (a trap is `Err`) of a checked result.
-    async fn run<T, F, Fut>(&self, pre: PluginPre<CallState>, limits: CallLimits, f: F) -> Call<T>
+    pub async fn offline_request(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: CallLimits,
+        ctx: &HookContext,
+        request: &OfflineRequest,
+    ) -> Call<Option<RequestAnswer>> {
+        let (pre, ctx, request) = (plugin.pre.clone(), ctx.clone(), request.clone());
+        self.run(limits, move |store| {
+            pre.offline_request(store, ctx, request)
+        })
+        .await
+    }
+
+    pub async fn availability(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: CallLimits,
+        ctx: &TenantContext,
+        staff: Staff,
+    ) -> Call<Option<Availability>> {
+        let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
+        self.run(limits, move |store| pre.availability(store, ctx, staff))
+            .await
+    }
+
+    pub async fn operator_alert(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: CallLimits,
+        ctx: &HookContext,
+        alert: &Alert,
+    ) -> Call<Option<Vec<AlertRoute>>> {
+        let (pre, ctx, alert) = (plugin.pre.clone(), ctx.clone(), alert.clone());
+        self.run(limits, move |store| pre.operator_alert(store, ctx, alert))
+            .await
+    }
+
+    pub async fn chat_closed(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: CallLimits,
+        ctx: &HookContext,
+        chat: &ClosedChat,
+    ) -> Call<Option<Vec<Webhook>>> {
+        let (pre, ctx, chat) = (plugin.pre.clone(), ctx.clone(), chat.clone());
+        self.run(limits, move |store| pre.chat_closed(store, ctx, chat))
+            .await
+    }
+
+    /// Runs `f` (which instantiates the plugin and calls it) in a fresh store under `limits`
+    /// on a blocking thread, within the call's deadline whatever the guest does: wasm is
+    /// interrupted by the epoch deadline, a wait inside a host call by dropping the call's
+    /// future.
+    async fn run<T, F, Fut>(&self, limits: CallLimits, f: F) -> Call<T>
     where
         T: Send + 'static,
-        F: FnOnce(Plugin, Store<CallState>) -> Fut + Send + 'static,
-        Fut: Future<Output = (Store<CallState>, wasmtime::Result<Result<T, CallError>>)>
-            + Send
-            + 'static,
+        F: FnOnce(Store<CallState>) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome<T>> + Send + 'static,
     {
         let started = Instant::now();
         let output = MemoryOutputPipe::new(LOG_BYTES);
@@ -414,13 +443,7 @@ impl PluginHost {
             store.set_hostcall_fuel(MAX_COPY_BYTES);
             store.set_epoch_deadline(ticks(limits.timeout));
             store.epoch_deadline_trap();
-            let call = async move {
-                match pre.instantiate_async(&mut store).await {
-                    Ok(plugin) => f(plugin, store).await,
-                    Err(e) => (store, Err(e)),
-                }
-            };
-            match runtime.block_on(tokio::time::timeout(limits.timeout, call)) {
+            match runtime.block_on(tokio::time::timeout(limits.timeout, f(store))) {
                 Ok((_, Ok(checked))) => checked,
                 Ok((store, Err(e))) => Err(call_error(&e, store.data().limiter.hit, limits)),
                 Err(_) => Err(timeout(limits)),

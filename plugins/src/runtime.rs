@@ -6,18 +6,25 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tandem_core::automation::{
+    ClosedFacts, ConversationHooks, Decided, Priority, RequestDecision, RequestFacts, Staff,
+    TenantFacts, WebhookPost, WidgetAvailability,
+};
 use tandem_core::clock::Timestamp;
 use tandem_core::delivery::{
     ChosenRoutes, ChosenTemplate, EmailSummary, NotificationHooks, Route, UnreadBatch,
 };
 use tandem_core::ids::{PluginId, TenantId};
-use tandem_core::outbox::{OfflineTimeoutPolicy, TimeoutContext};
+use tandem_core::outbox::{DialogContext, OfflineTimeoutPolicy};
 use tandem_core::plugin::{
     ActivePlugin, DEFAULT_FAILURE_THRESHOLD, LogLevel, PluginStore, TenantPlugins,
 };
 
 use crate::error::CallError;
-use crate::hooks::{Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo};
+use crate::hooks::{
+    self, Delivery, HookContext, HookName, OfflineRequest, RenderedEmail, TenantContext,
+    UnreadMessage, VisitorInfo, WidgetMode,
+};
 use crate::host::{Call, CompiledPlugin, PluginHost};
 use crate::limits::CallLimits;
 use crate::observer::{CallObserver, CallOutcome, NoObserver};
@@ -128,7 +135,7 @@ impl PluginRuntime {
         call: F,
     ) -> Option<(T, PluginId)>
     where
-        F: Fn(CompiledPlugin, CallLimits) -> Fut,
+        F: Fn(CompiledPlugin, CallLimits, &str) -> Fut,
         Fut: std::future::Future<Output = Call<Option<T>>>,
     {
         let set = self.plugins_of(tenant).await;
@@ -141,7 +148,7 @@ impl PluginRuntime {
                     continue;
                 }
             };
-            let call = call(compiled, limits).await;
+            let call = call(compiled, limits, &plugin.settings).await;
             self.observer
                 .called(tenant, hook, CallOutcome::of(&call.result), call.elapsed);
             if !call.output.is_empty() {
@@ -218,27 +225,18 @@ impl PluginRuntime {
 
 #[async_trait::async_trait]
 impl OfflineTimeoutPolicy for PluginRuntime {
-    async fn offline_timeout(&self, ctx: &TimeoutContext) -> Duration {
-        let hook_ctx = HookContext {
-            tenant_id: ctx.tenant.to_string(),
-            tenant_slug: ctx.tenant_slug.clone(),
-            chat_id: ctx.chat.to_string(),
-            visitor: VisitorInfo {
-                id: ctx.visitor.to_string(),
-                name: ctx.visitor_name.clone(),
-                locale: ctx.visitor_locale.clone(),
-                has_email: ctx.visitor_has_email,
-            },
-            tenant_timeout_secs: u32::try_from(ctx.tenant_timeout.as_secs()).unwrap_or(u32::MAX),
-            now_ms: ctx.now.millis(),
-            webhook_urls: ctx.webhook_urls.clone(),
-        };
+    async fn offline_timeout(&self, ctx: &DialogContext) -> Duration {
+        let hook_ctx = dialog_context(ctx);
         let host = &self.host;
         let answer = self
-            .first_opinion(ctx.tenant, HookName::OfflineTimeout, |plugin, limits| {
-                let hook_ctx = hook_ctx.clone();
-                async move { host.offline_timeout(&plugin, limits, &hook_ctx).await }
-            })
+            .first_opinion(
+                ctx.tenant,
+                HookName::OfflineTimeout,
+                |plugin, limits, settings| {
+                    let hook_ctx = hook_ctx.with_settings(settings);
+                    async move { host.offline_timeout(&plugin, limits, &hook_ctx).await }
+                },
+            )
             .await;
         // The core clamps whatever comes back to the range tenants may configure.
         answer.map_or(ctx.tenant_timeout, |(secs, _)| {
@@ -256,8 +254,8 @@ impl NotificationHooks for PluginRuntime {
             .first_opinion(
                 batch.tenant.id,
                 HookName::EmailTemplate,
-                |plugin, limits| {
-                    let hook_ctx = hook_ctx.clone();
+                |plugin, limits, settings| {
+                    let hook_ctx = hook_ctx.with_settings(settings);
                     async move { host.email_template(&plugin, limits, &hook_ctx).await }
                 },
             )
@@ -300,9 +298,12 @@ impl NotificationHooks for PluginRuntime {
             .first_opinion(
                 batch.tenant.id,
                 HookName::RouteNotification,
-                |plugin, limits| {
-                    let (hook_ctx, messages, rendered) =
-                        (hook_ctx.clone(), messages.clone(), rendered.clone());
+                |plugin, limits, settings| {
+                    let (hook_ctx, messages, rendered) = (
+                        hook_ctx.with_settings(settings),
+                        messages.clone(),
+                        rendered.clone(),
+                    );
                     async move {
                         let mut call = host
                             .route_notification(&plugin, limits, &hook_ctx, &messages, &rendered)
@@ -334,11 +335,181 @@ impl NotificationHooks for PluginRuntime {
     }
 }
 
+#[async_trait::async_trait]
+impl ConversationHooks for PluginRuntime {
+    async fn offline_request(
+        &self,
+        ctx: &DialogContext,
+        request: &RequestFacts,
+    ) -> Option<Decided<RequestDecision>> {
+        let hook_ctx = dialog_context(ctx);
+        let request = OfflineRequest {
+            name: request.name.clone(),
+            email: request.email.clone(),
+            message: request.message.clone(),
+            page_url: request.page_url.clone(),
+        };
+        let host = &self.host;
+        let (answer, plugin) = self
+            .first_opinion(
+                ctx.tenant,
+                HookName::OfflineRequest,
+                |plugin, limits, settings| {
+                    let (hook_ctx, request) = (hook_ctx.with_settings(settings), request.clone());
+                    async move {
+                        host.offline_request(&plugin, limits, &hook_ctx, &request)
+                            .await
+                    }
+                },
+            )
+            .await?;
+        Some(Decided {
+            answer: RequestDecision {
+                auto_reply: answer.auto_reply,
+                tags: answer.tags,
+                priority: answer.priority.map(|p| match p {
+                    hooks::Priority::Low => Priority::Low,
+                    hooks::Priority::Normal => Priority::Normal,
+                    hooks::Priority::High => Priority::High,
+                    hooks::Priority::Urgent => Priority::Urgent,
+                }),
+                assign_to: answer.assign_to,
+            },
+            plugin,
+        })
+    }
+
+    async fn availability(&self, tenant: &TenantFacts, staff: Staff) -> Option<WidgetAvailability> {
+        let ctx = tenant_context(tenant);
+        let staff = hooks::Staff {
+            online: staff.online,
+            available: staff.available,
+        };
+        let host = &self.host;
+        let (answer, _) = self
+            .first_opinion(
+                tenant.tenant,
+                HookName::Availability,
+                |plugin, limits, settings| {
+                    let mut ctx = ctx.clone();
+                    ctx.settings = settings.to_owned();
+                    async move { host.availability(&plugin, limits, &ctx, staff).await }
+                },
+            )
+            .await?;
+        Some(WidgetAvailability {
+            chat: answer.mode == WidgetMode::Chat,
+            message: answer.message,
+            decided: true,
+        })
+    }
+
+    async fn chat_closed(
+        &self,
+        ctx: &DialogContext,
+        closed: &ClosedFacts,
+    ) -> Option<Decided<Vec<WebhookPost>>> {
+        let hook_ctx = dialog_context(ctx);
+        let chat = hooks::ClosedChat {
+            closed_by: closed.closed_by.clone(),
+            messages: closed.messages,
+            // Ratings come with the visitor's end of a conversation (not yet in Tandem).
+            rating: None,
+            opened_at_ms: closed.opened_at.millis(),
+            closed_at_ms: closed.closed_at.millis(),
+        };
+        let host = &self.host;
+        let (webhooks, plugin) = self
+            .first_opinion(
+                ctx.tenant,
+                HookName::ChatClosed,
+                |plugin, limits, settings| {
+                    let (hook_ctx, chat) = (hook_ctx.with_settings(settings), chat.clone());
+                    async move {
+                        let mut call = host.chat_closed(&plugin, limits, &hook_ctx, &chat).await;
+                        // A URL the tenant did not allow makes the whole answer refused.
+                        if let Ok(Some(webhooks)) = &call.result
+                            && let Some(w) =
+                                webhooks.iter().find(|w| !ctx.webhook_urls.contains(&w.url))
+                        {
+                            call.result = Err(CallError::Malformed(format!(
+                                "a webhook to {}, which is not among the tenant's webhook URLs",
+                                w.url
+                            )));
+                        }
+                        call
+                    }
+                },
+            )
+            .await?;
+        Some(Decided {
+            answer: webhooks
+                .into_iter()
+                .map(|w| WebhookPost {
+                    url: w.url,
+                    body: w.body,
+                })
+                .collect(),
+            plugin,
+        })
+    }
+
+    async fn refused(&self, tenant: TenantId, plugin: PluginId, hook: &'static str, reason: &str) {
+        let Some(hook) = HookName::parse(hook) else {
+            return;
+        };
+        let enabled = self.plugins_of(tenant).await;
+        if let Some(plugin) = enabled.plugins.iter().find(|p| p.id == plugin) {
+            self.failed(plugin, hook, reason).await;
+        }
+    }
+}
+
+/// What every hook is told of the tenant.
+fn tenant_context(facts: &TenantFacts) -> TenantContext {
+    TenantContext {
+        tenant_id: facts.tenant.to_string(),
+        tenant_slug: facts.tenant_slug.clone(),
+        tenant_timeout_secs: u32::try_from(facts.tenant_timeout.as_secs()).unwrap_or(u32::MAX),
+        now_ms: facts.now.millis(),
+        webhook_urls: facts.webhook_urls.clone(),
+        settings: String::new(),
+    }
+}
+
+/// What every hook about a dialog is told (the settings are each plugin's own).
+fn dialog_context(ctx: &DialogContext) -> HookContext {
+    HookContext {
+        tenant: TenantContext {
+            tenant_id: ctx.tenant.to_string(),
+            tenant_slug: ctx.tenant_slug.clone(),
+            tenant_timeout_secs: u32::try_from(ctx.tenant_timeout.as_secs()).unwrap_or(u32::MAX),
+            now_ms: ctx.now.millis(),
+            webhook_urls: ctx.webhook_urls.clone(),
+            settings: String::new(),
+        },
+        chat_id: ctx.chat.to_string(),
+        visitor: VisitorInfo {
+            id: ctx.visitor.to_string(),
+            name: ctx.visitor_name.clone(),
+            locale: ctx.visitor_locale.clone(),
+            has_email: ctx.visitor_has_email,
+        },
+    }
+}
+
 /// What every hook about a batch is told.
 fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
     HookContext {
-        tenant_id: batch.tenant.id.to_string(),
-        tenant_slug: batch.tenant.slug.clone(),
+        tenant: TenantContext {
+            tenant_id: batch.tenant.id.to_string(),
+            tenant_slug: batch.tenant.slug.clone(),
+            tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
+                .unwrap_or(u32::MAX),
+            now_ms: now.millis(),
+            webhook_urls: batch.tenant.settings.webhook_urls.clone(),
+            settings: String::new(),
+        },
         chat_id: batch.chat.to_string(),
         visitor: VisitorInfo {
             id: batch.visitor.id.to_string(),
@@ -346,10 +517,6 @@ fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
             locale: batch.visitor.locale.clone(),
             has_email: batch.visitor.email.is_some(),
         },
-        tenant_timeout_secs: u32::try_from(batch.tenant.settings.offline_timeout().as_secs())
-            .unwrap_or(u32::MAX),
-        now_ms: now.millis(),
-        webhook_urls: batch.tenant.settings.webhook_urls.clone(),
     }
 }
 

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use tandem_core::plugin::SettingsSchema;
 use tandem_plugins::hooks::{
-    Delivery, HookContext, HookName, RenderedEmail, UnreadMessage, VisitorInfo,
+    Alert, AlertKind, AlertRoute, Availability, ClosedChat, Delivery, HookContext, HookName,
+    OfflineRequest, Rating, RenderedEmail, Staff, TenantContext, UnreadMessage, VisitorInfo,
+    WidgetMode,
 };
 use tandem_testkit::guests;
 
@@ -18,8 +21,14 @@ fn host() -> PluginHost {
 
 fn context(tenant_slug: &str) -> HookContext {
     HookContext {
-        tenant_id: "0190f3c2-0000-7000-8000-000000000001".into(),
-        tenant_slug: tenant_slug.into(),
+        tenant: TenantContext {
+            tenant_id: "0190f3c2-0000-7000-8000-000000000001".into(),
+            tenant_slug: tenant_slug.into(),
+            tenant_timeout_secs: 300,
+            now_ms: 1_764_000_000_000,
+            webhook_urls: vec!["https://hooks.example.com/team".into()],
+            settings: "{}".into(),
+        },
         chat_id: "0190f3c2-0000-7000-8000-0000000000aa".into(),
         visitor: VisitorInfo {
             id: "0190f3c2-0000-7000-8000-0000000000bb".into(),
@@ -27,9 +36,6 @@ fn context(tenant_slug: &str) -> HookContext {
             locale: Some("ru".into()),
             has_email: true,
         },
-        tenant_timeout_secs: 300,
-        now_ms: 1_764_000_000_000,
-        webhook_urls: vec!["https://hooks.example.com/team".into()],
     }
 }
 
@@ -48,38 +54,208 @@ async fn loaded(name: &str) -> (PluginHost, CompiledPlugin) {
 #[tokio::test]
 async fn the_examples_validate_and_name_their_hooks() {
     let host = host();
-    for (name, hook) in [
-        ("business_hours", HookName::OfflineTimeout),
-        ("channel_router", HookName::RouteNotification),
-        ("branded_template", HookName::EmailTemplate),
+    // The SDK lists the hooks a plugin wrote, sorted by name, and nothing else.
+    for (name, hooks) in [
+        (
+            "business_hours",
+            vec![
+                HookName::Availability,
+                HookName::OfflineRequest,
+                HookName::OfflineTimeout,
+            ],
+        ),
+        (
+            "channel_router",
+            vec![
+                HookName::ChatClosed,
+                HookName::OperatorAlert,
+                HookName::RouteNotification,
+            ],
+        ),
+        ("branded_template", vec![HookName::EmailTemplate]),
     ] {
         let plugin = host
             .validate(guest(name), MAX, CallLimits::default())
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(plugin.manifest.name, name.replace('_', "-"));
-        assert_eq!(plugin.manifest.hooks, vec![hook], "{name}");
+        assert_eq!(plugin.manifest.world, "0.2.0");
+        assert_eq!(plugin.manifest.hooks, hooks, "{name}");
         assert_eq!(plugin.sha256.len(), 64);
     }
 }
 
+/// Tuesday 2026-11-24 10:00 in Moscow (07:00 UTC).
+const TUESDAY_MORNING_MOSCOW: i64 = 1_795_503_600_000;
+
+/// The settings a plugin's hooks get before an admin saved any: its schema's defaults.
+fn default_settings(plugin: &CompiledPlugin) -> String {
+    plugin
+        .manifest
+        .settings_schema
+        .as_deref()
+        .map(|schema| {
+            SettingsSchema::parse(schema)
+                .expect("a schema")
+                .defaults()
+                .to_string()
+        })
+        .unwrap_or_else(|| "{}".into())
+}
+
 #[tokio::test]
-async fn business_hours_answer_short_by_day_and_long_by_night() {
-    let (host, plugin) = loaded("business_hours").await;
-    // Tuesday 2026-11-24 10:00 in Moscow is 07:00 UTC; 23:00 there is 20:00 UTC.
-    let day = 1_795_503_600_000;
+async fn business_hours_answer_short_by_day_and_long_by_night_in_both_worlds() {
+    let day = TUESDAY_MORNING_MOSCOW;
     let night = day + 13 * 3_600_000;
     let saturday_noon = day + 4 * 86_400_000 + 2 * 3_600_000;
-    for (now_ms, expected) in [(day, 120), (night, 1800), (saturday_noon, 1800)] {
-        let ctx = HookContext {
-            now_ms,
-            ..context("acme")
-        };
-        let call = host
-            .offline_timeout(&plugin, CallLimits::default(), &ctx)
-            .await;
-        assert_eq!(call.result, Ok(Some(expected)), "at {now_ms}");
+    // Today's example (world 0.2.0, its hours in settings) and the frozen copy built for 0.1.0
+    // (its hours in constants) answer alike.
+    for (name, world) in [
+        ("business_hours", "0.2.0"),
+        ("business_hours_v0_1_0", "0.1.0"),
+    ] {
+        let (host, plugin) = loaded(name).await;
+        assert_eq!(plugin.manifest.world, world);
+        for (now_ms, expected) in [(day, 120), (night, 1800), (saturday_noon, 1800)] {
+            let mut ctx = context("acme");
+            ctx.tenant.now_ms = now_ms;
+            ctx.tenant.settings = default_settings(&plugin);
+            let call = host
+                .offline_timeout(&plugin, CallLimits::default(), &ctx)
+                .await;
+            assert_eq!(call.result, Ok(Some(expected)), "{name} at {now_ms}");
+        }
     }
+}
+
+#[tokio::test]
+async fn business_hours_follow_their_settings() {
+    let (host, plugin) = loaded("business_hours").await;
+    assert_eq!(
+        plugin.manifest.hooks,
+        vec![
+            HookName::Availability,
+            HookName::OfflineRequest,
+            HookName::OfflineTimeout
+        ]
+    );
+    let mut ctx = context("acme");
+    ctx.tenant.now_ms = TUESDAY_MORNING_MOSCOW;
+    // 10:00 in Moscow is 02:00 in New York: closed there.
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&default_settings(&plugin)).expect("json");
+    settings["time_zone"] = "America/New_York".into();
+    settings["off_hours_timeout_minutes"] = 45.into();
+    settings["closed_message"] = "Back at nine, New York time.".into();
+    ctx.tenant.settings = settings.to_string();
+    let limits = CallLimits::default();
+    let timeout = host.offline_timeout(&plugin, limits, &ctx).await;
+    assert_eq!(timeout.result, Ok(Some(45 * 60)));
+    let availability = host
+        .availability(
+            &plugin,
+            limits,
+            &ctx.tenant,
+            Staff {
+                online: 3,
+                available: 2,
+            },
+        )
+        .await;
+    assert_eq!(
+        availability.result,
+        Ok(Some(Availability {
+            mode: WidgetMode::OfflineForm,
+            message: Some("Back at nine, New York time.".into()),
+        }))
+    );
+    let request = OfflineRequest {
+        name: Some("Fedor".into()),
+        email: "fedor@example.org".into(),
+        message: "Where is my order?".into(),
+        page_url: None,
+    };
+    let answer = host
+        .offline_request(&plugin, limits, &ctx, &request)
+        .await
+        .result
+        .expect("answers")
+        .expect("an opinion");
+    assert_eq!(
+        answer.auto_reply.as_deref(),
+        Some(
+            "Thank you, we have your message. We are back at 09:00 (America/New_York) and will \
+             answer by email."
+        )
+    );
+    assert_eq!(answer.tags, vec!["after-hours".to_owned()]);
+
+    // Open in Moscow: no opinion on the widget or the request, the short timeout.
+    ctx.tenant.settings = default_settings(&plugin);
+    let open = host
+        .availability(&plugin, limits, &ctx.tenant, Staff::default())
+        .await;
+    assert_eq!(open.result, Ok(None));
+    let open = host.offline_request(&plugin, limits, &ctx, &request).await;
+    assert_eq!(open.result, Ok(None));
+
+    // Settings it cannot use (an unknown zone): the default, and the plugin says why.
+    settings["time_zone"] = "Mars/Olympus".into();
+    ctx.tenant.settings = settings.to_string();
+    let confused = host.offline_timeout(&plugin, limits, &ctx).await;
+    assert_eq!(confused.result, Ok(None));
+    assert!(
+        confused.output.contains("unknown time zone"),
+        "{}",
+        confused.output
+    );
+}
+
+#[tokio::test]
+async fn the_router_routes_alerts_and_closed_chats_to_the_team() {
+    let (host, plugin) = loaded("channel_router").await;
+    let limits = CallLimits::default();
+    let ctx = context("acme");
+    let alert = Alert {
+        kind: AlertKind::LongWait { minutes: 12 },
+        preview: "Hello?".into(),
+        workspace_url: "https://tandem.example/app#chat".into(),
+    };
+    let routes = host
+        .operator_alert(&plugin, limits, &ctx, &alert)
+        .await
+        .result
+        .expect("answers")
+        .expect("an opinion");
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0], AlertRoute::Operators);
+    let AlertRoute::Webhook(hook) = &routes[1] else {
+        panic!("{routes:?}")
+    };
+    let body: serde_json::Value = serde_json::from_str(&hook.body).expect("json");
+    assert_eq!(
+        body["text"],
+        "Fedor has waited 12 minutes for an answer: \"Hello?\" https://tandem.example/app#chat"
+    );
+    let closed = ClosedChat {
+        closed_by: "Olga".into(),
+        messages: 7,
+        rating: Some(Rating {
+            good: true,
+            comment: None,
+        }),
+        opened_at_ms: 1,
+        closed_at_ms: 2,
+    };
+    let hooks = host
+        .chat_closed(&plugin, limits, &ctx, &closed)
+        .await
+        .result
+        .expect("answers")
+        .expect("an opinion");
+    let body: serde_json::Value = serde_json::from_str(&hooks[0].body).expect("json");
+    assert_eq!(body["messages"], 7);
+    assert!(body["text"].as_str().unwrap().contains("rated good"));
 }
 
 #[tokio::test]
@@ -152,6 +328,70 @@ async fn an_endless_loop_is_stopped_at_the_deadline() {
     assert_eq!(result, Err(CallError::Timeout(50)));
     // The limit, not the test, bounds the call; generous slack for a loaded CI machine.
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn the_hooks_of_world_0_2_0_are_contained_like_the_first_ones() {
+    let (host, plugin) = loaded("hostile").await;
+    let limits = CallLimits::default();
+    let request = OfflineRequest {
+        name: None,
+        email: "a@example.org".into(),
+        message: "hi".into(),
+        page_url: None,
+    };
+    let looping = host
+        .offline_request(&plugin, limits, &hostile("loop"), &request)
+        .await;
+    assert_eq!(looping.result, Err(CallError::Timeout(50)));
+    let shouting = host
+        .offline_request(&plugin, limits, &hostile("shouter"), &request)
+        .await;
+    assert!(
+        matches!(&shouting.result, Err(CallError::Malformed(m)) if m.contains("at most 2000")),
+        "{:?}",
+        shouting.result
+    );
+    // `availability` has no visitor: the tenant's slug says how to misbehave.
+    let growing = host
+        .availability(&plugin, limits, &context("grow").tenant, Staff::default())
+        .await;
+    assert_eq!(growing.result, Err(CallError::MemoryLimit(32)));
+    let alert = Alert {
+        kind: AlertKind::OfflineRequest,
+        preview: "hi".into(),
+        workspace_url: "https://tandem.example/app".into(),
+    };
+    let trapping = host
+        .operator_alert(&plugin, limits, &hostile("trap"), &alert)
+        .await;
+    assert!(
+        matches!(trapping.result, Err(CallError::Trap(_))),
+        "{:?}",
+        trapping.result
+    );
+    let closed = ClosedChat {
+        closed_by: "Olga".into(),
+        messages: 1,
+        rating: None,
+        opened_at_ms: 0,
+        closed_at_ms: 1,
+    };
+    let sleeping = host
+        .chat_closed(&plugin, limits, &hostile("sleep"), &closed)
+        .await;
+    assert_eq!(sleeping.result, Err(CallError::Timeout(50)));
+    // A 0.1.0 plugin is never asked a hook its world does not have; asked anyway, it is the
+    // default, not a crash.
+    let (host, old) = loaded("business_hours_v0_1_0").await;
+    let absent = host
+        .offline_request(&old, limits, &hostile("x"), &request)
+        .await;
+    assert!(
+        matches!(absent.result, Err(CallError::Host(_))),
+        "{:?}",
+        absent.result
+    );
 }
 
 #[tokio::test]
@@ -244,30 +484,68 @@ async fn bytes_that_are_not_a_component_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn a_component_of_another_world_version_is_refused() {
-    let wasm = wat::parse_str(
+/// A component exporting one `offline-timeout` function that answers a bare `u32` (not the
+/// `option<u32>` of every released world) under `export`.
+fn component_exporting(export: &str) -> Vec<u8> {
+    wat::parse_str(format!(
         r#"(component
             (core module $m (func (export "f") (result i32) i32.const 0))
             (core instance $i (instantiate $m))
             (func $f (result u32) (canon lift (core func $i "f")))
             (instance $hooks (export "offline-timeout" (func $f)))
-            (export "tandem:plugin/hooks@0.2.0" (instance $hooks)))"#,
-    )
-    .expect("wat");
+            (export "{export}" (instance $hooks)))"#
+    ))
+    .expect("wat")
+}
+
+#[tokio::test]
+async fn a_component_of_a_world_version_not_released_is_refused_naming_those_supported() {
     let err = host()
-        .validate(wasm, MAX, CallLimits::default())
+        .validate(
+            component_exporting("tandem:plugin/hooks@0.9.0"),
+            MAX,
+            CallLimits::default(),
+        )
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(err, ValidationError::UnsupportedWorld("0.9.0".into()));
+    assert!(
+        err.to_string().contains("it supports 0.1.0, 0.2.0"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_component_without_the_hooks_or_with_the_wrong_types_is_refused() {
+    let err = host()
+        .validate(
+            component_exporting("tandem:plugin/other@0.2.0"),
+            MAX,
+            CallLimits::default(),
+        )
         .await
         .err()
         .expect("refused");
     assert_eq!(
         err,
         ValidationError::WrongWorld {
-            expected: "tandem:plugin/hooks@0.1.0",
-            found: Some("tandem:plugin/hooks@0.2.0".into()),
+            found: Some("tandem:plugin/other@0.2.0".into())
         }
     );
-    assert!(err.to_string().contains("supports tandem:plugin@0.1.0"));
+    assert!(err.to_string().contains("0.1.0, 0.2.0"), "{err}");
+    for version in tandem_plugins::SUPPORTED_WORLDS {
+        let wasm = component_exporting(&format!("tandem:plugin/hooks@{version}"));
+        let err = host()
+            .validate(wasm, MAX, CallLimits::default())
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, ValidationError::NotAComponent(_)),
+            "{version}: {err}"
+        );
+    }
 }
 
 #[tokio::test]

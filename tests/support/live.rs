@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tandem_core::clock::{Clock, ManualClock, SystemClock};
+use tandem_core::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use tandem_testkit::TestDatabase;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -138,7 +138,16 @@ impl Live {
 
     /// Served in process on a clock the test moves (it starts at the real time).
     pub async fn on_manual_clock(db: TestDatabase, vars: &[(&str, &str)]) -> (Self, ManualClock) {
-        let clock = ManualClock::starting_at(SystemClock.now());
+        Self::on_clock_at(db, vars, SystemClock.now()).await
+    }
+
+    /// Served in process on a clock the test moves, starting at `start`.
+    pub async fn on_clock_at(
+        db: TestDatabase,
+        vars: &[(&str, &str)],
+        start: Timestamp,
+    ) -> (Self, ManualClock) {
+        let clock = ManualClock::starting_at(start);
         let live = Self::start(db, vars, How::InProcess(Arc::new(clock.clone()))).await;
         (live, clock)
     }

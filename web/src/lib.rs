@@ -13,6 +13,7 @@ pub mod html;
 pub mod metrics;
 pub mod notifications;
 pub mod plugin_cli;
+pub mod plugin_new;
 pub mod presence_keeper;
 pub mod rate_limit;
 pub mod realtime;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tandem_core::tenant::NewTenant;
 use tandem_migrations::MigratorTrait;
 use tandem_web::config::Config;
-use tandem_web::{demo, notifications, plugin_cli, startup};
+use tandem_web::{demo, notifications, plugin_cli, plugin_new, startup};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -48,16 +48,31 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Start a plugin in Rust: a project in ./NAME that builds as it is, with the SDK.
+    New {
+        name: String,
+        /// Where to create the project's folder.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+    },
     /// Validate a plugin as an upload would; prints its manifest.
     Check { file: std::path::PathBuf },
     /// Run one hook of a plugin with a JSON input; prints the answer.
     Run {
         file: std::path::PathBuf,
-        /// offline_timeout, email_template or route_notification.
+        /// offline_timeout, email_template, route_notification, offline_request, availability,
+        /// operator_alert or chat_closed.
         hook: String,
-        /// The hook's context as JSON (route_notification: {"context", "messages", "email"}).
+        /// The hook's input as JSON: its context, or {"context", …} for the hooks that take
+        /// more (see plugins/README.md).
+        #[arg(long, required_unless_present = "fixture", conflicts_with = "fixture")]
+        input: Option<String>,
+        /// A file holding the hook's input (plugins/fixtures/ has one for each hook).
         #[arg(long)]
-        input: String,
+        fixture: Option<std::path::PathBuf>,
+        /// The plugin's settings as JSON, checked against its schema; its defaults otherwise.
+        #[arg(long)]
+        settings: Option<String>,
     },
     /// Compile a component read on stdin for this server's engine (the server runs this in a
     /// child process to bound compilation's time and memory).
@@ -121,6 +136,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Writing a new plugin's files needs no configuration.
+    if let Command::Plugin {
+        command: PluginCommand::New { name, dir },
+    } = &cli.command
+    {
+        let root = plugin_new::new(name, dir)?;
+        println!(
+            "created {}; build it with `cargo build --release` there (see its README.md)",
+            root.display()
+        );
+        return Ok(());
+    }
     let config =
         Config::load().context("invalid configuration (tandem.toml or TANDEM_* variables)")?;
     match cli.command {
@@ -128,11 +155,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => worker(config).await,
         Command::Migrate { action } => migrate(config, action).await,
         Command::Plugin {
+            command: PluginCommand::New { .. },
+        } => anyhow::bail!("`tandem plugin new` runs before the configuration is read"),
+        Command::Plugin {
             command: PluginCommand::Check { file },
         } => plugin_cli::check(&config, &file).await,
         Command::Plugin {
-            command: PluginCommand::Run { file, hook, input },
-        } => plugin_cli::run(&config, &file, &hook, &input).await,
+            command:
+                PluginCommand::Run {
+                    file,
+                    hook,
+                    input,
+                    fixture,
+                    settings,
+                },
+        } => {
+            let input = match (input, fixture) {
+                (Some(input), _) => input,
+                (None, Some(path)) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the fixture {}", path.display()))?,
+                (None, None) => anyhow::bail!("give --input or --fixture"),
+            };
+            let given = plugin_cli::RunInput { input, settings };
+            plugin_cli::run(&config, &file, &hook, given).await
+        }
         Command::Plugin {
             command: PluginCommand::Compile { .. },
         } => anyhow::bail!("`tandem plugin compile` runs before the configuration is read"),

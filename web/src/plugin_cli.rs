@@ -5,8 +5,13 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::Serialize;
+use tandem_core::plugin::{SettingsSchema, parse_settings};
 use tandem_plugins::CallLimits;
-use tandem_plugins::hooks::{HookContext, HookName, RouteInput};
+use tandem_plugins::Manifest;
+use tandem_plugins::hooks::{
+    AlertInput, AvailabilityInput, ClosedInput, HookContext, HookName, OfflineRequestInput,
+    RouteInput,
+};
 use tandem_plugins::host::Call;
 
 use crate::config::Config;
@@ -30,11 +35,20 @@ pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
     }))
 }
 
-/// Runs `hook` once with `input` (the hook's context as JSON; for `route_notification`
-/// `{"context", "messages", "email"}`); prints the answer, the output and the time taken.
-pub async fn run(config: &Config, file: &Path, hook: &str, input: &str) -> anyhow::Result<()> {
+/// What `tandem plugin run` is given besides the plugin and the hook.
+pub struct RunInput {
+    /// The hook's input as JSON: its context, or `{"context", …}` for the hooks that take more.
+    pub input: String,
+    /// The plugin's settings as JSON, checked against its schema as the server would; without
+    /// them the schema's defaults.
+    pub settings: Option<String>,
+}
+
+/// Runs `hook` once; prints the answer, the output and the time taken.
+pub async fn run(config: &Config, file: &Path, hook: &str, given: RunInput) -> anyhow::Result<()> {
     let hook = HookName::parse(hook).with_context(|| {
-        format!("unknown hook {hook}; one of offline_timeout, email_template, route_notification")
+        let names: Vec<&str> = HookName::ALL.iter().map(|h| h.as_str()).collect();
+        format!("unknown hook {hook}; one of {}", names.join(", "))
     })?;
     let host = startup::plugin_host(config)?;
     let limits = CallLimits::default();
@@ -49,29 +63,80 @@ pub async fn run(config: &Config, file: &Path, hook: &str, input: &str) -> anyho
             plugin.manifest.hooks
         );
     }
+    let settings = settings(&plugin.manifest, given.settings.as_deref())?;
+    let input = given.input.as_str();
+    let with_settings = |mut ctx: HookContext| {
+        ctx.tenant.settings = settings.clone();
+        ctx
+    };
     match hook {
         HookName::OfflineTimeout => {
-            let ctx: HookContext = parse(input)?;
+            let ctx = with_settings(parse(input)?);
             report(host.offline_timeout(&plugin, limits, &ctx).await)
         }
         HookName::EmailTemplate => {
-            let ctx: HookContext = parse(input)?;
+            let ctx = with_settings(parse(input)?);
             report(host.email_template(&plugin, limits, &ctx).await)
         }
         HookName::RouteNotification => {
             let input: RouteInput = parse(input)?;
+            let ctx = with_settings(input.context);
             report(
-                host.route_notification(
-                    &plugin,
-                    limits,
-                    &input.context,
-                    &input.messages,
-                    &input.email,
-                )
-                .await,
+                host.route_notification(&plugin, limits, &ctx, &input.messages, &input.email)
+                    .await,
             )
         }
+        HookName::OfflineRequest => {
+            let input: OfflineRequestInput = parse(input)?;
+            let ctx = with_settings(input.context);
+            report(
+                host.offline_request(&plugin, limits, &ctx, &input.request)
+                    .await,
+            )
+        }
+        HookName::Availability => {
+            let mut input: AvailabilityInput = parse(input)?;
+            input.context.settings = settings.clone();
+            report(
+                host.availability(&plugin, limits, &input.context, input.staff)
+                    .await,
+            )
+        }
+        HookName::OperatorAlert => {
+            let input: AlertInput = parse(input)?;
+            let ctx = with_settings(input.context);
+            report(
+                host.operator_alert(&plugin, limits, &ctx, &input.alert)
+                    .await,
+            )
+        }
+        HookName::ChatClosed => {
+            let input: ClosedInput = parse(input)?;
+            let ctx = with_settings(input.context);
+            report(host.chat_closed(&plugin, limits, &ctx, &input.chat).await)
+        }
     }
+}
+
+/// The settings a call gets: those given, checked as the server checks an admin's, or the
+/// schema's defaults.
+fn settings(manifest: &Manifest, given: Option<&str>) -> anyhow::Result<String> {
+    let Some(schema) = &manifest.settings_schema else {
+        if given.is_some() {
+            anyhow::bail!("the plugin declares no settings");
+        }
+        return Ok("{}".into());
+    };
+    let schema = SettingsSchema::parse(schema)
+        .map_err(|e| anyhow::anyhow!("the plugin's settings schema: {e}"))?;
+    let value = match given {
+        Some(text) => parse_settings(text).map_err(|e| anyhow::anyhow!("--settings: {e}"))?,
+        None => schema.defaults(),
+    };
+    schema
+        .check(&value)
+        .map_err(|problem| anyhow::anyhow!("the settings are refused: {problem}"))?;
+    Ok(value.to_string())
 }
 
 fn read(file: &Path) -> anyhow::Result<Vec<u8>> {

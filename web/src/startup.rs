@@ -228,6 +228,7 @@ pub async fn services_with_clock(
         events: events.clone(),
         scheduler: Arc::new(queue.clone()),
         timeout_policy: Arc::new(plugins.clone()),
+        automation: Arc::new(plugins.clone()),
     };
     Ok(Services {
         tandem: Tandem::new(storage, ports, limits),

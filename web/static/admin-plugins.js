@@ -1,16 +1,23 @@
 // Admin console: the tenant's wasm plugins — upload, enable, order, remove, their logs.
 import { $, ApiError, api, clock, el } from "./console.js";
 import { field, outcome, report } from "./admin-forms.js";
+import { settingsCard } from "./admin-plugin-settings.js";
 
 export async function pluginsPane(ctx) {
   const { plugins } = await api("GET", "/admin/plugins");
   const result = outcome();
   const logs = el("section", { class: "card", id: "plugin-logs", hidden: true });
+  const settings = el("div", { id: "plugin-settings-place" });
+  const openSettings = (plugin) => {
+    settings.replaceChildren(settingsCard(plugin, ctx.reload));
+    settings.scrollIntoView({ behavior: "smooth" });
+    settings.querySelector("input, select, textarea")?.focus();
+  };
   const patch = async (plugin, body) => { try { await api("PATCH", `/admin/plugins/${plugin.id}`, body); await ctx.reload(); } catch (e) { report(result, e); } };
   const ordered = [...plugins].sort((a, b) => a.position - b.position);
   const rows = ordered.map((plugin, index) => el("tr", { dataset: { plugin: plugin.name } },
     el("td", {}, String(index + 1)),
-    el("td", {}, el("strong", {}, plugin.name), el("div", { class: "muted" }, `v${plugin.version} · ${(plugin.size_bytes / 1024).toFixed(0)} KiB`)),
+    el("td", {}, el("strong", {}, plugin.name), el("div", { class: "muted" }, `v${plugin.version} · world ${plugin.world} · ${(plugin.size_bytes / 1024).toFixed(0)} KiB`)),
     el("td", {}, plugin.hooks.join(", ")),
     el("td", {}, el("label", { class: "row" }, el("input", { type: "checkbox", checked: plugin.enabled, onchange: (e) => patch(plugin, { enabled: e.target.checked }) }), plugin.enabled ? "enabled" : "disabled"),
       plugin.disabled_reason ? el("div", { class: "error" }, plugin.disabled_reason) : null,
@@ -18,6 +25,7 @@ export async function pluginsPane(ctx) {
     el("td", { class: "row" },
       el("button", { class: "button button--quiet", type: "button", disabled: index === 0, "aria-label": `Move ${plugin.name} up`, onclick: () => patch(plugin, { position: ordered[index - 1].position - 1 }) }, "↑"),
       el("button", { class: "button button--quiet", type: "button", disabled: index === ordered.length - 1, "aria-label": `Move ${plugin.name} down`, onclick: () => patch(plugin, { position: ordered[index + 1].position + 1 }) }, "↓"),
+      plugin.settings_schema ? el("button", { class: "button button--quiet settings", type: "button", onclick: () => openSettings(plugin) }, "Settings") : null,
       el("button", { class: "button button--quiet logs", type: "button", onclick: () => showLogs(plugin, logs) }, "Logs"),
       el("button", { class: "button button--danger remove", type: "button", onclick: async () => {
         if (!confirm(`Remove ${plugin.name}?`)) return;
@@ -37,13 +45,14 @@ export async function pluginsPane(ctx) {
     try {
       const plugin = await api("POST", `/admin/plugins?name=${encodeURIComponent(pluginName)}`, await chosen.arrayBuffer(), { raw: true, contentType: "application/wasm" });
       await ctx.reload();
-      report($("#plugin-upload [role=status]"), null, `${plugin.name} uploaded (hooks: ${plugin.hooks.join(", ") || "none"}).`);
+      const waiting = plugin.enabled ? "" : ` It waits for its settings: ${plugin.disabled_reason}`;
+      report($("#plugin-upload [role=status]"), null, `${plugin.name} uploaded (hooks: ${plugin.hooks.join(", ") || "none"}).${waiting}`);
     } catch (e) { report(uploaded, e instanceof ApiError ? e : new Error(e.message)); }
   });
   return [el("h1", {}, "Plugins"),
     el("p", { class: "muted" }, "Plugins run in order, first to last; a plugin that keeps failing is disabled automatically, with the reason shown here."),
     plugins.length ? el("table", { id: "plugins" }, el("thead", {}, el("tr", {}, ...["#", "Plugin", "Hooks", "State", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))
-      : el("p", { class: "muted" }, "No plugins yet."), result, upload, logs];
+      : el("p", { class: "muted" }, "No plugins yet."), result, settings, upload, logs];
 }
 
 async function showLogs(plugin, target) {

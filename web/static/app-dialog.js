@@ -1,7 +1,7 @@
 // The open dialog: the whole history, marks, earlier texts, and the reply box.
 import { api, clock, el } from "./console.js";
 import { mergeMessage, uuid } from "./shared.js";
-import { renderLists } from "./app-lists.js";
+import { renderLists, triage } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
 export async function openChat(id, { focus = true } = {}) {
@@ -72,7 +72,8 @@ export function renderHead() {
     el("div", { class: "dialog__who" },
       el("h2", { id: "dialog-title" }, visitorName(chat)),
       el("span", { class: "muted", id: "dialog-state" },
-        `${chat.visitor.email || "no email"} · ${chat.visitor_online ? "on the site" : "not on the site"} · ${chat.category}${chat.operator_id ? ` · ${mine ? "yours" : operatorName(chat.operator_id)}` : ""}`)),
+        `${chat.visitor.email || "no email"} · ${chat.visitor_online ? "on the site" : "not on the site"} · ${chat.category}${chat.operator_id ? ` · ${mine ? "yours" : operatorName(chat.operator_id)}` : ""}`),
+      triage(chat)),
     chat.state === "open" && !mine ? act("Take", "assign", {}) : null,
     chat.state === "open" ? assignTo(chat) : null,
     chat.state === "open" && mine ? act("Release", "release") : null,
@@ -144,7 +145,7 @@ export function renderEntry(message) {
   const fresh = !item;
   if (fresh) item = el("li", { dataset: { id: message.id, seq: String(message.seq) } });
   const chat = state.chats.get(message.chat_id);
-  const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "System";
+  const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "Automatic reply";
   const meta = el("div", { class: "entry__meta" }, el("time", { datetime: message.created_at }, clock(message.created_at)));
   if (message.channel === "email") meta.append(el("span", { class: "by-email" }, message.mail_from ? `by email from ${message.mail_from}` : "by email"));
   if (message.edited_at) {

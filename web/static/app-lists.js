@@ -36,6 +36,15 @@ export function renderLists() {
   document.title = `${waiting ? `(${waiting}) ` : ""}Tandem — Workspace`;
 }
 
+// What the tenant's plugins said of the chat: how urgent, and its tags.
+export function triage(chat) {
+  const tags = chat.tags || [];
+  if (!chat.priority && !tags.length) return el("span", { hidden: true });
+  return el("span", { class: "triage" },
+    chat.priority ? el("span", { class: `tag tag--${chat.priority}` }, chat.priority) : "",
+    ...tags.map((tag) => el("span", { class: "tag" }, tag)));
+}
+
 function chatItem(chat) {
   let item = listItems.get(chat.id);
   if (!item) {
@@ -51,6 +60,7 @@ function chatItem(chat) {
     el("span", { class: "chat-item__name" }, visitorName(chat)),
     chat.unanswered && chat.state === "open" ? el("span", { class: "chat-item__wait" }, `waits ${since(chat.last_message_at)}`) : el("span"),
     el("span", { class: "chat-item__meta" },
-      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`));
+      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`),
+    triage(chat));
   return item;
 }

@@ -20,7 +20,7 @@
   const TEXTS = {
     en: {
       open: "Open chat", close: "Close chat", unread: (n) => `${n} unread`, send: "Send", yourMessage: "Your message",
-      placeholder: "Write a message…", you: "You", operator: "Support", seen: "Seen", sending: "Sending…",
+      placeholder: "Write a message…", you: "You", operator: "Support", automatic: "Automatic reply", seen: "Seen", sending: "Sending…",
       notSent: "Not sent.", retry: "Retry", edit: "Edit", edited: "edited", save: "Save", cancel: "Cancel",
       emailed: "Also sent to your email", byEmail: "by email", typing: (who) => `${who} is typing…`, connected: "We reply here",
       reconnecting: "Reconnecting…", offlineIntro: "No one is online right now. Leave a message and we will answer by email — and here, when you come back.",
@@ -37,7 +37,7 @@
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
-      placeholder: "Напишите сообщение…", you: "Вы", operator: "Поддержка", seen: "Прочитано", sending: "Отправка…",
+      placeholder: "Напишите сообщение…", you: "Вы", operator: "Поддержка", automatic: "Автоматический ответ", seen: "Прочитано", sending: "Отправка…",
       notSent: "Не отправлено.", retry: "Повторить", edit: "Изменить", edited: "изменено", save: "Сохранить", cancel: "Отмена",
       emailed: "Отправлено и на вашу почту", byEmail: "по почте", typing: (who) => `${who} печатает…`, connected: "Мы ответим здесь",
       reconnecting: "Переподключение…", offlineIntro: "Сейчас никого нет на месте. Оставьте сообщение — мы ответим на почту и здесь, когда вы вернётесь.",
@@ -134,7 +134,6 @@
   // ---- branding and language ----
   function applyConfig(config) {
     state.config = config;
-    state.available = config.operators_available;
     const branding = config.branding;
     t = TEXTS[branding.language] || TEXTS.en;
     host.style.setProperty("--brand", branding.color);
@@ -159,6 +158,27 @@
       ui.handOver.textContent = t.continueOn(site);
     }
     buildOfflineForm(config.offline_form.fields);
+    followAvailability(config);
+  }
+
+  // When the tenant's plugins decide whether the chat is offered (business hours), their answer
+  // changes with the time of day: the widget asks again as the server says.
+  function followAvailability(config) {
+    state.available = config.operators_available;
+    ui.formIntro.textContent = config.availability_message || t.offlineIntro;
+    state.config.recheck_after_secs = config.recheck_after_secs;
+    clearTimeout(state.recheckTimer);
+    if (config.recheck_after_secs) state.recheckTimer = setTimeout(recheckAvailability, config.recheck_after_secs * 1000);
+  }
+
+  async function recheckAvailability() {
+    try {
+      followAvailability(await call("GET", "/config"));
+      showMode();
+    } catch {
+      clearTimeout(state.recheckTimer);
+      state.recheckTimer = setTimeout(recheckAvailability, 120 * 1000);
+    }
   }
 
   // White or near-black text, whichever reads better on the brand colour.
@@ -180,7 +200,8 @@
   function buildOfflineForm(fields) {
     const error = el("p", { class: "error", role: "alert", hidden: true });
     const submit = el("button", { class: "button", type: "submit" }, t.submit);
-    ui.form.replaceChildren(el("p", { class: "form__intro" }, t.offlineIntro),
+    ui.formIntro = el("p", { class: "form__intro" }, t.offlineIntro);
+    ui.form.replaceChildren(ui.formIntro,
       ...fields.map((f) => field(f.name, f.kind, t[f.name] || f.name, f.required, f.max_length)), error, submit);
     ui.form.onsubmit = async (event) => {
       event.preventDefault();
@@ -291,7 +312,7 @@
 
   function authorName(message) {
     if (message.author === "visitor") return t.you;
-    if (message.author === "system") return "";
+    if (message.author === "system") return t.automatic;
     return state.operators.get(message.operator_id) || t.operator;
   }
 
@@ -538,8 +559,10 @@
         }
         break;
       case "operators.availability":
-        state.available = frame.operators_available;
-        showMode();
+        // Who is online changed. When the tenant's plugins decide what is offered, they are
+        // asked again; otherwise the frame says it all.
+        if (state.config?.recheck_after_secs) recheckAvailability();
+        else { state.available = frame.operators_available; showMode(); }
         break;
       default:
         break;

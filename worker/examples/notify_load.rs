@@ -21,7 +21,7 @@ use sea_orm::entity::prelude::*;
 use tandem_core::entity::outbox;
 use tandem_core::limits::Limits;
 use tandem_core::operator::{NewOperator, OperatorStatus};
-use tandem_core::outbox::{OfflineTimeoutPolicy, OutboxStatus, TimeoutContext};
+use tandem_core::outbox::{DialogContext, OfflineTimeoutPolicy, OutboxStatus};
 use tandem_core::tenant::NewTenant;
 use tandem_core::visitor::{ProfilePatch, SessionRequest};
 use tandem_core::{Ports, Tandem};
@@ -72,7 +72,7 @@ struct Spread {
 
 #[async_trait::async_trait]
 impl OfflineTimeoutPolicy for Spread {
-    async fn offline_timeout(&self, _: &TimeoutContext) -> Duration {
+    async fn offline_timeout(&self, _: &DialogContext) -> Duration {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         // Due times relative to the start of the run, whenever the reply was written.
         let target = Duration::from_millis(self.lead_ms + n * self.spread_ms / self.replies.max(1));

@@ -150,8 +150,7 @@ async fn run(
         Job::NotifyUnread { outbox } => {
             let attempt = deliverer.deliver(*outbox).await?;
             for webhook in attempt.webhooks {
-                let post = Job::PostWebhook { webhook };
-                if let Err(e) = queue.push(post, SystemTime::now()).await {
+                if let Err(e) = queue.schedule_webhook(webhook).await {
                     tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
                 }
             }
@@ -176,6 +175,11 @@ impl NotificationScheduler for JobQueue {
             system_time(entry.due_at),
         )
         .await
+    }
+
+    async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {
+        self.push(Job::PostWebhook { webhook }, SystemTime::now())
+            .await
     }
 }
 

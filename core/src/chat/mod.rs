@@ -8,6 +8,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::automation::Priority;
 use crate::clock::Timestamp;
 use crate::entity::{chat, visitor};
 use crate::error::{CoreError, CoreResult};
@@ -33,6 +34,12 @@ pub struct Chat {
     pub unanswered: bool,
     pub created_at: Timestamp,
     pub last_message_at: Timestamp,
+    /// Labels the tenant's plugins gave the chat.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// How urgent the tenant's plugins judged it.
+    #[serde(default)]
+    pub priority: Option<Priority>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -59,6 +66,8 @@ impl Chat {
             unanswered: chat.unanswered,
             created_at: Timestamp::from_millis(chat.created_at),
             last_message_at: Timestamp::from_millis(chat.last_message_at),
+            tags: serde_json::from_str(&chat.tags).unwrap_or_default(),
+            priority: chat.priority,
         }
     }
 }

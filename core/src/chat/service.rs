@@ -5,17 +5,21 @@ use std::sync::Arc;
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
+use crate::automation::{ClosedFacts, DialogContext, within_wait};
+use crate::clock::Timestamp;
+use crate::delivery::{NewWebhook, store_webhooks};
 use crate::entity::{chat, message, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
-use crate::ids::{ChatId, TenantId, UserId};
+use crate::ids::{ChatId, MessageId, TenantId, UserId};
 use crate::message::Message;
 use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
 
 use super::{
-    Category, Chat, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor, store_status,
+    Category, Chat, ChatState, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor,
+    store_status,
 };
 
 /// Which chats to list.
@@ -113,13 +117,75 @@ impl ChatService {
         .await
     }
 
-    /// Closes the chat; it reopens when the visitor writes again.
+    /// Closes the chat; it reopens when the visitor writes again. Then the tenant's plugins
+    /// may post a summary to the team's tools.
     pub async fn close(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
-        self.change(actor, id, |row| {
-            may_handle(actor, row.operator_id)?;
-            Ok(row.status().closed())
-        })
-        .await
+        let before = self.summary(actor, id).await?;
+        let chat = self
+            .change(actor, id, |row| {
+                may_handle(actor, row.operator_id)?;
+                Ok(row.status().closed())
+            })
+            .await?;
+        if before.state == ChatState::Open
+            && let Err(e) = self.after_close(actor, id).await
+        {
+            // The close stands; only the plugins' part of it is lost.
+            tracing::warn!(tenant = %actor.tenant, chat = %id, error = %e, "a close's automation was not applied");
+        }
+        Ok(chat)
+    }
+
+    /// Asks the tenant's plugins what to post about a chat just closed, stores the posts (each
+    /// signed, retried and logged like unread-reply webhooks) and queues them.
+    async fn after_close(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<()> {
+        let now = self.deps.clock.now();
+        let (row, visitor) = chat_with_visitor(&self.deps.db, actor.tenant, id).await?;
+        let ctx = DialogContext::load(&self.deps.db, actor.tenant, id, &visitor, now).await?;
+        let closed_by = user::Entity::find_by_id(actor.user)
+            .one(&self.deps.db)
+            .await?
+            .map_or_else(|| "An operator".to_owned(), |u| u.name);
+        let facts = ClosedFacts {
+            closed_by,
+            messages: u32::try_from(row.last_seq).unwrap_or(u32::MAX),
+            opened_at: Timestamp::from_millis(row.created_at),
+            closed_at: now,
+        };
+        let asked = self.deps.automation.chat_closed(&ctx, &facts);
+        let Some(decided) = within_wait("chat_closed", actor.tenant, asked).await else {
+            return Ok(());
+        };
+        let last = message::Entity::find()
+            .select_only()
+            .column(message::Column::Id)
+            .filter(message::Column::ChatId.eq(id))
+            .filter(message::Column::Seq.eq(row.last_seq))
+            .into_tuple::<MessageId>()
+            .one(&self.deps.db)
+            .await?;
+        let posts: Vec<NewWebhook> = decided
+            .answer
+            .into_iter()
+            .map(|w| NewWebhook {
+                url: w.url,
+                body: w.body,
+                plugin: Some(decided.plugin),
+            })
+            .collect();
+        let txn = self.deps.write().await?;
+        let owner = (actor.tenant, id, visitor.id);
+        // Not the unread-reply posts of the same last message: a close of its own.
+        let occasion = format!("closed at {}", now.millis());
+        let messages = Vec::from_iter(last);
+        let stored = store_webhooks(&txn, owner, &messages, &posts, Some(&occasion), now).await?;
+        txn.commit().await?;
+        for webhook in stored {
+            if let Err(e) = self.deps.scheduler.schedule_webhook(webhook).await {
+                tracing::warn!(%webhook, error = %e, "a close's webhook is left to the sweep");
+            }
+        }
+        Ok(())
     }
 
     async fn change(

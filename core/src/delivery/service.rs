@@ -215,7 +215,7 @@ impl DeliveryService {
             };
             record(&txn, owner(&chat_row), line, now).await?;
         }
-        let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, now).await?;
+        let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, None, now).await?;
         txn.commit().await?;
         if emailed {
             self.announce_emailed(tenant, chat_row.visitor_id, &ids)

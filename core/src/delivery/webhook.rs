@@ -307,13 +307,16 @@ impl DeliveryService {
     }
 }
 
-/// Stores a completed batch's webhook posts, due at once. A batch routed again (its email is
-/// retried) finds its posts there already and adds none. Returns the ids to schedule.
-pub(super) async fn store_webhooks(
+/// Stores webhook posts, due at once: a completed batch's, or those of another `occasion` (a
+/// close, with the dialog's last message). The same posts stored again (a batch routed again
+/// when its email is retried) are found there already and not added. Returns the ids to
+/// schedule.
+pub(crate) async fn store_webhooks(
     txn: &WriteTxn,
     owner: (TenantId, ChatId, VisitorId),
     messages: &[MessageId],
     webhooks: &[NewWebhook],
+    occasion: Option<&str>,
     now: Timestamp,
 ) -> CoreResult<Vec<WebhookCallId>> {
     let (tenant, chat, visitor) = owner;
@@ -321,7 +324,14 @@ pub(super) async fn store_webhooks(
     let mut stored = Vec::with_capacity(webhooks.len());
     for webhook in webhooks {
         let id = WebhookCallId::new();
-        let key = crate::secret::digest(&format!("{chat}\n{ids}\n{}", webhook.url));
+        // An unread batch's posts are keyed as they always were (no occasion), so a batch
+        // routed again after an upgrade still finds its own.
+        let key = match occasion {
+            None => crate::secret::digest(&format!("{chat}\n{ids}\n{}", webhook.url)),
+            Some(occasion) => {
+                crate::secret::digest(&format!("{occasion}\n{chat}\n{ids}\n{}", webhook.url))
+            }
+        };
         let inserted = webhook_call::Entity::insert(webhook_call::ActiveModel {
             id: Set(id),
             tenant_id: Set(tenant),

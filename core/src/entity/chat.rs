@@ -1,5 +1,6 @@
 use sea_orm::entity::prelude::*;
 
+use crate::automation::Priority;
 use crate::chat::{Category, ChatState, ChatStatus};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 
@@ -24,6 +25,9 @@ pub struct Model {
     pub created_at: i64,
     pub last_message_at: i64,
     pub closed_at: Option<i64>,
+    /// Labels a tenant's plugin gave the chat: a JSON list of strings.
+    pub tags: String,
+    pub priority: Option<Priority>,
 }
 
 impl Model {

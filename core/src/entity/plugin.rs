@@ -20,6 +20,12 @@ pub struct Model {
     pub position: i32,
     pub consecutive_failures: i32,
     pub disabled_reason: Option<String>,
+    /// The `tandem:plugin` world version the component was built against.
+    pub world: String,
+    /// The JSON Schema of the plugin's settings, as it declared it.
+    pub settings_schema: Option<String>,
+    /// The settings, a JSON object (`{}` for a plugin without settings).
+    pub settings: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

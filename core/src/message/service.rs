@@ -12,6 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
 
+use crate::automation::{DialogContext, RequestFacts, within_wait};
 use crate::chat::{
     Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
     store_status,
@@ -19,14 +20,13 @@ use crate::chat::{
 use crate::clock::Timestamp;
 use crate::delivery::schedule_revived;
 use crate::email::EmailAddress;
-use crate::entity::{chat, message, message_edit, outbox, tenant};
+use crate::entity::{chat, message, message_edit, outbox};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, MessageId, OutboxId, TenantId};
-use crate::operator::{OperatorActor, publish_availability};
-use crate::outbox::{OutboxEntry, OutboxStatus, TimeoutContext, clamp_timeout};
+use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
+use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::services::{Deps, WriteTxn};
-use crate::tenant::parse_settings;
 use crate::visitor::VisitorActor;
 use crate::visitor::service::{ProfileChange, write_profile};
 
@@ -182,6 +182,7 @@ impl MessageService {
 
     /// The offline form. It closes nothing: it records who the visitor is and opens the ordinary
     /// chat with their request as its first message, where they can go on writing or edit it.
+    /// Then the tenant's plugins may answer it at once, tag it, rate its urgency and assign it.
     pub async fn submit_offline_request(
         &self,
         actor: &VisitorActor,
@@ -201,8 +202,107 @@ impl MessageService {
                 Some(&contact),
             )
             .await?;
+        let facts = RequestFacts {
+            name: contact.name.clone(),
+            email: request.email.trim().to_owned(),
+            message: message.body.clone(),
+            page_url: None,
+        };
+        // The request is kept whatever the plugins do; their part failing changes nothing.
+        if let Err(e) = self.automate_request(actor, message.chat_id, &facts).await {
+            tracing::warn!(tenant = %actor.tenant, error = %e, "an offline request's automation was not applied");
+        }
         let chat = self.chat_view(actor.tenant, message.chat_id).await?;
         Ok((chat, message))
+    }
+
+    /// Asks the tenant's plugins what to do with an offline request, and does it: the automatic
+    /// reply, the tags, the priority and the assignment in one transaction. An operator the
+    /// tenant does not have makes the whole answer refused (the plugin's failure).
+    async fn automate_request(
+        &self,
+        actor: &VisitorActor,
+        chat_id: ChatId,
+        facts: &RequestFacts,
+    ) -> CoreResult<()> {
+        let now = self.deps.clock.now();
+        let visitor = crate::visitor::load(&self.deps.db, actor).await?;
+        let ctx = DialogContext::load(&self.deps.db, actor.tenant, chat_id, &visitor, now).await?;
+        let asked = self.deps.automation.offline_request(&ctx, facts);
+        let Some(decided) = within_wait("offline_request", actor.tenant, asked).await else {
+            return Ok(());
+        };
+        let decision = decided.answer;
+        let assignee = match &decision.assign_to {
+            None => None,
+            Some(email) => {
+                match active_operator_by_email(&self.deps.db, actor.tenant, email).await? {
+                    Some(id) => Some(id),
+                    None => {
+                        let reason = format!(
+                            "assign to {email}: not an active operator of this tenant; nothing was applied"
+                        );
+                        self.deps
+                            .automation
+                            .refused(actor.tenant, decided.plugin, "offline_request", &reason)
+                            .await;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let reply = match &decision.auto_reply {
+            Some(text) => Some(MessageBody::parse(
+                text,
+                self.deps.limits.max_message_chars,
+            )?),
+            None => None,
+        };
+
+        let txn = self.deps.write().await?;
+        // The visitor still waits for a person: the automatic reply leaves the chat unanswered.
+        let mut row = match &reply {
+            Some(_) => bump_chat(&txn, actor.tenant, chat_id, now, true).await?,
+            None => chat_with_visitor(&txn, actor.tenant, chat_id).await?.0,
+        };
+        let mut message = None;
+        if let Some(body) = &reply {
+            let system = new_message(&row, Author::System, None, body, None, now);
+            insert(&txn, &system).await?;
+            message = Some(system);
+        }
+        if let Some(user) = assignee
+            && let Ok(next) = row.status().assigned(Some(user))
+        {
+            row = store_status(&txn, row, next, now).await?.0;
+        }
+        let tags = serde_json::to_string(&decision.tags).unwrap_or_else(|_| "[]".into());
+        chat::Entity::update_many()
+            .col_expr(chat::Column::Tags, Expr::value(tags))
+            .col_expr(chat::Column::Priority, Expr::value(decision.priority))
+            .filter(chat::Column::Id.eq(chat_id))
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+
+        let appended_chat = row;
+        let chat = self.chat_view(actor.tenant, appended_chat.id).await?;
+        self.deps.publish(DomainEvent::ChatUpdated {
+            tenant: actor.tenant,
+            chat,
+        });
+        if let Some(message) = message {
+            self.deps.publish(DomainEvent::MessageCreated {
+                tenant: actor.tenant,
+                visitor: appended_chat.visitor_id,
+                message: Message::from(message),
+            });
+        }
+        if assignee.is_some() {
+            publish_availability(&self.deps, actor.tenant).await?;
+        }
+        Ok(())
     }
 
     /// An operator replies. The chat becomes theirs if it was unassigned (or reopens as theirs if
@@ -227,23 +327,8 @@ impl MessageService {
 
         // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
         let now = self.deps.clock.now();
-        let tenant_row = tenant::Entity::find_by_id(actor.tenant)
-            .one(&self.deps.db)
-            .await?
-            .ok_or(CoreError::NotFound("tenant"))?;
-        let settings = parse_settings(&tenant_row.settings)?;
-        let context = TimeoutContext {
-            tenant: actor.tenant,
-            tenant_slug: tenant_row.slug.clone(),
-            chat: chat.id,
-            visitor: visitor.id,
-            visitor_name: visitor.name.clone(),
-            visitor_locale: visitor.locale.clone(),
-            visitor_has_email: visitor.email.is_some(),
-            now,
-            tenant_timeout: settings.offline_timeout(),
-            webhook_urls: settings.webhook_urls,
-        };
+        let context =
+            DialogContext::load(&self.deps.db, actor.tenant, chat.id, &visitor, now).await?;
         let due_at = now.saturating_add(clamp_timeout(
             crate::outbox::bounded_timeout(self.deps.timeout_policy.as_ref(), &context).await,
         ));
@@ -556,6 +641,8 @@ async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> Cor
         created_at: Set(now.millis()),
         last_message_at: Set(now.millis()),
         closed_at: Set(None),
+        tags: Set("[]".into()),
+        priority: Set(None),
     })
     .exec_without_returning(txn)
     .await?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect};
 
+use crate::automation::{Staff, TenantFacts, WidgetAvailability, within_wait};
 use crate::chat::ChatState;
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
@@ -315,6 +316,12 @@ impl OperatorService {
         operators_available(&self.deps.db, tenant).await
     }
 
+    /// What the widget offers now: the chat while an operator is available, else the offline
+    /// form — unless the tenant's plugins decide otherwise (business hours, say).
+    pub async fn widget_availability(&self, tenant: TenantId) -> CoreResult<WidgetAvailability> {
+        widget_availability(&self.deps, tenant).await
+    }
+
     pub(crate) async fn publish_availability(&self, tenant: TenantId) -> CoreResult<()> {
         publish_availability(&self.deps, tenant).await
     }
@@ -336,6 +343,14 @@ pub(crate) async fn operators_available(
     db: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> CoreResult<bool> {
+    Ok(staff(db, tenant).await?.available > 0)
+}
+
+/// The tenant's active online operators with their capacity, and the open chats each holds.
+async fn online_loads(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<(Vec<(UserId, i32)>, HashMap<UserId, i64>)> {
     let online: Vec<(UserId, i32)> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -347,7 +362,7 @@ pub(crate) async fn operators_available(
         .all(db)
         .await?;
     if online.is_empty() {
-        return Ok(false);
+        return Ok((online, HashMap::new()));
     }
     let loads: HashMap<UserId, i64> = chat::Entity::find()
         .select_only()
@@ -362,11 +377,64 @@ pub(crate) async fn operators_available(
         .await?
         .into_iter()
         .collect();
-    Ok(online
-        .iter()
-        .any(|(id, capacity)| loads.get(id).copied().unwrap_or(0) < i64::from(*capacity)))
+    Ok((online, loads))
 }
 
+/// The tenant's active operator with this address, as a login finds them.
+pub(crate) async fn active_operator_by_email(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    email: &str,
+) -> CoreResult<Option<UserId>> {
+    let Ok(email) = EmailAddress::parse(email) else {
+        return Ok(None);
+    };
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Email.eq(email.as_str()))
+        .filter(user::Column::Active.eq(true))
+        .into_tuple()
+        .one(db)
+        .await?)
+}
+
+/// The tenant's operators now: online, and of those below their capacity.
+pub(crate) async fn staff(db: &impl ConnectionTrait, tenant: TenantId) -> CoreResult<Staff> {
+    let (online, loads) = online_loads(db, tenant).await?;
+    let available = online
+        .iter()
+        .filter(|(id, capacity)| loads.get(id).copied().unwrap_or(0) < i64::from(*capacity))
+        .count();
+    Ok(Staff {
+        online: u32::try_from(online.len()).unwrap_or(u32::MAX),
+        available: u32::try_from(available).unwrap_or(u32::MAX),
+    })
+}
+
+pub(crate) async fn widget_availability(
+    deps: &Deps,
+    tenant: TenantId,
+) -> CoreResult<WidgetAvailability> {
+    let staff = staff(&deps.db, tenant).await?;
+    let facts = TenantFacts::load(&deps.db, tenant, deps.clock.now()).await?;
+    let decided = within_wait(
+        "availability",
+        tenant,
+        deps.automation.availability(&facts, staff),
+    )
+    .await;
+    Ok(decided.unwrap_or(WidgetAvailability {
+        chat: staff.available > 0,
+        message: None,
+        decided: false,
+    }))
+}
+
+/// Tells the widgets whether an operator is available now. The tenant's plugins are not asked
+/// here, on every assignment: a widget whose chat a plugin decides asks again itself (its
+/// configuration says so).
 pub(crate) async fn publish_availability(deps: &Deps, tenant: TenantId) -> CoreResult<()> {
     let operators_available = operators_available(&deps.db, tenant).await?;
     deps.publish(DomainEvent::AvailabilityChanged {

@@ -3,6 +3,7 @@
 //! plugins; the plugins crate does, and reports back through [`PluginStore`].
 
 mod service;
+mod settings;
 mod store;
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::entity::{plugin, plugin_log};
 use crate::ids::{PluginId, TenantId};
 
 pub use service::{NewPlugin, PluginPatch, PluginService};
+pub use settings::{MAX_SCHEMA_BYTES, MAX_SETTINGS_BYTES, SettingsSchema, parse_settings};
 pub use store::{ActivePlugin, PluginStore, TenantPlugins};
 
 /// After this many failed calls in a row a plugin is disabled, and the admin told why.
@@ -29,6 +31,14 @@ pub struct PluginInfo {
     pub name: String,
     pub version: String,
     pub hooks: Vec<String>,
+    /// The `tandem:plugin` world version it was built against.
+    pub world: String,
+    /// The JSON Schema of its settings, when it declared one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub settings_schema: Option<serde_json::Value>,
+    /// The settings its hooks receive.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: serde_json::Value,
     pub sha256: String,
     pub size_bytes: i64,
     pub enabled: bool,
@@ -48,6 +58,11 @@ impl From<plugin::Model> for PluginInfo {
             name: row.name,
             version: row.version,
             hooks: serde_json::from_str(&row.hooks).unwrap_or_default(),
+            world: row.world,
+            settings_schema: row
+                .settings_schema
+                .and_then(|s| serde_json::from_str(&s).ok()),
+            settings: serde_json::from_str(&row.settings).unwrap_or_else(|_| serde_json::json!({})),
             sha256: row.sha256,
             size_bytes: row.size_bytes,
             enabled: row.enabled,

@@ -8,7 +8,9 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{IntoActiveModel, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::{LogLevel, PluginInfo, PluginLogLine, PluginStore, scoped};
+use super::{
+    LogLevel, PluginInfo, PluginLogLine, PluginStore, SettingsSchema, parse_settings, scoped,
+};
 use crate::entity::{plugin, plugin_log, tenant};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::PluginId;
@@ -16,12 +18,28 @@ use crate::operator::OperatorActor;
 use crate::services::Deps;
 use crate::tenant::parse_limits;
 
+/// The reason a plugin installed with incomplete settings is not enabled yet.
+const WAITING: &str = "waiting for its settings";
+
+/// Whether the plugin's saved settings satisfy its schema.
+fn settings_problem(row: &plugin::Model) -> Result<(), String> {
+    let Some(schema) = &row.settings_schema else {
+        return Ok(());
+    };
+    let settings = parse_settings(&row.settings)?;
+    SettingsSchema::parse(schema)?.check(&settings)
+}
+
 /// A plugin that passed validation, to be installed for the admin's tenant.
 #[derive(Clone, Debug)]
 pub struct NewPlugin {
     pub name: String,
     pub version: String,
     pub hooks: Vec<String>,
+    /// The world version the plugins crate found the component built against.
+    pub world: String,
+    /// The settings' JSON Schema the manifest declared (checked by the plugins crate).
+    pub settings_schema: Option<String>,
     pub sha256: String,
     pub wasm: Vec<u8>,
 }
@@ -51,13 +69,27 @@ impl PluginService {
         &self.store
     }
 
-    /// Admins only. Installed enabled, after the tenant's other plugins.
+    /// Admins only. Installed after the tenant's other plugins, with its settings' defaults;
+    /// enabled unless those defaults do not satisfy its schema (the admin fills them in first).
     pub async fn install(&self, actor: &OperatorActor, new: NewPlugin) -> CoreResult<PluginInfo> {
         actor.require_admin()?;
         let name = new.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(CoreError::invalid("name", "must be 1 to 100 characters"));
         }
+        let (settings, waiting) = match &new.settings_schema {
+            None => (serde_json::json!({}), None),
+            Some(text) => {
+                let schema = SettingsSchema::parse(text)
+                    .map_err(|e| CoreError::invalid("settings_schema", e))?;
+                let defaults = schema.defaults();
+                let waiting = schema
+                    .check(&defaults)
+                    .err()
+                    .map(|problem| format!("{WAITING}: {problem}"));
+                (defaults, waiting)
+            }
+        };
         let txn = self.deps.write().await?;
         let limits = tenant::Entity::find_by_id(actor.tenant)
             .one(&txn)
@@ -89,13 +121,16 @@ impl PluginService {
             name: Set(name),
             version: Set(new.version),
             hooks: Set(serde_json::to_string(&new.hooks).unwrap_or_else(|_| "[]".into())),
+            world: Set(new.world),
+            settings_schema: Set(new.settings_schema),
+            settings: Set(settings.to_string()),
             sha256: Set(new.sha256),
             size_bytes: Set(i64::try_from(new.wasm.len()).unwrap_or(i64::MAX)),
             wasm: Set(new.wasm),
-            enabled: Set(true),
+            enabled: Set(waiting.is_none()),
             position: Set(last.map_or(0, |p| p.saturating_add(1))),
             consecutive_failures: Set(0),
-            disabled_reason: Set(None),
+            disabled_reason: Set(waiting.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -108,7 +143,7 @@ impl PluginService {
                 row.id,
                 LogLevel::Info,
                 None,
-                "uploaded and enabled",
+                waiting.as_deref().unwrap_or("uploaded and enabled"),
             )
             .await?;
         txn.commit().await?;
@@ -156,6 +191,12 @@ impl PluginService {
         if let Some(enabled) = patch.enabled
             && enabled != row.enabled
         {
+            if enabled && let Err(problem) = settings_problem(&row) {
+                return Err(CoreError::invalid(
+                    "enabled",
+                    format!("save the plugin's settings first: {problem}"),
+                ));
+            }
             active.enabled = Set(enabled);
             if enabled {
                 active.consecutive_failures = Set(0);
@@ -176,6 +217,55 @@ impl PluginService {
                 .append_log(&txn, actor.tenant, id, LogLevel::Info, None, note)
                 .await?;
         }
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// Admins only: the settings the plugin's hooks receive from now on, checked against the
+    /// schema it declared. A plugin waiting for its settings is enabled by the first good save.
+    pub async fn save_settings(
+        &self,
+        actor: &OperatorActor,
+        id: PluginId,
+        settings: serde_json::Value,
+    ) -> CoreResult<PluginInfo> {
+        actor.require_admin()?;
+        let value =
+            parse_settings(&settings.to_string()).map_err(|e| CoreError::invalid("settings", e))?;
+        let row = self.find(actor, id).await?;
+        let Some(schema) = &row.settings_schema else {
+            return Err(CoreError::invalid(
+                "settings",
+                "this plugin declares no settings",
+            ));
+        };
+        let schema =
+            SettingsSchema::parse(schema).map_err(|e| CoreError::invalid("settings", e))?;
+        schema
+            .check(&value)
+            .map_err(|problem| CoreError::invalid("settings", problem))?;
+        let waiting = !row.enabled
+            && row
+                .disabled_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(WAITING));
+        let mut active = row.into_active_model();
+        active.settings = Set(value.to_string());
+        if waiting {
+            active.enabled = Set(true);
+            active.disabled_reason = Set(None);
+        }
+        active.updated_at = Set(self.deps.clock.now().millis());
+        let txn = self.deps.write().await?;
+        let row = active.update(&txn).await?;
+        let note = if waiting {
+            "settings saved; enabled"
+        } else {
+            "settings saved"
+        };
+        self.store
+            .append_log(&txn, actor.tenant, id, LogLevel::Info, None, note)
+            .await?;
         txn.commit().await?;
         Ok(row.into())
     }

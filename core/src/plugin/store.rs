@@ -26,6 +26,8 @@ pub struct ActivePlugin {
     pub sha256: String,
     pub hooks: Vec<String>,
     pub consecutive_failures: i32,
+    /// The settings its hooks receive: a JSON object, as text.
+    pub settings: String,
 }
 
 impl ActivePlugin {
@@ -64,13 +66,14 @@ impl PluginStore {
             return Ok(TenantPlugins::default());
         };
         let limits = parse_limits(&row.limits)?;
-        let rows: Vec<(PluginId, String, String, String, i32)> = plugin::Entity::find()
+        let rows: Vec<(PluginId, String, String, String, i32, String)> = plugin::Entity::find()
             .select_only()
             .column(plugin::Column::Id)
             .column(plugin::Column::Name)
             .column(plugin::Column::Sha256)
             .column(plugin::Column::Hooks)
             .column(plugin::Column::ConsecutiveFailures)
+            .column(plugin::Column::Settings)
             .filter(plugin::Column::TenantId.eq(tenant))
             .filter(plugin::Column::Enabled.eq(true))
             .order_by_asc(plugin::Column::Position)
@@ -82,13 +85,14 @@ impl PluginStore {
             plugins: rows
                 .into_iter()
                 .map(
-                    |(id, name, sha256, hooks, consecutive_failures)| ActivePlugin {
+                    |(id, name, sha256, hooks, consecutive_failures, settings)| ActivePlugin {
                         id,
                         tenant,
                         name,
                         sha256,
                         hooks: serde_json::from_str(&hooks).unwrap_or_default(),
                         consecutive_failures,
+                        settings,
                     },
                 )
                 .collect(),

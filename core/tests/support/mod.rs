@@ -70,6 +70,7 @@ impl World {
             events: Arc::new(bus.clone()),
             scheduler: scheduler.clone(),
             timeout_policy,
+            automation: Arc::new(tandem_core::automation::NoAutomation),
         };
         let tandem = Tandem::new(db, ports, Limits::default());
         Self {
@@ -88,6 +89,7 @@ impl World {
             events: Arc::new(self.bus.clone()),
             scheduler: self.scheduler.clone(),
             timeout_policy: policy,
+            ..Ports::default()
         };
         let tandem = Tandem::new(self.tandem.storage().clone(), ports, Limits::default());
         Self { tandem, ..self }

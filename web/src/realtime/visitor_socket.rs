@@ -72,8 +72,9 @@ pub async fn upgrade(
     let operators_available = state
         .tandem
         .operators
-        .operators_available(tenant.id)
-        .await?;
+        .widget_availability(tenant.id)
+        .await?
+        .chat;
     Ok(socket::configure(ws)?.on_upgrade(move |socket| async move {
         let _places = places;
         let (registration, outbound) = state.hub.register_visitor(actor.tenant, actor.visitor);

@@ -85,6 +85,11 @@ const SOURCES: &[(&str, &str, &str)] = &[
         include_str!("../../static/admin-plugins.js"),
     ),
     (
+        "admin-plugin-settings.js",
+        JS,
+        include_str!("../../static/admin-plugin-settings.js"),
+    ),
+    (
         "admin-deliveries.js",
         JS,
         include_str!("../../static/admin-deliveries.js"),

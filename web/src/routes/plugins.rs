@@ -27,6 +27,7 @@ pub fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(uploads)
         .routes(routes!(update, delete))
+        .routes(routes!(save_settings))
         .routes(routes!(logs))
 }
 
@@ -147,6 +148,8 @@ pub async fn upload(
                     .iter()
                     .map(|h| h.as_str().to_owned())
                     .collect(),
+                world: compiled.manifest.world.clone(),
+                settings_schema: compiled.manifest.settings_schema.clone(),
                 sha256: compiled.sha256.clone(),
                 wasm: body.to_vec(),
             },
@@ -185,6 +188,27 @@ pub async fn update(
     let updated = state.tandem.plugins.update(&actor, id, patch).await?;
     state.plugins.forget(actor.tenant);
     Ok(Json(updated))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/plugins/{id}/settings", tag = "admin",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "The settings, a JSON object the plugin's settings schema accepts"),
+    responses((status = 200, body = PluginInfo), (status = 400, description = "Not an object, too large, refused by the schema (each problem named by its place), or the plugin declares no settings", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn save_settings(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    JsonBody(settings): JsonBody<serde_json::Value>,
+) -> Result<Json<PluginInfo>, ApiError> {
+    let id: PluginId = id.parse()?;
+    let saved = state
+        .tandem
+        .plugins
+        .save_settings(&actor, id, settings)
+        .await?;
+    state.plugins.forget(actor.tenant);
+    Ok(Json(saved))
 }
 
 #[utoipa::path(delete, path = "/api/v1/admin/plugins/{id}", tag = "admin",

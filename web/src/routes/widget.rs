@@ -41,12 +41,21 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .layer(from_fn_with_state(state.clone(), limit_by_ip))
 }
 
+/// How often a widget asks again whether the chat is offered, when a plugin decides it.
+const AVAILABILITY_RECHECK_SECS: u32 = 60;
+
 #[derive(Serialize, ToSchema)]
 pub struct WidgetConfig {
     pub tenant: WidgetTenantInfo,
     pub branding: Branding,
-    /// False when no operator is online or all are at capacity: show the offline form.
+    /// False when no operator is online or all are at capacity, or when the tenant's plugins
+    /// say so (outside business hours, say): show the offline form.
     pub operators_available: bool,
+    /// A line to show above the chat or the form, from the tenant's plugins.
+    pub availability_message: Option<String>,
+    /// When the tenant's plugins decided the above, ask again after this many seconds: their
+    /// answer may change with the time of day, not only with the operators.
+    pub recheck_after_secs: Option<u32>,
     pub offline_form: OfflineForm,
     /// The company's own site, when the admin gave it: the hosted chat offers to continue there.
     pub site_url: Option<String>,
@@ -83,17 +92,19 @@ pub async fn config(
     State(state): State<AppState>,
     WidgetTenant(tenant): WidgetTenant,
 ) -> Result<Json<WidgetConfig>, ApiError> {
-    let operators_available = state
+    let availability = state
         .tandem
         .operators
-        .operators_available(tenant.id)
+        .widget_availability(tenant.id)
         .await?;
     let max_message = state.max_message_chars;
     Ok(Json(WidgetConfig {
         site_url: tenant.settings.site_url.clone(),
         tenant: WidgetTenantInfo { name: tenant.name },
         branding: tenant.settings.branding,
-        operators_available,
+        operators_available: availability.chat,
+        availability_message: availability.message,
+        recheck_after_secs: availability.decided.then_some(AVAILABILITY_RECHECK_SECS),
         offline_form: OfflineForm {
             fields: vec![
                 FormField {

@@ -4,46 +4,27 @@
 //! `operator_name`, `replies` and `earlier` (each with `author`, `body`, `at`), `count`,
 //! `resume_url`, `unsubscribe_url`.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-
-use exports::tandem::plugin::hooks::{
-    Context, Delivery, Guest, Hook, Manifest, RenderedEmail, TemplateSources, UnreadMessage,
-};
+use tandem_plugin_sdk::prelude::*;
 
 struct BrandedTemplate;
 
-impl Guest for BrandedTemplate {
-    fn describe() -> Manifest {
-        Manifest {
-            name: "branded-template".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            hooks: vec![Hook::EmailTemplate],
+tandem_plugin_sdk::plugin! {
+    impl Plugin for BrandedTemplate {
+        const NAME: &'static str = "branded-template";
+        const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+        fn email_template(ctx: Context) -> Option<TemplateSources> {
+            let russian = ctx
+                .visitor
+                .locale
+                .as_deref()
+                .is_some_and(|l| l.starts_with("ru"));
+            Some(if russian {
+                russian_template()
+            } else {
+                english_template()
+            })
         }
-    }
-
-    fn offline_timeout(_: Context) -> Option<u32> {
-        None
-    }
-
-    fn email_template(ctx: Context) -> Option<TemplateSources> {
-        let russian = ctx
-            .visitor
-            .locale
-            .as_deref()
-            .is_some_and(|l| l.starts_with("ru"));
-        Some(if russian {
-            russian_template()
-        } else {
-            english_template()
-        })
-    }
-
-    fn route_notification(
-        _: Context,
-        _: Vec<UnreadMessage>,
-        _: RenderedEmail,
-    ) -> Option<Vec<Delivery>> {
-        None
     }
 }
 
@@ -88,5 +69,3 @@ fn fill(subject: &str, greeting: &str, button: &str, stop: &str) -> TemplateSour
         text: fill(TEXT),
     }
 }
-
-export!(BrandedTemplate);

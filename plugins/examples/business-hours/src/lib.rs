@@ -1,61 +1,104 @@
-//! Business hours: during the team's working hours a visitor who does not read a reply hears by
-//! email after 2 minutes; at night and at weekends, when nobody would answer their reply anyway,
-//! after 30 minutes (they may well come back to the site by then).
+//! Business hours, from the plugin's settings (time zone, hours, working days, timeouts):
+//! - during working hours an unread reply goes to the visitor's email after a short wait, at
+//!   night and at weekends after a long one (they may well come back to the site by then);
+//! - outside working hours the widget shows the offline form with the tenant's "closed"
+//!   message, and an offline request is answered at once with when the team will be back,
+//!   tagged `after-hours` and assigned to the operator the settings name, if any.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-
-use exports::tandem::plugin::hooks::{
-    Context, Delivery, Guest, Hook, Manifest, RenderedEmail, TemplateSources, UnreadMessage,
-};
-
-/// The team's time zone, as an offset from UTC (here: Moscow, UTC+3, no daylight saving).
-const UTC_OFFSET_MINUTES: i64 = 3 * 60;
-/// Working hours, local time, Monday to Friday: [OPENS, CLOSES).
-const OPENS_HOUR: i64 = 9;
-const CLOSES_HOUR: i64 = 18;
-const WORKING_TIMEOUT_SECS: u32 = 2 * 60;
-const OFF_HOURS_TIMEOUT_SECS: u32 = 30 * 60;
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use tandem_plugin_sdk::prelude::*;
 
 struct BusinessHours;
 
-impl Guest for BusinessHours {
-    fn describe() -> Manifest {
-        Manifest {
-            name: "business-hours".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            hooks: vec![Hook::OfflineTimeout],
+#[derive(Deserialize)]
+struct Settings {
+    time_zone: String,
+    opens: i8,
+    closes: i8,
+    working_days: Vec<String>,
+    working_timeout_minutes: u32,
+    off_hours_timeout_minutes: u32,
+    closed_message: String,
+    /// An operator's email: who after-hours requests are assigned to (empty: nobody).
+    #[serde(default)]
+    after_hours_operator: String,
+}
+
+tandem_plugin_sdk::plugin! {
+    impl Plugin for BusinessHours {
+        const NAME: &'static str = "business-hours";
+        const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+        const SETTINGS_SCHEMA: Option<&'static str> = Some(include_str!("settings.schema.json"));
+
+        fn offline_timeout(ctx: Context) -> Option<u32> {
+            let (settings, open) = now(&ctx.tenant)?;
+            let minutes = if open {
+                settings.working_timeout_minutes
+            } else {
+                settings.off_hours_timeout_minutes
+            };
+            Some(minutes * 60)
+        }
+
+        fn availability(ctx: TenantContext, _staff: Staff) -> Option<Offer> {
+            let (settings, open) = now(&ctx)?;
+            // Within hours, Tandem's own rule: the chat while an operator is available.
+            (!open).then(|| Offer {
+                mode: WidgetMode::OfflineForm,
+                message: Some(settings.closed_message),
+            })
+        }
+
+        fn offline_request(ctx: Context, _request: OfflineForm) -> Option<RequestAnswer> {
+            let (settings, open) = now(&ctx.tenant)?;
+            (!open).then(|| RequestAnswer {
+                auto_reply: Some(format!(
+                    "Thank you, we have your message. We are back at {:02}:00 ({}) and will \
+                     answer by email.",
+                    settings.opens, settings.time_zone
+                )),
+                tags: vec!["after-hours".into()],
+                priority: None,
+                assign_to: Some(settings.after_hours_operator.clone())
+                    .filter(|email| !email.trim().is_empty()),
+            })
         }
     }
-
-    fn offline_timeout(ctx: Context) -> Option<u32> {
-        Some(if is_working_time(ctx.now_ms) {
-            WORKING_TIMEOUT_SECS
-        } else {
-            OFF_HOURS_TIMEOUT_SECS
-        })
-    }
-
-    fn email_template(_: Context) -> Option<TemplateSources> {
-        None
-    }
-
-    fn route_notification(
-        _: Context,
-        _: Vec<UnreadMessage>,
-        _: RenderedEmail,
-    ) -> Option<Vec<Delivery>> {
-        None
-    }
 }
 
-/// Whether `now_ms` (Unix milliseconds, UTC) falls in working hours.
-fn is_working_time(now_ms: i64) -> bool {
-    let local_minutes = now_ms.div_euclid(60_000) + UTC_OFFSET_MINUTES;
-    let day = local_minutes.div_euclid(24 * 60);
-    let hour = local_minutes.rem_euclid(24 * 60) / 60;
-    // 1970-01-01 was a Thursday: day 0 is weekday 3 counting Monday as 0.
-    let weekday = (day + 3).rem_euclid(7);
-    weekday < 5 && (OPENS_HOUR..CLOSES_HOUR).contains(&hour)
+/// The settings, and whether the team is at work now; `None` (the default behaviour) when the
+/// settings cannot be used, which the plugin's log says.
+fn now(ctx: &TenantContext) -> Option<(Settings, bool)> {
+    let settings: Settings = match tandem_plugin_sdk::settings(ctx) {
+        Ok(settings) => settings,
+        Err(e) => {
+            println!("unusable settings: {e}");
+            return None;
+        }
+    };
+    let zone = match TimeZone::get(&settings.time_zone) {
+        Ok(zone) => zone,
+        Err(_) => {
+            println!("unknown time zone {:?}", settings.time_zone);
+            return None;
+        }
+    };
+    let local = Timestamp::from_millisecond(ctx.now_ms)
+        .ok()?
+        .to_zoned_datetime(zone);
+    let day = match local.weekday() {
+        Weekday::Monday => "mon",
+        Weekday::Tuesday => "tue",
+        Weekday::Wednesday => "wed",
+        Weekday::Thursday => "thu",
+        Weekday::Friday => "fri",
+        Weekday::Saturday => "sat",
+        Weekday::Sunday => "sun",
+    };
+    let open = settings.working_days.iter().any(|d| d == day)
+        && (settings.opens..settings.closes).contains(&local.hour());
+    Some((settings, open))
 }
-
-export!(BusinessHours);

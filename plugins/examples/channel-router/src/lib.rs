@@ -1,49 +1,80 @@
-//! Channel router: every batch of unread replies goes to the visitor by email, as usual, and is
-//! also posted to the team's chat through the first webhook URL the tenant admin allowed — so
-//! the team sees which visitors are waiting on a reply they have not read.
+//! Channel router: the team's chat (the first webhook URL the tenant admin allowed) hears what
+//! it should, beside Tandem's own paths:
+//! - every batch of unread replies goes to the visitor by email, as usual, and is posted to the
+//!   team's chat, so the team sees which visitors are waiting on a reply they have not read;
+//! - an alert for the operators (an offline request, a long wait) goes to them as usual and to
+//!   the team's chat;
+//! - a closed dialog is summed up in the team's chat, with its rating.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-
-use exports::tandem::plugin::hooks::{
-    Context, Delivery, Guest, Hook, Manifest, RenderedEmail, TemplateSources, UnreadMessage,
-    Webhook,
-};
+use tandem_plugin_sdk::prelude::*;
 
 struct ChannelRouter;
 
-impl Guest for ChannelRouter {
-    fn describe() -> Manifest {
-        Manifest {
-            name: "channel-router".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            hooks: vec![Hook::RouteNotification],
+tandem_plugin_sdk::plugin! {
+    impl Plugin for ChannelRouter {
+        const NAME: &'static str = "channel-router";
+        const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+        fn route_notification(
+            ctx: Context,
+            messages: Vec<UnreadMessage>,
+            email: RenderedEmail,
+        ) -> Option<Vec<Delivery>> {
+            let mut deliveries = vec![Delivery::Email(None)];
+            match ctx.tenant.webhook_urls.first() {
+                Some(url) => deliveries.push(Delivery::Webhook(Webhook {
+                    url: url.clone(),
+                    body: team_message(&ctx, &messages, &email),
+                })),
+                None => deliveries.push(Delivery::Skip(
+                    "no webhook URL is allowed in the settings".into(),
+                )),
+            }
+            Some(deliveries)
         }
-    }
 
-    fn offline_timeout(_: Context) -> Option<u32> {
-        None
-    }
+        fn operator_alert(ctx: Context, alert: Alert) -> Option<Vec<AlertRoute>> {
+            let url = ctx.tenant.webhook_urls.first()?;
+            let what = match alert.kind {
+                AlertKind::OfflineRequest => "left an offline request".to_owned(),
+                AlertKind::LongWait(minutes) => format!("has waited {minutes} minutes for an answer"),
+            };
+            let who = ctx.visitor.name.as_deref().unwrap_or("A visitor");
+            let text = format!("{who} {what}: \"{}\" {}", alert.preview, alert.workspace_url);
+            Some(vec![
+                AlertRoute::Operators,
+                AlertRoute::Webhook(Webhook {
+                    url: url.clone(),
+                    body: format!(
+                        "{{\"text\":{},\"chat_id\":{}}}",
+                        json_string(&text),
+                        json_string(&ctx.chat_id)
+                    ),
+                }),
+            ])
+        }
 
-    fn email_template(_: Context) -> Option<TemplateSources> {
-        None
-    }
-
-    fn route_notification(
-        ctx: Context,
-        messages: Vec<UnreadMessage>,
-        email: RenderedEmail,
-    ) -> Option<Vec<Delivery>> {
-        let mut deliveries = vec![Delivery::Email(None)];
-        match ctx.webhook_urls.first() {
-            Some(url) => deliveries.push(Delivery::Webhook(Webhook {
+        fn chat_closed(ctx: Context, chat: ClosedChat) -> Option<Vec<Webhook>> {
+            let url = ctx.tenant.webhook_urls.first()?;
+            let rating = match &chat.rating {
+                Some(Rating { good: true, .. }) => "rated good",
+                Some(Rating { good: false, .. }) => "rated bad",
+                None => "not rated",
+            };
+            let text = format!(
+                "{} closed chat {} after {} messages ({rating}).",
+                chat.closed_by, ctx.chat_id, chat.messages
+            );
+            Some(vec![Webhook {
                 url: url.clone(),
-                body: team_message(&ctx, &messages, &email),
-            })),
-            None => deliveries.push(Delivery::Skip(
-                "no webhook URL is allowed in the settings".into(),
-            )),
+                body: format!(
+                    "{{\"text\":{},\"chat_id\":{},\"messages\":{}}}",
+                    json_string(&text),
+                    json_string(&ctx.chat_id),
+                    chat.messages
+                ),
+            }])
         }
-        Some(deliveries)
     }
 }
 
@@ -64,20 +95,3 @@ fn team_message(ctx: &Context, messages: &[UnreadMessage], email: &RenderedEmail
         messages.len()
     )
 }
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-export!(ChannelRouter);

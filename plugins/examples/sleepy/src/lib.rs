@@ -2,7 +2,7 @@
 //! (`wasi:io/poll` on a clock), where wasmtime's epoch deadline never fires. The host must cut
 //! it off at its deadline all the same.
 
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../wit/since_v0.1.0", world: "plugin" });
 
 use exports::tandem::plugin::hooks::{
     Context, Delivery, Guest, Manifest, RenderedEmail, TemplateSources, UnreadMessage,
