@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tandem_core::clock::Timestamp;
 use tandem_testkit::TestDatabase;
 
 use support::browser::{Browsers, Page, expect, free_port};
@@ -25,6 +26,8 @@ const ENTER: &str = "\u{E007}";
 enum Server {
     InProcess,
     Process,
+    /// In the test's process, its clock fixed at this time.
+    At(Timestamp),
 }
 
 struct Stage {
@@ -60,6 +63,12 @@ impl Stage {
         Self::build(db, vars, true, Server::InProcess).await
     }
 
+    /// Tuesday 2026-11-24, 23:00 in Moscow, on a clock that stands still there.
+    async fn on_a_tuesday_night(db: TestDatabase) -> Self {
+        let night = Timestamp::from_millis(1_795_503_600_000 + 13 * 3_600_000);
+        Self::build(db, &[], true, Server::At(night)).await
+    }
+
     async fn build(
         db: TestDatabase,
         vars: &[(&str, &str)],
@@ -81,6 +90,7 @@ impl Stage {
         let live = match server {
             Server::InProcess => Live::with_env(db, &all).await,
             Server::Process => Live::process_with_env(db, &all).await,
+            Server::At(time) => Live::on_clock_at(db, &all, time).await.0,
         };
         // Departures count at once here; the grace period has tests of its own.
         live.update_settings(&live.acme, json!({ "presence_grace_secs": 0 }))
@@ -1069,6 +1079,25 @@ async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
         shows(&admin, row, "enabled").await?;
         admin.click(&format!("{row} input[type=checkbox]")).await?;
         shows(&admin, row, "disabled").await?;
+        // Its settings, as a form from its schema: a value the schema refuses is marked by its
+        // field, with the server's reason; a good one is saved.
+        admin.click(&format!("{row} .settings")).await?;
+        let opens = admin.find("#setting-opens").await?;
+        opens.clear().await?;
+        admin.type_into(&opens, "30").await?;
+        admin.click("#plugin-settings button[type=submit]").await?;
+        shows(&admin, "#setting-opens-problem", "maximum of 23").await?;
+        admin
+            .until_true(
+                "the field is marked and focused",
+                "const f = document.querySelector('#setting-opens'); return f.getAttribute('aria-invalid') === 'true' && document.activeElement === f;",
+                vec![],
+            )
+            .await?;
+        opens.clear().await?;
+        admin.type_into(&opens, "8").await?;
+        admin.click("#plugin-settings button[type=submit]").await?;
+        shows(&admin, "#plugin-settings [role=status]", "Settings saved").await?;
         admin.click(&format!("{row} .logs")).await?;
         shows(&admin, "#plugin-logs", "Log of hours").await?;
         let (_, plugins) = s
@@ -1076,10 +1105,63 @@ async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
             .call(Method::GET, "/api/v1/admin/plugins", Some(&s.live.acme.admin_token), None)
             .await;
         expect(plugins["plugins"][0]["enabled"] == false, || format!("{plugins}"))?;
+        expect(plugins["plugins"][0]["settings"]["opens"] == 8, || format!("{plugins}"))?;
 
         // The delivery log opens (nothing went out yet).
         admin.click("#nav-deliveries").await?;
         shows(&admin, "#pane", "Nothing delivered yet").await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// At night by its settings, the business-hours plugin has the widget offer the offline form,
+/// with the company's own words, though an operator is online; the visitor's request is
+/// answered at once, and the operator sees the chat tagged.
+async fn after_hours_the_widget_offers_the_form_and_answers_it(s: Stage) {
+    s.play(async {
+        let live = &s.live;
+        live.online_operator(&live.acme, "Olga").await;
+        let (status, plugin) = live
+            .upload_plugin(&live.acme, guests::guest("business_hours"))
+            .await;
+        expect(status == StatusCode::CREATED, || format!("{plugin}"))?;
+        let mut settings = plugin["settings"].clone();
+        settings["closed_message"] = json!("Closed for the night; we open at nine.");
+        let path = format!(
+            "/api/v1/admin/plugins/{}/settings",
+            plugin["id"].as_str().unwrap_or_default()
+        );
+        let (status, body) = live
+            .call(
+                Method::PUT,
+                &path,
+                Some(&live.acme.admin_token),
+                Some(settings),
+            )
+            .await;
+        expect(status == StatusCode::OK, || format!("{body}"))?;
+
+        let vera = s.visitor("vera").await?;
+        widget_shows(
+            &vera,
+            ".offline-form .form__intro",
+            "Closed for the night; we open at nine.",
+        )
+        .await?;
+        leave_request(&vera, "Vera", "vera@example.org", "Do you ship to Kazan?").await?;
+        widget_shows(
+            &vera,
+            ".msg--system .bubble",
+            "We are back at 09:00 (Europe/Moscow)",
+        )
+        .await?;
+        widget_shows(&vera, ".msg--system", "Automatic reply").await?;
+
+        let operator = s.workspace(&live.acme).await?;
+        open_chat(&operator, "Vera").await?;
+        shows(&operator, ".dialog__who .tag", "after-hours").await?;
+        shows(&operator, ".entry--system .entry__who", "Automatic reply").await?;
         Ok(())
     })
     .await;
@@ -1107,6 +1189,13 @@ tandem_testkit::on_both_databases!(
     the_admin_console_manages_operators_the_email_and_plugins,
     a_visitor_chatting_live_is_asked_for_an_address_once,
 );
+
+mod after_hours {
+    use super::*;
+    tandem_testkit::on_both_databases!(
+        Stage::on_a_tuesday_night => after_hours_the_widget_offers_the_form_and_answers_it
+    );
+}
 
 mod dev_mailbox {
     use super::*;

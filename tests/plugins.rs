@@ -64,21 +64,7 @@ impl Plugged {
         wasm: Vec<u8>,
         content_type: &str,
     ) -> (StatusCode, Value) {
-        // A client of its own: the server answers an oversized upload before reading it all and
-        // drops the connection, which a pooled client would then try to reuse.
-        let response = reqwest::Client::new()
-            .post(self.live.url("/api/v1/admin/plugins"))
-            .bearer_auth(token)
-            .header("content-type", content_type)
-            .body(wasm)
-            .send()
-            .await
-            .expect("the server answers");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text}"));
-        (status, body)
+        self.live.upload_plugin_as(token, wasm, content_type).await
     }
 
     /// Sends only the headers of an upload of `length` bytes, and returns the status and the

@@ -288,6 +288,36 @@ impl Client {
     }
 
     /// Creates an operator of the company, logs them in and sets them online.
+    /// The company's admin uploads a plugin: the status and the answer.
+    pub async fn upload_plugin(&self, company: &Company, wasm: Vec<u8>) -> (StatusCode, Value) {
+        self.upload_plugin_as(&company.admin_token, wasm, "application/wasm")
+            .await
+    }
+
+    /// A plugin upload with `token`, sent as `content_type`.
+    pub async fn upload_plugin_as(
+        &self,
+        token: &str,
+        wasm: Vec<u8>,
+        content_type: &str,
+    ) -> (StatusCode, Value) {
+        // A client of its own: the server answers an oversized upload before reading it all and
+        // drops the connection, which a pooled client would then try to reuse.
+        let response = reqwest::Client::new()
+            .post(self.url("/api/v1/admin/plugins"))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(wasm)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{status}: the body is not JSON: {text}"));
+        (status, body)
+    }
+
     pub async fn online_operator(&self, company: &Company, name: &str) -> Operator {
         let email = format!("{}@{}.example.com", name.to_lowercase(), company.slug);
         let (status, created) = self

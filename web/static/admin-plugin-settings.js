@@ -3,13 +3,15 @@
 import { ApiError, api, el } from "./console.js";
 import { outcome, report } from "./admin-forms.js";
 
-/// The settings card of `plugin`; `saved` runs after a save the server accepted.
-export function settingsCard(plugin, saved) {
+/// The settings card of `plugin`; `saved` runs after a save the server accepted; `note`, when
+/// given, is shown as the card's status (the outcome of the save before it was drawn again).
+export function settingsCard(plugin, saved, note) {
   const schema = plugin.settings_schema || {};
   const required = new Set(schema.required || []);
   const inputs = Object.entries(schema.properties || {}).map(([key, property]) =>
     input(key, property, plugin.settings?.[key], required.has(key)));
   const status = outcome();
+  if (note) report(status, null, note);
   const form = el("form", { class: "card", id: "plugin-settings", novalidate: true },
     el("h2", {}, `Settings of ${plugin.name}`),
     ...inputs.map((i) => i.node), status,
@@ -28,17 +30,20 @@ export function settingsCard(plugin, saved) {
     if (wrong) { report(status, new Error("Some settings need a look.")); wrong.focus(); return; }
     try {
       await api("PUT", `/admin/plugins/${plugin.id}/settings`, values);
-      report(status, null, "Settings saved; the plugin uses them from its next call.");
       await saved();
     } catch (e) {
-      report(status, e instanceof ApiError ? e : new Error(e.message));
-      // "/opens: 30 is greater than the maximum of 23; /colour: …": each by its field.
-      const problems = e.message.split("; ").map((p) => p.match(/^\/([^/:]+)[^:]*: (.*)$/)).filter(Boolean);
-      for (const [, key, text] of problems) {
+      // "settings: /opens: 30 is greater than the maximum of 23; /colour: …": each by its field.
+      const problems = e.message.replace(/^settings: /, "").split("; ")
+        .map((p) => p.match(/^\/([^/:]+)[^:]*: (.*)$/)).filter(Boolean);
+      const marked = problems.map(([, key, text]) => {
         const target = inputs.find((i) => i.key === key);
         if (target) mark(target, text);
-      }
-      (inputs.find((i) => i.node.querySelector("[aria-invalid=true]")) || { focus: () => {} }).focus();
+        return target;
+      }).filter(Boolean);
+      if (marked.length) {
+        report(status, new Error("The server refused these settings; each problem is shown by its field."));
+        marked[0].focus();
+      } else report(status, e instanceof ApiError ? e : new Error(e.message));
     }
   });
   return form;
@@ -83,7 +88,7 @@ function input(key, property, value, required) {
       return number;
     };
   } else if (property.type === "string") {
-    const long = (property.maxLength || 0) > 200;
+    const long = (property.maxLength || 0) > 254;
     control = el(long ? "textarea" : "input", { id, maxLength: property.maxLength, required, ...described });
     control.value = value ?? "";
     read = () => control.value;

@@ -3,15 +3,22 @@ import { $, ApiError, api, clock, el } from "./console.js";
 import { field, outcome, report } from "./admin-forms.js";
 import { settingsCard } from "./admin-plugin-settings.js";
 
+// After a save the pane is drawn again: the settings just saved stay open, with the outcome.
+let reopen = null;
+
 export async function pluginsPane(ctx) {
   const { plugins } = await api("GET", "/admin/plugins");
   const result = outcome();
   const logs = el("section", { class: "card", id: "plugin-logs", hidden: true });
   const settings = el("div", { id: "plugin-settings-place" });
-  const openSettings = (plugin) => {
-    settings.replaceChildren(settingsCard(plugin, ctx.reload));
+  const openSettings = (plugin, note) => {
+    const saved = async () => {
+      reopen = { id: plugin.id, note: "Settings saved; the plugin uses them from its next call." };
+      await ctx.reload();
+    };
+    settings.replaceChildren(settingsCard(plugin, saved, note));
     settings.scrollIntoView({ behavior: "smooth" });
-    settings.querySelector("input, select, textarea")?.focus();
+    if (!note) settings.querySelector("input, select, textarea")?.focus();
   };
   const patch = async (plugin, body) => { try { await api("PATCH", `/admin/plugins/${plugin.id}`, body); await ctx.reload(); } catch (e) { report(result, e); } };
   const ordered = [...plugins].sort((a, b) => a.position - b.position);
@@ -49,6 +56,9 @@ export async function pluginsPane(ctx) {
       report($("#plugin-upload [role=status]"), null, `${plugin.name} uploaded (hooks: ${plugin.hooks.join(", ") || "none"}).${waiting}`);
     } catch (e) { report(uploaded, e instanceof ApiError ? e : new Error(e.message)); }
   });
+  const again = reopen && plugins.find((p) => p.id === reopen.id && p.settings_schema);
+  if (again) openSettings(again, reopen.note);
+  reopen = null;
   return [el("h1", {}, "Plugins"),
     el("p", { class: "muted" }, "Plugins run in order, first to last; a plugin that keeps failing is disabled automatically, with the reason shown here."),
     plugins.length ? el("table", { id: "plugins" }, el("thead", {}, el("tr", {}, ...["#", "Plugin", "Hooks", "State", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))
