@@ -27,9 +27,14 @@ pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
         .validate(wasm, max_bytes, CallLimits::default())
         .await
         .map_err(|e| anyhow::anyhow!("{} is not a valid plugin: {e}", file.display()))?;
+    let mut manifest = serde_json::to_value(&plugin.manifest)?;
+    // The schema as the JSON it is, not as a string of it.
+    if let Some(schema) = &plugin.manifest.settings_schema {
+        manifest["settings_schema"] = serde_json::from_str(schema)?;
+    }
     print_json(&serde_json::json!({
         "valid": true,
-        "manifest": plugin.manifest,
+        "manifest": manifest,
         "sha256": plugin.sha256,
         "ready_ms": started.elapsed().as_millis(),
     }))
