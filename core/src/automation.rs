@@ -153,9 +153,9 @@ pub struct WidgetAvailability {
     pub chat: bool,
     /// The line shown with it, when a plugin gave one.
     pub message: Option<String>,
-    /// Whether a plugin decided (its answer may change with the time of day, not only with
-    /// the operators: the widget asks again from time to time).
-    pub decided: bool,
+    /// Whether the tenant's plugins were asked (whatever they answered): their answer may
+    /// change with the time of day, not only with the operators, so the widget asks again.
+    pub recheck: bool,
 }
 
 /// A chat an operator closed.

@@ -379,28 +379,47 @@ impl ConversationHooks for PluginRuntime {
         })
     }
 
+    /// With a plugin implementing the hook, always an answer: the plugin's, or Tandem's own
+    /// rule when it has no opinion now (business hours say nothing during the day) — either way
+    /// the widget is told to ask again, since the plugin's answer changes with the time.
     async fn availability(&self, tenant: &TenantFacts, staff: Staff) -> Option<WidgetAvailability> {
+        let consulted = self
+            .plugins_of(tenant.tenant)
+            .await
+            .plugins
+            .iter()
+            .any(|p| p.implements(HookName::Availability.as_str()));
+        if !consulted {
+            return None;
+        }
         let ctx = tenant_context(tenant);
-        let staff = hooks::Staff {
+        let wit_staff = hooks::Staff {
             online: staff.online,
             available: staff.available,
         };
         let host = &self.host;
-        let (answer, _) = self
+        let answer = self
             .first_opinion(
                 tenant.tenant,
                 HookName::Availability,
                 |plugin, limits, settings| {
                     let mut ctx = ctx.clone();
                     ctx.settings = settings.to_owned();
-                    async move { host.availability(&plugin, limits, &ctx, staff).await }
+                    async move { host.availability(&plugin, limits, &ctx, wit_staff).await }
                 },
             )
-            .await?;
-        Some(WidgetAvailability {
-            chat: answer.mode == WidgetMode::Chat,
-            message: answer.message,
-            decided: true,
+            .await;
+        Some(match answer {
+            Some((answer, _)) => WidgetAvailability {
+                chat: answer.mode == WidgetMode::Chat,
+                message: answer.message,
+                recheck: true,
+            },
+            None => WidgetAvailability {
+                chat: staff.available > 0,
+                message: None,
+                recheck: true,
+            },
         })
     }
 

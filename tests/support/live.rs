@@ -287,7 +287,6 @@ impl Client {
         (status, value)
     }
 
-    /// Creates an operator of the company, logs them in and sets them online.
     /// The company's admin uploads a plugin: the status and the answer.
     pub async fn upload_plugin(&self, company: &Company, wasm: Vec<u8>) -> (StatusCode, Value) {
         self.upload_plugin_as(&company.admin_token, wasm, "application/wasm")
@@ -318,6 +317,7 @@ impl Client {
         (status, body)
     }
 
+    /// Creates an operator of the company, logs them in and sets them online.
     pub async fn online_operator(&self, company: &Company, name: &str) -> Operator {
         let email = format!("{}@{}.example.com", name.to_lowercase(), company.slug);
         let (status, created) = self

@@ -19,7 +19,9 @@ export function settingsCard(plugin, saved, note) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const i of inputs) mark(i, "");
-    const values = {};
+    // Values the form does not show (no longer in the schema, say) are kept as they are.
+    const values = { ...(plugin.settings || {}) };
+    for (const i of inputs) delete values[i.key];
     for (const i of inputs) {
       try {
         const value = i.read();
@@ -71,14 +73,21 @@ function input(key, property, value, required) {
     control = el("input", { id, type: "checkbox", checked: Boolean(value ?? property.default), ...described });
     read = () => control.checked;
   } else if (property.type === "array" && choices) {
-    const chosen = new Set(value ?? property.default ?? []);
-    const boxes = choices.map((choice) => el("label", { class: "row" },
-      el("input", { type: "checkbox", value: choice, checked: chosen.has(choice) }), String(choice)));
+    // Choices are told apart by their place, so numbers stay numbers.
+    const chosen = (value ?? property.default ?? []).map((v) => JSON.stringify(v));
+    const boxes = choices.map((choice, index) => el("label", { class: "row" },
+      el("input", { type: "checkbox", value: String(index), checked: chosen.includes(JSON.stringify(choice)) }), String(choice)));
     control = el("div", { id, class: "row", role: "group", "aria-label": label, tabindex: "-1", ...described }, boxes);
-    read = () => boxes.map((b) => b.firstChild).filter((b) => b.checked).map((b) => b.value);
+    read = () => boxes.map((b) => b.firstChild).filter((b) => b.checked).map((b) => choices[Number(b.value)]);
   } else if (choices) {
-    control = el("select", { id, ...described }, ...choices.map((choice) => el("option", { value: choice, selected: choice === value }, String(choice))));
-    read = () => control.value;
+    const current = JSON.stringify(value ?? property.default);
+    control = el("select", { id, ...described },
+      el("option", { value: "" }, required ? "Choose…" : "(none)"),
+      ...choices.map((choice, index) => el("option", { value: String(index), selected: JSON.stringify(choice) === current }, String(choice))));
+    read = () => {
+      if (control.value === "") { if (required) throw new Error("Choose one."); return undefined; }
+      return choices[Number(control.value)];
+    };
   } else if (property.type === "integer" || property.type === "number") {
     control = el("input", { id, type: "number", step: property.type === "integer" ? "1" : "any", min: property.minimum, max: property.maximum, value: value ?? "", required, ...described });
     read = () => {
@@ -91,7 +100,8 @@ function input(key, property, value, required) {
     const long = (property.maxLength || 0) > 254;
     control = el(long ? "textarea" : "input", { id, maxLength: property.maxLength, required, ...described });
     control.value = value ?? "";
-    read = () => control.value;
+    // An optional text left empty is left out, not saved as "".
+    read = () => (control.value === "" && !required ? undefined : control.value);
   } else {
     // Anything richer is edited as JSON.
     control = el("textarea", { id, class: "mono", ...described });

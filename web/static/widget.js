@@ -561,7 +561,8 @@
       case "operators.availability":
         // Who is online changed. When the tenant's plugins decide what is offered, they are
         // asked again; otherwise the frame says it all.
-        if (state.config?.recheck_after_secs) recheckAvailability();
+        // Spread over a few seconds: every open widget of the tenant hears this at once.
+        if (state.config?.recheck_after_secs) { clearTimeout(state.recheckTimer); state.recheckTimer = setTimeout(recheckAvailability, Math.random() * 5000); }
         else { state.available = frame.operators_available; showMode(); }
         break;
       default:

@@ -7,7 +7,7 @@ use sea_orm::{QueryOrder, QuerySelect};
 
 use crate::automation::{ClosedFacts, DialogContext, within_wait};
 use crate::clock::Timestamp;
-use crate::delivery::{NewWebhook, store_webhooks};
+use crate::delivery::{NewWebhook, lock_chat, store_webhooks};
 use crate::entity::{chat, message, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
@@ -18,8 +18,7 @@ use crate::operator::publish_availability;
 use crate::services::Deps;
 
 use super::{
-    Category, Chat, ChatState, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor,
-    store_status,
+    Category, Chat, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor, store_status,
 };
 
 /// Which chats to list.
@@ -120,16 +119,14 @@ impl ChatService {
     /// Closes the chat; it reopens when the visitor writes again. Then the tenant's plugins
     /// may post a summary to the team's tools.
     pub async fn close(&self, actor: &OperatorActor, id: ChatId) -> CoreResult<Chat> {
-        let before = self.summary(actor, id).await?;
-        let chat = self
-            .change(actor, id, |row| {
+        let (chat, changed) = self
+            .change_noting(actor, id, |row| {
                 may_handle(actor, row.operator_id)?;
                 Ok(row.status().closed())
             })
             .await?;
-        if before.state == ChatState::Open
-            && let Err(e) = self.after_close(actor, id).await
-        {
+        // Only the close that changed the chat (of two at once, one) tells the plugins.
+        if changed && let Err(e) = self.after_close(actor, id).await {
             // The close stands; only the plugins' part of it is lost.
             tracing::warn!(tenant = %actor.tenant, chat = %id, error = %e, "a close's automation was not applied");
         }
@@ -175,8 +172,9 @@ impl ChatService {
             .collect();
         let txn = self.deps.write().await?;
         let owner = (actor.tenant, id, visitor.id);
-        // Not the unread-reply posts of the same last message: a close of its own.
-        let occasion = format!("closed at {}", now.millis());
+        // Not the unread-reply posts of the same last message: a close of its own (the close
+        // that changed the chat asks once; its time tells it from a later close).
+        let occasion = format!("closed at {}", row.closed_at.unwrap_or(now.millis()));
         let messages = Vec::from_iter(last);
         let stored = store_webhooks(&txn, owner, &messages, &posts, Some(&occasion), now).await?;
         txn.commit().await?;
@@ -194,8 +192,20 @@ impl ChatService {
         id: ChatId,
         decide: impl FnOnce(&chat::Model) -> CoreResult<super::ChatStatus>,
     ) -> CoreResult<Chat> {
+        Ok(self.change_noting(actor, id, decide).await?.0)
+    }
+
+    /// As [`Self::change`], with whether the chat changed (decided on the locked row).
+    async fn change_noting(
+        &self,
+        actor: &OperatorActor,
+        id: ChatId,
+        decide: impl FnOnce(&chat::Model) -> CoreResult<super::ChatStatus>,
+    ) -> CoreResult<(Chat, bool)> {
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
+        // Locked, so that of two changes at once the second sees the first (one close).
+        lock_chat(&txn, actor.tenant, id).await?;
         let (row, visitor) = chat_with_visitor(&txn, actor.tenant, id).await?;
         let next = decide(&row)?;
         let (row, changed) = store_status(&txn, row, next, now).await?;
@@ -208,7 +218,7 @@ impl ChatService {
             });
             publish_availability(&self.deps, actor.tenant).await?;
         }
-        Ok(chat)
+        Ok((chat, changed))
     }
 
     /// One chat of the tenant, without its messages.

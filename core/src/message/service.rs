@@ -252,11 +252,18 @@ impl MessageService {
             }
         };
         let reply = match &decision.auto_reply {
-            Some(text) => Some(MessageBody::parse(
-                text,
-                self.deps.limits.max_message_chars,
-            )?),
             None => None,
+            Some(text) => match MessageBody::parse(text, self.deps.limits.max_message_chars) {
+                Ok(body) => Some(body),
+                Err(e) => {
+                    let reason = format!("the automatic reply: {e}; nothing was applied");
+                    self.deps
+                        .automation
+                        .refused(actor.tenant, decided.plugin, "offline_request", &reason)
+                        .await;
+                    return Ok(());
+                }
+            },
         };
 
         let txn = self.deps.write().await?;
@@ -271,15 +278,27 @@ impl MessageService {
             insert(&txn, &system).await?;
             message = Some(system);
         }
+        // A chat an operator already holds (a returning visitor's) stays theirs.
+        let mut assigned = false;
         if let Some(user) = assignee
+            && row.operator_id.is_none()
             && let Ok(next) = row.status().assigned(Some(user))
         {
             row = store_status(&txn, row, next, now).await?.0;
+            assigned = true;
         }
-        let tags = serde_json::to_string(&decision.tags).unwrap_or_else(|_| "[]".into());
-        chat::Entity::update_many()
-            .col_expr(chat::Column::Tags, Expr::value(tags))
-            .col_expr(chat::Column::Priority, Expr::value(decision.priority))
+        // Tags add to those the chat has; a priority replaces the earlier one, none keeps it.
+        let mut tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
+        tags.extend(decision.tags.iter().cloned());
+        tags.sort();
+        tags.dedup();
+        let tags = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
+        let mut triage =
+            chat::Entity::update_many().col_expr(chat::Column::Tags, Expr::value(tags));
+        if let Some(priority) = decision.priority {
+            triage = triage.col_expr(chat::Column::Priority, Expr::value(priority));
+        }
+        triage
             .filter(chat::Column::Id.eq(chat_id))
             .filter(chat::Column::TenantId.eq(actor.tenant))
             .exec(&txn)
@@ -299,8 +318,8 @@ impl MessageService {
                 message: Message::from(message),
             });
         }
-        if assignee.is_some() {
-            publish_availability(&self.deps, actor.tenant).await?;
+        if assigned && let Err(e) = publish_availability(&self.deps, actor.tenant).await {
+            tracing::warn!(tenant = %actor.tenant, error = %e, "operators' availability not published");
         }
         Ok(())
     }

@@ -428,7 +428,7 @@ pub(crate) async fn widget_availability(
     Ok(decided.unwrap_or(WidgetAvailability {
         chat: staff.available > 0,
         message: None,
-        decided: false,
+        recheck: false,
     }))
 }
 

@@ -11,6 +11,8 @@ pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 pub const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 /// The problems reported for one refused document; the rest are counted.
 const MAX_PROBLEMS: usize = 10;
+/// One problem's text at most (the validator repeats the refused value in it).
+const MAX_PROBLEM_CHARS: usize = 200;
 /// A compiled pattern's size: enough for any real rule, not for a memory bomb.
 const MAX_PATTERN_BYTES: usize = 1024 * 1024;
 
@@ -73,7 +75,11 @@ impl SettingsSchema {
             } else {
                 path
             };
-            format!("{at}: {e}")
+            let text = e.to_string();
+            match text.char_indices().nth(MAX_PROBLEM_CHARS) {
+                Some((cut, _)) => format!("{at}: {}…", &text[..cut]),
+                None => format!("{at}: {text}"),
+            }
         });
         let shown: Vec<String> = problems.by_ref().take(MAX_PROBLEMS).collect();
         if shown.is_empty() {
@@ -158,6 +164,21 @@ mod tests {
             SettingsSchema::parse(&huge)
                 .unwrap_err()
                 .contains("at most")
+        );
+    }
+
+    #[test]
+    fn a_refusal_does_not_repeat_a_long_value_whole() {
+        let schema = SettingsSchema::parse(HOURS).unwrap();
+        let long = "Z".repeat(5_000);
+        let problem = schema
+            .check(&json!({"time_zone": "x", "opens": 9, "closes": 18, "note": long}))
+            .unwrap_err();
+        assert!(problem.starts_with("/note: "), "{problem}");
+        assert!(
+            problem.chars().count() < 300,
+            "{} chars",
+            problem.chars().count()
         );
     }
 

@@ -53,7 +53,7 @@ pub struct WidgetConfig {
     pub operators_available: bool,
     /// A line to show above the chat or the form, from the tenant's plugins.
     pub availability_message: Option<String>,
-    /// When the tenant's plugins decided the above, ask again after this many seconds: their
+    /// When the tenant's plugins decide the above, ask again after this many seconds: their
     /// answer may change with the time of day, not only with the operators.
     pub recheck_after_secs: Option<u32>,
     pub offline_form: OfflineForm,
@@ -104,7 +104,7 @@ pub async fn config(
         branding: tenant.settings.branding,
         operators_available: availability.chat,
         availability_message: availability.message,
-        recheck_after_secs: availability.decided.then_some(AVAILABILITY_RECHECK_SECS),
+        recheck_after_secs: availability.recheck.then_some(AVAILABILITY_RECHECK_SECS),
         offline_form: OfflineForm {
             fields: vec![
                 FormField {
