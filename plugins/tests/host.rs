@@ -199,6 +199,24 @@ async fn business_hours_follow_their_settings() {
     let open = host.offline_request(&plugin, limits, &ctx, &request).await;
     assert_eq!(open.result, Ok(None));
 
+    // A night shift, 22:00 to 06:00 Monday night to Saturday morning: at 23:00 on Tuesday in
+    // Moscow it is at work; the Monday night shift still counts at 02:00 on Tuesday.
+    let mut night_shift: serde_json::Value =
+        serde_json::from_str(&default_settings(&plugin)).expect("json");
+    night_shift["opens"] = 22.into();
+    night_shift["closes"] = 6.into();
+    ctx.tenant.settings = night_shift.to_string();
+    for (now_ms, expected) in [
+        (TUESDAY_MORNING_MOSCOW + 13 * 3_600_000, 120),
+        (TUESDAY_MORNING_MOSCOW - 8 * 3_600_000, 120),
+        (TUESDAY_MORNING_MOSCOW, 1800),
+    ] {
+        ctx.tenant.now_ms = now_ms;
+        let call = host.offline_timeout(&plugin, limits, &ctx).await;
+        assert_eq!(call.result, Ok(Some(expected)), "night shift at {now_ms}");
+    }
+    ctx.tenant.now_ms = TUESDAY_MORNING_MOSCOW;
+
     // Settings it cannot use (an unknown zone): the default, and the plugin says why.
     settings["time_zone"] = "Mars/Olympus".into();
     ctx.tenant.settings = settings.to_string();

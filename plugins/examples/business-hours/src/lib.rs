@@ -69,6 +69,13 @@ tandem_plugin_sdk::plugin! {
     }
 }
 
+/// The day before `day`, by its short name.
+fn previous(day: &str) -> &'static str {
+    const WEEK: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let at = WEEK.iter().position(|d| *d == day).unwrap_or(0);
+    WEEK[(at + 6) % 7]
+}
+
 /// The settings, and whether the team is at work now; `None` (the default behaviour) when the
 /// settings cannot be used, which the plugin's log says.
 fn now(ctx: &TenantContext) -> Option<(Settings, bool)> {
@@ -98,7 +105,15 @@ fn now(ctx: &TenantContext) -> Option<(Settings, bool)> {
         Weekday::Saturday => "sat",
         Weekday::Sunday => "sun",
     };
-    let open = settings.working_days.iter().any(|d| d == day)
-        && (settings.opens..settings.closes).contains(&local.hour());
+    let hour = local.hour();
+    // Hours past midnight (opens 22, closes 6) belong to the day they began on.
+    let (day, within) = if settings.opens < settings.closes {
+        (day, (settings.opens..settings.closes).contains(&hour))
+    } else if hour >= settings.opens {
+        (day, true)
+    } else {
+        (previous(day), hour < settings.closes)
+    };
+    let open = within && settings.working_days.iter().any(|d| d == day);
     Some((settings, open))
 }
