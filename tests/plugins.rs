@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tandem_core::clock::Timestamp;
 use tandem_testkit::TestDatabase;
 
-use guests::{guest, guest_path};
+use guests::{compiled_cache_dir, guest, guest_path};
 use support::live::{Company, Live, Operator, Visitor};
 use tandem_testkit::receiver::{Receiver, expected_signature};
 use tandem_testkit::smtp::SmtpSink;
@@ -23,14 +23,25 @@ struct Plugged {
 
 impl Plugged {
     async fn on_database(db: TestDatabase) -> Self {
+        // Rust plugins compile in well under a second; the costly one takes minutes.
+        Self::compiling_for(db, "5").await
+    }
+
+    /// For JavaScript plugins, which take seconds to compile (once: the cache is shared).
+    async fn for_javascript(db: TestDatabase) -> Self {
+        Self::compiling_for(db, "120").await
+    }
+
+    async fn compiling_for(db: TestDatabase, compile_secs: &str) -> Self {
+        let cache = compiled_cache_dir();
         let (live, smtp) = Live::with_smtp(
             db,
             &[
                 ("TANDEM_PUBLIC_URL", "https://chat.example.com"),
                 ("TANDEM_SWEEP_EVERY_SECS", "1"),
-                ("TANDEM_MAX_PLUGIN_BYTES", "1000000"),
-                // Real plugins compile in well under a second; the costly one takes minutes.
-                ("TANDEM_PLUGIN_COMPILE_SECS", "5"),
+                ("TANDEM_MAX_PLUGIN_BYTES", "16000000"),
+                ("TANDEM_PLUGIN_COMPILE_SECS", compile_secs),
+                ("TANDEM_PLUGIN_CACHE_DIR", &cache),
                 // The tests' webhook receiver listens on loopback.
                 ("TANDEM_WEBHOOK_PRIVATE_ADDRESSES", "true"),
             ],
@@ -567,6 +578,15 @@ async fn authors_check_and_run_plugins_from_the_command_line(p: Plugged) {
 }
 
 async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
+    router_posts_to_a_real_receiver_signed(p, "channel_router").await;
+}
+
+/// The JavaScript twin of the channel router, through the server as the Rust one.
+async fn the_javascript_channel_router_posts_like_the_rust_one(p: Plugged) {
+    router_posts_to_a_real_receiver_signed(p, "channel_router_js").await;
+}
+
+async fn router_posts_to_a_real_receiver_signed(p: Plugged, router: &str) {
     let live = &p.live;
     let receiver = Receiver::start().await;
     let quiet = json!({"offline_timeout_secs": 300, "presence_grace_secs": 0});
@@ -583,7 +603,7 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
     }
     // Only Acme routes its batches to its team's chat.
     let (status, body) = p
-        .upload(&live.acme, guest("channel_router"), "application/wasm")
+        .upload(&live.acme, guest(router), "application/wasm")
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
@@ -872,15 +892,50 @@ async fn uploads_that_hang_or_cost_too_much_to_compile_are_refused(p: Plugged) {
     assert_eq!(status, StatusCode::OK);
 }
 
-/// An author starts a plugin with `tandem plugin new`: it builds as it is, passes the upload's
-/// checks, and its hook answers from its settings.
+/// An author starts a plugin with `tandem plugin new`, in Rust or in JavaScript: it builds as it
+/// is, passes the upload's checks, and its hook answers from its settings.
 #[tokio::test]
 async fn a_plugin_started_with_plugin_new_builds_checks_and_runs() {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let tandem = env!("CARGO_BIN_EXE_tandem");
-    let out = std::process::Command::new(tandem)
-        .args(["plugin", "new", "welcome-note", "--dir"])
-        .arg(dir.path())
+    for lang in ["rust", "js"] {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let wasm = scaffold_and_build(lang, dir.path());
+        let wasm = wasm.to_str().expect("a path");
+        let report = tandem_json(&["plugin", "check", wasm]);
+        assert_eq!(report["manifest"]["name"], "welcome-note", "{lang}");
+        assert_eq!(report["manifest"]["hooks"], json!(["offline_request"]));
+        let fixture = dir
+            .path()
+            .join("welcome-note/fixtures/offline_request.json");
+        let fixture = fixture.to_str().expect("a path");
+        let run = [
+            "plugin",
+            "run",
+            wasm,
+            "offline_request",
+            "--fixture",
+            fixture,
+        ];
+        let answer = tandem_json(&run);
+        assert_eq!(
+            answer["answer"]["auto_reply"], "Thank you, Fedor. We will answer by email soon.",
+            "{lang}"
+        );
+        let settings = r#"{"auto_reply": "Hi {name}, back at nine."}"#;
+        let answer = tandem_json(&[&run[..], &["--settings", settings]].concat());
+        assert_eq!(
+            answer["answer"]["auto_reply"], "Hi Fedor, back at nine.",
+            "{lang}"
+        );
+    }
+}
+
+/// `tandem plugin new welcome-note --lang LANG` in `dir`, built as its README says, without the
+/// network: Rust reuses the guests' compiled dependencies (the examples' lock file pins them),
+/// JavaScript the componentize-js that `scripts/build-plugins` installed.
+fn scaffold_and_build(lang: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["plugin", "new", "welcome-note", "--lang", lang, "--dir"])
+        .arg(dir)
         .output()
         .expect("tandem runs");
     assert!(
@@ -888,67 +943,63 @@ async fn a_plugin_started_with_plugin_new_builds_checks_and_runs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let project = dir.path().join("welcome-note");
-    // The examples' lock file pins what they were built with, so the build reuses the guests'
-    // compiled dependencies and needs no network.
-    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/examples");
-    std::fs::copy(format!("{examples}/Cargo.lock"), project.join("Cargo.lock")).expect("copy");
+    let project = dir.join("welcome-note");
+    let plugins = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins");
     let guests = guest_path("x");
     let target = std::path::Path::new(&guests)
         .ancestors()
         .nth(3)
         .expect("the guests' target folder");
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
-        .args(["build", "--release", "--offline"])
+    let (mut build, wasm) = if lang == "rust" {
+        std::fs::copy(
+            format!("{plugins}/examples/Cargo.lock"),
+            project.join("Cargo.lock"),
+        )
+        .expect("copy");
+        let mut cargo =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+        cargo
+            .args(["build", "--release", "--offline"])
+            .env("CARGO_TARGET_DIR", target);
+        (
+            cargo,
+            target.join("wasm32-wasip2/release/welcome_note.wasm"),
+        )
+    } else {
+        std::os::unix::fs::symlink(
+            format!("{plugins}/examples-js/node_modules"),
+            project.join("node_modules"),
+        )
+        .expect("link node_modules");
+        let mut npm = std::process::Command::new("npm");
+        npm.args(["run", "build", "--silent"]);
+        (npm, project.join("welcome-note.wasm"))
+    };
+    let out = build
         .current_dir(&project)
-        .env("CARGO_TARGET_DIR", target)
         .output()
-        .expect("cargo runs");
+        .expect("the build runs");
     assert!(
         out.status.success(),
-        "{}",
+        "{lang}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let wasm = target.join("wasm32-wasip2/release/welcome_note.wasm");
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(tandem)
-            .args(args)
-            .env("TANDEM_DATABASE_URL", "sqlite::memory:")
-            .output()
-            .expect("tandem runs");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{args:?}: {stderr}");
-        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
-    };
-    let wasm = wasm.to_str().expect("a path");
-    let report = run(&["plugin", "check", wasm]);
-    assert_eq!(report["manifest"]["name"], "welcome-note");
-    assert_eq!(report["manifest"]["hooks"], json!(["offline_request"]));
-    let fixture = project.join("fixtures/offline_request.json");
-    let fixture = fixture.to_str().expect("a path");
-    let answer = run(&[
-        "plugin",
-        "run",
-        wasm,
-        "offline_request",
-        "--fixture",
-        fixture,
-    ]);
-    assert_eq!(
-        answer["answer"]["auto_reply"],
-        "Thank you, Fedor. We will answer by email soon."
-    );
-    let answer = run(&[
-        "plugin",
-        "run",
-        wasm,
-        "offline_request",
-        "--fixture",
-        fixture,
-        "--settings",
-        r#"{"auto_reply": "Hi {name}, back at nine."}"#,
-    ]);
-    assert_eq!(answer["answer"]["auto_reply"], "Hi Fedor, back at nine.");
+    wasm
+}
+
+/// `tandem ARGS`, which must succeed, and the JSON it prints.
+fn tandem_json(args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(args)
+        .env("TANDEM_DATABASE_URL", "sqlite::memory:")
+        .env("TANDEM_PLUGIN_CACHE_DIR", compiled_cache_dir())
+        // A JavaScript plugin takes seconds to compile in a debug build, more on a busy machine.
+        .env("TANDEM_PLUGIN_COMPILE_SECS", "120")
+        .output()
+        .expect("tandem runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    serde_json::from_slice::<Value>(&out.stdout).expect("JSON")
 }
 
 /// Tuesday 2026-11-24, 10:00 in Moscow: within the business-hours example's default hours.
@@ -1229,6 +1280,15 @@ async fn after_hours_the_widget_offers_the_form_and_requests_are_answered(db: Te
 /// Whether a line of a plugin's log says `text`.
 fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
+}
+
+mod javascript {
+    use super::*;
+
+    tandem_testkit::on_both_databases!(
+        Plugged::for_javascript =>
+        the_javascript_channel_router_posts_like_the_rust_one,
+    );
 }
 
 mod on_a_moved_clock {

@@ -29,7 +29,8 @@ pub struct CompileBudget {
 impl Default for CompileBudget {
     fn default() -> Self {
         Self {
-            time: Duration::from_secs(10),
+            // A JavaScript plugin (its engine is 12 MB of wasm) takes 4-10 s on 2 cores.
+            time: Duration::from_secs(30),
             memory_bytes: 512 * 1024 * 1024,
         }
     }

@@ -125,7 +125,11 @@ pub struct CompiledPlugin {
 pub struct Call<T> {
     pub result: Result<T, CallError>,
     pub output: String,
+    /// The whole call: waiting for an instance, instantiating, the hook, checking its answer.
     pub elapsed: Duration,
+    /// Of which instantiating the plugin (a fresh instance per call); `None` when it did not
+    /// get that far.
+    pub instantiation: Option<Duration>,
 }
 
 impl PluginHost {
@@ -430,6 +434,7 @@ impl PluginHost {
                     result: Err(e),
                     output: String::new(),
                     elapsed: started.elapsed(),
+                    instantiation: None,
                 };
             }
         };
@@ -444,21 +449,26 @@ impl PluginHost {
             store.set_epoch_deadline(ticks(limits.timeout));
             store.epoch_deadline_trap();
             match runtime.block_on(tokio::time::timeout(limits.timeout, f(store))) {
-                Ok((_, Ok(checked))) => checked,
-                Ok((store, Err(e))) => Err(call_error(&e, store.data().limiter.hit, limits)),
-                Err(_) => Err(timeout(limits)),
+                Ok((store, Ok(checked))) => (checked, store.data().instantiation),
+                Ok((store, Err(e))) => (
+                    Err(call_error(&e, store.data().limiter.hit, limits)),
+                    store.data().instantiation,
+                ),
+                Err(_) => (Err(timeout(limits)), None),
             }
         });
-        let result = match tokio::time::timeout(limits.timeout + ABANDON_AFTER, running).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(CallError::Host(e.to_string())),
-            // The thread ends on its own at the deadline; nobody waits for it.
-            Err(_) => Err(timeout(limits)),
-        };
+        let (result, instantiation) =
+            match tokio::time::timeout(limits.timeout + ABANDON_AFTER, running).await {
+                Ok(Ok(ran)) => ran,
+                Ok(Err(e)) => (Err(CallError::Host(e.to_string())), None),
+                // The thread ends on its own at the deadline; nobody waits for it.
+                Err(_) => (Err(timeout(limits)), None),
+            };
         Call {
             result,
             output: String::from_utf8_lossy(&output.contents()).into_owned(),
             elapsed: started.elapsed(),
+            instantiation,
         }
     }
 }

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use tandem_core::ids::TenantId;
 
-/// The largest module accepted at upload, by default.
-pub const MAX_MODULE_BYTES: usize = 10 * 1024 * 1024;
+/// The largest module accepted at upload, by default: a JavaScript plugin carries its engine
+/// (StarlingMonkey, about 12 MB), a Rust one is well under 1 MB.
+pub const MAX_MODULE_BYTES: usize = 20 * 1024 * 1024;
 /// How much a plugin may write to stdout and stderr in one call; the rest is dropped.
 pub const LOG_BYTES: usize = 16 * 1024;
 /// The most linear memory a tenant's plugins may be given (the platform admin's limit).

@@ -1,6 +1,8 @@
 //! The state of one call's store: an empty WASI context, the plugin's captured output, and the
 //! limiter that caps its memory and remembers whether the cap was hit.
 
+use std::time::Duration;
+
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -10,6 +12,8 @@ pub(crate) struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryCap,
+    /// How long instantiating the plugin took, once it is instantiated.
+    pub(crate) instantiation: Option<Duration>,
 }
 
 impl CallState {
@@ -27,6 +31,7 @@ impl CallState {
                 limit: memory_bytes,
                 hit: false,
             },
+            instantiation: None,
         }
     }
 }

@@ -16,7 +16,8 @@ use guests::guest;
 use tandem_plugins::{CallError, CallLimits, CompiledPlugin, PluginHost, ValidationError};
 
 fn host() -> PluginHost {
-    PluginHost::new(None).expect("a plugin host")
+    let cache = guests::compiled_cache_dir();
+    PluginHost::new(Some(std::path::Path::new(&cache))).expect("a plugin host")
 }
 
 fn context(tenant_slug: &str) -> HookContext {
@@ -231,7 +232,16 @@ async fn business_hours_follow_their_settings() {
 
 #[tokio::test]
 async fn the_router_routes_alerts_and_closed_chats_to_the_team() {
-    let (host, plugin) = loaded("channel_router").await;
+    for router in ROUTERS {
+        router_routes_alerts_and_closed_chats(router).await;
+    }
+}
+
+/// The channel router in Rust and its JavaScript twin: every test of one is a test of both.
+const ROUTERS: [&str; 2] = ["channel_router", "channel_router_js"];
+
+async fn router_routes_alerts_and_closed_chats(router: &str) {
+    let (host, plugin) = loaded(router).await;
     let limits = CallLimits::default();
     let ctx = context("acme");
     let alert = Alert {
@@ -276,9 +286,96 @@ async fn the_router_routes_alerts_and_closed_chats_to_the_team() {
     assert!(body["text"].as_str().unwrap().contains("rated good"));
 }
 
+/// The JavaScript router is the Rust one's twin: the same answers to the same calls, with and
+/// without a webhook URL allowed.
+#[tokio::test]
+async fn the_routers_in_rust_and_javascript_answer_alike() {
+    let mut answers = Vec::new();
+    for router in ROUTERS {
+        let (host, plugin) = loaded(router).await;
+        let limits = CallLimits::default();
+        let mut answer = Vec::new();
+        for urls in [vec!["https://hooks.example.com/team".to_owned()], vec![]] {
+            let mut ctx = context("acme");
+            ctx.tenant.webhook_urls = urls;
+            let messages = vec![UnreadMessage {
+                id: "m1".into(),
+                author: "Olga".into(),
+                body: "Ваш заказ \"42\" едет".into(),
+                sent_at_ms: 1,
+            }];
+            let email = RenderedEmail {
+                to: None,
+                subject: "Olga ждёт вас".into(),
+                text: "t".into(),
+            };
+            let routed = host
+                .route_notification(&plugin, limits, &ctx, &messages, &email)
+                .await;
+            answer.push(serde_json::to_value(routed.result.expect(router)).expect("JSON"));
+            for kind in [
+                AlertKind::OfflineRequest,
+                AlertKind::LongWait { minutes: 3 },
+            ] {
+                let alert = Alert {
+                    kind,
+                    preview: "Есть доставка?".into(),
+                    workspace_url: "https://tandem.example/app#chat".into(),
+                };
+                let alerted = host.operator_alert(&plugin, limits, &ctx, &alert).await;
+                answer.push(serde_json::to_value(alerted.result.expect(router)).expect("JSON"));
+            }
+            for rating in [None, Some(false)] {
+                let closed = ClosedChat {
+                    closed_by: "Olga".into(),
+                    messages: 2,
+                    rating: rating.map(|good| Rating {
+                        good,
+                        comment: None,
+                    }),
+                    opened_at_ms: 1,
+                    closed_at_ms: 2,
+                };
+                let summed = host.chat_closed(&plugin, limits, &ctx, &closed).await;
+                answer.push(serde_json::to_value(summed.result.expect(router)).expect("JSON"));
+            }
+        }
+        answers.push(with_bodies_parsed(serde_json::Value::Array(answer)));
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
+/// `value` with every `body` that holds JSON text replaced by the JSON it holds: the two
+/// languages may spell one document differently.
+fn with_bodies_parsed(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(with_bodies_parsed).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| match (key.as_str(), &value) {
+                    ("body", Value::String(text)) => {
+                        let parsed = serde_json::from_str(text).expect("a JSON body");
+                        (key, parsed)
+                    }
+                    _ => (key, with_bodies_parsed(value)),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 #[tokio::test]
 async fn the_router_sends_the_email_and_posts_to_the_allowed_webhook() {
-    let (host, plugin) = loaded("channel_router").await;
+    for router in ROUTERS {
+        router_sends_the_email_and_posts_to_the_allowed_webhook(router).await;
+    }
+}
+
+async fn router_sends_the_email_and_posts_to_the_allowed_webhook(router: &str) {
+    let (host, plugin) = loaded(router).await;
     let messages = vec![UnreadMessage {
         id: "m1".into(),
         author: "Olga".into(),
@@ -454,6 +551,82 @@ async fn a_plugin_that_behaves_answers_and_its_output_is_kept() {
     let (result, _, output) = hostile_call("calm").await;
     assert_eq!(result, Ok(Some(1)));
     assert!(output.contains("offline timeout for"), "{output}");
+}
+
+/// JavaScript runs on an engine compiled to wasm, which imports clocks and randomness and
+/// manages its own heap: each way it can misbehave ends as hostile Rust's does.
+#[tokio::test]
+async fn hostile_javascript_is_contained_like_hostile_rust() {
+    let (host, plugin) = loaded("hostile_js").await;
+    let limits = CallLimits::default();
+    let timeout = |how: &'static str| {
+        let (host, plugin) = (host.clone(), plugin.clone());
+        async move { host.offline_timeout(&plugin, limits, &hostile(how)).await }
+    };
+    for how in ["loop", "sleep"] {
+        let call = timeout(how).await;
+        assert_eq!(call.result, Err(CallError::Timeout(50)), "{how}");
+        assert!(
+            call.elapsed < Duration::from_secs(2),
+            "{how}: {:?}",
+            call.elapsed
+        );
+    }
+    assert_eq!(
+        timeout("grow").await.result,
+        Err(CallError::MemoryLimit(32))
+    );
+    let deep = timeout("recurse").await;
+    assert!(
+        matches!(deep.result, Err(CallError::Trap(_))),
+        "{:?}",
+        deep.result
+    );
+    let thrown = timeout("trap").await;
+    assert!(
+        matches!(thrown.result, Err(CallError::Trap(_))),
+        "{:?}",
+        thrown.result
+    );
+    assert!(
+        thrown.output.contains("throws on purpose"),
+        "{}",
+        thrown.output
+    );
+    let chatty = timeout("chatty").await;
+    assert!(
+        chatty
+            .output
+            .starts_with("line 0 of a plugin that prints too much")
+    );
+    assert!(chatty.output.len() <= tandem_plugins::limits::LOG_BYTES);
+    let calm = timeout("calm").await;
+    assert_eq!(calm.result, Ok(Some(1)));
+    assert!(
+        calm.output.contains("offline timeout for"),
+        "{}",
+        calm.output
+    );
+
+    // The hooks of world 0.2.0, and answers the host refuses.
+    let growing = host
+        .availability(&plugin, limits, &context("grow").tenant, Staff::default())
+        .await;
+    assert_eq!(growing.result, Err(CallError::MemoryLimit(32)));
+    let request = OfflineRequest {
+        name: None,
+        email: "a@example.org".into(),
+        message: "hi".into(),
+        page_url: None,
+    };
+    let shouting = host
+        .offline_request(&plugin, limits, &hostile("shouter"), &request)
+        .await;
+    assert!(
+        matches!(&shouting.result, Err(CallError::Malformed(m)) if m.contains("at most 2000")),
+        "{:?}",
+        shouting.result
+    );
 }
 
 #[tokio::test]

@@ -135,7 +135,7 @@ impl Default for Config {
             plugin_failure_threshold: tandem_core::plugin::DEFAULT_FAILURE_THRESHOLD,
             plugin_compiler: None,
             plugin_cache_dir: None,
-            plugin_compile_secs: 10,
+            plugin_compile_secs: 30,
             plugin_compile_memory_mib: 512,
             webhook_timeout_secs: 10,
             webhook_private_addresses: false,

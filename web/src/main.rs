@@ -48,9 +48,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Start a plugin in Rust: a project in ./NAME that builds as it is, with the SDK.
+    /// Start a plugin: a project in ./NAME that builds as it is, with the SDK.
     New {
         name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: plugin_new::Lang,
         /// Where to create the project's folder.
         #[arg(long, default_value = ".")]
         dir: std::path::PathBuf,
@@ -138,13 +141,14 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // Writing a new plugin's files needs no configuration.
     if let Command::Plugin {
-        command: PluginCommand::New { name, dir },
+        command: PluginCommand::New { name, lang, dir },
     } = &cli.command
     {
-        let root = plugin_new::new(name, dir)?;
+        let root = plugin_new::new(name, *lang, dir)?;
         println!(
-            "created {}; build it with `cargo build --release` there (see its README.md)",
-            root.display()
+            "created {}; build it with {} there (see its README.md)",
+            root.display(),
+            lang.build_hint()
         );
         return Ok(());
     }

@@ -159,6 +159,7 @@ fn report<T: Serialize>(call: Call<T>) -> anyhow::Result<()> {
             "answer": answer,
             "output": call.output,
             "elapsed_us": elapsed_us,
+            "instantiation_us": call.instantiation.map(|d| d.as_micros()),
         })),
         Err(e) => {
             if !call.output.is_empty() {

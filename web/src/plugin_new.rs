@@ -1,14 +1,38 @@
-//! `tandem plugin new NAME`: a plugin project that builds as it is, with the SDK, the world's
-//! WIT and an input for each hook beside it, so an author needs nothing but this binary and a
-//! Rust toolchain.
+//! `tandem plugin new NAME [--lang rust|js]`: a plugin project that builds as it is, with the
+//! SDK, the world's WIT and an input for each hook beside it, so an author needs nothing but
+//! this binary and a Rust toolchain (or Node.js and npm).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// The project's files: its own (with `{{name}}`, `{{crate}}` and `{{world}}` filled in) and
-/// copies of the SDK, the WIT it is built against and the hooks' fixtures.
-const FILES: [(&str, &str); 14] = [
+/// The language a plugin is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Js,
+}
+
+impl Lang {
+    /// How the project is built, for the line printed once it is written.
+    pub fn build_hint(self) -> &'static str {
+        match self {
+            Lang::Rust => "`cargo build --release`",
+            Lang::Js => "`npm install && npm run build`",
+        }
+    }
+
+    /// The language's own files: the project's (with `{{name}}`, `{{crate}}` and `{{world}}`
+    /// filled in) and a copy of its SDK.
+    fn files(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Lang::Rust => &RUST,
+            Lang::Js => &JS,
+        }
+    }
+}
+
+const RUST: [(&str, &str); 6] = [
     (
         "Cargo.toml",
         include_str!("../../plugins/scaffold/rust/Cargo.toml.in"),
@@ -33,6 +57,34 @@ const FILES: [(&str, &str); 14] = [
         "sdk/src/lib.rs",
         include_str!("../../plugins/sdk/src/lib.rs"),
     ),
+];
+
+const JS: [(&str, &str); 5] = [
+    (
+        "package.json",
+        include_str!("../../plugins/scaffold/js/package.json.in"),
+    ),
+    (
+        "src/plugin.js",
+        include_str!("../../plugins/scaffold/js/src/plugin.js.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../../plugins/scaffold/js/README.md.in"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../plugins/scaffold/js/gitignore"),
+    ),
+    (
+        "src/tandem-plugin.js",
+        include_str!("../../plugins/sdk-js/tandem-plugin.js"),
+    ),
+];
+
+/// What every project has, whatever its language: the WIT it is built against and the hooks'
+/// fixtures.
+const COMMON: [(&str, &str); 8] = [
     (
         "wit/since_v0.2.0/plugin.wit",
         include_str!("../../plugins/wit/since_v0.2.0/plugin.wit"),
@@ -68,7 +120,7 @@ const FILES: [(&str, &str); 14] = [
 ];
 
 /// Writes the project into `parent/NAME` (which must not exist); its path.
-pub fn new(name: &str, parent: &Path) -> anyhow::Result<PathBuf> {
+pub fn new(name: &str, lang: Lang, parent: &Path) -> anyhow::Result<PathBuf> {
     check_name(name)?;
     let root = parent.join(name);
     if root.exists() {
@@ -79,7 +131,7 @@ pub fn new(name: &str, parent: &Path) -> anyhow::Result<PathBuf> {
     }
     let crate_name = name.replace('-', "_");
     let world = tandem_plugins::CURRENT_WORLD;
-    for (path, text) in FILES {
+    for (path, text) in lang.files().iter().chain(COMMON.iter()) {
         let text = text
             .replace("{{name}}", name)
             .replace("{{crate}}", &crate_name)
@@ -118,7 +170,7 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         let dir = tempfile::tempdir().expect("a temp dir");
-        let root = new("opening-hours", dir.path()).expect("written");
+        let root = new("opening-hours", Lang::Rust, dir.path()).expect("written");
         let cargo = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
         assert!(cargo.contains("name = \"opening_hours\""), "{cargo}");
         let lib = std::fs::read_to_string(root.join("src/lib.rs")).expect("lib.rs");
@@ -127,6 +179,32 @@ mod tests {
         // The WIT copied is the current world's, the one the SDK generates from.
         let wit = format!("wit/since_v{}/plugin.wit", tandem_plugins::CURRENT_WORLD);
         assert!(root.join(wit).exists());
-        assert!(new("opening-hours", dir.path()).is_err(), "exists already");
+        assert!(
+            new("opening-hours", Lang::Js, dir.path()).is_err(),
+            "exists already"
+        );
+    }
+
+    #[test]
+    fn a_javascript_project_builds_the_current_world_with_its_sdk_beside_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = new("opening-hours", Lang::Js, dir.path()).expect("written");
+        let package = std::fs::read_to_string(root.join("package.json")).expect("package.json");
+        let package: serde_json::Value = serde_json::from_str(&package).expect("JSON");
+        let build = package["scripts"]["build"]
+            .as_str()
+            .expect("a build script");
+        let world = tandem_plugins::CURRENT_WORLD;
+        assert!(
+            build.contains(&format!("--wit wit/since_v{world}")),
+            "{build}"
+        );
+        assert!(build.ends_with("-o opening-hours.wasm"), "{build}");
+        assert!(root.join(format!("wit/since_v{world}/plugin.wit")).exists());
+        let plugin = std::fs::read_to_string(root.join("src/plugin.js")).expect("plugin.js");
+        assert!(plugin.contains("name: \"opening-hours\""), "{plugin}");
+        assert!(!plugin.contains("{{"), "every placeholder is filled");
+        assert!(root.join("src/tandem-plugin.js").exists());
+        assert!(root.join("fixtures/offline_request.json").exists());
     }
 }

@@ -8,7 +8,9 @@
 macro_rules! call {
     ($pre:expr, $store:ident, |$hooks:ident| $call:expr) => {
         async {
+            let started = std::time::Instant::now();
             let plugin = $pre.instantiate_async(&mut $store).await?;
+            $store.data_mut().instantiation = Some(started.elapsed());
             let $hooks = plugin.tandem_plugin_hooks();
             $call.await
         }

@@ -11,6 +11,14 @@ pub fn guest_path(name: &str) -> String {
     format!("{dir}/{name}.wasm")
 }
 
+/// Where the tests keep compiled plugins (wasmtime's cache), shared by every test process of a
+/// run and kept between runs: a JavaScript plugin takes seconds to compile, and is compiled once.
+pub fn compiled_cache_dir() -> String {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
+    format!("{target}/plugin-cache")
+}
+
 pub fn guest(name: &str) -> Vec<u8> {
     let path = guest_path(name);
     std::fs::read(&path).unwrap_or_else(|e| {
