@@ -439,7 +439,7 @@ async fn uploads_that_are_not_plugins_are_refused_and_change_nothing(p: Plugged)
         );
     }
     // Far too large: refused from its announced length, before the body is sent at all.
-    let (status, answer) = p.announce_upload(&live.acme, 11 * 1024 * 1024).await;
+    let (status, answer) = p.announce_upload(&live.acme, 17 * 1024 * 1024).await;
     assert_eq!(status, 413, "{answer}");
     // Operators are not admins. (A small body: refused before it is read, a large one would
     // meet a closed connection.)

@@ -108,22 +108,17 @@ impl OfflineTimeoutPolicy for TenantTimeoutSetting {
     }
 }
 
-/// Whatever a policy answers, the delay stays within the range tenants may configure.
-/// How long a reply waits for the policy (tenant plugins) to answer before the tenant's own
-/// setting is used: an operator's reply is never held up by a plugin.
-pub const POLICY_WAIT: Duration = Duration::from_secs(2);
-
-/// The policy's answer, or the tenant's setting when it takes longer than [`POLICY_WAIT`].
+/// The policy's answer, or the tenant's setting when it takes longer than
+/// [`crate::automation::HOOK_WAIT`], as for every question put to a tenant's plugins: an
+/// operator's reply is never held up by a plugin.
 pub async fn bounded_timeout(policy: &dyn OfflineTimeoutPolicy, ctx: &DialogContext) -> Duration {
-    match tokio::time::timeout(POLICY_WAIT, policy.offline_timeout(ctx)).await {
-        Ok(timeout) => timeout,
-        Err(_) => {
-            tracing::warn!(tenant = %ctx.tenant, "the offline-timeout policy took too long; the tenant's setting was used");
-            ctx.tenant_timeout
-        }
-    }
+    let asked = async { Some(policy.offline_timeout(ctx).await) };
+    crate::automation::within_wait("offline_timeout", ctx.tenant, asked)
+        .await
+        .unwrap_or(ctx.tenant_timeout)
 }
 
+/// Whatever a policy answers, the delay stays within the range tenants may configure.
 pub const MIN_OFFLINE_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_OFFLINE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -234,7 +229,7 @@ mod tests {
             tenant_timeout: Duration::from_secs(300),
             webhook_urls: Vec::new(),
         };
-        // The tenant's own setting, after POLICY_WAIT rather than an hour.
+        // The tenant's own setting, after the hooks' wait rather than an hour.
         assert_eq!(
             bounded_timeout(&Stuck, &ctx).await,
             Duration::from_secs(300)

@@ -19,7 +19,7 @@ use crate::startup;
 
 /// Validates `file` as an upload would; prints the manifest as JSON.
 pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
-    let host = startup::plugin_host(config)?;
+    let host = author_host(config)?;
     let max_bytes = config.max_plugin_bytes;
     let wasm = read(file)?;
     let started = std::time::Instant::now();
@@ -40,6 +40,23 @@ pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
     }))
 }
 
+/// A plugin host as the server's, which keeps what it compiles: an author checks and runs the
+/// same plugin again and again, and a JavaScript one takes seconds to compile. The cache is
+/// `TANDEM_PLUGIN_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem/plugins`, else
+/// `~/.cache/tandem/plugins`; a changed plugin is compiled again.
+fn author_host(config: &Config) -> anyhow::Result<tandem_plugins::PluginHost> {
+    if config.plugin_cache_dir.is_some() {
+        return startup::plugin_host(config);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+    let mut cached = config.clone();
+    cached.plugin_cache_dir = base.map(|base| base.join("tandem").join("plugins"));
+    // A cache that cannot be used (a read-only home, say) only makes the author wait.
+    startup::plugin_host(&cached).or_else(|_| startup::plugin_host(config))
+}
+
 /// What `tandem plugin run` is given besides the plugin and the hook.
 pub struct RunInput {
     /// The hook's input as JSON: its context, or `{"context", …}` for the hooks that take more.
@@ -55,7 +72,7 @@ pub async fn run(config: &Config, file: &Path, hook: &str, given: RunInput) -> a
         let names: Vec<&str> = HookName::ALL.iter().map(|h| h.as_str()).collect();
         format!("unknown hook {hook}; one of {}", names.join(", "))
     })?;
-    let host = startup::plugin_host(config)?;
+    let host = author_host(config)?;
     let limits = CallLimits::default();
     let plugin = host
         .validate(read(file)?, usize::MAX, limits)

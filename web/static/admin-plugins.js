@@ -49,12 +49,21 @@ export async function pluginsPane(ctx) {
     const chosen = file.files[0];
     if (!chosen) return;
     const pluginName = name.value.trim() || chosen.name.replace(/\.wasm$/, "");
+    const send = upload.querySelector("button[type=submit]");
+    send.disabled = true;
+    // The server checks and compiles the plugin before it answers: a JavaScript one takes seconds.
+    uploaded.className = "muted";
+    uploaded.textContent = `Checking and compiling ${pluginName}… (a JavaScript plugin takes a few seconds)`;
     try {
       const plugin = await api("POST", `/admin/plugins?name=${encodeURIComponent(pluginName)}`, await chosen.arrayBuffer(), { raw: true, contentType: "application/wasm" });
       await ctx.reload();
       const waiting = plugin.enabled ? "" : ` It waits for its settings: ${plugin.disabled_reason}`;
       report($("#plugin-upload [role=status]"), null, `${plugin.name} uploaded (hooks: ${plugin.hooks.join(", ") || "none"}).${waiting}`);
-    } catch (e) { report(uploaded, e instanceof ApiError ? e : new Error(e.message)); }
+    } catch (e) {
+      report(uploaded, e instanceof ApiError ? e : new Error(e.message));
+    } finally {
+      send.disabled = false;
+    }
   });
   const again = reopen && plugins.find((p) => p.id === reopen.id && p.settings_schema);
   if (again) openSettings(again, reopen.note);
