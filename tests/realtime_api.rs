@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use support::live::{Live, SOCKET_TIMEOUT_SECS};
 
@@ -21,12 +21,28 @@ async fn offline_form_opens_the_chat_and_edits_arrive_live(live: Live) {
     assert_eq!(config["operators_available"], false, "nobody is online");
     assert_eq!(config["offline_form"]["fields"][1]["name"], "email");
 
+    // The page the visitor is on goes to the tenant's plugins; a page address that is not one
+    // is refused and nothing is written.
+    let (status, refused) = live
+        .visitor_call(
+            &visitor,
+            Method::POST,
+            "/offline-requests",
+            Some(json!({"name": "Night Owl", "email": "owl@example.org", "message": "Hi", "page_url": "javascript:alert(1)"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("page_url"), "{refused}");
+    let (_, nothing) = live
+        .visitor_call(&visitor, Method::GET, "/chat", None)
+        .await;
+    assert_eq!(nothing["chat"], Value::Null, "{nothing}");
     let (status, created) = live
         .visitor_call(
             &visitor,
             Method::POST,
             "/offline-requests",
-            Some(json!({"name": "Night Owl", "email": "owl@example.org", "message": "Is my order shipped?"})),
+            Some(json!({"name": "Night Owl", "email": "owl@example.org", "message": "Is my order shipped?", "page_url": "https://shop.example/orders"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -35,6 +51,8 @@ async fn offline_form_opens_the_chat_and_edits_arrive_live(live: Live) {
     assert_eq!(created["chat"]["category"], "offline");
     assert_eq!(created["chat"]["visitor"]["email"], "owl@example.org");
     let request_id = created["message"]["id"].as_str().unwrap().to_owned();
+    // The request is marked as the form's, for the operators (and for trying plugins on it).
+    assert_eq!(created["message"]["channel"], "offline_form");
 
     // An operator comes online and watches; the visitor keeps writing and corrects the request.
     let olga = live.online_operator(&live.acme, "Olga").await;
@@ -42,6 +60,10 @@ async fn offline_form_opens_the_chat_and_edits_arrive_live(live: Live) {
     let more = live.visitor_says(&visitor, "Order #1234, sorry").await;
     let seen = watch.expect("message.created").await;
     assert_eq!(seen["message"]["id"], more["id"]);
+    assert_eq!(
+        seen["message"]["channel"], "widget",
+        "what follows is the chat's"
+    );
     assert_eq!(seen["message"]["chat_id"], chat_id.as_str());
 
     let (status, edited) = live

@@ -109,8 +109,8 @@ impl OfflineTimeoutPolicy for TenantTimeoutSetting {
 }
 
 /// The policy's answer, or the tenant's setting when it takes longer than
-/// [`crate::automation::HOOK_WAIT`], as for every question put to a tenant's plugins: an
-/// operator's reply is never held up by a plugin.
+/// [`crate::automation::HOOK_WAIT`], as for the other questions put to a tenant's plugins while
+/// someone waits: an operator's reply is never held up by a plugin.
 pub async fn bounded_timeout(policy: &dyn OfflineTimeoutPolicy, ctx: &DialogContext) -> Duration {
     let asked = async { Some(policy.offline_timeout(ctx).await) };
     crate::automation::within_wait("offline_timeout", ctx.tenant, asked)

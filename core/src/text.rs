@@ -25,6 +25,28 @@ pub fn parse_name(raw: &str) -> CoreResult<String> {
     Ok(name.to_owned())
 }
 
+/// The longest page address a widget may report, in bytes.
+pub const MAX_PAGE_URL_BYTES: usize = 2048;
+
+/// The address of the page a visitor was on, as the widget reports it: an http(s) URL of at
+/// most [`MAX_PAGE_URL_BYTES`], without spaces or control characters. Plugins are told it.
+pub fn parse_page_url(raw: &str) -> CoreResult<String> {
+    let url = raw.trim();
+    let scheme = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme
+        || url.len() > MAX_PAGE_URL_BYTES
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_deceptive_format(c))
+    {
+        return Err(CoreError::invalid(
+            "page_url",
+            "must be an http(s) address of at most 2048 bytes, without spaces",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
 /// The first character of `text` that is not allowed, if any (`newlines`: `\n`, `\r` and
 /// `\t` are allowed, as in a message body).
 pub fn forbidden_char(text: &str, newlines: bool) -> Option<char> {
@@ -53,6 +75,28 @@ fn is_deceptive_format(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::parse_page_url;
+
+    #[test]
+    fn page_addresses_are_http_urls_of_bounded_length() {
+        assert_eq!(
+            parse_page_url(" https://shop.example/orders ")
+                .as_deref()
+                .ok(),
+            Some("https://shop.example/orders")
+        );
+        let long = format!("https://shop.example/{}", "a".repeat(2048));
+        for bad in [
+            "javascript:alert(1)",
+            "shop.example",
+            "https://a b",
+            "https://a\u{202E}b",
+            &long,
+        ] {
+            assert!(parse_page_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -353,6 +353,7 @@ async fn skipped_for_want_of_an_address_then_given(w: &World, how: LeavesAddress
                         name: "Vera".into(),
                         email: "late@example.org".into(),
                         message: "Still waiting, write to me".into(),
+                        page_url: None,
                     },
                 )
                 .await

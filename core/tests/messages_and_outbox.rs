@@ -493,6 +493,7 @@ async fn bad_input_is_refused_and_changes_nothing(w: World) {
         name: "Fedor".into(),
         email: "not-an-email".into(),
         message: "hi".into(),
+        page_url: None,
     };
     invalid(
         w.tandem
@@ -506,6 +507,7 @@ async fn bad_input_is_refused_and_changes_nothing(w: World) {
         name: "".into(),
         email: "f@example.com".into(),
         message: "hi".into(),
+        page_url: None,
     };
     invalid(
         w.tandem
@@ -519,6 +521,7 @@ async fn bad_input_is_refused_and_changes_nothing(w: World) {
         name: "Fedor".into(),
         email: "f@example.com".into(),
         message: " ".into(),
+        page_url: None,
     };
     invalid(
         w.tandem
@@ -625,6 +628,7 @@ async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
         name: name.into(),
         email: format!("{}@example.org", name.to_lowercase()),
         message: "Call me back, please.".into(),
+        page_url: None,
     };
     let messages = &w.tandem.messages;
 

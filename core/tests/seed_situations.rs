@@ -183,6 +183,7 @@ async fn offline_form_then_more_messages_and_an_edit(w: World) {
                 name: "Fedor".into(),
                 email: "fedor@example.com".into(),
                 message: "Need 3 boxes".into(),
+                page_url: None,
             },
         )
         .await

@@ -34,19 +34,23 @@ const HOOKS = {
  * @param {object} [plugin.settingsSchema] its settings as a JSON Schema (an object schema)
  * @param {object} plugin.hooks the hooks it implements, by their JavaScript names
  */
-export function definePlugin({ name, version, settingsSchema, hooks }) {
+export function definePlugin({ name, version, settingsSchema, hooks = {} }) {
+  // Mistakes here throw while the plugin is built, so `npm run build` names them.
   if (typeof name !== "string" || typeof version !== "string") {
     throw new Error("definePlugin needs a name and a version, both strings");
   }
-  const unknown = Object.keys(hooks ?? {}).filter((hook) => !(hook in HOOKS));
+  const unknown = Object.keys(hooks).filter((hook) => !Object.hasOwn(HOOKS, hook));
   if (unknown.length > 0) {
     throw new Error(
       `definePlugin: no hook is called ${unknown.join(", ")}; ` +
         `the hooks are ${Object.keys(HOOKS).join(", ")}`,
     );
   }
-  const implemented = Object.keys(HOOKS)
-    .filter((hook) => typeof hooks[hook] === "function")
+  const notFunctions = Object.keys(hooks).filter((hook) => typeof hooks[hook] !== "function");
+  if (notFunctions.length > 0) {
+    throw new Error(`definePlugin: each hook must be a function, not ${notFunctions.join(", ")}`);
+  }
+  const implemented = Object.keys(hooks)
     .map((hook) => HOOKS[hook])
     .sort();
   const schema = settingsSchema === undefined ? undefined : JSON.stringify(settingsSchema);
@@ -54,11 +58,21 @@ export function definePlugin({ name, version, settingsSchema, hooks }) {
     describe: () => ({ name, version, hooks: implemented, settingsSchema: schema }),
   };
   for (const hook of Object.keys(HOOKS)) {
-    const own = hooks[hook];
     // The world exports every hook; the host calls only those the manifest lists.
-    exported[hook] = typeof own === "function" ? (...args) => own(...args) ?? undefined : () => undefined;
+    exported[hook] = Object.hasOwn(hooks, hook) ? answering(hook, hooks) : () => undefined;
   }
   return exported;
+}
+
+/** Calls the plugin's own hook; `null` means no opinion too, and a promise is a mistake. */
+function answering(hook, hooks) {
+  return (...args) => {
+    const answer = hooks[hook].apply(hooks, args);
+    if (answer !== null && typeof answer?.then === "function") {
+      throw new Error(`${hook} returned a promise: hooks answer at once, they cannot be async`);
+    }
+    return answer ?? undefined;
+  };
 }
 
 /** The plugin's settings, as the admin saved them (its schema's defaults until then). */

@@ -127,8 +127,8 @@ pub struct Call<T> {
     pub output: String,
     /// The whole call: waiting for an instance, instantiating, the hook, checking its answer.
     pub elapsed: Duration,
-    /// Of which instantiating the plugin (a fresh instance per call); `None` when it did not
-    /// get that far.
+    /// Of which instantiating the plugin (a fresh instance per call); `None` when the call
+    /// failed before its instance was made, or ran out of time.
     pub instantiation: Option<Duration>,
 }
 

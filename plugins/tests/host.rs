@@ -294,10 +294,20 @@ async fn the_routers_in_rust_and_javascript_answer_alike() {
     for router in ROUTERS {
         let (host, plugin) = loaded(router).await;
         let limits = CallLimits::default();
-        let mut answer = Vec::new();
-        for urls in [vec!["https://hooks.example.com/team".to_owned()], vec![]] {
+        let mut answer = vec![serde_json::json!({
+            "name": plugin.manifest.name,
+            "version": plugin.manifest.version,
+            "hooks": plugin.manifest.hooks,
+        })];
+        let urls = [vec!["https://hooks.example.com/team".to_owned()], vec![]];
+        let names = [Some("Fedor".to_owned()), None];
+        for (urls, name) in urls
+            .iter()
+            .flat_map(|u| names.iter().map(move |n| (u.clone(), n.clone())))
+        {
             let mut ctx = context("acme");
             ctx.tenant.webhook_urls = urls;
+            ctx.visitor.name = name;
             let messages = vec![UnreadMessage {
                 id: "m1".into(),
                 author: "Olga".into(),
@@ -325,7 +335,7 @@ async fn the_routers_in_rust_and_javascript_answer_alike() {
                 let alerted = host.operator_alert(&plugin, limits, &ctx, &alert).await;
                 answer.push(serde_json::to_value(alerted.result.expect(router)).expect("JSON"));
             }
-            for rating in [None, Some(false)] {
+            for rating in [None, Some(false), Some(true)] {
                 let closed = ClosedChat {
                     closed_by: "Olga".into(),
                     messages: 2,
@@ -582,6 +592,11 @@ async fn hostile_javascript_is_contained_like_hostile_rust() {
         "{:?}",
         deep.result
     );
+    assert!(
+        deep.output.contains("too much recursion"),
+        "{}",
+        deep.output
+    );
     let thrown = timeout("trap").await;
     assert!(
         matches!(thrown.result, Err(CallError::Trap(_))),
@@ -594,6 +609,9 @@ async fn hostile_javascript_is_contained_like_hostile_rust() {
         thrown.output
     );
     let chatty = timeout("chatty").await;
+    // console.log does not fail when the log is full (Rust's println! panics); 100,000 lines
+    // run the call past its deadline instead.
+    assert_eq!(chatty.result, Err(CallError::Timeout(50)));
     assert!(
         chatty
             .output

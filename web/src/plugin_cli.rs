@@ -17,9 +17,10 @@ use tandem_plugins::host::Call;
 use crate::config::Config;
 use crate::startup;
 
-/// Validates `file` as an upload would; prints the manifest as JSON.
+/// Validates `file` as an upload would, compiling it as the server would (so `ready_ms` is what
+/// an upload takes); prints the manifest as JSON.
 pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
-    let host = author_host(config)?;
+    let host = startup::plugin_host(config)?;
     let max_bytes = config.max_plugin_bytes;
     let wasm = read(file)?;
     let started = std::time::Instant::now();
@@ -40,21 +41,30 @@ pub async fn check(config: &Config, file: &Path) -> anyhow::Result<()> {
     }))
 }
 
-/// A plugin host as the server's, which keeps what it compiles: an author checks and runs the
-/// same plugin again and again, and a JavaScript one takes seconds to compile. The cache is
+/// A plugin host as the server's, which keeps what it compiles: an author runs the same plugin
+/// again and again, and a JavaScript one takes seconds to compile. The cache is
 /// `TANDEM_PLUGIN_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem/plugins`, else
 /// `~/.cache/tandem/plugins`; a changed plugin is compiled again.
 fn author_host(config: &Config) -> anyhow::Result<tandem_plugins::PluginHost> {
     if config.plugin_cache_dir.is_some() {
         return startup::plugin_host(config);
     }
+    // The XDG rule: a relative XDG_CACHE_HOME is ignored.
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .filter(|dir| dir.is_absolute());
+    let Some(base) = base else {
+        return startup::plugin_host(config);
+    };
     let mut cached = config.clone();
-    cached.plugin_cache_dir = base.map(|base| base.join("tandem").join("plugins"));
-    // A cache that cannot be used (a read-only home, say) only makes the author wait.
-    startup::plugin_host(&cached).or_else(|_| startup::plugin_host(config))
+    cached.plugin_cache_dir = Some(base.join("tandem").join("plugins"));
+    startup::plugin_host(&cached).or_else(|e| {
+        // A cache that cannot be used (a read-only home, say) only makes the author wait.
+        eprintln!("warning: compiled plugins are not kept ({e:#}); each run compiles again");
+        startup::plugin_host(config)
+    })
 }
 
 /// What `tandem plugin run` is given besides the plugin and the hook.

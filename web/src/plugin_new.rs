@@ -59,10 +59,15 @@ const RUST: [(&str, &str); 6] = [
     ),
 ];
 
-const JS: [(&str, &str); 5] = [
+const JS: [(&str, &str); 6] = [
     (
         "package.json",
         include_str!("../../plugins/scaffold/js/package.json.in"),
+    ),
+    // Pins componentize-js's own dependencies to those the examples are built and tested with.
+    (
+        "package-lock.json",
+        include_str!("../../plugins/scaffold/js/package-lock.json.in"),
     ),
     (
         "src/plugin.js",
@@ -205,6 +210,9 @@ mod tests {
         assert!(plugin.contains("name: \"opening-hours\""), "{plugin}");
         assert!(!plugin.contains("{{"), "every placeholder is filled");
         assert!(root.join("src/tandem-plugin.js").exists());
+        let lock = std::fs::read_to_string(root.join("package-lock.json")).expect("a lock file");
+        let lock: serde_json::Value = serde_json::from_str(&lock).expect("JSON");
+        assert_eq!(lock["name"], "opening-hours");
         assert!(root.join("fixtures/offline_request.json").exists());
     }
 }

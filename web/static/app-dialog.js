@@ -148,6 +148,7 @@ export function renderEntry(message) {
   const who = message.author === "visitor" ? visitorName(chat) : message.author === "operator" ? operatorName(message.operator_id) : "Automatic reply";
   const meta = el("div", { class: "entry__meta" }, el("time", { datetime: message.created_at }, clock(message.created_at)));
   if (message.channel === "email") meta.append(el("span", { class: "by-email" }, message.mail_from ? `by email from ${message.mail_from}` : "by email"));
+  if (message.channel === "offline_form") meta.append(el("span", { class: "by-email" }, "through the offline form"));
   if (message.edited_at) {
     const shown = state.earlier.get(message.id);
     meta.append(el("button", { class: "link show-earlier", type: "button", "aria-expanded": String(Boolean(shown)), onclick: () => toggleEarlier(message) },

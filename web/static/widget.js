@@ -197,6 +197,13 @@
     return el("div", { class: "field" }, el("label", { for: id }, label), input);
   }
 
+  // The page the visitor is on, for the tenant's plugins: without its query and fragment,
+  // which may carry the visitor's tokens or address, and left out if it is very long.
+  function pageUrl() {
+    const page = `${location.origin}${location.pathname}`;
+    return /^https?:/.test(page) && page.length <= 2000 ? page : undefined;
+  }
+
   function buildOfflineForm(fields) {
     const error = el("p", { class: "error", role: "alert", hidden: true });
     const submit = el("button", { class: "button", type: "submit" }, t.submit);
@@ -211,7 +218,7 @@
       submit.disabled = true;
       try {
         await ensureSession();
-        const created = await call("POST", "/offline-requests", { name: data.name.trim(), email: data.email.trim(), message: data.message });
+        const created = await call("POST", "/offline-requests", { name: data.name.trim(), email: data.email.trim(), message: data.message, page_url: pageUrl() });
         state.chat = created.chat;
         upsert(created.message);
         ui.form.reset();

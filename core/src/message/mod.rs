@@ -55,6 +55,9 @@ pub enum MessageChannel {
     /// A reply to an unread-reply email.
     #[sea_orm(string_value = "email")]
     Email,
+    /// The request sent through the offline form (since 2026-11-28; earlier ones say `widget`).
+    #[sea_orm(string_value = "offline_form")]
+    OfflineForm,
 }
 
 /// How a visitor's message came in, with what the channel adds to it.
@@ -62,6 +65,8 @@ pub enum MessageChannel {
 pub enum Arrival {
     #[default]
     Widget,
+    /// The offline form's message.
+    OfflineForm,
     Email {
         /// The sender, when the tenant takes replies from others than the visitor and this
         /// was one.
@@ -75,6 +80,7 @@ impl Arrival {
     pub fn channel(&self) -> MessageChannel {
         match self {
             Self::Widget => MessageChannel::Widget,
+            Self::OfflineForm => MessageChannel::OfflineForm,
             Self::Email { .. } => MessageChannel::Email,
         }
     }
@@ -95,7 +101,8 @@ pub enum Reader {
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
-    /// `widget`, or `email` for a visitor's reply by email.
+    /// `widget`, `email` for a visitor's reply by email, or `offline_form` for the request a
+    /// visitor sent through the offline form.
     #[serde(default)]
     pub channel: MessageChannel,
     /// Position in the dialog, from 1.

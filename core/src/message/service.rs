@@ -38,6 +38,8 @@ pub struct OfflineRequest {
     pub name: String,
     pub email: String,
     pub message: String,
+    /// The page the visitor was on, when the widget said.
+    pub page_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -188,6 +190,11 @@ impl MessageService {
         actor: &VisitorActor,
         request: OfflineRequest,
     ) -> CoreResult<(Chat, Message)> {
+        let page_url = request
+            .page_url
+            .as_deref()
+            .map(crate::text::parse_page_url)
+            .transpose()?;
         let contact = ProfileChange {
             name: Some(crate::text::parse_name(&request.name)?),
             email: Some(EmailAddress::parse(&request.email)?),
@@ -198,7 +205,7 @@ impl MessageService {
                 actor,
                 &request.message,
                 None,
-                Arrival::Widget,
+                Arrival::OfflineForm,
                 Some(&contact),
             )
             .await?;
@@ -206,7 +213,7 @@ impl MessageService {
             name: contact.name.clone(),
             email: request.email.trim().to_owned(),
             message: message.body.clone(),
-            page_url: None,
+            page_url,
         };
         // The request is kept whatever the plugins do; their part failing changes nothing.
         if let Err(e) = self.automate_request(actor, message.chat_id, &facts).await {

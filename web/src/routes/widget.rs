@@ -197,6 +197,10 @@ pub struct OfflineRequestBody {
     pub name: String,
     pub email: String,
     pub message: String,
+    /// The page the visitor is on (an http(s) address of at most 2048 bytes); the tenant's
+    /// plugins are told it.
+    #[serde(default)]
+    pub page_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,6 +235,7 @@ pub async fn offline_request(
                 name: body.name,
                 email: body.email,
                 message: body.message,
+                page_url: body.page_url,
             },
         )
         .await?;
