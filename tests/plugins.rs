@@ -62,8 +62,13 @@ impl Plugged {
 
     /// Acme's admin installs the hostile test plugin; its id.
     async fn install_hostile(&self, company: &Company) -> String {
+        self.install(company, "hostile").await
+    }
+
+    /// Uploads the built plugin `module` for `company`; its id.
+    async fn install(&self, company: &Company, module: &str) -> String {
         let (status, plugin) = self
-            .upload(company, guest("hostile"), "application/wasm")
+            .upload(company, guest(module), "application/wasm")
             .await;
         assert_eq!(status, StatusCode::CREATED, "{plugin}");
         plugin["id"].as_str().expect("an id").to_owned()
@@ -313,13 +318,23 @@ async fn a_plugin_changes_its_own_tenants_timeout_and_template_only(p: Plugged) 
 }
 
 async fn a_looping_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
+    looping_plugin_falls_back_is_logged_and_disabled(p, "hostile").await;
+}
+
+/// Hostile JavaScript, through the server as hostile Rust: the same fallbacks, log and
+/// auto-disable.
+async fn a_looping_javascript_plugin_falls_back_is_logged_and_disabled(p: Plugged) {
+    looping_plugin_falls_back_is_logged_and_disabled(p, "hostile_js").await;
+}
+
+async fn looping_plugin_falls_back_is_logged_and_disabled(p: Plugged, hostile: &str) {
     let live = &p.live;
     live.update_settings(
         &live.acme,
         json!({"offline_timeout_secs": 300, "presence_grace_secs": 0}),
     )
     .await;
-    let id = p.install_hostile(&live.acme).await;
+    let id = p.install(&live.acme, hostile).await;
     let olga = live.online_operator(&live.acme, "Olga").await;
 
     // Each reply to "loop" runs the hook into its 50 ms deadline: the default (300 s) applies
@@ -1288,6 +1303,7 @@ mod javascript {
     tandem_testkit::on_both_databases!(
         Plugged::for_javascript =>
         the_javascript_channel_router_posts_like_the_rust_one,
+        a_looping_javascript_plugin_falls_back_is_logged_and_disabled,
     );
 }
 

@@ -29,19 +29,19 @@ pub fn parse_name(raw: &str) -> CoreResult<String> {
 pub const MAX_PAGE_URL_BYTES: usize = 2048;
 
 /// The address of the page a visitor was on, as the widget reports it: an http(s) URL of at
-/// most [`MAX_PAGE_URL_BYTES`], without spaces or control characters. Plugins are told it.
-pub fn parse_page_url(raw: &str) -> CoreResult<String> {
-    let url = raw.trim();
-    let scheme = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme
-        || url.len() > MAX_PAGE_URL_BYTES
-        || url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || is_deceptive_format(c))
-    {
+/// most [`MAX_PAGE_URL_BYTES`] in printable ASCII without spaces, as browsers encode addresses
+/// (`location.href` is percent-encoded, its host punycode). Plugins are told it.
+pub fn parse_page_url(url: &str) -> CoreResult<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let well_formed = rest.is_some_and(|rest| !rest.is_empty())
+        && url.len() <= MAX_PAGE_URL_BYTES
+        && url.bytes().all(|b| b.is_ascii_graphic());
+    if !well_formed {
         return Err(CoreError::invalid(
             "page_url",
-            "must be an http(s) address of at most 2048 bytes, without spaces",
+            "must be an http(s) address of at most 2048 printable ASCII characters, without spaces",
         ));
     }
     Ok(url.to_owned())
@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn page_addresses_are_http_urls_of_bounded_length() {
         assert_eq!(
-            parse_page_url(" https://shop.example/orders ")
+            parse_page_url("https://shop.example/orders")
                 .as_deref()
                 .ok(),
             Some("https://shop.example/orders")
@@ -91,6 +91,9 @@ mod tests {
             "shop.example",
             "https://a b",
             "https://a\u{202E}b",
+            "https://é.example",
+            "https://",
+            " https://shop.example",
             &long,
         ] {
             assert!(parse_page_url(bad).is_err(), "{bad:?}");

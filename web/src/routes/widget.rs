@@ -197,9 +197,10 @@ pub struct OfflineRequestBody {
     pub name: String,
     pub email: String,
     pub message: String,
-    /// The page the visitor is on (an http(s) address of at most 2048 bytes); the tenant's
-    /// plugins are told it.
+    /// The page the visitor is on: an http(s) address of at most 2048 printable ASCII
+    /// characters (as browsers encode addresses); the tenant's plugins are told it.
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^https?://[!-~]+$")]
     pub page_url: Option<String>,
 }
 
