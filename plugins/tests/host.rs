@@ -563,6 +563,62 @@ async fn a_plugin_that_behaves_answers_and_its_output_is_kept() {
     assert!(output.contains("offline timeout for"), "{output}");
 }
 
+/// The JavaScript SDK refuses a plugin's mistakes while it is built (componentize-js evaluates
+/// the module then, so `npm run build` names them), and fills in the hooks not written.
+#[test]
+fn the_javascript_sdk_names_mistakes_and_fills_in_the_rest() {
+    let sdk = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk-js/tandem-plugin.js");
+    let script = format!(
+        r#"
+        const {{ definePlugin }} = await import({sdk:?});
+        const refused = (spec) => {{
+          try {{ definePlugin({{ name: "x", version: "1", ...spec }}); return "accepted"; }}
+          catch (e) {{ return e.message; }}
+        }};
+        const plugin = definePlugin({{
+          name: "x", version: "1",
+          hooks: {{ chatClosed: () => null, offlineTimeout() {{ return this.chatClosed ? 60 : 0; }} }},
+        }});
+        const later = definePlugin({{ name: "x", version: "1", hooks: {{ async availability() {{}} }} }});
+        let promised;
+        try {{ later.availability(); }} catch (e) {{ promised = e.message; }}
+        console.log(JSON.stringify({{
+          manifest: plugin.describe(),
+          timeout: plugin.offlineTimeout(),
+          closed: plugin.chatClosed() === undefined,
+          absent: plugin.emailTemplate() === undefined,
+          unknown: refused({{ hooks: {{ toString() {{}} }} }}),
+          number: refused({{ hooks: {{ offlineTimeout: 900 }} }}),
+          promised,
+        }}));
+        "#
+    );
+    let out = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("node runs (scripts/build-plugins needs it too)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        seen["manifest"]["hooks"],
+        serde_json::json!(["chat-closed", "offline-timeout"])
+    );
+    assert_eq!(seen["timeout"], 60, "hooks keep `this`");
+    assert_eq!(seen["closed"], true, "null is no opinion");
+    assert_eq!(seen["absent"], true);
+    let said = |key: &str| seen[key].as_str().unwrap_or_default().to_owned();
+    assert!(
+        said("unknown").contains("no hook is called toString"),
+        "{seen}"
+    );
+    assert!(said("number").contains("must be a function"), "{seen}");
+    assert!(said("promised").contains("cannot be async"), "{seen}");
+}
+
 /// JavaScript runs on an engine compiled to wasm, which imports clocks and randomness and
 /// manages its own heap: each way it can misbehave ends as hostile Rust's does.
 #[tokio::test]
