@@ -1128,17 +1128,9 @@ async fn after_hours_the_widget_offers_the_form_and_answers_it(s: Stage) {
         expect(status == StatusCode::CREATED, || format!("{plugin}"))?;
         let mut settings = plugin["settings"].clone();
         settings["closed_message"] = json!("Closed for the night; we open at nine.");
-        let path = format!(
-            "/api/v1/admin/plugins/{}/settings",
-            plugin["id"].as_str().unwrap_or_default()
-        );
+        let id = plugin["id"].as_str().unwrap_or_default();
         let (status, body) = live
-            .call(
-                Method::PUT,
-                &path,
-                Some(&live.acme.admin_token),
-                Some(settings),
-            )
+            .save_plugin_settings(&live.acme.admin_token, id, settings)
             .await;
         expect(status == StatusCode::OK, || format!("{body}"))?;
 

@@ -1056,19 +1056,13 @@ async fn plugins_of_both_worlds_run_side_by_side_each_with_its_settings(db: Test
     assert_eq!(new["settings"]["time_zone"], "Europe/Moscow");
     assert_eq!(new["settings_schema"]["properties"]["opens"]["maximum"], 23);
     let new_id = new["id"].as_str().expect("an id").to_owned();
-    let settings_path = format!("/api/v1/admin/plugins/{new_id}/settings");
 
     // Settings the schema refuses change nothing, and each problem is named by its place.
     let mut refused = new["settings"].clone();
     refused["opens"] = json!(30);
     refused["colour"] = json!("blue");
     let (status, body) = live
-        .call(
-            Method::PUT,
-            &settings_path,
-            Some(&live.globex.admin_token),
-            Some(refused),
-        )
+        .save_plugin_settings(&live.globex.admin_token, &new_id, refused)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["error"]["message"]
@@ -1079,36 +1073,18 @@ async fn plugins_of_both_worlds_run_side_by_side_each_with_its_settings(db: Test
     assert!(message.contains("colour"), "{body}");
     for bad in [json!([1, 2]), json!("text")] {
         let (status, body) = live
-            .call(
-                Method::PUT,
-                &settings_path,
-                Some(&live.globex.admin_token),
-                Some(bad),
-            )
+            .save_plugin_settings(&live.globex.admin_token, &new_id, bad)
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
     // Another tenant's admin cannot see or set them; a plugin without settings takes none.
     let (status, _) = live
-        .call(
-            Method::PUT,
-            &settings_path,
-            Some(&live.acme.admin_token),
-            Some(new["settings"].clone()),
-        )
+        .save_plugin_settings(&live.acme.admin_token, &new_id, new["settings"].clone())
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let old_path = format!(
-        "/api/v1/admin/plugins/{}/settings",
-        old["id"].as_str().unwrap()
-    );
+    let old_id = old["id"].as_str().unwrap();
     let (status, body) = live
-        .call(
-            Method::PUT,
-            &old_path,
-            Some(&live.acme.admin_token),
-            Some(json!({})),
-        )
+        .save_plugin_settings(&live.acme.admin_token, old_id, json!({}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(
@@ -1119,12 +1095,7 @@ async fn plugins_of_both_worlds_run_side_by_side_each_with_its_settings(db: Test
     let mut settings = new["settings"].clone();
     settings["working_timeout_minutes"] = json!(3);
     let (status, saved) = live
-        .call(
-            Method::PUT,
-            &settings_path,
-            Some(&live.globex.admin_token),
-            Some(settings),
-        )
+        .save_plugin_settings(&live.globex.admin_token, &new_id, settings)
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["settings"]["working_timeout_minutes"], 3);
@@ -1201,17 +1172,9 @@ async fn after_hours_the_widget_offers_the_form_and_requests_are_answered(db: Te
     let mut settings = plugin["settings"].clone();
     settings["closed_message"] = json!("Closed for the night; we open at nine.");
     settings["after_hours_operator"] = json!("olga@acme.example.com");
-    let path = format!(
-        "/api/v1/admin/plugins/{}/settings",
-        plugin["id"].as_str().unwrap()
-    );
+    let id = plugin["id"].as_str().unwrap();
     let (status, body) = live
-        .call(
-            Method::PUT,
-            &path,
-            Some(&live.acme.admin_token),
-            Some(settings),
-        )
+        .save_plugin_settings(&live.acme.admin_token, id, settings)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 

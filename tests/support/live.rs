@@ -260,6 +260,18 @@ impl Client {
         response.text().await.expect("a body")
     }
 
+    /// Saves a plugin's settings with `token` (an admin's).
+    pub async fn save_plugin_settings(
+        &self,
+        token: &str,
+        plugin: &str,
+        settings: Value,
+    ) -> (StatusCode, Value) {
+        let path = format!("/api/v1/admin/plugins/{plugin}/settings");
+        self.call(Method::PUT, &path, Some(token), Some(settings))
+            .await
+    }
+
     /// One JSON call; returns the status and the body (Null when empty).
     pub async fn call(
         &self,

@@ -3,20 +3,21 @@
 
 /// Where `name`.wasm is: `$TANDEM_PLUGIN_WASM_DIR`, else the build's own target folder.
 pub fn guest_path(name: &str) -> String {
-    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
-        format!("{target}/guests/wasm32-wasip2/release")
-    });
+    let dir = std::env::var("TANDEM_PLUGIN_WASM_DIR")
+        .unwrap_or_else(|_| format!("{}/guests/wasm32-wasip2/release", target_dir()));
     format!("{dir}/{name}.wasm")
 }
 
 /// Where the tests keep compiled plugins (wasmtime's cache), shared by every test process of a
 /// run and kept between runs: a JavaScript plugin takes seconds to compile, and is compiled once.
 pub fn compiled_cache_dir() -> String {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned());
-    format!("{target}/plugin-cache")
+    format!("{}/plugin-cache", target_dir())
+}
+
+/// The build's target folder: `$CARGO_TARGET_DIR`, else the workspace's `target`.
+fn target_dir() -> String {
+    std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_owned())
 }
 
 pub fn guest(name: &str) -> Vec<u8> {
