@@ -1098,6 +1098,12 @@ async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
         admin.type_into(&opens, "8").await?;
         admin.click("#plugin-settings button[type=submit]").await?;
         shows(&admin, "#plugin-settings [role=status]", "Settings saved").await?;
+        // Tried while it is off: Acme has no requests or replies yet, so on the widget now.
+        admin.click(&format!("{row} .try")).await?;
+        admin.click("#plugin-trial button").await?;
+        shows(&admin, "#plugin-trial [role=status]", "1 call, no failures").await?;
+        shows(&admin, "#trial-runs", "availability").await?;
+        shows(&admin, "#trial-untried", "no offline requests yet").await?;
         admin.click(&format!("{row} .logs")).await?;
         shows(&admin, "#plugin-logs", "Log of hours").await?;
         let (_, plugins) = s

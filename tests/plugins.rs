@@ -1255,6 +1255,237 @@ async fn after_hours_the_widget_offers_the_form_and_requests_are_answered(db: Te
     );
 }
 
+/// A plugin is tried before it is enabled: Acme's business-hours plugin, uploaded and switched
+/// off, runs on Acme's real recent cases — the offline request sent at night, the reply mailed
+/// when it went unread, the widget now — and the trial shows what it would have answered, what
+/// Tandem would have done and how long it took, with each hook's input. Nothing happens: the
+/// request gets no answer, tag or operator, no mail goes, nothing is logged or counted, the
+/// plugin stays off. Globex's hostile plugin is tried on Globex's cases only: an answer Tandem
+/// would refuse and a call that runs out of time are shown as such, and not counted. Another
+/// tenant's admin and a mere operator cannot try a plugin.
+async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase) {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
+    let (live, clock) = Live::on_clock_at(
+        db,
+        &[("TANDEM_SMTP_URL", &url), ("TANDEM_SWEEP_EVERY_SECS", "1")],
+        Timestamp::from_millis(TUESDAY_NIGHT_MOSCOW),
+    )
+    .await;
+    let p = Plugged { live, smtp };
+    let live = &p.live;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+
+    // Acme's recent cases, with no plugin yet.
+    let vera = live.visitor(&live.acme).await;
+    let request_chat = live
+        .offline_request(&vera, "Vera", "vera@example.org", "Do you ship to Kazan?")
+        .await;
+    let request_at = TUESDAY_NIGHT_MOSCOW;
+    let anna_chat = p.unread_reply(&live.acme, &olga, "Anna").await;
+    clock.advance(Duration::from_secs(5 * 60));
+    assert_eq!(
+        p.mails_to("anna@example.org", Duration::from_secs(10))
+            .await
+            .len(),
+        1
+    );
+
+    let (status, plugin) = p
+        .upload(&live.acme, guest("business_hours"), "application/wasm")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plugin}");
+    let id = plugin["id"].as_str().expect("an id").to_owned();
+    let mut settings = plugin["settings"].clone();
+    settings["after_hours_operator"] = json!("olga@acme.example.com");
+    let (status, body) = live
+        .save_plugin_settings(&live.acme.admin_token, &id, settings)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = live
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/plugins/{id}"),
+            Some(&live.acme.admin_token),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let log_before = p
+        .admin_get(&live.acme, &format!("/api/v1/admin/plugins/{id}/logs"))
+        .await;
+    let deliveries_before = p.delivery_log(&live.acme).await.len();
+
+    let trial_path = format!("/api/v1/admin/plugins/{id}/trial");
+    let (status, trial) = live
+        .call(
+            Method::POST,
+            &trial_path,
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trial}");
+    let runs = trial["runs"].as_array().expect("runs").clone();
+    let run_of = |hook: &str| {
+        runs.iter()
+            .find(|r| r["hook"] == hook)
+            .unwrap_or_else(|| panic!("no {hook} run in {trial:#}"))
+            .clone()
+    };
+    let request = run_of("offline_request");
+    assert_eq!(request["outcome"], "answered", "{request:#}");
+    assert_eq!(request["chat_id"], request_chat.as_str());
+    assert_eq!(
+        request["case"],
+        "Offline request from Vera: “Do you ship to Kazan?”"
+    );
+    let effect = request["effect"].as_str().expect("an effect");
+    assert!(
+        effect.starts_with("answer “Thank you, we have your message."),
+        "{effect}"
+    );
+    assert!(
+        effect.ends_with("tag after-hours; assign to olga@acme.example.com"),
+        "{effect}"
+    );
+    // The input is what the hook was told then, and what `tandem plugin run` takes.
+    let input = &request["input"];
+    assert_eq!(input["context"]["now_ms"], request_at);
+    assert_eq!(input["context"]["chat_id"], request_chat.as_str());
+    assert_eq!(input["request"]["email"], "vera@example.org");
+    assert_eq!(input["request"]["message"], "Do you ship to Kazan?");
+    let told: Value = serde_json::from_str(input["context"]["settings"].as_str().unwrap()).unwrap();
+    assert_eq!(told["after_hours_operator"], "olga@acme.example.com");
+    assert_eq!(request["answer"]["tags"], json!(["after-hours"]));
+    assert!(request["elapsed_ms"].as_f64().unwrap() > 0.0);
+    assert!(request["instantiation_ms"].as_f64().is_some());
+
+    let widget = run_of("availability");
+    assert_eq!(widget["outcome"], "answered", "{widget:#}");
+    assert!(
+        widget["effect"]
+            .as_str()
+            .unwrap()
+            .starts_with("the widget shows the offline form, saying"),
+        "{widget:#}"
+    );
+    assert!(
+        widget["case"]
+            .as_str()
+            .unwrap()
+            .contains("1 operator online"),
+        "{widget:#}"
+    );
+    let timeout = run_of("offline_timeout");
+    assert_eq!(timeout["chat_id"], anna_chat.as_str(), "{timeout:#}");
+    assert_eq!(timeout["outcome"], "answered", "{timeout:#}");
+    assert!(
+        timeout["effect"]
+            .as_str()
+            .unwrap()
+            .starts_with("mail unread replies after "),
+        "{timeout:#}"
+    );
+    assert_eq!(
+        trial["untried"],
+        json!([]),
+        "it implements nothing without a case"
+    );
+
+    // Nothing happened.
+    let dialog = live.dialog(&olga.token, &request_chat).await;
+    assert_eq!(
+        dialog["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{dialog:#}"
+    );
+    assert_eq!(dialog["chat"]["tags"], json!([]));
+    assert_eq!(dialog["chat"]["operator_id"], Value::Null);
+    let after = p.plugin(&live.acme, &id).await;
+    assert_eq!(after["enabled"], false);
+    assert_eq!(after["consecutive_failures"], 0);
+    assert_eq!(
+        p.admin_get(&live.acme, &format!("/api/v1/admin/plugins/{id}/logs"))
+            .await,
+        log_before
+    );
+    assert_eq!(p.delivery_log(&live.acme).await.len(), deliveries_before);
+    assert_eq!(
+        p.mails_to("anna@example.org", Duration::ZERO).await.len(),
+        1
+    );
+
+    // Only Acme's admins may try Acme's plugin.
+    let (status, _) = live
+        .call(
+            Method::POST,
+            &trial_path,
+            Some(&live.globex.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = live
+        .call(Method::POST, &trial_path, Some(&olga.token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Globex's own cases, one of them the visitor the hostile plugin loops for.
+    for name in ["assigner", "loop"] {
+        let visitor = live.visitor(&live.globex).await;
+        live.offline_request(&visitor, name, &format!("{name}@example.org"), "Hello?")
+            .await;
+    }
+    let hostile = p.install_hostile(&live.globex).await;
+    let (status, trial) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/plugins/{hostile}/trial"),
+            Some(&live.globex.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trial}");
+    let requests: Vec<&Value> = trial["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["hook"] == "offline_request")
+        .collect();
+    assert_eq!(requests.len(), 2, "Globex's requests only: {trial:#}");
+    let by = |name: &str| {
+        requests
+            .iter()
+            .find(|r| r["input"]["request"]["name"] == name)
+            .unwrap_or_else(|| panic!("no request of {name}"))
+    };
+    assert_eq!(by("assigner")["outcome"], "refused", "{trial:#}");
+    assert!(
+        by("assigner")["effect"]
+            .as_str()
+            .unwrap()
+            .contains("not an active operator of this tenant"),
+        "{trial:#}"
+    );
+    assert_eq!(by("loop")["outcome"], "failed", "{trial:#}");
+    let untried: Vec<&str> = trial["untried"]
+        .as_array()
+        .expect("untried")
+        .iter()
+        .filter_map(|u| u["hook"].as_str())
+        .collect();
+    for hook in ["chat_closed", "operator_alert", "route_notification"] {
+        assert!(untried.contains(&hook), "{hook} untried: {trial:#}");
+    }
+    let after = p.plugin(&live.globex, &hostile).await;
+    assert_eq!(
+        after["consecutive_failures"], 0,
+        "a trial's failures are not counted"
+    );
+    assert_eq!(after["enabled"], true);
+}
+
 /// Whether a line of a plugin's log says `text`.
 fn mentions(line: &Value, text: &str) -> bool {
     line["message"].as_str().is_some_and(|m| m.contains(text))
@@ -1281,6 +1512,7 @@ mod on_a_moved_clock {
         database =>
         plugins_of_both_worlds_run_side_by_side_each_with_its_settings,
         after_hours_the_widget_offers_the_form_and_requests_are_answered,
+        a_plugin_is_tried_on_recent_cases_and_nothing_happens,
     );
 }
 

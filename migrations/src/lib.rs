@@ -20,6 +20,7 @@ mod m20261128_000003_message_channel;
 mod m20261128_000004_message_mail;
 mod m20261128_000005_plugin_settings;
 mod m20261128_000006_chat_triage;
+mod m20261128_000007_recent_offline_requests;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_message_mail::Migration),
             Box::new(m20261128_000005_plugin_settings::Migration),
             Box::new(m20261128_000006_chat_triage::Migration),
+            Box::new(m20261128_000007_recent_offline_requests::Migration),
         ]
     }
 }

@@ -20,7 +20,9 @@ use crate::hooks::{
     Alert, AlertRoute, Availability, ClosedChat, Delivery, HookContext, Manifest, OfflineRequest,
     RenderedEmail, RequestAnswer, Staff, TenantContext, UnreadMessage, Webhook,
 };
-use crate::limits::{CallLimits, LOG_BYTES, MAX_COPY_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK};
+use crate::limits::{
+    CallLimits, LOG_BYTES, MANIFEST_TIME, MAX_COPY_BYTES, MAX_MEMORY_BYTES, MAX_WASM_STACK,
+};
 use crate::store::CallState;
 use crate::turns::Turns;
 use crate::world::{self, Outcome, Pre};
@@ -201,7 +203,11 @@ impl PluginHost {
             .compile(&inner.engine, wasm, inner.compile_budget)
             .await?;
         let pre = self.link(&component)?;
-        let call = self.call_manifest(&pre, limits).await;
+        let manifest_limits = CallLimits {
+            timeout: limits.timeout.max(MANIFEST_TIME),
+            ..limits
+        };
+        let call = self.call_manifest(&pre, manifest_limits).await;
         let manifest = call.result.map_err(|e| match e {
             CallError::Malformed(reason) => ValidationError::BadManifest(reason),
             other => ValidationError::Manifest(other),

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod observer;
 pub mod runtime;
 mod store;
+mod trial;
 mod turns;
 mod world;
 

@@ -17,6 +17,10 @@ pub const MAX_WASM_STACK: usize = 512 * 1024;
 /// bytes: wasmtime's default of 128 MiB lets a list of strings that all point at one buffer
 /// cost the host far more than the guest's memory cap.
 pub const MAX_COPY_BYTES: usize = 4 * 1024 * 1024;
+/// The manifest call's deadline when the tenant's is shorter. It runs once per upload or load,
+/// and a JavaScript plugin's first call pages in megabytes of code: on a busy machine that
+/// alone can take longer than a hook's 50 ms, which must not refuse a good plugin.
+pub const MANIFEST_TIME: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallLimits {

@@ -105,7 +105,7 @@ impl PluginRuntime {
         plugins
     }
 
-    async fn compiled(
+    pub(crate) async fn compiled(
         &self,
         plugin: &ActivePlugin,
         limits: CallLimits,
@@ -277,22 +277,8 @@ impl NotificationHooks for PluginRuntime {
         now: Timestamp,
     ) -> Option<ChosenRoutes> {
         let hook_ctx = batch_context(batch, now);
-        let author = batch.operator_name.as_deref().unwrap_or("Operator");
-        let messages: Vec<UnreadMessage> = batch
-            .messages
-            .iter()
-            .map(|m| UnreadMessage {
-                id: m.id.to_string(),
-                author: author.to_owned(),
-                body: m.body.clone(),
-                sent_at_ms: m.created_at.millis(),
-            })
-            .collect();
-        let rendered = RenderedEmail {
-            to: Some(email.to.clone()),
-            subject: email.subject.clone(),
-            text: email.text.clone(),
-        };
+        let messages = unread_messages(batch);
+        let rendered = rendered_email(email);
         let host = &self.host;
         let (deliveries, plugin) = self
             .first_opinion(
@@ -320,18 +306,10 @@ impl NotificationHooks for PluginRuntime {
                 },
             )
             .await?;
-        let routes = deliveries
-            .into_iter()
-            .map(|d| match d {
-                Delivery::Email { .. } => Route::Email,
-                Delivery::Webhook(w) => Route::Webhook {
-                    url: w.url,
-                    body: w.body,
-                },
-                Delivery::Skip { reason } => Route::Skip { reason },
-            })
-            .collect();
-        Some(ChosenRoutes { routes, plugin })
+        Some(ChosenRoutes {
+            routes: routes_of(deliveries),
+            plugin,
+        })
     }
 }
 
@@ -343,12 +321,7 @@ impl ConversationHooks for PluginRuntime {
         request: &RequestFacts,
     ) -> Option<Decided<RequestDecision>> {
         let hook_ctx = dialog_context(ctx);
-        let request = OfflineRequest {
-            name: request.name.clone(),
-            email: request.email.clone(),
-            message: request.message.clone(),
-            page_url: request.page_url.clone(),
-        };
+        let request = offline_request(request);
         let host = &self.host;
         let (answer, plugin) = self
             .first_opinion(
@@ -364,17 +337,7 @@ impl ConversationHooks for PluginRuntime {
             )
             .await?;
         Some(Decided {
-            answer: RequestDecision {
-                auto_reply: answer.auto_reply,
-                tags: answer.tags,
-                priority: answer.priority.map(|p| match p {
-                    hooks::Priority::Low => Priority::Low,
-                    hooks::Priority::Normal => Priority::Normal,
-                    hooks::Priority::High => Priority::High,
-                    hooks::Priority::Urgent => Priority::Urgent,
-                }),
-                assign_to: answer.assign_to,
-            },
+            answer: decision_of(answer),
             plugin,
         })
     }
@@ -410,11 +373,7 @@ impl ConversationHooks for PluginRuntime {
             )
             .await;
         Some(match answer {
-            Some((answer, _)) => WidgetAvailability {
-                chat: answer.mode == WidgetMode::Chat,
-                message: answer.message,
-                recheck: true,
-            },
+            Some((answer, _)) => shown_widget(answer),
             None => WidgetAvailability {
                 chat: staff.available > 0,
                 message: None,
@@ -429,14 +388,7 @@ impl ConversationHooks for PluginRuntime {
         closed: &ClosedFacts,
     ) -> Option<Decided<Vec<WebhookPost>>> {
         let hook_ctx = dialog_context(ctx);
-        let chat = hooks::ClosedChat {
-            closed_by: closed.closed_by.clone(),
-            messages: closed.messages,
-            // Ratings come with the visitor's end of a conversation (not yet in Tandem).
-            rating: None,
-            opened_at_ms: closed.opened_at.millis(),
-            closed_at_ms: closed.closed_at.millis(),
-        };
+        let chat = closed_chat(closed);
         let host = &self.host;
         let (webhooks, plugin) = self
             .first_opinion(
@@ -448,13 +400,9 @@ impl ConversationHooks for PluginRuntime {
                         let mut call = host.chat_closed(&plugin, limits, &hook_ctx, &chat).await;
                         // A URL the tenant did not allow makes the whole answer refused.
                         if let Ok(Some(webhooks)) = &call.result
-                            && let Some(w) =
-                                webhooks.iter().find(|w| !ctx.webhook_urls.contains(&w.url))
+                            && let Err(e) = webhooks_allowed(webhooks, &ctx.webhook_urls)
                         {
-                            call.result = Err(CallError::Malformed(format!(
-                                "a webhook to {}, which is not among the tenant's webhook URLs",
-                                w.url
-                            )));
+                            call.result = Err(e);
                         }
                         call
                     }
@@ -462,13 +410,7 @@ impl ConversationHooks for PluginRuntime {
             )
             .await?;
         Some(Decided {
-            answer: webhooks
-                .into_iter()
-                .map(|w| WebhookPost {
-                    url: w.url,
-                    body: w.body,
-                })
-                .collect(),
+            answer: posts_of(webhooks),
             plugin,
         })
     }
@@ -484,8 +426,100 @@ impl ConversationHooks for PluginRuntime {
     }
 }
 
+/// The hooks' values as core's, and core's as the hooks'.
+pub(crate) fn offline_request(request: &RequestFacts) -> OfflineRequest {
+    OfflineRequest {
+        name: request.name.clone(),
+        email: request.email.clone(),
+        message: request.message.clone(),
+        page_url: request.page_url.clone(),
+    }
+}
+
+pub(crate) fn decision_of(answer: hooks::RequestAnswer) -> RequestDecision {
+    RequestDecision {
+        auto_reply: answer.auto_reply,
+        tags: answer.tags,
+        priority: answer.priority.map(|p| match p {
+            hooks::Priority::Low => Priority::Low,
+            hooks::Priority::Normal => Priority::Normal,
+            hooks::Priority::High => Priority::High,
+            hooks::Priority::Urgent => Priority::Urgent,
+        }),
+        assign_to: answer.assign_to,
+    }
+}
+
+/// What the widget shows by a plugin's answer; it asks again later, as the answer may change
+/// with the time.
+pub(crate) fn shown_widget(answer: hooks::Availability) -> WidgetAvailability {
+    WidgetAvailability {
+        chat: answer.mode == WidgetMode::Chat,
+        message: answer.message,
+        recheck: true,
+    }
+}
+
+pub(crate) fn closed_chat(closed: &ClosedFacts) -> hooks::ClosedChat {
+    hooks::ClosedChat {
+        closed_by: closed.closed_by.clone(),
+        messages: closed.messages,
+        // Ratings come with the visitor's end of a conversation (not yet in Tandem).
+        rating: None,
+        opened_at_ms: closed.opened_at.millis(),
+        closed_at_ms: closed.closed_at.millis(),
+    }
+}
+
+pub(crate) fn posts_of(webhooks: Vec<hooks::Webhook>) -> Vec<WebhookPost> {
+    webhooks
+        .into_iter()
+        .map(|w| WebhookPost {
+            url: w.url,
+            body: w.body,
+        })
+        .collect()
+}
+
+pub(crate) fn unread_messages(batch: &UnreadBatch) -> Vec<UnreadMessage> {
+    let author = batch.operator_name.as_deref().unwrap_or("Operator");
+    batch
+        .messages
+        .iter()
+        .map(|m| UnreadMessage {
+            id: m.id.to_string(),
+            author: author.to_owned(),
+            body: m.body.clone(),
+            sent_at_ms: m.created_at.millis(),
+        })
+        .collect()
+}
+
+pub(crate) fn rendered_email(email: &EmailSummary) -> RenderedEmail {
+    RenderedEmail {
+        // A trial may replay a batch that was skipped for want of an address.
+        to: (!email.to.is_empty()).then(|| email.to.clone()),
+        subject: email.subject.clone(),
+        text: email.text.clone(),
+    }
+}
+
+pub(crate) fn routes_of(deliveries: Vec<Delivery>) -> Vec<Route> {
+    deliveries
+        .into_iter()
+        .map(|d| match d {
+            Delivery::Email { .. } => Route::Email,
+            Delivery::Webhook(w) => Route::Webhook {
+                url: w.url,
+                body: w.body,
+            },
+            Delivery::Skip { reason } => Route::Skip { reason },
+        })
+        .collect()
+}
+
 /// What every hook is told of the tenant.
-fn tenant_context(facts: &TenantFacts) -> TenantContext {
+pub(crate) fn tenant_context(facts: &TenantFacts) -> TenantContext {
     TenantContext {
         tenant_id: facts.tenant.to_string(),
         tenant_slug: facts.tenant_slug.clone(),
@@ -497,7 +531,7 @@ fn tenant_context(facts: &TenantFacts) -> TenantContext {
 }
 
 /// What every hook about a dialog is told (the settings are each plugin's own).
-fn dialog_context(ctx: &DialogContext) -> HookContext {
+pub(crate) fn dialog_context(ctx: &DialogContext) -> HookContext {
     HookContext {
         tenant: TenantContext {
             tenant_id: ctx.tenant.to_string(),
@@ -518,7 +552,7 @@ fn dialog_context(ctx: &DialogContext) -> HookContext {
 }
 
 /// What every hook about a batch is told.
-fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
+pub(crate) fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
     HookContext {
         tenant: TenantContext {
             tenant_id: batch.tenant.id.to_string(),
@@ -539,8 +573,22 @@ fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext {
     }
 }
 
+/// Webhooks go only to the tenant's allowed URLs.
+pub(crate) fn webhooks_allowed(
+    webhooks: &[hooks::Webhook],
+    urls: &[String],
+) -> Result<(), CallError> {
+    match webhooks.iter().find(|w| !urls.contains(&w.url)) {
+        Some(w) => Err(CallError::Malformed(format!(
+            "a webhook to {}, which is not among the tenant's webhook URLs",
+            w.url
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Emails go only to the visitor's own address, webhooks only to the tenant's allowed URLs.
-fn allowed(deliveries: &[Delivery], batch: &UnreadBatch) -> Result<(), CallError> {
+pub(crate) fn allowed(deliveries: &[Delivery], batch: &UnreadBatch) -> Result<(), CallError> {
     for delivery in deliveries {
         match delivery {
             Delivery::Email { to: Some(to) }

@@ -19,6 +19,7 @@ use tandem_core::storage::Storage;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
 use tandem_plugins::{CompileBudget, Compiler, HostOptions, PluginHost, PluginRuntime};
+use tandem_worker::preview::EmailPreviewer;
 use tandem_worker::queue::JobQueue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -317,6 +318,7 @@ impl Application {
             )?),
             WorkerMode::Off => None,
         };
+        let email_preview = Arc::new(EmailPreviewer::new(tandem.clone(), &public_url));
         let state = AppState {
             tandem,
             events,
@@ -338,6 +340,7 @@ impl Application {
             dev_mailbox: dev_mailbox(config, mail.dev_mailbox, &listener),
             closing: closing_rx,
             plugins,
+            email_preview,
             max_plugin_bytes: config.max_plugin_bytes,
             hearing_other_nodes: cluster.as_ref().map(Cluster::listening),
         };

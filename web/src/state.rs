@@ -10,6 +10,7 @@ use tandem_core::ids::TenantId;
 use tandem_core::tenant::Tenant;
 use tandem_core::{CoreResult, Tandem};
 use tandem_worker::mail::DevMailbox;
+use tandem_worker::preview::EmailPreviewer;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The development mailbox, when no SMTP server is configured.
     pub dev_mailbox: Option<Arc<DevMailbox>>,
     pub plugins: PluginRuntime,
+    /// Unread-reply emails as they would go out, for plugin trials.
+    pub email_preview: Arc<EmailPreviewer>,
     pub max_plugin_bytes: usize,
     /// Whether this node hears the other nodes' events (`None`: it is the only node).
     pub hearing_other_nodes: Option<Arc<std::sync::atomic::AtomicBool>>,

@@ -2,6 +2,7 @@
 import { $, ApiError, api, clock, el } from "./console.js";
 import { field, outcome, report } from "./admin-forms.js";
 import { settingsCard } from "./admin-plugin-settings.js";
+import { trialCard } from "./admin-plugin-trial.js";
 
 // After a save the pane is drawn again: the settings just saved stay open, with the outcome.
 let reopen = null;
@@ -11,6 +12,12 @@ export async function pluginsPane(ctx) {
   const result = outcome();
   const logs = el("section", { class: "card", id: "plugin-logs", hidden: true });
   const settings = el("div", { id: "plugin-settings-place" });
+  const trial = el("div", { id: "plugin-trial-place" });
+  const openTrial = (plugin) => {
+    trial.replaceChildren(trialCard(plugin));
+    trial.scrollIntoView({ behavior: "smooth" });
+    trial.querySelector("button")?.focus();
+  };
   const openSettings = (plugin, note) => {
     const saved = async () => {
       reopen = { id: plugin.id, note: "Settings saved; the plugin uses them from its next call." };
@@ -33,6 +40,7 @@ export async function pluginsPane(ctx) {
       el("button", { class: "button button--quiet", type: "button", disabled: index === 0, "aria-label": `Move ${plugin.name} up`, onclick: () => patch(plugin, { position: ordered[index - 1].position - 1 }) }, "↑"),
       el("button", { class: "button button--quiet", type: "button", disabled: index === ordered.length - 1, "aria-label": `Move ${plugin.name} down`, onclick: () => patch(plugin, { position: ordered[index + 1].position + 1 }) }, "↓"),
       plugin.settings_schema ? el("button", { class: "button button--quiet settings", type: "button", onclick: () => openSettings(plugin) }, "Settings") : null,
+      el("button", { class: "button button--quiet try", type: "button", onclick: () => openTrial(plugin) }, "Try"),
       el("button", { class: "button button--quiet logs", type: "button", onclick: () => showLogs(plugin, logs) }, "Logs"),
       el("button", { class: "button button--danger remove", type: "button", onclick: async () => {
         if (!confirm(`Remove ${plugin.name}?`)) return;
@@ -69,9 +77,9 @@ export async function pluginsPane(ctx) {
   if (again) openSettings(again, reopen.note);
   reopen = null;
   return [el("h1", {}, "Plugins"),
-    el("p", { class: "muted" }, "Plugins run in order, first to last; a plugin that keeps failing is disabled automatically, with the reason shown here."),
+    el("p", { class: "muted" }, "Plugins run in order, first to last; a plugin that keeps failing is disabled automatically, with the reason shown here. Try one on your recent cases before you enable it."),
     plugins.length ? el("table", { id: "plugins" }, el("thead", {}, el("tr", {}, ...["#", "Plugin", "Hooks", "State", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))
-      : el("p", { class: "muted" }, "No plugins yet."), result, settings, upload, logs];
+      : el("p", { class: "muted" }, "No plugins yet."), result, settings, trial, upload, logs];
 }
 
 async function showLogs(plugin, target) {

@@ -469,29 +469,37 @@ impl Deliverer {
                 }
             }
         }
-        match self.tandem.tenants.email_template(batch.tenant.id).await {
-            Ok(Some(custom)) => {
-                let rendered = self
-                    .templates
-                    .render_off_thread(custom, context.clone())
-                    .await;
-                match rendered {
-                    Ok(rendered) => return Ok(rendered),
-                    Err(e) => {
-                        tracing::warn!(tenant = %batch.tenant.id, error = %e, "the tenant's template was not used; using the built-in one");
-                    }
+        render_own(&self.tandem, &self.templates, batch, language, context).await
+    }
+}
+
+/// The tenant's own template, else the built-in one: the first that renders.
+pub(crate) async fn render_own(
+    tandem: &Tandem,
+    templates: &Arc<Templates>,
+    batch: &UnreadBatch,
+    language: Language,
+    context: &EmailContext,
+) -> Result<EmailParts, String> {
+    match tandem.tenants.email_template(batch.tenant.id).await {
+        Ok(Some(custom)) => {
+            let rendered = templates.render_off_thread(custom, context.clone()).await;
+            match rendered {
+                Ok(rendered) => return Ok(rendered),
+                Err(e) => {
+                    tracing::warn!(tenant = %batch.tenant.id, error = %e, "the tenant's template was not used; using the built-in one");
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the tenant's template; using the built-in one");
-            }
         }
-        // The built-in templates are ours and small: rendered here, they never wait in line.
-        self.templates
-            .render(&Templates::built_in(language), context)
-            .map_err(|e| e.to_string())
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the tenant's template; using the built-in one");
+        }
     }
+    // The built-in templates are ours and small: rendered here, they never wait in line.
+    templates
+        .render(&Templates::built_in(language), context)
+        .map_err(|e| e.to_string())
 }
 
 /// Where a batch goes: by email unless a plugin routed it elsewhere, plus the webhooks to post

@@ -8,6 +8,7 @@ pub mod deliver;
 pub mod inbound;
 pub mod inbound_smtp;
 pub mod mail;
+pub mod preview;
 pub mod queue;
 pub mod sweep;
 pub mod templates;

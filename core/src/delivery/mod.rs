@@ -25,7 +25,9 @@ use crate::visitor::Visitor;
 
 pub(crate) use rows::stage_columns as outbox_stage_columns;
 pub use service::DeliveryService;
-pub(crate) use service::{lock_chat, revive_for_new_address, schedule_revived, settle_read};
+pub(crate) use service::{
+    batch_of, lock_chat, revive_for_new_address, schedule_revived, settle_read,
+};
 pub(crate) use webhook::store_webhooks;
 pub use webhook::{
     Completion, NewWebhook, WebhookCall, WebhookClaim, WebhookOutcome, WebhookStatus,

@@ -263,43 +263,10 @@ impl DeliveryService {
         outbox: Vec<OutboxId>,
         attempt: i32,
     ) -> CoreResult<UnreadBatch> {
-        let db = &self.deps.db;
-        let tenant_row = tenant::Entity::find_by_id(chat_row.tenant_id)
-            .one(db)
-            .await?
-            .ok_or(CoreError::NotFound("tenant"))?;
-        let first_seq = unread.first().map_or(0, |m| m.seq);
-        let mut earlier: Vec<Message> = message::Entity::find()
-            .filter(message::Column::ChatId.eq(chat_row.id))
-            .filter(message::Column::TenantId.eq(chat_row.tenant_id))
-            .filter(message::Column::Seq.lt(first_seq))
-            .order_by_desc(message::Column::Seq)
-            .limit(CONTEXT_MESSAGES)
-            .all(db)
-            .await?
-            .into_iter()
-            .map(Message::from)
-            .collect();
-        earlier.reverse();
-        let last_operator = unread.iter().rev().find_map(|m| m.operator_id);
-        let operator_name = match last_operator {
-            Some(id) => user::Entity::find_by_id(id)
-                .filter(user::Column::TenantId.eq(chat_row.tenant_id))
-                .one(db)
-                .await?
-                .map(|u| u.name),
-            None => None,
-        };
         Ok(UnreadBatch {
-            tenant: Tenant::try_from(tenant_row)?,
-            chat: chat_row.id,
-            visitor: visitor_row.into(),
-            messages: unread.into_iter().map(Message::from).collect(),
-            earlier,
-            operator_name,
             outbox,
             attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-            claimed_until: Timestamp::from_millis(0),
+            ..batch_of(&self.deps.db, chat_row, visitor_row, unread).await?
         })
     }
 
@@ -325,6 +292,53 @@ impl DeliveryService {
         }
         Ok(())
     }
+}
+
+/// The batch of `unread` replies of a chat as a channel is given it (not claimed: no outbox
+/// rows, a first attempt), with the messages before them and the replying operator's name.
+pub(crate) async fn batch_of(
+    db: &impl ConnectionTrait,
+    chat_row: chat::Model,
+    visitor_row: visitor::Model,
+    unread: Vec<message::Model>,
+) -> CoreResult<UnreadBatch> {
+    let tenant_row = tenant::Entity::find_by_id(chat_row.tenant_id)
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    let first_seq = unread.first().map_or(0, |m| m.seq);
+    let mut earlier: Vec<Message> = message::Entity::find()
+        .filter(message::Column::ChatId.eq(chat_row.id))
+        .filter(message::Column::TenantId.eq(chat_row.tenant_id))
+        .filter(message::Column::Seq.lt(first_seq))
+        .order_by_desc(message::Column::Seq)
+        .limit(CONTEXT_MESSAGES)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Message::from)
+        .collect();
+    earlier.reverse();
+    let last_operator = unread.iter().rev().find_map(|m| m.operator_id);
+    let operator_name = match last_operator {
+        Some(id) => user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(chat_row.tenant_id))
+            .one(db)
+            .await?
+            .map(|u| u.name),
+        None => None,
+    };
+    Ok(UnreadBatch {
+        tenant: Tenant::try_from(tenant_row)?,
+        chat: chat_row.id,
+        visitor: visitor_row.into(),
+        messages: unread.into_iter().map(Message::from).collect(),
+        earlier,
+        operator_name,
+        outbox: Vec::new(),
+        attempt: 1,
+        claimed_until: Timestamp::from_millis(0),
+    })
 }
 
 /// The visitor has just left an address: replies skipped for want of one, and still unread, are

@@ -13,6 +13,7 @@ use crate::ids::{ChatId, MessageId, UserId};
 
 pub use body::{ClientId, MessageBody};
 pub(crate) use quota::MessageQuotas;
+pub(crate) use service::vet_request;
 pub use service::{MessageService, OfflineRequest};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

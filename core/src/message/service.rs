@@ -12,7 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
 
-use crate::automation::{DialogContext, RequestFacts, within_wait};
+use crate::automation::{DialogContext, RequestDecision, RequestFacts, within_wait};
 use crate::chat::{
     Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
     store_status,
@@ -23,7 +23,7 @@ use crate::email::EmailAddress;
 use crate::entity::{chat, message, message_edit, outbox};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
-use crate::ids::{ChatId, MessageId, OutboxId, TenantId};
+use crate::ids::{ChatId, MessageId, OutboxId, TenantId, UserId};
 use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::services::{Deps, WriteTxn};
@@ -240,38 +240,18 @@ impl MessageService {
             return Ok(());
         };
         let decision = decided.answer;
-        let assignee = match &decision.assign_to {
-            None => None,
-            Some(email) => {
-                match active_operator_by_email(&self.deps.db, actor.tenant, email).await? {
-                    Some(id) => Some(id),
-                    None => {
-                        let reason = format!(
-                            "assign to {email}: not an active operator of this tenant; nothing was applied"
-                        );
-                        self.deps
-                            .automation
-                            .refused(actor.tenant, decided.plugin, "offline_request", &reason)
-                            .await;
-                        return Ok(());
-                    }
-                }
-            }
-        };
-        let reply = match &decision.auto_reply {
-            None => None,
-            Some(text) => match MessageBody::parse(text, self.deps.limits.max_message_chars) {
-                Ok(body) => Some(body),
-                Err(e) => {
-                    let reason = format!("the automatic reply: {e}; nothing was applied");
+        let limit = self.deps.limits.max_message_chars;
+        let (assignee, reply) =
+            match vet_request(&self.deps.db, actor.tenant, limit, &decision).await? {
+                Ok(vetted) => vetted,
+                Err(reason) => {
                     self.deps
                         .automation
                         .refused(actor.tenant, decided.plugin, "offline_request", &reason)
                         .await;
                     return Ok(());
                 }
-            },
-        };
+            };
 
         let txn = self.deps.write().await?;
         // The visitor still waits for a person: the automatic reply leaves the chat unanswered.
@@ -698,6 +678,40 @@ async fn bump_chat(
         .into_iter()
         .next()
         .ok_or(CoreError::NotFound("chat"))
+}
+
+/// What core would apply of a plugin's answer to an offline request: the operator to assign
+/// and the automatic reply, checked. `Err` says why the whole answer is refused (an operator
+/// the tenant does not have, a reply no message could hold).
+pub(crate) async fn vet_request(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    max_message_chars: usize,
+    decision: &RequestDecision,
+) -> CoreResult<Result<(Option<UserId>, Option<MessageBody>), String>> {
+    let assignee = match &decision.assign_to {
+        None => None,
+        Some(email) => match active_operator_by_email(db, tenant, email).await? {
+            Some(id) => Some(id),
+            None => {
+                return Ok(Err(format!(
+                    "assign to {email}: not an active operator of this tenant; nothing was applied"
+                )));
+            }
+        },
+    };
+    let reply = match &decision.auto_reply {
+        None => None,
+        Some(text) => match MessageBody::parse(text, max_message_chars) {
+            Ok(body) => Some(body),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "the automatic reply: {e}; nothing was applied"
+                )));
+            }
+        },
+    };
+    Ok(Ok((assignee, reply)))
 }
 
 fn new_message(

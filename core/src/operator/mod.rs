@@ -14,7 +14,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{TenantId, UserId};
 
 pub use service::{NewOperator, OperatorPatch, OperatorService};
-pub(crate) use service::{NewUser, active_operator_by_email, insert_user, publish_availability};
+pub(crate) use service::{
+    NewUser, active_operator_by_email, insert_user, publish_availability, staff,
+};
 pub use session::{Login, SESSION_LIFETIME, session_key};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

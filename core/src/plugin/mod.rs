@@ -5,6 +5,7 @@
 mod service;
 mod settings;
 mod store;
+mod trial;
 
 use serde::Serialize;
 
@@ -15,6 +16,10 @@ use crate::ids::{PluginId, TenantId};
 pub use service::{NewPlugin, PluginPatch, PluginService};
 pub use settings::{MAX_SCHEMA_BYTES, MAX_SETTINGS_BYTES, SettingsSchema, parse_settings};
 pub use store::{ActivePlugin, PluginStore, TenantPlugins};
+pub use trial::{
+    EmailPreview, TRIAL_BUDGET, TRIAL_CASES, TrialOutcome, TrialPlugin, TrialReport, TrialRun,
+    TrialRunner, Tried, Untried,
+};
 
 /// After this many failed calls in a row a plugin is disabled, and the admin told why.
 pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;

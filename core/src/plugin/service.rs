@@ -9,7 +9,8 @@ use sea_orm::{IntoActiveModel, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::{
-    LogLevel, PluginInfo, PluginLogLine, PluginStore, SettingsSchema, parse_settings, scoped,
+    EmailPreview, LogLevel, PluginInfo, PluginLogLine, PluginStore, SettingsSchema, TrialReport,
+    TrialRunner, parse_settings, scoped,
 };
 use crate::entity::{plugin, plugin_log, tenant};
 use crate::error::{CoreError, CoreResult};
@@ -67,6 +68,25 @@ impl PluginService {
     /// The runtime's view of the same tables.
     pub fn store(&self) -> &PluginStore {
         &self.store
+    }
+
+    /// Admins only. Runs the plugin (enabled or not) on the tenant's recent real cases and
+    /// reports what it would have answered, what Tandem would have done and how long it took;
+    /// nothing is acted on, logged or counted.
+    pub async fn trial(
+        &self,
+        actor: &OperatorActor,
+        id: PluginId,
+        runner: &dyn TrialRunner,
+        preview: &dyn EmailPreview,
+    ) -> CoreResult<TrialReport> {
+        actor.require_admin()?;
+        let plugin = self
+            .store
+            .for_trial(actor.tenant, id)
+            .await?
+            .ok_or(CoreError::NotFound("plugin"))?;
+        super::trial::replay(&self.deps, actor.tenant, &plugin, runner, preview).await
     }
 
     /// Admins only. Installed after the tenant's other plugins, with its settings' defaults;

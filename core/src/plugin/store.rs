@@ -9,6 +9,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
+use super::trial::TrialPlugin;
 use super::{KEPT_LOG_LINES, LogLevel, cut, scoped};
 use crate::clock::Clock;
 use crate::entity::{plugin, plugin_log, tenant};
@@ -99,6 +100,42 @@ impl PluginStore {
             timeout_ms: limits.plugin_timeout_ms,
             memory_mib: limits.plugin_memory_mib,
         })
+    }
+
+    /// One plugin of the tenant, enabled or not, with the tenant's plugin limits: what a trial
+    /// runs.
+    pub async fn for_trial(
+        &self,
+        tenant: TenantId,
+        id: PluginId,
+    ) -> CoreResult<Option<TrialPlugin>> {
+        let Some(row) = tenant::Entity::find_by_id(tenant)
+            .one(self.storage.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let limits = parse_limits(&row.limits)?;
+        let Some(plugin) = plugin::Entity::find()
+            .filter(scoped(tenant, id))
+            .one(self.storage.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TrialPlugin {
+            plugin: ActivePlugin {
+                id: plugin.id,
+                tenant,
+                name: plugin.name,
+                sha256: plugin.sha256,
+                hooks: serde_json::from_str(&plugin.hooks).unwrap_or_default(),
+                consecutive_failures: plugin.consecutive_failures,
+                settings: plugin.settings,
+            },
+            timeout_ms: limits.plugin_timeout_ms,
+            memory_mib: limits.plugin_memory_mib,
+        }))
     }
 
     /// The uploaded bytes of a plugin of this tenant.

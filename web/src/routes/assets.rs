@@ -90,6 +90,11 @@ const SOURCES: &[(&str, &str, &str)] = &[
         include_str!("../../static/admin-plugin-settings.js"),
     ),
     (
+        "admin-plugin-trial.js",
+        JS,
+        include_str!("../../static/admin-plugin-trial.js"),
+    ),
+    (
         "admin-deliveries.js",
         JS,
         include_str!("../../static/admin-deliveries.js"),

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tandem_core::ids::PluginId;
-use tandem_core::plugin::{NewPlugin, PluginInfo, PluginLogLine, PluginPatch};
+use tandem_core::plugin::{NewPlugin, PluginInfo, PluginLogLine, PluginPatch, TrialReport};
 use tandem_plugins::CallLimits;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +29,7 @@ pub fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(update, delete))
         .routes(routes!(save_settings))
         .routes(routes!(logs))
+        .routes(routes!(trial))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -247,4 +248,23 @@ pub async fn logs(
         .logs(&actor, id, query.limit.map_or(100, |size| size.0))
         .await?;
     Ok(Json(PluginLog { lines }))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/plugins/{id}/trial", tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "What the plugin (enabled or not) would have answered on the tenant's recent offline requests, delivered unread replies and closed chats, and on the widget's availability now; nothing is acted on, logged or counted", body = TrialReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn trial(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<TrialReport>, ApiError> {
+    let id: PluginId = id.parse()?;
+    let report = state
+        .tandem
+        .plugins
+        .trial(&actor, id, &state.plugins, state.email_preview.as_ref())
+        .await?;
+    Ok(Json(report))
 }
