@@ -517,6 +517,13 @@ async fn fedor_and_semion_move_between_the_lists_live(s: Stage) {
         operator.click(".dialog__head button").await?;
         count_is(&operator, "mine", 1).await?;
         count_is(&operator, "waiting", 1).await?;
+        // It stays in sight, selected, in the list it was opened from, marked with where it went.
+        shows(
+            &operator,
+            "#chat-list [data-visitor=\"Semion\"][aria-current=\"true\"]",
+            "Now in Active · mine",
+        )
+        .await?;
         semion.goto("about:blank").await?;
         shows(&operator, "#dialog-state", "not on the site").await?;
         open_tab(&operator, "mine").await?;

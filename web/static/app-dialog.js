@@ -7,7 +7,7 @@ import { operatorName, state, ui, visitorName } from "./app-state.js";
 export async function openChat(id, { focus = true } = {}) {
   const { chat, messages, has_more } = await api("GET", `/chats/${id}`);
   state.chats.set(chat.id, chat);
-  if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); }
+  if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
   state.messages = new Map(messages.map((m) => [m.id, m]));
   ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });

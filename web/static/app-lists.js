@@ -24,11 +24,12 @@ export function renderLists() {
     tab.querySelector(".count").textContent = String(all.filter(category.match).length);
   }
   const category = CATEGORIES.find((c) => c.id === state.tab);
-  const chats = all.filter(category.match).sort(QUEUE.has(category.id)
+  const kept = (c) => c.id === state.selected && state.pinnedTab === category.id;
+  const chats = all.filter((c) => category.match(c) || kept(c)).sort(QUEUE.has(category.id)
     ? (a, b) => a.last_message_at.localeCompare(b.last_message_at) // who waits longest comes first
     : (a, b) => b.last_message_at.localeCompare(a.last_message_at));
   ui.list.dataset.category = category.id;
-  const wanted = chats.length ? chats.map(chatItem) : [ui.empty];
+  const wanted = chats.length ? chats.map((chat) => chatItem(chat, category)) : [ui.empty];
   for (const child of [...ui.list.children]) if (!wanted.includes(child)) child.remove();
   wanted.forEach((item, index) => { if (ui.list.children[index] !== item) ui.list.insertBefore(item, ui.list.children[index] || null); });
   for (const id of listItems.keys()) if (!state.chats.has(id)) listItems.delete(id);
@@ -45,7 +46,13 @@ export function triage(chat) {
     ...tags.map((tag) => el("span", { class: "tag" }, tag)));
 }
 
-function chatItem(chat) {
+// The categories a chat is in now, named for a chat kept in a list it has left.
+function movedTo(chat) {
+  const now = CATEGORIES.filter((c) => c.id !== "active" && c.match(chat)).map((c) => c.label);
+  return now.length ? now.join(", ") : CATEGORIES.find((c) => c.match(chat))?.label || chat.category;
+}
+
+function chatItem(chat, category) {
   let item = listItems.get(chat.id);
   if (!item) {
     item = el("li", {}, el("button", { class: "chat-item", type: "button", onclick: () => openChat(chat.id) }));
@@ -53,7 +60,9 @@ function chatItem(chat) {
   }
   const presence = chat.visitor_online ? "online" : "offline";
   const button = item.firstElementChild;
+  const moved = !category.match(chat);
   Object.assign(button.dataset, { chatId: chat.id, visitor: visitorName(chat), presence });
+  if (moved) button.dataset.movedTo = movedTo(chat); else delete button.dataset.movedTo;
   button.setAttribute("aria-current", String(state.selected === chat.id));
   button.replaceChildren(
     el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, title: presence, "aria-label": presence }),
@@ -61,6 +70,7 @@ function chatItem(chat) {
     chat.unanswered && chat.state === "open" ? el("span", { class: "chat-item__wait" }, `waits ${since(chat.last_message_at)}`) : el("span"),
     el("span", { class: "chat-item__meta" },
       `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`),
-    triage(chat));
+    triage(chat),
+    moved ? el("span", { class: "chat-item__moved" }, `Now in ${movedTo(chat)}`) : el("span", { hidden: true }));
   return item;
 }

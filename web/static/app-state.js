@@ -14,6 +14,9 @@ export const state = {
   operators: new Map(), // id -> Operator
   tab: "waiting",
   selected: null, // chat id
+  // The tab the selected chat was opened from: it stays listed there when its category changes
+  // (an operator answering from the queue keeps the chat in sight), marked with where it went.
+  pinnedTab: null,
   messages: new Map(), // of the selected chat: id -> Message
   earlier: new Map(), // message id -> [EarlierText], once asked for
   alerts: localStorage.getItem("tandem:alerts") === "on",
