@@ -1431,11 +1431,24 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // Globex's own cases, one of them the visitor the hostile plugin loops for.
-    for name in ["assigner", "loop"] {
+    // Globex's own cases, one of them the visitor the hostile plugin loops for, and a closed
+    // chat whose summary it would post where Globex did not allow.
+    for name in ["assigner", "loop", "stealer"] {
         let visitor = live.visitor(&live.globex).await;
-        live.offline_request(&visitor, name, &format!("{name}@example.org"), "Hello?")
+        let chat = live
+            .offline_request(&visitor, name, &format!("{name}@example.org"), "Hello?")
             .await;
+        if name == "stealer" {
+            let (status, body) = live
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/chats/{chat}/close"),
+                    Some(&live.globex.admin_token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
     }
     let hostile = p.install_hostile(&live.globex).await;
     let (status, trial) = live
@@ -1453,7 +1466,7 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         .iter()
         .filter(|r| r["hook"] == "offline_request")
         .collect();
-    assert_eq!(requests.len(), 2, "Globex's requests only: {trial:#}");
+    assert_eq!(requests.len(), 3, "Globex's requests only: {trial:#}");
     let by = |name: &str| {
         requests
             .iter()
@@ -1475,9 +1488,27 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         .iter()
         .filter_map(|u| u["hook"].as_str())
         .collect();
-    for hook in ["chat_closed", "operator_alert", "route_notification"] {
+    for hook in ["operator_alert", "route_notification"] {
         assert!(untried.contains(&hook), "{hook} untried: {trial:#}");
     }
+    let closed = trial["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|r| r["hook"] == "chat_closed")
+        .unwrap_or_else(|| panic!("the closed chat was tried: {trial:#}"));
+    assert_eq!(closed["outcome"], "failed", "{closed:#}");
+    assert!(
+        closed["effect"]
+            .as_str()
+            .unwrap()
+            .contains("not among the tenant's webhook URLs"),
+        "{closed:#}"
+    );
+    assert_eq!(
+        closed["input"]["chat"]["closed_by"], "An operator",
+        "{closed:#}"
+    );
     let after = p.plugin(&live.globex, &hostile).await;
     assert_eq!(
         after["consecutive_failures"], 0,

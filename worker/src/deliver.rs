@@ -14,7 +14,7 @@ use tandem_core::tenant::{EmailParts, Language};
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
-use crate::templates::{EmailContext, Links, TemplateError, Templates};
+use crate::templates::{EmailContext, Links, TemplateError, Templates, language_of};
 use crate::webhook::{PostError, WebhookPolicy, WebhookPoster};
 
 /// How long a worker holds a claimed batch before another may take it over, by default: long
@@ -378,16 +378,8 @@ impl Deliverer {
             .unsubscribe_token(batch.tenant.id, batch.visitor.id)
             .await
             .map_err(|e| format!("cannot make the unsubscribe link: {e}"))?;
-        let base = self.settings.public_url.trim_end_matches('/');
-        let key = &batch.tenant.widget_key;
-        let links = Links {
-            resume: format!("{base}/c/{key}?resume_token={token}"),
-            unsubscribe: format!("{base}/api/v1/widget/{key}/unsubscribe?token={unsubscribe}"),
-        };
-        let language = Language::for_visitor(
-            batch.visitor.locale.as_deref(),
-            batch.tenant.settings.branding.language,
-        );
+        let links = Links::of(&self.settings.public_url, batch, &token, &unsubscribe);
+        let language = language_of(batch);
         let unsubscribe_url = links.unsubscribe.clone();
         let context = EmailContext::new(batch, links, language, confirmed);
         let rendered = self.render(batch, language, &context).await?;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use tandem_core::Tandem;
 use tandem_core::delivery::{EmailSummary, UnreadBatch};
 use tandem_core::plugin::EmailPreview;
-use tandem_core::tenant::{EmailParts, Language};
+use tandem_core::tenant::EmailParts;
 
 use crate::deliver::render_own;
-use crate::templates::{EmailContext, Links, Templates};
+use crate::templates::{EmailContext, Links, Templates, language_of};
 
 /// Where a link's token would be.
 const NO_TOKEN: &str = "issued-when-the-email-is-sent";
@@ -26,7 +26,7 @@ impl EmailPreviewer {
         Self {
             tandem,
             templates: Arc::new(Templates::new()),
-            public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url: public_url.to_owned(),
         }
     }
 }
@@ -38,15 +38,8 @@ impl EmailPreview for EmailPreviewer {
         batch: &UnreadBatch,
         template: Option<EmailParts>,
     ) -> Result<EmailSummary, String> {
-        let (base, key) = (&self.public_url, &batch.tenant.widget_key);
-        let links = Links {
-            resume: format!("{base}/c/{key}?resume_token={NO_TOKEN}"),
-            unsubscribe: format!("{base}/api/v1/widget/{key}/unsubscribe?token={NO_TOKEN}"),
-        };
-        let language = Language::for_visitor(
-            batch.visitor.locale.as_deref(),
-            batch.tenant.settings.branding.language,
-        );
+        let links = Links::of(&self.public_url, batch, NO_TOKEN, NO_TOKEN);
+        let language = language_of(batch);
         let context = EmailContext::new(batch, links, language, batch.visitor.email_confirmed);
         let parts = match template {
             Some(template) => self

@@ -30,6 +30,33 @@ pub struct Links {
     pub unsubscribe: String,
 }
 
+impl Links {
+    /// The links of `batch`'s email on the installation at `public_url`, carrying these tokens.
+    pub fn of(
+        public_url: &str,
+        batch: &UnreadBatch,
+        resume_token: &str,
+        unsubscribe_token: &str,
+    ) -> Self {
+        let base = public_url.trim_end_matches('/');
+        let key = &batch.tenant.widget_key;
+        Self {
+            resume: format!("{base}/c/{key}?resume_token={resume_token}"),
+            unsubscribe: format!(
+                "{base}/api/v1/widget/{key}/unsubscribe?token={unsubscribe_token}"
+            ),
+        }
+    }
+}
+
+/// The language `batch`'s email is written in: the visitor's, else the tenant's.
+pub fn language_of(batch: &UnreadBatch) -> Language {
+    Language::for_visitor(
+        batch.visitor.locale.as_deref(),
+        batch.tenant.settings.branding.language,
+    )
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Line {
     pub author: String,

@@ -15,7 +15,7 @@ use handlebars::Handlebars;
 use tandem_core::tenant::{EmailParts, Language};
 
 pub use budget::{MAX_OUTPUT_BYTES, RENDER_TIME};
-pub use context::{EmailContext, Line, Links};
+pub use context::{EmailContext, Line, Links, language_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -9,7 +9,7 @@ use crate::automation::{ClosedFacts, DialogContext, RequestFacts, Staff, TenantF
 use crate::chat::{Category, chat_with_visitor};
 use crate::clock::Timestamp;
 use crate::delivery::{UnreadBatch, batch_of};
-use crate::entity::{chat, delivery, message, user};
+use crate::entity::{chat, delivery, message, user, visitor};
 use crate::error::CoreResult;
 use crate::ids::{MessageId, TenantId};
 use crate::message::MessageChannel;
@@ -124,11 +124,14 @@ pub(super) async fn closed_chats(
         .filter(chat::Column::Category.eq(Category::Closed))
         .order_by_desc(chat::Column::LastMessageAt)
         .limit(TRIAL_CASES)
+        .find_also_related(visitor::Entity)
         .all(db)
         .await?;
     let mut cases = Vec::with_capacity(chats.len());
-    for row in chats {
-        let (row, visitor) = chat_with_visitor(db, tenant, row.id).await?;
+    for (row, visitor) in chats {
+        let Some(visitor) = visitor else {
+            continue;
+        };
         let closed_at = Timestamp::from_millis(row.closed_at.unwrap_or(row.last_message_at));
         let closed_by = match row.operator_id {
             Some(id) => user::Entity::find_by_id(id)

@@ -16,7 +16,6 @@ use crate::ids::{ChatId, TenantId};
 use crate::message::vet_request;
 use crate::outbox::clamp_timeout;
 use crate::services::Deps;
-use crate::tenant::EmailParts;
 
 /// Runs the trial of `plugin`, of `tenant`, at `now`.
 pub(crate) async fn replay(
@@ -355,7 +354,11 @@ impl Replay<'_> {
             .await;
         let mut rendered = None;
         let (outcome, effect) = match &tried.result {
-            Ok(Some(template)) => match self.render(case, Some(template.clone())).await {
+            Ok(Some(template)) => match self
+                .preview
+                .preview(&case.batch, Some(template.clone()))
+                .await
+            {
                 Ok(email) => {
                     let effect = format!("its template: subject “{}”", shown(&email.subject));
                     rendered = Some(email);
@@ -382,7 +385,7 @@ impl Replay<'_> {
         }
         let email = match email {
             Some(email) => email,
-            None => match self.render(case, None).await {
+            None => match self.preview.preview(&case.batch, None).await {
                 Ok(email) => email,
                 Err(reason) => {
                     let effect =
@@ -408,14 +411,6 @@ impl Replay<'_> {
             Err(reason) => (TrialOutcome::Failed, failed(reason)),
         };
         self.push(&line, tried, outcome, effect);
-    }
-
-    async fn render(
-        &self,
-        case: &UnreadCase,
-        template: Option<EmailParts>,
-    ) -> Result<EmailSummary, String> {
-        self.preview.preview(&case.batch, template).await
     }
 }
 
