@@ -25,14 +25,16 @@ impl Replying {
         Self::with(db, &[]).await
     }
 
-    /// With Tandem's own SMTP listener for the inbound domain, on this port.
+    /// With Tandem's own SMTP listener for the inbound domain, on the port it took (bound on
+    /// port 0: a port picked beforehand can be taken by another test before Tandem binds it).
     async fn with_smtp_listener(db: TestDatabase) -> (Self, u16) {
-        let port = support::browser::free_port();
-        let bind = format!("127.0.0.1:{port}");
-        (
-            Self::with(db, &[("TANDEM_INBOUND_SMTP_BIND", bind.as_str())]).await,
-            port,
-        )
+        let replying = Self::with(db, &[("TANDEM_INBOUND_SMTP_BIND", "127.0.0.1:0")]).await;
+        let port = replying
+            .live
+            .server
+            .inbound_smtp_port()
+            .expect("the inbound SMTP listener is bound");
+        (replying, port)
     }
 
     async fn with(db: TestDatabase, extra: &[(&str, &str)]) -> Self {

@@ -17,6 +17,8 @@ pub struct InProcess {
     pub base_url: String,
     /// The services the server runs on (tenants are created through them).
     pub tandem: Tandem,
+    /// Where the inbound SMTP listener took its port, when the settings asked for one.
+    pub inbound_smtp: Option<std::net::SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -45,7 +47,7 @@ impl InProcess {
         let app = startup::Application::build(&config, services)
             .await
             .expect("the server binds");
-        startup::inbound_smtp(&config, &tandem)
+        let inbound_smtp = startup::inbound_smtp(&config, &tandem)
             .await
             .expect("the inbound SMTP listener");
         let base_url = format!("http://{}", app.local_addr().expect("an address"));
@@ -56,6 +58,7 @@ impl InProcess {
         Self {
             base_url,
             tandem,
+            inbound_smtp,
             stop: Some(stop),
             running: Some(running),
         }

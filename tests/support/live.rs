@@ -67,6 +67,14 @@ impl Node {
         format!("{}{path}", self.base_url())
     }
 
+    /// The port Tandem's inbound SMTP listener took (served in process only).
+    pub fn inbound_smtp_port(&self) -> Option<u16> {
+        match self {
+            Self::InProcess(node) => node.inbound_smtp.map(|addr| addr.port()),
+            Self::Process(_) => None,
+        }
+    }
+
     /// What the server printed (nothing is captured from a server in process).
     pub fn stdout(&self) -> String {
         match self {
