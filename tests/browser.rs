@@ -187,7 +187,7 @@ impl Stage {
     async fn mails(&self, count: usize) -> anyhow::Result<Vec<String>> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let mails = self.smtp.received();
+            let mails = self.smtp.to_visitors();
             if mails.len() >= count {
                 return Ok(mails
                     .into_iter()

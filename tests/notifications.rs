@@ -1,6 +1,7 @@
 //! Unread replies reach the visitor's email from the real server: the night visitor's story end
 //! to end, over SMTP on loopback, and the development mailbox when no SMTP is configured.
 
+mod operator_alerts;
 mod support;
 
 use std::time::Duration;
@@ -40,9 +41,10 @@ impl Mailing {
         Self { live, smtp }
     }
 
+    /// The mails to visitors, once `count` have come.
     async fn mails(&self, count: usize) -> Vec<String> {
         for _ in 0..100 {
-            let mails = self.smtp.received();
+            let mails = self.smtp.to_visitors();
             if mails.len() >= count {
                 return mails
                     .into_iter()
@@ -145,7 +147,7 @@ async fn the_night_visitor_gets_the_unread_reply_by_email_and_comes_back(m: Mail
 
     // Exactly one mail, and the log says so.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(m.smtp.received().len(), 1);
+    assert_eq!(m.smtp.to_visitors().len(), 1);
     let log = live.delivery_log(&live.acme).await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["status"], "sent");
@@ -337,7 +339,7 @@ async fn a_worker_killed_mid_delivery_is_taken_over(m: Mailing) {
     let mails = m.mails(1).await;
     assert!(mails[0].contains("Answer"));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(m.smtp.received().len(), 1, "sent once");
+    assert_eq!(m.smtp.to_visitors().len(), 1, "sent once");
     second.kill().await.unwrap();
     let log = live.delivery_log(&live.acme).await;
     assert_eq!(log.len(), 1, "{log:?}");
@@ -395,19 +397,19 @@ async fn an_unread_reply_waits_the_default_five_minutes(db: TestDatabase) {
     clock.advance(Duration::from_secs(5 * 60 - 1));
     // Two turns of the sweep: a mail sent early would be here by now.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(smtp.received().is_empty(), "mailed before the timeout");
+    assert!(smtp.to_visitors().is_empty(), "mailed before the timeout");
 
     clock.advance(Duration::from_secs(1));
     let mut mailed = false;
     for _ in 0..100 {
-        if !smtp.received().is_empty() {
+        if !smtp.to_visitors().is_empty() {
             mailed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(mailed, "mailed within 10 s of the timeout");
-    assert!(smtp.received()[0].data.contains("Yes, ten to four."));
+    assert!(smtp.to_visitors()[0].data.contains("Yes, ten to four."));
     // The mail reaches the sink a moment before its delivery is recorded.
     let mut log = Vec::new();
     for _ in 0..50 {

@@ -596,6 +596,74 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
     router_posts_to_a_real_receiver_signed(p, "channel_router").await;
 }
 
+/// An offline request at night: the channel router posts the alert, signed, to the team's chat
+/// and the operators are alerted as well; a plugin that would send it where the tenant did not
+/// allow is refused, and the operators are alerted as if it had no opinion.
+async fn alerts_go_where_a_plugin_routes_them_signed(p: Plugged) {
+    let live = &p.live;
+    let receiver = Receiver::start().await;
+    for (company, path) in [(&live.acme, "/acme"), (&live.globex, "/globex")] {
+        live.update_settings(company, json!({"webhook_urls": [receiver.url(path)]}))
+            .await;
+    }
+    p.install(&live.acme, "channel_router").await;
+    let hostile = p.install_hostile(&live.globex).await;
+    let mut acme_desk = live.operator_socket(&live.acme.admin_token).await;
+    let mut globex_desk = live.operator_socket(&live.globex.admin_token).await;
+
+    let vera = live.visitor(&live.acme).await;
+    let chat = live
+        .offline_request(&vera, "Vera", "vera@example.org", "Do you ship to Oslo?")
+        .await;
+    let posts = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let post = &posts[0];
+    assert_eq!(post.path, "/acme");
+    let body: Value = serde_json::from_slice(&post.body).expect("a JSON body");
+    assert_eq!(body["chat_id"], chat.as_str());
+    assert_eq!(
+        body["text"],
+        format!(
+            "Vera left an offline request: \"Do you ship to Oslo?\" https://chat.example.com/app#chat={chat}"
+        )
+    );
+    let (_, secret) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/webhook-secret",
+            Some(&live.acme.admin_token),
+            None,
+        )
+        .await;
+    let secret = secret["secret"].as_str().expect("a secret");
+    assert_eq!(
+        post.header("x-tandem-signature"),
+        Some(expected_signature(secret, &post.body).as_str())
+    );
+    // The router keeps Tandem's own alert beside the post.
+    let alert = acme_desk.expect("operator.alert").await;
+    assert_eq!(alert["alert"]["chat_id"], chat.as_str());
+
+    // Globex's hostile plugin would post its alert to a cloud metadata address.
+    globex_desk.send(json!({"type": "ping"})).await;
+    let stealer = live.visitor(&live.globex).await;
+    let stolen = live
+        .offline_request(&stealer, "stealer", "stealer@example.org", "Hello?")
+        .await;
+    let alert = globex_desk.expect("operator.alert").await;
+    assert_eq!(
+        alert["alert"]["chat_id"],
+        stolen.as_str(),
+        "alerted all the same"
+    );
+    // The refusal is the plugin's failure, in its log.
+    let refused = |l: &Value| mentions(l, "not among the tenant's webhook URLs");
+    assert!(p.log_has(&live.globex, &hostile, refused).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let posts = receiver.requests();
+    assert_eq!(posts.len(), 1, "nothing posted for Globex: {posts:?}");
+}
+
 /// The JavaScript twin of the channel router, through the server as the Rust one.
 async fn the_javascript_channel_router_posts_like_the_rust_one(p: Plugged) {
     router_posts_to_a_real_receiver_signed(p, "channel_router_js").await;
@@ -1433,7 +1501,10 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
 
     // Globex's own cases, one of them the visitor the hostile plugin loops for, and a closed
     // chat whose summary it would post where Globex did not allow.
+    let mut globex_workspace = live.operator_socket(&live.globex.admin_token).await;
     for name in ["assigner", "loop", "stealer"] {
+        // The server closes a silent socket after a couple of seconds.
+        globex_workspace.send(json!({"type": "ping"})).await;
         let visitor = live.visitor(&live.globex).await;
         let chat = live
             .offline_request(&visitor, name, &format!("{name}@example.org"), "Hello?")
@@ -1449,6 +1520,10 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
+    }
+    // Their alerts went out before the plugin came: only the trial calls it.
+    for _ in 0..3 {
+        globex_workspace.expect("operator.alert").await;
     }
     let hostile = p.install_hostile(&live.globex).await;
     let (status, trial) = live
@@ -1488,9 +1563,53 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         .iter()
         .filter_map(|u| u["hook"].as_str())
         .collect();
-    for hook in ["operator_alert", "route_notification"] {
-        assert!(untried.contains(&hook), "{hook} untried: {trial:#}");
-    }
+    assert_eq!(
+        untried,
+        ["offline_timeout", "email_template", "route_notification"],
+        "Globex delivered no unread replies: {trial:#}"
+    );
+    // Each request's alert too: the stealer's would go where Globex did not allow.
+    let alerts: Vec<&Value> = trial["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["hook"] == "operator_alert")
+        .collect();
+    assert_eq!(alerts.len(), 3, "{trial:#}");
+    let alert_of = |name: &str| {
+        alerts
+            .iter()
+            .find(|r| r["input"]["context"]["visitor"]["name"] == name)
+            .unwrap_or_else(|| panic!("no alert of {name}: {trial:#}"))
+    };
+    let stolen = alert_of("stealer");
+    assert_eq!(stolen["outcome"], "failed", "{stolen:#}");
+    assert!(
+        stolen["effect"]
+            .as_str()
+            .unwrap()
+            .contains("not among the tenant's webhook URLs"),
+        "{stolen:#}"
+    );
+    assert_eq!(stolen["case"], "stealer left an offline request: “Hello?”");
+    assert_eq!(alert_of("loop")["outcome"], "failed", "{trial:#}");
+    let kept = alert_of("assigner");
+    assert_eq!(kept["outcome"], "no_opinion", "{kept:#}");
+    assert!(
+        kept["effect"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tandem's own: alert the operators"),
+        "{kept:#}"
+    );
+    assert!(
+        kept["input"]["alert"]["workspace_url"]
+            .as_str()
+            .is_some_and(
+                |u| u.ends_with(&format!("/app#chat={}", kept["chat_id"].as_str().unwrap()))
+            ),
+        "{kept:#}"
+    );
     let closed = trial["runs"]
         .as_array()
         .expect("runs")
@@ -1555,6 +1674,7 @@ tandem_testkit::on_both_databases!(
     a_template_that_does_not_render_still_mails_and_is_logged,
     uploads_that_are_not_plugins_are_refused_and_change_nothing,
     the_channel_router_posts_to_a_real_receiver_signed,
+    alerts_go_where_a_plugin_routes_them_signed,
     routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes,
     plugin_templates_that_would_crash_the_server_fall_back_and_count,
     a_plugin_sleeping_inside_wasi_is_cut_off_and_counted,

@@ -85,7 +85,7 @@ impl Replying {
 
     async fn first_mail(&self) -> String {
         for _ in 0..150 {
-            if let Some(mail) = self.smtp.received().into_iter().next() {
+            if let Some(mail) = self.smtp.to_visitors().into_iter().next() {
                 return mail.data;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::alert::OperatorAlert;
 use crate::chat::Chat;
 use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
@@ -56,6 +57,11 @@ pub enum DomainEvent {
         #[serde(default)]
         operator: Option<OperatorName>,
     },
+    /// An alert routed to the tenant's operators: the workspace sounds it.
+    OperatorAlert {
+        tenant: TenantId,
+        alert: OperatorAlert,
+    },
     /// Credentials stopped working: one operator's (deactivated) or, with `user: None`, the
     /// whole tenant's (suspended). Open sockets of theirs must close.
     AccessRevoked {
@@ -77,6 +83,7 @@ impl DomainEvent {
             | Self::PresenceChanged { tenant, .. }
             | Self::AvailabilityChanged { tenant, .. }
             | Self::Typing { tenant, .. }
+            | Self::OperatorAlert { tenant, .. }
             | Self::AccessRevoked { tenant, .. } => *tenant,
         }
     }

@@ -92,3 +92,5 @@ id_type!(/// One line of a plugin's log.
     PluginLogId);
 id_type!(/// One webhook post a plugin chose for a batch of unread replies (with its retries).
     WebhookCallId);
+id_type!(/// An alert for a tenant's operators: a new offline request, a visitor waiting long.
+    AlertId);

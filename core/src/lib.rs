@@ -2,6 +2,7 @@
 //! outbox, as services over SeaORM. Nothing here knows of HTTP, job queues, wasm or SMTP: those
 //! reach the domain through the ports in [`services::Ports`].
 
+pub mod alert;
 pub mod automation;
 pub mod chat;
 pub mod clock;

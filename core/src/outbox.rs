@@ -16,7 +16,7 @@ pub use crate::automation::DialogContext;
 use crate::clock::Timestamp;
 use crate::entity::outbox;
 use crate::error::CoreResult;
-use crate::ids::{ChatId, MessageId, OutboxId, TenantId, WebhookCallId};
+use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, WebhookCallId};
 use crate::services::Deps;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -75,6 +75,12 @@ pub trait NotificationScheduler: Send + Sync + 'static {
 
     /// Enqueues a stored webhook post, due now. Without a queue the sweep posts it.
     async fn schedule_webhook(&self, _id: WebhookCallId) -> Result<(), ScheduleError> {
+        Ok(())
+    }
+
+    /// Enqueues the routing of an alert just raised, due now. Without a queue the sweep routes
+    /// it.
+    async fn schedule_alert(&self, _id: AlertId) -> Result<(), ScheduleError> {
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::alert::AlertService;
 use crate::automation::{ConversationHooks, NoAutomation};
 use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
@@ -84,6 +85,7 @@ pub struct Tandem {
     pub presence: PresenceService,
     pub outbox: OutboxService,
     pub deliveries: DeliveryService,
+    pub alerts: AlertService,
     pub plugins: PluginService,
     pub inbound: crate::inbound::InboundService,
     pub dev_mails: crate::dev_mail::DevMailService,
@@ -120,6 +122,7 @@ impl Tandem {
             presence: PresenceService::new(deps.clone()),
             outbox: OutboxService::new(deps.clone()),
             deliveries: DeliveryService::new(deps.clone()),
+            alerts: AlertService::new(deps.clone()),
             plugins: PluginService::new(deps),
             storage,
             clock,

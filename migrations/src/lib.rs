@@ -21,6 +21,7 @@ mod m20261128_000004_message_mail;
 mod m20261128_000005_plugin_settings;
 mod m20261128_000006_chat_triage;
 mod m20261128_000007_recent_offline_requests;
+mod m20261129_000001_operator_alerts;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_plugin_settings::Migration),
             Box::new(m20261128_000006_chat_triage::Migration),
             Box::new(m20261128_000007_recent_offline_requests::Migration),
+            Box::new(m20261129_000001_operator_alerts::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tandem_core::alert::{AlertReason, AlertRoute, AlertToRoute, ChosenAlertRoutes, OperatorAlert};
 use tandem_core::automation::{
     ClosedFacts, ConversationHooks, Decided, Priority, RequestDecision, RequestFacts, Staff,
     TenantFacts, WebhookPost, WidgetAvailability,
@@ -311,6 +312,43 @@ impl NotificationHooks for PluginRuntime {
             plugin,
         })
     }
+
+    async fn operator_alert(
+        &self,
+        claim: &AlertToRoute,
+        workspace_url: &str,
+    ) -> Option<ChosenAlertRoutes> {
+        let hook_ctx = dialog_context(&claim.ctx);
+        let alert = alert_of(&claim.alert, workspace_url);
+        let host = &self.host;
+        let urls = &claim.ctx.webhook_urls;
+        let (routes, plugin) = self
+            .first_opinion(
+                claim.ctx.tenant,
+                HookName::OperatorAlert,
+                |plugin, limits, settings| {
+                    let (hook_ctx, alert) = (hook_ctx.with_settings(settings), alert.clone());
+                    async move {
+                        let mut call = host
+                            .operator_alert(&plugin, limits, &hook_ctx, &alert)
+                            .await;
+                        // A webhook the tenant did not allow makes the whole answer refused:
+                        // the operators are alerted instead, and the plugin hears of it.
+                        if let Ok(Some(routes)) = &call.result
+                            && let Err(e) = alert_routes_allowed(routes, urls)
+                        {
+                            call.result = Err(e);
+                        }
+                        call
+                    }
+                },
+            )
+            .await?;
+        Some(ChosenAlertRoutes {
+            routes: alert_routes_of(routes),
+            plugin,
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -571,6 +609,49 @@ pub(crate) fn batch_context(batch: &UnreadBatch, now: Timestamp) -> HookContext 
             has_email: batch.visitor.email.is_some(),
         },
     }
+}
+
+/// An alert as the hook sees it.
+pub(crate) fn alert_of(alert: &OperatorAlert, workspace_url: &str) -> hooks::Alert {
+    hooks::Alert {
+        kind: match (alert.kind, alert.wait_minutes) {
+            (AlertReason::OfflineRequest, _) => hooks::AlertKind::OfflineRequest,
+            (AlertReason::LongWait, minutes) => hooks::AlertKind::LongWait {
+                minutes: minutes.unwrap_or(0),
+            },
+        },
+        preview: alert.preview.clone(),
+        workspace_url: workspace_url.to_owned(),
+    }
+}
+
+pub(crate) fn alert_routes_of(routes: Vec<hooks::AlertRoute>) -> Vec<AlertRoute> {
+    routes
+        .into_iter()
+        .map(|r| match r {
+            hooks::AlertRoute::Operators => AlertRoute::Operators,
+            hooks::AlertRoute::Webhook(w) => AlertRoute::Webhook {
+                url: w.url,
+                body: w.body,
+            },
+            hooks::AlertRoute::Skip { reason } => AlertRoute::Skip { reason },
+        })
+        .collect()
+}
+
+/// An alert's webhooks go only to the tenant's allowed URLs.
+pub(crate) fn alert_routes_allowed(
+    routes: &[hooks::AlertRoute],
+    urls: &[String],
+) -> Result<(), CallError> {
+    let webhooks: Vec<hooks::Webhook> = routes
+        .iter()
+        .filter_map(|r| match r {
+            hooks::AlertRoute::Webhook(w) => Some(w.clone()),
+            _ => None,
+        })
+        .collect();
+    webhooks_allowed(&webhooks, urls)
 }
 
 /// Webhooks go only to the tenant's allowed URLs.

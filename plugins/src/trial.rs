@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use tandem_core::alert::{AlertRoute, AlertToRoute};
 use tandem_core::automation::{
     ClosedFacts, DialogContext, RequestDecision, RequestFacts, Staff, TenantFacts, WebhookPost,
     WidgetAvailability,
@@ -20,9 +21,9 @@ use crate::error::CallError;
 use crate::host::{Call, CompiledPlugin};
 use crate::limits::CallLimits;
 use crate::runtime::{
-    PluginRuntime, allowed, batch_context, closed_chat, decision_of, dialog_context,
-    offline_request, posts_of, rendered_email, routes_of, shown_widget, tenant_context,
-    unread_messages, webhooks_allowed,
+    PluginRuntime, alert_of, alert_routes_allowed, alert_routes_of, allowed, batch_context,
+    closed_chat, decision_of, dialog_context, offline_request, posts_of, rendered_email, routes_of,
+    shown_widget, tenant_context, unread_messages, webhooks_allowed,
 };
 
 impl PluginRuntime {
@@ -150,6 +151,29 @@ impl TrialRunner for PluginRuntime {
             |compiled, limits| async move { host.chat_closed(&compiled, limits, &ctx, &chat).await },
             |webhooks| webhooks_allowed(webhooks, &urls),
             posts_of,
+        )
+        .await
+    }
+
+    async fn operator_alert(
+        &self,
+        plugin: &TrialPlugin,
+        claim: &AlertToRoute,
+        workspace_url: &str,
+    ) -> Tried<Vec<AlertRoute>> {
+        let urls = claim.ctx.webhook_urls.clone();
+        let ctx = dialog_context(&claim.ctx).with_settings(&plugin.plugin.settings);
+        let alert = alert_of(&claim.alert, workspace_url);
+        let input = json!({ "context": ctx, "alert": alert });
+        let host = self.host();
+        self.tried(
+            plugin,
+            input,
+            |compiled, limits| async move {
+                host.operator_alert(&compiled, limits, &ctx, &alert).await
+            },
+            |routes| alert_routes_allowed(routes, &urls),
+            alert_routes_of,
         )
         .await
     }

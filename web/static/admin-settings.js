@@ -33,6 +33,8 @@ export async function settingsPane(ctx) {
     site: input("site_url", { type: "url", value: settings.site_url || "", placeholder: "https://www.example.com" }),
     sender: input("mail_from_name", { value: settings.mail_from_name || "", maxlength: "100", placeholder: ctx.tenant.name }),
     anySender: input("replies_from_any_sender", { type: "checkbox", checked: Boolean(settings.replies_from_any_sender) }),
+    longWait: input("long_wait_alert_mins", { type: "number", min: "0", max: "1440", value: String(settings.long_wait_alert_mins) }),
+    digest: input("alert_digest_mins", { type: "number", min: "0", max: "1440", value: String(settings.alert_digest_mins) }),
   };
   const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
   const preview = widgetPreview(ctx.me.name);
@@ -61,13 +63,18 @@ export async function settingsPane(ctx) {
     field("Emails come from", f.sender, "The sender's name visitors see on unread-reply emails; your company's name when empty."),
     el("div", { class: "field" }, el("label", { class: "row", for: f.anySender.id }, f.anySender, "Take email replies from any sender"),
       el("small", {}, "Off: only the address the email went to may answer it. On: anyone with the email can (a forwarded mail, the visitor's other address); operators see who wrote.")),
+    el("h2", {}, "Alerts for operators"),
+    el("p", { class: "muted" }, "Every offline request alerts your operators: online ones in the workspace, the others by email."),
+    el("div", { class: "row" },
+      field("Alert when a visitor waits (minutes)", f.longWait, "A visitor unanswered this long alerts the operators (default 5; 0: never)."),
+      field("Email digest at most every (minutes)", f.digest, "Operators who are not online get one email per interval with every alert since their last (default 15; 0: no email).")),
     el("h2", {}, "Widget"),
     el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
     field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
     el("h2", {}, "Integration"),
     field("Your website", f.site, "Where the widget is embedded: the chat page emails link to offers to continue there."),
     field("Allowed widget origins (one per line)", f.origins, "Empty: any site may embed the widget. Example: https://www.example.com"),
-    field("Webhook URLs (one per line)", f.webhooks, "Plugins may route unread replies only to these."),
+    field("Webhook URLs (one per line)", f.webhooks, "Plugins may post to these only: unread replies, alerts for operators, closed chats."),
     result, el("div", {}, save));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -77,6 +84,7 @@ export async function settingsPane(ctx) {
         offline_timeout_secs: Number(f.offline.value), presence_grace_secs: Number(f.grace.value), branding: branding(),
         allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value), site_url: f.site.value.trim(),
         mail_from_name: f.sender.value.trim(), replies_from_any_sender: f.anySender.checked,
+        long_wait_alert_mins: Number(f.longWait.value), alert_digest_mins: Number(f.digest.value),
       });
       report(result, null, "Saved. Widgets pick the new look up on their next page load.");
     } catch (e) { report(result, e); } finally { save.disabled = false; }

@@ -1,5 +1,10 @@
-// Opt-in alerts for the operator: a short tone and a desktop notification.
-import { state } from "./app-state.js";
+// Alerts for the operator: the alert bar (offline requests and long waits, as the server raises
+// them), and, opt-in, a short tone and a desktop notification.
+import { clock, el } from "./console.js";
+import { state, ui } from "./app-state.js";
+
+// The bar shows this many alerts; the rest are counted.
+const SHOWN = 3;
 
 export async function toggleAlerts(on) {
   state.alerts = on;
@@ -7,7 +12,8 @@ export async function toggleAlerts(on) {
   if (on && "Notification" in window && Notification.permission === "default") await Notification.requestPermission();
 }
 
-export function alertOperator(text) {
+// A tone and a desktop notification (when the tab is hidden); clicking it opens `chatId`.
+export function alertOperator(text, chatId) {
   if (!state.alerts) return;
   try {
     const audio = new AudioContext();
@@ -21,6 +27,43 @@ export function alertOperator(text) {
     tone.stop(audio.currentTime + 0.35);
   } catch { /* no audio here */ }
   if ("Notification" in window && Notification.permission === "granted" && document.visibilityState !== "visible") {
-    new Notification("Tandem", { body: text, tag: "tandem" });
+    const note = new Notification("Tandem", { body: text, tag: chatId ? `tandem-${chatId}` : "tandem" });
+    if (chatId) note.onclick = () => { window.focus(); location.hash = `chat=${chatId}`; note.close(); };
   }
+}
+
+// What one alert says, in a line.
+export function headline(alert) {
+  const who = alert.visitor_name || "A visitor";
+  if (alert.kind === "offline_request") return `${who} left an offline request`;
+  const minutes = alert.wait_minutes;
+  return minutes ? `${who} has waited ${minutes} minute${minutes === 1 ? "" : "s"} for an answer` : `${who} is waiting for an answer`;
+}
+
+// An alert the server raised: into the bar (newest first; one per chat), and sounded.
+export function onAlert(alert) {
+  state.alertFeed = [alert, ...state.alertFeed.filter((a) => a.chat_id !== alert.chat_id)];
+  renderAlertBar();
+  alertOperator(`${headline(alert)}: ${alert.preview.slice(0, 80)}`, alert.chat_id);
+}
+
+// Opening a chat answers its alert.
+export function dismissAlerts(chatId) {
+  const before = state.alertFeed.length;
+  state.alertFeed = state.alertFeed.filter((a) => a.chat_id !== chatId);
+  if (state.alertFeed.length !== before) renderAlertBar();
+}
+
+export function renderAlertBar() {
+  const feed = state.alertFeed;
+  ui.alertBar.hidden = feed.length === 0;
+  const rows = feed.slice(0, SHOWN).map((alert) => el("li", { class: `alert-row alert-row--${alert.kind}`, dataset: { chatId: alert.chat_id } },
+    el("span", { class: "alert-row__badge" }, alert.kind === "offline_request" ? "Offline request" : "Waiting"),
+    el("span", { class: "alert-row__text" },
+      el("strong", {}, headline(alert)), " ",
+      el("span", { class: "muted" }, `${clock(alert.created_at)} · “${alert.preview.slice(0, 120)}”`)),
+    el("a", { class: "button", href: `#chat=${alert.chat_id}` }, "Open"),
+    el("button", { class: "link", type: "button", "aria-label": `Dismiss: ${headline(alert)}`, onclick: () => dismissAlerts(alert.chat_id) }, "Dismiss")));
+  const more = feed.length > SHOWN ? el("li", { class: "muted alert-row__more" }, `and ${feed.length - SHOWN} more`) : null;
+  ui.alertBar.replaceChildren(...rows, ...(more ? [more] : []));
 }

@@ -1,6 +1,7 @@
 // The open dialog: the whole history, marks, earlier texts, and the reply box.
 import { api, clock, el } from "./console.js";
 import { mergeMessage, uuid } from "./shared.js";
+import { dismissAlerts } from "./app-alerts.js";
 import { renderLists, triage } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
@@ -9,6 +10,7 @@ export async function openChat(id, { focus = true } = {}) {
   state.chats.set(chat.id, chat);
   if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
+  dismissAlerts(id);
   state.messages = new Map(messages.map((m) => [m.id, m]));
   ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });
   // A long dialog comes newest first; older pages on demand (the button, or scrolling up).

@@ -1,5 +1,5 @@
 // What the operator socket says, applied to the lists and the open dialog.
-import { alertOperator } from "./app-alerts.js";
+import { alertOperator, onAlert } from "./app-alerts.js";
 import { renderEntry, renderHead, upsert } from "./app-dialog.js";
 import { renderLists } from "./app-lists.js";
 import { state, ui, visitorName } from "./app-state.js";
@@ -10,7 +10,7 @@ export function onFrame(frame) {
     case "chat.updated": {
       const before = state.chats.get(frame.chat.id);
       state.chats.set(frame.chat.id, frame.chat);
-      if (frame.chat.category === "waiting" && before?.category !== "waiting") alertOperator(`${visitorName(frame.chat)} is waiting for a reply`);
+      if (frame.chat.category === "waiting" && before?.category !== "waiting") alertOperator(`${visitorName(frame.chat)} is waiting for a reply`, frame.chat.id);
       renderLists();
       if (frame.chat.id === state.selected) renderHead();
       break;
@@ -21,7 +21,7 @@ export function onFrame(frame) {
       const chat = state.chats.get(frame.message.chat_id);
       if (chat && frame.type === "message.created") {
         chat.last_message_at = frame.message.created_at;
-        if (frame.message.author === "visitor" && chat.operator_id && chat.operator_id === state.me.id && frame.message.chat_id !== state.selected) alertOperator(`${visitorName(chat)}: ${frame.message.body.slice(0, 80)}`);
+        if (frame.message.author === "visitor" && chat.operator_id && chat.operator_id === state.me.id && frame.message.chat_id !== state.selected) alertOperator(`${visitorName(chat)}: ${frame.message.body.slice(0, 80)}`, chat.id);
         renderLists();
       }
       if (frame.message.chat_id === state.selected && frame.message.author === "visitor") ui.typing.textContent = "";
@@ -41,6 +41,9 @@ export function onFrame(frame) {
         clearTimeout(typingTimer);
         typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);
       }
+      break;
+    case "operator.alert":
+      onAlert(frame.alert);
       break;
     default:
       break;

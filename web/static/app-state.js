@@ -20,6 +20,7 @@ export const state = {
   messages: new Map(), // of the selected chat: id -> Message
   earlier: new Map(), // message id -> [EarlierText], once asked for
   alerts: localStorage.getItem("tandem:alerts") === "on",
+  alertFeed: [], // the server's alerts not yet acted on, newest first
   socket: null,
   draftClientId: null,
 };

@@ -1,10 +1,10 @@
 // The operator workspace: the queue and the chats in their categories, live, and the dialog.
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
-import { toggleAlerts } from "./app-alerts.js";
-import { markRead, refreshChat } from "./app-dialog.js";
+import { renderAlertBar, toggleAlerts } from "./app-alerts.js";
+import { markRead, openChat, refreshChat } from "./app-dialog.js";
 import { onFrame } from "./app-events.js";
 import { renderLists } from "./app-lists.js";
-import { state, ui } from "./app-state.js";
+import { CATEGORIES, state, ui } from "./app-state.js";
 
 const root = $("#root");
 
@@ -20,6 +20,23 @@ async function main() {
   });
   setInterval(renderLists, 30000); // waiting times
   document.addEventListener("visibilitychange", markRead);
+  // `#chat=<id>`: the links in alert mails, webhooks and notifications open that dialog.
+  window.addEventListener("hashchange", openLinkedChat);
+  openLinkedChat();
+}
+
+async function openLinkedChat() {
+  const id = new URLSearchParams(location.hash.slice(1)).get("chat");
+  if (!id) return;
+  try {
+    await openChat(id);
+    const chat = state.chats.get(id);
+    const tab = CATEGORIES.find((c) => c.match(chat));
+    if (tab) { state.tab = tab.id; state.pinnedTab = tab.id; renderLists(); }
+  } catch (e) {
+    ui.connection.textContent = `That chat could not be opened: ${e.message}`;
+  }
+  history.replaceState(null, "", location.pathname + location.search);
 }
 
 function buildLayout() {
@@ -31,6 +48,7 @@ function buildLayout() {
   ui.list = el("ul", { class: "chats", id: "chat-list", "aria-label": "Chats" });
   ui.empty = el("li", { class: "empty" }, "No chats here.");
   ui.dialog = el("section", { class: "dialog", "aria-label": "Dialog" }, el("p", { class: "placeholder" }, "Choose a chat."));
+  ui.alertBar = el("ul", { class: "alert-bar", id: "alert-bar", role: "log", "aria-live": "assertive", "aria-label": "Alerts", hidden: true });
   root.replaceChildren(
     el("header", { class: "top" },
       el("span", { class: "top__brand" }, "Tandem"), el("span", {}, "Workspace"), ui.connection,
@@ -39,6 +57,7 @@ function buildLayout() {
       el("label", {}, el("span", {}, state.me.name), status),
       state.me.role === "admin" ? el("a", { href: "/admin" }, "Admin console") : null,
       el("button", { class: "button button--quiet", type: "button", onclick: signOut }, "Log out")),
+    ui.alertBar,
     el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, ui.tabs, ui.list), ui.dialog));
 }
 

@@ -86,12 +86,12 @@ pub enum DeliverError {
 
 #[derive(Clone)]
 pub struct Deliverer {
-    tandem: Tandem,
-    mailer: Arc<dyn Mailer>,
+    pub(crate) tandem: Tandem,
+    pub(crate) mailer: Arc<dyn Mailer>,
     templates: Arc<Templates>,
-    hooks: Arc<dyn NotificationHooks>,
+    pub(crate) hooks: Arc<dyn NotificationHooks>,
     webhooks: WebhookPoster,
-    settings: Arc<DeliverySettings>,
+    pub(crate) settings: Arc<DeliverySettings>,
     /// The domain whose mail reaches Tandem (`TANDEM_INBOUND_DOMAIN`): each mail then carries
     /// a `Reply-To` of its dialog there.
     inbound_domain: Option<Arc<str>>,
@@ -174,23 +174,11 @@ impl Deliverer {
         batch: &UnreadBatch,
         completion: Completion,
     ) -> Result<Option<Vec<WebhookCallId>>, DeliverError> {
-        let started = std::time::Instant::now();
-        let mut wait = RECORD_RETRY_FIRST;
-        loop {
-            match self
-                .tandem
-                .deliveries
-                .complete(batch, completion.clone())
-                .await
-            {
-                Err(CoreError::Storage(e)) if started.elapsed() < RECORD_PATIENCE => {
-                    tracing::warn!(chat = %batch.chat, error = %e, "cannot record a delivery; trying again");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RECORD_RETRY_MAX);
-                }
-                recorded => return Ok(recorded?),
-            }
-        }
+        let tandem = &self.tandem;
+        Ok(patiently("a delivery", || {
+            tandem.deliveries.complete(batch, completion.clone())
+        })
+        .await?)
     }
 
     /// Makes one attempt at webhook post `id`. Safe from several workers at once.
@@ -556,6 +544,28 @@ impl Plan {
     }
 }
 
+/// `write`, tried again while the store refuses it (a restart, a failover), backing off to every
+/// few seconds, for as long as [`RECORD_PATIENCE`]: what was sent must be recorded, or it would
+/// be sent again.
+pub(crate) async fn patiently<T, F, Fut>(what: &str, mut write: F) -> Result<T, CoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CoreError>>,
+{
+    let started = std::time::Instant::now();
+    let mut wait = RECORD_RETRY_FIRST;
+    loop {
+        match write().await {
+            Err(CoreError::Storage(e)) if started.elapsed() < RECORD_PATIENCE => {
+                tracing::warn!(error = %e, "cannot record {what}; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RECORD_RETRY_MAX);
+            }
+            recorded => return recorded,
+        }
+    }
+}
+
 /// The name the company's mail comes from: the one its admin chose, else the company's.
 fn sender_name(batch: &UnreadBatch) -> String {
     let settings = &batch.tenant.settings;
@@ -566,7 +576,7 @@ fn sender_name(batch: &UnreadBatch) -> String {
 }
 
 /// 30 s, 1 min, 2 min, … at most an hour.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let secs = 30u64.saturating_mul(1 << attempt.saturating_sub(1).min(7));
     Duration::from_secs(secs.min(3600))
 }

@@ -2,9 +2,12 @@
 //! the [`deliver::Deliverer`] claims the chat's unread replies from core, renders one email for
 //! them, sends it through a [`mail::Mailer`] and records the outcome. Webhook posts that a tenant's
 //! plugin routes the batch to are stored with that outcome and posted, signed, by
-//! [`webhook::WebhookPoster`], each with its own retries.
+//! [`webhook::WebhookPoster`], each with its own retries. Alerts for operators are routed the same
+//! way, and mailed to operators who are not online as digests ([`alerts`]).
 
+pub mod alerts;
 pub mod deliver;
+mod digest_mail;
 pub mod inbound;
 pub mod inbound_smtp;
 pub mod mail;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tandem_core::Tandem;
 use tandem_core::delivery::{EmailSummary, UnreadBatch};
+use tandem_core::ids::ChatId;
 use tandem_core::plugin::EmailPreview;
 use tandem_core::tenant::EmailParts;
 
@@ -54,5 +55,9 @@ impl EmailPreview for EmailPreviewer {
             subject: parts.subject,
             text: parts.text,
         })
+    }
+
+    fn workspace_url(&self, chat: ChatId) -> String {
+        crate::alerts::workspace_link(&self.public_url, chat)
     }
 }

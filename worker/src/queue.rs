@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
-use tandem_core::ids::{OutboxId, WebhookCallId};
+use tandem_core::ids::{AlertId, OutboxId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
@@ -24,6 +24,7 @@ const POLL_EVERY: Duration = Duration::from_millis(250);
 pub enum Job {
     NotifyUnread { outbox: OutboxId },
     PostWebhook { webhook: WebhookCallId },
+    RouteAlert { alert: AlertId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,14 @@ async fn run(
             Ok(attempt.delivered)
         }
         Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
+        Job::RouteAlert { alert } => {
+            for webhook in deliverer.route_alert(*alert).await? {
+                if let Err(e) = queue.schedule_webhook(webhook).await {
+                    tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
+                }
+            }
+            Ok(Delivered::Sent)
+        }
     }
 }
 
@@ -179,6 +188,11 @@ impl NotificationScheduler for JobQueue {
 
     async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {
         self.push(Job::PostWebhook { webhook }, SystemTime::now())
+            .await
+    }
+
+    async fn schedule_alert(&self, alert: AlertId) -> Result<(), ScheduleError> {
+        self.push(Job::RouteAlert { alert }, SystemTime::now())
             .await
     }
 }

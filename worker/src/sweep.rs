@@ -1,6 +1,8 @@
 //! The sweep: finds outbox rows and webhook posts that are due (or whose worker died
-//! mid-delivery) and delivers them. It is the safety net under the job queue — a crash between a reply's commit and its
-//! enqueue, or a worker killed mid-job, still ends in exactly one email.
+//! mid-delivery) and delivers them; raises the long-wait alerts that are due, routes alerts
+//! whose routing was lost and mails the alert digests that are due. It is the safety net under
+//! the job queue — a crash between a reply's commit and its enqueue, or a worker killed
+//! mid-job, still ends in exactly one email.
 
 use std::time::Duration;
 
@@ -51,7 +53,37 @@ impl Sweep {
                 tracing::warn!(error = %e, %webhook, "webhook failed; the next sweep retries");
             }
         }
-        count
+        count.max(self.alerts().await)
+    }
+
+    /// Raises the long waits that are due, routes the alerts whose routing was lost (with
+    /// those just raised) and mails the digests that are due; how many of the busiest kind.
+    async fn alerts(&self) -> usize {
+        let alerts = &self.deliverer.tandem().alerts;
+        let raised = alerts.raise_long_waits(BATCH).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sweep cannot raise long-wait alerts");
+            Vec::new()
+        });
+        let unrouted = alerts.unrouted(BATCH).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sweep cannot read the alerts");
+            Vec::new()
+        });
+        for alert in &unrouted {
+            // Their webhooks are due now: the next pass posts them.
+            if let Err(e) = self.deliverer.route_alert(*alert).await {
+                tracing::warn!(error = %e, %alert, "alert not routed; the next sweep retries");
+            }
+        }
+        let digests = alerts.due_digests(BATCH).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the sweep cannot read the alert digests");
+            Vec::new()
+        });
+        for operator in &digests {
+            if let Err(e) = self.deliverer.send_digest(*operator).await {
+                tracing::warn!(error = %e, %operator, "alert digest not sent; the next sweep retries");
+            }
+        }
+        raised.len().max(unrouted.len()).max(digests.len())
     }
 
     /// Runs until `stop` turns true, finishing the delivery in hand.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::{AlertToRoute, ChosenAlertRoutes};
 use crate::clock::Timestamp;
 use crate::entity::delivery;
 use crate::ids::{ChatId, MessageId, OutboxId, PluginId, VisitorId};
@@ -213,6 +214,16 @@ pub trait NotificationHooks: Send + Sync + 'static {
         email: &EmailSummary,
         now: Timestamp,
     ) -> Option<ChosenRoutes>;
+
+    /// Where an alert for the operators goes: `None` for the operators themselves. Webhook
+    /// routes come back checked against the tenant's allowed URLs.
+    async fn operator_alert(
+        &self,
+        _alert: &AlertToRoute,
+        _workspace_url: &str,
+    ) -> Option<ChosenAlertRoutes> {
+        None
+    }
 }
 
 /// No plugins: every batch goes by email, with the tenant's template or the built-in one.
@@ -242,6 +253,20 @@ pub async fn bounded_routes(
     let answer = tokio::time::timeout(HOOKS_WAIT, hooks.routes(batch, email, now)).await;
     answer.unwrap_or_else(|_| {
         tracing::warn!(tenant = %batch.tenant.id, "the routing hooks took too long; the email was sent");
+        None
+    })
+}
+
+/// The hooks' routes for an alert, or none (the operators) when they take longer than
+/// [`HOOKS_WAIT`].
+pub async fn bounded_alert_routes(
+    hooks: &dyn NotificationHooks,
+    alert: &AlertToRoute,
+    workspace_url: &str,
+) -> Option<ChosenAlertRoutes> {
+    let answer = tokio::time::timeout(HOOKS_WAIT, hooks.operator_alert(alert, workspace_url)).await;
+    answer.unwrap_or_else(|_| {
+        tracing::warn!(tenant = %alert.ctx.tenant, "the alert hooks took too long; the operators were alerted");
         None
     })
 }

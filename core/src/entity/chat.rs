@@ -28,6 +28,10 @@ pub struct Model {
     /// Labels a tenant's plugin gave the chat: a JSON list of strings.
     pub tags: String,
     pub priority: Option<Priority>,
+    /// Since when the visitor has waited for an answer (the first of their unanswered messages).
+    pub waiting_since: Option<i64>,
+    /// When this wait becomes a long-wait alert; none once alerted, answered, or not wanted.
+    pub wait_alert_at: Option<i64>,
 }
 
 impl Model {

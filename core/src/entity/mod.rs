@@ -1,11 +1,14 @@
 //! SeaORM entities: one table each, and nothing else. Rules live in the services.
 
+pub mod alert_digest;
+pub mod alert_digest_item;
 pub mod chat;
 pub mod delivery;
 pub mod dev_mail;
 pub mod email_template;
 pub mod message;
 pub mod message_edit;
+pub mod operator_alert;
 pub mod operator_session;
 pub mod outbox;
 pub mod plugin;

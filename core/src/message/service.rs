@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
 
+use crate::alert::{long_wait_of, raise_offline_request};
 use crate::automation::{DialogContext, RequestDecision, RequestFacts, within_wait};
 use crate::chat::{
     Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
@@ -23,7 +24,7 @@ use crate::email::EmailAddress;
 use crate::entity::{chat, message, message_edit, outbox};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
-use crate::ids::{ChatId, MessageId, OutboxId, TenantId, UserId};
+use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId};
 use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::services::{Deps, WriteTxn};
@@ -47,6 +48,13 @@ pub struct MessageService {
     deps: Arc<Deps>,
 }
 
+/// The visitor's chat before their message (none yet, or its row), and the tenant's long-wait
+/// alert when the message starts a wait.
+struct ChatBefore {
+    row: Option<chat::Model>,
+    alert_after: Option<std::time::Duration>,
+}
+
 /// What one write did to the chat, for the events that follow the commit.
 struct Appended {
     message: message::Model,
@@ -56,6 +64,8 @@ struct Appended {
     outbox: Option<OutboxEntry>,
     /// Replies skipped for want of an address, due again now that the visitor left one.
     revived: Vec<OutboxEntry>,
+    /// The operators' alert the write raised (an offline request's), to be routed.
+    alert: Option<AlertId>,
 }
 
 impl MessageService {
@@ -109,6 +119,16 @@ impl MessageService {
             {
                 return same_sender(found, Author::Visitor, None);
             }
+            // Read only when this message may start the visitor's wait. (Should an operator
+            // answer between this read and the write, that new wait goes without its alert.)
+            let starts_wait = existing_chat.as_ref().is_none_or(|chat| !chat.unanswered);
+            let before = ChatBefore {
+                alert_after: match starts_wait {
+                    true => long_wait_of(&self.deps.db, actor.tenant).await?,
+                    false => None,
+                },
+                row: existing_chat,
+            };
             if attempt == 0 {
                 self.deps
                     .quotas
@@ -116,14 +136,7 @@ impl MessageService {
                     .await?;
             }
             match self
-                .append_visitor_message(
-                    actor,
-                    existing_chat,
-                    &body,
-                    client_id.as_ref(),
-                    &arrival,
-                    contact,
-                )
+                .append_visitor_message(actor, before, &body, client_id.as_ref(), &arrival, contact)
                 .await
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
@@ -141,7 +154,7 @@ impl MessageService {
     async fn append_visitor_message(
         &self,
         actor: &VisitorActor,
-        existing_chat: Option<chat::Model>,
+        before: ChatBefore,
         body: &MessageBody,
         client_id: Option<&ClientId>,
         arrival: &Arrival,
@@ -149,13 +162,21 @@ impl MessageService {
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
-        let (chat_id, created) = match existing_chat {
+        let alert_after = before.alert_after;
+        let (chat_id, created) = match before.row {
             Some(chat) => (chat.id, false),
             None => (start_chat(&txn, actor, now).await?, true),
         };
-        let row = bump_chat(&txn, actor.tenant, chat_id, now, true).await?;
-        let before = row.status();
-        let (row, changed) = store_status(&txn, row, before.visitor_wrote(), now).await?;
+        let row = bump_chat(
+            &txn,
+            actor.tenant,
+            chat_id,
+            now,
+            Turn::Visitor { alert_after },
+        )
+        .await?;
+        let status = row.status();
+        let (row, changed) = store_status(&txn, row, status.visitor_wrote(), now).await?;
         let mut message = new_message(&row, Author::Visitor, None, body, client_id, now);
         message.channel = arrival.channel();
         if let Arrival::Email {
@@ -167,6 +188,11 @@ impl MessageService {
             message.quoted = quoted.clone();
         }
         insert(&txn, &message).await?;
+        // The operators hear of an offline request whatever becomes of the rest.
+        let alert = match arrival {
+            Arrival::OfflineForm => raise_offline_request(&txn, &row, &message, now).await?,
+            _ => None,
+        };
         let revived = match contact {
             Some(contact) => write_profile(&txn, actor, contact, now).await?.1,
             None => Vec::new(),
@@ -179,6 +205,7 @@ impl MessageService {
             chat_changed: changed || created || contact.is_some(),
             outbox: None,
             revived,
+            alert,
         })
     }
 
@@ -256,7 +283,7 @@ impl MessageService {
         let txn = self.deps.write().await?;
         // The visitor still waits for a person: the automatic reply leaves the chat unanswered.
         let mut row = match &reply {
-            Some(_) => bump_chat(&txn, actor.tenant, chat_id, now, true).await?,
+            Some(_) => bump_chat(&txn, actor.tenant, chat_id, now, Turn::Automatic).await?,
             None => chat_with_visitor(&txn, actor.tenant, chat_id).await?.0,
         };
         let mut message = None;
@@ -381,7 +408,7 @@ impl MessageService {
         due_at: Timestamp,
     ) -> CoreResult<Appended> {
         let txn = self.deps.write().await?;
-        let row = bump_chat(&txn, actor.tenant, chat_id, now, false).await?;
+        let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
         may_handle_chat(actor, row.operator_id)?;
         let (row, changed) = store_status(
@@ -422,6 +449,7 @@ impl MessageService {
             chat_changed: changed,
             outbox: Some(entry),
             revived: Vec::new(),
+            alert: None,
         })
     }
 
@@ -610,6 +638,11 @@ impl MessageService {
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {
         let visitor_id = appended.chat.visitor_id;
         schedule_revived(&self.deps, &appended.revived).await;
+        if let Some(alert) = appended.alert
+            && let Err(e) = self.deps.scheduler.schedule_alert(alert).await
+        {
+            tracing::warn!(%alert, error = %e, "an alert is left to the sweep");
+        }
         if appended.chat_changed {
             let chat = self.chat_view(tenant, appended.chat.id).await?;
             self.deps.publish(DomainEvent::ChatUpdated { tenant, chat });
@@ -649,28 +682,73 @@ async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> Cor
         closed_at: Set(None),
         tags: Set("[]".into()),
         priority: Set(None),
+        // The first message's write starts the wait.
+        waiting_since: Set(None),
+        wait_alert_at: Set(None),
     })
     .exec_without_returning(txn)
     .await?;
     Ok(id)
 }
 
-/// Numbers the next message of the chat and records its time: the first statement of every
-/// message write, so the transaction holds the chat row from the start.
+/// Whose message a write adds, for the chat's wait: a visitor's starts one (or goes on with it),
+/// an operator's answers it, the company's automatic reply leaves it as it is.
+#[derive(Clone, Copy, Debug)]
+enum Turn {
+    /// `alert_after`: the tenant's long-wait alert, for a wait this message starts.
+    Visitor {
+        alert_after: Option<std::time::Duration>,
+    },
+    Operator,
+    Automatic,
+}
+
+/// Numbers the next message of the chat and records its time and the visitor's wait: the first
+/// statement of every message write, so the transaction holds the chat row from the start.
 async fn bump_chat(
     txn: &WriteTxn,
     tenant: TenantId,
     chat: ChatId,
     now: Timestamp,
-    unanswered: bool,
+    turn: Turn,
 ) -> CoreResult<chat::Model> {
-    chat::Entity::update_many()
+    let mut update = chat::Entity::update_many()
         .col_expr(
             chat::Column::LastSeq,
             Expr::col(chat::Column::LastSeq).add(1),
         )
-        .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()))
-        .col_expr(chat::Column::Unanswered, Expr::value(unanswered))
+        .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()));
+    update = match turn {
+        // SET expressions read the row as it was: a wait starts only where none runs.
+        Turn::Visitor { alert_after } => {
+            let alert_at = alert_after.map(|after| now.saturating_add(after).millis());
+            update
+                .col_expr(chat::Column::Unanswered, Expr::value(true))
+                .col_expr(
+                    chat::Column::WaitingSince,
+                    Func::coalesce([
+                        Expr::col(chat::Column::WaitingSince),
+                        Expr::value(now.millis()),
+                    ])
+                    .into(),
+                )
+                .col_expr(
+                    chat::Column::WaitAlertAt,
+                    Expr::case(
+                        Expr::col(chat::Column::WaitingSince).is_null(),
+                        Expr::value(alert_at),
+                    )
+                    .finally(Expr::col(chat::Column::WaitAlertAt))
+                    .into(),
+                )
+        }
+        Turn::Operator => update
+            .col_expr(chat::Column::Unanswered, Expr::value(false))
+            .col_expr(chat::Column::WaitingSince, Expr::value(None::<i64>))
+            .col_expr(chat::Column::WaitAlertAt, Expr::value(None::<i64>)),
+        Turn::Automatic => update,
+    };
+    update
         .filter(chat::Column::Id.eq(chat))
         .filter(chat::Column::TenantId.eq(tenant))
         .exec_with_returning(txn)

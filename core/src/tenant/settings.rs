@@ -32,6 +32,11 @@ pub struct TenantSettings {
     /// (someone forwarding the mail to a colleague, a visitor writing from another address).
     /// Operators see who wrote. Off by default: the reply address is then a key of the visitor's.
     pub replies_from_any_sender: bool,
+    /// Alert the operators when a visitor has waited this many minutes for an answer (0: never).
+    pub long_wait_alert_mins: u32,
+    /// Operators who are not online get alerts by email, at most one digest in this many
+    /// minutes each (0: no email).
+    pub alert_digest_mins: u32,
 }
 
 impl Default for TenantSettings {
@@ -45,12 +50,29 @@ impl Default for TenantSettings {
             site_url: None,
             mail_from_name: None,
             replies_from_any_sender: false,
+            long_wait_alert_mins: 5,
+            alert_digest_mins: 15,
         }
     }
 }
 
 impl TenantSettings {
     pub const MAX_PRESENCE_GRACE_SECS: u64 = 3600;
+    /// A day: the longest wait or digest interval a tenant may set.
+    pub const MAX_ALERT_MINS: u32 = 1440;
+
+    /// How long a visitor waits before the operators are alerted; none when the tenant does
+    /// not want long-wait alerts.
+    pub fn long_wait_alert(&self) -> Option<Duration> {
+        (self.long_wait_alert_mins > 0)
+            .then(|| Duration::from_secs(u64::from(self.long_wait_alert_mins) * 60))
+    }
+
+    /// The least time between two digests to one operator; none when alerts are not mailed.
+    pub fn alert_digest(&self) -> Option<Duration> {
+        (self.alert_digest_mins > 0)
+            .then(|| Duration::from_secs(u64::from(self.alert_digest_mins) * 60))
+    }
 
     pub fn offline_timeout(&self) -> Duration {
         Duration::from_secs(self.offline_timeout_secs)
@@ -80,6 +102,17 @@ impl TenantSettings {
                     Self::MAX_PRESENCE_GRACE_SECS
                 ),
             ));
+        }
+        for (field, minutes) in [
+            ("long_wait_alert_mins", self.long_wait_alert_mins),
+            ("alert_digest_mins", self.alert_digest_mins),
+        ] {
+            if minutes > Self::MAX_ALERT_MINS {
+                return Err(CoreError::invalid(
+                    field,
+                    format!("must be from 0 to {} minutes", Self::MAX_ALERT_MINS),
+                ));
+            }
         }
         self.branding.validate()?;
         if self.allowed_origins.len() > 50 {
@@ -160,6 +193,10 @@ impl TenantSettings {
             replies_from_any_sender: patch
                 .replies_from_any_sender
                 .unwrap_or(self.replies_from_any_sender),
+            long_wait_alert_mins: patch
+                .long_wait_alert_mins
+                .unwrap_or(self.long_wait_alert_mins),
+            alert_digest_mins: patch.alert_digest_mins.unwrap_or(self.alert_digest_mins),
         };
         next.validate()?;
         Ok(next)
@@ -184,6 +221,12 @@ pub struct SettingsPatch {
     pub mail_from_name: Option<String>,
     /// Take replies by email from senders other than the visitor.
     pub replies_from_any_sender: Option<bool>,
+    /// Minutes a visitor waits before the operators are alerted (0: never).
+    #[cfg_attr(feature = "openapi", schema(maximum = 1440))]
+    pub long_wait_alert_mins: Option<u32>,
+    /// Minutes between two alert digests to one operator (0: alerts are not mailed).
+    #[cfg_attr(feature = "openapi", schema(maximum = 1440))]
+    pub alert_digest_mins: Option<u32>,
 }
 
 /// How the widget looks on the tenant's site.

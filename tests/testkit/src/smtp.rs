@@ -71,6 +71,18 @@ impl SmtpSink {
         self.received.lock().unwrap().clone()
     }
 
+    /// The mails to the tests' visitors (all at `example.org`): not the operators' alert
+    /// digests (their addresses are at `<tenant>.example.com`).
+    pub fn to_visitors(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|m| {
+                m.to.iter()
+                    .any(|to| to.trim_end_matches('>').ends_with("@example.org"))
+            })
+            .collect()
+    }
+
     async fn session(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read);

@@ -1,6 +1,7 @@
 //! The JSON frames of the WebSockets, one object per frame, `{"type": ...}`.
 
 use serde::{Deserialize, Serialize};
+use tandem_core::alert::OperatorAlert;
 use tandem_core::chat::Chat;
 use tandem_core::ids::{ChatId, MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, Reader};
@@ -42,6 +43,9 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         operator: Option<&'a OperatorName>,
     },
+    /// To operators: a new offline request, a visitor waiting long.
+    #[serde(rename = "operator.alert")]
+    OperatorAlert { alert: &'a OperatorAlert },
     #[serde(rename = "operators.availability")]
     Availability { operators_available: bool },
     #[serde(rename = "pong")]

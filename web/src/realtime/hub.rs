@@ -245,6 +245,11 @@ impl Hub {
                 user,
                 session,
             } => self.revoke(*tenant, *user, session.as_deref()),
+            DomainEvent::OperatorAlert { tenant, alert } => {
+                let frame = ServerFrame::OperatorAlert { alert }.to_text();
+                let mut routes = self.routes();
+                self.send_operators(&mut routes, *tenant, &frame);
+            }
             DomainEvent::PresenceChanged { .. } => {
                 // Operators learn of presence through `chat.updated`; visitors know their own.
             }

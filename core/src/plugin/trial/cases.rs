@@ -5,11 +5,12 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
 use super::TRIAL_CASES;
+use crate::alert::{AlertToRoute, OperatorAlert};
 use crate::automation::{ClosedFacts, DialogContext, RequestFacts, Staff, TenantFacts};
 use crate::chat::{Category, chat_with_visitor};
 use crate::clock::Timestamp;
 use crate::delivery::{UnreadBatch, batch_of};
-use crate::entity::{chat, delivery, message, user, visitor};
+use crate::entity::{chat, delivery, message, operator_alert, user, visitor};
 use crate::error::CoreResult;
 use crate::ids::{MessageId, TenantId};
 use crate::message::MessageChannel;
@@ -150,6 +151,32 @@ pub(super) async fn closed_chats(
                 opened_at: Timestamp::from_millis(row.created_at),
                 closed_at,
             },
+        });
+    }
+    Ok(cases)
+}
+
+/// The newest alerts for the operators, newest first, each as its routing was (or would have
+/// been) told it.
+pub(super) async fn recent_alerts(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<Vec<AlertToRoute>> {
+    let alerts = operator_alert::Entity::find()
+        .filter(operator_alert::Column::TenantId.eq(tenant))
+        .order_by_desc(operator_alert::Column::CreatedAt)
+        .limit(TRIAL_CASES)
+        .all(db)
+        .await?;
+    let mut cases = Vec::with_capacity(alerts.len());
+    for row in alerts {
+        let (_, visitor) = chat_with_visitor(db, tenant, row.chat_id).await?;
+        let at = Timestamp::from_millis(row.created_at);
+        let ctx = DialogContext::load(db, tenant, row.chat_id, &visitor, at).await?;
+        cases.push(AlertToRoute {
+            alert: OperatorAlert::from_row(&row, visitor.name.clone()),
+            ctx,
+            claimed_until: at,
         });
     }
     Ok(cases)

@@ -1,5 +1,6 @@
 //! Trying a plugin before enabling it: its hooks run on the tenant's recent real cases (the last
-//! offline requests, unread-reply batches and closed chats, and the widget's availability now),
+//! offline requests, unread-reply batches, alerts and closed chats, and the widget's
+//! availability now),
 //! with the data the plugin would have seen then, and the report says what it answered, what
 //! Tandem would have done with that and how long it took. Nothing is acted on: no message, no
 //! assignment, no mail or webhook, no log line, no failure counted.
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::ActivePlugin;
+use crate::alert::{AlertRoute, AlertToRoute};
 use crate::automation::{
     ClosedFacts, DialogContext, RequestDecision, RequestFacts, Staff, TenantFacts, WebhookPost,
     WidgetAvailability,
@@ -97,6 +99,13 @@ pub trait TrialRunner: Send + Sync {
         email: &EmailSummary,
         now: Timestamp,
     ) -> Tried<Vec<Route>>;
+
+    async fn operator_alert(
+        &self,
+        plugin: &TrialPlugin,
+        alert: &AlertToRoute,
+        workspace_url: &str,
+    ) -> Tried<Vec<AlertRoute>>;
 }
 
 /// The unread-reply email of a batch as it would go out, without issuing the tokens its links
@@ -109,6 +118,9 @@ pub trait EmailPreview: Send + Sync {
         batch: &UnreadBatch,
         template: Option<EmailParts>,
     ) -> Result<EmailSummary, String>;
+
+    /// The dialog in the operators' workspace, as alerts link to it.
+    fn workspace_url(&self, chat: ChatId) -> String;
 }
 
 /// What a trial found.

@@ -8,6 +8,7 @@ use super::{
     EmailPreview, TRIAL_BUDGET, TrialOutcome, TrialPlugin, TrialReport, TrialRun, TrialRunner,
     Tried, Untried,
 };
+use crate::alert::{AlertRoute, AlertToRoute};
 use crate::automation::{RequestDecision, Staff, TenantFacts, WebhookPost, WidgetAvailability};
 use crate::clock::Timestamp;
 use crate::delivery::{EmailSummary, Route};
@@ -76,7 +77,13 @@ pub(crate) async fn replay(
         }
     }
     if implements("operator_alert") {
-        trial.untried("operator_alert", "Tandem does not send operator alerts yet");
+        let cases = cases::recent_alerts(db, tenant).await?;
+        if cases.is_empty() {
+            trial.untried("operator_alert", "no alerts for the operators yet");
+        }
+        for case in &cases {
+            trial.operator_alert(case).await;
+        }
     }
     Ok(trial.report)
 }
@@ -253,6 +260,33 @@ impl Replay<'_> {
             Ok(None) => (
                 TrialOutcome::NoOpinion,
                 "Tandem's own: nothing is posted".to_owned(),
+            ),
+            Err(reason) => (TrialOutcome::Failed, failed(reason)),
+        };
+        self.push(&line, tried, outcome, effect);
+    }
+
+    async fn operator_alert(&mut self, case: &AlertToRoute) {
+        let line = Case {
+            hook: "operator_alert",
+            line: format!(
+                "{}: “{}”",
+                shown(&case.alert.headline()),
+                shown(&case.alert.preview)
+            ),
+            chat: Some(case.ctx.chat),
+            at: case.alert.created_at,
+        };
+        if self.out_of_time(&line) {
+            return;
+        }
+        let link = self.preview.workspace_url(case.ctx.chat);
+        let tried = self.runner.operator_alert(self.plugin, case, &link).await;
+        let (outcome, effect) = match &tried.result {
+            Ok(Some(routes)) => (TrialOutcome::Answered, alert_effect(routes)),
+            Ok(None) => (
+                TrialOutcome::NoOpinion,
+                format!("Tandem's own: {}", alert_effect(&[AlertRoute::Operators])),
             ),
             Err(reason) => (TrialOutcome::Failed, failed(reason)),
         };
@@ -495,6 +529,20 @@ fn posts_effect(posts: &[WebhookPost]) -> String {
     }
     let urls: Vec<&str> = posts.iter().map(|p| p.url.as_str()).collect();
     format!("post to {}", urls.join(", "))
+}
+
+fn alert_effect(routes: &[AlertRoute]) -> String {
+    let parts: Vec<String> = routes
+        .iter()
+        .map(|route| match route {
+            AlertRoute::Operators => {
+                "alert the operators (in the workspace; by email those not online)".to_owned()
+            }
+            AlertRoute::Webhook { url, .. } => format!("post to {url}"),
+            AlertRoute::Skip { reason } => format!("skip ({})", shown(reason)),
+        })
+        .collect();
+    parts.join("; ")
 }
 
 fn routes_effect(routes: &[Route], to: &str) -> String {

@@ -1,0 +1,271 @@
+//! Routing an alert, once: a worker claims it, asks the tenant's plugins where it goes, and
+//! completes it — the workspace is told, the digests of operators not online are scheduled and
+//! the webhooks stored, in one transaction.
+
+use std::time::Duration;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect};
+
+use crate::automation::DialogContext;
+use crate::clock::Timestamp;
+use crate::delivery::{NewWebhook, store_webhooks};
+use crate::entity::{alert_digest, alert_digest_item, operator_alert, tenant, user, visitor};
+use crate::error::{CoreError, CoreResult};
+use crate::events::DomainEvent;
+use crate::ids::{AlertId, PluginId, UserId, WebhookCallId};
+use crate::operator::OperatorStatus;
+use crate::services::WriteTxn;
+use crate::tenant::parse_settings;
+
+use super::{AlertService, OperatorAlert};
+
+/// Where an alert goes, as a tenant's plugin chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertRoute {
+    /// Tandem's own alert: the workspace, and the email digest for operators not online.
+    Operators,
+    /// A JSON document posted, signed, to one of the tenant's webhook URLs.
+    Webhook { url: String, body: String },
+    /// Not through this route; the reason is kept with the alert.
+    Skip { reason: String },
+}
+
+/// The routes a tenant's plugin chose, and which plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChosenAlertRoutes {
+    pub routes: Vec<AlertRoute>,
+    pub plugin: PluginId,
+}
+
+/// A claimed alert: what the plugins are told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertToRoute {
+    pub alert: OperatorAlert,
+    pub ctx: DialogContext,
+    /// The claim's end; it also identifies the claim when completing it.
+    pub claimed_until: Timestamp,
+}
+
+/// What claiming an alert found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertClaim {
+    /// Route it, then [`AlertService::complete_routing`].
+    Route(Box<AlertToRoute>),
+    /// Another worker is routing it right now.
+    Busy,
+    /// Routed already, or never stored.
+    Settled,
+}
+
+impl AlertService {
+    /// Alerts not routed yet, whose claim (if any) ran out: for the sweep.
+    pub async fn unrouted(&self, limit: u64) -> CoreResult<Vec<AlertId>> {
+        let now = self.deps.clock.now().millis();
+        Ok(operator_alert::Entity::find()
+            .select_only()
+            .column(operator_alert::Column::Id)
+            .filter(operator_alert::Column::RoutedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(operator_alert::Column::ClaimedUntil.is_null())
+                    .add(operator_alert::Column::ClaimedUntil.lt(now)),
+            )
+            .order_by_asc(operator_alert::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.deps.db)
+            .await?)
+    }
+
+    /// Claims alert `id` for `lease`; safe from any number of workers at once.
+    pub async fn claim_routing(&self, id: AlertId, lease: Duration) -> CoreResult<AlertClaim> {
+        let now = self.deps.clock.now();
+        let claimed_until = now.saturating_add(lease);
+        let taken = operator_alert::Entity::update_many()
+            .col_expr(
+                operator_alert::Column::ClaimedUntil,
+                Expr::value(claimed_until.millis()),
+            )
+            .filter(operator_alert::Column::Id.eq(id))
+            .filter(operator_alert::Column::RoutedAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(operator_alert::Column::ClaimedUntil.is_null())
+                    .add(operator_alert::Column::ClaimedUntil.lt(now.millis())),
+            )
+            .exec(&self.deps.db)
+            .await?;
+        let Some(row) = operator_alert::Entity::find_by_id(id)
+            .one(&self.deps.db)
+            .await?
+        else {
+            return Ok(AlertClaim::Settled);
+        };
+        if taken.rows_affected == 0 {
+            return Ok(if row.routed_at.is_some() {
+                AlertClaim::Settled
+            } else {
+                AlertClaim::Busy
+            });
+        }
+        let visitor = visitor::Entity::find_by_id(row.visitor_id)
+            .filter(visitor::Column::TenantId.eq(row.tenant_id))
+            .one(&self.deps.db)
+            .await?
+            .ok_or(CoreError::NotFound("visitor"))?;
+        let ctx =
+            DialogContext::load(&self.deps.db, row.tenant_id, row.chat_id, &visitor, now).await?;
+        Ok(AlertClaim::Route(Box::new(AlertToRoute {
+            alert: OperatorAlert::from_row(&row, visitor.name.clone()),
+            ctx,
+            claimed_until,
+        })))
+    }
+
+    /// Routes a claimed alert as `chosen` says (`None`: to the operators). Returns the webhook
+    /// posts stored, due now, for the caller to queue; nothing when the claim was lost.
+    pub async fn complete_routing(
+        &self,
+        claim: &AlertToRoute,
+        chosen: Option<ChosenAlertRoutes>,
+    ) -> CoreResult<Vec<WebhookCallId>> {
+        let now = self.deps.clock.now();
+        let alert = &claim.alert;
+        let tenant = claim.ctx.tenant;
+        let (routes, plugin) = match chosen {
+            Some(chosen) => (chosen.routes, Some(chosen.plugin)),
+            None => (vec![super::AlertRoute::Operators], None),
+        };
+        let mut to_operators = false;
+        let mut posts = Vec::new();
+        let mut notes = Vec::new();
+        for route in routes {
+            match route {
+                AlertRoute::Operators => to_operators = true,
+                AlertRoute::Webhook { url, body } => posts.push(NewWebhook { url, body, plugin }),
+                AlertRoute::Skip { reason } => notes.push(format!("skipped: {reason}")),
+            }
+        }
+        let txn = self.deps.write().await?;
+        let settled = operator_alert::Entity::update_many()
+            .col_expr(operator_alert::Column::RoutedAt, Expr::value(now.millis()))
+            .col_expr(
+                operator_alert::Column::ClaimedUntil,
+                Expr::value(None::<i64>),
+            )
+            .col_expr(
+                operator_alert::Column::ToOperators,
+                Expr::value(to_operators),
+            )
+            .col_expr(
+                operator_alert::Column::Note,
+                Expr::value((!notes.is_empty()).then(|| notes.join("; "))),
+            )
+            .filter(operator_alert::Column::Id.eq(alert.id))
+            .filter(operator_alert::Column::TenantId.eq(tenant))
+            .filter(operator_alert::Column::RoutedAt.is_null())
+            .filter(operator_alert::Column::ClaimedUntil.eq(claim.claimed_until.millis()))
+            .exec(&txn)
+            .await?;
+        if settled.rows_affected == 0 {
+            return Ok(Vec::new());
+        }
+        let owner = (tenant, alert.chat_id, claim.ctx.visitor);
+        let occasion = format!("alert {}", alert.id);
+        let stored = store_webhooks(&txn, owner, &[], &posts, Some(&occasion), now).await?;
+        if to_operators {
+            schedule_digests(&txn, tenant, alert.id, now).await?;
+        }
+        txn.commit().await?;
+        if to_operators {
+            self.deps.publish(DomainEvent::OperatorAlert {
+                tenant,
+                alert: alert.clone(),
+            });
+        }
+        Ok(stored)
+    }
+}
+
+/// Puts the alert into the next digest of each of the tenant's operators who is not online
+/// (those online have the workspace's alert). A digest already pending carries it; otherwise
+/// one is due now, or an interval after the last.
+async fn schedule_digests(
+    txn: &WriteTxn,
+    tenant: crate::ids::TenantId,
+    alert: AlertId,
+    now: Timestamp,
+) -> CoreResult<()> {
+    let settings = tenant::Entity::find_by_id(tenant)
+        .one(txn)
+        .await?
+        .ok_or(CoreError::NotFound("tenant"))?;
+    let Some(interval) = parse_settings(&settings.settings)?.alert_digest() else {
+        return Ok(());
+    };
+    let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+    let away: Vec<UserId> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Active.eq(true))
+        .filter(user::Column::Status.ne(OperatorStatus::Online))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for operator in away {
+        alert_digest::Entity::insert(alert_digest::ActiveModel {
+            user_id: Set(operator),
+            tenant_id: Set(tenant),
+            due_at: Set(None),
+            claimed_until: Set(None),
+            last_sent_at: Set(None),
+            attempts: Set(0),
+            last_error: Set(None),
+        })
+        .on_conflict(
+            OnConflict::column(alert_digest::Column::UserId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        alert_digest_item::Entity::insert(alert_digest_item::ActiveModel {
+            user_id: Set(operator),
+            alert_id: Set(alert),
+            tenant_id: Set(tenant),
+            created_at: Set(now.millis()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                alert_digest_item::Column::UserId,
+                alert_digest_item::Column::AlertId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        // One statement, so that a digest being completed at this moment either sees the item
+        // above or leaves a due time this sets.
+        let (due, last) = (
+            alert_digest::Column::DueAt,
+            alert_digest::Column::LastSentAt,
+        );
+        let next = Expr::case(Expr::col(due).is_not_null(), Expr::col(due))
+            .case(Expr::col(last).is_null(), Expr::value(now.millis()))
+            .case(
+                Expr::col(last).add(interval).lte(now.millis()),
+                Expr::value(now.millis()),
+            )
+            .finally(Expr::col(last).add(interval));
+        alert_digest::Entity::update_many()
+            .col_expr(due, next.into())
+            .filter(alert_digest::Column::UserId.eq(operator))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
