@@ -68,6 +68,16 @@ impl Night {
             .collect()
     }
 
+    /// `GET /api/v1/alerts` as this operator.
+    async fn pending_alerts(&self, token: &str) -> Vec<serde_json::Value> {
+        let (status, body) = self
+            .live
+            .call(reqwest::Method::GET, "/api/v1/alerts", Some(token), None)
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        body["alerts"].as_array().expect("alerts").clone()
+    }
+
     /// Lets a few turns of the sweep pass (it runs every second), for checking that nothing
     /// more came.
     async fn sweeps(&self) {
@@ -145,6 +155,14 @@ async fn an_offline_request_at_night_reaches_every_operator_once(n: Night) {
         .offline_request(&zoya, "Zoya", "zoya@example.org", "Where is my parcel?")
         .await;
     live.operator_says(&olga, &zoya_chat, "On its way.").await;
+    // A workspace opened now shows what still waits, newest first; Globex's shows nothing.
+    let pending = n.pending_alerts(&olga.token).await;
+    let chats: Vec<&str> = pending
+        .iter()
+        .filter_map(|a| a["chat_id"].as_str())
+        .collect();
+    assert_eq!(chats, [petr_chat.as_str(), chat.as_str()], "{pending:#?}");
+    assert!(n.pending_alerts(&gus.token).await.is_empty());
     n.sweeps().await;
     assert_eq!(
         n.to("boris@acme.example.com").len(),

@@ -1,6 +1,6 @@
 // Alerts for the operator: the alert bar (offline requests and long waits, as the server raises
 // them), and, opt-in, a short tone and a desktop notification.
-import { clock, el } from "./console.js";
+import { api, clock, el } from "./console.js";
 import { state, ui } from "./app-state.js";
 
 // The bar shows this many alerts; the rest are counted.
@@ -42,13 +42,35 @@ export function headline(alert) {
 
 // An alert the server raised: into the bar (newest first; one per chat), and sounded.
 export function onAlert(alert) {
-  state.alertFeed = [alert, ...state.alertFeed.filter((a) => a.chat_id !== alert.chat_id)];
-  renderAlertBar();
+  keep([alert]);
   alertOperator(`${headline(alert)}: ${alert.preview.slice(0, 80)}`, alert.chat_id);
 }
 
+// The alerts still pending when the workspace opens (or reconnects): shown, not sounded.
+export async function loadAlerts() {
+  const { alerts } = await api("GET", "/alerts");
+  keep(alerts);
+}
+
+function keep(alerts) {
+  const byChat = new Map(state.alertFeed.map((a) => [a.chat_id, a]));
+  for (const alert of alerts) {
+    // Dismissed here, or its chat opened: only a newer alert of that chat shows again.
+    if (dismissed.get(alert.chat_id) >= alert.created_at) continue;
+    const known = byChat.get(alert.chat_id);
+    if (!known || known.created_at <= alert.created_at) byChat.set(alert.chat_id, alert);
+  }
+  state.alertFeed = [...byChat.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  renderAlertBar();
+}
+
+// chat id -> the newest alert of it that was dismissed (its created_at).
+const dismissed = new Map();
+
 // Opening a chat answers its alert.
 export function dismissAlerts(chatId) {
+  const newest = state.alertFeed.find((a) => a.chat_id === chatId);
+  if (newest) dismissed.set(chatId, newest.created_at);
   const before = state.alertFeed.length;
   state.alertFeed = state.alertFeed.filter((a) => a.chat_id !== chatId);
   if (state.alertFeed.length !== before) renderAlertBar();
@@ -61,7 +83,7 @@ export function renderAlertBar() {
     el("span", { class: "alert-row__badge" }, alert.kind === "offline_request" ? "Offline request" : "Waiting"),
     el("span", { class: "alert-row__text" },
       el("strong", {}, headline(alert)), " ",
-      el("span", { class: "muted" }, `${clock(alert.created_at)} · “${alert.preview.slice(0, 120)}”`)),
+      el("span", { class: "muted alert-row__preview" }, `${clock(alert.created_at)} · “${alert.preview.slice(0, 120)}”`)),
     el("a", { class: "button", href: `#chat=${alert.chat_id}` }, "Open"),
     el("button", { class: "link", type: "button", "aria-label": `Dismiss: ${headline(alert)}`, onclick: () => dismissAlerts(alert.chat_id) }, "Dismiss")));
   const more = feed.length > SHOWN ? el("li", { class: "muted alert-row__more" }, `and ${feed.length - SHOWN} more`) : null;

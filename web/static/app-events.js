@@ -1,5 +1,5 @@
 // What the operator socket says, applied to the lists and the open dialog.
-import { alertOperator, onAlert } from "./app-alerts.js";
+import { alertOperator, dismissAlerts, onAlert } from "./app-alerts.js";
 import { renderEntry, renderHead, upsert } from "./app-dialog.js";
 import { renderLists } from "./app-lists.js";
 import { state, ui, visitorName } from "./app-state.js";
@@ -11,6 +11,8 @@ export function onFrame(frame) {
       const before = state.chats.get(frame.chat.id);
       state.chats.set(frame.chat.id, frame.chat);
       if (frame.chat.category === "waiting" && before?.category !== "waiting") alertOperator(`${visitorName(frame.chat)} is waiting for a reply`, frame.chat.id);
+      // Answered or closed by anyone: its alert needs nobody any more.
+      if (!frame.chat.unanswered || frame.chat.state === "closed") dismissAlerts(frame.chat.id);
       renderLists();
       if (frame.chat.id === state.selected) renderHead();
       break;

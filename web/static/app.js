@@ -1,6 +1,6 @@
 // The operator workspace: the queue and the chats in their categories, live, and the dialog.
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
-import { renderAlertBar, toggleAlerts } from "./app-alerts.js";
+import { loadAlerts, toggleAlerts } from "./app-alerts.js";
 import { markRead, openChat, refreshChat } from "./app-dialog.js";
 import { onFrame } from "./app-events.js";
 import { renderLists } from "./app-lists.js";
@@ -15,7 +15,7 @@ async function main() {
   await loadChats();
   state.socket = liveSocket("/ws", {
     onFrame,
-    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); },
+    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); },
     onClose: () => { ui.connection.textContent = "Reconnecting…"; },
   });
   setInterval(renderLists, 30000); // waiting times
@@ -25,18 +25,22 @@ async function main() {
   openLinkedChat();
 }
 
+// Chat ids are UUIDs; anything else in a link is not one of ours.
+const CHAT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function openLinkedChat() {
   const id = new URLSearchParams(location.hash.slice(1)).get("chat");
   if (!id) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  if (!CHAT_ID.test(id)) return;
   try {
     await openChat(id);
     const chat = state.chats.get(id);
     const tab = CATEGORIES.find((c) => c.match(chat));
     if (tab) { state.tab = tab.id; state.pinnedTab = tab.id; renderLists(); }
   } catch (e) {
-    ui.connection.textContent = `That chat could not be opened: ${e.message}`;
+    ui.dialog.replaceChildren(el("p", { class: "error", role: "alert" }, `That chat could not be opened: ${e.message}`));
   }
-  history.replaceState(null, "", location.pathname + location.search);
 }
 
 function buildLayout() {

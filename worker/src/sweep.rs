@@ -13,6 +13,11 @@ use crate::deliver::Deliverer;
 
 /// How many due rows one pass takes.
 const BATCH: u64 = 200;
+/// Alerts one pass routes: each may wait on a tenant's plugins, which must not hold up the rest
+/// of the sweep for long.
+const ALERTS: u64 = 20;
+/// An alert younger than this is left to its job.
+const ALERT_JOB_GRACE: Duration = Duration::from_secs(30);
 
 pub struct Sweep {
     deliverer: Deliverer,
@@ -56,18 +61,21 @@ impl Sweep {
         count.max(self.alerts().await)
     }
 
-    /// Raises the long waits that are due, routes the alerts whose routing was lost (with
-    /// those just raised) and mails the digests that are due; how many of the busiest kind.
+    /// Raises the long waits that are due (their routing is queued), routes the alerts whose
+    /// routing was lost and mails the digests that are due; how many of the busiest kind.
     async fn alerts(&self) -> usize {
         let alerts = &self.deliverer.tandem().alerts;
         let raised = alerts.raise_long_waits(BATCH).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the sweep cannot raise long-wait alerts");
             Vec::new()
         });
-        let unrouted = alerts.unrouted(BATCH).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "the sweep cannot read the alerts");
-            Vec::new()
-        });
+        let unrouted = alerts
+            .unrouted(ALERT_JOB_GRACE, ALERTS)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sweep cannot read the alerts");
+                Vec::new()
+            });
         for alert in &unrouted {
             // Their webhooks are due now: the next pass posts them.
             if let Err(e) = self.deliverer.route_alert(*alert).await {

@@ -97,21 +97,39 @@ impl AlertService {
             .await?)
     }
 
-    /// Claims `operator`'s digest for `lease` when it is due.
+    /// Claims `operator`'s digest for `lease` when it is due; safe from any number of
+    /// workers at once (one gets it).
     pub async fn claim_digest(&self, operator: UserId, lease: Duration) -> CoreResult<DigestFound> {
         let now = self.deps.clock.now();
+        let claimed_until = now.saturating_add(lease);
         let txn = self.deps.write().await?;
+        // The claim is the first statement: it holds the row, so of two workers one gets it,
+        // and an alert routed meanwhile waits to see what this claim leaves.
+        let taken = alert_digest::Entity::update_many()
+            .col_expr(
+                alert_digest::Column::ClaimedUntil,
+                Expr::value(claimed_until.millis()),
+            )
+            .filter(alert_digest::Column::UserId.eq(operator))
+            .filter(alert_digest::Column::DueAt.lte(now.millis()))
+            .filter(
+                Condition::any()
+                    .add(alert_digest::Column::ClaimedUntil.is_null())
+                    .add(alert_digest::Column::ClaimedUntil.lt(now.millis())),
+            )
+            .exec(&txn)
+            .await?;
         let Some(row) = alert_digest::Entity::find_by_id(operator).one(&txn).await? else {
             return Ok(DigestFound::Nothing);
         };
-        let Some(due_at) = row.due_at else {
-            return Ok(DigestFound::Nothing);
-        };
-        if due_at > now.millis() {
-            return Ok(DigestFound::NotDue(Timestamp::from_millis(due_at)));
-        }
-        if row.claimed_until.is_some_and(|until| until >= now.millis()) {
-            return Ok(DigestFound::Busy);
+        if taken.rows_affected == 0 {
+            return Ok(match row.due_at {
+                None => DigestFound::Nothing,
+                Some(due_at) if due_at > now.millis() => {
+                    DigestFound::NotDue(Timestamp::from_millis(due_at))
+                }
+                Some(_) => DigestFound::Busy,
+            });
         }
         let Some(mut claim) = self.digest_of(&txn, &row).await? else {
             // Nothing worth a mail among what was looked at; the rest, if any, next sweep.
@@ -120,16 +138,8 @@ impl AlertService {
             txn.commit().await?;
             return Ok(DigestFound::Nothing);
         };
-        claim.claimed_until = now.saturating_add(lease);
+        claim.claimed_until = claimed_until;
         claim.attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
-        alert_digest::Entity::update_many()
-            .col_expr(
-                alert_digest::Column::ClaimedUntil,
-                Expr::value(claim.claimed_until.millis()),
-            )
-            .filter(alert_digest::Column::UserId.eq(operator))
-            .exec(&txn)
-            .await?;
         txn.commit().await?;
         Ok(DigestFound::Send(Box::new(claim)))
     }
@@ -167,12 +177,16 @@ impl AlertService {
                     .await?;
             }
             DigestOutcome::Sent | DigestOutcome::Failed { .. } => {
-                alert_digest_item::Entity::delete_many()
-                    .filter(alert_digest_item::Column::UserId.eq(claim.user))
-                    .filter(alert_digest_item::Column::AlertId.is_in(claim.settles.clone()))
-                    .exec(&txn)
-                    .await?;
                 let interval = digest_interval(&txn, claim.tenant).await?;
+                let settled = alert_digest_item::Entity::delete_many()
+                    .filter(alert_digest_item::Column::UserId.eq(claim.user));
+                // With digests turned off meanwhile, nothing more is kept for the operator.
+                let settled = match interval {
+                    Some(_) => settled
+                        .filter(alert_digest_item::Column::AlertId.is_in(claim.settles.clone())),
+                    None => settled,
+                };
+                settled.exec(&txn).await?;
                 let next = match (pending(&txn, claim.user).await?, interval) {
                     (true, Some(interval)) => Some(now.saturating_add(interval).millis()),
                     _ => None,

@@ -9,6 +9,7 @@
 //! was lost (a worker died) is routed by the sweep.
 
 mod digest;
+mod pending;
 mod raise;
 mod route;
 
@@ -23,6 +24,7 @@ use crate::ids::{AlertId, ChatId};
 use crate::services::Deps;
 
 pub use digest::{DigestAlert, DigestClaim, DigestFound, DigestOutcome, MAX_DIGEST_ALERTS};
+pub use pending::{MAX_PENDING, PENDING_FOR};
 pub(crate) use raise::{long_wait_of, raise_offline_request};
 pub use route::{AlertClaim, AlertRoute, AlertToRoute, ChosenAlertRoutes};
 

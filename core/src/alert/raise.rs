@@ -58,8 +58,8 @@ pub(crate) async fn raise_offline_request(
 }
 
 impl AlertService {
-    /// Raises the long-wait alerts that are due, at most `limit`; returns them, to be routed.
-    /// A wait that ended (answered, closed) by then is only cleared.
+    /// Raises the long-wait alerts that are due, at most `limit`, and queues their routing;
+    /// returns them. A wait that ended (answered, closed) by then is only cleared.
     pub async fn raise_long_waits(&self, limit: u64) -> CoreResult<Vec<AlertId>> {
         let now = self.deps.clock.now();
         let due = chat::Entity::find()
@@ -69,13 +69,19 @@ impl AlertService {
             .all(&self.deps.db)
             .await?;
         let mut raised = Vec::new();
-        for row in due {
+        for due in due {
             let txn = self.deps.write().await?;
             // Whoever clears the wait raises its alert; another node's sweep finds it gone.
-            if !settle_wait(&txn, &row, row.wait_alert_at).await? {
+            if !settle_wait(&txn, &due, due.wait_alert_at).await? {
                 continue;
             }
-            let waiting = row.state == ChatState::Open && row.unanswered;
+            // The chat as it is now (closed or answered since it was read, it needs nothing),
+            // and whether the tenant still wants these alerts.
+            let Some(row) = chat::Entity::find_by_id(due.id).one(&txn).await? else {
+                continue;
+            };
+            let wanted = long_wait_of(&txn, row.tenant_id).await?.is_some();
+            let waiting = wanted && row.state == ChatState::Open && row.unanswered;
             if let (true, Some(since)) = (waiting, row.waiting_since) {
                 let minutes = now.since(Timestamp::from_millis(since)).as_secs() / 60;
                 let preview = last_visitor_text(&txn, &row).await?;
@@ -94,6 +100,11 @@ impl AlertService {
                 raised.extend(alert);
             }
             txn.commit().await?;
+        }
+        for alert in &raised {
+            if let Err(e) = self.deps.scheduler.schedule_alert(*alert).await {
+                tracing::warn!(%alert, error = %e, "an alert is left to the sweep");
+            }
         }
         Ok(raised)
     }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
+use sea_orm::{Condition, ConnectionTrait, QueryOrder, QuerySelect};
 
 use crate::automation::DialogContext;
 use crate::clock::Timestamp;
@@ -60,13 +60,17 @@ pub enum AlertClaim {
 }
 
 impl AlertService {
-    /// Alerts not routed yet, whose claim (if any) ran out: for the sweep.
-    pub async fn unrouted(&self, limit: u64) -> CoreResult<Vec<AlertId>> {
-        let now = self.deps.clock.now().millis();
+    /// Alerts not routed yet, whose claim (if any) ran out, raised at least `older_than` ago
+    /// (a fresh one is its job's): for the sweep.
+    pub async fn unrouted(&self, older_than: Duration, limit: u64) -> CoreResult<Vec<AlertId>> {
+        let now = self.deps.clock.now();
+        let raised_before = now.saturating_sub(older_than).millis();
+        let now = now.millis();
         Ok(operator_alert::Entity::find()
             .select_only()
             .column(operator_alert::Column::Id)
             .filter(operator_alert::Column::RoutedAt.is_null())
+            .filter(operator_alert::Column::CreatedAt.lte(raised_before))
             .filter(
                 Condition::any()
                     .add(operator_alert::Column::ClaimedUntil.is_null())
@@ -191,7 +195,8 @@ impl AlertService {
 
 /// Puts the alert into the next digest of each of the tenant's operators who is not online
 /// (those online have the workspace's alert). A digest already pending carries it; otherwise
-/// one is due now, or an interval after the last.
+/// one is due now, or an interval after the last. A few statements whatever the number of
+/// operators, each taking rows in the same order (two alerts routed at once wait, not deadlock).
 async fn schedule_digests(
     txn: &WriteTxn,
     tenant: crate::ids::TenantId,
@@ -206,38 +211,50 @@ async fn schedule_digests(
         return Ok(());
     };
     let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-    let away: Vec<UserId> = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Active.eq(true))
-        .filter(user::Column::Status.ne(OperatorStatus::Online))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    for operator in away {
-        alert_digest::Entity::insert(alert_digest::ActiveModel {
-            user_id: Set(operator),
-            tenant_id: Set(tenant),
-            due_at: Set(None),
-            claimed_until: Set(None),
-            last_sent_at: Set(None),
-            attempts: Set(0),
-            last_error: Set(None),
-        })
+    let away = |extra: Vec<SimpleExpr>| {
+        let mut select = Query::select();
+        select.column(user::Column::Id);
+        for value in extra {
+            select.expr(value);
+        }
+        select
+            .from(user::Entity)
+            .and_where(user::Column::TenantId.eq(tenant))
+            .and_where(user::Column::Active.eq(true))
+            .and_where(user::Column::Status.ne(OperatorStatus::Online))
+            .order_by(user::Column::Id, Order::Asc)
+            .to_owned()
+    };
+    let digests = Query::insert()
+        .into_table(alert_digest::Entity)
+        .columns([
+            alert_digest::Column::UserId,
+            alert_digest::Column::TenantId,
+            alert_digest::Column::Attempts,
+        ])
+        .select_from(away(vec![Expr::value(tenant), Expr::value(0)]))
+        .map_err(|e| CoreError::Storage(sea_orm::DbErr::Custom(e.to_string())))?
         .on_conflict(
             OnConflict::column(alert_digest::Column::UserId)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
-        alert_digest_item::Entity::insert(alert_digest_item::ActiveModel {
-            user_id: Set(operator),
-            alert_id: Set(alert),
-            tenant_id: Set(tenant),
-            created_at: Set(now.millis()),
-        })
+        .to_owned();
+    txn.execute(&digests).await?;
+    let items = Query::insert()
+        .into_table(alert_digest_item::Entity)
+        .columns([
+            alert_digest_item::Column::UserId,
+            alert_digest_item::Column::AlertId,
+            alert_digest_item::Column::TenantId,
+            alert_digest_item::Column::CreatedAt,
+        ])
+        .select_from(away(vec![
+            Expr::value(alert),
+            Expr::value(tenant),
+            Expr::value(now.millis()),
+        ]))
+        .map_err(|e| CoreError::Storage(sea_orm::DbErr::Custom(e.to_string())))?
         .on_conflict(
             OnConflict::columns([
                 alert_digest_item::Column::UserId,
@@ -246,26 +263,39 @@ async fn schedule_digests(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(txn)
+        .to_owned();
+    txn.execute(&items).await?;
+    let theirs = Query::select()
+        .column(alert_digest_item::Column::UserId)
+        .from(alert_digest_item::Entity)
+        .and_where(alert_digest_item::Column::AlertId.eq(alert))
+        .to_owned();
+    // The rows in order first; then one statement, so that a digest being completed at this
+    // moment either sees the item above or leaves a due time this sets.
+    alert_digest::Entity::find()
+        .select_only()
+        .column(alert_digest::Column::UserId)
+        .filter(alert_digest::Column::UserId.in_subquery(theirs.clone()))
+        .order_by_asc(alert_digest::Column::UserId)
+        .lock_exclusive()
+        .into_tuple::<UserId>()
+        .all(txn)
         .await?;
-        // One statement, so that a digest being completed at this moment either sees the item
-        // above or leaves a due time this sets.
-        let (due, last) = (
-            alert_digest::Column::DueAt,
-            alert_digest::Column::LastSentAt,
-        );
-        let next = Expr::case(Expr::col(due).is_not_null(), Expr::col(due))
-            .case(Expr::col(last).is_null(), Expr::value(now.millis()))
-            .case(
-                Expr::col(last).add(interval).lte(now.millis()),
-                Expr::value(now.millis()),
-            )
-            .finally(Expr::col(last).add(interval));
-        alert_digest::Entity::update_many()
-            .col_expr(due, next.into())
-            .filter(alert_digest::Column::UserId.eq(operator))
-            .exec(txn)
-            .await?;
-    }
+    let (due, last) = (
+        alert_digest::Column::DueAt,
+        alert_digest::Column::LastSentAt,
+    );
+    let next = Expr::case(Expr::col(due).is_not_null(), Expr::col(due))
+        .case(Expr::col(last).is_null(), Expr::value(now.millis()))
+        .case(
+            Expr::col(last).add(interval).lte(now.millis()),
+            Expr::value(now.millis()),
+        )
+        .finally(Expr::col(last).add(interval));
+    alert_digest::Entity::update_many()
+        .col_expr(due, next.into())
+        .filter(alert_digest::Column::UserId.in_subquery(theirs))
+        .exec(txn)
+        .await?;
     Ok(())
 }

@@ -164,7 +164,13 @@ pub(crate) async fn store_status(
         (_, ChatState::Open) => None,
         (ChatState::Closed, ChatState::Closed) => row.closed_at,
     };
-    let change = chat::ActiveModel {
+    // A close ends the visitor's wait: written to again, the chat starts a new one.
+    let closing = row.state == ChatState::Open && next.state == ChatState::Closed;
+    let (waiting_since, wait_alert_at) = match closing {
+        true => (None, None),
+        false => (row.waiting_since, row.wait_alert_at),
+    };
+    let mut change = chat::ActiveModel {
         id: Set(row.id),
         state: Set(next.state),
         category: Set(next.category()),
@@ -173,6 +179,10 @@ pub(crate) async fn store_status(
         closed_at: Set(closed_at),
         ..Default::default()
     };
+    if closing {
+        change.waiting_since = Set(None);
+        change.wait_alert_at = Set(None);
+    }
     chat::Entity::update_many()
         .set(change)
         .filter(chat::Column::Id.eq(row.id))
@@ -185,6 +195,8 @@ pub(crate) async fn store_status(
         operator_id: next.operator,
         visitor_online: next.visitor_online,
         closed_at,
+        waiting_since,
+        wait_alert_at,
         ..row
     };
     Ok((updated, true))

@@ -49,7 +49,7 @@ pub struct MessageService {
 }
 
 /// The visitor's chat before their message (none yet, or its row), and the tenant's long-wait
-/// alert when the message starts a wait.
+/// alert, for a wait the message starts.
 struct ChatBefore {
     row: Option<chat::Model>,
     alert_after: Option<std::time::Duration>,
@@ -119,14 +119,10 @@ impl MessageService {
             {
                 return same_sender(found, Author::Visitor, None);
             }
-            // Read only when this message may start the visitor's wait. (Should an operator
-            // answer between this read and the write, that new wait goes without its alert.)
-            let starts_wait = existing_chat.as_ref().is_none_or(|chat| !chat.unanswered);
+            // Whether this message starts a wait is known only in the write (an operator may
+            // answer at any moment): the tenant's alert comes along in case it does.
             let before = ChatBefore {
-                alert_after: match starts_wait {
-                    true => long_wait_of(&self.deps.db, actor.tenant).await?,
-                    false => None,
-                },
+                alert_after: long_wait_of(&self.deps.db, actor.tenant).await?,
                 row: existing_chat,
             };
             if attempt == 0 {

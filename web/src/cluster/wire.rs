@@ -101,7 +101,7 @@ fn encode(event: &DomainEvent) -> String {
             tenant: *tenant,
             chat: chat.id,
         },
-        // Every other event is a handful of ids.
+        // Every other event is a handful of ids (an alert's preview is at most 500 characters).
         _ => return whole,
     };
     serde_json::to_string(&by_id).expect("references serialize")

@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(colleagues))
         .routes(routes!(set_status))
+        .routes(routes!(alerts))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -280,5 +281,25 @@ pub async fn colleagues(
 ) -> Result<Json<OperatorList>, ApiError> {
     Ok(Json(OperatorList {
         operators: state.tandem.operators.list(&auth.actor).await?,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    pub alerts: Vec<tandem_core::alert::OperatorAlert>,
+}
+
+/// The alerts of the last day whose visitor still waits (offline requests, long waits), the
+/// newest of each chat, newest first, at most 50: what the workspace shows on opening. New ones
+/// arrive on the socket as `operator.alert`.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "operator",
+    responses((status = 200, body = AlertList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+) -> Result<Json<AlertList>, ApiError> {
+    Ok(Json(AlertList {
+        alerts: state.tandem.alerts.pending(&auth.actor).await?,
     }))
 }

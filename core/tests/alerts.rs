@@ -1,0 +1,182 @@
+//! Alerts for operators at the level of core: however many workers race, an alert is routed
+//! once and a digest is claimed by one; a chat closed while its visitor waited starts a new
+//! wait when they write again.
+
+mod support;
+
+use std::time::Duration;
+
+use tandem_core::alert::{AlertClaim, DigestFound, DigestOutcome};
+use tandem_core::chat::ChatFilter;
+use tandem_core::message::OfflineRequest;
+
+use support::World;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Eight workers at once: one routes the alert, one claims the admin's digest, and the digest
+/// sent settles it (the next claim finds nothing).
+async fn racing_workers_route_once_and_claim_one_digest(w: World) {
+    let acme = w.company("acme").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    w.tandem
+        .messages
+        .submit_offline_request(
+            &visitor,
+            OfflineRequest {
+                name: "Vera".into(),
+                email: "vera@example.org".into(),
+                message: "Do you ship to Oslo?".into(),
+                page_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    let unrouted = w.tandem.alerts.unrouted(Duration::ZERO, 10).await.unwrap();
+    assert_eq!(unrouted.len(), 1);
+    let alert = unrouted[0];
+
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let alerts = w.tandem.alerts.clone();
+            tokio::spawn(async move { alerts.claim_routing(alert, LEASE).await })
+        })
+        .collect();
+    let mut routes = Vec::new();
+    for task in tasks {
+        if let AlertClaim::Route(claim) = task.await.unwrap().unwrap() {
+            routes.push(claim);
+        }
+    }
+    assert_eq!(routes.len(), 1, "one worker routes it");
+    let webhooks = w
+        .tandem
+        .alerts
+        .complete_routing(&routes[0], None)
+        .await
+        .unwrap();
+    assert!(webhooks.is_empty());
+    assert!(
+        w.tandem
+            .alerts
+            .unrouted(Duration::ZERO, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "routed"
+    );
+
+    // The admin is not online: a digest is due at once, and only one worker gets it.
+    let due = w.tandem.alerts.due_digests(10).await.unwrap();
+    assert_eq!(due, vec![acme.admin.user]);
+    let admin = acme.admin.user;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let alerts = w.tandem.alerts.clone();
+            tokio::spawn(async move { alerts.claim_digest(admin, LEASE).await })
+        })
+        .collect();
+    let mut sends = Vec::new();
+    for task in tasks {
+        if let DigestFound::Send(claim) = task.await.unwrap().unwrap() {
+            sends.push(claim);
+        }
+    }
+    assert_eq!(sends.len(), 1, "one worker mails it");
+    let claim = &sends[0];
+    assert_eq!(claim.alerts.len(), 1);
+    assert_eq!(claim.alerts[0].alert.preview, "Do you ship to Oslo?");
+    assert_eq!(
+        claim.alerts[0].visitor_email.as_deref(),
+        Some("vera@example.org")
+    );
+    w.tandem
+        .alerts
+        .complete_digest(claim, DigestOutcome::Sent)
+        .await
+        .unwrap();
+    assert!(w.tandem.alerts.due_digests(10).await.unwrap().is_empty());
+    assert_eq!(
+        w.tandem
+            .alerts
+            .claim_digest(acme.admin.user, LEASE)
+            .await
+            .unwrap(),
+        DigestFound::Nothing
+    );
+}
+
+/// A chat closed while its visitor waited: their next message starts a new wait, alerted after
+/// the tenant's minutes again.
+async fn a_chat_closed_unanswered_waits_anew_when_written_to(w: World) {
+    let acme = w.company("acme").await;
+    let olga = w.online_operator(&acme, "Olga").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let first = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "Hello?", None)
+        .await
+        .unwrap();
+    w.advance(Duration::from_secs(5 * 60));
+    assert_eq!(w.tandem.alerts.raise_long_waits(10).await.unwrap().len(), 1);
+    w.tandem.chats.close(&olga, first.chat_id).await.unwrap();
+
+    w.advance(Duration::from_secs(60 * 60));
+    w.tandem
+        .messages
+        .send_as_visitor(&visitor, "Back again", None)
+        .await
+        .unwrap();
+    w.advance(Duration::from_secs(5 * 60 - 1));
+    assert!(
+        w.tandem
+            .alerts
+            .raise_long_waits(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    w.advance(Duration::from_secs(1));
+    let raised = w.tandem.alerts.raise_long_waits(10).await.unwrap();
+    assert_eq!(raised.len(), 1, "the new wait is alerted");
+    let AlertClaim::Route(claim) = w
+        .tandem
+        .alerts
+        .claim_routing(raised[0], LEASE)
+        .await
+        .unwrap()
+    else {
+        panic!("the alert is routable");
+    };
+    assert_eq!(
+        claim.alert.wait_minutes,
+        Some(5),
+        "counted from the new wait"
+    );
+    assert_eq!(claim.alert.preview, "Back again");
+    // Closed while waiting, then nothing: no alert for a wait that ended.
+    w.tandem.chats.close(&olga, first.chat_id).await.unwrap();
+    w.advance(Duration::from_secs(60 * 60));
+    assert!(
+        w.tandem
+            .alerts
+            .raise_long_waits(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let open = w
+        .tandem
+        .chats
+        .list(&olga, ChatFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+}
+
+tandem_testkit::on_both_databases!(
+    World::on_database =>
+    racing_workers_route_once_and_claim_one_digest,
+    a_chat_closed_unanswered_waits_anew_when_written_to,
+);
