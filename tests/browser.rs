@@ -17,7 +17,11 @@ use tandem_testkit::TestDatabase;
 
 use support::browser::{Browsers, Page, expect, free_port};
 use support::live::{Company, Live};
+use tandem_testkit::receiver::{Receiver, expected_signature};
 use tandem_testkit::smtp::SmtpSink;
+
+/// Tuesday 2026-11-24, 23:00 in Moscow.
+const TUESDAY_NIGHT: Timestamp = Timestamp::from_millis(1_795_503_600_000 + 13 * 3_600_000);
 
 /// Keys as WebDriver spells them.
 const ENTER: &str = "\u{E007}";
@@ -65,8 +69,17 @@ impl Stage {
 
     /// Tuesday 2026-11-24, 23:00 in Moscow, on a clock that stands still there.
     async fn on_a_tuesday_night(db: TestDatabase) -> Self {
-        let night = Timestamp::from_millis(1_795_503_600_000 + 13 * 3_600_000);
-        Self::build(db, &[], true, Server::At(night)).await
+        Self::build(db, &[], true, Server::At(TUESDAY_NIGHT)).await
+    }
+
+    /// The same night, with the team's chat (a webhook receiver on loopback) reachable and the
+    /// sweep turning every second.
+    async fn on_a_tuesday_night_with_the_team(db: TestDatabase) -> Self {
+        let vars = [
+            ("TANDEM_WEBHOOK_PRIVATE_ADDRESSES", "true"),
+            ("TANDEM_SWEEP_EVERY_SECS", "1"),
+        ];
+        Self::build(db, &vars, true, Server::At(TUESDAY_NIGHT)).await
     }
 
     async fn build(
@@ -1172,6 +1185,137 @@ async fn after_hours_the_widget_offers_the_form_and_answers_it(s: Stage) {
     .await;
 }
 
+/// Nobody can answer at night: the admin on the night shift sees the alert in the workspace,
+/// the team's chat gets it signed through the tenant's plugin, and Boris, gone home, gets the
+/// digest, whose link opens the dialog once he signs in.
+async fn an_offline_request_at_night_reaches_every_operator_where_they_are(s: Stage) {
+    s.play(async {
+        let live = &s.live;
+        let receiver = Receiver::start().await;
+        live.update_settings(
+            &live.acme,
+            json!({ "webhook_urls": [receiver.url("/team")] }),
+        )
+        .await;
+        for plugin in ["business_hours", "channel_router"] {
+            let (status, body) = live.upload_plugin(&live.acme, guests::guest(plugin)).await;
+            expect(status == StatusCode::CREATED, || {
+                format!("{plugin}: {body}")
+            })?;
+        }
+        let boris = live.online_operator(&live.acme, "Boris").await;
+        live.set_status(&boris, "offline").await;
+        let (status, _) = live
+            .call(
+                Method::PUT,
+                "/api/v1/operators/me/status",
+                Some(&live.acme.admin_token),
+                Some(json!({ "status": "online" })),
+            )
+            .await;
+        expect(status == StatusCode::OK, || format!("status: {status}"))?;
+        let operator = s.workspace(&live.acme).await?;
+
+        let vera = s.visitor("vera").await?;
+        leave_request(&vera, "Vera", "vera@example.org", "Do you ship to Kazan?").await?;
+
+        // The night shift: the alert bar, and its Open button opens the dialog.
+        shows(
+            &operator,
+            "#alert-bar .alert-row",
+            "Vera left an offline request",
+        )
+        .await?;
+        shows(&operator, "#alert-bar .alert-row", "Do you ship to Kazan?").await?;
+        operator.click("#alert-bar .alert-row a.button").await?;
+        shows(&operator, "#dialog-title", "Vera").await?;
+        operator
+            .until_true(
+                "the alert bar empties",
+                "return document.querySelector('#alert-bar').hidden;",
+                vec![],
+            )
+            .await?;
+
+        // The team's chat, signed with Acme's secret.
+        let posts = receiver.wait_for(1, Duration::from_secs(15)).await;
+        expect(posts.len() == 1, || format!("{posts:?}"))?;
+        let post = &posts[0];
+        let body: Value = serde_json::from_slice(&post.body)?;
+        let text = body["text"].as_str().unwrap_or_default();
+        expect(text.starts_with("Vera left an offline request"), || {
+            text.to_owned()
+        })?;
+        let (_, secret) = live
+            .call(
+                Method::GET,
+                "/api/v1/admin/webhook-secret",
+                Some(&live.acme.admin_token),
+                None,
+            )
+            .await;
+        let secret = secret["secret"].as_str().unwrap_or_default();
+        expect(
+            post.header("x-tandem-signature")
+                == Some(expected_signature(secret, &post.body).as_str()),
+            || "the post is signed with Acme's secret".to_owned(),
+        )?;
+
+        // Boris's digest; the night shift, online, gets none.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let digest = loop {
+            let to_boris: Vec<String> = s
+                .smtp
+                .received()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|to| to.contains("boris@acme.example.com")))
+                .map(|m| m.data.replace("=\r\n", "").replace("=3D", "="))
+                .collect();
+            if let Some(mail) = to_boris.into_iter().next() {
+                break mail;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no digest reached Boris");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        expect(digest.contains("Vera left an offline request"), || {
+            digest.clone()
+        })?;
+        expect(
+            !s.smtp
+                .received()
+                .iter()
+                .any(|m| m.to.iter().any(|to| to.contains(&live.acme.admin_email))),
+            || "the admin is online: no mail".to_owned(),
+        )?;
+        let start = digest
+            .find("/app#chat=")
+            .context("a link into the workspace")?;
+        let base = live.url("");
+        let link = format!(
+            "{base}{}",
+            digest[start..]
+                .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .next()
+                .unwrap_or_default()
+        );
+
+        let home = s.browsers.window("boris").await;
+        home.goto(&link).await?;
+        let tenant = home.find("#login-tenant").await?;
+        tenant.clear().await?;
+        home.type_into(&tenant, &live.acme.slug).await?;
+        home.type_into(&home.find("#login-email").await?, "boris@acme.example.com")
+            .await?;
+        home.type_into(&home.find("#login-password").await?, "operator-password")
+            .await?;
+        home.click(".login button[type=submit]").await?;
+        shows(&home, "#dialog-title", "Vera").await?;
+        shows(&home, ".dialog__log", "Do you ship to Kazan?").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1199,6 +1343,14 @@ mod after_hours {
     use super::*;
     tandem_testkit::on_both_databases!(
         Stage::on_a_tuesday_night => after_hours_the_widget_offers_the_form_and_answers_it
+    );
+}
+
+mod night_alerts {
+    use super::*;
+    tandem_testkit::on_both_databases!(
+        Stage::on_a_tuesday_night_with_the_team =>
+        an_offline_request_at_night_reaches_every_operator_where_they_are
     );
 }
 

@@ -44,6 +44,8 @@ impl Plugged {
                 ("TANDEM_PLUGIN_CACHE_DIR", &cache),
                 // The tests' webhook receiver listens on loopback.
                 ("TANDEM_WEBHOOK_PRIVATE_ADDRESSES", "true"),
+                // Workspaces here wait quietly for alerts while plugins run.
+                ("TANDEM_SOCKET_TIMEOUT_SECS", "60"),
             ],
         )
         .await;
@@ -609,12 +611,13 @@ async fn alerts_go_where_a_plugin_routes_them_signed(p: Plugged) {
     p.install(&live.acme, "channel_router").await;
     let hostile = p.install_hostile(&live.globex).await;
     let mut acme_desk = live.operator_socket(&live.acme.admin_token).await;
-    let mut globex_desk = live.operator_socket(&live.globex.admin_token).await;
-
     let vera = live.visitor(&live.acme).await;
     let chat = live
         .offline_request(&vera, "Vera", "vera@example.org", "Do you ship to Oslo?")
         .await;
+    // The router keeps Tandem's own alert beside the post.
+    let alert = acme_desk.expect("operator.alert").await;
+    assert_eq!(alert["alert"]["chat_id"], chat.as_str());
     let posts = receiver.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
     let post = &posts[0];
@@ -640,12 +643,9 @@ async fn alerts_go_where_a_plugin_routes_them_signed(p: Plugged) {
         post.header("x-tandem-signature"),
         Some(expected_signature(secret, &post.body).as_str())
     );
-    // The router keeps Tandem's own alert beside the post.
-    let alert = acme_desk.expect("operator.alert").await;
-    assert_eq!(alert["alert"]["chat_id"], chat.as_str());
 
     // Globex's hostile plugin would post its alert to a cloud metadata address.
-    globex_desk.send(json!({"type": "ping"})).await;
+    let mut globex_desk = live.operator_socket(&live.globex.admin_token).await;
     let stealer = live.visitor(&live.globex).await;
     let stolen = live
         .offline_request(&stealer, "stealer", "stealer@example.org", "Hello?")
@@ -1336,7 +1336,11 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
     let url = smtp.url();
     let (live, clock) = Live::on_clock_at(
         db,
-        &[("TANDEM_SMTP_URL", &url), ("TANDEM_SWEEP_EVERY_SECS", "1")],
+        &[
+            ("TANDEM_SMTP_URL", &url),
+            ("TANDEM_SWEEP_EVERY_SECS", "1"),
+            ("TANDEM_SOCKET_TIMEOUT_SECS", "60"),
+        ],
         Timestamp::from_millis(TUESDAY_NIGHT_MOSCOW),
     )
     .await;
@@ -1503,8 +1507,6 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
     // chat whose summary it would post where Globex did not allow.
     let mut globex_workspace = live.operator_socket(&live.globex.admin_token).await;
     for name in ["assigner", "loop", "stealer"] {
-        // The server closes a silent socket after a couple of seconds.
-        globex_workspace.send(json!({"type": "ping"})).await;
         let visitor = live.visitor(&live.globex).await;
         let chat = live
             .offline_request(&visitor, name, &format!("{name}@example.org"), "Hello?")

@@ -510,8 +510,44 @@ async fn the_hand_over_to_the_company_site_carries_the_dialog(live: Live) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Olga sets herself away on her phone: the workspace open on her desk shows it in its status
+/// menu, her colleagues' show it too, and another tenant hears nothing.
+async fn a_status_changed_elsewhere_reaches_every_workspace_of_the_tenant(live: Live) {
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let desk_token = live
+        .login(
+            &live.acme.slug,
+            "olga@acme.example.com",
+            "operator-password",
+        )
+        .await;
+    let mut desk = live.operator_socket(&desk_token).await;
+    let mut colleague = live.operator_socket(&live.acme.admin_token).await;
+    let mut stranger = live.operator_socket(&live.globex.admin_token).await;
+
+    live.set_status(&olga, "away").await;
+    for socket in [&mut desk, &mut colleague] {
+        let frame = socket.expect("operator.status").await;
+        assert_eq!(frame["user_id"], olga.id.as_str(), "{frame}");
+        assert_eq!(frame["status"], "away", "{frame}");
+    }
+    // Setting the status it already has changes nothing and says nothing.
+    live.set_status(&olga, "away").await;
+    let again = desk.frames_within(Duration::from_millis(300)).await;
+    assert!(
+        !again.iter().any(|f| f["type"] == "operator.status"),
+        "{again:#?}"
+    );
+    let theirs = stranger.frames_within(Duration::from_millis(100)).await;
+    assert!(
+        !theirs.iter().any(|f| f["type"] == "operator.status"),
+        "{theirs:#?}"
+    );
+}
+
 tandem_testkit::on_both_databases!(
     Live::on_database =>
+    a_status_changed_elsewhere_reaches_every_workspace_of_the_tenant,
     the_hand_over_to_the_company_site_carries_the_dialog,
     offline_form_opens_the_chat_and_edits_arrive_live,
     presence_moves_the_chat_between_categories_live,

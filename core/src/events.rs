@@ -10,7 +10,7 @@ use crate::alert::OperatorAlert;
 use crate::chat::Chat;
 use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
-use crate::operator::OperatorName;
+use crate::operator::{OperatorName, OperatorStatus};
 
 /// Serializable so that a bus between nodes can carry it (see the web crate's cluster bus).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +57,13 @@ pub enum DomainEvent {
         #[serde(default)]
         operator: Option<OperatorName>,
     },
+    /// An operator's status changed (by them, in any tab or device, or by an admin):
+    /// workspaces show it, the operator's own status menu included.
+    OperatorStatusChanged {
+        tenant: TenantId,
+        user: UserId,
+        status: OperatorStatus,
+    },
     /// An alert routed to the tenant's operators: the workspace sounds it.
     OperatorAlert {
         tenant: TenantId,
@@ -84,6 +91,7 @@ impl DomainEvent {
             | Self::AvailabilityChanged { tenant, .. }
             | Self::Typing { tenant, .. }
             | Self::OperatorAlert { tenant, .. }
+            | Self::OperatorStatusChanged { tenant, .. }
             | Self::AccessRevoked { tenant, .. } => *tenant,
         }
     }

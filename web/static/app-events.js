@@ -44,6 +44,17 @@ export function onFrame(frame) {
         typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);
       }
       break;
+    case "operator.status": {
+      const operator = state.operators.get(frame.user_id);
+      if (operator) operator.status = frame.status;
+      // Changed in another tab or device, or by an admin: the menu says what is true.
+      if (frame.user_id === state.me.id) {
+        state.me.status = frame.status;
+        const menu = document.querySelector("#my-status");
+        if (menu && menu.value !== frame.status) menu.value = frame.status;
+      }
+      break;
+    }
     case "operator.alert":
       onAlert(frame.alert);
       break;

@@ -192,6 +192,11 @@ impl OperatorService {
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
+            self.deps.publish(DomainEvent::OperatorStatusChanged {
+                tenant: actor.tenant,
+                user: actor.user,
+                status,
+            });
             self.publish_availability(actor.tenant).await?;
         }
         Ok(Operator {
@@ -297,6 +302,13 @@ impl OperatorService {
         }
         let updated = user::Entity::update(change).exec(&txn).await?;
         txn.commit().await?;
+        if updated.status != row.status {
+            self.deps.publish(DomainEvent::OperatorStatusChanged {
+                tenant: actor.tenant,
+                user: id,
+                status: updated.status,
+            });
+        }
         if patch.active == Some(false) {
             self.deps.publish(DomainEvent::AccessRevoked {
                 tenant: actor.tenant,

@@ -43,6 +43,12 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         operator: Option<&'a OperatorName>,
     },
+    /// To operators: a colleague's (or their own) status changed.
+    #[serde(rename = "operator.status")]
+    OperatorStatus {
+        user_id: UserId,
+        status: tandem_core::operator::OperatorStatus,
+    },
     /// To operators: a new offline request, a visitor waiting long.
     #[serde(rename = "operator.alert")]
     OperatorAlert { alert: &'a OperatorAlert },

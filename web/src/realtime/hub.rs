@@ -245,6 +245,19 @@ impl Hub {
                 user,
                 session,
             } => self.revoke(*tenant, *user, session.as_deref()),
+            DomainEvent::OperatorStatusChanged {
+                tenant,
+                user,
+                status,
+            } => {
+                let frame = ServerFrame::OperatorStatus {
+                    user_id: *user,
+                    status: *status,
+                }
+                .to_text();
+                let mut routes = self.routes();
+                self.send_operators(&mut routes, *tenant, &frame);
+            }
             DomainEvent::OperatorAlert { tenant, alert } => {
                 let frame = ServerFrame::OperatorAlert { alert }.to_text();
                 let mut routes = self.routes();

@@ -40,7 +40,7 @@ pub struct OperatorSocketQuery {
     tag = "operator",
     params(("token" = Option<String>, Query, description = "The session token, when it cannot be sent as a header")),
     responses(
-        (status = 101, description = "WebSocket: `hello`, then every `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing` and `operator.alert` (a new offline request, a visitor waiting long) of the tenant. Client frames: `message.send {chat_id, body, client_id}`, `read {chat_id, up_to}`, `typing {chat_id}`, `ping`."),
+        (status = 101, description = "WebSocket: `hello`, then every `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing`, `operator.status` (anyone's status changed, yours in another tab included) and `operator.alert` (a new offline request, a visitor waiting long) of the tenant. Client frames: `message.send {chat_id, body, client_id}`, `read {chat_id, up_to}`, `typing {chat_id}`, `ping`."),
         (status = 400, description = "Not a WebSocket upgrade request", body = crate::error::ErrorBody),
         (status = 401, description = "No or bad credentials", body = crate::error::ErrorBody),
     ),
