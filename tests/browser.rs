@@ -1316,6 +1316,90 @@ async fn an_offline_request_at_night_reaches_every_operator_where_they_are(s: St
     .await;
 }
 
+/// The operator answers while the server is down: the reply waits in the dialog, marked as
+/// sending, and goes out once, by itself, when the server is back.
+async fn a_reply_written_while_the_server_is_down_goes_once_it_is_back(s: Stage) {
+    let Stage {
+        mut live,
+        smtp: _smtp,
+        browsers,
+    } = s;
+    let vera = live.visitor(&live.acme).await;
+    let (status, _) = live
+        .visitor_call(
+            &vera,
+            Method::PUT,
+            "/visitor",
+            Some(json!({ "name": "Vera" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let asked = live.visitor_says(&vera, "Is it in stock?").await;
+    let chat_id = asked["chat_id"].as_str().unwrap_or_default().to_owned();
+    let app = live.url(&format!("/app#chat={chat_id}"));
+    let acme = live.acme.clone();
+    let story = async {
+        let operator = browsers.window("operator").await;
+        operator.goto(&app).await?;
+        sign_in(&operator, &acme).await?;
+        shows(&operator, "#dialog-title", "Vera").await?;
+        let reply = operator.find("#reply").await?;
+        operator
+            .type_into(&reply, &format!("Before the crash{ENTER}"))
+            .await?;
+        shows(
+            &operator,
+            ".entry--operator:not(.entry--pending) .entry__body",
+            "Before the crash",
+        )
+        .await?;
+
+        live.server.process().crash().await;
+        shows(&operator, "[role=status]", "Reconnecting").await?;
+        operator
+            .type_into(&reply, &format!("Written during the outage{ENTER}"))
+            .await?;
+        shows(
+            &operator,
+            ".entry--pending .entry__body",
+            "Written during the outage",
+        )
+        .await?;
+
+        live.crash_and_restart().await;
+        let operator = operator.with_patience(Duration::from_secs(45));
+        shows(
+            &operator,
+            ".entry--operator:not(.entry--pending) .entry__body",
+            "Written during the outage",
+        )
+        .await?;
+        operator
+            .until_true(
+                "nothing left pending",
+                "return !document.querySelector('.entry--pending, .entry--failed');",
+                vec![],
+            )
+            .await?;
+        let dialog = live.dialog(&live.acme.admin_token, &chat_id).await;
+        let replies: Vec<&str> = dialog["messages"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m["author"] == "operator")
+                    .filter_map(|m| m["body"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        expect(
+            replies == ["Before the crash", "Written during the outage"],
+            || format!("{replies:?}"),
+        )?;
+        Ok(())
+    };
+    browsers.story(String::new, story).await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1364,6 +1448,8 @@ mod dev_mailbox {
 mod crash {
     use super::*;
     tandem_testkit::on_both_databases!(
-        Stage::on_a_fixed_port => a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing
+        Stage::on_a_fixed_port =>
+        a_widget_cut_off_by_a_server_crash_loses_and_doubles_nothing,
+        a_reply_written_while_the_server_is_down_goes_once_it_is_back,
     );
 }

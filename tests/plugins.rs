@@ -602,13 +602,22 @@ async fn the_channel_router_posts_to_a_real_receiver_signed(p: Plugged) {
 /// and the operators are alerted as well; a plugin that would send it where the tenant did not
 /// allow is refused, and the operators are alerted as if it had no opinion.
 async fn alerts_go_where_a_plugin_routes_them_signed(p: Plugged) {
+    alerts_routed_signed(p, "channel_router").await;
+}
+
+/// The JavaScript channel router routes alerts as the Rust one does.
+async fn the_javascript_router_routes_alerts_like_the_rust_one(p: Plugged) {
+    alerts_routed_signed(p, "channel_router_js").await;
+}
+
+async fn alerts_routed_signed(p: Plugged, router: &str) {
     let live = &p.live;
     let receiver = Receiver::start().await;
     for (company, path) in [(&live.acme, "/acme"), (&live.globex, "/globex")] {
         live.update_settings(company, json!({"webhook_urls": [receiver.url(path)]}))
             .await;
     }
-    p.install(&live.acme, "channel_router").await;
+    p.install(&live.acme, router).await;
     let hostile = p.install_hostile(&live.globex).await;
     let mut acme_desk = live.operator_socket(&live.acme.admin_token).await;
     let vera = live.visitor(&live.acme).await;
@@ -1649,6 +1658,7 @@ mod javascript {
     tandem_testkit::on_both_databases!(
         Plugged::for_javascript =>
         the_javascript_channel_router_posts_like_the_rust_one,
+        the_javascript_router_routes_alerts_like_the_rust_one,
         a_looping_javascript_plugin_falls_back_is_logged_and_disabled,
     );
 }

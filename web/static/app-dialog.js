@@ -1,14 +1,15 @@
 // The open dialog: the whole history, marks, earlier texts, and the reply box.
 import { api, clock, el } from "./console.js";
-import { mergeMessage, uuid } from "./shared.js";
+import { mergeMessage } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
+import { queueReply, renderOutbox, settle } from "./app-outbox.js";
 import { renderLists, triage } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
 export async function openChat(id, { focus = true } = {}) {
   const { chat, messages, has_more } = await api("GET", `/chats/${id}`);
   state.chats.set(chat.id, chat);
-  if (state.selected !== id) { state.draftClientId = null; state.earlier.clear(); state.pinnedTab = state.tab; }
+  if (state.selected !== id) { state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
   dismissAlerts(id);
   state.messages = new Map(messages.map((m) => [m.id, m]));
@@ -24,6 +25,7 @@ export async function openChat(id, { focus = true } = {}) {
   ui.dialog.replaceChildren(ui.head, ui.log, ui.typing, ui.reply);
   renderHead();
   for (const message of state.messages.values()) renderEntry(message);
+  renderOutbox();
   ui.log.scrollTop = ui.log.scrollHeight;
   renderLists();
   markRead();
@@ -103,36 +105,26 @@ async function perform(id, action, body) {
 
 function replyForm() {
   const area = el("textarea", { name: "reply", id: "reply", "aria-label": "Reply", placeholder: "Reply… (Enter sends, Shift+Enter for a new line)", maxlength: "10000" });
-  const error = el("p", { class: "error", role: "alert" });
   const send = el("button", { class: "button", type: "submit" }, "Send");
   const form = el("form", { class: "reply" }, area, send);
   let lastTyping = 0;
   area.addEventListener("input", () => {
-    state.draftClientId = null;
     if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); state.socket?.send({ type: "typing", chat_id: state.selected }); }
   });
   area.addEventListener("keydown", (event) => { if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); } });
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = area.value;
     if (!body.trim()) return;
-    // The same client id until it is accepted: a retry after a lost answer cannot double it.
-    state.draftClientId = state.draftClientId || uuid();
-    send.disabled = true;
-    try {
-      const message = await api("POST", `/chats/${state.selected}/messages`, { body, client_id: state.draftClientId });
-      state.draftClientId = null;
-      area.value = "";
-      error.textContent = "";
-      upsert(message);
-    } catch (e) {
-      error.textContent = `Not sent: ${e.message}`;
-    } finally { send.disabled = false; area.focus(); }
+    area.value = "";
+    queueReply(body);
+    area.focus();
   });
-  return el("div", {}, error, form);
+  return el("div", {}, form);
 }
 
 export function upsert(message) {
+  settle(message);
   if (message.chat_id !== state.selected) return;
   const known = state.messages.get(message.id);
   state.messages.set(message.id, mergeMessage(known, message));

@@ -22,7 +22,6 @@ export const state = {
   alerts: localStorage.getItem("tandem:alerts") === "on",
   alertFeed: [], // the server's alerts not yet acted on, newest first
   socket: null,
-  draftClientId: null,
 };
 // The elements the modules draw into.
 export const ui = {};

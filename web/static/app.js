@@ -2,6 +2,7 @@
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
 import { loadAlerts, toggleAlerts } from "./app-alerts.js";
 import { markRead, openChat, refreshChat } from "./app-dialog.js";
+import { flushOutbox, restoreOutbox } from "./app-outbox.js";
 import { onFrame } from "./app-events.js";
 import { renderLists } from "./app-lists.js";
 import { CATEGORIES, state, ui } from "./app-state.js";
@@ -13,9 +14,10 @@ async function main() {
   buildLayout();
   await loadOperators();
   await loadChats();
+  restoreOutbox();
   state.socket = liveSocket("/ws", {
     onFrame,
-    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); },
+    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); flushOutbox(); },
     onClose: () => { ui.connection.textContent = "Reconnecting…"; },
   });
   setInterval(renderLists, 30000); // waiting times

@@ -58,6 +58,11 @@ const SOURCES: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/app-alerts.js"),
     ),
+    (
+        "app-outbox.js",
+        JS,
+        include_str!("../../static/app-outbox.js"),
+    ),
     ("admin.js", JS, include_str!("../../static/admin.js")),
     (
         "admin-forms.js",
