@@ -6,13 +6,26 @@ import { queueReply, renderOutbox, settle } from "./app-outbox.js";
 import { renderLists, triage } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
+// The open dialog's messages by seq, so that drawing one (its pause from the one before) costs
+// the same in a dialog of ten messages or of thousands.
+const bySeq = new Map();
+
+function remember(message) {
+  const merged = mergeMessage(state.messages.get(message.id), message);
+  state.messages.set(merged.id, merged);
+  bySeq.set(merged.seq, merged);
+  return merged;
+}
+
 export async function openChat(id, { focus = true } = {}) {
   const { chat, messages, has_more } = await api("GET", `/chats/${id}`);
   state.chats.set(chat.id, chat);
   if (state.selected !== id) { state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
   dismissAlerts(id);
-  state.messages = new Map(messages.map((m) => [m.id, m]));
+  state.messages = new Map();
+  bySeq.clear();
+  for (const message of messages) remember(message);
   ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });
   // A long dialog comes newest first; older pages on demand (the button, or scrolling up).
   ui.older = el("li", { class: "dialog__older", dataset: { seq: "0" }, hidden: !has_more },
@@ -38,17 +51,16 @@ async function loadOlder() {
   loadingOlder = true;
   const id = state.selected;
   try {
-    const seqs = [...state.messages.values()].map((m) => m.seq);
-    const first = Math.min(...seqs);
+    const first = Math.min(...bySeq.keys());
     const { messages, has_more } = await api("GET", `/chats/${id}?before=${first}`);
     if (state.selected !== id) return;
     const height = ui.log.scrollHeight;
-    for (const message of messages) {
-      state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
-      renderEntry(state.messages.get(message.id));
-    }
+    // Known first (each entry's pause looks at the one before), then drawn newest first: each
+    // goes in at the top.
+    const older = messages.map(remember);
+    for (const message of older.reverse()) renderEntry(message);
     // The entry that was first may now follow a long pause.
-    const formerFirst = [...state.messages.values()].find((m) => m.seq === first);
+    const formerFirst = bySeq.get(first);
     if (formerFirst) renderEntry(formerFirst);
     // What was on screen stays where it was.
     ui.log.scrollTop += ui.log.scrollHeight - height;
@@ -127,7 +139,7 @@ export function upsert(message) {
   settle(message);
   if (message.chat_id !== state.selected) return;
   const known = state.messages.get(message.id);
-  state.messages.set(message.id, mergeMessage(known, message));
+  remember(message);
   if (message.edited_at && known?.body !== message.body) state.earlier.delete(message.id);
   renderEntry(state.messages.get(message.id));
   if (!known) ui.log.scrollTop = ui.log.scrollHeight;
@@ -168,16 +180,23 @@ export function renderEntry(message) {
     item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },
       ...earlier.map((e) => el("li", {}, `${clock(e.written_at)}: `, el("del", {}, e.body)))));
   }
-  if (fresh) {
-    const after = [...ui.log.children].find((li) => Number(li.dataset.seq) > message.seq);
-    ui.log.insertBefore(item, after || null);
-  }
+  if (fresh) ui.log.insertBefore(item, placeOf(message.seq));
+}
+
+// Where an entry numbered `seq` goes: before the first entry numbered higher. New messages come
+// last and older pages first, so the search starts from the nearer end.
+function placeOf(seq) {
+  const first = ui.older.nextElementSibling;
+  if (!first || Number(first.dataset.seq) > seq) return first;
+  let next = null;
+  for (let li = ui.log.lastElementChild; li && li !== ui.older && Number(li.dataset.seq) > seq; li = li.previousElementSibling) next = li;
+  return next;
 }
 
 // A dialog spans visits: a long pause before a message is shown, as "2 h later".
 const VISIT_GAP_MS = 30 * 60 * 1000;
 function pause(message) {
-  const previous = [...state.messages.values()].find((m) => m.seq === message.seq - 1);
+  const previous = bySeq.get(message.seq - 1);
   if (!previous) return "";
   const ms = new Date(message.created_at) - new Date(previous.created_at);
   if (ms < VISIT_GAP_MS) return "";
