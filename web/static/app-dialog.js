@@ -2,7 +2,7 @@
 import { api, clock, el } from "./console.js";
 import { mergeMessage } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
-import { queueReply, renderOutbox, settle } from "./app-outbox.js";
+import { drawSentWith, queueReply, renderOutbox, settle } from "./app-outbox.js";
 import { renderLists, triage } from "./app-lists.js";
 import { operatorName, state, ui, visitorName } from "./app-state.js";
 
@@ -50,10 +50,12 @@ async function loadOlder() {
   if (loadingOlder || ui.older.hidden || !state.selected) return;
   loadingOlder = true;
   const id = state.selected;
+  // The dialog drawn now: reopened meanwhile (the same chat again), it is another.
+  const log = ui.log;
   try {
     const first = Math.min(...bySeq.keys());
     const { messages, has_more } = await api("GET", `/chats/${id}?before=${first}`);
-    if (state.selected !== id) return;
+    if (state.selected !== id || ui.log !== log) return;
     const height = ui.log.scrollHeight;
     // Known first (each entry's pause looks at the one before), then drawn newest first: each
     // goes in at the top.
@@ -223,3 +225,5 @@ export function markRead() {
     for (const m of unread) { const current = state.messages.get(m.id); if (current) current.read_by_operator_at = null; }
   });
 }
+
+drawSentWith(upsert);

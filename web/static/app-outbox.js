@@ -7,9 +7,13 @@ import { api, el } from "./console.js";
 import { uuid } from "./shared.js";
 import { state, ui } from "./app-state.js";
 
-const outbox = new Map(); // client id -> { chat_id, body, client_id, failed? }
+const outbox = new Map(); // client id -> { chat_id, body, client_id, failed?, inFlight? }
 let retryTimer = null;
 let retryDelay = 1000;
+// Draws a reply the server has (the dialog's upsert, given by app-dialog.js).
+let draw = () => {};
+
+export function drawSentWith(upsert) { draw = upsert; }
 
 function storageKey() { return `tandem:outbox:${state.me.id}`; }
 
@@ -21,7 +25,8 @@ export function restoreOutbox() {
 }
 
 function save() {
-  try { sessionStorage.setItem(storageKey(), JSON.stringify([...outbox.values()])); } catch { /* storage full or off */ }
+  const kept = [...outbox.values()].map(({ chat_id, body, client_id, failed }) => ({ chat_id, body, client_id, failed }));
+  try { sessionStorage.setItem(storageKey(), JSON.stringify(kept)); } catch { /* storage full or off */ }
 }
 
 /// A reply to the open chat: shown at once as sending, then sent.
@@ -34,20 +39,23 @@ export function queueReply(body) {
 }
 
 async function deliver(entry) {
+  // One request at a time per reply (the timer, a reconnect and a reload may all flush).
+  if (entry.inFlight) return;
+  entry.inFlight = true;
   try {
     const message = await api("POST", `/chats/${entry.chat_id}/messages`, { body: entry.body, client_id: entry.client_id });
-    settle(message);
     retryDelay = 1000;
-    return message;
+    // Drawn at once (the socket may still be reconnecting); drawing settles it.
+    draw(message);
+    settle(message);
   } catch (e) {
-    if (!outbox.has(entry.client_id)) return null;
+    if (!outbox.has(entry.client_id)) return;
     // Refusals wait for the operator; network trouble and server errors are tried again.
     if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) entry.failed = e.message;
     else scheduleRetry();
     save();
     renderPending(entry);
-    return null;
-  }
+  } finally { entry.inFlight = false; }
 }
 
 /// The server has the reply (its answer, or the socket said so first): no longer pending.
