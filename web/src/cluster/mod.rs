@@ -65,17 +65,14 @@ impl EventBus for ClusterBus {
 /// Delivers another node's envelope to this node's sockets (this node's own come back too, and
 /// are dropped: they were delivered when published).
 async fn receive(payload: &str, node: &str, local: &BroadcastBus, tandem: &Tandem) {
-    let envelope: wire::Envelope = match serde_json::from_str(payload) {
-        Ok(envelope) => envelope,
-        Err(e) => {
-            tracing::warn!(error = %e, "an unreadable event from another node");
-            return;
-        }
+    let Some((sender, events)) = wire::unpack(payload) else {
+        tracing::warn!("an unreadable envelope from another node");
+        return;
     };
-    if envelope.node == node {
+    if sender == node {
         return;
     }
-    for wire in envelope.events {
+    for wire in events {
         match wire.resolve(tandem).await {
             Ok(Some(event)) => local.publish(event),
             Ok(None) => {}

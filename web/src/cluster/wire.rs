@@ -37,6 +37,30 @@ pub enum Wire {
     Chat { tenant: TenantId, chat: ChatId },
 }
 
+/// An envelope as it arrives: each event read on its own, so that one of a kind this node does
+/// not know (a newer node's, during a rolling upgrade) is skipped, not the whole envelope.
+#[derive(Deserialize)]
+struct Arriving {
+    node: String,
+    events: Vec<serde_json::Value>,
+}
+
+/// The sending node and the events of `payload` this node can read; `None` when it is not an
+/// envelope at all.
+pub fn unpack(payload: &str) -> Option<(String, Vec<Wire>)> {
+    let arriving: Arriving = serde_json::from_str(payload).ok()?;
+    let mut events = Vec::with_capacity(arriving.events.len());
+    for event in arriving.events {
+        match serde_json::from_value(event) {
+            Ok(wire) => events.push(wire),
+            Err(e) => {
+                tracing::warn!(error = %e, "an event of a kind this node does not know, from another node; skipped");
+            }
+        }
+    }
+    Some((arriving.node, events))
+}
+
 /// The payloads that carry `events` from `node`, in order.
 pub fn pack(node: &str, events: &[DomainEvent]) -> Vec<String> {
     let prefix = serde_json::to_string(&Envelope {
@@ -178,6 +202,21 @@ mod tests {
     fn unpack(payload: &str) -> Envelope {
         assert!(payload.len() < 8000, "{} bytes", payload.len());
         serde_json::from_str(payload).expect("an envelope")
+    }
+
+    #[test]
+    fn an_event_of_an_unknown_kind_is_skipped_not_its_envelope() {
+        let known = pack("node-b", &[message("Still here")]).remove(0);
+        // A newer node's event kind, between two this node knows.
+        let payload = known.replacen(
+            "\"events\":[",
+            "\"events\":[{\"wire\":\"whole\",\"event\":{\"type\":\"from_the_future\",\"tenant\":\"x\"}},",
+            1,
+        );
+        let (node, events) = super::unpack(&payload).expect("an envelope");
+        assert_eq!(node, "node-b");
+        assert_eq!(events.len(), 1, "the known event arrives");
+        assert!(super::unpack("not json").is_none());
     }
 
     #[test]
