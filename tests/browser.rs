@@ -1246,18 +1246,10 @@ async fn an_offline_request_at_night_reaches_every_operator_where_they_are(s: St
         expect(text.starts_with("Vera left an offline request"), || {
             text.to_owned()
         })?;
-        let (_, secret) = live
-            .call(
-                Method::GET,
-                "/api/v1/admin/webhook-secret",
-                Some(&live.acme.admin_token),
-                None,
-            )
-            .await;
-        let secret = secret["secret"].as_str().unwrap_or_default();
+        let secret = live.webhook_secret(&live.acme).await;
         expect(
             post.header("x-tandem-signature")
-                == Some(expected_signature(secret, &post.body).as_str()),
+                == Some(expected_signature(&secret, &post.body).as_str()),
             || "the post is signed with Acme's secret".to_owned(),
         )?;
 

@@ -639,18 +639,10 @@ async fn alerts_routed_signed(p: Plugged, router: &str) {
             "Vera left an offline request: \"Do you ship to Oslo?\" https://chat.example.com/app#chat={chat}"
         )
     );
-    let (_, secret) = live
-        .call(
-            Method::GET,
-            "/api/v1/admin/webhook-secret",
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    let secret = secret["secret"].as_str().expect("a secret");
+    let secret = live.webhook_secret(&live.acme).await;
     assert_eq!(
         post.header("x-tandem-signature"),
-        Some(expected_signature(secret, &post.body).as_str())
+        Some(expected_signature(&secret, &post.body).as_str())
     );
 
     // Globex's hostile plugin would post its alert to a cloud metadata address.
@@ -728,16 +720,8 @@ async fn router_posts_to_a_real_receiver_signed(p: Plugged, router: &str) {
         "{body}"
     );
     // The signature checks out with Acme's secret, and with no other tenant's.
-    let (status, secret) = live
-        .call(
-            Method::GET,
-            "/api/v1/admin/webhook-secret",
-            Some(&live.acme.admin_token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{secret}");
-    let secret = secret["secret"].as_str().expect("a secret");
+    let secret = live.webhook_secret(&live.acme).await;
+    let secret = secret.as_str();
     assert_eq!(
         post.header("x-tandem-signature"),
         Some(expected_signature(secret, &post.body).as_str())

@@ -6,13 +6,30 @@ mod support;
 
 use std::time::Duration;
 
-use tandem_core::alert::{AlertClaim, DigestFound, DigestOutcome};
+use tandem_core::alert::{AlertClaim, AlertService, DigestFound, DigestOutcome};
 use tandem_core::chat::ChatFilter;
 use tandem_core::message::OfflineRequest;
 
 use support::World;
 
 const LEASE: Duration = Duration::from_secs(60);
+
+/// What eight workers calling `call` at once got.
+async fn eight_at_once<T, F, Fut>(w: &World, call: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(AlertService) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(call(w.tandem.alerts.clone())))
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
 
 /// Eight workers at once: one routes the alert, one claims the admin's digest, and the digest
 /// sent settles it (the next claim finds nothing).
@@ -36,18 +53,16 @@ async fn racing_workers_route_once_and_claim_one_digest(w: World) {
     assert_eq!(unrouted.len(), 1);
     let alert = unrouted[0];
 
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let alerts = w.tandem.alerts.clone();
-            tokio::spawn(async move { alerts.claim_routing(alert, LEASE).await })
-        })
-        .collect();
-    let mut routes = Vec::new();
-    for task in tasks {
-        if let AlertClaim::Route(claim) = task.await.unwrap().unwrap() {
-            routes.push(claim);
-        }
-    }
+    let routes: Vec<_> = eight_at_once(&w, move |alerts| async move {
+        alerts.claim_routing(alert, LEASE).await.unwrap()
+    })
+    .await
+    .into_iter()
+    .filter_map(|claim| match claim {
+        AlertClaim::Route(claim) => Some(claim),
+        _ => None,
+    })
+    .collect();
     assert_eq!(routes.len(), 1, "one worker routes it");
     let webhooks = w
         .tandem
@@ -70,18 +85,16 @@ async fn racing_workers_route_once_and_claim_one_digest(w: World) {
     let due = w.tandem.alerts.due_digests(10).await.unwrap();
     assert_eq!(due, vec![acme.admin.user]);
     let admin = acme.admin.user;
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let alerts = w.tandem.alerts.clone();
-            tokio::spawn(async move { alerts.claim_digest(admin, LEASE).await })
-        })
-        .collect();
-    let mut sends = Vec::new();
-    for task in tasks {
-        if let DigestFound::Send(claim) = task.await.unwrap().unwrap() {
-            sends.push(claim);
-        }
-    }
+    let sends: Vec<_> = eight_at_once(&w, move |alerts| async move {
+        alerts.claim_digest(admin, LEASE).await.unwrap()
+    })
+    .await
+    .into_iter()
+    .filter_map(|found| match found {
+        DigestFound::Send(claim) => Some(claim),
+        _ => None,
+    })
+    .collect();
     assert_eq!(sends.len(), 1, "one worker mails it");
     let claim = &sends[0];
     assert_eq!(claim.alerts.len(), 1);

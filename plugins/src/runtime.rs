@@ -644,14 +644,10 @@ pub(crate) fn alert_routes_allowed(
     routes: &[hooks::AlertRoute],
     urls: &[String],
 ) -> Result<(), CallError> {
-    let webhooks: Vec<hooks::Webhook> = routes
-        .iter()
-        .filter_map(|r| match r {
-            hooks::AlertRoute::Webhook(w) => Some(w.clone()),
-            _ => None,
-        })
-        .collect();
-    webhooks_allowed(&webhooks, urls)
+    routes.iter().try_for_each(|r| match r {
+        hooks::AlertRoute::Webhook(w) => webhook_allowed(&w.url, urls),
+        _ => Ok(()),
+    })
 }
 
 /// Webhooks go only to the tenant's allowed URLs.
@@ -659,12 +655,18 @@ pub(crate) fn webhooks_allowed(
     webhooks: &[hooks::Webhook],
     urls: &[String],
 ) -> Result<(), CallError> {
-    match webhooks.iter().find(|w| !urls.contains(&w.url)) {
-        Some(w) => Err(CallError::Malformed(format!(
-            "a webhook to {}, which is not among the tenant's webhook URLs",
-            w.url
+    webhooks
+        .iter()
+        .try_for_each(|w| webhook_allowed(&w.url, urls))
+}
+
+/// Whether a webhook to `url` may go out: it is one of the tenant's `urls`.
+fn webhook_allowed(url: &str, urls: &[String]) -> Result<(), CallError> {
+    match urls.iter().any(|allowed| allowed == url) {
+        true => Ok(()),
+        false => Err(CallError::Malformed(format!(
+            "a webhook to {url}, which is not among the tenant's webhook URLs"
         ))),
-        None => Ok(()),
     }
 }
 
@@ -683,12 +685,7 @@ pub(crate) fn allowed(deliveries: &[Delivery], batch: &UnreadBatch) -> Result<()
                     "an email to {to}, which is not the visitor's address"
                 )));
             }
-            Delivery::Webhook(w) if !batch.tenant.settings.webhook_urls.contains(&w.url) => {
-                return Err(CallError::Malformed(format!(
-                    "a webhook to {}, which is not among the tenant's webhook URLs",
-                    w.url
-                )));
-            }
+            Delivery::Webhook(w) => webhook_allowed(&w.url, &batch.tenant.settings.webhook_urls)?,
             _ => {}
         }
     }

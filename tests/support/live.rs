@@ -337,6 +337,20 @@ impl Client {
         (status, body)
     }
 
+    /// The company's webhook signing secret, as its admin reads it.
+    pub async fn webhook_secret(&self, company: &Company) -> String {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                "/api/v1/admin/webhook-secret",
+                Some(&company.admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["secret"].as_str().expect("a secret").to_owned()
+    }
+
     /// Creates an operator of the company, logs them in and sets them online.
     pub async fn online_operator(&self, company: &Company, name: &str) -> Operator {
         let email = format!("{}@{}.example.com", name.to_lowercase(), company.slug);

@@ -2,23 +2,21 @@
 //! them in one mail, at most one an interval (the tenant's `alert_digest_mins`). A worker
 //! claims a due digest, mails it and completes it; a failed send is tried again.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
-use crate::chat::ChatState;
 use crate::clock::Timestamp;
-use crate::entity::{alert_digest, alert_digest_item, chat, operator_alert, tenant, user, visitor};
+use crate::entity::{alert_digest, alert_digest_item, operator_alert, tenant, user};
 use crate::error::CoreResult;
 use crate::ids::{AlertId, TenantId, UserId};
 use crate::operator::OperatorStatus;
 use crate::services::WriteTxn;
 use crate::tenant::parse_settings;
 
-use super::{AlertService, OperatorAlert};
+use super::{AlertService, OperatorAlert, chats_of, digest_interval, still_waits};
 
 /// A digest lists at most this many alerts; the rest go in the next one.
 pub const MAX_DIGEST_ALERTS: u64 = 50;
@@ -254,22 +252,13 @@ impl AlertService {
             .all(txn)
             .await?;
         let settles: Vec<AlertId> = alerts.iter().map(|a| a.id).collect();
-        let chats: HashMap<_, _> = chat::Entity::find()
-            .filter(chat::Column::TenantId.eq(row.tenant_id))
-            .filter(chat::Column::Id.is_in(alerts.iter().map(|a| a.chat_id)))
-            .find_also_related(visitor::Entity)
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|(chat, visitor)| (chat.id, (chat, visitor)))
-            .collect();
+        let chats = chats_of(txn, row.tenant_id, &alerts).await?;
         // An alert whose visitor has been answered since needs nobody's attention.
         let waiting: Vec<DigestAlert> = alerts
             .iter()
             .filter_map(|alert| {
                 let (chat, visitor) = chats.get(&alert.chat_id)?;
-                let still_waits = chat.state == ChatState::Open && chat.unanswered;
-                still_waits.then(|| DigestAlert {
+                still_waits(chat).then(|| DigestAlert {
                     alert: OperatorAlert::from_row(
                         alert,
                         visitor.as_ref().and_then(|v| v.name.clone()),
@@ -317,11 +306,4 @@ async fn set_due(txn: &WriteTxn, operator: UserId, due_at: Option<i64>) -> CoreR
         .exec(txn)
         .await?;
     Ok(())
-}
-
-async fn digest_interval(txn: &WriteTxn, tenant: TenantId) -> CoreResult<Option<Duration>> {
-    Ok(match tenant::Entity::find_by_id(tenant).one(txn).await? {
-        Some(row) => parse_settings(&row.settings)?.alert_digest(),
-        None => None,
-    })
 }

@@ -13,15 +13,21 @@ mod pending;
 mod raise;
 mod route;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
+use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::chat::ChatState;
 use crate::clock::Timestamp;
-use crate::entity::operator_alert;
-use crate::ids::{AlertId, ChatId};
+use crate::entity::{chat, operator_alert, tenant, visitor};
+use crate::error::CoreResult;
+use crate::ids::{AlertId, ChatId, TenantId};
 use crate::services::Deps;
+use crate::tenant::{TenantSettings, parse_settings};
 
 pub use digest::{DigestAlert, DigestClaim, DigestFound, DigestOutcome, MAX_DIGEST_ALERTS};
 pub use pending::{MAX_PENDING, PENDING_FOR};
@@ -99,6 +105,54 @@ impl AlertService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
         Self { deps }
     }
+}
+
+/// The tenant's settings (only that column is read); none for a tenant that is gone.
+async fn settings_of(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<Option<TenantSettings>> {
+    let json = tenant::Entity::find_by_id(tenant)
+        .select_only()
+        .column(tenant::Column::Settings)
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    json.map(|json| parse_settings(&json)).transpose()
+}
+
+/// The least time between two digests to one operator; none when the tenant does not mail
+/// alerts.
+async fn digest_interval(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<Option<Duration>> {
+    Ok(settings_of(db, tenant)
+        .await?
+        .and_then(|s| s.alert_digest()))
+}
+
+/// The chats of `alerts`, with their visitors, by id.
+async fn chats_of(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    alerts: &[operator_alert::Model],
+) -> CoreResult<HashMap<ChatId, (chat::Model, Option<visitor::Model>)>> {
+    let ids: HashSet<ChatId> = alerts.iter().map(|a| a.chat_id).collect();
+    Ok(chat::Entity::find()
+        .filter(chat::Column::TenantId.eq(tenant))
+        .filter(chat::Column::Id.is_in(ids))
+        .find_also_related(visitor::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(chat, visitor)| (chat.id, (chat, visitor)))
+        .collect())
+}
+
+/// Whether the chat's visitor still waits for an answer: an alert about it still matters.
+fn still_waits(chat: &chat::Model) -> bool {
+    chat.state == ChatState::Open && chat.unanswered
 }
 
 /// `text` cut to [`PREVIEW_CHARS`] characters, with an ellipsis when it was longer.

@@ -1,19 +1,18 @@
 //! The alerts an operator opening the workspace should still see: those of the last day whose
 //! visitor still waits, one per chat.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use sea_orm::QueryOrder;
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 
-use crate::chat::ChatState;
-use crate::entity::{chat, operator_alert, visitor};
+use crate::entity::operator_alert;
 use crate::error::CoreResult;
 use crate::operator::OperatorActor;
 
-use super::{AlertService, OperatorAlert};
+use super::{AlertService, OperatorAlert, chats_of, still_waits};
 
 /// Alerts older than this are history, whatever became of them.
 pub const PENDING_FOR: Duration = Duration::from_secs(24 * 3600);
@@ -35,24 +34,14 @@ impl AlertService {
             .limit(READ)
             .all(&self.deps.db)
             .await?;
-        let chat_ids: HashSet<_> = alerts.iter().map(|a| a.chat_id).collect();
-        let chats: HashMap<_, _> = chat::Entity::find()
-            .filter(chat::Column::TenantId.eq(actor.tenant))
-            .filter(chat::Column::Id.is_in(chat_ids))
-            .find_also_related(visitor::Entity)
-            .all(&self.deps.db)
-            .await?
-            .into_iter()
-            .map(|(chat, visitor)| (chat.id, (chat, visitor)))
-            .collect();
+        let chats = chats_of(&self.deps.db, actor.tenant, &alerts).await?;
         let mut seen = HashSet::new();
         Ok(alerts
             .iter()
             .filter(|alert| seen.insert(alert.chat_id))
             .filter_map(|alert| {
                 let (chat, visitor) = chats.get(&alert.chat_id)?;
-                let waits = chat.state == ChatState::Open && chat.unanswered;
-                waits.then(|| {
+                still_waits(chat).then(|| {
                     OperatorAlert::from_row(alert, visitor.as_ref().and_then(|v| v.name.clone()))
                 })
             })

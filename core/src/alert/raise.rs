@@ -9,30 +9,22 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
 
 use crate::chat::ChatState;
 use crate::clock::Timestamp;
-use crate::entity::{chat, message, operator_alert, tenant};
+use crate::entity::{chat, message, operator_alert};
 use crate::error::CoreResult;
 use crate::ids::{AlertId, TenantId};
 use crate::message::Author;
 use crate::services::WriteTxn;
-use crate::tenant::parse_settings;
 
-use super::{AlertReason, AlertService, preview_of};
+use super::{AlertReason, AlertService, preview_of, settings_of};
 
 /// The tenant's long-wait alert: how long a wait that starts now may run unanswered.
 pub(crate) async fn long_wait_of(
     db: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> CoreResult<Option<Duration>> {
-    let settings = tenant::Entity::find_by_id(tenant)
-        .select_only()
-        .column(tenant::Column::Settings)
-        .into_tuple::<String>()
-        .one(db)
-        .await?;
-    Ok(match settings {
-        Some(json) => parse_settings(&json)?.long_wait_alert(),
-        None => None,
-    })
+    Ok(settings_of(db, tenant)
+        .await?
+        .and_then(|s| s.long_wait_alert()))
 }
 
 /// The alert of an offline request, in the request's transaction; the wait it starts (or

@@ -11,15 +11,14 @@ use sea_orm::{Condition, ConnectionTrait, QueryOrder, QuerySelect};
 use crate::automation::DialogContext;
 use crate::clock::Timestamp;
 use crate::delivery::{NewWebhook, store_webhooks};
-use crate::entity::{alert_digest, alert_digest_item, operator_alert, tenant, user, visitor};
+use crate::entity::{alert_digest, alert_digest_item, operator_alert, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{AlertId, PluginId, UserId, WebhookCallId};
 use crate::operator::OperatorStatus;
 use crate::services::WriteTxn;
-use crate::tenant::parse_settings;
 
-use super::{AlertService, OperatorAlert};
+use super::{AlertService, OperatorAlert, digest_interval};
 
 /// Where an alert goes, as a tenant's plugin chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,11 +202,7 @@ async fn schedule_digests(
     alert: AlertId,
     now: Timestamp,
 ) -> CoreResult<()> {
-    let settings = tenant::Entity::find_by_id(tenant)
-        .one(txn)
-        .await?
-        .ok_or(CoreError::NotFound("tenant"))?;
-    let Some(interval) = parse_settings(&settings.settings)?.alert_digest() else {
+    let Some(interval) = digest_interval(txn, tenant).await? else {
         return Ok(());
     };
     let interval = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
