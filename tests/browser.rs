@@ -25,6 +25,8 @@ const TUESDAY_NIGHT: Timestamp = Timestamp::from_millis(1_795_503_600_000 + 13 *
 
 /// Keys as WebDriver spells them.
 const ENTER: &str = "\u{E007}";
+const ENTER_KEY: char = '\u{E007}';
+const ESCAPE_KEY: char = '\u{E00C}';
 
 /// Where the stage's server runs: in the test's process, or as the binary (to crash it).
 enum Server {
@@ -1392,6 +1394,79 @@ async fn a_reply_written_while_the_server_is_down_goes_once_it_is_back(s: Stage)
     browsers.story(String::new, story).await;
 }
 
+/// A day in the queue by keyboard: `n` opens the visitor waiting longest, whose last words and
+/// unread count the list showed; `/tha` offers the company's canned reply, filled in with her
+/// name and the operator's; `i` turns the box to an internal note, which the workspace shows
+/// and the visitor's widget never does; `?` lists the shortcuts.
+async fn an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note(s: Stage) {
+    let (status, body) = s
+        .live
+        .call(
+            Method::POST,
+            "/api/v1/admin/canned-replies",
+            Some(&s.live.acme.admin_token),
+            Some(json!({ "shortcut": "thanks", "body": "Thanks {name|there}, {operator} here: it is in stock." })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let admin = s.admin_name().await;
+    s.play(async {
+        // Nobody is online: Vera leaves the form, which opens her chat.
+        let vera = s.visitor("vera").await?;
+        leave_request(&vera, "Vera", "vera@example.org", "Is the blue one in stock?").await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        let operator = s.workspace(&s.live.acme).await?;
+        shows(&operator, "#chat-list .chat-item__preview", "Is the blue one in stock?").await?;
+        shows(&operator, "#chat-list .unread", "1").await?;
+
+        operator.press('n').await?;
+        shows(&operator, "#dialog-title", "Vera").await?;
+        operator
+            .until_true("the unread count is gone", "return !document.querySelector('#chat-list .unread');", vec![])
+            .await?;
+        let reply = operator.find("#reply").await?;
+        operator.type_into(&reply, "/tha").await?;
+        shows(&operator, "#canned-menu [role=option]", "/thanks").await?;
+        operator.press(ENTER_KEY).await?;
+        let filled = format!("Thanks Vera, {admin} here: it is in stock.");
+        operator
+            .until_true("the reply is filled in", "return document.querySelector('#reply').value === arguments[0];", vec![json!(filled)])
+            .await?;
+        operator.press(ENTER_KEY).await?;
+        widget_shows(&vera, ".msg--operator .bubble", &filled).await?;
+
+        // Out of the box with Escape, into a note with `i`.
+        operator.press(ESCAPE_KEY).await?;
+        operator.press('i').await?;
+        operator
+            .until_true("note mode", "return document.querySelector('#note-mode').getAttribute('aria-pressed') === 'true';", vec![])
+            .await?;
+        operator
+            .type_into(&reply, &format!("NOTE-7731 she asked about the blue one twice{ENTER}"))
+            .await?;
+        shows(&operator, ".entry--note .entry__body", "NOTE-7731").await?;
+        // The note went where the server keeps it; the widget, live, shows nothing of it.
+        let dialog = s.dialog(&chat_id).await;
+        expect(dialog["notes"][0]["body"].as_str().is_some_and(|b| b.starts_with("NOTE-7731")), || format!("{dialog:#}"))?;
+        vera.type_into(&vera.widget("textarea[name=body]").await?, &format!("Great, thanks{ENTER}"))
+            .await?;
+        shows(&operator, ".entry--visitor .entry__body", "Great, thanks").await?;
+        widget_shows(&vera, ".msg--visitor .bubble", "Great, thanks").await?;
+        vera.until_true(
+            "the widget shows no note",
+            "return !document.querySelector('#tandem-widget').shadowRoot.textContent.includes('NOTE-7731');",
+            vec![],
+        )
+        .await?;
+
+        operator.press(ESCAPE_KEY).await?;
+        operator.press('?').await?;
+        shows(&operator, "#shortcuts", "Next waiting chat").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1413,6 +1488,7 @@ tandem_testkit::on_both_databases!(
     the_launcher_counts_unread_replies_and_the_operator_is_seen_typing,
     the_admin_console_manages_operators_the_email_and_plugins,
     a_visitor_chatting_live_is_asked_for_an_address_once,
+    an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note,
 );
 
 mod after_hours {

@@ -695,14 +695,27 @@ async fn router_posts_to_a_real_receiver_signed(p: Plugged, router: &str) {
     let gus = live.online_operator(&live.globex, "Gus").await;
     let chat = p.unread_reply(&live.acme, &olga, "Fedor").await;
     let semion_chat = p.unread_reply(&live.globex, &gus, "Semion").await;
+    // A colleague's note in Fedor's dialog goes to neither the plugin nor the visitor.
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/chats/{chat}/notes"),
+            Some(&olga.token),
+            Some(json!({"body": "NOTE-7731: he called twice"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    assert_eq!(
-        p.mails_to("fedor@example.org", Duration::from_secs(15))
-            .await
-            .len(),
-        1,
-        "the router keeps the email"
+    let fedor_mails = p
+        .mails_to("fedor@example.org", Duration::from_secs(15))
+        .await;
+    assert_eq!(fedor_mails.len(), 1, "the router keeps the email");
+    assert!(
+        fedor_mails[0].contains("It ships today."),
+        "{}",
+        fedor_mails[0]
     );
+    assert!(!fedor_mails[0].contains("NOTE-7731"), "{}", fedor_mails[0]);
     assert_eq!(
         p.mails_to("semion@example.org", Duration::from_secs(15))
             .await
@@ -803,6 +816,13 @@ async fn router_posts_to_a_real_receiver_signed(p: Plugged, router: &str) {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.requests().len(), 2, "nothing for Globex's close");
+    for post in receiver.requests() {
+        let text = String::from_utf8_lossy(&post.body);
+        assert!(
+            !text.contains("NOTE-7731"),
+            "a note reached the plugin: {text}"
+        );
+    }
 }
 
 async fn routes_a_tenant_did_not_allow_are_refused_and_the_mail_goes(p: Plugged) {
@@ -1348,6 +1368,15 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         .await;
     let request_at = TUESDAY_NIGHT_MOSCOW;
     let anna_chat = p.unread_reply(&live.acme, &olga, "Anna").await;
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/chats/{anna_chat}/notes"),
+            Some(&olga.token),
+            Some(json!({"body": "NOTE-7731: she is a reseller"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     clock.advance(Duration::from_secs(5 * 60));
     assert_eq!(
         p.mails_to("anna@example.org", Duration::from_secs(10))
@@ -1391,6 +1420,10 @@ async fn a_plugin_is_tried_on_recent_cases_and_nothing_happens(db: TestDatabase)
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{trial}");
+    assert!(
+        !trial.to_string().contains("NOTE-7731"),
+        "a note is no plugin's input: {trial:#}"
+    );
     let runs = trial["runs"].as_array().expect("runs").clone();
     let run_of = |hook: &str| {
         runs.iter()

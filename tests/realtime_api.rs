@@ -2,6 +2,7 @@
 //! clients, on SQLite and PostgreSQL — the seed situations, presence, and the widget's promise
 //! that a conversation never breaks.
 
+mod operator_desk;
 mod support;
 
 use std::time::Duration;

@@ -10,6 +10,7 @@ use crate::alert::OperatorAlert;
 use crate::chat::Chat;
 use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
+use crate::note::Note;
 use crate::operator::{OperatorName, OperatorStatus};
 
 /// Serializable so that a bus between nodes can carry it (see the web crate's cluster bus).
@@ -34,6 +35,8 @@ pub enum DomainEvent {
         up_to: MessageId,
         by: Reader,
     },
+    /// An operator's internal note: to operators only, never to the visitor.
+    NoteAdded { tenant: TenantId, note: Note },
     /// Category, presence, assignment or state changed.
     ChatUpdated { tenant: TenantId, chat: Chat },
     PresenceChanged {
@@ -86,6 +89,7 @@ impl DomainEvent {
             Self::MessageCreated { tenant, .. }
             | Self::MessageUpdated { tenant, .. }
             | Self::MessageRead { tenant, .. }
+            | Self::NoteAdded { tenant, .. }
             | Self::ChatUpdated { tenant, .. }
             | Self::PresenceChanged { tenant, .. }
             | Self::AvailabilityChanged { tenant, .. }

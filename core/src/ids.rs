@@ -94,3 +94,7 @@ id_type!(/// One webhook post a plugin chose for a batch of unread replies (with
     WebhookCallId);
 id_type!(/// An alert for a tenant's operators: a new offline request, a visitor waiting long.
     AlertId);
+id_type!(/// An operator's note in a dialog, for colleagues only.
+    NoteId);
+id_type!(/// A tenant's canned reply.
+    CannedReplyId);

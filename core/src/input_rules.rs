@@ -111,6 +111,14 @@ pub const CLIENT_ID: TextRule = TextRule {
     max_length: Some(crate::message::ClientId::MAX_LEN),
 };
 
+/// A canned reply's shortcut ([`crate::canned::parse_shortcut`]): letters are lowered and one
+/// leading `/` is dropped.
+pub const SHORTCUT: TextRule = TextRule {
+    pattern: "^/?[A-Za-z0-9-]{1,32}$",
+    min_length: Some(1),
+    max_length: Some(crate::canned::MAX_SHORTCUT_CHARS + 1),
+};
+
 /// A new password ([`crate::operator::password::check_strength`]).
 pub const PASSWORD: TextRule = TextRule {
     pattern: "",
@@ -226,6 +234,9 @@ mod tests {
                 crate::tenant::validate_origin(t).is_ok()
             }),
             ("client id", CLIENT_ID, |t| ClientId::parse(t).is_ok()),
+            ("shortcut", SHORTCUT, |t| {
+                crate::canned::parse_shortcut(t).is_ok()
+            }),
             ("password", PASSWORD, |t| {
                 crate::operator::password::check_strength(t).is_ok()
             }),
@@ -293,6 +304,10 @@ mod tests {
                 &["shop.example.com", "https://shop.example.com/path"],
             ),
             "client id" => (&["c-1", "~!x"], &["", "with space"]),
+            "shortcut" => (
+                &["hello", "/Refund-2", "x"],
+                &["", "/", "two words", "a_b", "héllo", "//double"],
+            ),
             "password" => (&["correct horse battery"], &["short"]),
             "locale" => (
                 &["en", "ru-RU", "zh-Hant-TW"],

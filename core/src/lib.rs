@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod automation;
+pub mod canned;
 pub mod chat;
 pub mod clock;
 pub mod database;
@@ -19,10 +20,12 @@ pub mod inbound;
 pub mod input_rules;
 pub mod limits;
 pub mod message;
+pub mod note;
 pub mod operator;
 pub mod outbox;
 pub mod plugin;
 pub mod presence;
+pub mod search;
 pub mod secret;
 pub mod services;
 pub mod storage;

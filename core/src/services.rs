@@ -7,18 +7,21 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::alert::AlertService;
 use crate::automation::{ConversationHooks, NoAutomation};
+use crate::canned::CannedReplyService;
 use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliveryService;
 use crate::events::{BroadcastBus, DomainEvent, EventBus};
 use crate::limits::Limits;
 use crate::message::{MessageQuotas, MessageService};
+use crate::note::NoteService;
 use crate::operator::OperatorService;
 use crate::outbox::{
     LeaveToSweep, NotificationScheduler, OfflineTimeoutPolicy, OutboxService, TenantTimeoutSetting,
 };
 use crate::plugin::PluginService;
 use crate::presence::PresenceService;
+use crate::search::{SearchService, index_for};
 use crate::storage::Storage;
 pub(crate) use crate::storage::WriteTxn;
 use crate::tenant::TenantService;
@@ -82,6 +85,9 @@ pub struct Tandem {
     pub visitors: VisitorService,
     pub chats: ChatService,
     pub messages: MessageService,
+    pub notes: NoteService,
+    pub canned_replies: CannedReplyService,
+    pub search: SearchService,
     pub presence: PresenceService,
     pub outbox: OutboxService,
     pub deliveries: DeliveryService,
@@ -119,6 +125,9 @@ impl Tandem {
             visitors: VisitorService::new(deps.clone()),
             chats: ChatService::new(deps.clone()),
             messages,
+            notes: NoteService::new(deps.clone()),
+            canned_replies: CannedReplyService::new(deps.clone()),
+            search: SearchService::new(deps.clone(), index_for(storage.backend())),
             presence: PresenceService::new(deps.clone()),
             outbox: OutboxService::new(deps.clone()),
             deliveries: DeliveryService::new(deps.clone()),

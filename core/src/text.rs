@@ -73,6 +73,14 @@ fn is_deceptive_format(c: char) -> bool {
     )
 }
 
+/// `text` cut to `chars` characters, with an ellipsis when it was longer.
+pub fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_page_url;

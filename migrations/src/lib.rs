@@ -22,6 +22,8 @@ mod m20261128_000005_plugin_settings;
 mod m20261128_000006_chat_triage;
 mod m20261128_000007_recent_offline_requests;
 mod m20261129_000001_operator_alerts;
+mod m20261129_000002_operator_desk;
+mod m20261129_000003_search;
 
 pub struct Migrator;
 
@@ -46,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_chat_triage::Migration),
             Box::new(m20261128_000007_recent_offline_requests::Migration),
             Box::new(m20261129_000001_operator_alerts::Migration),
+            Box::new(m20261129_000002_operator_desk::Migration),
+            Box::new(m20261129_000003_search::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-// The tenant admin console: settings with a live widget preview, operators, the unread-reply
+// The tenant admin console: settings with a live widget preview, operators, canned replies, the unread-reply
 // email template, plugins and the delivery log.
 import { $, api, el, signIn, signOut } from "./console.js";
+import { cannedPane } from "./admin-canned.js";
 import { deliveriesPane } from "./admin-deliveries.js";
 import { operatorsPane } from "./admin-operators.js";
 import { pluginsPane } from "./admin-plugins.js";
@@ -11,6 +12,7 @@ const root = $("#root");
 const PANES = [
   { id: "settings", label: "Settings & widget", render: settingsPane },
   { id: "operators", label: "Operators", render: operatorsPane },
+  { id: "canned", label: "Canned replies", render: cannedPane },
   { id: "template", label: "Email template", render: templatePane },
   { id: "plugins", label: "Plugins", render: pluginsPane },
   { id: "deliveries", label: "Delivery log", render: deliveriesPane },

@@ -1,10 +1,13 @@
-// The open dialog: the whole history, marks, earlier texts, and the reply box.
+// The open dialog: the whole history with colleagues' notes, marks, earlier texts, and the
+// reply box (replies, notes, canned replies).
 import { api, clock, el } from "./console.js";
 import { mergeMessage } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
+import { cannedMenu } from "./app-canned.js";
+import { addNote, renderNote } from "./app-notes.js";
 import { drawSentWith, queueReply, renderOutbox, settle } from "./app-outbox.js";
 import { renderLists, triage } from "./app-lists.js";
-import { operatorName, state, ui, visitorName } from "./app-state.js";
+import { chatFetched, fetchMark, operatorName, state, ui, visitorName } from "./app-state.js";
 
 // The open dialog's messages by seq, so that drawing one (its pause from the one before) costs
 // the same in a dialog of ten messages or of thousands.
@@ -18,8 +21,9 @@ function remember(message) {
 }
 
 export async function openChat(id, { focus = true } = {}) {
-  const { chat, messages, has_more } = await api("GET", `/chats/${id}`);
-  state.chats.set(chat.id, chat);
+  const mark = fetchMark();
+  const { chat, messages, notes, has_more } = await api("GET", `/chats/${id}`);
+  chatFetched(chat, mark);
   if (state.selected !== id) { state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
   dismissAlerts(id);
@@ -28,8 +32,7 @@ export async function openChat(id, { focus = true } = {}) {
   for (const message of messages) remember(message);
   ui.log = el("ol", { class: "dialog__log", "aria-live": "polite", "aria-label": "Messages" });
   // A long dialog comes newest first; older pages on demand (the button, or scrolling up).
-  ui.older = el("li", { class: "dialog__older", dataset: { seq: "0" }, hidden: !has_more },
-    el("button", { class: "link", type: "button", onclick: () => loadOlder() }, "Earlier messages"));
+  ui.older = el("li", { class: "dialog__older", dataset: { seq: "0" }, hidden: !has_more }, olderButton("Earlier messages"));
   ui.log.append(ui.older);
   ui.log.addEventListener("scroll", () => { if (ui.log.scrollTop < 40) loadOlder(); });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
@@ -38,6 +41,7 @@ export async function openChat(id, { focus = true } = {}) {
   ui.dialog.replaceChildren(ui.head, ui.log, ui.typing, ui.reply);
   renderHead();
   for (const message of state.messages.values()) renderEntry(message);
+  for (const note of notes) renderNote(note);
   renderOutbox();
   ui.log.scrollTop = ui.log.scrollHeight;
   renderLists();
@@ -45,17 +49,25 @@ export async function openChat(id, { focus = true } = {}) {
   if (focus) ui.reply.querySelector("textarea").focus();
 }
 
-let loadingOlder = false;
-async function loadOlder() {
-  if (loadingOlder || ui.older.hidden || !state.selected) return;
-  loadingOlder = true;
+const olderButton = (label) => el("button", { class: "link", type: "button", onclick: () => loadOlder() }, label);
+
+// The page on its way, if one is: a second ask waits for it instead of asking again.
+let loadingOlder = null;
+// Whether a page came (a failure says so where the button was).
+function loadOlder() {
+  if (ui.older.hidden || !state.selected) return Promise.resolve(false);
+  loadingOlder ??= fetchOlder().finally(() => { loadingOlder = null; });
+  return loadingOlder;
+}
+
+async function fetchOlder() {
   const id = state.selected;
   // The dialog drawn now: reopened meanwhile (the same chat again), it is another.
   const log = ui.log;
   try {
     const first = Math.min(...bySeq.keys());
-    const { messages, has_more } = await api("GET", `/chats/${id}?before=${first}`);
-    if (state.selected !== id || ui.log !== log) return;
+    const { messages, notes, has_more } = await api("GET", `/chats/${id}?before=${first}`);
+    if (state.selected !== id || ui.log !== log) return false;
     const height = ui.log.scrollHeight;
     // Known first (each entry's pause looks at the one before), then drawn newest first: each
     // goes in at the top.
@@ -64,20 +76,41 @@ async function loadOlder() {
     // The entry that was first may now follow a long pause.
     const formerFirst = bySeq.get(first);
     if (formerFirst) renderEntry(formerFirst);
+    for (const note of notes) renderNote(note);
     // What was on screen stays where it was.
     ui.log.scrollTop += ui.log.scrollHeight - height;
     ui.older.hidden = !has_more;
-  } finally { loadingOlder = false; }
+    ui.older.replaceChildren(olderButton("Earlier messages"));
+    return true;
+  } catch (e) {
+    ui.older.replaceChildren(olderButton(`Earlier messages could not be loaded (${e.message}); try again`));
+    return false;
+  }
+}
+
+// Shows the message numbered `seq` (a search hit): older pages are loaded until it is there.
+export async function reveal(seq) {
+  const id = state.selected;
+  while (!bySeq.has(seq) && !ui.older.hidden && state.selected === id) {
+    if (!await loadOlder()) return;
+  }
+  const entry = ui.log.querySelector(`[data-seq="${seq}"]`);
+  if (!entry) return;
+  entry.scrollIntoView({ block: "center" });
+  entry.classList.add("entry--found");
+  setTimeout(() => entry.classList.remove("entry--found"), 2500);
 }
 
 // After a reconnect: whatever the socket missed, merged into the open dialog (a draft reply and
 // the scroll position stay as they are).
 export async function refreshChat() {
   if (!state.selected) return;
-  const { chat, messages } = await api("GET", `/chats/${state.selected}`);
-  state.chats.set(chat.id, chat);
+  const mark = fetchMark();
+  const { chat, messages, notes } = await api("GET", `/chats/${state.selected}`);
+  chatFetched(chat, mark);
   renderHead();
   for (const message of messages) upsert(message);
+  for (const note of notes) renderNote(note);
 }
 
 export function renderHead() {
@@ -108,7 +141,7 @@ function assignTo(chat) {
   return select;
 }
 
-async function perform(id, action, body) {
+export async function perform(id, action, body) {
   try {
     const updated = await api("POST", `/chats/${id}/${action}`, body);
     state.chats.set(updated.id, updated);
@@ -117,24 +150,56 @@ async function perform(id, action, body) {
   } catch (e) { alert(e.message); }
 }
 
+const REPLY_HINT = "Reply… (Enter sends, Shift+Enter for a new line, / for canned replies)";
+const NOTE_HINT = "Internal note for colleagues: the visitor never sees it";
+
+// The reply box. In note mode what is written becomes an internal note instead of a reply.
 function replyForm() {
-  const area = el("textarea", { name: "reply", id: "reply", "aria-label": "Reply", placeholder: "Reply… (Enter sends, Shift+Enter for a new line)", maxlength: "10000" });
+  const area = el("textarea", { name: "reply", id: "reply", "aria-label": "Reply", placeholder: REPLY_HINT, maxlength: "10000" });
   const send = el("button", { class: "button", type: "submit" }, "Send");
-  const form = el("form", { class: "reply" }, area, send);
+  const noteToggle = el("button", { class: "button button--quiet", type: "button", id: "note-mode", "aria-pressed": "false", title: "Write an internal note (i)" }, "Note");
+  const status = el("p", { class: "error reply__status", role: "alert" });
+  const { menu, onKey } = cannedMenu(area);
+  const form = el("form", { class: "reply" }, area, noteToggle, send);
+  const setMode = (note) => {
+    state.noteMode = note;
+    form.classList.toggle("reply--note", note);
+    noteToggle.setAttribute("aria-pressed", String(note));
+    area.placeholder = note ? NOTE_HINT : REPLY_HINT;
+    area.setAttribute("aria-label", note ? "Internal note" : "Reply");
+    send.textContent = note ? "Add note" : "Send";
+  };
+  setMode(false);
+  noteToggle.addEventListener("click", () => { setMode(!state.noteMode); area.focus(); });
   let lastTyping = 0;
   area.addEventListener("input", () => {
+    // A note is not the visitor's business, not even that one is being written.
+    if (state.noteMode) return;
     if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); state.socket?.send({ type: "typing", chat_id: state.selected }); }
   });
-  area.addEventListener("keydown", (event) => { if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); } });
+  area.addEventListener("keydown", (event) => {
+    if (onKey(event)) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); }
+    if (event.key === "Escape") area.blur();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = area.value;
     if (!body.trim()) return;
     area.value = "";
-    queueReply(body);
+    if (state.noteMode) addNote(body, area, status); else queueReply(body);
     area.focus();
   });
-  return el("div", {}, form);
+  const box = el("div", { class: "reply-box" }, menu, form, status);
+  box.setMode = setMode;
+  return box;
+}
+
+// Opens the reply box in note mode, or in reply mode (the keyboard's `i` and `r`).
+export function focusReply(note) {
+  if (!ui.reply) return;
+  ui.reply.setMode(note);
+  ui.reply.querySelector("textarea").focus();
 }
 
 export function upsert(message) {
@@ -187,7 +252,7 @@ export function renderEntry(message) {
 
 // Where an entry numbered `seq` goes: before the first entry numbered higher. New messages come
 // last and older pages first, so the search starts from the nearer end.
-function placeOf(seq) {
+export function placeOf(seq) {
   const first = ui.older.nextElementSibling;
   if (!first || Number(first.dataset.seq) > seq) return first;
   let next = null;

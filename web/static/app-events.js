@@ -1,15 +1,24 @@
 // What the operator socket says, applied to the lists and the open dialog.
 import { alertOperator, dismissAlerts, onAlert } from "./app-alerts.js";
 import { renderEntry, renderHead, upsert } from "./app-dialog.js";
+import { renderNote } from "./app-notes.js";
 import { renderLists } from "./app-lists.js";
-import { state, ui, visitorName } from "./app-state.js";
+import { chatFromSocket, state, ui, visitorName } from "./app-state.js";
 
 let typingTimer = null;
+
+// As the server cuts a preview: 160 characters, and an ellipsis when there were more.
+function lastMessage(message) {
+  const chars = [...message.body];
+  const preview = chars.length > 160 ? `${chars.slice(0, 160).join("")}…` : message.body;
+  return { seq: message.seq, author: message.author, preview };
+}
+
 export function onFrame(frame) {
   switch (frame.type) {
     case "chat.updated": {
       const before = state.chats.get(frame.chat.id);
-      state.chats.set(frame.chat.id, frame.chat);
+      chatFromSocket(frame.chat);
       if (frame.chat.category === "waiting" && before?.category !== "waiting") alertOperator(`${visitorName(frame.chat)} is waiting for a reply`, frame.chat.id);
       // Answered or closed by anyone: its alert needs nobody any more.
       if (!frame.chat.unanswered || frame.chat.state === "closed") dismissAlerts(frame.chat.id);
@@ -23,12 +32,23 @@ export function onFrame(frame) {
       const chat = state.chats.get(frame.message.chat_id);
       if (chat && frame.type === "message.created") {
         chat.last_message_at = frame.message.created_at;
+        chat.last_message = lastMessage(frame.message);
+        // Counted here until a read says otherwise; the open dialog is read as it arrives.
+        const seen = frame.message.chat_id === state.selected && document.visibilityState === "visible";
+        if (frame.message.author === "visitor" && !seen) chat.unread = (chat.unread || 0) + 1;
         if (frame.message.author === "visitor" && chat.operator_id && chat.operator_id === state.me.id && frame.message.chat_id !== state.selected) alertOperator(`${visitorName(chat)}: ${frame.message.body.slice(0, 80)}`, chat.id);
+        renderLists();
+      }
+      if (chat && frame.type === "message.updated" && chat.last_message?.seq === frame.message.seq) {
+        chat.last_message = lastMessage(frame.message);
         renderLists();
       }
       if (frame.message.chat_id === state.selected && frame.message.author === "visitor") ui.typing.textContent = "";
       break;
     }
+    case "note.added":
+      renderNote(frame.note);
+      break;
     case "message.read":
       if (frame.by === "visitor" && frame.chat_id === state.selected) {
         const upTo = state.messages.get(frame.up_to);

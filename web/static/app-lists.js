@@ -1,4 +1,5 @@
-// The workspace's lists: categories with counts, chats with presence and waiting time.
+// The workspace's lists: categories with counts, chats with presence, waiting time, the last
+// message and how many of the visitor's messages nobody has read.
 import { clock, el, since } from "./console.js";
 import { openChat } from "./app-dialog.js";
 import { CATEGORIES, QUEUE, operatorName, state, ui, visitorName } from "./app-state.js";
@@ -46,6 +47,14 @@ export function triage(chat) {
     ...tags.map((tag) => el("span", { class: "tag" }, tag)));
 }
 
+// The newest message, with who wrote it unless it was the visitor.
+function preview(chat) {
+  const last = chat.last_message;
+  if (!last) return "";
+  const by = { operator: "Operator: ", system: "Automatic: " }[last.author] || "";
+  return by + last.preview.replace(/\s+/g, " ");
+}
+
 // The categories a chat is in now, named for a chat kept in a list it has left.
 function movedTo(chat) {
   const now = CATEGORIES.filter((c) => c.id !== "active" && c.match(chat)).map((c) => c.label);
@@ -68,6 +77,8 @@ function chatItem(chat, category) {
     el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, title: presence, "aria-label": presence }),
     el("span", { class: "chat-item__name" }, visitorName(chat)),
     chat.unanswered && chat.state === "open" ? el("span", { class: "chat-item__wait" }, `waits ${since(chat.last_message_at)}`) : el("span"),
+    el("span", { class: "chat-item__preview" }, preview(chat)),
+    chat.unread ? el("span", { class: "unread", title: `${chat.unread} unread`, "aria-label": `${chat.unread} unread` }, String(chat.unread)) : el("span"),
     el("span", { class: "chat-item__meta" },
       `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`),
     triage(chat),

@@ -22,9 +22,33 @@ export const state = {
   alerts: localStorage.getItem("tandem:alerts") === "on",
   alertFeed: [], // the server's alerts not yet acted on, newest first
   socket: null,
+  noteMode: false, // the reply box writes an internal note
+  canned: [], // the company's canned replies, by shortcut
 };
 // The elements the modules draw into.
 export const ui = {};
+
+// Chats as the socket last told of them: a list or dialog fetched before that must not bring an
+// older state back (a read that cleared the unread count, a colleague's take).
+let frames = 0;
+const toldAt = new Map(); // chat id -> the frame count when the socket last updated it
+export function chatFromSocket(chat) {
+  toldAt.set(chat.id, ++frames);
+  state.chats.set(chat.id, chat);
+}
+// A mark taken before a fetch; `fetched` keeps, of what came, what the socket has not replaced.
+export const fetchMark = () => frames;
+const toldSince = (id, mark) => (toldAt.get(id) ?? 0) > mark;
+export function chatFetched(chat, mark) {
+  if (toldSince(chat.id, mark) && state.chats.has(chat.id)) return;
+  state.chats.set(chat.id, chat);
+}
+// Every list fetched: chats in none of them are gone, unless the socket told of them since.
+export function listsFetched(chats, mark) {
+  const listed = new Set(chats.map((chat) => chat.id));
+  for (const id of [...state.chats.keys()]) if (!listed.has(id) && !toldSince(id, mark)) state.chats.delete(id);
+  for (const chat of chats) chatFetched(chat, mark);
+}
 
 export const visitorName = (chat) => chat.visitor.name || chat.visitor.email || `Visitor ${chat.visitor.id.slice(-4)}`;
 export const operatorName = (id) => state.operators.get(id)?.name || "Operator";

@@ -1,11 +1,14 @@
 // The operator workspace: the queue and the chats in their categories, live, and the dialog.
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
 import { loadAlerts, toggleAlerts } from "./app-alerts.js";
+import { loadCanned } from "./app-canned.js";
+import { helpButton, listenForKeys } from "./app-keys.js";
 import { markRead, openChat, refreshChat } from "./app-dialog.js";
 import { flushOutbox, restoreOutbox } from "./app-outbox.js";
+import { searchBox } from "./app-search.js";
 import { onFrame } from "./app-events.js";
 import { renderLists } from "./app-lists.js";
-import { CATEGORIES, state, ui } from "./app-state.js";
+import { CATEGORIES, fetchMark, listsFetched, state, ui } from "./app-state.js";
 
 const root = $("#root");
 
@@ -15,9 +18,10 @@ async function main() {
   await loadOperators();
   await loadChats();
   restoreOutbox();
+  listenForKeys();
   state.socket = liveSocket("/ws", {
     onFrame,
-    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); flushOutbox(); },
+    onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); loadCanned(); flushOutbox(); },
     onClose: () => { ui.connection.textContent = "Reconnecting…"; },
   });
   setInterval(renderLists, 30000); // waiting times
@@ -60,11 +64,12 @@ function buildLayout() {
       el("span", { class: "top__brand" }, "Tandem"), el("span", {}, "Workspace"), ui.connection,
       el("span", { class: "top__spacer" }),
       el("label", {}, alerts, "Sound & desktop alerts"),
+      helpButton(),
       el("label", {}, el("span", {}, state.me.name), status),
       state.me.role === "admin" ? el("a", { href: "/admin" }, "Admin console") : null,
       el("button", { class: "button button--quiet", type: "button", onclick: signOut }, "Log out")),
     ui.alertBar,
-    el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, ui.tabs, ui.list), ui.dialog));
+    el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, searchBox(), ui.tabs, ui.list, ui.results), ui.dialog));
 }
 
 async function setStatus(status) {
@@ -77,8 +82,9 @@ async function loadOperators() {
 }
 
 async function loadChats() {
+  const mark = fetchMark();
   const lists = await Promise.all(["waiting", "offline", "active", "closed"].map((category) => api("GET", `/chats?category=${category}`)));
-  state.chats = new Map(lists.flatMap((list) => list.chats).map((chat) => [chat.id, chat]));
+  listsFetched(lists.flatMap((list) => list.chats), mark);
   renderLists();
 }
 

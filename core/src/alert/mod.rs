@@ -157,10 +157,7 @@ fn still_waits(chat: &chat::Model) -> bool {
 
 /// `text` cut to [`PREVIEW_CHARS`] characters, with an ellipsis when it was longer.
 pub(crate) fn preview_of(text: &str) -> String {
-    match text.char_indices().nth(PREVIEW_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
+    crate::text::cut(text, PREVIEW_CHARS)
 }
 
 #[cfg(test)]

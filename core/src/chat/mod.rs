@@ -13,7 +13,8 @@ use crate::clock::Timestamp;
 use crate::entity::{chat, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
-use crate::message::Message;
+use crate::message::{Author, Message};
+use crate::note::Note;
 use crate::storage::WriteTxn;
 
 pub use service::{ChatFilter, ChatService};
@@ -40,7 +41,54 @@ pub struct Chat {
     /// How urgent the tenant's plugins judged it.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// The newest message, for lists.
+    #[serde(default)]
+    pub last_message: Option<LastMessage>,
+    /// How many of the visitor's messages no operator has read.
+    #[serde(default)]
+    pub unread: u32,
 }
+
+/// A chat as its visitor is shown it: theirs, without what the tenant keeps for itself
+/// (tags, priority, assignment, unread counts).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorChat {
+    pub id: ChatId,
+    pub visitor: ChatVisitor,
+    pub state: ChatState,
+    /// Follows from the visitor's presence and whether they were answered.
+    pub category: Category,
+    pub created_at: Timestamp,
+    pub last_message_at: Timestamp,
+}
+
+impl From<&Chat> for VisitorChat {
+    fn from(chat: &Chat) -> Self {
+        Self {
+            id: chat.id,
+            visitor: chat.visitor.clone(),
+            state: chat.state,
+            category: chat.category,
+            created_at: chat.created_at,
+            last_message_at: chat.last_message_at,
+        }
+    }
+}
+
+/// A dialog's newest message as lists show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    /// Its number in the dialog: an edit of it changes the preview.
+    pub seq: i64,
+    pub author: Author,
+    /// Cut to [`PREVIEW_CHARS`] characters, with an ellipsis when it was longer.
+    pub preview: String,
+}
+
+/// Characters of a dialog's newest message kept for lists.
+pub const PREVIEW_CHARS: usize = 160;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +116,15 @@ impl Chat {
             last_message_at: Timestamp::from_millis(chat.last_message_at),
             tags: serde_json::from_str(&chat.tags).unwrap_or_default(),
             priority: chat.priority,
+            last_message: chat
+                .preview
+                .zip(chat.preview_author)
+                .map(|(preview, author)| LastMessage {
+                    seq: chat.last_seq,
+                    author,
+                    preview,
+                }),
+            unread: u32::try_from(chat.unread).unwrap_or(0),
         }
     }
 }
@@ -78,6 +135,9 @@ impl Chat {
 pub struct Dialog {
     pub chat: Chat,
     pub messages: Vec<Message>,
+    /// Operators' internal notes among these messages, oldest first (each after the message
+    /// numbered its `after_seq`).
+    pub notes: Vec<Note>,
     /// Older messages remain: ask again with `before` = the first message's `seq`.
     pub has_more: bool,
 }

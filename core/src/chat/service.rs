@@ -13,6 +13,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, MessageId, TenantId, UserId};
 use crate::message::Message;
+use crate::note::notes_of_page;
 use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
@@ -76,9 +77,12 @@ impl ChatService {
     ) -> CoreResult<Dialog> {
         let chat = self.summary(actor, id).await?;
         let (messages, has_more) = dialog_messages(&self.deps.db, id, page).await?;
+        let first_seq = messages.first().map(|m| m.seq);
+        let notes = notes_of_page(&self.deps.db, id, page, first_seq, !has_more).await?;
         Ok(Dialog {
             chat,
             messages,
+            notes,
             has_more,
         })
     }

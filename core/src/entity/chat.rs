@@ -3,6 +3,7 @@ use sea_orm::entity::prelude::*;
 use crate::automation::Priority;
 use crate::chat::{Category, ChatState, ChatStatus};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
+use crate::message::Author;
 
 /// One dialog per visitor: every visit and channel adds to the same chat.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -32,6 +33,11 @@ pub struct Model {
     pub waiting_since: Option<i64>,
     /// When this wait becomes a long-wait alert; none once alerted, answered, or not wanted.
     pub wait_alert_at: Option<i64>,
+    /// The newest message, cut to [`crate::chat::PREVIEW_CHARS`], and who wrote it.
+    pub preview: Option<String>,
+    pub preview_author: Option<Author>,
+    /// The visitor's messages no operator has read.
+    pub unread: i64,
 }
 
 impl Model {

@@ -2,7 +2,9 @@
 
 pub mod alert_digest;
 pub mod alert_digest_item;
+pub mod canned_reply;
 pub mod chat;
+pub mod chat_note;
 pub mod delivery;
 pub mod dev_mail;
 pub mod email_template;

@@ -169,6 +169,7 @@ impl MessageService {
             chat_id,
             now,
             Turn::Visitor { alert_after },
+            body,
         )
         .await?;
         let status = row.status();
@@ -279,7 +280,9 @@ impl MessageService {
         let txn = self.deps.write().await?;
         // The visitor still waits for a person: the automatic reply leaves the chat unanswered.
         let mut row = match &reply {
-            Some(_) => bump_chat(&txn, actor.tenant, chat_id, now, Turn::Automatic).await?,
+            Some(body) => {
+                bump_chat(&txn, actor.tenant, chat_id, now, Turn::Automatic, body).await?
+            }
             None => chat_with_visitor(&txn, actor.tenant, chat_id).await?.0,
         };
         let mut message = None;
@@ -404,7 +407,7 @@ impl MessageService {
         due_at: Timestamp,
     ) -> CoreResult<Appended> {
         let txn = self.deps.write().await?;
-        let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator).await?;
+        let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator, body).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
         may_handle_chat(actor, row.operator_id)?;
         let (row, changed) = store_status(
@@ -483,6 +486,17 @@ impl MessageService {
             .col_expr(message::Column::EditedAt, Expr::value(now.millis()))
             .filter(message::Column::Id.eq(row.id))
             .filter(message::Column::TenantId.eq(actor.tenant))
+            .exec(&txn)
+            .await?;
+        // The newest message is the chat's preview: an edit of it changes the preview too.
+        chat::Entity::update_many()
+            .col_expr(
+                chat::Column::Preview,
+                Expr::value(preview_of(body.as_str())),
+            )
+            .filter(chat::Column::Id.eq(row.chat_id))
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .filter(chat::Column::LastSeq.eq(row.seq))
             .exec(&txn)
             .await?;
         txn.commit().await?;
@@ -565,6 +579,19 @@ impl MessageService {
             .filter(message::Column::ReadByOperatorAt.is_null())
             .exec(&txn)
             .await?;
+        // Exactly the messages this read flipped: one written meanwhile still counts.
+        if read.rows_affected > 0 {
+            let flipped = i64::try_from(read.rows_affected).unwrap_or(i64::MAX);
+            chat::Entity::update_many()
+                .col_expr(
+                    chat::Column::Unread,
+                    Expr::col(chat::Column::Unread).sub(flipped),
+                )
+                .filter(chat::Column::Id.eq(chat.id))
+                .filter(chat::Column::TenantId.eq(actor.tenant))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
         if read.rows_affected > 0 {
             self.deps.publish(DomainEvent::MessageRead {
@@ -573,6 +600,12 @@ impl MessageService {
                 chat: chat.id,
                 up_to,
                 by: Reader::Operator,
+            });
+            // Every workspace's lists show the chat's new unread count.
+            let chat = self.chat_view(actor.tenant, chat.id).await?;
+            self.deps.publish(DomainEvent::ChatUpdated {
+                tenant: actor.tenant,
+                chat,
             });
         }
         Ok(())
@@ -681,6 +714,10 @@ async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> Cor
         // The first message's write starts the wait.
         waiting_since: Set(None),
         wait_alert_at: Set(None),
+        // The first message's write sets these too.
+        preview: Set(None),
+        preview_author: Set(None),
+        unread: Set(0),
     })
     .exec_without_returning(txn)
     .await?;
@@ -707,19 +744,31 @@ async fn bump_chat(
     chat: ChatId,
     now: Timestamp,
     turn: Turn,
+    body: &MessageBody,
 ) -> CoreResult<chat::Model> {
+    let author = match turn {
+        Turn::Visitor { .. } => Author::Visitor,
+        Turn::Operator => Author::Operator,
+        Turn::Automatic => Author::System,
+    };
     let mut update = chat::Entity::update_many()
         .col_expr(
             chat::Column::LastSeq,
             Expr::col(chat::Column::LastSeq).add(1),
         )
-        .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()));
+        .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()))
+        .col_expr(
+            chat::Column::Preview,
+            Expr::value(preview_of(body.as_str())),
+        )
+        .col_expr(chat::Column::PreviewAuthor, Expr::value(author));
     update = match turn {
         // SET expressions read the row as it was: a wait starts only where none runs.
         Turn::Visitor { alert_after } => {
             let alert_at = alert_after.map(|after| now.saturating_add(after).millis());
             update
                 .col_expr(chat::Column::Unanswered, Expr::value(true))
+                .col_expr(chat::Column::Unread, Expr::col(chat::Column::Unread).add(1))
                 .col_expr(
                     chat::Column::WaitingSince,
                     Func::coalesce([
@@ -752,6 +801,11 @@ async fn bump_chat(
         .into_iter()
         .next()
         .ok_or(CoreError::NotFound("chat"))
+}
+
+/// A message as its chat's preview.
+fn preview_of(body: &str) -> String {
+    crate::text::cut(body, crate::chat::PREVIEW_CHARS)
 }
 
 /// What core would apply of a plugin's answer to an offline request: the operator to assign

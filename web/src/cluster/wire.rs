@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tandem_core::Tandem;
 use tandem_core::error::CoreResult;
 use tandem_core::events::DomainEvent;
-use tandem_core::ids::{ChatId, MessageId, TenantId, VisitorId};
+use tandem_core::ids::{ChatId, MessageId, NoteId, TenantId, VisitorId};
 
 /// PostgreSQL refuses a `NOTIFY` payload of 8,000 bytes or more.
 const MAX_PAYLOAD: usize = 7_900;
@@ -35,6 +35,8 @@ pub enum Wire {
     },
     /// A chat too long to carry (a long name or address): read it back.
     Chat { tenant: TenantId, chat: ChatId },
+    /// A note too long to carry: read it back.
+    Note { tenant: TenantId, note: NoteId },
 }
 
 /// An envelope as it arrives: each event read on its own, so that one of a kind this node does
@@ -125,6 +127,10 @@ fn encode(event: &DomainEvent) -> String {
             tenant: *tenant,
             chat: chat.id,
         },
+        DomainEvent::NoteAdded { tenant, note } => Wire::Note {
+            tenant: *tenant,
+            note: note.id,
+        },
         // Every other event is a handful of ids (an alert's preview is at most 500 characters).
         _ => return whole,
     };
@@ -165,6 +171,11 @@ impl Wire {
                 .for_event(tenant, chat)
                 .await?
                 .map(|chat| DomainEvent::ChatUpdated { tenant, chat }),
+            Self::Note { tenant, note } => tandem
+                .notes
+                .for_event(tenant, note)
+                .await?
+                .map(|note| DomainEvent::NoteAdded { tenant, note }),
         })
     }
 }

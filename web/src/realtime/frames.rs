@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use tandem_core::alert::OperatorAlert;
-use tandem_core::chat::Chat;
+use tandem_core::chat::{Chat, VisitorChat};
 use tandem_core::ids::{ChatId, MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, Reader};
+use tandem_core::note::Note;
 use tandem_core::operator::OperatorName;
 
 use crate::error::ErrorDetail;
@@ -34,7 +35,10 @@ pub enum ServerFrame<'a> {
         by: Reader,
     },
     #[serde(rename = "chat.updated")]
-    ChatUpdated { chat: &'a Chat },
+    ChatUpdated { chat: ChatView<'a> },
+    /// To operators only: a colleague's internal note.
+    #[serde(rename = "note.added")]
+    NoteAdded { note: &'a Note },
     #[serde(rename = "typing")]
     Typing {
         chat_id: ChatId,
@@ -63,6 +67,15 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<&'a str>,
     },
+}
+
+/// A chat as a socket shows it: whole to operators; to its visitor, only what is theirs to
+/// know (not the tenant's tags, priority, assignment, unread counts or previews).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ChatView<'a> {
+    Operator(&'a Chat),
+    Visitor(VisitorChat),
 }
 
 impl ServerFrame<'_> {

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
+use tandem_core::chat::VisitorChat;
 use tandem_core::events::DomainEvent;
 use tandem_core::ids::{TenantId, UserId, VisitorId};
 use tandem_core::message::{Author, Reader};
 use tokio::sync::{broadcast, mpsc};
 
-use super::frames::ServerFrame;
+use super::frames::{ChatView, ServerFrame};
 use crate::metrics::{MessageLabels, Metrics};
 
 /// How many frames may wait for a socket before it counts as too slow and is dropped.
@@ -203,8 +204,22 @@ impl Hub {
                 self.to_visitor_and_operators(*tenant, *visitor, frame);
             }
             DomainEvent::ChatUpdated { tenant, chat } => {
-                let frame = ServerFrame::ChatUpdated { chat }.to_text();
-                self.to_visitor_and_operators(*tenant, chat.visitor.id, frame);
+                let mut routes = self.routes();
+                let to_visitor = ServerFrame::ChatUpdated {
+                    chat: ChatView::Visitor(VisitorChat::from(chat)),
+                }
+                .to_text();
+                self.send_visitor(&mut routes, *tenant, chat.visitor.id, &to_visitor);
+                let to_operators = ServerFrame::ChatUpdated {
+                    chat: ChatView::Operator(chat),
+                }
+                .to_text();
+                self.send_operators(&mut routes, *tenant, &to_operators);
+            }
+            DomainEvent::NoteAdded { tenant, note } => {
+                let frame = ServerFrame::NoteAdded { note }.to_text();
+                let mut routes = self.routes();
+                self.send_operators(&mut routes, *tenant, &frame);
             }
             DomainEvent::Typing {
                 tenant,

@@ -54,6 +54,27 @@ const SOURCES: &[(&str, &str, &str)] = &[
         include_str!("../../static/app-events.js"),
     ),
     (
+        "app-notes.js",
+        JS,
+        include_str!("../../static/app-notes.js"),
+    ),
+    (
+        "app-canned.js",
+        JS,
+        include_str!("../../static/app-canned.js"),
+    ),
+    (
+        "app-search.js",
+        JS,
+        include_str!("../../static/app-search.js"),
+    ),
+    ("app-keys.js", JS, include_str!("../../static/app-keys.js")),
+    (
+        "admin-canned.js",
+        JS,
+        include_str!("../../static/admin-canned.js"),
+    ),
+    (
         "app-alerts.js",
         JS,
         include_str!("../../static/app-alerts.js"),

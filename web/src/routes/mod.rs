@@ -4,15 +4,18 @@
 
 pub mod admin;
 pub mod assets;
+pub mod canned;
 pub mod chats;
 pub mod dev_mailbox;
 pub mod health;
 pub mod inbound;
 pub mod metrics;
+pub mod notes;
 pub mod openapi;
 pub mod pages;
 pub mod platform;
 pub mod plugins;
+pub mod search;
 pub mod session;
 pub mod templates;
 pub mod unsubscribe;
@@ -50,6 +53,9 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(widget::routes(state))
         .merge(session::routes())
         .merge(chats::routes())
+        .merge(notes::routes())
+        .merge(canned::routes())
+        .merge(search::routes())
         .merge(operator_socket::routes())
         .merge(admin::routes())
         .merge(templates::routes())

@@ -6,7 +6,7 @@ use axum::http::{Extensions, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use tandem_core::chat::Chat;
+use tandem_core::chat::VisitorChat;
 use tandem_core::ids::{MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, OfflineRequest};
 use tandem_core::operator::OperatorName;
@@ -147,7 +147,7 @@ pub struct SessionResponse {
     pub visitor_id: VisitorId,
     /// Keep it (e.g. in localStorage) and send it as `Authorization: Bearer`.
     pub visitor_token: String,
-    pub chat: Option<Chat>,
+    pub chat: Option<VisitorChat>,
 }
 
 #[utoipa::path(post, path = "/api/v1/widget/{key}/session", tag = "widget",
@@ -187,7 +187,7 @@ pub async fn session(
     Ok(Json(SessionResponse {
         visitor_id: session.actor.visitor,
         visitor_token: session.visitor_token,
-        chat: session.chat,
+        chat: session.chat.as_ref().map(VisitorChat::from),
     }))
 }
 
@@ -206,7 +206,7 @@ pub struct OfflineRequestBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ChatAndMessage {
-    pub chat: Chat,
+    pub chat: VisitorChat,
     pub message: Message,
 }
 
@@ -240,12 +240,18 @@ pub async fn offline_request(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(ChatAndMessage { chat, message })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ChatAndMessage {
+            chat: VisitorChat::from(&chat),
+            message,
+        }),
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct DialogResponse {
-    pub chat: Option<Chat>,
+    pub chat: Option<VisitorChat>,
     /// The dialog, every visit, oldest first: its newest 200 messages (all of a shorter one),
     /// or the page asked for.
     pub messages: Vec<Message>,
@@ -278,7 +284,7 @@ pub async fn dialog(
         .names(visitor.tenant.id, &authors)
         .await?;
     Ok(Json(DialogResponse {
-        chat,
+        chat: chat.as_ref().map(VisitorChat::from),
         messages,
         has_more,
         operators,
