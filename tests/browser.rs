@@ -26,6 +26,7 @@ const TUESDAY_NIGHT: Timestamp = Timestamp::from_millis(1_795_503_600_000 + 13 *
 /// Keys as WebDriver spells them.
 const ENTER: &str = "\u{E007}";
 const ENTER_KEY: char = '\u{E007}';
+const ESCAPE: &str = "\u{E00C}";
 const ESCAPE_KEY: char = '\u{E00C}';
 
 /// Where the stage's server runs: in the test's process, or as the binary (to crash it).
@@ -67,6 +68,11 @@ impl Stage {
 
     async fn with_env(db: TestDatabase, vars: &[(&str, &str)]) -> Self {
         Self::build(db, vars, true, Server::InProcess).await
+    }
+
+    /// Without the per-IP request limit: the story writes a long dialog first.
+    async fn unthrottled(db: TestDatabase) -> Self {
+        Self::with_env(db, &[("TANDEM_RATE_LIMIT_PER_IP", "100000")]).await
     }
 
     /// Tuesday 2026-11-24, 23:00 in Moscow, on a clock that stands still there.
@@ -1467,6 +1473,57 @@ async fn an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note(s: Stage
     .await;
 }
 
+/// Search from the workspace: `f`, a few letters of a word Boris wrote at the start of a long
+/// dialog, and the hit (its word marked) opens the dialog there, the older pages loaded to it.
+async fn a_word_from_long_ago_finds_its_dialog(s: Stage) {
+    let boris = s.live.visitor(&s.live.acme).await;
+    let (status, _) = s
+        .live
+        .visitor_call(
+            &boris,
+            Method::PUT,
+            "/visitor",
+            Some(json!({ "name": "Boris" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let asked = s
+        .live
+        .visitor_says(&boris, "Where is my umbrella order 5521?")
+        .await;
+    let chat_id = asked["chat_id"].as_str().unwrap_or_default().to_owned();
+    // More than a page of dialog after it: the first message is not drawn when it opens.
+    for n in 0..210 {
+        let (status, body) = s
+            .live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat_id}/messages"),
+                Some(&s.live.acme.admin_token),
+                Some(json!({ "body": format!("Update {n}") })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    s.play(async {
+        let operator = s.workspace(&s.live.acme).await?;
+        operator.press('f').await?;
+        let search = operator.find("#search").await?;
+        operator.type_into(&search, "umbrel").await?;
+        shows(&operator, "#search-results .hit mark", "umbrella").await?;
+        operator.click("#search-results .hit").await?;
+        shows(&operator, "#dialog-title", "Boris").await?;
+        shows(&operator, ".entry--found .entry__body", "Where is my umbrella order 5521?").await?;
+        // Escape leaves the search: the lists are back.
+        operator.type_into(&search, ESCAPE).await?;
+        operator
+            .until_true("the lists are back", "return !document.querySelector('#chat-list').hidden && document.querySelector('#search-results').hidden;", vec![])
+            .await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1503,6 +1560,13 @@ mod night_alerts {
     tandem_testkit::on_both_databases!(
         Stage::on_a_tuesday_night_with_the_team =>
         an_offline_request_at_night_reaches_every_operator_where_they_are
+    );
+}
+
+mod long_dialogs {
+    use super::*;
+    tandem_testkit::on_both_databases!(
+        Stage::unthrottled => a_word_from_long_ago_finds_its_dialog
     );
 }
 

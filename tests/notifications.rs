@@ -393,6 +393,16 @@ async fn an_unread_reply_waits_the_default_five_minutes(db: TestDatabase) {
     let olga = live.online_operator(&live.acme, "Olga").await;
     live.operator_says(&olga, &chat_id, "Yes, ten to four.")
         .await;
+    // A colleague's note after the reply is no part of the visitor's mail.
+    let (status, body) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/chats/{chat_id}/notes"),
+            Some(&live.acme.admin_token),
+            Some(serde_json::json!({"body": "NOTE-7731: closed on Sundays in winter"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 
     clock.advance(Duration::from_secs(5 * 60 - 1));
     // Two turns of the sweep: a mail sent early would be here by now.
@@ -409,7 +419,9 @@ async fn an_unread_reply_waits_the_default_five_minutes(db: TestDatabase) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(mailed, "mailed within 10 s of the timeout");
-    assert!(smtp.to_visitors()[0].data.contains("Yes, ten to four."));
+    let mail = &smtp.to_visitors()[0].data;
+    assert!(mail.contains("Yes, ten to four."), "{mail}");
+    assert!(!mail.contains("NOTE-7731"), "{mail}");
     // The mail reaches the sink a moment before its delivery is recorded.
     let mut log = Vec::new();
     for _ in 0..50 {

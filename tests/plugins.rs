@@ -710,11 +710,6 @@ async fn router_posts_to_a_real_receiver_signed(p: Plugged, router: &str) {
         .mails_to("fedor@example.org", Duration::from_secs(15))
         .await;
     assert_eq!(fedor_mails.len(), 1, "the router keeps the email");
-    assert!(
-        fedor_mails[0].contains("It ships today."),
-        "{}",
-        fedor_mails[0]
-    );
     assert!(!fedor_mails[0].contains("NOTE-7731"), "{}", fedor_mails[0]);
     assert_eq!(
         p.mails_to("semion@example.org", Duration::from_secs(15))

@@ -33,7 +33,9 @@ const SQLITE_UP: &[&str] = &[
         who, tenant, visitor_id UNINDEXED, \
         content='', contentless_delete=1, contentless_unindexed=1, \
         tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER visitor_search_insert AFTER INSERT ON visitors BEGIN \
+    // Most visitors never give a name or an address: they have nothing to find them by.
+    "CREATE TRIGGER visitor_search_insert AFTER INSERT ON visitors \
+     WHEN new.name IS NOT NULL OR new.email IS NOT NULL BEGIN \
         INSERT INTO visitor_search(rowid, who, tenant, visitor_id) \
         VALUES (new.rowid, coalesce(new.name, '') || ' ' || coalesce(new.email, ''), \
                 't' || hex(new.tenant_id), new.id); \
@@ -41,15 +43,17 @@ const SQLITE_UP: &[&str] = &[
     "CREATE TRIGGER visitor_search_update AFTER UPDATE OF name, email ON visitors BEGIN \
         DELETE FROM visitor_search WHERE rowid = old.rowid; \
         INSERT INTO visitor_search(rowid, who, tenant, visitor_id) \
-        VALUES (new.rowid, coalesce(new.name, '') || ' ' || coalesce(new.email, ''), \
-                't' || hex(new.tenant_id), new.id); \
+        SELECT new.rowid, coalesce(new.name, '') || ' ' || coalesce(new.email, ''), \
+               't' || hex(new.tenant_id), new.id \
+        WHERE new.name IS NOT NULL OR new.email IS NOT NULL; \
      END",
     "CREATE TRIGGER visitor_search_delete AFTER DELETE ON visitors BEGIN \
         DELETE FROM visitor_search WHERE rowid = old.rowid; \
      END",
     "INSERT INTO visitor_search(rowid, who, tenant, visitor_id) \
         SELECT rowid, coalesce(name, '') || ' ' || coalesce(email, ''), \
-               't' || hex(tenant_id), id FROM visitors",
+               't' || hex(tenant_id), id FROM visitors \
+        WHERE name IS NOT NULL OR email IS NOT NULL",
 ];
 
 const SQLITE_DOWN: &[&str] = &[
@@ -57,10 +61,13 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TRIGGER visitor_search_update",
     "DROP TRIGGER visitor_search_insert",
     "DROP TABLE visitor_search",
+    // SQLite 3.51 leaves the table of a contentless table's unindexed values behind.
+    "DROP TABLE IF EXISTS visitor_search_content",
     "DROP TRIGGER message_search_delete",
     "DROP TRIGGER message_search_update",
     "DROP TRIGGER message_search_insert",
     "DROP TABLE message_search",
+    "DROP TABLE IF EXISTS message_search_content",
 ];
 
 // The expressions are the queries', word for word (`core/src/search/index.rs`).

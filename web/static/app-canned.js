@@ -74,6 +74,9 @@ export function cannedMenu(area) {
 
   const onKey = (event) => {
     if (menu.hidden || !options.length) return false;
+    // The caret may have moved since the menu opened (arrows, a click): where is `/` now?
+    at = typed(area);
+    if (!at) { close(); return false; }
     if (event.key === "ArrowDown" || event.key === "ArrowUp") { highlight(active + (event.key === "ArrowDown" ? 1 : -1)); }
     else if (event.key === "Enter" || event.key === "Tab") { insert(options[active]); }
     else if (event.key === "Escape") { close(); }

@@ -24,6 +24,7 @@ export async function openChat(id, { focus = true } = {}) {
   const mark = fetchMark();
   const { chat, messages, notes, has_more } = await api("GET", `/chats/${id}`);
   chatFetched(chat, mark);
+  loadingOlder = null; // a page asked for the dialog drawn before is not this one's
   if (state.selected !== id) { state.earlier.clear(); state.pinnedTab = state.tab; }
   state.selected = id;
   dismissAlerts(id);
@@ -161,7 +162,13 @@ function replyForm() {
   const status = el("p", { class: "error reply__status", role: "alert" });
   const { menu, onKey } = cannedMenu(area);
   const form = el("form", { class: "reply" }, area, noteToggle, send);
+  // Each mode keeps its own draft: a note half written never becomes a reply by a switch.
+  const drafts = { reply: "", note: "" };
   const setMode = (note) => {
+    if (note !== state.noteMode) {
+      drafts[state.noteMode ? "note" : "reply"] = area.value;
+      area.value = drafts[note ? "note" : "reply"];
+    }
     state.noteMode = note;
     form.classList.toggle("reply--note", note);
     noteToggle.setAttribute("aria-pressed", String(note));
@@ -169,6 +176,7 @@ function replyForm() {
     area.setAttribute("aria-label", note ? "Internal note" : "Reply");
     send.textContent = note ? "Add note" : "Send";
   };
+  state.noteMode = false;
   setMode(false);
   noteToggle.addEventListener("click", () => { setMode(!state.noteMode); area.focus(); });
   let lastTyping = 0;

@@ -3,7 +3,7 @@ import { alertOperator, dismissAlerts, onAlert } from "./app-alerts.js";
 import { renderEntry, renderHead, upsert } from "./app-dialog.js";
 import { renderNote } from "./app-notes.js";
 import { renderLists } from "./app-lists.js";
-import { chatFromSocket, state, ui, visitorName } from "./app-state.js";
+import { chatFromSocket, chatTouched, state, ui, visitorName } from "./app-state.js";
 
 let typingTimer = null;
 
@@ -30,7 +30,11 @@ export function onFrame(frame) {
     case "message.updated": {
       upsert(frame.message);
       const chat = state.chats.get(frame.message.chat_id);
-      if (chat && frame.type === "message.created") {
+      // A chat the server sent with this message already in it (a new or reopened chat's
+      // chat.updated comes first) has counted it.
+      const newer = chat && (!chat.last_message || frame.message.seq > chat.last_message.seq);
+      if (newer && frame.type === "message.created") {
+        chatTouched(chat.id);
         chat.last_message_at = frame.message.created_at;
         chat.last_message = lastMessage(frame.message);
         // Counted here until a read says otherwise; the open dialog is read as it arrives.
@@ -40,6 +44,7 @@ export function onFrame(frame) {
         renderLists();
       }
       if (chat && frame.type === "message.updated" && chat.last_message?.seq === frame.message.seq) {
+        chatTouched(chat.id);
         chat.last_message = lastMessage(frame.message);
         renderLists();
       }

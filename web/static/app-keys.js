@@ -16,7 +16,7 @@ const KEYS = [
   ["f", "Search dialogs", focusSearch],
   ["t", "Take the chat", () => act("assign", {})],
   ["a", "Assign to…", () => document.querySelector("#assign-to")?.focus()],
-  ["c", "Close the chat", () => act("close")],
+  ["c", "Close the chat (asks first)", closeChat],
   ["?", "These shortcuts", toggleHelp],
 ];
 
@@ -28,6 +28,8 @@ export function listenForKeys() {
     if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
     const key = KEYS.find(([k]) => k === event.key);
     if (!key) return;
+    // Behind the open list of shortcuts nothing acts; `?` closes it.
+    if (help?.open && key[0] !== "?") return;
     event.preventDefault();
     key[2]();
   });
@@ -72,12 +74,18 @@ async function step(by) {
   next.focus();
 }
 
+// In the box as it is, reply or note: a canned text may go into either.
 function cannedReply() {
-  focusReply(false);
+  focusReply(state.noteMode);
   const area = document.querySelector("#reply");
   if (!area) return;
   area.setRangeText("/", area.selectionStart, area.selectionEnd, "end");
   area.dispatchEvent(new Event("input"));
+}
+
+function closeChat() {
+  const chat = state.chats.get(state.selected);
+  if (chat?.state === "open" && confirm("Close this chat? It opens again when the visitor writes.")) perform(chat.id, "close");
 }
 
 function act(action, body) {

@@ -36,6 +36,8 @@ export function chatFromSocket(chat) {
   toldAt.set(chat.id, ++frames);
   state.chats.set(chat.id, chat);
 }
+// The socket changed a chat in place (a message's preview and count).
+export const chatTouched = (id) => toldAt.set(id, ++frames);
 // A mark taken before a fetch; `fetched` keeps, of what came, what the socket has not replaced.
 export const fetchMark = () => frames;
 const toldSince = (id, mark) => (toldAt.get(id) ?? 0) > mark;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder};
 
 use crate::alert::{long_wait_of, raise_offline_request};
 use crate::automation::{DialogContext, RequestDecision, RequestFacts, within_wait};
@@ -570,6 +570,9 @@ impl MessageService {
             .await?
             .ok_or(CoreError::NotFound("message"))?;
         let txn = self.deps.write().await?;
+        // Locked first: a visitor's message being written now (which holds the row from its
+        // first statement) is committed before the count below, and counted by it.
+        crate::delivery::lock_chat(&txn, actor.tenant, chat.id).await?;
         let read = message::Entity::update_many()
             .col_expr(message::Column::ReadByOperatorAt, Expr::value(now.millis()))
             .filter(message::Column::ChatId.eq(chat.id))
@@ -579,14 +582,18 @@ impl MessageService {
             .filter(message::Column::ReadByOperatorAt.is_null())
             .exec(&txn)
             .await?;
-        // Exactly the messages this read flipped: one written meanwhile still counts.
+        // Counted again rather than taken down by what this read flipped: the count heals
+        // whatever a node of an older version wrote without counting.
         if read.rows_affected > 0 {
-            let flipped = i64::try_from(read.rows_affected).unwrap_or(i64::MAX);
+            let unread = message::Entity::find()
+                .filter(message::Column::ChatId.eq(chat.id))
+                .filter(message::Column::TenantId.eq(actor.tenant))
+                .filter(message::Column::Author.eq(Author::Visitor))
+                .filter(message::Column::ReadByOperatorAt.is_null())
+                .count(&txn)
+                .await?;
             chat::Entity::update_many()
-                .col_expr(
-                    chat::Column::Unread,
-                    Expr::col(chat::Column::Unread).sub(flipped),
-                )
+                .col_expr(chat::Column::Unread, Expr::value(unread as i64))
                 .filter(chat::Column::Id.eq(chat.id))
                 .filter(chat::Column::TenantId.eq(actor.tenant))
                 .exec(&txn)

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use sea_orm::QueryOrder;
 use sea_orm::entity::prelude::*;
-use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::chat::{MAX_PAGE, Page};
+use crate::chat::Page;
 use crate::entity::{chat, chat_note};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
@@ -36,14 +36,19 @@ impl NoteService {
         body: &str,
     ) -> CoreResult<Note> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let of_tenant =
+            || chat::Entity::find_by_id(chat_id).filter(chat::Column::TenantId.eq(actor.tenant));
+        // Another tenant's chat, or none, costs nothing.
+        if of_tenant().one(&self.deps.db).await?.is_none() {
+            return Err(CoreError::NotFound("chat"));
+        }
         self.deps
             .quotas
             .charge(&self.deps.db, actor.tenant, Author::Operator)
             .await?;
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
-        let chat = chat::Entity::find_by_id(chat_id)
-            .filter(chat::Column::TenantId.eq(actor.tenant))
+        let chat = of_tenant()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
@@ -95,13 +100,12 @@ pub(crate) async fn notes_of_page(
     if let (Some(first), false) = (first_seq, oldest) {
         query = query.filter(chat_note::Column::AfterSeq.gte(first));
     }
-    // Notes are bounded as messages are (the tenant's quota); a page shows the newest of them.
-    let mut rows = query
-        .order_by_desc(chat_note::Column::AfterSeq)
-        .order_by_desc(chat_note::Column::CreatedAt)
-        .limit(MAX_PAGE)
+    // Notes are bounded as messages are (the tenant's quota): a page carries all of its own, or
+    // the ones left out would never be asked for.
+    let rows = query
+        .order_by_asc(chat_note::Column::AfterSeq)
+        .order_by_asc(chat_note::Column::CreatedAt)
         .all(db)
         .await?;
-    rows.reverse();
     Ok(rows.into_iter().map(Note::from).collect())
 }

@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use crate::error::CoreResult;
 use crate::ids::{MessageId, TenantId, VisitorId};
 
-use super::SearchQuery;
+use super::{MAX_WORDS, SearchQuery};
 
 #[async_trait::async_trait]
 pub trait MessageIndex: Send + Sync + 'static {
@@ -26,7 +26,8 @@ pub trait MessageIndex: Send + Sync + 'static {
         limit: u64,
     ) -> CoreResult<Vec<MessageId>>;
 
-    /// The tenant's visitors whose name or email address holds every word of `query`.
+    /// The tenant's visitors whose name or email address holds every word of `query`, the
+    /// newest first.
     async fn visitors(
         &self,
         db: &DatabaseConnection,
@@ -119,12 +120,13 @@ impl PostgresIndex {
     /// each word a prefix; `None` when it holds no word.
     async fn tsquery(db: &DatabaseConnection, query: &SearchQuery) -> CoreResult<Option<String>> {
         let sql = "SELECT string_agg(quote_literal(w) || ':*', ' & ') \
-                   FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS w";
+                   FROM (SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS w \
+                         LIMIT $2) AS words";
         let row = db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 sql,
-                [query.text.clone().into()],
+                [query.text.clone().into(), (MAX_WORDS as i64).into()],
             ))
             .await?;
         Ok(row.and_then(|r| r.try_get_by_index::<Option<String>>(0).ok().flatten()))
@@ -184,7 +186,7 @@ impl MessageIndex for PostgresIndex {
                    WHERE tenant_id = $1 \
                    AND to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email, '')) \
                        @@ to_tsquery('simple', $2) \
-                   ORDER BY last_seen_at DESC LIMIT $3";
+                   ORDER BY created_at DESC LIMIT $3";
         Self::ids(db, sql, tenant, tsquery, limit).await
     }
 }

@@ -44,16 +44,18 @@ impl SearchQuery {
                 format!("at most {MAX_QUERY_CHARS} characters"),
             ));
         }
+        // Control characters are no part of a word, and some stores refuse them (NUL).
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .take(MAX_WORDS)
             .collect();
-        Ok(Self {
-            text: text.to_owned(),
-            words,
-        })
+        Ok(Self { text, words })
     }
 }
 
@@ -88,6 +90,13 @@ mod tests {
         let q = SearchQuery::parse("  Order #1234, Анна@Example.org ").unwrap();
         assert_eq!(q.words, ["order", "1234", "анна", "example", "org"]);
         assert_eq!(q.text, "Order #1234, Анна@Example.org");
+    }
+
+    #[test]
+    fn control_characters_part_words() {
+        let q = SearchQuery::parse("par\0cel\u{7}x").unwrap();
+        assert_eq!(q.words, ["par", "cel", "x"]);
+        assert!(!q.text.contains('\0'));
     }
 
     #[test]

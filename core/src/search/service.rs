@@ -26,8 +26,8 @@ impl SearchService {
         Self { deps, index }
     }
 
-    /// Dialogs whose visitor's name or address holds every word typed (first, most recently
-    /// seen first), then messages that hold them, newest first: at most `limit` of each.
+    /// Dialogs whose visitor's name or address holds every word typed (first, the newest
+    /// visitors first), then messages that hold them, newest first: at most `limit` of each.
     pub async fn search(
         &self,
         actor: &OperatorActor,
