@@ -1524,6 +1524,35 @@ async fn a_word_from_long_ago_finds_its_dialog(s: Stage) {
     .await;
 }
 
+/// Beside the dialog the operator sees the page the visitor is on, her browser and her local
+/// time, and the page changing as she moves through the site (a site that changes pages
+/// without loading them, here).
+async fn the_operator_sees_the_visitor_move_through_the_site(s: Stage) {
+    s.live.online_operator(&s.live.acme, "Anna").await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        vera.type_into(&vera.widget("textarea[name=body]").await?, &format!("Hello?{ENTER}"))
+            .await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        let operator = s.browsers.window("operator").await;
+        operator.goto(&s.live.url(&format!("/app#chat={chat_id}"))).await?;
+        sign_in(&operator, &s.live.acme).await?;
+        shows(&operator, "#visitor-context summary", "On ").await?;
+        shows(&operator, "#visitor-context dd", "Chrome").await?;
+        shows(&operator, "#visitor-context summary", "local").await?;
+        vera.until_true(
+            "she moves to the pricing page",
+            "history.pushState({}, '', location.pathname + location.search + '&page=pricing'); document.title = 'Pricing'; return true;",
+            vec![],
+        )
+        .await?;
+        shows(&operator, "#visitor-context summary a", "Pricing").await?;
+        shows(&operator, "#visitor-context .context__pages", "Pricing").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1546,6 +1575,7 @@ tandem_testkit::on_both_databases!(
     the_admin_console_manages_operators_the_email_and_plugins,
     a_visitor_chatting_live_is_asked_for_an_address_once,
     an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note,
+    the_operator_sees_the_visitor_move_through_the_site,
 );
 
 mod after_hours {

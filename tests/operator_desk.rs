@@ -490,10 +490,149 @@ fn urlencoding(q: &str) -> String {
         .collect()
 }
 
+/// Beside the dialog the operators see where the visitor is: each page the widget reports, live,
+/// with where the visit came from and the visitor's time zone; a reload is no new page, an
+/// address that is not one is refused and changes nothing; a visit after leaving counts anew;
+/// neither the visitor nor another company hears any of it.
+async fn the_context_follows_the_visitor_through_the_site(live: Live) {
+    live.set_grace(&live.acme, 0).await;
+    let olga = live.online_operator(&live.acme, "Olga").await;
+    let vera = live.visitor(&live.acme).await;
+    let mut widget = live.visitor_socket(&vera).await;
+    let asked = live.visitor_says(&vera, "Is the blue one in stock?").await;
+    let chat = asked["chat_id"].as_str().unwrap().to_owned();
+    let mut watch = live.operator_socket(&olga.token).await;
+    let mut stranger = live.operator_socket(&live.globex.admin_token).await;
+
+    let page = |url: &str, title: &str, referrer: &str| json!({"type": "page", "url": url, "title": title, "referrer": referrer, "time_zone": "Europe/Berlin"});
+    widget
+        .send(page(
+            "https://shop.example/",
+            "Shop",
+            "https://www.google.com/search?q=umbrella",
+        ))
+        .await;
+    let told = watch.expect("visitor.context").await;
+    assert_eq!(told["chat_id"], chat.as_str());
+    let context = &told["context"];
+    assert_eq!(
+        context["current_page"]["url"], "https://shop.example/",
+        "{told:#}"
+    );
+    assert_eq!(context["current_page"]["title"], "Shop");
+    assert_eq!(
+        context["referrer"],
+        "https://www.google.com/search?q=umbrella"
+    );
+    assert_eq!(context["time_zone"], "Europe/Berlin");
+    assert_eq!(context["visits"], 1);
+    assert_eq!(context["online"], true);
+
+    widget
+        .send(page(
+            "https://shop.example/pricing",
+            "Pricing",
+            "https://shop.example/",
+        ))
+        .await;
+    let told = watch.expect("visitor.context").await;
+    let context = &told["context"];
+    assert_eq!(
+        context["current_page"]["url"],
+        "https://shop.example/pricing"
+    );
+    let pages: Vec<&str> = context["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pages,
+        ["https://shop.example/pricing", "https://shop.example/"],
+        "newest first"
+    );
+    assert_eq!(
+        context["referrer"], "https://www.google.com/search?q=umbrella",
+        "the visit came from where its first page said"
+    );
+
+    // A reload is no new page; an address that is not one is refused.
+    widget
+        .send(page("https://shop.example/pricing", "Pricing", ""))
+        .await;
+    widget
+        .send(json!({"type": "page", "url": "javascript:alert(1)"}))
+        .await;
+    let refused = widget.expect("error").await;
+    assert!(refused.to_string().contains("page_url"), "{refused}");
+    let quiet = watch.frames_within(Duration::from_millis(300)).await;
+    assert!(
+        !quiet.iter().any(|f| f["type"] == "visitor.context"),
+        "{quiet:#?}"
+    );
+    let dialog = live.dialog(&olga.token, &chat).await;
+    assert_eq!(
+        dialog["context"]["pages"].as_array().unwrap().len(),
+        2,
+        "{dialog:#}"
+    );
+    assert_eq!(
+        dialog["context"]["current_page"]["url"],
+        "https://shop.example/pricing"
+    );
+
+    // Nobody else hears of it: not the visitor, not Globex.
+    let theirs = stranger.frames_within(Duration::from_millis(100)).await;
+    assert!(
+        !theirs.iter().any(|f| f["type"] == "visitor.context"),
+        "{theirs:#?}"
+    );
+    let own = widget.frames_within(Duration::from_millis(100)).await;
+    assert!(
+        !own.iter().any(|f| f["type"] == "visitor.context"),
+        "{own:#?}"
+    );
+    let (_, mine) = live.visitor_call(&vera, Method::GET, "/chat", None).await;
+    assert!(!mine.to_string().contains("shop.example"), "{mine:#}");
+
+    // She leaves and comes back: a second visit, with no page yet.
+    widget.close().await;
+    watch
+        .expect_where("chat.updated", |f| {
+            f["chat"]["id"] == chat.as_str() && f["chat"]["visitor_online"] == false
+        })
+        .await;
+    let mut widget = live.visitor_socket(&vera).await;
+    watch
+        .expect_where("chat.updated", |f| {
+            f["chat"]["id"] == chat.as_str() && f["chat"]["visitor_online"] == true
+        })
+        .await;
+    let dialog = live.dialog(&olga.token, &chat).await;
+    assert_eq!(dialog["context"]["visits"], 2, "{dialog:#}");
+    assert_eq!(dialog["context"]["pages"], json!([]));
+    assert_eq!(dialog["context"]["current_page"], Value::Null);
+    widget
+        .send(page("https://shop.example/cart", "Cart", ""))
+        .await;
+    let told = watch.expect("visitor.context").await;
+    assert_eq!(
+        told["context"]["current_page"]["url"],
+        "https://shop.example/cart"
+    );
+    assert_eq!(
+        told["context"]["referrer"],
+        Value::Null,
+        "this visit came from nowhere told"
+    );
+}
+
 tandem_testkit::on_both_databases!(
     Live::on_database =>
     a_note_reaches_operators_and_no_visitor_path,
     lists_show_the_last_message_and_the_unread_count,
     canned_replies_are_the_companys_own,
     search_finds_dialogs_within_the_company,
+    the_context_follows_the_visitor_through_the_site,
 );

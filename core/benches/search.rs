@@ -30,6 +30,8 @@ const PER_CHAT: usize = 100;
 type QueryMaker = Box<dyn Fn(&mut StdRng) -> String>;
 const VOCABULARY: usize = 20_000;
 const BATCH: usize = 1_000;
+/// Order numbers in the texts: few enough that a number searched for is usually there.
+const ORDERS: std::ops::Range<u32> = 100_000..150_000;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -80,7 +82,7 @@ fn sentence(rng: &mut StdRng) -> String {
     let words = rng.random_range(6..20);
     let mut text: Vec<String> = (0..words).map(|_| word(zipf(rng))).collect();
     if rng.random_ratio(1, 10) {
-        text.push(format!("order {}", rng.random_range(100_000..999_999)));
+        text.push(format!("order {}", rng.random_range(ORDERS)));
     }
     text.join(" ")
 }
@@ -148,7 +150,7 @@ async fn run(name: &str, database: TestDatabase, messages: usize, queries: usize
         ),
         (
             "order number",
-            Box::new(|r| r.random_range(100_000..999_999).to_string()),
+            Box::new(|r| r.random_range(ORDERS).to_string()),
         ),
         (
             "visitor name",
@@ -200,6 +202,11 @@ async fn seed(db: &DatabaseConnection, tenant: TenantId, messages: usize, rng: &
                 last_seen_at: Set(opened),
                 emails_stopped: Set(false),
                 email_confirmed: Set(None),
+                visits: Set(1),
+                visit_started_at: Set(Some(opened)),
+                referrer: Set(None),
+                user_agent: Set(None),
+                time_zone: Set(None),
             },
             chat::ActiveModel {
                 id: Set(chat_id),

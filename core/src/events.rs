@@ -12,6 +12,7 @@ use crate::ids::{ChatId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::{Message, Reader};
 use crate::note::Note;
 use crate::operator::{OperatorName, OperatorStatus};
+use crate::visitor::VisitorContext;
 
 /// Serializable so that a bus between nodes can carry it (see the web crate's cluster bus).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,13 @@ pub enum DomainEvent {
     },
     /// An operator's internal note: to operators only, never to the visitor.
     NoteAdded { tenant: TenantId, note: Note },
+    /// What the operators see of a visitor beside the dialog changed (a new page): to
+    /// operators only.
+    VisitorContextChanged {
+        tenant: TenantId,
+        chat: ChatId,
+        context: VisitorContext,
+    },
     /// Category, presence, assignment or state changed.
     ChatUpdated { tenant: TenantId, chat: Chat },
     PresenceChanged {
@@ -90,6 +98,7 @@ impl DomainEvent {
             | Self::MessageUpdated { tenant, .. }
             | Self::MessageRead { tenant, .. }
             | Self::NoteAdded { tenant, .. }
+            | Self::VisitorContextChanged { tenant, .. }
             | Self::ChatUpdated { tenant, .. }
             | Self::PresenceChanged { tenant, .. }
             | Self::AvailabilityChanged { tenant, .. }

@@ -98,3 +98,5 @@ id_type!(/// An operator's note in a dialog, for colleagues only.
     NoteId);
 id_type!(/// A tenant's canned reply.
     CannedReplyId);
+id_type!(/// A page a visitor's widget reported.
+    PageViewId);

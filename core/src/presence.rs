@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, PaginatorTrait, QuerySelect};
 
 use crate::chat::{Chat, chat_row_of_visitor, store_status};
@@ -55,14 +55,24 @@ impl PresenceService {
         })
         .exec_without_returning(&txn)
         .await?;
-        visitor::Entity::update_many()
+        let arrived = !row.online;
+        let mut update = visitor::Entity::update_many()
             .col_expr(visitor::Column::Online, Expr::value(true))
             .col_expr(visitor::Column::LeavingAt, Expr::value(Option::<i64>::None))
-            .col_expr(visitor::Column::LastSeenAt, Expr::value(now.millis()))
+            .col_expr(visitor::Column::LastSeenAt, Expr::value(now.millis()));
+        // Coming to the site after leaving it (the grace period over) is a new visit.
+        if arrived {
+            update = update
+                .col_expr(
+                    visitor::Column::Visits,
+                    Expr::col(visitor::Column::Visits).add(1),
+                )
+                .col_expr(visitor::Column::VisitStartedAt, Expr::value(now.millis()));
+        }
+        update
             .filter(visitor::Column::Id.eq(actor.visitor))
             .exec(&txn)
             .await?;
-        let arrived = !row.online;
         let chat = if arrived {
             set_chat_presence(&txn, &row, true, now).await?
         } else {

@@ -24,6 +24,7 @@ mod m20261128_000007_recent_offline_requests;
 mod m20261129_000001_operator_alerts;
 mod m20261129_000002_operator_desk;
 mod m20261129_000003_search;
+mod m20261129_000004_visitor_context;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_operator_alerts::Migration),
             Box::new(m20261129_000002_operator_desk::Migration),
             Box::new(m20261129_000003_search::Migration),
+            Box::new(m20261129_000004_visitor_context::Migration),
         ]
     }
 }

@@ -22,7 +22,7 @@ export async function cannedPane(ctx) {
       if (!confirm(`Delete /${reply.shortcut}?`)) return;
       try { await api("DELETE", `/admin/canned-replies/${reply.id}`); ctx.reload(); } catch (e) { report(result, e); }
     } }, "Delete");
-    return el("tr", { dataset: { shortcut: reply.shortcut } }, el("td", {}, shortcut), el("td", { class: "wide" }, body), el("td", { class: "row" }, save, remove));
+    return el("tr", { dataset: { shortcut: reply.shortcut } }, el("td", {}, shortcut), el("td", { class: "wide" }, body), el("td", {}, el("div", { class: "row" }, save, remove)));
   });
   const shortcut = el("input", { id: "new-shortcut", required: true, maxlength: "33", placeholder: "hello" });
   const body = el("textarea", { id: "new-canned-body", required: true, rows: "3", placeholder: "Hi {name}, thanks for writing! I'm {operator} and I'll help you." });

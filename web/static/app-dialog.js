@@ -5,6 +5,7 @@ import { mergeMessage } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
 import { cannedMenu } from "./app-canned.js";
 import { addNote, renderNote } from "./app-notes.js";
+import { showContext } from "./app-context.js";
 import { drawSentWith, queueReply, renderOutbox, settle } from "./app-outbox.js";
 import { renderLists, triage } from "./app-lists.js";
 import { chatFetched, fetchMark, operatorName, state, ui, visitorName } from "./app-state.js";
@@ -22,7 +23,7 @@ function remember(message) {
 
 export async function openChat(id, { focus = true } = {}) {
   const mark = fetchMark();
-  const { chat, messages, notes, has_more } = await api("GET", `/chats/${id}`);
+  const { chat, messages, notes, context, has_more } = await api("GET", `/chats/${id}`);
   chatFetched(chat, mark);
   loadingOlder = null; // a page asked for the dialog drawn before is not this one's
   if (state.selected !== id) { state.earlier.clear(); state.pinnedTab = state.tab; }
@@ -38,9 +39,11 @@ export async function openChat(id, { focus = true } = {}) {
   ui.log.addEventListener("scroll", () => { if (ui.log.scrollTop < 40) loadOlder(); });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
   ui.head = el("div", { class: "dialog__head" });
+  ui.context = el("div", { class: "dialog__context" });
   ui.reply = replyForm();
-  ui.dialog.replaceChildren(ui.head, ui.log, ui.typing, ui.reply);
+  ui.dialog.replaceChildren(ui.head, ui.context, ui.log, ui.typing, ui.reply);
   renderHead();
+  showContext(context);
   for (const message of state.messages.values()) renderEntry(message);
   for (const note of notes) renderNote(note);
   renderOutbox();
@@ -107,9 +110,10 @@ export async function reveal(seq) {
 export async function refreshChat() {
   if (!state.selected) return;
   const mark = fetchMark();
-  const { chat, messages, notes } = await api("GET", `/chats/${state.selected}`);
+  const { chat, messages, notes, context } = await api("GET", `/chats/${state.selected}`);
   chatFetched(chat, mark);
   renderHead();
+  showContext(context);
   for (const message of messages) upsert(message);
   for (const note of notes) renderNote(note);
 }

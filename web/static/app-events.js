@@ -2,6 +2,7 @@
 import { alertOperator, dismissAlerts, onAlert } from "./app-alerts.js";
 import { renderEntry, renderHead, upsert } from "./app-dialog.js";
 import { renderNote } from "./app-notes.js";
+import { showContext } from "./app-context.js";
 import { renderLists } from "./app-lists.js";
 import { chatFromSocket, chatTouched, state, ui, visitorName } from "./app-state.js";
 
@@ -53,6 +54,9 @@ export function onFrame(frame) {
     }
     case "note.added":
       renderNote(frame.note);
+      break;
+    case "visitor.context":
+      if (frame.chat_id === state.selected) showContext(frame.context);
       break;
     case "message.read":
       if (frame.by === "visitor" && frame.chat_id === state.selected) {

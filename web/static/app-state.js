@@ -23,6 +23,7 @@ export const state = {
   alertFeed: [], // the server's alerts not yet acted on, newest first
   socket: null,
   noteMode: false, // the reply box writes an internal note
+  context: null, // the open dialog's visitor as the context panel shows them
   canned: [], // the company's canned replies, by shortcut
 };
 // The elements the modules draw into.

@@ -506,6 +506,7 @@
     socket.onopen = () => {
       state.retryDelay = 1000;
       state.connected = true;
+      reportPage(true);
       renderStatus();
       reload().then(flushOutbox).catch(() => {});
     };
@@ -522,6 +523,23 @@
       state.retryDelay = Math.min(state.retryDelay * 2, 30000);
       state.retryTimer = setTimeout(connect, delay);
     };
+  }
+
+  // The operators see the page the visitor is on: told on connecting and whenever the address
+  // changes (a site that changes pages without loading them too; checked every 2 s). Not on
+  // the hosted chat page, which is Tandem's own.
+  let reportedPage = "";
+  function reportPage(always) {
+    if (pageMode || !state.connected || location.href.length > 2048 || (!always && location.href === reportedPage)) return;
+    reportedPage = location.href;
+    let timeZone = null;
+    try { timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch { /* old browser */ }
+    state.socket.send(JSON.stringify({ type: "page", url: location.href, title: document.title || null, referrer: document.referrer || null, time_zone: timeZone }));
+  }
+  if (!pageMode) {
+    window.addEventListener("popstate", () => reportPage(false));
+    window.addEventListener("hashchange", () => reportPage(false));
+    setInterval(() => reportPage(false), 2000);
   }
 
   // Back online, or back to the tab after a long backoff: try now rather than at the next turn.

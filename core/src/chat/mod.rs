@@ -16,6 +16,7 @@ use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::{Author, Message};
 use crate::note::Note;
 use crate::storage::WriteTxn;
+use crate::visitor::VisitorContext;
 
 pub use service::{ChatFilter, ChatService};
 
@@ -138,6 +139,8 @@ pub struct Dialog {
     /// Operators' internal notes among these messages, oldest first (each after the message
     /// numbered its `after_seq`).
     pub notes: Vec<Note>,
+    /// The visitor as the operators see them beside the dialog: pages, browser, local time.
+    pub context: Option<VisitorContext>,
     /// Older messages remain: ask again with `before` = the first message's `seq`.
     pub has_more: bool,
 }

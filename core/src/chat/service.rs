@@ -17,6 +17,7 @@ use crate::note::notes_of_page;
 use crate::operator::OperatorActor;
 use crate::operator::publish_availability;
 use crate::services::Deps;
+use crate::visitor::context_of;
 
 use super::{
     Category, Chat, Dialog, MAX_LIST, MAX_PAGE, Page, Refused, chat_with_visitor, store_status,
@@ -79,10 +80,16 @@ impl ChatService {
         let (messages, has_more) = dialog_messages(&self.deps.db, id, page).await?;
         let first_seq = messages.first().map(|m| m.seq);
         let notes = notes_of_page(&self.deps.db, id, page, first_seq, !has_more).await?;
+        // An older page is read for its messages: the context is the first page's.
+        let context = match page.before {
+            None => context_of(&self.deps.db, actor.tenant, chat.visitor.id).await?,
+            Some(_) => None,
+        };
         Ok(Dialog {
             chat,
             messages,
             notes,
+            context,
             has_more,
         })
     }

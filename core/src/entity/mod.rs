@@ -13,6 +13,7 @@ pub mod message_edit;
 pub mod operator_alert;
 pub mod operator_session;
 pub mod outbox;
+pub mod page_view;
 pub mod plugin;
 pub mod plugin_log;
 pub mod resume_token;

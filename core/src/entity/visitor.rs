@@ -22,6 +22,15 @@ pub struct Model {
     pub emails_stopped: bool,
     /// The address a link mailed to was followed from: confirmed while it equals `email`.
     pub email_confirmed: Option<String>,
+    /// Visits made: each time they came to the site after leaving it.
+    pub visits: i32,
+    pub visit_started_at: Option<i64>,
+    /// Where this visit came from, as the first page of it said.
+    pub referrer: Option<String>,
+    /// As the widget's browser sent it, cut to 512 characters.
+    pub user_agent: Option<String>,
+    /// The browser's time zone (IANA name).
+    pub time_zone: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

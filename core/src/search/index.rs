@@ -3,7 +3,7 @@
 //!
 //! SQLite: FTS5 tables kept by triggers (`message_search`, `visitor_search`; migration
 //! `m20261129_000003_search`), holding the tenant as a word of its own so that a query reads
-//! only that tenant's entries. PostgreSQL: `to_tsvector('simple', …)` expression indexes (GIN),
+//! only that tenant's entries; their rowids are negated, so ascending order is newest first. PostgreSQL: `to_tsvector('simple', …)` expression indexes (GIN),
 //! the query parsed by the same parser as the texts.
 
 use std::sync::Arc;
@@ -85,7 +85,7 @@ impl MessageIndex for SqliteIndex {
     ) -> CoreResult<Vec<MessageId>> {
         let sql = "SELECT message_id FROM message_search \
                    WHERE message_search MATCH ('tenant : t' || hex(?) || ?) \
-                   ORDER BY rowid DESC LIMIT ?";
+                   ORDER BY rowid LIMIT ?";
         let values = vec![
             tenant.into(),
             Self::match_expr(query, "body").into(),
@@ -103,7 +103,7 @@ impl MessageIndex for SqliteIndex {
     ) -> CoreResult<Vec<VisitorId>> {
         let sql = "SELECT visitor_id FROM visitor_search \
                    WHERE visitor_search MATCH ('tenant : t' || hex(?) || ?) \
-                   ORDER BY rowid DESC LIMIT ?";
+                   ORDER BY rowid LIMIT ?";
         let values = vec![
             tenant.into(),
             Self::match_expr(query, "who").into(),

@@ -43,17 +43,23 @@ impl SearchService {
         let visitors = self.index.visitors(db, actor.tenant, &query, limit).await?;
         let messages = self.index.messages(db, actor.tenant, &query, limit).await?;
 
-        // Read back through the tenant's own rows: the index is a guide, never the authority.
-        let found = message::Entity::find()
-            .filter(message::Column::TenantId.eq(actor.tenant))
+        // Read back by id, and kept only when the tenant's: the index is a guide, never the
+        // authority. (The tenant is checked here, not in the query, so that SQLite looks the
+        // rows up by id rather than walking the tenant's million.)
+        let found: Vec<_> = message::Entity::find()
             .filter(message::Column::Id.is_in(messages.iter().copied()))
             .all(db)
-            .await?;
-        let by_visitor = chat::Entity::find()
-            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .await?
+            .into_iter()
+            .filter(|m| m.tenant_id == actor.tenant)
+            .collect();
+        let by_visitor: Vec<_> = chat::Entity::find()
             .filter(chat::Column::VisitorId.is_in(visitors.iter().copied()))
             .all(db)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|c| c.tenant_id == actor.tenant)
+            .collect();
         let chat_ids: Vec<ChatId> = found
             .iter()
             .map(|m| m.chat_id)
@@ -105,15 +111,15 @@ async fn chats_by_id(
         return Ok(HashMap::new());
     }
     let rows = chat::Entity::find()
-        .filter(chat::Column::TenantId.eq(tenant))
         .filter(chat::Column::Id.is_in(ids))
         .find_also_related(visitor::Entity)
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
+        .filter(|(chat, _)| chat.tenant_id == tenant)
         .filter_map(|(chat, visitor)| {
-            let visitor = visitor?;
+            let visitor = visitor.filter(|v| v.tenant_id == tenant)?;
             Some((chat.id, Chat::from_rows(chat, &visitor)))
         })
         .collect())

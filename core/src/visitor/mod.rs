@@ -1,6 +1,7 @@
 //! Visitors: people on a tenant's site, known by a token kept in their browser, and by a resume
 //! link from an email on another device.
 
+mod context;
 pub(crate) mod service;
 mod unsubscribe;
 
@@ -10,6 +11,8 @@ use crate::clock::Timestamp;
 use crate::entity::visitor;
 use crate::ids::{TenantId, VisitorId};
 
+pub(crate) use context::context_of;
+pub use context::{PAGES_SHOWN, PageReport, PageView, VisitorContext};
 pub(crate) use service::load;
 pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};
 

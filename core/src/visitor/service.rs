@@ -62,7 +62,7 @@ pub struct ProfilePatch {
 
 #[derive(Clone)]
 pub struct VisitorService {
-    deps: Arc<Deps>,
+    pub(super) deps: Arc<Deps>,
 }
 
 impl VisitorService {
@@ -113,6 +113,11 @@ impl VisitorService {
             last_seen_at: Set(now.millis()),
             emails_stopped: Set(false),
             email_confirmed: Set(None),
+            visits: Set(0),
+            visit_started_at: Set(None),
+            referrer: Set(None),
+            user_agent: Set(None),
+            time_zone: Set(None),
         })
         .exec_without_returning(&txn)
         .await?;

@@ -37,6 +37,12 @@ pub enum Wire {
     Chat { tenant: TenantId, chat: ChatId },
     /// A note too long to carry: read it back.
     Note { tenant: TenantId, note: NoteId },
+    /// A visitor's context too long to carry (many long addresses): read it back.
+    Context {
+        tenant: TenantId,
+        chat: ChatId,
+        visitor: VisitorId,
+    },
 }
 
 /// An envelope as it arrives: each event read on its own, so that one of a kind this node does
@@ -131,6 +137,15 @@ fn encode(event: &DomainEvent) -> String {
             tenant: *tenant,
             note: note.id,
         },
+        DomainEvent::VisitorContextChanged {
+            tenant,
+            chat,
+            context,
+        } => Wire::Context {
+            tenant: *tenant,
+            chat: *chat,
+            visitor: context.visitor_id,
+        },
         // Every other event is a handful of ids (an alert's preview is at most 500 characters).
         _ => return whole,
     };
@@ -176,6 +191,19 @@ impl Wire {
                 .for_event(tenant, note)
                 .await?
                 .map(|note| DomainEvent::NoteAdded { tenant, note }),
+            Self::Context {
+                tenant,
+                chat,
+                visitor,
+            } => tandem
+                .visitors
+                .context_for_event(tenant, visitor)
+                .await?
+                .map(|context| DomainEvent::VisitorContextChanged {
+                    tenant,
+                    chat,
+                    context,
+                }),
         })
     }
 }

@@ -7,6 +7,7 @@ use tandem_core::ids::{ChatId, MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, Reader};
 use tandem_core::note::Note;
 use tandem_core::operator::OperatorName;
+use tandem_core::visitor::VisitorContext;
 
 use crate::error::ErrorDetail;
 
@@ -36,6 +37,12 @@ pub enum ServerFrame<'a> {
     },
     #[serde(rename = "chat.updated")]
     ChatUpdated { chat: ChatView<'a> },
+    /// To operators only: what they see of a visitor beside the dialog changed.
+    #[serde(rename = "visitor.context")]
+    VisitorContext {
+        chat_id: ChatId,
+        context: &'a VisitorContext,
+    },
     /// To operators only: a colleague's internal note.
     #[serde(rename = "note.added")]
     NoteAdded { note: &'a Note },
@@ -102,6 +109,14 @@ pub enum VisitorFrame {
     Read { up_to: String },
     #[serde(rename = "typing")]
     Typing,
+    /// The page the widget is on (on opening, and when the address changes).
+    #[serde(rename = "page")]
+    Page {
+        url: String,
+        title: Option<String>,
+        referrer: Option<String>,
+        time_zone: Option<String>,
+    },
     #[serde(rename = "ping")]
     Ping,
 }

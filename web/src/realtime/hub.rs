@@ -216,6 +216,19 @@ impl Hub {
                 .to_text();
                 self.send_operators(&mut routes, *tenant, &to_operators);
             }
+            DomainEvent::VisitorContextChanged {
+                tenant,
+                chat,
+                context,
+            } => {
+                let frame = ServerFrame::VisitorContext {
+                    chat_id: *chat,
+                    context,
+                }
+                .to_text();
+                let mut routes = self.routes();
+                self.send_operators(&mut routes, *tenant, &frame);
+            }
             DomainEvent::NoteAdded { tenant, note } => {
                 let frame = ServerFrame::NoteAdded { note }.to_text();
                 let mut routes = self.routes();

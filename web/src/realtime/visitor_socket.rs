@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tandem_core::events::DomainEvent;
 use tandem_core::ids::{ChatId, ConnectionId, MessageId};
 use tandem_core::message::Reader;
-use tandem_core::visitor::VisitorActor;
+use tandem_core::visitor::{PageReport, VisitorActor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -46,7 +46,7 @@ pub struct VisitorSocketQuery {
         ("visitor_token" = String, Query, description = "The visitor's token from the session"),
     ),
     responses(
-        (status = 101, description = "WebSocket: `hello`, then `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing` and `operators.availability` frames. Client frames: `message.send {body, client_id}`, `message.edit {id, body}`, `read {up_to}`, `typing`, `ping`."),
+        (status = 101, description = "WebSocket: `hello`, then `message.created`, `message.updated`, `message.read`, `chat.updated`, `typing` and `operators.availability` frames. Client frames: `message.send {body, client_id}`, `message.edit {id, body}`, `read {up_to}`, `typing`, `page {url, title?, referrer?, time_zone?}` (the page the widget is on), `ping`."),
         (status = 400, description = "Not a WebSocket upgrade request, or no visitor token", body = crate::error::ErrorBody),
         (status = 401, description = "Unknown visitor token", body = crate::error::ErrorBody),
         (status = 403, description = "Suspended tenant or origin not allowed", body = crate::error::ErrorBody),
@@ -69,6 +69,10 @@ pub async fn upgrade(
         .await?;
     let ip = rate_limit::client_ip(&extensions);
     let places = state.limits.hold_socket(ip, actor.visitor)?;
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let operators_available = state
         .tandem
         .operators
@@ -97,6 +101,7 @@ pub async fn upgrade(
             actor,
             ip,
             chat: OnceLock::new(),
+            user_agent,
         };
         let settings = SocketSettings {
             timeout: state.socket_timeout,
@@ -137,6 +142,8 @@ struct VisitorFrames {
     ip: Option<std::net::IpAddr>,
     /// The visitor's chat once it exists (it never changes), for typing frames.
     chat: OnceLock<ChatId>,
+    /// The browser's, as it opened the socket: the operators see which it is.
+    user_agent: Option<String>,
 }
 
 impl FrameHandler for VisitorFrames {
@@ -189,6 +196,30 @@ impl FrameHandler for VisitorFrames {
                     Err(e) => Err(e),
                 };
                 match result {
+                    Ok(()) => Reply::None,
+                    Err(e) => error_reply(e.into(), None),
+                }
+            }
+            VisitorFrame::Page {
+                url,
+                title,
+                referrer,
+                time_zone,
+            } => {
+                let report = PageReport {
+                    url,
+                    title,
+                    referrer,
+                    time_zone,
+                    user_agent: self.user_agent.clone(),
+                };
+                match self
+                    .state
+                    .tandem
+                    .visitors
+                    .page_viewed(&self.actor, report)
+                    .await
+                {
                     Ok(()) => Reply::None,
                     Err(e) => error_reply(e.into(), None),
                 }

@@ -64,6 +64,11 @@ const SOURCES: &[(&str, &str, &str)] = &[
         include_str!("../../static/app-canned.js"),
     ),
     (
+        "app-context.js",
+        JS,
+        include_str!("../../static/app-context.js"),
+    ),
+    (
         "app-search.js",
         JS,
         include_str!("../../static/app-search.js"),

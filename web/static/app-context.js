@@ -1,0 +1,61 @@
+// Beside the dialog: who the visitor is — the page they are on and the pages of this visit,
+// where they came from, browser and system, their local time, visits, their address. Live:
+// `visitor.context` frames replace it as the visitor moves through the site.
+import { clock, el } from "./console.js";
+import { state, ui } from "./app-state.js";
+
+const OPEN_KEY = "tandem:context-open";
+
+export function showContext(context) {
+  state.context = context;
+  renderContext();
+}
+
+export function renderContext() {
+  const context = state.context;
+  if (!ui.context) return;
+  if (!context) { ui.context.hidden = true; return; }
+  ui.context.hidden = false;
+  const open = localStorage.getItem(OPEN_KEY) !== "closed";
+  const now = context.current_page;
+  const summary = el("summary", {},
+    now ? el("span", {}, "On ", pageLink(now)) : el("span", {}, context.online ? "On the site" : `Last seen ${clock(context.last_seen_at)}`),
+    agent(context) ? el("span", { class: "muted" }, ` · ${agent(context)}`) : "",
+    localTime(context) ? el("span", { class: "muted", id: "context-local-time" }, ` · ${localTime(context)} local`) : "");
+  const facts = [
+    ["Pages this visit", context.pages.length ? el("ol", { class: "context__pages" }, ...context.pages.map((p) => el("li", {}, el("time", { datetime: p.at }, clock(p.at)), " ", pageLink(p)))) : "none reported"],
+    ["Came from", context.referrer ? pageLink({ url: context.referrer }) : "direct, or not told"],
+    ["Browser", [context.browser, context.os, context.device].filter(Boolean).join(" · ") || "not known"],
+    ["Local time", localTime(context) ? `${localTime(context)} (${context.time_zone})` : "not known"],
+    ["Visits", `${context.visits} · first seen ${clock(context.first_seen_at)}`],
+    ["Email", context.email ? `${context.email} · ${context.email_confirmed ? "confirmed" : "not confirmed"}` : "none given"],
+  ];
+  const details = el("details", { class: "context", id: "visitor-context", open, ontoggle: (e) => localStorage.setItem(OPEN_KEY, e.target.open ? "open" : "closed") },
+    summary,
+    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])));
+  ui.context.replaceChildren(details);
+}
+
+// A visitor's address, as the server checked it (http or https only), opened elsewhere.
+function pageLink(page) {
+  const label = page.title || shortUrl(page.url);
+  if (!/^https?:\/\//i.test(page.url)) return el("span", {}, label);
+  return el("a", { href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url, class: "context__page" }, label);
+}
+
+function shortUrl(url) {
+  try { const u = new URL(url); return `${u.host}${u.pathname}${u.search}`; } catch { return url; }
+}
+
+function agent(context) {
+  return [context.browser, context.os && context.os !== "unknown" ? `on ${context.os}` : null].filter(Boolean).join(" ");
+}
+
+function localTime(context) {
+  if (!context.time_zone) return "";
+  try {
+    return new Intl.DateTimeFormat([], { timeZone: context.time_zone, hour: "2-digit", minute: "2-digit" }).format(new Date());
+  } catch {
+    return "";
+  }
+}
