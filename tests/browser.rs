@@ -1542,7 +1542,7 @@ async fn the_operator_sees_the_visitor_move_through_the_site(s: Stage) {
         shows(&operator, "#visitor-context summary", "local").await?;
         vera.until_true(
             "she moves to the pricing page",
-            "history.pushState({}, '', location.pathname + location.search + '&page=pricing'); document.title = 'Pricing'; return true;",
+            "history.pushState({}, '', '/pricing' + location.search); document.title = 'Pricing'; return true;",
             vec![],
         )
         .await?;

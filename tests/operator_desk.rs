@@ -581,6 +581,20 @@ async fn the_context_follows_the_visitor_through_the_site(live: Live) {
         dialog["context"]["current_page"]["url"],
         "https://shop.example/pricing"
     );
+    // The same page retitled by the site's script: the title follows, no new page.
+    widget
+        .send(page(
+            "https://shop.example/pricing",
+            "Pricing: winter sale",
+            "",
+        ))
+        .await;
+    let told = watch.expect("visitor.context").await;
+    assert_eq!(
+        told["context"]["current_page"]["title"],
+        "Pricing: winter sale"
+    );
+    assert_eq!(told["context"]["pages"].as_array().unwrap().len(), 2);
 
     // Nobody else hears of it: not the visitor, not Globex.
     let theirs = stranger.frames_within(Duration::from_millis(100)).await;
@@ -614,7 +628,11 @@ async fn the_context_follows_the_visitor_through_the_site(live: Live) {
     assert_eq!(dialog["context"]["pages"], json!([]));
     assert_eq!(dialog["context"]["current_page"], Value::Null);
     widget
-        .send(page("https://shop.example/cart", "Cart", ""))
+        .send(page(
+            "https://shop.example/cart",
+            "Cart",
+            "https://shop.example/",
+        ))
         .await;
     let told = watch.expect("visitor.context").await;
     assert_eq!(
@@ -624,7 +642,7 @@ async fn the_context_follows_the_visitor_through_the_site(live: Live) {
     assert_eq!(
         told["context"]["referrer"],
         Value::Null,
-        "this visit came from nowhere told"
+        "the site itself is not where a visit came from"
     );
 }
 

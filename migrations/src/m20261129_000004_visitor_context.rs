@@ -26,6 +26,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        // Whoever came before counting began came at least once.
+        m.get_connection()
+            .execute_unprepared("UPDATE visitors SET visits = 1")
+            .await?;
         m.create_table(
             Table::create()
                 .table(PageViews::Table)

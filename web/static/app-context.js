@@ -36,9 +36,17 @@ export function renderContext() {
   ui.context.replaceChildren(details);
 }
 
-// A visitor's address, as the server checked it (http or https only), opened elsewhere.
+// The local time shown, kept right without redrawing the panel (focus and scroll stay).
+export function tickContext() {
+  const shown = document.querySelector("#context-local-time");
+  if (shown && state.context) shown.textContent = ` · ${localTime(state.context)} local`;
+}
+
+// A visitor's address, as the server checked it (http or https only), opened elsewhere. The
+// title is the visitor's to choose: the host beside it is where the link goes.
 function pageLink(page) {
-  const label = page.title || shortUrl(page.url);
+  const host = (() => { try { return new URL(page.url).host; } catch { return ""; } })();
+  const label = page.title ? `${page.title} (${host})` : shortUrl(page.url);
   if (!/^https?:\/\//i.test(page.url)) return el("span", {}, label);
   return el("a", { href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url, class: "context__page" }, label);
 }

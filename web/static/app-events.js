@@ -24,7 +24,13 @@ export function onFrame(frame) {
       // Answered or closed by anyone: its alert needs nobody any more.
       if (!frame.chat.unanswered || frame.chat.state === "closed") dismissAlerts(frame.chat.id);
       renderLists();
-      if (frame.chat.id === state.selected) renderHead();
+      if (frame.chat.id === state.selected) {
+        renderHead();
+        // Gone from the site: no page is theirs now.
+        if (state.context && state.context.online !== frame.chat.visitor_online) {
+          showContext({ ...state.context, online: frame.chat.visitor_online, current_page: null });
+        }
+      }
       break;
     }
     case "message.created":

@@ -2,7 +2,7 @@
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
 import { loadAlerts, toggleAlerts } from "./app-alerts.js";
 import { loadCanned } from "./app-canned.js";
-import { renderContext } from "./app-context.js";
+import { tickContext } from "./app-context.js";
 import { helpButton, listenForKeys } from "./app-keys.js";
 import { markRead, openChat, refreshChat } from "./app-dialog.js";
 import { flushOutbox, restoreOutbox } from "./app-outbox.js";
@@ -25,7 +25,7 @@ async function main() {
     onOpen: () => { ui.connection.textContent = ""; loadChats().then(refreshChat); loadAlerts(); loadCanned(); flushOutbox(); },
     onClose: () => { ui.connection.textContent = "Reconnecting…"; },
   });
-  setInterval(() => { renderLists(); renderContext(); }, 30000); // waiting times, local time
+  setInterval(() => { renderLists(); tickContext(); }, 30000); // waiting times, local time
   document.addEventListener("visibilitychange", markRead);
   // `#chat=<id>`: the links in alert mails, webhooks and notifications open that dialog.
   window.addEventListener("hashchange", openLinkedChat);

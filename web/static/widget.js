@@ -525,20 +525,32 @@
     };
   }
 
-  // The operators see the page the visitor is on: told on connecting and whenever the address
-  // changes (a site that changes pages without loading them too; checked every 2 s). Not on
-  // the hosted chat page, which is Tandem's own.
-  let reportedPage = "";
+  // The operators see the page the visitor is on (as pageUrl gives it: no query, no fragment):
+  // told on connecting and whenever it changes, checked every 2 s and a moment after the
+  // history moves (once the site has set its title). Where the visit came from is the referrer
+  // of the tab's first page, kept for the tab. Not on the hosted chat page, Tandem's own.
+  const landingReferrer = (() => {
+    try {
+      const kept = sessionStorage.getItem("tandem:landing_referrer");
+      if (kept !== null) return kept;
+      sessionStorage.setItem("tandem:landing_referrer", document.referrer);
+    } catch { /* storage off */ }
+    return document.referrer;
+  })();
+  let reported = "";
   function reportPage(always) {
-    if (pageMode || !state.connected || location.href.length > 2048 || (!always && location.href === reportedPage)) return;
-    reportedPage = location.href;
+    const url = pageUrl();
+    const page = `${url} ${document.title}`;
+    if (pageMode || !state.connected || !url || (!always && page === reported)) return;
+    reported = page;
     let timeZone = null;
     try { timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch { /* old browser */ }
-    state.socket.send(JSON.stringify({ type: "page", url: location.href, title: document.title || null, referrer: document.referrer || null, time_zone: timeZone }));
+    state.socket.send(JSON.stringify({ type: "page", url, title: document.title || null, referrer: landingReferrer || null, time_zone: timeZone }));
   }
   if (!pageMode) {
-    window.addEventListener("popstate", () => reportPage(false));
-    window.addEventListener("hashchange", () => reportPage(false));
+    const soon = () => setTimeout(() => reportPage(false), 300);
+    window.addEventListener("popstate", soon);
+    window.addEventListener("hashchange", soon);
     setInterval(() => reportPage(false), 2000);
   }
 

@@ -116,50 +116,82 @@ impl VisitorService {
         let report = report.checked()?;
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
-        let row = super::load(&txn, actor).await?;
+        // Locked: of two tabs reporting at once, the second sees the first's page.
+        let row = visitor::Entity::find_by_id(actor.visitor)
+            .filter(visitor::Column::TenantId.eq(actor.tenant))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(crate::error::CoreError::NotFound("visitor"))?;
         let visit_start = row.visit_started_at.unwrap_or(row.created_at);
         let last = page_view::Entity::find()
             .filter(page_view::Column::VisitorId.eq(actor.visitor))
             .filter(page_view::Column::TenantId.eq(actor.tenant))
             .filter(page_view::Column::At.gte(visit_start))
             .order_by_desc(page_view::Column::At)
+            .order_by_desc(page_view::Column::Id)
             .one(&txn)
             .await?;
         let first_of_visit = last.is_none();
-        let moved = last.as_ref().is_none_or(|l| l.url != report.url);
-        if moved {
-            page_view::Entity::insert(page_view::ActiveModel {
-                id: Set(PageViewId::new()),
-                tenant_id: Set(actor.tenant),
-                visitor_id: Set(actor.visitor),
-                url: Set(report.url.clone()),
-                title: Set(report.title.clone()),
-                at: Set(now.millis()),
-            })
-            .exec_without_returning(&txn)
-            .await?;
-            prune(&txn, actor.visitor).await?;
-        }
+        let changed = match &last {
+            Some(last) if last.url == report.url => {
+                // The same page, retitled once the site's script ran: the title follows.
+                let retitled = report.title.is_some() && report.title != last.title;
+                if retitled {
+                    page_view::Entity::update_many()
+                        .col_expr(page_view::Column::Title, Expr::value(report.title.clone()))
+                        .filter(page_view::Column::Id.eq(last.id))
+                        .exec(&txn)
+                        .await?;
+                }
+                retitled
+            }
+            _ => {
+                // Never before the last page or the visit's start, whatever the clocks say.
+                let at = last
+                    .as_ref()
+                    .map_or(now.millis(), |l| now.millis().max(l.at + 1))
+                    .max(visit_start);
+                page_view::Entity::insert(page_view::ActiveModel {
+                    id: Set(PageViewId::new()),
+                    tenant_id: Set(actor.tenant),
+                    visitor_id: Set(actor.visitor),
+                    url: Set(report.url.clone()),
+                    title: Set(report.title.clone()),
+                    at: Set(at),
+                })
+                .exec_without_returning(&txn)
+                .await?;
+                prune(&txn, actor.visitor).await?;
+                true
+            }
+        };
+        // The visit came from where its first page says, unless that is the site itself.
+        let referrer = report
+            .referrer
+            .filter(|r| origin_of(r) != origin_of(&report.url));
         let mut update = visitor::Entity::update_many()
             .filter(visitor::Column::Id.eq(actor.visitor))
             .filter(visitor::Column::TenantId.eq(actor.tenant));
-        if let Some(ua) = &report.user_agent {
-            update = update.col_expr(visitor::Column::UserAgent, Expr::value(ua.clone()));
+        let mut any = false;
+        if report.user_agent.is_some() && report.user_agent != row.user_agent {
+            update = update.col_expr(visitor::Column::UserAgent, Expr::value(report.user_agent));
+            any = true;
         }
-        if let Some(tz) = &report.time_zone {
-            update = update.col_expr(visitor::Column::TimeZone, Expr::value(tz.clone()));
+        if report.time_zone.is_some() && report.time_zone != row.time_zone {
+            update = update.col_expr(visitor::Column::TimeZone, Expr::value(report.time_zone));
+            any = true;
         }
-        // The visit came from where its first page says; later pages come from the site itself.
-        if first_of_visit {
-            update = update.col_expr(
-                visitor::Column::Referrer,
-                Expr::value(report.referrer.clone()),
-            );
+        if first_of_visit && referrer != row.referrer {
+            update = update.col_expr(visitor::Column::Referrer, Expr::value(referrer));
+            any = true;
         }
-        update.exec(&txn).await?;
+        if any {
+            update.exec(&txn).await?;
+        }
         let chat = chat_row_of_visitor(&txn, actor.tenant, actor.visitor).await?;
         txn.commit().await?;
-        if let (true, Some(chat)) = (moved, chat) {
+        if let (true, Some(chat)) = (changed, chat) {
             self.publish_context(actor.tenant, actor.visitor, chat.id)
                 .await?;
         }
@@ -190,6 +222,15 @@ impl VisitorService {
         visitor: VisitorId,
     ) -> CoreResult<Option<VisitorContext>> {
         context_of(&self.deps.db, tenant, visitor).await
+    }
+}
+
+/// `https://host:port` of an address (the part before its path).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    match url[after_scheme..].find(['/', '?', '#']) {
+        Some(end) => &url[..after_scheme + end],
+        None => url,
     }
 }
 
@@ -235,6 +276,7 @@ pub(crate) async fn context_of(
         .filter(page_view::Column::TenantId.eq(tenant))
         .filter(page_view::Column::At.gte(visit_start))
         .order_by_desc(page_view::Column::At)
+        .order_by_desc(page_view::Column::Id)
         .limit(PAGES_SHOWN)
         .all(db)
         .await?
@@ -309,6 +351,19 @@ mod tests {
         let agent = parse_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1").unwrap();
         assert_eq!(agent.device, "smartphone");
         assert!(agent.browser.starts_with("Safari"), "{}", agent.browser);
+    }
+
+    #[test]
+    fn an_origin_is_the_address_before_its_path() {
+        assert_eq!(
+            origin_of("https://shop.example:8443/a/b?c"),
+            "https://shop.example:8443"
+        );
+        assert_eq!(origin_of("http://shop.example"), "http://shop.example");
+        assert_eq!(
+            origin_of("https://shop.example?x=1"),
+            "https://shop.example"
+        );
     }
 
     #[test]
