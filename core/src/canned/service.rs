@@ -44,9 +44,7 @@ impl CannedReplyService {
         shortcut: &str,
         body: &str,
     ) -> CoreResult<CannedReply> {
-        actor.require_admin()?;
-        let shortcut = parse_shortcut(shortcut)?;
-        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let (shortcut, body) = self.checked(actor, shortcut, body)?;
         let now = self.deps.clock.now().millis();
         let txn = self.deps.write().await?;
         let kept = canned_reply::Entity::find()
@@ -82,9 +80,7 @@ impl CannedReplyService {
         shortcut: &str,
         body: &str,
     ) -> CoreResult<CannedReply> {
-        actor.require_admin()?;
-        let shortcut = parse_shortcut(shortcut)?;
-        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        let (shortcut, body) = self.checked(actor, shortcut, body)?;
         let now = self.deps.clock.now().millis();
         let txn = self.deps.write().await?;
         let row = canned_reply::Entity::find_by_id(id)
@@ -112,6 +108,19 @@ impl CannedReplyService {
             ..row
         }
         .into())
+    }
+
+    /// An admin's shortcut and text, checked.
+    fn checked(
+        &self,
+        actor: &OperatorActor,
+        shortcut: &str,
+        body: &str,
+    ) -> CoreResult<(String, MessageBody)> {
+        actor.require_admin()?;
+        let shortcut = parse_shortcut(shortcut)?;
+        let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
+        Ok((shortcut, body))
     }
 
     /// Removes a canned reply (admins only).

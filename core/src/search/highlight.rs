@@ -2,6 +2,8 @@
 //! and where the matching words are in it.
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// Characters of a snippet, about.
 const WINDOW: usize = 160;
@@ -46,8 +48,18 @@ pub fn snippet_of(body: &str, words: &[String]) -> Snippet {
     }
 }
 
+/// A word lowered and without its accents, as SQLite's index compares them ("résumé" is
+/// found by "resume").
+fn fold(word: &str) -> String {
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
 /// The words of `chars` that start with one of `words`, as character ranges.
 fn matches(chars: &[char], words: &[String]) -> Vec<[usize; 2]> {
+    let words: Vec<String> = words.iter().map(|w| fold(w)).collect();
     let mut found = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -59,7 +71,7 @@ fn matches(chars: &[char], words: &[String]) -> Vec<[usize; 2]> {
         while i < chars.len() && chars[i].is_alphanumeric() {
             i += 1;
         }
-        let word: String = chars[start..i].iter().collect::<String>().to_lowercase();
+        let word = fold(&chars[start..i].iter().collect::<String>());
         if words.iter().any(|w| word.starts_with(w.as_str())) {
             found.push([start, i]);
         }
@@ -108,6 +120,12 @@ mod tests {
         );
         assert_eq!(marked(&s), ["parcel"]);
         assert!(s.snippet.chars().count() <= WINDOW + 2);
+    }
+
+    #[test]
+    fn accents_are_no_obstacle() {
+        let s = snippet_of("Mon résumé, CAFÉ crème", &words(&["resume", "cafe"]));
+        assert_eq!(marked(&s), ["résumé", "CAFÉ"]);
     }
 
     #[test]

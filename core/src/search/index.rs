@@ -48,29 +48,28 @@ pub fn index_for(backend: DbBackend) -> Arc<dyn MessageIndex> {
 struct SqliteIndex;
 
 impl SqliteIndex {
-    /// `tenant : t<hex> AND text : ("w1"* AND "w2"*)`, the tenant's word computed from the id
-    /// as the triggers compute it. The words are letters and digits only: nothing of FTS5's
-    /// syntax can be in them.
-    fn match_expr(query: &SearchQuery, column: &str) -> String {
-        let words: Vec<String> = query.words.iter().map(|w| format!("\"{w}\"*")).collect();
-        format!(" AND {column} : ({})", words.join(" AND "))
-    }
-
-    async fn ids<T: sea_orm::TryGetable>(
+    /// The `id` column of the FTS5 `table` for the tenant's entries whose `text` column holds
+    /// every word of `query`, newest first. The expression is `tenant : t<hex> AND text :
+    /// ("w1"* AND "w2"*)`, the tenant's word computed from the id as the triggers compute it;
+    /// the words are letters and digits only, so nothing of FTS5's syntax can be in them.
+    async fn find<T: sea_orm::TryGetable>(
         db: &DatabaseConnection,
-        sql: &str,
-        values: Vec<Value>,
+        (table, id, text): (&str, &str, &str),
+        tenant: TenantId,
+        query: &SearchQuery,
+        limit: u64,
     ) -> CoreResult<Vec<T>> {
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                sql,
-                values,
-            ))
-            .await?;
-        rows.iter()
-            .map(|row| row.try_get_by_index::<T>(0).map_err(Into::into))
-            .collect()
+        let words: Vec<String> = query.words.iter().map(|w| format!("\"{w}\"*")).collect();
+        let sql = format!(
+            "SELECT {id} FROM {table} WHERE {table} MATCH ('tenant : t' || hex(?) || ?) \
+             ORDER BY rowid LIMIT ?"
+        );
+        let values: Vec<Value> = vec![
+            tenant.into(),
+            format!(" AND {text} : ({})", words.join(" AND ")).into(),
+            (limit as i64).into(),
+        ];
+        ids(db, DbBackend::Sqlite, &sql, values).await
     }
 }
 
@@ -83,15 +82,8 @@ impl MessageIndex for SqliteIndex {
         query: &SearchQuery,
         limit: u64,
     ) -> CoreResult<Vec<MessageId>> {
-        let sql = "SELECT message_id FROM message_search \
-                   WHERE message_search MATCH ('tenant : t' || hex(?) || ?) \
-                   ORDER BY rowid LIMIT ?";
-        let values = vec![
-            tenant.into(),
-            Self::match_expr(query, "body").into(),
-            (limit as i64).into(),
-        ];
-        Self::ids(db, sql, values).await
+        let table = ("message_search", "message_id", "body");
+        Self::find(db, table, tenant, query, limit).await
     }
 
     async fn visitors(
@@ -101,55 +93,40 @@ impl MessageIndex for SqliteIndex {
         query: &SearchQuery,
         limit: u64,
     ) -> CoreResult<Vec<VisitorId>> {
-        let sql = "SELECT visitor_id FROM visitor_search \
-                   WHERE visitor_search MATCH ('tenant : t' || hex(?) || ?) \
-                   ORDER BY rowid LIMIT ?";
-        let values = vec![
-            tenant.into(),
-            Self::match_expr(query, "who").into(),
-            (limit as i64).into(),
-        ];
-        Self::ids(db, sql, values).await
+        let table = ("visitor_search", "visitor_id", "who");
+        Self::find(db, table, tenant, query, limit).await
     }
 }
 
 struct PostgresIndex;
 
 impl PostgresIndex {
-    /// The query as PostgreSQL's parser reads it (an address stays one word, as in the texts),
-    /// each word a prefix; `None` when it holds no word.
-    async fn tsquery(db: &DatabaseConnection, query: &SearchQuery) -> CoreResult<Option<String>> {
-        let sql = "SELECT string_agg(quote_literal(w) || ':*', ' & ') \
-                   FROM (SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS w \
-                         LIMIT $2) AS words";
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [query.text.clone().into(), (MAX_WORDS as i64).into()],
-            ))
-            .await?;
-        Ok(row.and_then(|r| r.try_get_by_index::<Option<String>>(0).ok().flatten()))
-    }
-
-    async fn ids<T: sea_orm::TryGetable>(
+    /// The ids `sql` selects for the tenant (`$1`) and the query (`$2`, a `tsquery`) at most
+    /// `limit` (`$3`); none when the query holds no word. The query is read by PostgreSQL's
+    /// parser, as the texts are (an address stays one word), each word a prefix.
+    async fn find<T: sea_orm::TryGetable>(
         db: &DatabaseConnection,
         sql: &str,
         tenant: TenantId,
-        tsquery: String,
+        query: &SearchQuery,
         limit: u64,
     ) -> CoreResult<Vec<T>> {
-        let values: Vec<Value> = vec![tenant.into(), tsquery.into(), (limit as i64).into()];
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
+        let words = "SELECT string_agg(quote_literal(w) || ':*', ' & ') \
+                     FROM (SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', $1))) AS w \
+                           LIMIT $2) AS words";
+        let tsquery = db
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                sql,
-                values,
+                words,
+                [query.text.clone().into(), (MAX_WORDS as i64).into()],
             ))
-            .await?;
-        rows.iter()
-            .map(|row| row.try_get_by_index::<T>(0).map_err(Into::into))
-            .collect()
+            .await?
+            .and_then(|r| r.try_get_by_index::<Option<String>>(0).ok().flatten());
+        let Some(tsquery) = tsquery else {
+            return Ok(Vec::new());
+        };
+        let values: Vec<Value> = vec![tenant.into(), tsquery.into(), (limit as i64).into()];
+        ids(db, DbBackend::Postgres, sql, values).await
     }
 }
 
@@ -162,14 +139,11 @@ impl MessageIndex for PostgresIndex {
         query: &SearchQuery,
         limit: u64,
     ) -> CoreResult<Vec<MessageId>> {
-        let Some(tsquery) = Self::tsquery(db, query).await? else {
-            return Ok(Vec::new());
-        };
         // The expression is the index's, word for word.
         let sql = "SELECT id FROM messages \
                    WHERE tenant_id = $1 AND to_tsvector('simple', body) @@ to_tsquery('simple', $2) \
                    ORDER BY created_at DESC LIMIT $3";
-        Self::ids(db, sql, tenant, tsquery, limit).await
+        Self::find(db, sql, tenant, query, limit).await
     }
 
     async fn visitors(
@@ -179,14 +153,26 @@ impl MessageIndex for PostgresIndex {
         query: &SearchQuery,
         limit: u64,
     ) -> CoreResult<Vec<VisitorId>> {
-        let Some(tsquery) = Self::tsquery(db, query).await? else {
-            return Ok(Vec::new());
-        };
         let sql = "SELECT id FROM visitors \
                    WHERE tenant_id = $1 \
                    AND to_tsvector('simple', coalesce(name, '') || ' ' || coalesce(email, '')) \
                        @@ to_tsquery('simple', $2) \
                    ORDER BY created_at DESC LIMIT $3";
-        Self::ids(db, sql, tenant, tsquery, limit).await
+        Self::find(db, sql, tenant, query, limit).await
     }
+}
+
+/// The first column of every row `sql` returns.
+async fn ids<T: sea_orm::TryGetable>(
+    db: &DatabaseConnection,
+    backend: DbBackend,
+    sql: &str,
+    values: Vec<Value>,
+) -> CoreResult<Vec<T>> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get_by_index::<T>(0).map_err(Into::into))
+        .collect()
 }
