@@ -644,6 +644,22 @@ async fn the_context_follows_the_visitor_through_the_site(live: Live) {
         Value::Null,
         "the site itself is not where a visit came from"
     );
+
+    // A burst of pages is told once a second at most, the last page always.
+    for path in ["a", "b", "c", "d"] {
+        let url = format!("https://shop.example/{path}");
+        widget.send(page(&url, path, "")).await;
+    }
+    let burst = watch.frames_within(Duration::from_millis(2500)).await;
+    let told: Vec<&Value> = burst
+        .iter()
+        .filter(|f| f["type"] == "visitor.context")
+        .collect();
+    assert!((1..=2).contains(&told.len()), "{told:#?}");
+    assert_eq!(
+        told.last().unwrap()["context"]["current_page"]["url"],
+        "https://shop.example/d"
+    );
 }
 
 tandem_testkit::on_both_databases!(

@@ -17,7 +17,10 @@ use crate::ids::{ChatId, PageViewId, TenantId, VisitorId};
 use crate::text::{cut, forbidden_char, parse_page_url};
 
 use super::VisitorActor;
+use super::context_feed::Turn;
 use super::service::VisitorService;
+use crate::services::Deps;
+use std::time::Instant;
 
 /// Pages of a visit shown, at most.
 pub const PAGES_SHOWN: u64 = 20;
@@ -198,21 +201,29 @@ impl VisitorService {
         Ok(())
     }
 
-    /// Tells the operators what they see of the visitor of `chat` now.
+    /// Tells the operators what they see of the visitor of `chat`: now, or (when they were
+    /// told less than a second ago) once that second is over, with the newest pages then.
     pub(crate) async fn publish_context(
         &self,
         tenant: TenantId,
         visitor: VisitorId,
         chat: ChatId,
     ) -> CoreResult<()> {
-        if let Some(context) = context_of(&self.deps.db, tenant, visitor).await? {
-            self.deps.publish(DomainEvent::VisitorContextChanged {
-                tenant,
-                chat,
-                context,
-            });
+        match self.context_feed.turn(visitor, Instant::now()) {
+            Turn::Now => tell(&self.deps, tenant, visitor, chat).await,
+            Turn::Planned => Ok(()),
+            Turn::After(wait) => {
+                let (deps, feed) = (self.deps.clone(), self.context_feed.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    feed.told(visitor, Instant::now());
+                    if let Err(e) = tell(&deps, tenant, visitor, chat).await {
+                        tracing::warn!(%visitor, error = %e, "a visitor's pages were not told");
+                    }
+                });
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// The context of a visitor, for a node told of it by id; `None` when they are gone.
@@ -223,6 +234,17 @@ impl VisitorService {
     ) -> CoreResult<Option<VisitorContext>> {
         context_of(&self.deps.db, tenant, visitor).await
     }
+}
+
+async fn tell(deps: &Deps, tenant: TenantId, visitor: VisitorId, chat: ChatId) -> CoreResult<()> {
+    if let Some(context) = context_of(&deps.db, tenant, visitor).await? {
+        deps.publish(DomainEvent::VisitorContextChanged {
+            tenant,
+            chat,
+            context,
+        });
+    }
+    Ok(())
 }
 
 /// `https://host:port` of an address (the part before its path).

@@ -2,6 +2,7 @@
 //! link from an email on another device.
 
 mod context;
+mod context_feed;
 pub(crate) mod service;
 mod unsubscribe;
 

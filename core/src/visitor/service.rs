@@ -63,11 +63,16 @@ pub struct ProfilePatch {
 #[derive(Clone)]
 pub struct VisitorService {
     pub(super) deps: Arc<Deps>,
+    /// When the operators last heard of each visitor's pages.
+    pub(super) context_feed: super::context_feed::SharedFeed,
 }
 
 impl VisitorService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
-        Self { deps }
+        Self {
+            deps,
+            context_feed: Default::default(),
+        }
     }
 
     pub(super) fn deps(&self) -> &Deps {
