@@ -93,6 +93,55 @@ fn text(mail: &Received) -> String {
         .replace("=E2=80=9C", "\u{201c}")
 }
 
+/// An operator who wants no digests gets none (and loses the one waiting for them); a colleague
+/// who keeps them still gets theirs; turned on again, the next alert comes.
+async fn an_operator_may_choose_no_digests(n: Night) {
+    let live = &n.live;
+    let boris = n.away_operator("Boris").await;
+    let dasha = n.away_operator("Dasha").await;
+    let choose = |token: String, enabled: bool| async move {
+        let (status, me) = live
+            .call(
+                reqwest::Method::PUT,
+                "/api/v1/operators/me/alert-digests",
+                Some(&token),
+                Some(json!({ "enabled": enabled })),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{me}");
+        assert_eq!(me["alert_digests"], enabled, "{me}");
+    };
+    choose(boris.token.clone(), false).await;
+    let (status, _) = live
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/operators/me/alert-digests",
+            Some(&dasha.token),
+            Some(json!({ "enabled": "no" })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+
+    let vera = live.visitor(&live.acme).await;
+    live.offline_request(&vera, "Vera", "vera@example.org", "Do you ship to Oslo?")
+        .await;
+    n.mails_to("dasha@acme.example.com", 1).await;
+    n.sweeps().await;
+    assert!(
+        n.to("boris@acme.example.com").is_empty(),
+        "Boris chose none"
+    );
+
+    // Back on: the next interval's alert reaches him.
+    choose(boris.token.clone(), true).await;
+    let petr = live.visitor(&live.acme).await;
+    live.offline_request(&petr, "Petr", "petr@example.org", "Open on Monday?")
+        .await;
+    let mail = n.mails_to("boris@acme.example.com", 1).await;
+    assert!(text(&mail[0]).contains("Petr"), "{}", text(&mail[0]));
+    assert!(!text(&mail[0]).contains("Vera"), "{}", text(&mail[0]));
+}
+
 async fn an_offline_request_at_night_reaches_every_operator_once(n: Night) {
     let live = &n.live;
     live.update_settings(&live.acme, json!({"alert_digest_mins": 15}))
@@ -288,4 +337,5 @@ tandem_testkit::on_both_databases!(
     an_offline_request_at_night_reaches_every_operator_once,
     a_visitor_left_waiting_alerts_once_per_wait,
     alert_settings_are_checked,
+    an_operator_may_choose_no_digests,
 );

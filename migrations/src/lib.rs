@@ -25,6 +25,7 @@ mod m20261129_000001_operator_alerts;
 mod m20261129_000002_operator_desk;
 mod m20261129_000003_search;
 mod m20261129_000004_visitor_context;
+mod m20261129_000005_alert_digest_choice;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_operator_desk::Migration),
             Box::new(m20261129_000003_search::Migration),
             Box::new(m20261129_000004_visitor_context::Migration),
+            Box::new(m20261129_000005_alert_digest_choice::Migration),
         ]
     }
 }

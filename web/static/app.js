@@ -54,6 +54,7 @@ function buildLayout() {
   const status = el("select", { id: "my-status", "aria-label": "My status", onchange: () => setStatus(status.value) },
     ...["online", "away", "offline"].map((s) => el("option", { value: s, selected: state.me.status === s }, s[0].toUpperCase() + s.slice(1))));
   const alerts = el("input", { type: "checkbox", id: "alerts", checked: state.alerts, onchange: () => toggleAlerts(alerts.checked) });
+  const digests = el("input", { type: "checkbox", id: "alert-digests", checked: state.me.alert_digests !== false, onchange: () => chooseDigests(digests) });
   ui.connection = el("span", { role: "status", class: "muted" });
   ui.tabs = el("div", { class: "tabs", role: "tablist", "aria-label": "Chat categories" });
   ui.list = el("ul", { class: "chats", id: "chat-list", "aria-label": "Chats" });
@@ -65,12 +66,23 @@ function buildLayout() {
       el("span", { class: "top__brand" }, "Tandem"), el("span", {}, "Workspace"), ui.connection,
       el("span", { class: "top__spacer" }),
       el("label", {}, alerts, "Sound & desktop alerts"),
+      el("label", { title: "Offline requests and long waits by email, at most one mail an interval, while you are not online" }, digests, "Email digests when away"),
       helpButton(),
       el("label", {}, el("span", {}, state.me.name), status),
       state.me.role === "admin" ? el("a", { href: "/admin" }, "Admin console") : null,
       el("button", { class: "button button--quiet", type: "button", onclick: signOut }, "Log out")),
     ui.alertBar,
     el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, searchBox(), ui.tabs, ui.list, ui.results), ui.dialog));
+}
+
+// My own choice of alert digests by email; the box shows what the server keeps.
+async function chooseDigests(box) {
+  try {
+    state.me = await api("PUT", "/operators/me/alert-digests", { enabled: box.checked });
+  } catch (e) {
+    box.checked = !box.checked;
+    alert(e.message);
+  }
 }
 
 async function setStatus(status) {

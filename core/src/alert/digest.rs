@@ -307,3 +307,18 @@ async fn set_due(txn: &WriteTxn, operator: UserId, due_at: Option<i64>) -> CoreR
         .await?;
     Ok(())
 }
+
+/// The operator wants no digests: the one waiting for them, and its alerts, go.
+pub(crate) async fn drop_digest(txn: &WriteTxn, tenant: TenantId, user: UserId) -> CoreResult<()> {
+    alert_digest_item::Entity::delete_many()
+        .filter(alert_digest_item::Column::UserId.eq(user))
+        .filter(alert_digest_item::Column::TenantId.eq(tenant))
+        .exec(txn)
+        .await?;
+    alert_digest::Entity::delete_many()
+        .filter(alert_digest::Column::UserId.eq(user))
+        .filter(alert_digest::Column::TenantId.eq(tenant))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

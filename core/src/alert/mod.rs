@@ -29,6 +29,7 @@ use crate::ids::{AlertId, ChatId, TenantId};
 use crate::services::Deps;
 use crate::tenant::{TenantSettings, parse_settings};
 
+pub(crate) use digest::drop_digest;
 pub use digest::{DigestAlert, DigestClaim, DigestFound, DigestOutcome, MAX_DIGEST_ALERTS};
 pub use pending::{MAX_PENDING, PENDING_FOR};
 pub(crate) use raise::{long_wait_of, raise_offline_request};

@@ -217,6 +217,7 @@ async fn schedule_digests(
             .and_where(user::Column::TenantId.eq(tenant))
             .and_where(user::Column::Active.eq(true))
             .and_where(user::Column::Status.ne(OperatorStatus::Online))
+            .and_where(user::Column::AlertDigests.eq(true))
             .order_by(user::Column::Id, Order::Asc)
             .to_owned()
     };

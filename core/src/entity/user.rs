@@ -18,6 +18,8 @@ pub struct Model {
     pub capacity: i32,
     pub active: bool,
     pub created_at: i64,
+    /// Alert digests come to them by email while they are not online.
+    pub alert_digests: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -81,6 +81,8 @@ pub struct Operator {
     pub capacity: u32,
     pub active: bool,
     pub created_at: Timestamp,
+    /// Alert digests come to them by email while they are not online.
+    pub alert_digests: bool,
 }
 
 /// An operator as a visitor knows them: the name beside their replies.
@@ -102,6 +104,7 @@ impl From<user::Model> for Operator {
             capacity: u32::try_from(row.capacity).unwrap_or(0),
             active: row.active,
             created_at: Timestamp::from_millis(row.created_at),
+            alert_digests: row.alert_digests,
         }
     }
 }

@@ -46,6 +46,7 @@ pub(crate) async fn insert_user(
         capacity: i32::try_from(new.capacity).unwrap_or(i32::MAX),
         active: true,
         created_at: now.millis(),
+        alert_digests: true,
     };
     let active: user::ActiveModel = row.clone().into();
     match user::Entity::insert(active)
@@ -201,6 +202,31 @@ impl OperatorService {
         }
         Ok(Operator {
             status,
+            ..row.into()
+        })
+    }
+
+    /// The operator's own choice: alert digests by email while they are not online, or none.
+    /// Choosing none drops the digest waiting for them.
+    pub async fn choose_alert_digests(
+        &self,
+        actor: &OperatorActor,
+        wanted: bool,
+    ) -> CoreResult<Operator> {
+        let row = self.active_user(actor.tenant, actor.user).await?;
+        let txn = self.deps.write().await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::AlertDigests, Expr::value(wanted))
+            .filter(user::Column::Id.eq(actor.user))
+            .filter(user::Column::TenantId.eq(actor.tenant))
+            .exec(&txn)
+            .await?;
+        if !wanted {
+            crate::alert::drop_digest(&txn, actor.tenant, actor.user).await?;
+        }
+        txn.commit().await?;
+        Ok(Operator {
+            alert_digests: wanted,
             ..row.into()
         })
     }

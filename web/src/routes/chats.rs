@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(colleagues))
         .routes(routes!(set_status))
+        .routes(routes!(choose_alert_digests))
         .routes(routes!(alerts))
 }
 
@@ -263,6 +264,33 @@ pub async fn set_status(
             .tandem
             .operators
             .set_status(&auth.actor, body.status)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertDigestsBody {
+    /// Alert digests by email while I am not online.
+    pub enabled: bool,
+}
+
+/// My own choice: alert digests by email while I am not online (the default), or none. Turning
+/// them off drops the digest waiting for me.
+#[utoipa::path(put, path = "/api/v1/operators/me/alert-digests", tag = "operator",
+    request_body = AlertDigestsBody,
+    responses((status = 200, body = Operator), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn choose_alert_digests(
+    State(state): State<AppState>,
+    auth: OperatorAuth,
+    JsonBody(body): JsonBody<AlertDigestsBody>,
+) -> Result<Json<Operator>, ApiError> {
+    Ok(Json(
+        state
+            .tandem
+            .operators
+            .choose_alert_digests(&auth.actor, body.enabled)
             .await?,
     ))
 }
