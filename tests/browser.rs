@@ -306,8 +306,24 @@ async fn listed(page: &Page, visitor: &str, presence: &str) -> anyhow::Result<()
 }
 
 async fn open_tab(page: &Page, tab: &str) -> anyhow::Result<()> {
-    page.click(&format!("#tab-{tab}")).await?;
-    Ok(())
+    // A bar appearing above the lists (an alert) can move the tab from under the click: click
+    // until the tab is the one shown.
+    let css = format!("#tab-{tab}");
+    let chosen = page.with_patience(Duration::from_secs(2));
+    for _ in 0..3 {
+        page.click(&css).await?;
+        let shown = chosen
+            .until_true(
+                &format!("{tab} tab shown"),
+                "return document.querySelector(arguments[0])?.getAttribute('aria-selected') === 'true';",
+                vec![json!(css)],
+            )
+            .await;
+        if shown.is_ok() {
+            return Ok(());
+        }
+    }
+    anyhow::bail!("the {tab} tab could not be opened")
 }
 
 async fn open_chat(page: &Page, visitor: &str) -> anyhow::Result<()> {
