@@ -242,7 +242,7 @@ impl PresenceService {
 
 /// Reads the visitor row for update: on PostgreSQL a row lock; on SQLite the write transaction
 /// already excludes other writers.
-async fn lock_visitor(
+pub(crate) async fn lock_visitor(
     txn: &WriteTxn,
     tenant: TenantId,
     id: VisitorId,

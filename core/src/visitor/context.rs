@@ -2,6 +2,8 @@
 //! this visit (their widget reports them), where the visit came from, their browser and system
 //! (from the user agent), their time zone, how many visits they made, and their address.
 
+use std::time::Instant;
+
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
@@ -14,13 +16,13 @@ use crate::entity::{page_view, visitor};
 use crate::error::CoreResult;
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, PageViewId, TenantId, VisitorId};
+use crate::presence::lock_visitor;
+use crate::services::Deps;
 use crate::text::{cut, forbidden_char, parse_page_url};
 
 use super::VisitorActor;
 use super::context_feed::Turn;
 use super::service::VisitorService;
-use crate::services::Deps;
-use std::time::Instant;
 
 /// Pages of a visit shown, at most.
 pub const PAGES_SHOWN: u64 = 20;
@@ -120,12 +122,7 @@ impl VisitorService {
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
         // Locked: of two tabs reporting at once, the second sees the first's page.
-        let row = visitor::Entity::find_by_id(actor.visitor)
-            .filter(visitor::Column::TenantId.eq(actor.tenant))
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or(crate::error::CoreError::NotFound("visitor"))?;
+        let row = lock_visitor(&txn, actor.tenant, actor.visitor).await?;
         let visit_start = row.visit_started_at.unwrap_or(row.created_at);
         let last = page_view::Entity::find()
             .filter(page_view::Column::VisitorId.eq(actor.visitor))

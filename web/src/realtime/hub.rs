@@ -46,6 +46,14 @@ struct Routes {
     operators: HashMap<TenantId, Vec<OperatorSubscriber>>,
 }
 
+impl Routes {
+    fn has_visitor(&self, tenant: TenantId, visitor: VisitorId) -> bool {
+        self.widgets
+            .get(&tenant)
+            .is_some_and(|by_visitor| by_visitor.contains_key(&visitor))
+    }
+}
+
 pub struct Hub {
     routes: Mutex<Routes>,
     next_id: AtomicU64,
@@ -205,11 +213,14 @@ impl Hub {
             }
             DomainEvent::ChatUpdated { tenant, chat } => {
                 let mut routes = self.routes();
-                let to_visitor = ServerFrame::ChatUpdated {
-                    chat: ChatView::Visitor(VisitorChat::from(chat)),
+                // The visitor's view is written only where the visitor has a socket.
+                if routes.has_visitor(*tenant, chat.visitor.id) {
+                    let to_visitor = ServerFrame::ChatUpdated {
+                        chat: ChatView::Visitor(VisitorChat::from(chat)),
+                    }
+                    .to_text();
+                    self.send_visitor(&mut routes, *tenant, chat.visitor.id, &to_visitor);
                 }
-                .to_text();
-                self.send_visitor(&mut routes, *tenant, chat.visitor.id, &to_visitor);
                 let to_operators = ServerFrame::ChatUpdated {
                     chat: ChatView::Operator(chat),
                 }
@@ -226,13 +237,11 @@ impl Hub {
                     context,
                 }
                 .to_text();
-                let mut routes = self.routes();
-                self.send_operators(&mut routes, *tenant, &frame);
+                self.to_operators(*tenant, &frame);
             }
             DomainEvent::NoteAdded { tenant, note } => {
                 let frame = ServerFrame::NoteAdded { note }.to_text();
-                let mut routes = self.routes();
-                self.send_operators(&mut routes, *tenant, &frame);
+                self.to_operators(*tenant, &frame);
             }
             DomainEvent::Typing {
                 tenant,
@@ -283,13 +292,11 @@ impl Hub {
                     status: *status,
                 }
                 .to_text();
-                let mut routes = self.routes();
-                self.send_operators(&mut routes, *tenant, &frame);
+                self.to_operators(*tenant, &frame);
             }
             DomainEvent::OperatorAlert { tenant, alert } => {
                 let frame = ServerFrame::OperatorAlert { alert }.to_text();
-                let mut routes = self.routes();
-                self.send_operators(&mut routes, *tenant, &frame);
+                self.to_operators(*tenant, &frame);
             }
             DomainEvent::PresenceChanged { .. } => {
                 // Operators learn of presence through `chat.updated`; visitors know their own.
@@ -307,6 +314,11 @@ impl Hub {
             .map(Vec::len)
             .sum::<usize>()
             + routes.operators.values().map(Vec::len).sum::<usize>()
+    }
+
+    fn to_operators(&self, tenant: TenantId, frame: &Utf8Bytes) {
+        let mut routes = self.routes();
+        self.send_operators(&mut routes, tenant, frame);
     }
 
     fn to_visitor_and_operators(&self, tenant: TenantId, visitor: VisitorId, frame: Utf8Bytes) {
