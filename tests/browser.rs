@@ -1569,6 +1569,77 @@ async fn the_operator_sees_the_visitor_move_through_the_site(s: Stage) {
     .await;
 }
 
+/// The end of a conversation: the operator closes the chat, the widget says it has ended and
+/// offers a rating; the visitor rates it with a comment, the operator sees the rating in the
+/// dialog and the admin in the console's satisfaction pane.
+async fn a_closed_conversation_is_rated_and_the_admin_sees_it(s: Stage) {
+    // Someone is online: the widget opens straight into the chat.
+    s.live.online_operator(&s.live.acme, "Olga").await;
+    let admin_name = s.admin_name().await;
+    s.play(async {
+        let operator = s.workspace(&s.live.acme).await?;
+        let lena = s.visitor("lena").await?;
+        lena.type_into(
+            &lena.widget("textarea[name=body]").await?,
+            &format!("Do you deliver on Sundays?{ENTER}"),
+        )
+        .await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        open_tab(&operator, "waiting").await?;
+        operator.click("#chat-list .chat-item").await?;
+        shows(
+            &operator,
+            ".entry--visitor .entry__body",
+            "Do you deliver on Sundays?",
+        )
+        .await?;
+        operator
+            .type_into(
+                &operator.find("#reply").await?,
+                &format!("Yes, from 10 to 16.{ENTER}"),
+            )
+            .await?;
+        widget_shows(&lena, ".msg--operator .bubble", "Yes, from 10 to 16.").await?;
+        operator.click("#dialog-close").await?;
+
+        widget_shows(&lena, ".ended__title", "The conversation has ended").await?;
+        lena.click_widget(".rate--good").await?;
+        lena.type_into(&lena.widget(".rating textarea").await?, "Quick and clear.")
+            .await?;
+        lena.click_widget(".rating button[type=submit]").await?;
+        widget_shows(&lena, ".ended__thanks", "Thank you for your rating!").await?;
+
+        shows(&operator, "#dialog-rating", "Rated good").await?;
+        shows(&operator, "#dialog-rating q", "Quick and clear.").await?;
+        let dialog = s.dialog(&chat_id).await;
+        expect(dialog["chat"]["rating"]["rating"] == "good", || {
+            format!("{dialog:#}")
+        })?;
+
+        // Writing again reopens it: the end and the form are gone.
+        lena.type_into(
+            &lena.widget("textarea[name=body]").await?,
+            &format!("And on holidays?{ENTER}"),
+        )
+        .await?;
+        widget_is(
+            &lena,
+            "the end is gone",
+            "return root.querySelector('.ended').hidden;",
+        )
+        .await?;
+
+        let admin = s.browsers.window("admin").await;
+        admin.goto(&s.live.url("/admin")).await?;
+        sign_in(&admin, &s.live.acme).await?;
+        admin.click("#nav-csat").await?;
+        shows(&admin, "#csat-total", "100%").await?;
+        shows(&admin, "#csat-operators tbody tr", &admin_name).await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1592,6 +1663,7 @@ tandem_testkit::on_both_databases!(
     a_visitor_chatting_live_is_asked_for_an_address_once,
     an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note,
     the_operator_sees_the_visitor_move_through_the_site,
+    a_closed_conversation_is_rated_and_the_admin_sees_it,
 );
 
 mod after_hours {

@@ -3,6 +3,7 @@
 //! that a conversation never breaks.
 
 mod operator_desk;
+mod ratings;
 mod support;
 
 use std::time::Duration;

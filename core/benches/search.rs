@@ -228,6 +228,10 @@ async fn seed(db: &DatabaseConnection, tenant: TenantId, messages: usize, rng: &
                 preview: Set(None),
                 preview_author: Set(None),
                 unread: Set(0),
+                rating: Set(None),
+                rating_comment: Set(None),
+                rated_at: Set(None),
+                rated_close_at: Set(None),
             },
         ));
         for seq in 1..=PER_CHAT.min(messages - c * PER_CHAT) {

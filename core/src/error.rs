@@ -10,6 +10,10 @@ pub enum CoreError {
     /// Input that is malformed or out of range; `field` names what was wrong.
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// Well-formed, but not usable for what it is meant for (a key that is not a point of
+    /// its curve): the same input will not pass later either.
+    #[error("{field}: {reason}")]
+    Unusable { field: &'static str, reason: String },
     /// Authenticated, but this actor may not do this.
     #[error("{0}")]
     NotAllowed(&'static str),

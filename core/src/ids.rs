@@ -100,3 +100,9 @@ id_type!(/// A tenant's canned reply.
     CannedReplyId);
 id_type!(/// A page a visitor's widget reported.
     PageViewId);
+id_type!(/// A browser where an operator opted in to Web Push.
+    PushSubscriptionId);
+id_type!(/// One alert's push to one browser (with its retries).
+    PushSendId);
+id_type!(/// A visitor's rating of a closed conversation.
+    ChatRatingId);

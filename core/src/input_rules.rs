@@ -154,6 +154,14 @@ pub const GREETING: TextRule = TextRule {
     max_length: Some(500),
 };
 
+/// A rating's comment ([`crate::rating`]): text without control or hidden characters; blank is
+/// no comment.
+pub const RATING_COMMENT: TextRule = TextRule {
+    pattern: concat!("^[^", controls_in_text!(), hidden!(), "]*$"),
+    min_length: None,
+    max_length: Some(crate::rating::MAX_COMMENT_CHARS),
+};
+
 /// The sender's name in the company's mail; blank goes back to the tenant's name.
 pub const MAIL_FROM_NAME: TextRule = TextRule {
     pattern: concat!("^[^", controls_in_line!(), hidden!(), "]*$"),

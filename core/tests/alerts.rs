@@ -64,13 +64,13 @@ async fn racing_workers_route_once_and_claim_one_digest(w: World) {
     })
     .collect();
     assert_eq!(routes.len(), 1, "one worker routes it");
-    let webhooks = w
+    let routed = w
         .tandem
         .alerts
         .complete_routing(&routes[0], None)
         .await
         .unwrap();
-    assert!(webhooks.is_empty());
+    assert!(routed.webhooks.is_empty() && routed.pushes.is_empty());
     assert!(
         w.tandem
             .alerts

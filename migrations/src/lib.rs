@@ -26,6 +26,8 @@ mod m20261129_000002_operator_desk;
 mod m20261129_000003_search;
 mod m20261129_000004_visitor_context;
 mod m20261129_000005_alert_digest_choice;
+mod m20261129_000006_web_push;
+mod m20261129_000007_chat_ratings;
 
 pub struct Migrator;
 
@@ -54,6 +56,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_search::Migration),
             Box::new(m20261129_000004_visitor_context::Migration),
             Box::new(m20261129_000005_alert_digest_choice::Migration),
+            Box::new(m20261129_000006_web_push::Migration),
+            Box::new(m20261129_000007_chat_ratings::Migration),
         ]
     }
 }

@@ -77,6 +77,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             CoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             CoreError::LimitReached(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit_reached"),
+            CoreError::Unusable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unusable"),
             CoreError::TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended"),
             CoreError::RateLimited { retry_after_secs } => {
                 return Self {

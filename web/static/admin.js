@@ -1,7 +1,8 @@
 // The tenant admin console: settings with a live widget preview, operators, canned replies, the unread-reply
-// email template, plugins and the delivery log.
+// email template, plugins, satisfaction (CSAT) and the delivery log.
 import { $, api, el, signIn, signOut } from "./console.js";
 import { cannedPane } from "./admin-canned.js";
+import { csatPane } from "./admin-csat.js";
 import { deliveriesPane } from "./admin-deliveries.js";
 import { operatorsPane } from "./admin-operators.js";
 import { pluginsPane } from "./admin-plugins.js";
@@ -15,6 +16,7 @@ const PANES = [
   { id: "canned", label: "Canned replies", render: cannedPane },
   { id: "template", label: "Email template", render: templatePane },
   { id: "plugins", label: "Plugins", render: pluginsPane },
+  { id: "csat", label: "Satisfaction", render: csatPane },
   { id: "deliveries", label: "Delivery log", render: deliveriesPane },
 ];
 let me = null;

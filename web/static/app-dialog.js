@@ -122,18 +122,30 @@ export function renderHead() {
   const chat = state.chats.get(state.selected);
   if (!chat || !ui.head) return;
   const mine = chat.operator_id === state.me.id;
-  const act = (label, path, body) => el("button", { class: "button button--quiet", type: "button", onclick: () => perform(chat.id, path, body) }, label);
+  const act = (label, path, body) => el("button", { class: "button button--quiet", type: "button", id: `dialog-${path}`, onclick: () => perform(chat.id, path, body) }, label);
   ui.head.replaceChildren(...[
     el("span", { class: `dot${chat.visitor_online ? " dot--online" : ""}`, "aria-hidden": "true" }),
     el("div", { class: "dialog__who" },
       el("h2", { id: "dialog-title" }, visitorName(chat)),
       el("span", { class: "muted", id: "dialog-state" },
         `${chat.visitor.email || "no email"} · ${chat.visitor_online ? "on the site" : "not on the site"} · ${chat.category}${chat.operator_id ? ` · ${mine ? "yours" : operatorName(chat.operator_id)}` : ""}`),
+      ratingOf(chat),
       triage(chat)),
     chat.state === "open" && !mine ? act("Take", "assign", {}) : null,
     chat.state === "open" ? assignTo(chat) : null,
     chat.state === "open" && mine ? act("Release", "release") : null,
     chat.state === "open" ? act("Close", "close") : null].filter(Boolean));
+}
+
+// How the visitor rated the conversation; a rating of an earlier close says so.
+function ratingOf(chat) {
+  const rating = chat.rating;
+  if (!rating) return null;
+  const current = chat.state === "closed" && rating.closed_at === chat.closed_at;
+  return el("p", { class: `dialog__rating dialog__rating--${rating.rating}`, id: "dialog-rating" },
+    el("strong", {}, rating.rating === "good" ? "Rated good" : "Rated bad"),
+    ` ${clock(rating.rated_at)}${current ? "" : " (when it was closed before)"}`,
+    rating.comment ? el("q", {}, rating.comment) : null);
 }
 
 // Hand the chat to a colleague (only active operators are offered).

@@ -80,7 +80,7 @@ function chatItem(chat, category) {
     el("span", { class: "chat-item__preview" }, preview(chat)),
     chat.unread ? el("span", { class: "unread", title: `${chat.unread} unread`, "aria-label": `${chat.unread} unread` }, String(chat.unread)) : el("span"),
     el("span", { class: "chat-item__meta" },
-      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}`),
+      `${presence} · ${clock(chat.last_message_at)}${chat.operator_id ? ` · ${operatorName(chat.operator_id)}` : ""}${chat.rating ? ` · rated ${chat.rating.rating}` : ""}`),
     triage(chat),
     moved ? el("span", { class: "chat-item__moved" }, `Now in ${movedTo(chat)}`) : el("span", { hidden: true }));
   return item;

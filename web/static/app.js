@@ -1,5 +1,6 @@
 // The operator workspace: the queue and the chats in their categories, live, and the dialog.
 import { $, api, el, liveSocket, signIn, signOut } from "./console.js";
+import { optOutBeforeSigningOut, pushToggle } from "./app-push.js";
 import { loadAlerts, toggleAlerts } from "./app-alerts.js";
 import { loadCanned } from "./app-canned.js";
 import { tickContext } from "./app-context.js";
@@ -27,6 +28,11 @@ async function main() {
   });
   setInterval(() => { renderLists(); tickContext(); }, 30000); // waiting times, local time
   document.addEventListener("visibilitychange", markRead);
+  // The alerts menu closes on a click elsewhere, as menus do.
+  document.addEventListener("click", (event) => {
+    const menu = document.querySelector("#alert-menu");
+    if (menu?.open && !menu.contains(event.target)) menu.open = false;
+  });
   // `#chat=<id>`: the links in alert mails, webhooks and notifications open that dialog.
   window.addEventListener("hashchange", openLinkedChat);
   openLinkedChat();
@@ -65,12 +71,17 @@ function buildLayout() {
     el("header", { class: "top" },
       el("span", { class: "top__brand" }, "Tandem"), el("span", {}, "Workspace"), ui.connection,
       el("span", { class: "top__spacer" }),
-      el("label", {}, alerts, "Sound & desktop alerts"),
-      el("label", { title: "Offline requests and long waits by email, at most one mail an interval, while you are not online" }, digests, "Email digests when away"),
+      // Offline requests and long waits: how this operator hears of them.
+      el("details", { class: "menu", id: "alert-menu" },
+        el("summary", { class: "button button--quiet" }, "Alerts"),
+        el("div", { class: "menu__panel" },
+          el("label", {}, alerts, "Sound & desktop alerts in this tab"),
+          el("label", { title: "At most one mail an interval, while you are not online" }, digests, "Email digests when away"),
+          pushToggle())),
       helpButton(),
       el("label", {}, el("span", {}, state.me.name), status),
       state.me.role === "admin" ? el("a", { href: "/admin" }, "Admin console") : null,
-      el("button", { class: "button button--quiet", type: "button", onclick: signOut }, "Log out")),
+      el("button", { class: "button button--quiet", type: "button", onclick: () => optOutBeforeSigningOut().finally(signOut) }, "Log out")),
     ui.alertBar,
     el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, searchBox(), ui.tabs, ui.list, ui.results), ui.dialog));
 }

@@ -34,6 +34,9 @@
       otherDialog: "This link opens a different conversation from the one on this device. Open it here instead?",
       older: "Earlier messages",
       openLinked: "Open the link's conversation", keepMine: "Keep this device's",
+      ended: "The conversation has ended. Write again any time: it goes on here.", rateIt: "How was it?",
+      good: "Good", bad: "Bad", comment: "Anything to add? (optional)", sendRating: "Send rating",
+      rated: (rating) => (rating === "good" ? "Thank you for your rating!" : "Thank you for telling us. We will do better."),
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -51,6 +54,9 @@
       otherDialog: "Эта ссылка открывает другой разговор, не тот, что на этом устройстве. Открыть его вместо текущего?",
       older: "Ранние сообщения",
       openLinked: "Открыть разговор по ссылке", keepMine: "Оставить текущий",
+      ended: "Разговор завершён. Напишите снова в любое время — он продолжится здесь.", rateIt: "Как всё прошло?",
+      good: "Хорошо", bad: "Плохо", comment: "Хотите что-то добавить? (необязательно)", sendRating: "Отправить оценку",
+      rated: (rating) => (rating === "good" ? "Спасибо за оценку!" : "Спасибо за отзыв — мы постараемся стать лучше."),
     },
   };
   let t = TEXTS.en;
@@ -109,7 +115,8 @@
   ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
   ui.older = el("button", { class: "link older", type: "button", hidden: true, onclick: () => loadOlder() });
   ui.typing = el("p", { class: "typing", "aria-live": "polite" });
-  ui.body = el("div", { class: "body" }, ui.greeting, ui.older, ui.log, ui.typing);
+  ui.ended = el("div", { class: "ended", hidden: true });
+  ui.body = el("div", { class: "body" }, ui.greeting, ui.older, ui.log, ui.ended, ui.typing);
   ui.body.addEventListener("scroll", () => { if (ui.body.scrollTop < 40) loadOlder(); });
   ui.notice = el("p", { class: "notice", hidden: true, role: "alert" });
   ui.info = el("p", { class: "info", hidden: true, role: "status" });
@@ -279,7 +286,69 @@
       ui.details.dataset.dismissed = "1";
       if (inline) store.set("email_asked", "1");
     }
+    renderEnded();
     renderStatus();
+  }
+
+  // A conversation an operator closed says so, and its visitor may rate it (once per close).
+  // Writing again reopens it.
+  function renderEnded() {
+    const chat = state.chat;
+    const closed = chat?.state === "closed" && chat.closed_at;
+    ui.ended.hidden = !closed;
+    if (!closed) { delete ui.ended.dataset.shown; return; }
+    const rated = chat.rating?.closed_at === chat.closed_at;
+    const shown = `${chat.closed_at} ${rated ? chat.rating.rating : ""}`;
+    if (ui.ended.dataset.shown === shown) return; // a comment being written stays
+    ui.ended.dataset.shown = shown;
+    // The rating just sent from the form: the focus goes to the thanks that take its place.
+    const inForm = ui.ended.contains(shadow.activeElement);
+    const thanks = rated ? el("p", { class: "ended__thanks", role: "status", tabindex: "-1" }, t.rated(chat.rating.rating)) : null;
+    ui.ended.replaceChildren(el("p", { class: "ended__title", role: "status" }, t.ended), thanks || ratingForm());
+    if (thanks && inForm) thanks.focus();
+    scrollDown();
+  }
+
+  function ratingForm() {
+    let picked = null;
+    const id = `tandem-comment-${Math.random().toString(36).slice(2, 9)}`;
+    const comment = el("textarea", { id, name: "comment", rows: 2, maxlength: "1000" });
+    const error = el("p", { class: "error", role: "alert", hidden: true });
+    const submit = el("button", { class: "button", type: "submit", disabled: true }, t.sendRating);
+    const choice = (rating) => {
+      const button = el("button", { class: `rate rate--${rating}`, type: "button", "aria-pressed": "false", onclick: () => pick(rating) }, t[rating]);
+      // A thumb (down: the same, turned), drawn: no emoji font needed.
+      button.insertAdjacentHTML("afterbegin", '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6c-.4.4-.6.9-.6 1.4v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>');
+      return button;
+    };
+    const choices = [choice("good"), choice("bad")];
+    const pick = (rating) => {
+      picked = rating;
+      for (const button of choices) button.setAttribute("aria-pressed", String(button.classList.contains(`rate--${rating}`)));
+      submit.disabled = false;
+    };
+    const form = el("form", { class: "rating", novalidate: true },
+      el("p", { class: "rating__ask", id: `${id}-ask` }, t.rateIt),
+      el("div", { class: "rating__choices", role: "group", "aria-labelledby": `${id}-ask` }, ...choices),
+      el("label", { for: id }, t.comment), comment, error, submit);
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      if (!picked) return;
+      submit.disabled = true;
+      try {
+        const body = { rating: picked };
+        if (comment.value.trim()) body.comment = comment.value.trim();
+        state.chat = await call("POST", "/chat/rating", body);
+        showMode();
+      } catch (e) {
+        error.textContent = e.message || t.error; error.hidden = false;
+        // Rated meanwhile (another tab), or reopened: the chat as it is now says so.
+        if (e.status === 409) await reload().catch(() => {});
+      } finally {
+        submit.disabled = false;
+      }
+    };
+    return form;
   }
 
   // The hosted page hands the dialog over to the company's own site (another origin, another

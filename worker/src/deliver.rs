@@ -14,6 +14,7 @@ use tandem_core::tenant::{EmailParts, Language};
 use tandem_core::{CoreError, Tandem};
 
 use crate::mail::{Email, Mailer, SendError};
+use crate::push::{PushSender, Vapid};
 use crate::templates::{EmailContext, Links, TemplateError, Templates, language_of};
 use crate::webhook::{PostError, WebhookPolicy, WebhookPoster};
 
@@ -91,6 +92,9 @@ pub struct Deliverer {
     templates: Arc<Templates>,
     pub(crate) hooks: Arc<dyn NotificationHooks>,
     webhooks: WebhookPoster,
+    pub(crate) pusher: PushSender,
+    /// The installation's VAPID key, read from the store on the first push.
+    pub(crate) vapid: Arc<tokio::sync::OnceCell<Arc<Vapid>>>,
     pub(crate) settings: Arc<DeliverySettings>,
     /// The domain whose mail reaches Tandem (`TANDEM_INBOUND_DOMAIN`): each mail then carries
     /// a `Reply-To` of its dialog there.
@@ -105,6 +109,8 @@ impl Deliverer {
             templates: Arc::new(Templates::new()),
             hooks: Arc::new(NoHooks),
             webhooks: WebhookPoster::new(WebhookPolicy::default()),
+            pusher: PushSender::new(WebhookPolicy::default()),
+            vapid: Arc::default(),
             settings: Arc::new(settings),
             inbound_domain: None,
         }
@@ -125,8 +131,10 @@ impl Deliverer {
         self
     }
 
+    /// Where webhooks and browser pushes may go.
     pub fn with_webhook_policy(mut self, policy: WebhookPolicy) -> Self {
         self.webhooks = WebhookPoster::new(policy);
+        self.pusher = PushSender::new(policy);
         self
     }
 

@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
-use tandem_core::ids::{AlertId, OutboxId, WebhookCallId};
+use tandem_core::ids::{AlertId, OutboxId, PushSendId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
@@ -25,6 +25,7 @@ pub enum Job {
     NotifyUnread { outbox: OutboxId },
     PostWebhook { webhook: WebhookCallId },
     RouteAlert { alert: AlertId },
+    SendPush { push: PushSendId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,13 +160,20 @@ async fn run(
         }
         Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
         Job::RouteAlert { alert } => {
-            for webhook in deliverer.route_alert(*alert).await? {
+            let routed = deliverer.route_alert(*alert).await?;
+            for webhook in routed.webhooks {
                 if let Err(e) = queue.schedule_webhook(webhook).await {
                     tracing::warn!(%webhook, error = %e, "cannot schedule a webhook; left to the sweep");
                 }
             }
+            for push in routed.pushes {
+                if let Err(e) = queue.push(Job::SendPush { push }, SystemTime::now()).await {
+                    tracing::warn!(%push, error = %e, "cannot schedule a push; left to the sweep");
+                }
+            }
             Ok(Delivered::Sent)
         }
+        Job::SendPush { push } => deliverer.send_push(*push).await,
     }
 }
 

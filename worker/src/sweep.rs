@@ -1,5 +1,5 @@
 //! The sweep: finds outbox rows and webhook posts that are due (or whose worker died
-//! mid-delivery) and delivers them; raises the long-wait alerts that are due, routes alerts
+//! mid-delivery) and delivers them, and the browser pushes likewise; raises the long-wait alerts that are due, routes alerts
 //! whose routing was lost and mails the alert digests that are due. It is the safety net under
 //! the job queue — a crash between a reply's commit and its enqueue, or a worker killed
 //! mid-job, still ends in exactly one email.
@@ -58,7 +58,27 @@ impl Sweep {
                 tracing::warn!(error = %e, %webhook, "webhook failed; the next sweep retries");
             }
         }
-        count.max(self.alerts().await)
+        count.max(self.alerts().await).max(self.pushes().await)
+    }
+
+    /// Sends the browser pushes that are due (a retry's time came, or their job was lost).
+    async fn pushes(&self) -> usize {
+        let due = self
+            .deliverer
+            .tandem()
+            .push
+            .due(BATCH)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sweep cannot read the browser pushes");
+                Vec::new()
+            });
+        for push in &due {
+            if let Err(e) = self.deliverer.send_push(*push).await {
+                tracing::warn!(error = %e, %push, "push failed; the next sweep retries");
+            }
+        }
+        due.len()
     }
 
     /// Raises the long waits that are due (their routing is queued), routes the alerts whose

@@ -57,35 +57,16 @@ pub struct WebhookPoster {
 
 impl WebhookPoster {
     pub fn new(policy: WebhookPolicy) -> Self {
-        let mut builder = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Tandem-Webhooks/", env!("CARGO_PKG_VERSION")));
-        if !policy.private_addresses {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder.build().unwrap_or_else(|e| {
-            // Only a broken TLS set-up makes building fail; posting then fails per call.
-            tracing::error!(error = %e, "cannot build the webhook client; using the defaults");
-            reqwest::Client::new()
-        });
+        let client = outbound_client(
+            policy,
+            concat!("Tandem-Webhooks/", env!("CARGO_PKG_VERSION")),
+        );
         Self { client, policy }
     }
 
     /// Posts the call's body, signed. `Ok` carries the receiver's 2xx status.
     pub async fn post(&self, call: &WebhookCall) -> Result<u16, PostError> {
-        let url = reqwest::Url::parse(&call.url)
-            .map_err(|e| PostError::Permanent(format!("the URL does not parse: {e}")))?;
-        if !self.policy.private_addresses
-            && let Some(host) = url.host_str()
-            && let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
-            && !is_public(ip)
-        {
-            return Err(PostError::Permanent(format!(
-                "{ip} is not a public address; webhooks may not post to it"
-            )));
-        }
+        let url = outbound_url(&call.url, self.policy)?;
         let response = self
             .client
             .post(url)
@@ -120,6 +101,40 @@ impl WebhookPoster {
     }
 }
 
+/// An HTTP client for requests a tenant's settings (or its operators' browsers) aim: time-limited,
+/// never redirected and, unless `policy` allows it, never to a non-public address.
+pub(crate) fn outbound_client(policy: WebhookPolicy, user_agent: &'static str) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(user_agent);
+    if !policy.private_addresses {
+        builder = builder.dns_resolver(Arc::new(PublicOnly));
+    }
+    builder.build().unwrap_or_else(|e| {
+        // Only a broken TLS set-up makes building fail; sending then fails per call.
+        tracing::error!(error = %e, "cannot build an outbound HTTP client; using the defaults");
+        reqwest::Client::new()
+    })
+}
+
+/// `url` parsed, unless it names a non-public address that `policy` forbids.
+pub(crate) fn outbound_url(url: &str, policy: WebhookPolicy) -> Result<reqwest::Url, PostError> {
+    let url = reqwest::Url::parse(url)
+        .map_err(|e| PostError::Permanent(format!("the URL does not parse: {e}")))?;
+    if !policy.private_addresses
+        && let Some(host) = url.host_str()
+        && let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>()
+        && !is_public(ip)
+    {
+        return Err(PostError::Permanent(format!(
+            "{ip} is not a public address; Tandem may not send to it"
+        )));
+    }
+    Ok(url)
+}
+
 /// `sha256=` and the hex HMAC-SHA256 of `body` keyed with `secret`: what receivers compare.
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let mut mac =
@@ -131,7 +146,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     )
 }
 
-fn classify_send_error(e: &reqwest::Error) -> PostError {
+pub(crate) fn classify_send_error(e: &reqwest::Error) -> PostError {
     // The resolver's refusal surfaces as a connect error; it is not worth retrying.
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {
@@ -162,7 +177,7 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 struct PublicOnly;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0} resolves to no public address; webhooks may not post to it")]
+#[error("{0} resolves to no public address; Tandem may not send to it")]
 struct NotPublic(String);
 
 impl Resolve for PublicOnly {

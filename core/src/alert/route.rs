@@ -14,7 +14,7 @@ use crate::delivery::{NewWebhook, store_webhooks};
 use crate::entity::{alert_digest, alert_digest_item, operator_alert, user, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
-use crate::ids::{AlertId, PluginId, UserId, WebhookCallId};
+use crate::ids::{AlertId, PluginId, PushSendId, UserId, WebhookCallId};
 use crate::operator::OperatorStatus;
 use crate::services::WriteTxn;
 
@@ -45,6 +45,15 @@ pub struct AlertToRoute {
     pub ctx: DialogContext,
     /// The claim's end; it also identifies the claim when completing it.
     pub claimed_until: Timestamp,
+}
+
+/// What routing an alert stored, due now: for the caller to queue (the sweep finds them
+/// otherwise).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoutedAlert {
+    pub webhooks: Vec<WebhookCallId>,
+    /// One per subscribed browser of the tenant's operators.
+    pub pushes: Vec<PushSendId>,
 }
 
 /// What claiming an alert found.
@@ -128,12 +137,13 @@ impl AlertService {
     }
 
     /// Routes a claimed alert as `chosen` says (`None`: to the operators). Returns the webhook
-    /// posts stored, due now, for the caller to queue; nothing when the claim was lost.
+    /// posts and browser pushes stored, due now, for the caller to queue; nothing when the
+    /// claim was lost.
     pub async fn complete_routing(
         &self,
         claim: &AlertToRoute,
         chosen: Option<ChosenAlertRoutes>,
-    ) -> CoreResult<Vec<WebhookCallId>> {
+    ) -> CoreResult<RoutedAlert> {
         let now = self.deps.clock.now();
         let alert = &claim.alert;
         let tenant = claim.ctx.tenant;
@@ -173,13 +183,15 @@ impl AlertService {
             .exec(&txn)
             .await?;
         if settled.rows_affected == 0 {
-            return Ok(Vec::new());
+            return Ok(RoutedAlert::default());
         }
         let owner = (tenant, alert.chat_id, claim.ctx.visitor);
         let occasion = format!("alert {}", alert.id);
-        let stored = store_webhooks(&txn, owner, &[], &posts, Some(&occasion), now).await?;
+        let webhooks = store_webhooks(&txn, owner, &[], &posts, Some(&occasion), now).await?;
+        let mut pushes = Vec::new();
         if to_operators {
             schedule_digests(&txn, tenant, alert.id, now).await?;
+            pushes = crate::push::queue_for_alert(&txn, tenant, alert, now).await?;
         }
         txn.commit().await?;
         if to_operators {
@@ -188,7 +200,7 @@ impl AlertService {
                 alert: alert.clone(),
             });
         }
-        Ok(stored)
+        Ok(RoutedAlert { webhooks, pushes })
     }
 }
 

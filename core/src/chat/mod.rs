@@ -15,6 +15,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::{Author, Message};
 use crate::note::Note;
+use crate::rating::ChatRating;
 use crate::storage::WriteTxn;
 use crate::visitor::VisitorContext;
 
@@ -48,6 +49,12 @@ pub struct Chat {
     /// How many of the visitor's messages no operator has read.
     #[serde(default)]
     pub unread: u32,
+    /// When an operator closed it; none while it is open.
+    #[serde(default)]
+    pub closed_at: Option<Timestamp>,
+    /// The visitor's newest rating; it rates this close when its `closed_at` is the chat's.
+    #[serde(default)]
+    pub rating: Option<ChatRating>,
 }
 
 /// A chat as its visitor is shown it: theirs, without what the tenant keeps for itself
@@ -62,6 +69,12 @@ pub struct VisitorChat {
     pub category: Category,
     pub created_at: Timestamp,
     pub last_message_at: Timestamp,
+    /// When an operator closed it (none while open): the widget then offers a rating, unless
+    /// `rating` is of this close.
+    #[serde(default)]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub rating: Option<ChatRating>,
 }
 
 impl From<&Chat> for VisitorChat {
@@ -73,6 +86,8 @@ impl From<&Chat> for VisitorChat {
             category: chat.category,
             created_at: chat.created_at,
             last_message_at: chat.last_message_at,
+            closed_at: chat.closed_at,
+            rating: chat.rating.clone(),
         }
     }
 }
@@ -101,6 +116,7 @@ pub struct ChatVisitor {
 
 impl Chat {
     pub(crate) fn from_rows(chat: chat::Model, visitor: &visitor::Model) -> Self {
+        let rating = ChatRating::of(&chat);
         Self {
             id: chat.id,
             visitor: ChatVisitor {
@@ -126,6 +142,8 @@ impl Chat {
                     preview,
                 }),
             unread: u32::try_from(chat.unread).unwrap_or(0),
+            closed_at: chat.closed_at.map(Timestamp::from_millis),
+            rating,
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::automation::Priority;
 use crate::chat::{Category, ChatState, ChatStatus};
 use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::Author;
+use crate::rating::Rating;
 
 /// One dialog per visitor: every visit and channel adds to the same chat.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -38,6 +39,11 @@ pub struct Model {
     pub preview_author: Option<Author>,
     /// The visitor's messages no operator has read.
     pub unread: i64,
+    /// The newest rating the visitor gave, when, and the close it rates (its `closed_at`).
+    pub rating: Option<Rating>,
+    pub rating_comment: Option<String>,
+    pub rated_at: Option<i64>,
+    pub rated_close_at: Option<i64>,
 }
 
 impl Model {

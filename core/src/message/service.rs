@@ -725,6 +725,10 @@ async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> Cor
         preview: Set(None),
         preview_author: Set(None),
         unread: Set(0),
+        rating: Set(None),
+        rating_comment: Set(None),
+        rated_at: Set(None),
+        rated_close_at: Set(None),
     })
     .exec_without_returning(txn)
     .await?;

@@ -326,14 +326,14 @@ pub(crate) async fn context_of(
     }))
 }
 
-struct Agent {
-    browser: String,
-    os: String,
-    device: String,
+pub(crate) struct Agent {
+    pub(crate) browser: String,
+    pub(crate) os: String,
+    pub(crate) device: String,
 }
 
 /// Browser, system and kind of device of a user agent, as `woothee` reads it.
-fn parse_agent(ua: &str) -> Option<Agent> {
+pub(crate) fn parse_agent(ua: &str) -> Option<Agent> {
     let found = woothee::parser::Parser::new().parse(ua)?;
     let known = |s: &str| s != woothee::woothee::VALUE_UNKNOWN;
     let browser = match (known(found.name), known(found.version)) {

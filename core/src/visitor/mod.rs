@@ -1,7 +1,7 @@
 //! Visitors: people on a tenant's site, known by a token kept in their browser, and by a resume
 //! link from an email on another device.
 
-mod context;
+pub(crate) mod context;
 mod context_feed;
 pub(crate) mod service;
 mod unsubscribe;

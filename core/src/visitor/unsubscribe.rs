@@ -5,16 +5,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
-use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sha2::Sha256;
 
-use crate::entity::{server_secret, visitor};
+use crate::entity::visitor;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{TenantId, VisitorId};
-use crate::services::Deps;
+use crate::server_key::server_key;
 
 use super::VisitorService;
 
@@ -28,7 +26,7 @@ impl VisitorService {
         tenant: TenantId,
         visitor: VisitorId,
     ) -> CoreResult<String> {
-        let key = signing_key(self.deps()).await?;
+        let key = server_key(self.deps(), KEY_NAME).await?;
         Ok(format!(
             "{PREFIX}{visitor}_{}",
             URL_SAFE_NO_PAD.encode(signature(&key, tenant, visitor)?)
@@ -45,7 +43,7 @@ impl VisitorService {
         };
         let visitor: VisitorId = id.parse().map_err(|_| invalid())?;
         let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;
-        let key = signing_key(self.deps()).await?;
+        let key = server_key(self.deps(), KEY_NAME).await?;
         let mut check = Hmac::<Sha256>::new_from_slice(&key)
             .map_err(|_| CoreError::Storage(DbErr::Custom("signing key".into())))?;
         check.update(message(tenant, visitor).as_bytes());
@@ -75,41 +73,4 @@ fn signature(key: &[u8], tenant: TenantId, visitor: VisitorId) -> CoreResult<Vec
         .map_err(|_| CoreError::Storage(DbErr::Custom("signing key".into())))?;
     mac.update(message(tenant, visitor).as_bytes());
     Ok(mac.finalize().into_bytes().to_vec())
-}
-
-/// The installation's key: generated on first use; concurrent first uses agree on one.
-async fn signing_key(deps: &Deps) -> CoreResult<Vec<u8>> {
-    if let Some(row) = server_secret::Entity::find_by_id(KEY_NAME.to_owned())
-        .one(&deps.db)
-        .await?
-    {
-        return decode_key(&row.value);
-    }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let txn = deps.write().await?;
-    server_secret::Entity::insert(server_secret::ActiveModel {
-        name: Set(KEY_NAME.to_owned()),
-        value: Set(URL_SAFE_NO_PAD.encode(bytes)),
-        created_at: Set(deps.clock.now().millis()),
-    })
-    .on_conflict(
-        OnConflict::column(server_secret::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
-    let row = server_secret::Entity::find_by_id(KEY_NAME.to_owned())
-        .one(&deps.db)
-        .await?
-        .ok_or_else(|| CoreError::Storage(DbErr::RecordNotFound(KEY_NAME.into())))?;
-    decode_key(&row.value)
-}
-
-fn decode_key(value: &str) -> CoreResult<Vec<u8>> {
-    URL_SAFE_NO_PAD
-        .decode(value)
-        .map_err(|_| CoreError::Storage(DbErr::Custom("the signing key is corrupt".into())))
 }

@@ -84,6 +84,13 @@ const SOURCES: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/app-alerts.js"),
     ),
+    ("app-push.js", JS, include_str!("../../static/app-push.js")),
+    (
+        "admin-csat.js",
+        JS,
+        include_str!("../../static/admin-csat.js"),
+    ),
+    ("app-sw.js", JS, include_str!("../../static/app-sw.js")),
     (
         "app-outbox.js",
         JS,

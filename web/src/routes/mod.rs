@@ -15,6 +15,8 @@ pub mod openapi;
 pub mod pages;
 pub mod platform;
 pub mod plugins;
+pub mod push;
+pub mod ratings;
 pub mod search;
 pub mod session;
 pub mod templates;
@@ -56,6 +58,8 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(notes::routes())
         .merge(canned::routes())
         .merge(search::routes())
+        .merge(push::routes())
+        .merge(ratings::admin_routes())
         .merge(operator_socket::routes())
         .merge(admin::routes())
         .merge(templates::routes())

@@ -178,6 +178,7 @@ pub const TEXT_RULES: &[(&str, &str, TextRule)] = &[
     ("SendBody", "client_id", input_rules::CLIENT_ID),
     ("EditBody", "body", input_rules::MESSAGE),
     ("NoteBody", "body", input_rules::MESSAGE),
+    ("RatingBody", "comment", input_rules::RATING_COMMENT),
     ("CannedReplyBody", "shortcut", input_rules::SHORTCUT),
     ("CannedReplyBody", "body", input_rules::MESSAGE),
     ("OfflineRequestBody", "name", input_rules::NAME),

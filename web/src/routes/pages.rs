@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(root))
         .route("/app", get(workspace))
+        .route("/app-sw.js", get(service_worker))
         .route("/admin", get(console))
         .route("/demo", get(demo))
         .route("/c/{key}", get(hosted_chat))
@@ -53,6 +54,20 @@ fn page(body: impl Into<String>, policy: &'static str) -> Response {
 
 pub async fn workspace() -> Response {
     page(APP_HTML, POLICY)
+}
+
+/// The workspace's service worker, for Web Push. Served from the root (not `/static/`) so that
+/// it may control `/app`; revalidated on every check, so an upgrade's new one takes over.
+pub async fn service_worker() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../../static/app-sw.js"),
+    )
+        .into_response()
 }
 
 pub async fn console() -> Response {

@@ -36,6 +36,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(update_visitor))
         .routes(routes!(hand_over))
+        .merge(crate::routes::ratings::widget_routes())
         .merge(visitor_socket::routes())
         .merge(unsubscribe::routes())
         .layer(from_fn_with_state(state.clone(), limit_by_ip))
