@@ -3,6 +3,7 @@
 
 mod operator_alerts;
 mod support;
+mod transcripts;
 mod web_push;
 
 use std::time::Duration;

@@ -122,6 +122,19 @@ async fn a_closed_conversation_is_rated_once_per_close((live, clock): (Live, Man
     let (status, rated) = rate(&live, &anna, json!({ "rating": "bad" })).await;
     assert_eq!(status, StatusCode::OK, "{rated}");
     assert!(rated["rating"]["comment"].is_null(), "{rated}");
+    // Beside the dialog, the operators see how she rated each close, newest first.
+    let ours = live.dialog(&olga.token, &chat).await;
+    let past: Vec<(&str, &Value)> = ours["context"]["ratings"]
+        .as_array()
+        .expect("ratings in the context")
+        .iter()
+        .map(|r| (r["rating"].as_str().unwrap(), &r["comment"]))
+        .collect();
+    assert_eq!(
+        past,
+        [("bad", &Value::Null), ("good", &json!("Quick and kind."))],
+        "{ours:#}"
+    );
 
     // A chat nobody was assigned: the rating counts as "Not assigned".
     let boris = live.online_operator(&live.acme, "Boris").await;

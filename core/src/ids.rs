@@ -106,3 +106,5 @@ id_type!(/// One alert's push to one browser (with its retries).
     PushSendId);
 id_type!(/// A visitor's rating of a closed conversation.
     ChatRatingId);
+id_type!(/// A visitor's request for their conversation's transcript by email.
+    TranscriptId);

@@ -34,6 +34,7 @@ pub mod services;
 pub mod storage;
 pub mod tenant;
 pub mod text;
+pub mod transcript;
 pub mod visitor;
 
 pub use error::{CoreError, CoreResult};

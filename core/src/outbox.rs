@@ -16,7 +16,7 @@ pub use crate::automation::DialogContext;
 use crate::clock::Timestamp;
 use crate::entity::outbox;
 use crate::error::CoreResult;
-use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, WebhookCallId};
+use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, TranscriptId, WebhookCallId};
 use crate::services::Deps;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -81,6 +81,11 @@ pub trait NotificationScheduler: Send + Sync + 'static {
     /// Enqueues the routing of an alert just raised, due now. Without a queue the sweep routes
     /// it.
     async fn schedule_alert(&self, _id: AlertId) -> Result<(), ScheduleError> {
+        Ok(())
+    }
+
+    /// Enqueues a transcript a visitor asked for, due now. Without a queue the sweep mails it.
+    async fn schedule_transcript(&self, _id: TranscriptId) -> Result<(), ScheduleError> {
         Ok(())
     }
 }

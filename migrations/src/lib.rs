@@ -28,6 +28,7 @@ mod m20261129_000004_visitor_context;
 mod m20261129_000005_alert_digest_choice;
 mod m20261129_000006_web_push;
 mod m20261129_000007_chat_ratings;
+mod m20261129_000008_transcripts;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_alert_digest_choice::Migration),
             Box::new(m20261129_000006_web_push::Migration),
             Box::new(m20261129_000007_chat_ratings::Migration),
+            Box::new(m20261129_000008_transcripts::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 // Beside the dialog: who the visitor is — the page they are on and the pages of this visit,
-// where they came from, browser and system, their local time, visits, their address. Live:
+// where they came from, browser and system, their local time, visits, their address, how they
+// rated their conversations. Live:
 // `visitor.context` frames replace it as the visitor moves through the site.
 import { clock, el } from "./console.js";
 import { state, ui } from "./app-state.js";
@@ -29,6 +30,11 @@ export function renderContext() {
     ["Local time", localTime(context) ? `${localTime(context)} (${context.time_zone})` : "not known"],
     ["Visits", `${context.visits} · first seen ${clock(context.first_seen_at)}`],
     ["Email", context.email ? `${context.email} · ${context.email_confirmed ? "confirmed" : "not confirmed"}` : "none given"],
+    ["Ratings", (context.ratings || []).length
+      ? el("ul", { class: "context__ratings", id: "context-ratings" }, ...context.ratings.map((r) => el("li", {},
+        el("strong", { class: `rating--${r.rating}` }, r.rating === "good" ? "Good" : "Bad"), ` ${clock(r.rated_at)}`,
+        r.comment ? el("q", {}, r.comment) : null)))
+      : "none yet"],
   ];
   const details = el("details", { class: "context", id: "visitor-context", open, ontoggle: (e) => localStorage.setItem(OPEN_KEY, e.target.open ? "open" : "closed") },
     summary,

@@ -37,6 +37,8 @@
       ended: "The conversation has ended. Write again any time: it goes on here.", rateIt: "How was it?",
       good: "Good", bad: "Bad", comment: "Anything to add? (optional)", sendRating: "Send rating",
       rated: (rating) => (rating === "good" ? "Thank you for your rating!" : "Thank you for telling us. We will do better."),
+      transcript: "Email me the transcript", transcriptSent: (email) => `The transcript is on its way to ${email}.`,
+      transcriptNeedsEmail: "Leave your email to get the transcript.",
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -57,6 +59,8 @@
       ended: "Разговор завершён. Напишите снова в любое время — он продолжится здесь.", rateIt: "Как всё прошло?",
       good: "Хорошо", bad: "Плохо", comment: "Хотите что-то добавить? (необязательно)", sendRating: "Отправить оценку",
       rated: (rating) => (rating === "good" ? "Спасибо за оценку!" : "Спасибо за отзыв — мы постараемся стать лучше."),
+      transcript: "Прислать переписку на почту", transcriptSent: (email) => `Переписка отправлена на ${email}.`,
+      transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку.",
     },
   };
   let t = TEXTS.en;
@@ -304,9 +308,31 @@
     // The rating just sent from the form: the focus goes to the thanks that take its place.
     const inForm = ui.ended.contains(shadow.activeElement);
     const thanks = rated ? el("p", { class: "ended__thanks", role: "status", tabindex: "-1" }, t.rated(chat.rating.rating)) : null;
-    ui.ended.replaceChildren(el("p", { class: "ended__title", role: "status" }, t.ended), thanks || ratingForm());
+    ui.ended.replaceChildren(el("p", { class: "ended__title", role: "status" }, t.ended), thanks || ratingForm(), transcriptButton());
     if (thanks && inForm) thanks.focus();
     scrollDown();
+  }
+
+  // The whole conversation by email, to the address the visitor gave (asked for it first).
+  function transcriptButton() {
+    const note = el("p", { class: "ended__note", role: "status" });
+    const button = el("button", { class: "link transcript", type: "button" }, t.transcript);
+    button.onclick = async () => {
+      if (!state.chat?.visitor?.email) {
+        note.textContent = t.transcriptNeedsEmail;
+        buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input[name=email]")?.focus();
+        return;
+      }
+      button.disabled = true;
+      try {
+        const request = await call("POST", "/chat/transcript");
+        note.textContent = t.transcriptSent(request.email);
+      } catch (e) {
+        note.textContent = e.message || t.error;
+        button.disabled = false;
+      }
+    };
+    return el("div", { class: "ended__transcript" }, button, note);
   }
 
   function ratingForm() {

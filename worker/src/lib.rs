@@ -17,4 +17,5 @@ pub mod push;
 pub mod queue;
 pub mod sweep;
 pub mod templates;
+pub mod transcript;
 pub mod webhook;

@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
-use tandem_core::ids::{AlertId, OutboxId, PushSendId, WebhookCallId};
+use tandem_core::ids::{AlertId, OutboxId, PushSendId, TranscriptId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
@@ -26,6 +26,7 @@ pub enum Job {
     PostWebhook { webhook: WebhookCallId },
     RouteAlert { alert: AlertId },
     SendPush { push: PushSendId },
+    SendTranscript { transcript: TranscriptId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +175,7 @@ async fn run(
             Ok(Delivered::Sent)
         }
         Job::SendPush { push } => deliverer.send_push(*push).await,
+        Job::SendTranscript { transcript } => deliverer.send_transcript(*transcript).await,
     }
 }
 
@@ -201,6 +203,11 @@ impl NotificationScheduler for JobQueue {
 
     async fn schedule_alert(&self, alert: AlertId) -> Result<(), ScheduleError> {
         self.push(Job::RouteAlert { alert }, SystemTime::now())
+            .await
+    }
+
+    async fn schedule_transcript(&self, transcript: TranscriptId) -> Result<(), ScheduleError> {
+        self.push(Job::SendTranscript { transcript }, SystemTime::now())
             .await
     }
 }

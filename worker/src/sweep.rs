@@ -1,5 +1,5 @@
 //! The sweep: finds outbox rows and webhook posts that are due (or whose worker died
-//! mid-delivery) and delivers them, and the browser pushes likewise; raises the long-wait alerts that are due, routes alerts
+//! mid-delivery) and delivers them, and the browser pushes and transcripts likewise; raises the long-wait alerts that are due, routes alerts
 //! whose routing was lost and mails the alert digests that are due. It is the safety net under
 //! the job queue — a crash between a reply's commit and its enqueue, or a worker killed
 //! mid-job, still ends in exactly one email.
@@ -58,7 +58,30 @@ impl Sweep {
                 tracing::warn!(error = %e, %webhook, "webhook failed; the next sweep retries");
             }
         }
-        count.max(self.alerts().await).max(self.pushes().await)
+        count
+            .max(self.alerts().await)
+            .max(self.pushes().await)
+            .max(self.transcripts().await)
+    }
+
+    /// Mails the transcripts that are due (a retry's time came, or their job was lost).
+    async fn transcripts(&self) -> usize {
+        let due = self
+            .deliverer
+            .tandem()
+            .transcripts
+            .due(BATCH)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sweep cannot read the transcript requests");
+                Vec::new()
+            });
+        for transcript in &due {
+            if let Err(e) = self.deliverer.send_transcript(*transcript).await {
+                tracing::warn!(error = %e, %transcript, "transcript not sent; the next sweep retries");
+            }
+        }
+        due.len()
     }
 
     /// Sends the browser pushes that are due (a retry's time came, or their job was lost).

@@ -22,6 +22,7 @@ pub mod push_subscription;
 pub mod resume_token;
 pub mod server_secret;
 pub mod tenant;
+pub mod transcript_request;
 pub mod user;
 pub mod visitor;
 pub mod visitor_connection;

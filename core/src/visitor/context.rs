@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::chat_row_of_visitor;
 use crate::clock::Timestamp;
-use crate::entity::{page_view, visitor};
+use crate::entity::{chat_rating, page_view, visitor};
 use crate::error::CoreResult;
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, PageViewId, TenantId, VisitorId};
 use crate::presence::lock_visitor;
+use crate::rating::Rating;
 use crate::services::Deps;
 use crate::text::{cut, forbidden_char, parse_page_url};
 
@@ -26,6 +27,8 @@ use super::service::VisitorService;
 
 /// Pages of a visit shown, at most.
 pub const PAGES_SHOWN: u64 = 20;
+/// The visitor's ratings the context shows, newest first.
+pub const RATINGS_SHOWN: u64 = 10;
 /// Pages a visitor keeps, at most: older ones go.
 const PAGES_KEPT: u64 = 50;
 const MAX_TITLE_CHARS: usize = 200;
@@ -57,6 +60,18 @@ pub struct VisitorContext {
     pub email: Option<String>,
     /// They followed a link mailed to that address.
     pub email_confirmed: bool,
+    /// How they rated their conversations when operators closed them, newest first, at most 10.
+    #[serde(default)]
+    pub ratings: Vec<PastRating>,
+}
+
+/// One of the visitor's ratings, as the context shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastRating {
+    pub rating: Rating,
+    pub comment: Option<String>,
+    pub rated_at: Timestamp,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -302,6 +317,20 @@ pub(crate) async fn context_of(
         .into_iter()
         .map(PageView::from)
         .collect();
+    let ratings = chat_rating::Entity::find()
+        .filter(chat_rating::Column::VisitorId.eq(id))
+        .filter(chat_rating::Column::TenantId.eq(tenant))
+        .order_by_desc(chat_rating::Column::CreatedAt)
+        .limit(RATINGS_SHOWN)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| PastRating {
+            rating: r.rating,
+            comment: r.comment,
+            rated_at: Timestamp::from_millis(r.created_at),
+        })
+        .collect();
     let agent = row.user_agent.as_deref().and_then(parse_agent);
     let email_confirmed = row.email.is_some() && row.email_confirmed == row.email;
     Ok(Some(VisitorContext {
@@ -323,6 +352,7 @@ pub(crate) async fn context_of(
         last_seen_at: Timestamp::from_millis(row.last_seen_at),
         email: row.email,
         email_confirmed,
+        ratings,
     }))
 }
 

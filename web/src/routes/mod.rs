@@ -20,6 +20,7 @@ pub mod ratings;
 pub mod search;
 pub mod session;
 pub mod templates;
+pub mod transcripts;
 pub mod unsubscribe;
 pub mod widget;
 

@@ -37,6 +37,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(update_visitor))
         .routes(routes!(hand_over))
         .merge(crate::routes::ratings::widget_routes())
+        .merge(crate::routes::transcripts::widget_routes())
         .merge(visitor_socket::routes())
         .merge(unsubscribe::routes())
         .layer(from_fn_with_state(state.clone(), limit_by_ip))

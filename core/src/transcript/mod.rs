@@ -1,0 +1,175 @@
+//! The transcript of a conversation by email: the visitor asks (in the widget, typically when the
+//! conversation has ended), and a worker mails the whole dialog — messages only, never the
+//! operators' notes — to the address the visitor gave, through the same mail path as unread
+//! replies. Once per request: asking again while one is on its way changes nothing, and a
+//! visitor may ask [`MAX_PER_DAY`] times a day.
+
+mod send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::delivery::lock_chat;
+use crate::entity::{chat, transcript_request, visitor};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{ChatId, TranscriptId, VisitorId};
+use crate::services::Deps;
+use crate::visitor::VisitorActor;
+
+pub use send::{TranscriptClaim, TranscriptLine, TranscriptOutcome, TranscriptToSend};
+
+/// Requests one visitor may make in a day.
+pub const MAX_PER_DAY: u64 = 3;
+/// A transcript carries at most this many messages (the newest), and says so when there were more.
+pub const MAX_MESSAGES: u64 = 5000;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptStatus {
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// A request, as the widget is told of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TranscriptRequest {
+    pub id: TranscriptId,
+    /// Where it goes.
+    pub email: String,
+    pub status: TranscriptStatus,
+    pub created_at: Timestamp,
+}
+
+impl From<transcript_request::Model> for TranscriptRequest {
+    fn from(row: transcript_request::Model) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            status: row.status,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+}
+
+/// Asking for transcripts, and mailing them.
+#[derive(Clone)]
+pub struct TranscriptService {
+    deps: Arc<Deps>,
+}
+
+impl TranscriptService {
+    pub(crate) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    /// The visitor asks for their conversation's transcript, to the address they gave. A
+    /// request still on its way is the answer to asking again.
+    pub async fn request(&self, actor: &VisitorActor) -> CoreResult<TranscriptRequest> {
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        let visitor = visitor::Entity::find_by_id(actor.visitor)
+            .filter(visitor::Column::TenantId.eq(actor.tenant))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("visitor"))?;
+        let chat = chat::Entity::find()
+            .select_only()
+            .column(chat::Column::Id)
+            .filter(chat::Column::TenantId.eq(actor.tenant))
+            .filter(chat::Column::VisitorId.eq(actor.visitor))
+            .into_tuple::<ChatId>()
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("chat"))?;
+        // Two asks at once (a double click, two tabs) take turns: the second finds the first.
+        let chat = lock_chat(&txn, actor.tenant, chat).await?;
+        let Some(email) = visitor.email else {
+            return Err(CoreError::Conflict(
+                "there is no address to send it to; leave your email first".into(),
+            ));
+        };
+        let on_its_way = transcript_request::Entity::find()
+            .filter(transcript_request::Column::TenantId.eq(actor.tenant))
+            .filter(transcript_request::Column::ChatId.eq(chat.id))
+            .filter(
+                transcript_request::Column::Status
+                    .is_in([TranscriptStatus::Pending, TranscriptStatus::Sending]),
+            )
+            .filter(transcript_request::Column::Email.eq(&email))
+            .one(&txn)
+            .await?;
+        if let Some(row) = on_its_way {
+            return Ok(row.into());
+        }
+        if let Some(wait) = over_daily_limit(&txn, actor.visitor, now).await? {
+            return Err(CoreError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let row = transcript_request::Model {
+            id: TranscriptId::new(),
+            tenant_id: actor.tenant,
+            chat_id: chat.id,
+            visitor_id: actor.visitor,
+            email,
+            status: TranscriptStatus::Pending,
+            attempts: 0,
+            due_at: now.millis(),
+            claimed_until: None,
+            last_error: None,
+            created_at: now.millis(),
+            processed_at: None,
+        };
+        transcript_request::Entity::insert(transcript_request::ActiveModel::from(row.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        if let Err(e) = self.deps.scheduler.schedule_transcript(row.id).await {
+            tracing::warn!(transcript = %row.id, error = %e, "a transcript is left to the sweep");
+        }
+        Ok(row.into())
+    }
+}
+
+/// How long until the visitor may ask again, when they asked [`MAX_PER_DAY`] times in the last
+/// day.
+async fn over_daily_limit(
+    db: &impl ConnectionTrait,
+    visitor: VisitorId,
+    now: Timestamp,
+) -> CoreResult<Option<Duration>> {
+    let since = now.saturating_sub(DAY).millis();
+    let times: Vec<i64> = transcript_request::Entity::find()
+        .select_only()
+        .column(transcript_request::Column::CreatedAt)
+        .filter(transcript_request::Column::VisitorId.eq(visitor))
+        .filter(transcript_request::Column::CreatedAt.gt(since))
+        .order_by_desc(transcript_request::Column::CreatedAt)
+        .limit(MAX_PER_DAY)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if (times.len() as u64) < MAX_PER_DAY {
+        return Ok(None);
+    }
+    // The oldest of the last MAX_PER_DAY leaves the window first.
+    let oldest = times.last().copied().unwrap_or(now.millis());
+    let free_at = Timestamp::from_millis(oldest).saturating_add(DAY);
+    Ok(Some(free_at.since(now)))
+}
