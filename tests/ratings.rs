@@ -98,6 +98,15 @@ async fn a_closed_conversation_is_rated_once_per_close((live, clock): (Live, Man
         .expect_where("chat.updated", |f| !f["chat"]["rating"].is_null())
         .await;
     assert_eq!(seen["chat"]["rating"]["rating"], "good", "{seen}");
+    // The context beside the dialog lists it at once.
+    let told = workspace
+        .expect_where("visitor.context", |f| {
+            f["context"]["ratings"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        })
+        .await;
+    assert_eq!(told["context"]["ratings"][0]["comment"], "Quick and kind.");
     let ours = live.dialog(&olga.token, &chat).await;
     assert_eq!(ours["chat"]["rating"]["comment"], "Quick and kind.");
     assert_eq!(ours["chat"]["rating"]["closed_at"], closed["closed_at"]);

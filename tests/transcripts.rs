@@ -90,7 +90,8 @@ async fn the_visitor_gets_the_whole_conversation_by_email((live, smtp): (Live, S
         assert_eq!(request["email"], "anna@example.org");
         ids.insert(request["id"].as_str().unwrap().to_owned());
     }
-    let mail = &mails_to(&smtp, "anna@example.org", ids.len()).await[0];
+    assert_eq!(ids.len(), 1, "asked twice at once: one request");
+    let mail = &mails_to(&smtp, "anna@example.org", 1).await[0];
     let body = text(mail);
     assert!(body.contains("Subject: Your conversation with"), "{body}");
     for said in [
@@ -108,20 +109,27 @@ async fn the_visitor_gets_the_whole_conversation_by_email((live, smtp): (Live, S
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
         to(&smtp, "anna@example.org").len(),
-        ids.len(),
+        1,
         "one mail per request"
     );
 
-    // Three a day: the next is refused, with when to try again.
-    while ids.len() < 3 {
-        let sent = to(&smtp, "anna@example.org").len();
+    // Three a day: the next is refused, with when to try again. (A request is answered with
+    // itself until its mail is recorded, a moment after the SMTP server has it.)
+    for _ in 0..100 {
+        if ids.len() == 3 {
+            break;
+        }
         let (status, request) = live
             .visitor_call(&anna, Method::POST, "/chat/transcript", None)
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{request}");
         ids.insert(request["id"].as_str().unwrap().to_owned());
-        mails_to(&smtp, "anna@example.org", sent + 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(ids.len(), 3, "three requests in 20 s");
+    mails_to(&smtp, "anna@example.org", 3).await;
+    // The third one's mail is recorded before the next ask.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let response = live
         .client
         .http
@@ -138,8 +146,18 @@ async fn the_visitor_gets_the_whole_conversation_by_email((live, smtp): (Live, S
         .expect("Retry-After");
     assert!(wait > 23 * 3600 && wait <= 24 * 3600, "{wait}");
 
-    // Another company's visitor cannot ask through Acme's widget.
+    // Another company's visitor (with a dialog and an address) cannot ask through Acme's widget.
     let gleb = live.visitor(&live.globex).await;
+    live.visitor_says(&gleb, "Hi").await;
+    let (status, body) = live
+        .visitor_call(
+            &gleb,
+            Method::PUT,
+            "/visitor",
+            Some(json!({ "email": "gleb@example.org" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = live
         .call(
             Method::POST,
@@ -153,9 +171,42 @@ async fn the_visitor_gets_the_whole_conversation_by_email((live, smtp): (Live, S
         "{status}"
     );
     assert_eq!(to(&smtp, "anna@example.org").len(), 3);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(to(&smtp, "gleb@example.org").is_empty());
+}
+
+/// Anyone may type anyone's address into a widget: an address nobody confirmed gets three
+/// transcripts a day, however many visitors ask.
+async fn a_strangers_address_gets_three_a_day((live, smtp): (Live, SmtpSink)) {
+    let mut asked = 0;
+    for _ in 0..4 {
+        let visitor = live.visitor(&live.acme).await;
+        live.visitor_says(&visitor, "Buy cheap watches at example.net")
+            .await;
+        live.visitor_call(
+            &visitor,
+            Method::PUT,
+            "/visitor",
+            Some(json!({ "email": "victim@example.org" })),
+        )
+        .await;
+        let (status, body) = live
+            .visitor_call(&visitor, Method::POST, "/chat/transcript", None)
+            .await;
+        if asked < 3 {
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            asked += 1;
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        }
+    }
+    mails_to(&smtp, "victim@example.org", 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(to(&smtp, "victim@example.org").len(), 3);
 }
 
 tandem_testkit::on_both_databases!(
     with_smtp =>
     the_visitor_gets_the_whole_conversation_by_email,
+    a_strangers_address_gets_three_a_day,
 );

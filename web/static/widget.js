@@ -38,7 +38,8 @@
       good: "Good", bad: "Bad", comment: "Anything to add? (optional)", sendRating: "Send rating",
       rated: (rating) => (rating === "good" ? "Thank you for your rating!" : "Thank you for telling us. We will do better."),
       transcript: "Email me the transcript", transcriptSent: (email) => `The transcript is on its way to ${email}.`,
-      transcriptNeedsEmail: "Leave your email to get the transcript.",
+      transcriptNeedsEmail: "Leave your email to get the transcript, then ask again.",
+      transcriptLimit: "You have asked for it three times today. Try again tomorrow.",
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -59,8 +60,9 @@
       ended: "Разговор завершён. Напишите снова в любое время — он продолжится здесь.", rateIt: "Как всё прошло?",
       good: "Хорошо", bad: "Плохо", comment: "Хотите что-то добавить? (необязательно)", sendRating: "Отправить оценку",
       rated: (rating) => (rating === "good" ? "Спасибо за оценку!" : "Спасибо за отзыв — мы постараемся стать лучше."),
-      transcript: "Прислать переписку на почту", transcriptSent: (email) => `Переписка отправлена на ${email}.`,
-      transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку.",
+      transcript: "Прислать переписку на почту", transcriptSent: (email) => `Переписка придёт на ${email}.`,
+      transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку, и попросите снова.",
+      transcriptLimit: "Сегодня вы уже просили её трижды. Попробуйте завтра.",
     },
   };
   let t = TEXTS.en;
@@ -317,19 +319,20 @@
   function transcriptButton() {
     const note = el("p", { class: "ended__note", role: "status" });
     const button = el("button", { class: "link transcript", type: "button" }, t.transcript);
+    const askForEmail = () => {
+      note.textContent = t.transcriptNeedsEmail;
+      buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input[name=email]")?.focus();
+    };
     button.onclick = async () => {
-      if (!state.chat?.visitor?.email) {
-        note.textContent = t.transcriptNeedsEmail;
-        buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input[name=email]")?.focus();
-        return;
-      }
+      if (!state.chat?.visitor?.email) return askForEmail();
       button.disabled = true;
       try {
         const request = await call("POST", "/chat/transcript");
         note.textContent = t.transcriptSent(request.email);
       } catch (e) {
-        note.textContent = e.message || t.error;
         button.disabled = false;
+        if (e.status === 409) askForEmail();
+        else note.textContent = e.status === 429 ? t.transcriptLimit : t.error;
       }
     };
     return el("div", { class: "ended__transcript" }, button, note);

@@ -160,6 +160,12 @@ impl RatingService {
             tenant: actor.tenant,
             chat: chat.clone(),
         });
+        // The context beside the dialog lists the visitor's ratings.
+        if let Err(e) =
+            crate::visitor::context::tell(&self.deps, actor.tenant, actor.visitor, chat.id).await
+        {
+            tracing::warn!(chat = %chat.id, error = %e, "a rating's context was not told");
+        }
         Ok(chat)
     }
 }

@@ -17,7 +17,7 @@ use crate::clock::Timestamp;
 use crate::delivery::lock_chat;
 use crate::entity::{chat, transcript_request, visitor};
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{ChatId, TranscriptId, VisitorId};
+use crate::ids::{ChatId, TranscriptId};
 use crate::services::Deps;
 use crate::visitor::VisitorActor;
 
@@ -25,6 +25,14 @@ pub use send::{TranscriptClaim, TranscriptLine, TranscriptOutcome, TranscriptToS
 
 /// Requests one visitor may make in a day.
 pub const MAX_PER_DAY: u64 = 3;
+/// Transcripts one address may be sent in a day, from all companies together: few while
+/// nobody has confirmed it (anyone can type anyone's address), more once its owner followed a
+/// link mailed to it. The widget is public: this is what keeps it from being a way to mail
+/// strangers.
+pub const UNCONFIRMED_PER_ADDRESS_PER_DAY: u64 = 3;
+pub const CONFIRMED_PER_ADDRESS_PER_DAY: u64 = 20;
+/// A transcript mail carries at most this much text (the newest messages that fit).
+pub const MAX_BYTES: usize = 1_000_000;
 /// A transcript carries at most this many messages (the newest), and says so when there were more.
 pub const MAX_MESSAGES: u64 = 5000;
 
@@ -117,9 +125,22 @@ impl TranscriptService {
         if let Some(row) = on_its_way {
             return Ok(row.into());
         }
-        if let Some(wait) = over_daily_limit(&txn, actor.visitor, now).await? {
+        let confirmed = visitor.email_confirmed.as_deref() == Some(email.as_str());
+        let per_address = if confirmed {
+            CONFIRMED_PER_ADDRESS_PER_DAY
+        } else {
+            UNCONFIRMED_PER_ADDRESS_PER_DAY
+        };
+        let by_visitor = transcript_request::Column::VisitorId.eq(actor.visitor);
+        let by_address = transcript_request::Column::Email.eq(&email);
+        let waits = [
+            over_daily_limit(&txn, by_visitor, MAX_PER_DAY, now).await?,
+            over_daily_limit(&txn, by_address, per_address, now).await?,
+        ];
+        if let Some(wait) = waits.into_iter().flatten().max() {
             return Err(CoreError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
+                // Whole seconds, rounded up: a client that waits this long is let through.
+                retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
             });
         }
         let row = transcript_request::Model {
@@ -147,28 +168,29 @@ impl TranscriptService {
     }
 }
 
-/// How long until the visitor may ask again, when they asked [`MAX_PER_DAY`] times in the last
-/// day.
+/// How long until another request may be made, when `limit` of those matching `of` were made
+/// in the last day.
 async fn over_daily_limit(
     db: &impl ConnectionTrait,
-    visitor: VisitorId,
+    of: sea_orm::sea_query::SimpleExpr,
+    limit: u64,
     now: Timestamp,
 ) -> CoreResult<Option<Duration>> {
     let since = now.saturating_sub(DAY).millis();
     let times: Vec<i64> = transcript_request::Entity::find()
         .select_only()
         .column(transcript_request::Column::CreatedAt)
-        .filter(transcript_request::Column::VisitorId.eq(visitor))
+        .filter(of)
         .filter(transcript_request::Column::CreatedAt.gt(since))
         .order_by_desc(transcript_request::Column::CreatedAt)
-        .limit(MAX_PER_DAY)
+        .limit(limit)
         .into_tuple()
         .all(db)
         .await?;
-    if (times.len() as u64) < MAX_PER_DAY {
+    if (times.len() as u64) < limit {
         return Ok(None);
     }
-    // The oldest of the last MAX_PER_DAY leaves the window first.
+    // The oldest of the last `limit` leaves the window first.
     let oldest = times.last().copied().unwrap_or(now.millis());
     let free_at = Timestamp::from_millis(oldest).saturating_add(DAY);
     Ok(Some(free_at.since(now)))

@@ -15,7 +15,10 @@ use crate::ids::{ChatId, TenantId, TranscriptId, UserId};
 use crate::message::Author;
 use crate::tenant::{Language, Tenant};
 
-use super::{MAX_MESSAGES, TranscriptService, TranscriptStatus};
+use super::{MAX_BYTES, MAX_MESSAGES, TranscriptService, TranscriptStatus};
+
+/// A request younger than this is left to its job by the sweep.
+const JOB_GRACE: Duration = Duration::from_secs(30);
 
 /// One message of the transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,14 +96,39 @@ fn claimable(now: Timestamp) -> Condition {
         )
 }
 
+impl TranscriptToSend {
+    /// A claim with nothing to mail, only to settle it.
+    fn unloadable(row: &transcript_request::Model, claimed_until: Timestamp) -> Self {
+        Self {
+            id: row.id,
+            tenant: row.tenant_id,
+            chat: row.chat_id,
+            tenant_name: String::new(),
+            sender_name: String::new(),
+            language: Language::En,
+            email: row.email.clone(),
+            visitor_name: None,
+            lines: Vec::new(),
+            left_out: 0,
+            attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
+            claimed_until,
+        }
+    }
+}
+
 impl TranscriptService {
-    /// Requests due now (or whose worker died mid-mail), oldest first: for the sweep.
+    /// Requests due now (or whose worker died mid-mail), oldest first: for the sweep. A fresh
+    /// request is its job's for [`JOB_GRACE`].
     pub async fn due(&self, limit: u64) -> CoreResult<Vec<TranscriptId>> {
         let now = self.deps.clock.now();
+        let left_by_its_job = Condition::any()
+            .add(transcript_request::Column::Attempts.gt(0))
+            .add(transcript_request::Column::CreatedAt.lte(now.saturating_sub(JOB_GRACE).millis()));
         Ok(transcript_request::Entity::find()
             .select_only()
             .column(transcript_request::Column::Id)
             .filter(claimable(now))
+            .filter(left_by_its_job)
             .order_by_asc(transcript_request::Column::DueAt)
             .limit(limit)
             .into_tuple()
@@ -152,11 +180,31 @@ impl TranscriptService {
         if taken.rows_affected == 0 {
             return Ok(TranscriptClaim::Busy);
         }
+        match self.load(&row, claimed_until).await {
+            // The company or the visitor is gone: nothing to mail, ever.
+            Err(CoreError::NotFound(what)) => {
+                let reason = format!("the {what} is gone");
+                let failed = TranscriptOutcome::Failed { reason };
+                let claim = TranscriptToSend::unloadable(&row, claimed_until);
+                self.complete(&claim, failed).await?;
+                Ok(TranscriptClaim::Settled)
+            }
+            loaded => Ok(TranscriptClaim::Send(Box::new(loaded?))),
+        }
+    }
+
+    /// What a claimed request mails: the company's words and the dialog, newest messages that
+    /// fit in [`MAX_MESSAGES`] and [`MAX_BYTES`].
+    async fn load(
+        &self,
+        row: &transcript_request::Model,
+        claimed_until: Timestamp,
+    ) -> CoreResult<TranscriptToSend> {
         let db = &self.deps.db;
         let tenant_row = tenant::Entity::find_by_id(row.tenant_id)
             .one(db)
             .await?
-            .ok_or(CoreError::NotFound("tenant"))?;
+            .ok_or(CoreError::NotFound("company"))?;
         let tenant = Tenant::try_from(tenant_row)?;
         let visitor = visitor::Entity::find_by_id(row.visitor_id)
             .filter(visitor::Column::TenantId.eq(row.tenant_id))
@@ -169,11 +217,19 @@ impl TranscriptService {
                 .filter(message::Column::TenantId.eq(row.tenant_id))
         };
         let total = of_chat().count(db).await?;
-        let mut messages = of_chat()
+        let newest = of_chat()
             .order_by_desc(message::Column::Seq)
             .limit(MAX_MESSAGES)
             .all(db)
             .await?;
+        let mut bytes = 0;
+        let mut messages: Vec<message::Model> = newest
+            .into_iter()
+            .take_while(|m| {
+                bytes += m.body.len();
+                bytes <= MAX_BYTES
+            })
+            .collect();
         messages.reverse();
         let operator_ids: Vec<UserId> = messages.iter().filter_map(|m| m.operator_id).collect();
         let names: HashMap<UserId, String> = user::Entity::find()
@@ -202,8 +258,8 @@ impl TranscriptService {
             .mail_from_name
             .clone()
             .unwrap_or_else(|| tenant.name.clone());
-        Ok(TranscriptClaim::Send(Box::new(TranscriptToSend {
-            id,
+        Ok(TranscriptToSend {
+            id: row.id,
             tenant: row.tenant_id,
             chat: row.chat_id,
             language: Language::for_visitor(
@@ -212,13 +268,13 @@ impl TranscriptService {
             ),
             tenant_name: tenant.name,
             sender_name,
-            email: row.email,
+            email: row.email.clone(),
             visitor_name: visitor.name,
             left_out: total.saturating_sub(lines.len() as u64),
             lines,
             attempt: u32::try_from(row.attempts + 1).unwrap_or(u32::MAX),
             claimed_until,
-        })))
+        })
     }
 
     /// Records how a claimed request went. False when the claim had run out and another worker

@@ -248,7 +248,13 @@ impl VisitorService {
     }
 }
 
-async fn tell(deps: &Deps, tenant: TenantId, visitor: VisitorId, chat: ChatId) -> CoreResult<()> {
+/// Tells the operators the visitor's context as it is now.
+pub(crate) async fn tell(
+    deps: &Deps,
+    tenant: TenantId,
+    visitor: VisitorId,
+    chat: ChatId,
+) -> CoreResult<()> {
     if let Some(context) = context_of(&deps.db, tenant, visitor).await? {
         deps.publish(DomainEvent::VisitorContextChanged {
             tenant,
