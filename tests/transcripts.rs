@@ -112,6 +112,17 @@ async fn the_visitor_gets_the_whole_conversation_by_email((live, smtp): (Live, S
         1,
         "one mail per request"
     );
+    // The operators see it beside the dialog, and that it went.
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..50 {
+        seen = live.dialog(&olga.token, &chat).await["context"]["transcripts"].clone();
+        if seen[0]["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen[0]["status"], "sent", "{seen:#}");
+    assert_eq!(seen[0]["email"], "anna@example.org");
 
     // Three a day: the next is refused, with when to try again. (A request is answered with
     // itself until its mail is recorded, a moment after the SMTP server has it.)

@@ -6,6 +6,7 @@ pub mod alert;
 pub mod automation;
 pub mod canned;
 pub mod chat;
+mod claim;
 pub mod clock;
 pub mod database;
 pub mod delivery;

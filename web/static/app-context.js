@@ -1,11 +1,12 @@
 // Beside the dialog: who the visitor is — the page they are on and the pages of this visit,
 // where they came from, browser and system, their local time, visits, their address, how they
-// rated their conversations. Live:
+// rated their conversations and the transcripts they asked for. Live:
 // `visitor.context` frames replace it as the visitor moves through the site.
 import { clock, el } from "./console.js";
 import { state, ui } from "./app-state.js";
 
 const OPEN_KEY = "tandem:context-open";
+const TRANSCRIPT = { pending: "on its way", sending: "on its way", sent: "sent", failed: "could not be sent" };
 
 export function showContext(context) {
   state.context = context;
@@ -35,6 +36,10 @@ export function renderContext() {
         el("strong", { class: `rating--${r.rating}` }, r.rating === "good" ? "Good" : "Bad"), ` ${clock(r.rated_at)}`,
         r.comment ? el("q", {}, r.comment) : null)))
       : "none yet"],
+    ["Transcripts", (context.transcripts || []).length
+      ? el("ul", { class: "context__ratings", id: "context-transcripts" }, ...context.transcripts.map((t) => el("li", {},
+        `${clock(t.requested_at)} to ${t.email} · ${TRANSCRIPT[t.status] || t.status}`)))
+      : "none asked for"],
   ];
   const details = el("details", { class: "context", id: "visitor-context", open, ontoggle: (e) => localStorage.setItem(OPEN_KEY, e.target.open ? "open" : "closed") },
     summary,

@@ -8,6 +8,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect};
 
 use crate::alert::OperatorAlert;
+use crate::claim::ClaimColumns;
 use crate::clock::Timestamp;
 use crate::entity::{push_send, push_subscription, user};
 use crate::error::CoreResult;
@@ -125,17 +126,12 @@ pub(crate) async fn queue_for_alert(
 
 /// Waiting and due, or in flight with a claim that ran out.
 fn claimable(now: Timestamp) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(push_send::Column::Status.eq(PushStatus::Pending))
-                .add(push_send::Column::DueAt.lte(now.millis())),
-        )
-        .add(
-            Condition::all()
-                .add(push_send::Column::Status.eq(PushStatus::Sending))
-                .add(push_send::Column::ClaimedUntil.lt(now.millis())),
-        )
+    let columns = ClaimColumns {
+        status: push_send::Column::Status,
+        due_at: push_send::Column::DueAt,
+        claimed_until: push_send::Column::ClaimedUntil,
+    };
+    columns.claimable(PushStatus::Pending, PushStatus::Sending, now)
 }
 
 impl PushService {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::delivery::lock_chat;
@@ -39,7 +39,9 @@ pub const MAX_MESSAGES: u64 = 5000;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "snake_case")]
 pub enum TranscriptStatus {
@@ -164,7 +166,18 @@ impl TranscriptService {
         if let Err(e) = self.deps.scheduler.schedule_transcript(row.id).await {
             tracing::warn!(transcript = %row.id, error = %e, "a transcript is left to the sweep");
         }
+        tell_operators(&self.deps, &row).await;
         Ok(row.into())
+    }
+}
+
+/// The context beside the dialog lists the visitor's transcript requests: the operators see
+/// one asked for, and then whether it went.
+async fn tell_operators(deps: &Deps, row: &transcript_request::Model) {
+    if let Err(e) =
+        crate::visitor::context::tell(deps, row.tenant_id, row.visitor_id, row.chat_id).await
+    {
+        tracing::warn!(transcript = %row.id, error = %e, "a transcript's context was not told");
     }
 }
 

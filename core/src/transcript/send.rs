@@ -8,6 +8,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, QueryOrder, QuerySelect};
 
+use crate::claim::ClaimColumns;
 use crate::clock::Timestamp;
 use crate::entity::{message, tenant, transcript_request, user, visitor};
 use crate::error::{CoreError, CoreResult};
@@ -83,17 +84,12 @@ pub enum TranscriptOutcome {
 
 /// Waiting and due, or in flight with a claim that ran out.
 fn claimable(now: Timestamp) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(transcript_request::Column::Status.eq(TranscriptStatus::Pending))
-                .add(transcript_request::Column::DueAt.lte(now.millis())),
-        )
-        .add(
-            Condition::all()
-                .add(transcript_request::Column::Status.eq(TranscriptStatus::Sending))
-                .add(transcript_request::Column::ClaimedUntil.lt(now.millis())),
-        )
+    let columns = ClaimColumns {
+        status: transcript_request::Column::Status,
+        due_at: transcript_request::Column::DueAt,
+        claimed_until: transcript_request::Column::ClaimedUntil,
+    };
+    columns.claimable(TranscriptStatus::Pending, TranscriptStatus::Sending, now)
 }
 
 impl TranscriptToSend {
@@ -332,6 +328,12 @@ impl TranscriptService {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        if let Some(row) = transcript_request::Entity::find_by_id(claim.id)
+            .one(&self.deps.db)
+            .await?
+        {
+            super::tell_operators(&self.deps, &row).await;
+        }
         Ok(true)
     }
 }

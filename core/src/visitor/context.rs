@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::chat_row_of_visitor;
 use crate::clock::Timestamp;
-use crate::entity::{chat_rating, page_view, visitor};
+use crate::entity::{chat_rating, page_view, transcript_request, visitor};
 use crate::error::CoreResult;
 use crate::events::DomainEvent;
 use crate::ids::{ChatId, PageViewId, TenantId, VisitorId};
@@ -20,6 +20,7 @@ use crate::presence::lock_visitor;
 use crate::rating::Rating;
 use crate::services::Deps;
 use crate::text::{cut, forbidden_char, parse_page_url};
+use crate::transcript::TranscriptStatus;
 
 use super::VisitorActor;
 use super::context_feed::Turn;
@@ -29,6 +30,8 @@ use super::service::VisitorService;
 pub const PAGES_SHOWN: u64 = 20;
 /// The visitor's ratings the context shows, newest first.
 pub const RATINGS_SHOWN: u64 = 10;
+/// The visitor's transcript requests the context shows, newest first.
+pub const TRANSCRIPTS_SHOWN: u64 = 5;
 /// Pages a visitor keeps, at most: older ones go.
 const PAGES_KEPT: u64 = 50;
 const MAX_TITLE_CHARS: usize = 200;
@@ -63,6 +66,18 @@ pub struct VisitorContext {
     /// How they rated their conversations when operators closed them, newest first, at most 10.
     #[serde(default)]
     pub ratings: Vec<PastRating>,
+    /// The transcripts they asked for by email, newest first, at most 5.
+    #[serde(default)]
+    pub transcripts: Vec<PastTranscript>,
+}
+
+/// A transcript the visitor asked for, as the context shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastTranscript {
+    pub email: String,
+    pub status: TranscriptStatus,
+    pub requested_at: Timestamp,
 }
 
 /// One of the visitor's ratings, as the context shows it.
@@ -337,6 +352,20 @@ pub(crate) async fn context_of(
             rated_at: Timestamp::from_millis(r.created_at),
         })
         .collect();
+    let transcripts = transcript_request::Entity::find()
+        .filter(transcript_request::Column::VisitorId.eq(id))
+        .filter(transcript_request::Column::TenantId.eq(tenant))
+        .order_by_desc(transcript_request::Column::CreatedAt)
+        .limit(TRANSCRIPTS_SHOWN)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| PastTranscript {
+            email: t.email,
+            status: t.status,
+            requested_at: Timestamp::from_millis(t.created_at),
+        })
+        .collect();
     let agent = row.user_agent.as_deref().and_then(parse_agent);
     let email_confirmed = row.email.is_some() && row.email_confirmed == row.email;
     Ok(Some(VisitorContext {
@@ -359,6 +388,7 @@ pub(crate) async fn context_of(
         email: row.email,
         email_confirmed,
         ratings,
+        transcripts,
     }))
 }
 
