@@ -1640,6 +1640,40 @@ async fn a_closed_conversation_is_rated_and_the_admin_sees_it(s: Stage) {
     .await;
 }
 
+/// A message past the server's limit is refused in the widget, with a counter and a reason,
+/// instead of being cut; near the limit the counter shows; the composer grows with the text.
+async fn a_message_past_the_limit_is_refused_not_cut(s: Stage) {
+    s.live.online_operator(&s.live.acme, "Olga").await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        vera.widget("textarea[name=body]").await?;
+        let type_in = |text: String| {
+            let vera = &vera;
+            async move {
+                vera.until_true(
+                    "the composer takes the text",
+                    "const root = document.querySelector('#tandem-widget').shadowRoot; const box = root.querySelector('textarea[name=body]'); box.value = arguments[0]; box.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+                    vec![json!(text)],
+                )
+                .await
+            }
+        };
+        type_in("line\n".repeat(8)).await?;
+        widget_is(&vera, "the composer grew", "return root.querySelector('textarea[name=body]').offsetHeight > 60;").await?;
+        type_in("a".repeat(9_500)).await?;
+        widget_shows(&vera, ".limit", "9500 / 10000").await?;
+        widget_is(&vera, "sending is allowed", "return !root.querySelector('.composer button[type=submit]').disabled;").await?;
+        type_in("a".repeat(10_001)).await?;
+        widget_shows(&vera, ".limit--over", "Too long: at most 10000 characters").await?;
+        widget_is(&vera, "sending is refused", "return root.querySelector('.composer button[type=submit]').disabled && root.querySelector('textarea[name=body]').getAttribute('aria-invalid') === 'true';").await?;
+        vera.press(ENTER_KEY).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        widget_is(&vera, "nothing was sent, nothing cut", "return root.querySelectorAll('.msg--visitor').length === 0 && root.querySelector('textarea[name=body]').value.length === 10001;").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1664,6 +1698,7 @@ tandem_testkit::on_both_databases!(
     an_operator_answers_by_keyboard_with_a_canned_reply_and_a_note,
     the_operator_sees_the_visitor_move_through_the_site,
     a_closed_conversation_is_rated_and_the_admin_sees_it,
+    a_message_past_the_limit_is_refused_not_cut,
 );
 
 mod after_hours {

@@ -40,6 +40,7 @@
       transcript: "Email me the transcript", transcriptSent: (email) => `The transcript is on its way to ${email}.`,
       transcriptNeedsEmail: "Leave your email to get the transcript, then ask again.",
       transcriptLimit: "You have asked for it three times today. Try again tomorrow.",
+      tooLong: (max) => `Too long: at most ${max} characters. Shorten it or send it in parts.`,
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -63,6 +64,7 @@
       transcript: "Прислать переписку на почту", transcriptSent: (email) => `Переписка придёт на ${email}.`,
       transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку, и попросите снова.",
       transcriptLimit: "Сегодня вы уже просили её трижды. Попробуйте завтра.",
+      tooLong: (max) => `Слишком длинно: не больше ${max} символов. Сократите или отправьте частями.`,
     },
   };
   let t = TEXTS.en;
@@ -132,7 +134,9 @@
   ui.keepMine = el("button", { class: "button button--quiet", type: "button" });
   ui.choice = el("div", { class: "choice", hidden: true, role: "alertdialog", "aria-labelledby": "tandem-choice" },
     ui.choiceText, el("div", { class: "choice-buttons" }, ui.openLinked, ui.keepMine));
-  ui.input = el("textarea", { name: "body", rows: 1, maxlength: "10000", id: "tandem-body" });
+  // No maxlength: a browser would cut a long paste silently; the counter refuses it instead.
+  ui.input = el("textarea", { name: "body", rows: 1, id: "tandem-body", "aria-describedby": "tandem-limit" });
+  ui.limit = el("p", { class: "limit", id: "tandem-limit", role: "status", hidden: true });
   ui.inputLabel = el("label", { class: "visually-hidden", for: "tandem-body" });
   ui.sendButton = el("button", { class: "button", type: "submit" });
   ui.composer = el("form", { class: "composer", hidden: true }, ui.inputLabel, ui.input, ui.sendButton);
@@ -140,7 +144,7 @@
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
     el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? ui.handOver : ui.close),
-    ui.body, ui.info, ui.notice, ui.choice, ui.details, ui.form, ui.composer);
+    ui.body, ui.info, ui.notice, ui.choice, ui.details, ui.form, ui.limit, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
 
@@ -171,6 +175,7 @@
       ui.handOver.textContent = t.continueOn(site);
     }
     buildOfflineForm(config.offline_form.fields);
+    state.maxChars = config.offline_form.fields.find((f) => f.name === "message")?.max_length || 10000;
     followAvailability(config);
   }
 
@@ -556,11 +561,30 @@
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = ui.input.value;
-    if (!body.trim()) return;
+    if (!body.trim() || overLimit()) return;
     ui.input.value = "";
+    fitComposer();
     send(body);
     ui.input.focus();
   });
+  ui.input.addEventListener("input", fitComposer);
+
+  // The composer grows with the text (up to a few lines, then it scrolls); near the server's
+  // limit a counter shows, and past it the message is refused here, not cut.
+  function fitComposer() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight + 2, 120)}px`;
+    const max = state.maxChars || 10000;
+    const count = [...ui.input.value].length;
+    const over = count > max;
+    ui.limit.hidden = count < max * 0.9;
+    ui.limit.classList.toggle("limit--over", over);
+    ui.limit.textContent = over ? `${count} / ${max} · ${t.tooLong(max)}` : `${count} / ${max}`;
+    ui.sendButton.disabled = over;
+    if (over) ui.input.setAttribute("aria-invalid", "true"); else ui.input.removeAttribute("aria-invalid");
+  }
+
+  function overLimit() { return [...ui.input.value].length > (state.maxChars || 10000); }
   let lastTyping = 0;
   ui.input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); ui.composer.requestSubmit(); return; }
