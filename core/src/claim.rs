@@ -33,4 +33,12 @@ impl<C: ColumnTrait> ClaimColumns<C> {
                     .add(self.claimed_until.lt(now.millis())),
             )
     }
+
+    /// Still in flight (`sending`) under the claim that ran until `claimed_until`: no other
+    /// worker has taken the row over, so its outcome may be recorded.
+    pub(crate) fn held(&self, sending: impl Into<Value>, claimed_until: Timestamp) -> Condition {
+        Condition::all()
+            .add(self.status.eq(sending))
+            .add(self.claimed_until.eq(claimed_until.millis()))
+    }
 }

@@ -124,14 +124,16 @@ pub(crate) async fn queue_for_alert(
     Ok(ids)
 }
 
+/// Where a push's claim is kept.
+const CLAIM: ClaimColumns<push_send::Column> = ClaimColumns {
+    status: push_send::Column::Status,
+    due_at: push_send::Column::DueAt,
+    claimed_until: push_send::Column::ClaimedUntil,
+};
+
 /// Waiting and due, or in flight with a claim that ran out.
 fn claimable(now: Timestamp) -> Condition {
-    let columns = ClaimColumns {
-        status: push_send::Column::Status,
-        due_at: push_send::Column::DueAt,
-        claimed_until: push_send::Column::ClaimedUntil,
-    };
-    columns.claimable(PushStatus::Pending, PushStatus::Sending, now)
+    CLAIM.claimable(PushStatus::Pending, PushStatus::Sending, now)
 }
 
 impl PushService {
@@ -225,8 +227,7 @@ impl PushService {
         // (and then finds it settled) instead of sending it again.
         let ours = push_send::Entity::find_by_id(push.id)
             .filter(push_send::Column::TenantId.eq(push.tenant))
-            .filter(push_send::Column::Status.eq(PushStatus::Sending))
-            .filter(push_send::Column::ClaimedUntil.eq(push.claimed_until.millis()))
+            .filter(CLAIM.held(PushStatus::Sending, push.claimed_until))
             .lock_exclusive()
             .one(&txn)
             .await?

@@ -82,14 +82,16 @@ pub enum TranscriptOutcome {
     },
 }
 
+/// Where a request's claim is kept.
+const CLAIM: ClaimColumns<transcript_request::Column> = ClaimColumns {
+    status: transcript_request::Column::Status,
+    due_at: transcript_request::Column::DueAt,
+    claimed_until: transcript_request::Column::ClaimedUntil,
+};
+
 /// Waiting and due, or in flight with a claim that ran out.
 fn claimable(now: Timestamp) -> Condition {
-    let columns = ClaimColumns {
-        status: transcript_request::Column::Status,
-        due_at: transcript_request::Column::DueAt,
-        claimed_until: transcript_request::Column::ClaimedUntil,
-    };
-    columns.claimable(TranscriptStatus::Pending, TranscriptStatus::Sending, now)
+    CLAIM.claimable(TranscriptStatus::Pending, TranscriptStatus::Sending, now)
 }
 
 impl TranscriptToSend {
@@ -285,8 +287,7 @@ impl TranscriptService {
         // Locked, so that a worker taking over after the lease waits for this record.
         let ours = transcript_request::Entity::find_by_id(claim.id)
             .filter(transcript_request::Column::TenantId.eq(claim.tenant))
-            .filter(transcript_request::Column::Status.eq(TranscriptStatus::Sending))
-            .filter(transcript_request::Column::ClaimedUntil.eq(claim.claimed_until.millis()))
+            .filter(CLAIM.held(TranscriptStatus::Sending, claim.claimed_until))
             .lock_exclusive()
             .one(&txn)
             .await?
