@@ -2,6 +2,7 @@
 //! clients, on SQLite and PostgreSQL — the seed situations, presence, and the widget's promise
 //! that a conversation never breaks.
 
+mod files;
 mod operator_desk;
 mod ratings;
 mod support;

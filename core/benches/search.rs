@@ -257,6 +257,8 @@ async fn seed(db: &DatabaseConnection, tenant: TenantId, messages: usize, rng: &
                 channel: Set(MessageChannel::Widget),
                 quoted: Set(None),
                 mail_from: Set(None),
+                attachment: Set(None),
+                deleted_at: Set(None),
             });
             if rows.len() == BATCH {
                 flush(db, &mut visitors, &mut rows).await;

@@ -35,6 +35,10 @@ pub enum CoreError {
     /// Too much of a bounded resource is in use right now; the same request may pass shortly.
     #[error("{0}")]
     Busy(&'static str),
+    #[error("{0}")]
+    File(#[from] crate::file::FileRefusal),
+    #[error("files cannot be stored or read just now: {0}")]
+    FilesUnavailable(String),
     #[error("storage: {0}")]
     Storage(#[from] DbErr),
 }

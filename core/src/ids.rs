@@ -108,3 +108,5 @@ id_type!(/// A visitor's rating of a closed conversation.
     ChatRatingId);
 id_type!(/// A visitor's request for their conversation's transcript by email.
     TranscriptId);
+id_type!(/// A file sent in a dialog.
+    FileId);

@@ -15,6 +15,7 @@ pub mod email;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod file;
 pub mod held;
 pub mod ids;
 pub mod inbound;

@@ -12,6 +12,7 @@ use crate::chat::ChatService;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliveryService;
 use crate::events::{BroadcastBus, DomainEvent, EventBus};
+use crate::file::{FileService, FileStore, NoFileStore};
 use crate::limits::Limits;
 use crate::message::{MessageQuotas, MessageService};
 use crate::note::NoteService;
@@ -38,6 +39,8 @@ pub struct Ports {
     pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
     /// The tenant's plugins at the moments of a conversation.
     pub automation: Arc<dyn ConversationHooks>,
+    /// Where files sent in dialogs are kept.
+    pub files: Arc<dyn FileStore>,
 }
 
 impl Default for Ports {
@@ -48,6 +51,7 @@ impl Default for Ports {
             scheduler: Arc::new(LeaveToSweep),
             timeout_policy: Arc::new(TenantTimeoutSetting),
             automation: Arc::new(NoAutomation),
+            files: Arc::new(NoFileStore),
         }
     }
 }
@@ -61,6 +65,7 @@ pub(crate) struct Deps {
     pub scheduler: Arc<dyn NotificationScheduler>,
     pub timeout_policy: Arc<dyn OfflineTimeoutPolicy>,
     pub automation: Arc<dyn ConversationHooks>,
+    pub files: Arc<dyn FileStore>,
     pub limits: Limits,
     /// Each tenant's messages a minute, charged as messages are written.
     pub quotas: MessageQuotas,
@@ -85,6 +90,7 @@ pub struct Tandem {
     pub visitors: VisitorService,
     pub chats: ChatService,
     pub messages: MessageService,
+    pub files: FileService,
     pub notes: NoteService,
     pub canned_replies: CannedReplyService,
     pub search: SearchService,
@@ -117,6 +123,7 @@ impl Tandem {
             scheduler: ports.scheduler,
             timeout_policy: ports.timeout_policy,
             automation: ports.automation,
+            files: ports.files,
             limits,
         });
         let messages = MessageService::new(deps.clone());
@@ -127,6 +134,7 @@ impl Tandem {
             operators: OperatorService::new(deps.clone()),
             visitors: VisitorService::new(deps.clone()),
             chats: ChatService::new(deps.clone()),
+            files: FileService::new(deps.clone(), messages.clone()),
             messages,
             notes: NoteService::new(deps.clone()),
             canned_replies: CannedReplyService::new(deps.clone()),

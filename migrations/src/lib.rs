@@ -29,6 +29,7 @@ mod m20261129_000005_alert_digest_choice;
 mod m20261129_000006_web_push;
 mod m20261129_000007_chat_ratings;
 mod m20261129_000008_transcripts;
+mod m20261129_000009_files;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_web_push::Migration),
             Box::new(m20261129_000007_chat_ratings::Migration),
             Box::new(m20261129_000008_transcripts::Migration),
+            Box::new(m20261129_000009_files::Migration),
         ]
     }
 }

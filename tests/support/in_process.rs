@@ -28,12 +28,14 @@ impl InProcess {
     /// queue and a bus channel of its own, mail kept in its directory), on `clock`.
     pub async fn on_clock(env: &Env, vars: &[(&str, &str)], clock: Arc<dyn Clock>) -> Self {
         let mailbox = env.dir.path().join("mailbox").display().to_string();
+        let files = env.dir.path().join("files").display().to_string();
         let mut all = vec![
             ("TANDEM_DATABASE_URL", env.db.url()),
             ("TANDEM_BIND", "127.0.0.1:0"),
             ("TANDEM_QUEUE", env.queue()),
             ("TANDEM_BUS_CHANNEL", env.queue()),
             ("TANDEM_MAILBOX_DIR", mailbox.as_str()),
+            ("TANDEM_FILES", files.as_str()),
             // Plugins compile in a child process of the real binary, as in production.
             ("TANDEM_PLUGIN_COMPILER", BINARY),
         ];

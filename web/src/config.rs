@@ -58,6 +58,18 @@ pub struct Config {
     pub dev_mailbox: bool,
     /// Where mail is kept when no SMTP server is configured.
     pub mailbox_dir: std::path::PathBuf,
+    /// Where files sent in dialogs are kept: a directory, or `s3://bucket[/prefix]` for an
+    /// S3-compatible store (every node of a cluster must use the same).
+    pub files: String,
+    /// The S3-compatible store's address (e.g. `http://127.0.0.1:9000` for MinIO); AWS's when
+    /// unset, or `AWS_ENDPOINT`.
+    pub s3_endpoint: Option<String>,
+    /// Else `AWS_REGION`.
+    pub s3_region: Option<String>,
+    /// Else `AWS_ACCESS_KEY_ID`.
+    pub s3_access_key_id: Option<String>,
+    /// Else `AWS_SECRET_ACCESS_KEY`.
+    pub s3_secret_access_key: Option<String>,
     /// The sender of unread-reply emails.
     pub mail_from: String,
     /// `embedded`: `serve` delivers notifications itself; `off`: run `tandem worker`.
@@ -126,6 +138,11 @@ impl Default for Config {
             inbound_smtp_bind: None,
             dev_mailbox: false,
             mailbox_dir: "mailbox".into(),
+            files: "files".into(),
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             mail_from: "Tandem <no-reply@localhost>".into(),
             worker: WorkerMode::Embedded,
             delivery_lease_secs: 120,

@@ -72,7 +72,7 @@ pub async fn widget_cors(
         let headers = preflight.headers_mut();
         headers.insert(
             ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PUT, PATCH"),
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
         );
         headers.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,

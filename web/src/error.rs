@@ -90,6 +90,30 @@ impl From<CoreError> for ApiError {
                 busy.retry_after = Some(1);
                 return busy;
             }
+            CoreError::File(refusal) => {
+                use tandem_core::file::FileRefusal;
+                let status = match refusal {
+                    FileRefusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    FileRefusal::TypeNotAllowed { .. }
+                    | FileRefusal::Disguised { .. }
+                    | FileRefusal::Unreadable { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    FileRefusal::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    FileRefusal::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+                    FileRefusal::Off => StatusCode::FORBIDDEN,
+                    FileRefusal::Empty => StatusCode::BAD_REQUEST,
+                };
+                (status, refusal.code())
+            }
+            CoreError::FilesUnavailable(reason) => {
+                tracing::error!(%reason, "file store error");
+                let mut unavailable = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "files_unavailable",
+                    "files cannot be stored or read just now; try again",
+                );
+                unavailable.retry_after = Some(5);
+                return unavailable;
+            }
             CoreError::Storage(e) => {
                 tracing::error!(error = %e, "storage error");
                 return Self::new(

@@ -1,5 +1,6 @@
-//! Small periodic chores of a serving node: SQLite checkpoints off the write path, and
-//! forgetting rate-limit state of clients that went quiet.
+//! Small periodic chores of a serving node: SQLite checkpoints off the write path, forgetting
+//! rate-limit state of clients that went quiet, and removing deleted files' bytes that the file
+//! store did not take when they were deleted.
 
 use std::time::Duration;
 
@@ -24,7 +25,12 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                         tracing::warn!(error = %e, "SQLite checkpoint failed");
                     }
                 }
-                _ = forget.tick() => state.limits.forget_idle(),
+                _ = forget.tick() => {
+                    state.limits.forget_idle();
+                    if let Err(e) = state.tandem.files.purge_deleted().await {
+                        tracing::warn!(error = %e, "deleted files not purged this round");
+                    }
+                }
                 () = shutting_down(&mut stop) => break,
             }
         }

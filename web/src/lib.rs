@@ -7,6 +7,7 @@ pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod file_store;
 pub mod forwarded;
 pub mod housekeeping;
 pub mod html;

@@ -224,12 +224,15 @@ pub async fn services_with_clock(
         }
         None => (Arc::new(bus.clone()), None),
     };
+    let files = crate::file_store::ObjectFiles::from_config(config)
+        .context("cannot open the file store (TANDEM_FILES)")?;
     let ports = Ports {
         clock,
         events: events.clone(),
         scheduler: Arc::new(queue.clone()),
         timeout_policy: Arc::new(plugins.clone()),
         automation: Arc::new(plugins.clone()),
+        files: Arc::new(files),
     };
     Ok(Services {
         tandem: Tandem::new(storage, ports, limits),

@@ -35,7 +35,15 @@ export async function settingsPane(ctx) {
     anySender: input("replies_from_any_sender", { type: "checkbox", checked: Boolean(settings.replies_from_any_sender) }),
     longWait: input("long_wait_alert_mins", { type: "number", min: "0", max: "1440", value: String(settings.long_wait_alert_mins) }),
     digest: input("alert_digest_mins", { type: "number", min: "0", max: "1440", value: String(settings.alert_digest_mins) }),
+    filesFromVisitors: input("files_from_visitors", { type: "checkbox", checked: Boolean(settings.files.from_visitors) }),
+    filesMax: input("files_max_mib", { type: "number", min: "1", max: String(ctx.tenant.limits?.file_mib || 100), value: String(settings.files.max_mib) }),
+    filesPerDay: input("files_per_day", { type: "number", min: "1", max: "1000", value: String(settings.files.visitor_files_per_day) }),
   };
+  // The kinds of files taken, as the server names them; anything else (programs) never is.
+  const FILE_GROUPS = [["images", "Images (PNG, JPEG, GIF, WebP)"], ["pdf", "PDF"], ["documents", "Documents (Word, Excel, PowerPoint, OpenDocument)"],
+    ["text", "Text and CSV"], ["archives", "Archives (zip, 7z, rar, tar, gzip)"], ["media", "Audio and video"]];
+  const groups = FILE_GROUPS.map(([value, label]) => el("label", { class: "row" },
+    el("input", { type: "checkbox", name: "accepted", value, checked: settings.files.accepted.includes(value) }), label));
   const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
   const preview = widgetPreview(ctx.me.name);
   const refresh = () => preview.update(branding());
@@ -68,6 +76,13 @@ export async function settingsPane(ctx) {
     el("div", { class: "row" },
       field("Alert when a visitor waits (minutes)", f.longWait, "A visitor unanswered this long alerts the operators (default 5; 0: never)."),
       field("Email digest at most every (minutes)", f.digest, "Operators who are not online get one email per interval with every alert since their last (default 15; 0: no email).")),
+    el("h2", {}, "Files"),
+    el("div", { class: "field" }, el("label", { class: "row", for: f.filesFromVisitors.id }, f.filesFromVisitors, "Visitors may send files"),
+      el("small", {}, "Operators can always send files. Every file's type is read from its content; programs are never accepted.")),
+    el("fieldset", { class: "field", id: "files-accepted" }, el("legend", {}, "Accepted kinds"), ...groups),
+    el("div", { class: "row" },
+      field("Largest file (MB)", f.filesMax, "Up to your plan's limit."),
+      field("Files per visitor a day", f.filesPerDay)),
     el("h2", {}, "Widget"),
     el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
     field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
@@ -85,6 +100,10 @@ export async function settingsPane(ctx) {
         allowed_origins: lines(f.origins.value), webhook_urls: lines(f.webhooks.value), site_url: f.site.value.trim(),
         mail_from_name: f.sender.value.trim(), replies_from_any_sender: f.anySender.checked,
         long_wait_alert_mins: Number(f.longWait.value), alert_digest_mins: Number(f.digest.value),
+        files: {
+          from_visitors: f.filesFromVisitors.checked, max_mib: Number(f.filesMax.value), visitor_files_per_day: Number(f.filesPerDay.value),
+          accepted: groups.map((label) => label.querySelector("input")).filter((box) => box.checked).map((box) => box.value),
+        },
       });
       report(result, null, "Saved. Widgets pick the new look up on their next page load.");
     } catch (e) { report(result, e); } finally { save.disabled = false; }

@@ -1,7 +1,7 @@
 // The open dialog: the whole history with colleagues' notes, marks, earlier texts, and the
 // reply box (replies, notes, canned replies).
 import { api, clock, el } from "./console.js";
-import { mergeMessage } from "./shared.js";
+import { mergeMessage, uuid } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
 import { cannedMenu } from "./app-canned.js";
 import { addNote, renderNote } from "./app-notes.js";
@@ -177,7 +177,14 @@ function replyForm() {
   const noteToggle = el("button", { class: "button button--quiet", type: "button", id: "note-mode", "aria-pressed": "false", title: "Write an internal note (i)" }, "Note");
   const status = el("p", { class: "error reply__status", role: "alert" });
   const { menu, onKey } = cannedMenu(area);
-  const form = el("form", { class: "reply" }, area, noteToggle, send);
+  const files = el("input", { type: "file", multiple: true, hidden: true, id: "reply-files", tabindex: "-1" });
+  const attach = el("button", { class: "button button--quiet", type: "button", id: "attach", title: "Send a file (or paste or drop one)", onclick: () => files.click() }, "File");
+  files.addEventListener("change", () => { sendFiles([...files.files], status); files.value = ""; });
+  area.addEventListener("paste", (event) => {
+    const pasted = [...(event.clipboardData?.files || [])];
+    if (pasted.length && !state.noteMode) { event.preventDefault(); sendFiles(pasted, status); }
+  });
+  const form = el("form", { class: "reply" }, area, files, attach, noteToggle, send);
   // Each mode keeps its own draft: a note half written never becomes a reply by a switch.
   const drafts = { reply: "", note: "" };
   const setMode = (note) => {
@@ -219,6 +226,66 @@ function replyForm() {
   return box;
 }
 
+// Files dropped anywhere on the open dialog are sent to it.
+export function acceptDrops(target) {
+  const carriesFiles = (event) => state.selected && [...(event.dataTransfer?.types || [])].includes("Files");
+  target.addEventListener("dragover", (event) => { if (carriesFiles(event)) { event.preventDefault(); target.classList.add("dialog--drop"); } });
+  target.addEventListener("dragleave", (event) => { if (!target.contains(event.relatedTarget)) target.classList.remove("dialog--drop"); });
+  target.addEventListener("drop", (event) => {
+    target.classList.remove("dialog--drop");
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    sendFiles([...event.dataTransfer.files], ui.reply?.querySelector(".reply__status"));
+  });
+}
+
+// Each file is sent as a reply of its own, with its progress shown until the server has it.
+function sendFiles(list, status) {
+  const chat = state.selected;
+  for (const file of list) {
+    const clientId = uuid();
+    const progress = el("progress", { max: 100, value: 0, "aria-label": `Sending ${file.name}` });
+    const pending = el("li", { class: "entry entry--operator entry--pending", dataset: { seq: String(Number.MAX_SAFE_INTEGER) } },
+      el("div", { class: "entry__body entry__file" }, `📎 ${file.name} · ${sizeText(file.size)}`), progress);
+    ui.log.append(pending);
+    ui.log.scrollTop = ui.log.scrollHeight;
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/v1/chats/${encodeURIComponent(chat)}/files?${new URLSearchParams({ name: file.name || "file", client_id: clientId })}`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100); };
+    xhr.onload = () => {
+      pending.remove();
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status === 201 && body) { upsert(body); return; }
+      if (status) status.textContent = `${file.name} was not sent: ${body?.error?.message || `${xhr.status} ${xhr.statusText}`}`;
+    };
+    xhr.onerror = () => { pending.remove(); if (status) status.textContent = `${file.name} was not sent: no connection`; };
+    xhr.send(file);
+  }
+}
+
+const sizeText = (bytes) => (bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`);
+
+// An image shown small (its thumbnail), opened full size in a new tab; any other file a link
+// that saves it. Operators' session cookie reads them.
+function fileView(message) {
+  const a = message.attachment;
+  const url = `/api/v1/files/${encodeURIComponent(a.id)}`;
+  if (a.kind === "image" && a.width && a.height) {
+    const scale = Math.min(1, 260 / a.width, 260 / a.height);
+    return el("a", { class: "entry__body entry__image", href: url, target: "_blank", rel: "noopener", title: `${a.name} (${a.width}×${a.height}, ${sizeText(a.size)})` },
+      el("img", { src: a.thumbnail ? `${url}/thumbnail` : url, alt: a.name, width: Math.round(a.width * scale), height: Math.round(a.height * scale), loading: "lazy" }));
+  }
+  return el("a", { class: "entry__body entry__file", href: url, download: a.name }, `📎 ${a.name}`, el("span", { class: "muted" }, ` · ${sizeText(a.size)}`));
+}
+
+async function deleteFile(message) {
+  if (!confirm(`Delete ${message.attachment.name} for everyone?`)) return;
+  try { upsert(await api("DELETE", `/chats/${message.chat_id}/messages/${message.id}`)); } catch (e) { alert(e.message); }
+}
+
 // Opens the reply box in note mode, or in reply mode (the keyboard's `i` and `r`).
 export function focusReply(note) {
   if (!ui.reply) return;
@@ -258,14 +325,19 @@ export function renderEntry(message) {
   const earlier = state.earlier.get(message.id);
   const gap = pause(message);
   // Unchanged entries are left alone: a screen reader announces only what is new.
-  const signature = [message.body, message.channel, message.mail_from, message.quoted, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap].join("\u0000");
+  const signature = [message.body, message.channel, message.mail_from, message.quoted, message.edited_at, message.read_by_visitor_at, message.emailed_at, who, earlier?.length ?? -1, gap, message.deleted_at, message.attachment?.id].join("\u0000");
   if (item.dataset.signature === signature) return;
   item.dataset.signature = signature;
   item.className = `entry entry--${message.author}`;
   // A reply by email shows its new text; what it quoted opens on demand and stays open.
   const quotedOpen = Boolean(item.querySelector(".entry__quoted")?.open);
   const quoted = message.quoted ? el("details", { class: "entry__quoted", open: quotedOpen }, el("summary", {}, "Quoted text"), el("pre", {}, message.quoted)) : null;
-  item.replaceChildren(...[el("div", { class: "entry__who" }, who), el("div", { class: "entry__body" }, message.body), quoted, meta].filter(Boolean));
+  if (message.attachment && message.author === "operator" && message.operator_id === state.me.id && !message.deleted_at) {
+    meta.append(el("button", { class: "link delete-file", type: "button", onclick: () => deleteFile(message) }, "Delete"));
+  }
+  const body = message.deleted_at ? el("div", { class: "entry__body entry__deleted" }, "File deleted")
+    : message.attachment ? fileView(message) : el("div", { class: "entry__body" }, message.body);
+  item.replaceChildren(...[el("div", { class: "entry__who" }, who), body, quoted, meta].filter(Boolean));
   if (gap) item.prepend(el("div", { class: "entry__gap" }, gap));
   if (earlier) {
     item.append(el("ul", { class: "entry__earlier", "aria-label": "Earlier text" },

@@ -5,7 +5,7 @@ import { loadAlerts, toggleAlerts } from "./app-alerts.js";
 import { loadCanned } from "./app-canned.js";
 import { tickContext } from "./app-context.js";
 import { helpButton, listenForKeys } from "./app-keys.js";
-import { markRead, openChat, refreshChat } from "./app-dialog.js";
+import { acceptDrops, markRead, openChat, refreshChat } from "./app-dialog.js";
 import { flushOutbox, restoreOutbox } from "./app-outbox.js";
 import { searchBox } from "./app-search.js";
 import { onFrame } from "./app-events.js";
@@ -66,6 +66,7 @@ function buildLayout() {
   ui.list = el("ul", { class: "chats", id: "chat-list", "aria-label": "Chats" });
   ui.empty = el("li", { class: "empty" }, "No chats here.");
   ui.dialog = el("section", { class: "dialog", "aria-label": "Dialog" }, el("p", { class: "placeholder" }, "Choose a chat."));
+  acceptDrops(ui.dialog);
   ui.alertBar = el("ul", { class: "alert-bar", id: "alert-bar", role: "log", "aria-live": "assertive", "aria-label": "Alerts", hidden: true });
   root.replaceChildren(
     el("header", { class: "top" },

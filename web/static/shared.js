@@ -35,7 +35,9 @@ export async function request(url, { method = "GET", body, headers = {}, raw = f
 export function mergeMessage(known, incoming) {
   if (!known) return incoming;
   const merged = { ...known, ...incoming };
-  for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at"]) merged[mark] = incoming[mark] || known[mark];
+  for (const mark of ["read_by_visitor_at", "read_by_operator_at", "emailed_at", "deleted_at"]) merged[mark] = incoming[mark] || known[mark];
+  // A deleted file stays deleted, whatever older copy of its message comes later.
+  if (merged.deleted_at) { merged.body = ""; merged.attachment = null; }
   if (known.edited_at && (!incoming.edited_at || incoming.edited_at < known.edited_at)) {
     merged.body = known.body;
     merged.edited_at = known.edited_at;

@@ -41,6 +41,18 @@
       transcriptNeedsEmail: "Leave your email to get the transcript, then ask again.",
       transcriptLimit: "You have asked for it three times today. Try again tomorrow.",
       tooLong: (max) => `Too long: at most ${max} characters. Shorten it or send it in parts.`,
+      attach: "Attach a file", dropHere: "Drop files here to send them", fileDeleted: "File deleted", delete: "Delete",
+      save_file: "Download", openImage: "open full size", dismiss: "Dismiss", uploading: (p) => `Sending… ${p}%`,
+      offline: "No connection. It is sent again when you are back online.", serverDown: "The chat is not answering just now. Please try again in a minute.",
+      errors: {
+        file_too_large: "This file is too large", file_type_not_allowed: "Files of this type cannot be sent here.",
+        file_disguised: "This file's content does not match its name, so it cannot be sent.", file_unreadable: "This image is damaged or too large to show.",
+        too_many_files: "That is the most files you can send today. Try again tomorrow.", storage_full: "Files cannot be received just now.",
+        files_off: "Files cannot be sent in this chat.", file_empty: "This file is empty.", files_unavailable: "Files cannot be sent just now. Try again in a minute.",
+        rate_limited: "Too many messages at once. Wait a moment and try again.", tenant_suspended: "Chat is not available right now.",
+        invalid_input: "This message cannot be sent as it is.",
+      },
+      atMost: (size) => `at most ${size}.`,
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -65,6 +77,18 @@
       transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку, и попросите снова.",
       transcriptLimit: "Сегодня вы уже просили её трижды. Попробуйте завтра.",
       tooLong: (max) => `Слишком длинно: не больше ${max} символов. Сократите или отправьте частями.`,
+      attach: "Прикрепить файл", dropHere: "Отпустите файлы, чтобы отправить", fileDeleted: "Файл удалён", delete: "Удалить",
+      save_file: "Скачать", openImage: "открыть целиком", dismiss: "Убрать", uploading: (p) => `Отправка… ${p}%`,
+      offline: "Нет соединения. Отправим снова, когда связь вернётся.", serverDown: "Чат сейчас не отвечает. Попробуйте через минуту.",
+      errors: {
+        file_too_large: "Файл слишком большой", file_type_not_allowed: "Файлы такого типа сюда отправить нельзя.",
+        file_disguised: "Содержимое файла не совпадает с его названием, поэтому его нельзя отправить.", file_unreadable: "Изображение повреждено или слишком велико.",
+        too_many_files: "Сегодня больше файлов отправить нельзя. Попробуйте завтра.", storage_full: "Сейчас файлы не принимаются.",
+        files_off: "В этом чате нельзя отправлять файлы.", file_empty: "Файл пустой.", files_unavailable: "Сейчас файлы не отправляются. Попробуйте через минуту.",
+        rate_limited: "Слишком много сообщений сразу. Подождите немного и попробуйте снова.", tenant_suspended: "Чат сейчас недоступен.",
+        invalid_input: "Это сообщение нельзя отправить в таком виде.",
+      },
+      atMost: (size) => `не больше ${size}.`,
     },
   };
   let t = TEXTS.en;
@@ -139,7 +163,10 @@
   ui.limit = el("p", { class: "limit", id: "tandem-limit", role: "status", hidden: true });
   ui.inputLabel = el("label", { class: "visually-hidden", for: "tandem-body" });
   ui.sendButton = el("button", { class: "button", type: "submit" });
-  ui.composer = el("form", { class: "composer", hidden: true }, ui.inputLabel, ui.input, ui.sendButton);
+  ui.fileInput = el("input", { type: "file", multiple: true, hidden: true, tabindex: "-1" });
+  ui.attach = el("button", { class: "attach", type: "button", hidden: true, onclick: () => ui.fileInput.click() });
+  ui.attach.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"/></svg>';
+  ui.composer = el("form", { class: "composer", hidden: true }, ui.inputLabel, ui.attach, ui.fileInput, ui.input, ui.sendButton);
   ui.form = el("form", { class: "form offline-form", hidden: true, novalidate: true });
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
@@ -168,6 +195,10 @@
     ui.input.placeholder = t.placeholder;
     ui.sendButton.textContent = t.send;
     ui.older.textContent = t.older;
+    ui.attach.setAttribute("aria-label", t.attach);
+    ui.attach.title = t.attach;
+    ui.attach.hidden = !config.files?.enabled;
+    ui.panel.dataset.drop = t.dropHere;
     if (pageMode) document.title = `${branding.title} — ${config.tenant.name}`;
     if (pageMode && config.site_url) {
       let site = config.site_url;
@@ -409,9 +440,9 @@
 
   function upsert(message) {
     state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
-    if (message.client_id && state.outbox.has(message.client_id)) {
-      state.outbox.delete(message.client_id);
-      saveOutbox();
+    if (message.client_id && (state.outbox.has(message.client_id) || uploads.has(message.client_id))) {
+      if (state.outbox.delete(message.client_id)) saveOutbox();
+      uploads.delete(message.client_id);
       items.get(message.client_id)?.remove();
       items.delete(message.client_id);
     }
@@ -432,7 +463,7 @@
     if (fresh) { item = el("li"); items.set(message.id, item); }
     if (state.editing === message.id) return;
     // Unchanged messages are left alone: a screen reader announces only what is new.
-    const signature = [message.body, message.channel, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit].join("\u0000");
+    const signature = [message.body, message.channel, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit, message.deleted_at, message.attachment?.id].join("\u0000");
     if (item.dataset.signature === signature && item.firstChild) return;
     item.dataset.signature = signature;
     item.className = `msg msg--${message.author}`;
@@ -441,13 +472,16 @@
     const meta = el("div", { class: "meta" }, el("time", { datetime: message.created_at }, time(message.created_at)));
     if (message.edited_at) meta.append(el("span", { class: "edited" }, `· ${t.edited}`));
     if (message.channel === "email") meta.append(el("span", { class: "by-email" }, `· ${t.byEmail}`));
-    if (message.author === "visitor") {
+    if (message.author === "visitor" && !message.deleted_at) {
       if (message.read_by_operator_at) meta.append(el("span", { class: "seen" }, `· ${t.seen}`));
-      meta.append(el("button", { class: "link edit", type: "button", onclick: () => startEdit(message.id) }, t.edit));
+      // A file is deleted, never edited; a text is edited.
+      if (message.attachment) meta.append(el("button", { class: "link delete", type: "button", onclick: () => deleteFile(message.id) }, t.delete));
+      else meta.append(el("button", { class: "link edit", type: "button", onclick: () => startEdit(message.id) }, t.edit));
     } else if (message.emailed_at) meta.append(el("span", { class: "emailed" }, `· ${t.emailed}`));
     const name = authorName(message);
-    item.replaceChildren(...[name && message.author !== "visitor" ? el("span", { class: "msg__author" }, name) : null,
-      el("div", { class: "bubble" }, message.body), meta].filter(Boolean));
+    const content = message.deleted_at ? el("div", { class: "bubble bubble--deleted" }, t.fileDeleted)
+      : message.attachment ? fileBubble(message.attachment) : el("div", { class: "bubble" }, message.body);
+    item.replaceChildren(...[name && message.author !== "visitor" ? el("span", { class: "msg__author" }, name) : null, content, meta].filter(Boolean));
     if (fresh) place(item, message.seq);
   }
 
@@ -551,7 +585,7 @@
     } catch (e) {
       // Refusals (too long, rate limited for long) wait for the visitor; network trouble and
       // server errors are retried with the same client id when the socket is back.
-      if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) entry.failed = e.message;
+      if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) entry.failed = explain(e);
       if (state.outbox.has(entry.client_id)) renderPending(entry);
     }
   }
@@ -592,6 +626,138 @@
       lastTyping = Date.now();
       state.socket.send(JSON.stringify({ type: "typing" }));
     }
+  });
+
+  // ---- files: picked, pasted or dropped; sent with their progress; images shown, others saved ----
+  const uploads = new Map(); // client id -> { client_id, file, progress, failed }
+  const sizeText = (bytes) => (bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`);
+
+  // The server's refusal in the visitor's language; its own words only for what has no code.
+  function explain(e) {
+    if (!e.status) return t.offline;
+    if (e.code === "file_too_large") return `${t.errors.file_too_large}: ${t.atMost(sizeText(state.config?.files?.max_bytes || 0))}`;
+    return t.errors[e.code] || (e.status >= 500 ? t.serverDown : t.error);
+  }
+
+  function sendFiles(list) {
+    if (!state.config?.files?.enabled) return;
+    for (const file of list) {
+      const entry = { client_id: uuid(), file, progress: 0, failed: null };
+      // Refused here what the server would refuse for its size, without sending it.
+      if (file.size > state.config.files.max_bytes) { entry.status = 413; entry.failed = explain({ status: 413, code: "file_too_large" }); }
+      uploads.set(entry.client_id, entry);
+      renderUpload(entry);
+      if (!entry.failed) upload(entry);
+    }
+    showMode();
+  }
+
+  async function upload(entry) {
+    try { await ensureSession(); } catch (e) { entry.failed = explain(e); renderUpload(entry); return; }
+    const xhr = new XMLHttpRequest();
+    const query = new URLSearchParams({ name: entry.file.name || "file", client_id: entry.client_id });
+    xhr.open("POST", `${api}/chat/files?${query}`);
+    xhr.setRequestHeader("authorization", `Bearer ${state.token}`);
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) { entry.progress = Math.round((event.loaded / event.total) * 100); renderUpload(entry); } };
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status === 201 && body) { if (!state.chat) refreshSoon(); upsert(body); return; }
+      entry.status = xhr.status;
+      entry.failed = explain({ status: xhr.status, code: body?.error?.code });
+      renderUpload(entry);
+    };
+    xhr.onerror = () => { entry.status = 0; entry.failed = t.offline; renderUpload(entry); };
+    xhr.send(entry.file);
+  }
+
+  function renderUpload(entry) {
+    let item = items.get(entry.client_id);
+    if (!item) { item = el("li"); items.set(entry.client_id, item); ui.log.append(item); }
+    item.className = `msg msg--visitor ${entry.failed ? "msg--failed" : "msg--pending"}`;
+    const meta = el("div", { class: "meta", role: entry.failed ? "alert" : null }, entry.failed || t.uploading(entry.progress));
+    if (entry.failed) {
+      // A refusal stands (a retry would be refused again); trouble on the way may pass.
+      const refused = entry.status && entry.status < 500 && entry.status !== 408 && entry.status !== 429;
+      if (!refused) meta.append(el("button", { class: "link", type: "button", onclick: () => { entry.failed = null; entry.progress = 0; renderUpload(entry); upload(entry); } }, t.retry));
+      meta.append(el("button", { class: "link", type: "button", onclick: () => { uploads.delete(entry.client_id); item.remove(); items.delete(entry.client_id); } }, t.dismiss));
+    }
+    const bubble = el("div", { class: "bubble bubble--file" }, fileIcon(), el("span", { class: "file__name" }, entry.file.name), el("span", { class: "file__size" }, sizeText(entry.file.size)));
+    const bar = entry.failed ? null : el("progress", { max: 100, value: entry.progress, "aria-label": entry.file.name });
+    item.replaceChildren(...[bubble, bar, meta].filter(Boolean));
+    scrollDown();
+  }
+
+  function fileIcon() {
+    const icon = el("span", { class: "file__icon", "aria-hidden": "true" });
+    icon.innerHTML = '<svg viewBox="0 0 24 24"><path d="M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm7 1.5V9h5.5L13 3.5z"/></svg>';
+    return icon;
+  }
+
+  // Files are read with the visitor's token (an <img> cannot send it), kept as object URLs.
+  const blobs = new Map();
+  function fileUrl(a, variant = "") {
+    const k = a.id + variant;
+    if (!blobs.has(k)) {
+      const loading = fetch(`${api}/files/${encodeURIComponent(a.id)}${variant}`, { headers: { authorization: `Bearer ${state.token}` } })
+        .then((r) => { if (!r.ok) throw new Error(String(r.status)); return r.blob(); })
+        .then((blob) => URL.createObjectURL(blob));
+      loading.catch(() => blobs.delete(k));
+      blobs.set(k, loading);
+    }
+    return blobs.get(k);
+  }
+
+  function fileBubble(a) {
+    if (a.kind === "image" && a.width && a.height) {
+      const scale = Math.min(1, 220 / a.width, 220 / a.height);
+      const img = el("img", { alt: a.name, width: Math.round(a.width * scale), height: Math.round(a.height * scale), class: "thumb" });
+      fileUrl(a, a.thumbnail ? "/thumbnail" : "").then((url) => { img.src = url; }, () => { img.alt = `${a.name} — ${t.error}`; });
+      return el("button", { class: "bubble bubble--image", type: "button", "aria-label": `${a.name}, ${t.openImage}`, onclick: () => viewImage(a) }, img);
+    }
+    return el("button", { class: "bubble bubble--file", type: "button", title: t.save_file, onclick: () => saveFile(a) },
+      fileIcon(), el("span", { class: "file__name" }, a.name), el("span", { class: "file__size" }, sizeText(a.size)));
+  }
+
+  // Saved under its own name; never opened here (it could be anything).
+  async function saveFile(a) {
+    try {
+      const link = el("a", { href: await fileUrl(a), download: a.name, hidden: true });
+      ui.root.append(link); link.click(); link.remove();
+    } catch { showNotice(t.error); }
+  }
+
+  function viewImage(a) {
+    const opener = shadow.activeElement;
+    const img = el("img", { alt: a.name });
+    const close = () => { viewer.remove(); opener?.focus(); };
+    const closeButton = el("button", { class: "viewer__close", type: "button", "aria-label": t.close, onclick: close }, "×");
+    const viewer = el("div", { class: "viewer", role: "dialog", "aria-modal": "true", "aria-label": a.name, onclick: (event) => { if (event.target === viewer) close(); } },
+      img, el("div", { class: "viewer__bar" }, el("span", {}, `${a.name} · ${sizeText(a.size)}`), el("button", { class: "link", type: "button", onclick: () => saveFile(a) }, t.save_file), closeButton));
+    viewer.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.stopPropagation(); close(); } });
+    fileUrl(a).then((url) => { img.src = url; }, () => showNotice(t.error));
+    ui.root.append(viewer);
+    closeButton.focus();
+  }
+
+  async function deleteFile(id) {
+    try { upsert(await call("DELETE", `/chat/messages/${encodeURIComponent(id)}`)); } catch (e) { showNotice(explain(e)); }
+  }
+
+  ui.fileInput.addEventListener("change", () => { sendFiles([...ui.fileInput.files]); ui.fileInput.value = ""; });
+  ui.input.addEventListener("paste", (event) => {
+    const files = [...(event.clipboardData?.files || [])];
+    if (files.length && state.config?.files?.enabled) { event.preventDefault(); sendFiles(files); }
+  });
+  const dragging = (event) => state.config?.files?.enabled && !ui.composer.hidden && [...(event.dataTransfer?.types || [])].includes("Files");
+  ui.panel.addEventListener("dragover", (event) => { if (dragging(event)) { event.preventDefault(); ui.panel.classList.add("panel--drop"); } });
+  ui.panel.addEventListener("dragleave", (event) => { if (!ui.panel.contains(event.relatedTarget)) ui.panel.classList.remove("panel--drop"); });
+  ui.panel.addEventListener("drop", (event) => {
+    ui.panel.classList.remove("panel--drop");
+    if (!dragging(event)) return;
+    event.preventDefault();
+    sendFiles([...event.dataTransfer.files]);
   });
 
   // ---- read marks and the unread badge ----

@@ -374,7 +374,23 @@ impl Deliverer {
             .unsubscribe_token(batch.tenant.id, batch.visitor.id)
             .await
             .map_err(|e| format!("cannot make the unsubscribe link: {e}"))?;
-        let links = Links::of(&self.settings.public_url, batch, &token, &unsubscribe);
+        let mut files = Vec::new();
+        for file in batch.messages.iter().filter_map(|m| m.attachment.as_ref()) {
+            let link = self
+                .tandem
+                .files
+                .link(batch.tenant.id, file.id)
+                .await
+                .map_err(|e| format!("cannot make a file's link: {e}"))?;
+            files.push((file.id, link));
+        }
+        let links = Links::of(
+            &self.settings.public_url,
+            batch,
+            &token,
+            &unsubscribe,
+            &files,
+        );
         let language = language_of(batch);
         let unsubscribe_url = links.unsubscribe.clone();
         let context = EmailContext::new(batch, links, language, confirmed);

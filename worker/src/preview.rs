@@ -39,7 +39,7 @@ impl EmailPreview for EmailPreviewer {
         batch: &UnreadBatch,
         template: Option<EmailParts>,
     ) -> Result<EmailSummary, String> {
-        let links = Links::of(&self.public_url, batch, NO_TOKEN, NO_TOKEN);
+        let links = Links::of(&self.public_url, batch, NO_TOKEN, NO_TOKEN, &[]);
         let language = language_of(batch);
         let context = EmailContext::new(batch, links, language, batch.visitor.email_confirmed);
         let parts = match template {

@@ -92,7 +92,10 @@ impl DeliveryService {
         // Decide each row from the facts, then store what was decided.
         let unread: Vec<message::Model> = messages
             .into_iter()
-            .filter(|m| m.read_by_visitor_at.is_none() && m.emailed_at.is_none())
+            .filter(|m| {
+                // A reply its operator deleted is not mailed: it settles as if read.
+                m.read_by_visitor_at.is_none() && m.emailed_at.is_none() && m.deleted_at.is_none()
+            })
             .collect();
         let decided: Vec<(OutboxId, OutboxState)> = rows
             .iter()

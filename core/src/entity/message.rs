@@ -26,6 +26,10 @@ pub struct Model {
     pub quoted: Option<String>,
     /// A reply by email from someone other than the visitor.
     pub mail_from: Option<String>,
+    /// The file the message carries, as the API shows it (JSON).
+    pub attachment: Option<String>,
+    /// When its author deleted it (file messages only); the body and file are gone then.
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

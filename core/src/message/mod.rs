@@ -124,6 +124,12 @@ pub struct Message {
     /// A reply by email from someone other than the visitor (the tenant allows it): who.
     #[serde(default)]
     pub mail_from: Option<String>,
+    /// The file the message carries; its body is then the file's name.
+    #[serde(default)]
+    pub attachment: Option<crate::file::Attachment>,
+    /// When its author deleted it (a file message); body and file are gone.
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl From<message::Model> for Message {
@@ -145,6 +151,13 @@ impl From<message::Model> for Message {
             client_id: row.client_id,
             quoted: row.quoted,
             mail_from: row.mail_from,
+            // Written by Tandem from an `Attachment`; unreadable only if the row was tampered
+            // with, and then the message shows as text.
+            attachment: row
+                .attachment
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok()),
+            deleted_at: at(row.deleted_at),
         }
     }
 }

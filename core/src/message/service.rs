@@ -24,7 +24,8 @@ use crate::email::EmailAddress;
 use crate::entity::{chat, message, message_edit, outbox};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
-use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId};
+use crate::file::FileRecord;
+use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId, VisitorId};
 use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::services::{Deps, WriteTxn};
@@ -93,8 +94,40 @@ impl MessageService {
         client_id: Option<&str>,
         arrival: Arrival,
     ) -> CoreResult<Message> {
-        self.send_visitor_message(actor, body, client_id, arrival, None)
+        self.send_visitor_message(actor, body, client_id, arrival, None, None)
             .await
+    }
+
+    /// A visitor's file, stored and checked: their message, its body the file's name.
+    pub(crate) async fn send_file_as_visitor(
+        &self,
+        actor: &VisitorActor,
+        file: &FileRecord,
+        client_id: Option<&str>,
+    ) -> CoreResult<Message> {
+        let name = file.attachment.name.clone();
+        self.send_visitor_message(actor, &name, client_id, Arrival::Widget, None, Some(file))
+            .await
+    }
+
+    /// The message an earlier send with this client id created, if any (for the visitor who
+    /// sent it).
+    pub(crate) async fn resent_by_visitor(
+        &self,
+        actor: &VisitorActor,
+        client_id: Option<&str>,
+    ) -> CoreResult<Option<Message>> {
+        let Some(cid) = ClientId::parse_optional(client_id)? else {
+            return Ok(None);
+        };
+        let Some(chat) = chat_row_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?
+        else {
+            return Ok(None);
+        };
+        match by_client_id(&self.deps.db, chat.id, &cid).await? {
+            Some(found) => same_sender(found, Author::Visitor, None).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A visitor's message, and with it (in the same transaction) their new details when
@@ -106,6 +139,7 @@ impl MessageService {
         client_id: Option<&str>,
         arrival: Arrival,
         contact: Option<&ProfileChange>,
+        file: Option<&FileRecord>,
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
@@ -132,7 +166,14 @@ impl MessageService {
                     .await?;
             }
             match self
-                .append_visitor_message(actor, before, &body, client_id.as_ref(), &arrival, contact)
+                .append_visitor_message(
+                    actor,
+                    before,
+                    (&body, file),
+                    client_id.as_ref(),
+                    &arrival,
+                    contact,
+                )
                 .await
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
@@ -151,7 +192,7 @@ impl MessageService {
         &self,
         actor: &VisitorActor,
         before: ChatBefore,
-        body: &MessageBody,
+        (body, file): (&MessageBody, Option<&FileRecord>),
         client_id: Option<&ClientId>,
         arrival: &Arrival,
         contact: Option<&ProfileChange>,
@@ -184,7 +225,7 @@ impl MessageService {
             message.mail_from = foreign_sender.clone();
             message.quoted = quoted.clone();
         }
-        insert(&txn, &message).await?;
+        insert_with_file(&txn, &mut message, file, actor.visitor).await?;
         // The operators hear of an offline request whatever becomes of the rest.
         let alert = match arrival {
             Arrival::OfflineForm => raise_offline_request(&txn, &row, &message, now).await?,
@@ -231,6 +272,7 @@ impl MessageService {
                 None,
                 Arrival::OfflineForm,
                 Some(&contact),
+                None,
             )
             .await?;
         let facts = RequestFacts {
@@ -347,6 +389,59 @@ impl MessageService {
         body: &str,
         client_id: Option<&str>,
     ) -> CoreResult<Message> {
+        self.send_operator_message(actor, chat_id, body, client_id, None)
+            .await
+    }
+
+    /// An operator's file, stored and checked: their reply, its body the file's name.
+    pub(crate) async fn send_file_as_operator(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        file: &FileRecord,
+        client_id: Option<&str>,
+    ) -> CoreResult<Message> {
+        let name = file.attachment.name.clone();
+        self.send_operator_message(actor, chat_id, &name, client_id, Some(file))
+            .await
+    }
+
+    /// The message an earlier send with this client id created in the chat, if any (for the
+    /// operator who sent it).
+    pub(crate) async fn resent_by_operator(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        client_id: Option<&str>,
+    ) -> CoreResult<Option<Message>> {
+        let Some(cid) = ClientId::parse_optional(client_id)? else {
+            return Ok(None);
+        };
+        let (chat, _) = chat_with_visitor(&self.deps.db, actor.tenant, chat_id).await?;
+        match by_client_id(&self.deps.db, chat.id, &cid).await? {
+            Some(found) => same_sender(found, Author::Operator, Some(actor)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the operator may answer the chat now (before a file is stored for it).
+    pub(crate) async fn check_may_answer(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+    ) -> CoreResult<()> {
+        let (chat, _) = chat_with_visitor(&self.deps.db, actor.tenant, chat_id).await?;
+        may_handle_chat(actor, chat.operator_id)
+    }
+
+    async fn send_operator_message(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        body: &str,
+        client_id: Option<&str>,
+        file: Option<&FileRecord>,
+    ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
         let (chat, visitor) = chat_with_visitor(&self.deps.db, actor.tenant, chat_id).await?;
@@ -370,7 +465,14 @@ impl MessageService {
             .await?;
 
         let appended = match self
-            .append_operator_message(actor, chat.id, &body, client_id.as_ref(), now, due_at)
+            .append_operator_message(
+                actor,
+                chat.id,
+                (&body, file),
+                client_id.as_ref(),
+                now,
+                due_at,
+            )
             .await
         {
             Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
@@ -401,7 +503,7 @@ impl MessageService {
         &self,
         actor: &OperatorActor,
         chat_id: ChatId,
-        body: &MessageBody,
+        (body, file): (&MessageBody, Option<&FileRecord>),
         client_id: Option<&ClientId>,
         now: Timestamp,
         due_at: Timestamp,
@@ -417,8 +519,8 @@ impl MessageService {
             now,
         )
         .await?;
-        let message = new_message(&row, Author::Operator, Some(actor), body, client_id, now);
-        insert(&txn, &message).await?;
+        let mut message = new_message(&row, Author::Operator, Some(actor), body, client_id, now);
+        insert_with_file(&txn, &mut message, file, row.visitor_id).await?;
         let entry = OutboxEntry {
             id: OutboxId::new(),
             tenant: actor.tenant,
@@ -468,6 +570,11 @@ impl MessageService {
                 "visitors can edit only their own messages",
             ));
         }
+        if row.attachment.is_some() || row.deleted_at.is_some() {
+            return Err(CoreError::Conflict(
+                "a file cannot be edited: delete it and send another".into(),
+            ));
+        }
         if row.body == body.as_str() {
             return Ok(row.into());
         }
@@ -508,6 +615,106 @@ impl MessageService {
         self.deps.publish(DomainEvent::MessageUpdated {
             tenant: actor.tenant,
             visitor: actor.visitor,
+            message: message.clone(),
+        });
+        Ok(message)
+    }
+
+    /// The visitor deletes one of their files: the message keeps its place in the dialog,
+    /// empty, and the file is gone for everyone.
+    pub async fn delete_as_visitor(
+        &self,
+        actor: &VisitorActor,
+        id: MessageId,
+    ) -> CoreResult<Message> {
+        let txn = self.deps.write().await?;
+        let row = visitor_message(&txn, actor, id).await?;
+        if row.author != Author::Visitor {
+            return Err(CoreError::NotAllowed(
+                "visitors can delete only their own files",
+            ));
+        }
+        self.delete_file_message(txn, row, actor.visitor).await
+    }
+
+    /// An operator deletes a file they sent.
+    pub async fn delete_as_operator(
+        &self,
+        actor: &OperatorActor,
+        chat_id: ChatId,
+        id: MessageId,
+    ) -> CoreResult<Message> {
+        let txn = self.deps.write().await?;
+        let (chat, _) = chat_with_visitor(&txn, actor.tenant, chat_id).await?;
+        let row = message::Entity::find_by_id(id)
+            .filter(message::Column::TenantId.eq(actor.tenant))
+            .filter(message::Column::ChatId.eq(chat.id))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("message"))?;
+        if row.author != Author::Operator || row.operator_id != Some(actor.user) {
+            return Err(CoreError::NotAllowed(
+                "operators can delete only files they sent",
+            ));
+        }
+        self.delete_file_message(txn, row, chat.visitor_id).await
+    }
+
+    async fn delete_file_message(
+        &self,
+        txn: WriteTxn,
+        row: message::Model,
+        visitor: VisitorId,
+    ) -> CoreResult<Message> {
+        if row.deleted_at.is_some() {
+            return Ok(row.into());
+        }
+        if row.attachment.is_none() {
+            return Err(CoreError::Conflict(
+                "only a file can be deleted; a text can be edited".into(),
+            ));
+        }
+        let now = self.deps.clock.now();
+        message::Entity::update_many()
+            .col_expr(message::Column::Body, Expr::value(""))
+            .col_expr(message::Column::Attachment, Expr::value(None::<String>))
+            .col_expr(message::Column::DeletedAt, Expr::value(now.millis()))
+            .filter(message::Column::Id.eq(row.id))
+            .filter(message::Column::TenantId.eq(row.tenant_id))
+            .exec(&txn)
+            .await?;
+        crate::entity::file::Entity::update_many()
+            .col_expr(
+                crate::entity::file::Column::DeletedAt,
+                Expr::value(now.millis()),
+            )
+            .filter(crate::entity::file::Column::MessageId.eq(row.id))
+            .filter(crate::entity::file::Column::TenantId.eq(row.tenant_id))
+            .exec(&txn)
+            .await?;
+        // A deleted newest message is no preview.
+        chat::Entity::update_many()
+            .col_expr(chat::Column::Preview, Expr::value(None::<String>))
+            .filter(chat::Column::Id.eq(row.chat_id))
+            .filter(chat::Column::TenantId.eq(row.tenant_id))
+            .filter(chat::Column::LastSeq.eq(row.seq))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        // The bytes go now if the store answers, else at the next housekeeping round.
+        if let Err(e) = crate::file::purge_deleted(&self.deps).await {
+            tracing::warn!(error = %e, "deleted files are left to the housekeeping");
+        }
+        let tenant = row.tenant_id;
+        let message = Message::from(message::Model {
+            body: String::new(),
+            attachment: None,
+            deleted_at: Some(now.millis()),
+            ..row
+        });
+        self.deps.publish(DomainEvent::MessageUpdated {
+            tenant,
+            visitor,
             message: message.clone(),
         });
         Ok(message)
@@ -878,7 +1085,31 @@ fn new_message(
         channel: MessageChannel::Widget,
         quoted: None,
         mail_from: None,
+        attachment: None,
+        deleted_at: None,
     }
+}
+
+/// Inserts the message and, when it carries one, its file's row (the visitor is the chat's).
+async fn insert_with_file(
+    txn: &WriteTxn,
+    message: &mut message::Model,
+    file: Option<&FileRecord>,
+    visitor: VisitorId,
+) -> CoreResult<()> {
+    if let Some(file) = file {
+        message.attachment = Some(
+            serde_json::to_string(&file.attachment)
+                .map_err(|e| CoreError::Storage(DbErr::Json(e.to_string())))?,
+        );
+    }
+    insert(txn, message).await?;
+    if let Some(file) = file {
+        crate::entity::file::Entity::insert(file.row(message, visitor))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn insert(txn: &WriteTxn, message: &message::Model) -> CoreResult<()> {

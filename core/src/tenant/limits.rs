@@ -17,6 +17,10 @@ pub struct TenantLimits {
     /// Messages written in the tenant's chats per minute: visitors have this allowance, and
     /// operators another of the same size.
     pub messages_per_minute: u32,
+    /// The largest file one of the tenant's chats takes, in MiB (the tenant may set less).
+    pub file_mib: u32,
+    /// All of the tenant's files together, in MiB.
+    pub storage_mib: u32,
 }
 
 impl Default for TenantLimits {
@@ -27,6 +31,8 @@ impl Default for TenantLimits {
             plugin_memory_mib: 32,
             plugin_timeout_ms: 50,
             messages_per_minute: 6_000,
+            file_mib: 25,
+            storage_mib: 10_240,
         }
     }
 }
@@ -46,6 +52,10 @@ pub struct LimitsPatch {
     pub plugin_timeout_ms: Option<u32>,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000000))]
     pub messages_per_minute: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    pub file_mib: Option<u32>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10000000))]
+    pub storage_mib: Option<u32>,
 }
 
 impl TenantLimits {
@@ -58,6 +68,8 @@ impl TenantLimits {
             messages_per_minute: patch
                 .messages_per_minute
                 .unwrap_or(self.messages_per_minute),
+            file_mib: patch.file_mib.unwrap_or(self.file_mib),
+            storage_mib: patch.storage_mib.unwrap_or(self.storage_mib),
         };
         next.validate()?;
         Ok(next)
@@ -80,6 +92,8 @@ impl TenantLimits {
                 1,
                 10_000_000,
             ),
+            ("limits.file_mib", self.file_mib, 1, 100),
+            ("limits.storage_mib", self.storage_mib, 0, 10_000_000),
         ];
         for (field, value, min, max) in ranges {
             if !(min..=max).contains(&value) {

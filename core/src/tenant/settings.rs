@@ -37,6 +37,8 @@ pub struct TenantSettings {
     /// Operators who are not online get alerts by email, at most one digest in this many
     /// minutes each (0: no email).
     pub alert_digest_mins: u32,
+    /// Files in the tenant's chats: which kinds, how large, how many a day from a visitor.
+    pub files: crate::file::FileSettings,
 }
 
 impl Default for TenantSettings {
@@ -52,6 +54,7 @@ impl Default for TenantSettings {
             replies_from_any_sender: false,
             long_wait_alert_mins: 5,
             alert_digest_mins: 15,
+            files: crate::file::FileSettings::default(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl TenantSettings {
             }
         }
         self.branding.validate()?;
+        self.files.validate()?;
         if self.allowed_origins.len() > 50 {
             return Err(CoreError::invalid("allowed_origins", "at most 50 origins"));
         }
@@ -197,6 +201,7 @@ impl TenantSettings {
                 .long_wait_alert_mins
                 .unwrap_or(self.long_wait_alert_mins),
             alert_digest_mins: patch.alert_digest_mins.unwrap_or(self.alert_digest_mins),
+            files: patch.files.unwrap_or_else(|| self.files.clone()),
         };
         next.validate()?;
         Ok(next)
@@ -227,6 +232,8 @@ pub struct SettingsPatch {
     /// Minutes between two alert digests to one operator (0: alerts are not mailed).
     #[cfg_attr(feature = "openapi", schema(maximum = 1440))]
     pub alert_digest_mins: Option<u32>,
+    /// The rules for files, replaced as a whole.
+    pub files: Option<crate::file::FileSettings>,
 }
 
 /// How the widget looks on the tenant's site.

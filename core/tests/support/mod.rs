@@ -71,6 +71,7 @@ impl World {
             scheduler: scheduler.clone(),
             timeout_policy,
             automation: Arc::new(tandem_core::automation::NoAutomation),
+            ..Ports::default()
         };
         let tandem = Tandem::new(db, ports, Limits::default());
         Self {

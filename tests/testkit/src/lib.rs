@@ -4,6 +4,7 @@
 
 pub mod guests;
 pub mod receiver;
+pub mod s3;
 pub mod smtp;
 pub mod test_db;
 

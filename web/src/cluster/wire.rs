@@ -234,6 +234,8 @@ mod tests {
                 client_id: Some("c-1".into()),
                 quoted: None,
                 mail_from: None,
+                attachment: None,
+                deleted_at: None,
             },
         }
     }

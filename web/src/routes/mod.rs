@@ -7,6 +7,7 @@ pub mod assets;
 pub mod canned;
 pub mod chats;
 pub mod dev_mailbox;
+pub mod files;
 pub mod health;
 pub mod inbound;
 pub mod metrics;
@@ -56,6 +57,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(widget::routes(state))
         .merge(session::routes())
         .merge(chats::routes())
+        .merge(files::operator_routes())
         .merge(notes::routes())
         .merge(canned::routes())
         .merge(search::routes())

@@ -38,6 +38,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(hand_over))
         .merge(crate::routes::ratings::widget_routes())
         .merge(crate::routes::transcripts::widget_routes())
+        .merge(crate::routes::files::widget_routes())
         .merge(visitor_socket::routes())
         .merge(unsubscribe::routes())
         .layer(from_fn_with_state(state.clone(), limit_by_ip))
@@ -61,6 +62,17 @@ pub struct WidgetConfig {
     pub offline_form: OfflineForm,
     /// The company's own site, when the admin gave it: the hosted chat offers to continue there.
     pub site_url: Option<String>,
+    pub files: WidgetFiles,
+}
+
+/// What the visitor may send as files (the server checks it again, by content).
+#[derive(Serialize, ToSchema)]
+pub struct WidgetFiles {
+    /// False: the company takes no files from visitors (no attach button).
+    pub enabled: bool,
+    /// The largest file, in bytes.
+    pub max_bytes: u64,
+    pub accepted: Vec<tandem_core::file::FileGroup>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -100,7 +112,13 @@ pub async fn config(
         .widget_availability(tenant.id)
         .await?;
     let max_message = state.max_message_chars;
+    let files = WidgetFiles {
+        enabled: tenant.settings.files.from_visitors && !tenant.settings.files.accepted.is_empty(),
+        max_bytes: tandem_core::file::FileService::max_bytes(&tenant),
+        accepted: tenant.settings.files.accepted.clone(),
+    };
     Ok(Json(WidgetConfig {
+        files,
         site_url: tenant.settings.site_url.clone(),
         tenant: WidgetTenantInfo { name: tenant.name },
         branding: tenant.settings.branding,

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 use tandem_core::delivery::UnreadBatch;
+use tandem_core::file::FileLink;
+use tandem_core::ids::FileId;
 use tandem_core::message::{Author, Message};
 use tandem_core::tenant::Language;
 
@@ -28,6 +30,8 @@ pub struct EmailContext {
 pub struct Links {
     pub resume: String,
     pub unsubscribe: String,
+    /// Each file of the replies, by id: a signed link that opens it without logging in.
+    pub files: Vec<(FileId, String)>,
 }
 
 impl Links {
@@ -37,6 +41,7 @@ impl Links {
         batch: &UnreadBatch,
         resume_token: &str,
         unsubscribe_token: &str,
+        files: &[(FileId, FileLink)],
     ) -> Self {
         let base = public_url.trim_end_matches('/');
         let key = &batch.tenant.widget_key;
@@ -45,6 +50,13 @@ impl Links {
             unsubscribe: format!(
                 "{base}/api/v1/widget/{key}/unsubscribe?token={unsubscribe_token}"
             ),
+            files: files
+                .iter()
+                .map(|(id, link)| {
+                    let url = format!("{base}/api/v1/widget/{key}/files/{id}?{}", link.query());
+                    (*id, url)
+                })
+                .collect(),
         }
     }
 }
@@ -60,9 +72,34 @@ pub fn language_of(batch: &UnreadBatch) -> Language {
 #[derive(Clone, Debug, Serialize)]
 pub struct Line {
     pub author: String,
+    /// A file's name, when the message is a file.
     pub body: String,
     /// RFC 3339.
     pub at: String,
+    /// The file the message carries.
+    pub file: Option<FileLine>,
+}
+
+/// A file in a mail: its name, its size for people ("2.4 MB"), and a link that opens it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileLine {
+    pub name: String,
+    pub size: String,
+    /// Empty where the mail has no link for it (the visitor's own files in the context).
+    pub url: String,
+}
+
+/// A size as people read it.
+pub fn human_size(bytes: u64) -> String {
+    const KB: f64 = 1000.0;
+    let b = bytes as f64;
+    if b < KB {
+        format!("{bytes} B")
+    } else if b < KB * KB {
+        format!("{:.0} KB", b / KB)
+    } else {
+        format!("{:.1} MB", b / KB / KB)
+    }
 }
 
 impl EmailContext {
@@ -87,6 +124,16 @@ impl EmailContext {
             },
             body: m.body.clone(),
             at: m.created_at.to_string(),
+            file: m.attachment.as_ref().map(|a| FileLine {
+                name: a.name.clone(),
+                size: human_size(a.size),
+                url: links
+                    .files
+                    .iter()
+                    .find(|(id, _)| *id == a.id)
+                    .map(|(_, url)| url.clone())
+                    .unwrap_or_default(),
+            }),
         };
         Self {
             tenant_name: batch.tenant.name.clone(),
@@ -100,8 +147,8 @@ impl EmailContext {
                 .filter(|m| confirmed || m.author != Author::Visitor)
                 .map(line)
                 .collect(),
-            resume_url: links.resume,
-            unsubscribe_url: links.unsubscribe,
+            resume_url: links.resume.clone(),
+            unsubscribe_url: links.unsubscribe.clone(),
             count: batch.messages.len(),
         }
     }
@@ -112,6 +159,7 @@ impl EmailContext {
             author: author.to_owned(),
             body: body.to_owned(),
             at: "2026-01-01T12:00:00.000Z".to_owned(),
+            file: None,
         };
         Self {
             tenant_name: "Acme".into(),

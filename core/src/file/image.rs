@@ -1,0 +1,118 @@
+//! Images: decoded once at upload (which proves they are what they claim), measured upright,
+//! and given a small JPEG copy for the dialog. Decoding hostile input is bounded in pixels and
+//! memory, and runs off the async threads (the service does that).
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, metadata::Orientation};
+
+use super::FileRefusal;
+
+/// Larger images are refused: decoding one costs ~4 bytes a pixel.
+pub(crate) const MAX_PIXELS: u64 = 50_000_000;
+const MAX_SIDE: u32 = 20_000;
+/// The thumbnail's longer side.
+pub(crate) const THUMBNAIL_SIDE: u32 = 480;
+
+/// An image as decoded: its upright size and, when larger than a thumbnail, a JPEG copy to show
+/// in the dialog.
+pub(crate) struct Pictured {
+    pub width: u32,
+    pub height: u32,
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// Decodes `bytes`; anything that does not decode within the bounds is refused.
+pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
+    let unreadable = |_| FileRefusal::Unreadable {
+        max_pixels: MAX_PIXELS,
+    };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| unreadable(e.to_string()))?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + 64 * 1024 * 1024);
+    reader.limits(limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| unreadable(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS || w == 0 || h == 0 {
+        return Err(unreadable(String::new()));
+    }
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
+    image.apply_orientation(orientation);
+    let (width, height) = (image.width(), image.height());
+    let thumbnail = if width.max(height) > THUMBNAIL_SIDE {
+        Some(jpeg_thumbnail(&image).map_err(unreadable)?)
+    } else {
+        None
+    };
+    Ok(Pictured {
+        width,
+        height,
+        thumbnail,
+    })
+}
+
+/// A JPEG no larger than [`THUMBNAIL_SIDE`], transparency shown on white.
+fn jpeg_thumbnail(image: &DynamicImage) -> Result<Vec<u8>, String> {
+    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+    let rgb = if small.color().has_alpha() {
+        let rgba = small.to_rgba8();
+        let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
+        for (to, from) in rgb.pixels_mut().zip(rgba.pixels()) {
+            let alpha = u16::from(from[3]);
+            for c in 0..3 {
+                let blended = (u16::from(from[c]) * alpha + 255 * (255 - alpha)) / 255;
+                to[c] = blended as u8;
+            }
+        }
+        rgb
+    } else {
+        small.to_rgb8()
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
+        .encode_image(&rgb)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let image = DynamicImage::new_rgba8(width, height);
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_large_image_gets_a_thumbnail_a_small_one_is_its_own() {
+        let big = inspect(&png(1200, 600)).unwrap();
+        assert_eq!((big.width, big.height), (1200, 600));
+        let thumb = image::load_from_memory(big.thumbnail.as_deref().unwrap()).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (480, 240));
+        let small = inspect(&png(100, 80)).unwrap();
+        assert!(small.thumbnail.is_none());
+    }
+
+    #[test]
+    fn broken_or_enormous_images_are_refused() {
+        let mut cut = png(300, 300);
+        cut.truncate(cut.len() / 2);
+        assert!(inspect(&cut).is_err());
+        // A header claiming 30,000 × 30,000 pixels: refused before anything is allocated.
+        let mut bomb = png(1, 1);
+        bomb[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+        assert!(inspect(&bomb).is_err());
+        assert!(inspect(b"GIF89a not really").is_err());
+    }
+}
