@@ -2,7 +2,8 @@
 //! runs them behind a load balancer: a visitor on one node and an operator on another chat as
 //! if on one server; a node killed outright takes its visitors offline within the heartbeat
 //! timeout; a worker killed leaves its notifications to the other, mailed once; a rolling
-//! restart loses nothing. PostgreSQL only: SQLite serves one node. The first runs again with
+//! restart loses nothing; a file sent through one node is served by the other (files in an
+//! S3-compatible bucket). PostgreSQL only: SQLite serves one node. The first runs again with
 //! the events over Redis.
 
 mod support;
@@ -328,6 +329,88 @@ async fn a_rolling_restart_loses_nothing(mut c: Cluster) {
     assert_eq!(bodies, sent);
 }
 
+/// Files a visitor sends through node A are served by node B, and the other way round: both
+/// keep them in one S3-compatible bucket.
+async fn a_file_sent_through_one_node_is_served_by_the_other(c: Cluster) {
+    let (a, b) = (&c.live.client, c.node_b());
+    let acme = &c.live.acme;
+    let olga = b.online_operator(acme, "Olga").await;
+    let visitor = a.visitor(acme).await;
+    let photo = {
+        let image = image::RgbImage::from_fn(900, 600, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let sent: Value = a
+        .http
+        .post(a.url(&format!("/api/v1/widget/{}/chat/files", visitor.key)))
+        .query(&[("name", "photo.png")])
+        .bearer_auth(&visitor.token)
+        .body(photo.clone())
+        .send()
+        .await
+        .expect("node A answers")
+        .json()
+        .await
+        .expect("the message");
+    let file = sent["attachment"]["id"]
+        .as_str()
+        .expect("a file")
+        .to_owned();
+    let chat = sent["chat_id"].as_str().unwrap().to_owned();
+    for (path, expected) in [
+        (format!("/api/v1/files/{file}"), Some(photo.as_slice())),
+        (format!("/api/v1/files/{file}/thumbnail"), None),
+    ] {
+        let response = b
+            .http
+            .get(b.url(&path))
+            .bearer_auth(&olga.token)
+            .send()
+            .await
+            .expect("node B answers");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = response.bytes().await.unwrap();
+        if let Some(expected) = expected {
+            assert_eq!(bytes.as_ref(), expected);
+        }
+    }
+    let reply: Value = b
+        .http
+        .post(b.url(&format!("/api/v1/chats/{chat}/files")))
+        .query(&[("name", "label.pdf")])
+        .bearer_auth(&olga.token)
+        .body(b"%PDF-1.4\n%%EOF\n".to_vec())
+        .send()
+        .await
+        .expect("node B answers")
+        .json()
+        .await
+        .expect("the message");
+    let label = reply["attachment"]["id"].as_str().expect("a file");
+    let response = a
+        .http
+        .get(a.url(&format!("/api/v1/widget/{}/files/{label}", visitor.key)))
+        .bearer_auth(&visitor.token)
+        .send()
+        .await
+        .expect("node A answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        b"%PDF-1.4\n%%EOF\n"
+    );
+}
+
+/// The cluster keeping its files in a bucket of its own on the S3-compatible server.
+async fn on_s3(db: TestDatabase) -> Option<Cluster> {
+    let bucket = tandem_testkit::s3::Bucket::create().await?;
+    let vars = bucket.vars();
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Some(Cluster::start(db, &borrowed).await)
+}
+
 async fn on_postgres(db: TestDatabase) -> Option<Cluster> {
     Some(Cluster::start(db, &[]).await)
 }
@@ -366,6 +449,15 @@ mod postgres {
         a_killed_node_takes_its_visitors_offline,
         a_worker_killed_leaves_its_mail_to_the_other_once,
         a_rolling_restart_loses_nothing,
+    );
+}
+
+mod s3 {
+    use super::*;
+
+    on_postgres!(
+        on_s3 =>
+        a_file_sent_through_one_node_is_served_by_the_other,
     );
 }
 

@@ -172,6 +172,8 @@ impl Config {
                 "test_postgres_url",
                 "test_postgres",
                 "test_redis_url",
+                "test_s3_url",
+                "test_s3",
             ]))
             .extract()
             .map_err(Box::new)
