@@ -417,24 +417,26 @@ async fn refused_files_leave_nothing_behind(live: Live) {
         "{body}"
     );
 
-    // The platform's storage limit for the company.
+    // The platform's storage limit for the company: what its files take is counted.
     let (status, body) = live
         .call(
             Method::PATCH,
             &format!("/api/v1/platform/tenants/{}", live.globex.id),
             Some(crate::support::live::PLATFORM_TOKEN),
-            Some(json!({"limits": {"storage_mib": 0}})),
+            Some(json!({"limits": {"storage_mib": 1}})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let vera = live.visitor(&live.globex).await;
-    let (status, body) = visitor_sends(&live, &vera, "a.txt", b"hi".to_vec()).await;
+    let (status, body) = visitor_sends(&live, &vera, "a.txt", vec![b'a'; 700_000]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = visitor_sends(&live, &vera, "b.txt", vec![b'b'; 700_000]).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::INSUFFICIENT_STORAGE, Some("storage_full")),
         "{body}"
     );
-    assert_eq!(files_on_disk(&live), 2, "the two notes only");
+    assert_eq!(files_on_disk(&live), 3, "the two notes and a.txt");
 }
 
 async fn a_file_is_deleted_by_its_author_and_never_edited(live: Live) {
@@ -531,6 +533,21 @@ async fn a_file_is_deleted_by_its_author_and_never_edited(live: Live) {
     let dialog = live.dialog(&olga.token, &chat).await;
     assert_eq!(dialog["messages"][0]["id"], id);
     assert!(dialog["messages"][0]["deleted_at"].is_string());
+
+    // Deleting does not give the day's allowance back.
+    live.update_settings(&live.acme, json!({"files": {"visitor_files_per_day": 1}}))
+        .await;
+    let (status, body) = visitor_sends(&live, &anna, "again.png", png(100, 100)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_files")),
+        "{body}"
+    );
+    // A name that would open as something else is given the content's own extension.
+    let (status, script) =
+        operator_sends(&live, &olga, &chat, "fix.py", b"print('hi')\n".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{script}");
+    assert_eq!(script["attachment"]["name"], "fix.py.txt");
 
     // An operator deletes a file of theirs.
     let (_, reply) = operator_sends(&live, &olga, &chat, "label.pdf", PDF.to_vec()).await;

@@ -1,6 +1,7 @@
 //! Files in dialogs: each file's record in `files` (its bytes are in the file store), and on
 //! its message a copy of what the API shows of it, so that reading a dialog needs no join.
-//! Messages also get `deleted_at`: a file message's author may delete it.
+//! Messages also get `deleted_at`: a file message's author may delete it. A deleted file's row
+//! stays (without its bytes) so that the visitor's daily count still counts it.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -27,6 +28,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Files::ThumbnailSize))
                 .col(big_integer(Files::CreatedAt))
                 .col(big_integer_null(Files::DeletedAt))
+                .col(big_integer_null(Files::PurgedAt))
                 .to_owned(),
         )
         .await?;
@@ -50,11 +52,21 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Deleted files whose bytes are still to go.
         m.create_index(
             Index::create()
-                .name("ix_files_deleted")
+                .name("ix_files_to_purge")
                 .table(Files::Table)
+                .col(Files::PurgedAt)
                 .col(Files::DeletedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_files_message")
+                .table(Files::Table)
+                .col(Files::MessageId)
                 .to_owned(),
         )
         .await?;
@@ -106,6 +118,7 @@ enum Files {
     ThumbnailSize,
     CreatedAt,
     DeletedAt,
+    PurgedAt,
 }
 
 #[derive(DeriveIden)]

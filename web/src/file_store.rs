@@ -54,7 +54,8 @@ impl ObjectFiles {
             .with_bucket_name(bucket)
             .with_client_options(
                 ClientOptions::new()
-                    .with_timeout(Duration::from_secs(60))
+                    // A whole request, a large file's download included.
+                    .with_timeout(Duration::from_secs(300))
                     .with_connect_timeout(Duration::from_secs(5)),
             );
         if let Some(endpoint) = &config.s3_endpoint {

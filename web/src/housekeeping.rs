@@ -18,6 +18,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
         let mut checkpoint = tokio::time::interval(CHECKPOINT_EVERY);
         let mut forget = tokio::time::interval(FORGET_CLIENTS_EVERY);
         checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut purging = None;
         loop {
             tokio::select! {
                 _ = checkpoint.tick() => {
@@ -27,8 +28,14 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                 }
                 _ = forget.tick() => {
                     state.limits.forget_idle();
-                    if let Err(e) = state.tandem.files.purge_deleted().await {
-                        tracing::warn!(error = %e, "deleted files not purged this round");
+                    // In a task of its own: a slow file store holds up no checkpoint.
+                    if purging.as_ref().is_none_or(|p: &JoinHandle<()>| p.is_finished()) {
+                        let files = state.tandem.files.clone();
+                        purging = Some(tokio::spawn(async move {
+                            if let Err(e) = files.purge_deleted().await {
+                                tracing::warn!(error = %e, "deleted files not purged this round");
+                            }
+                        }));
                     }
                 }
                 () = shutting_down(&mut stop) => break,

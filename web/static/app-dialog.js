@@ -195,6 +195,8 @@ function replyForm() {
     state.noteMode = note;
     form.classList.toggle("reply--note", note);
     noteToggle.setAttribute("aria-pressed", String(note));
+    // A file always goes to the visitor: not offered while a note is written.
+    attach.hidden = note;
     area.placeholder = note ? NOTE_HINT : REPLY_HINT;
     area.setAttribute("aria-label", note ? "Internal note" : "Reply");
     send.textContent = note ? "Add note" : "Send";
@@ -228,7 +230,8 @@ function replyForm() {
 
 // Files dropped anywhere on the open dialog are sent to it.
 export function acceptDrops(target) {
-  const carriesFiles = (event) => state.selected && [...(event.dataTransfer?.types || [])].includes("Files");
+  // Never while a note is being written: a file always goes to the visitor.
+  const carriesFiles = (event) => state.selected && !state.noteMode && [...(event.dataTransfer?.types || [])].includes("Files");
   target.addEventListener("dragover", (event) => { if (carriesFiles(event)) { event.preventDefault(); target.classList.add("dialog--drop"); } });
   target.addEventListener("dragleave", (event) => { if (!target.contains(event.relatedTarget)) target.classList.remove("dialog--drop"); });
   target.addEventListener("drop", (event) => {
@@ -246,7 +249,7 @@ function sendFiles(list, status) {
     const clientId = uuid();
     const progress = el("progress", { max: 100, value: 0, "aria-label": `Sending ${file.name}` });
     const pending = el("li", { class: "entry entry--operator entry--pending", dataset: { seq: String(Number.MAX_SAFE_INTEGER) } },
-      el("div", { class: "entry__body entry__file" }, `📎 ${file.name} · ${sizeText(file.size)}`), progress);
+      el("div", { class: "entry__body entry__file" }, clip(), `${file.name} · ${sizeText(file.size)}`), progress);
     ui.log.append(pending);
     ui.log.scrollTop = ui.log.scrollHeight;
     const xhr = new XMLHttpRequest();
@@ -278,7 +281,14 @@ function fileView(message) {
     return el("a", { class: "entry__body entry__image", href: url, target: "_blank", rel: "noopener", title: `${a.name} (${a.width}×${a.height}, ${sizeText(a.size)})` },
       el("img", { src: a.thumbnail ? `${url}/thumbnail` : url, alt: a.name, width: Math.round(a.width * scale), height: Math.round(a.height * scale), loading: "lazy" }));
   }
-  return el("a", { class: "entry__body entry__file", href: url, download: a.name }, `📎 ${a.name}`, el("span", { class: "muted" }, ` · ${sizeText(a.size)}`));
+  return el("a", { class: "entry__body entry__file", href: url, download: a.name }, clip(), a.name, el("span", { class: "muted" }, ` · ${sizeText(a.size)}`));
+}
+
+// A paper clip, drawn: no emoji font needed.
+function clip() {
+  const icon = el("span", { class: "clip", "aria-hidden": "true" });
+  icon.innerHTML = '<svg viewBox="0 0 24 24" width="16" height="16"><path fill="currentColor" d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"/></svg>';
+  return icon;
 }
 
 async function deleteFile(message) {

@@ -43,7 +43,7 @@
       tooLong: (max) => `Too long: at most ${max} characters. Shorten it or send it in parts.`,
       attach: "Attach a file", dropHere: "Drop files here to send them", fileDeleted: "File deleted", delete: "Delete",
       save_file: "Download", openImage: "open full size", dismiss: "Dismiss", uploading: (p) => `Sending… ${p}%`,
-      offline: "No connection. It is sent again when you are back online.", serverDown: "The chat is not answering just now. Please try again in a minute.",
+      offline: "No connection. It is sent again when you are back online.", uploadFailed: "Not sent: the connection was lost.", serverDown: "The chat is not answering just now. Please try again in a minute.",
       errors: {
         file_too_large: "This file is too large", file_type_not_allowed: "Files of this type cannot be sent here.",
         file_disguised: "This file's content does not match its name, so it cannot be sent.", file_unreadable: "This image is damaged or too large to show.",
@@ -79,7 +79,7 @@
       tooLong: (max) => `Слишком длинно: не больше ${max} символов. Сократите или отправьте частями.`,
       attach: "Прикрепить файл", dropHere: "Отпустите файлы, чтобы отправить", fileDeleted: "Файл удалён", delete: "Удалить",
       save_file: "Скачать", openImage: "открыть целиком", dismiss: "Убрать", uploading: (p) => `Отправка… ${p}%`,
-      offline: "Нет соединения. Отправим снова, когда связь вернётся.", serverDown: "Чат сейчас не отвечает. Попробуйте через минуту.",
+      offline: "Нет соединения. Отправим снова, когда связь вернётся.", uploadFailed: "Не отправлено: связь прервалась.", serverDown: "Чат сейчас не отвечает. Попробуйте через минуту.",
       errors: {
         file_too_large: "Файл слишком большой", file_type_not_allowed: "Файлы такого типа сюда отправить нельзя.",
         file_disguised: "Содержимое файла не совпадает с его названием, поэтому его нельзя отправить.", file_unreadable: "Изображение повреждено или слишком велико.",
@@ -439,7 +439,8 @@
   const time = (iso) => new Date(iso).toLocaleTimeString(state.config?.branding.language || [], { hour: "2-digit", minute: "2-digit" });
 
   function upsert(message) {
-    state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
+    const known = state.messages.get(message.id);
+    state.messages.set(message.id, mergeMessage(known, message));
     if (message.client_id && (state.outbox.has(message.client_id) || uploads.has(message.client_id))) {
       if (state.outbox.delete(message.client_id)) saveOutbox();
       uploads.delete(message.client_id);
@@ -447,7 +448,9 @@
       items.delete(message.client_id);
     }
     if (message.author === "operator" && message.operator_id && !state.operators.has(message.operator_id)) refreshSoon();
-    renderMessage(state.messages.get(message.id));
+    const shown = state.messages.get(message.id);
+    if (shown.deleted_at) forgetFile(message.attachment?.id || known?.attachment?.id);
+    renderMessage(shown);
     afterChange();
   }
 
@@ -653,7 +656,7 @@
   }
 
   async function upload(entry) {
-    try { await ensureSession(); } catch (e) { entry.failed = explain(e); renderUpload(entry); return; }
+    try { await ensureSession(); } catch (e) { entry.status = e.status; entry.failed = e.status ? explain(e) : t.uploadFailed; renderUpload(entry); return; }
     const xhr = new XMLHttpRequest();
     const query = new URLSearchParams({ name: entry.file.name || "file", client_id: entry.client_id });
     xhr.open("POST", `${api}/chat/files?${query}`);
@@ -665,10 +668,11 @@
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status === 201 && body) { if (!state.chat) refreshSoon(); upsert(body); return; }
       entry.status = xhr.status;
-      entry.failed = explain({ status: xhr.status, code: body?.error?.code });
+      entry.code = body?.error?.code;
+      entry.failed = explain({ status: xhr.status, code: entry.code });
       renderUpload(entry);
     };
-    xhr.onerror = () => { entry.status = 0; entry.failed = t.offline; renderUpload(entry); };
+    xhr.onerror = () => { entry.status = 0; entry.failed = t.uploadFailed; renderUpload(entry); };
     xhr.send(entry.file);
   }
 
@@ -679,7 +683,7 @@
     const meta = el("div", { class: "meta", role: entry.failed ? "alert" : null }, entry.failed || t.uploading(entry.progress));
     if (entry.failed) {
       // A refusal stands (a retry would be refused again); trouble on the way may pass.
-      const refused = entry.status && entry.status < 500 && entry.status !== 408 && entry.status !== 429;
+      const refused = entry.status && entry.status < 500 && entry.status !== 408 && (entry.status !== 429 || entry.code === "too_many_files");
       if (!refused) meta.append(el("button", { class: "link", type: "button", onclick: () => { entry.failed = null; entry.progress = 0; renderUpload(entry); upload(entry); } }, t.retry));
       meta.append(el("button", { class: "link", type: "button", onclick: () => { uploads.delete(entry.client_id); item.remove(); items.delete(entry.client_id); } }, t.dismiss));
     }
@@ -707,6 +711,15 @@
       blobs.set(k, loading);
     }
     return blobs.get(k);
+  }
+
+  // A deleted file's copies in memory go with it.
+  function forgetFile(id) {
+    if (!id) return;
+    for (const variant of ["", "/thumbnail"]) {
+      blobs.get(id + variant)?.then((url) => URL.revokeObjectURL(url), () => {});
+      blobs.delete(id + variant);
+    }
   }
 
   function fileBubble(a) {

@@ -25,8 +25,10 @@ pub struct Model {
     /// 0 when there is no thumbnail.
     pub thumbnail_size: i64,
     pub created_at: i64,
-    /// Its message was deleted; the bytes are removed from the store, then the row.
+    /// Its message was deleted; its bytes are then removed from the store.
     pub deleted_at: Option<i64>,
+    /// When its bytes were removed; the row stays, for the visitor's daily count.
+    pub purged_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -43,11 +43,17 @@ pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
         return Err(unreadable(String::new()));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
-    image.apply_orientation(orientation);
-    let (width, height) = (image.width(), image.height());
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
+    // Turned upright only once small: turning the whole image would copy it.
+    let (width, height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (h, w),
+        _ => (w, h),
+    };
     let thumbnail = if width.max(height) > THUMBNAIL_SIDE {
-        Some(jpeg_thumbnail(&image).map_err(unreadable)?)
+        Some(jpeg_thumbnail(&image, orientation).map_err(unreadable)?)
     } else {
         None
     };
@@ -59,8 +65,9 @@ pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
 }
 
 /// A JPEG no larger than [`THUMBNAIL_SIDE`], transparency shown on white.
-fn jpeg_thumbnail(image: &DynamicImage) -> Result<Vec<u8>, String> {
-    let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+fn jpeg_thumbnail(image: &DynamicImage, orientation: Orientation) -> Result<Vec<u8>, String> {
+    let mut small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+    small.apply_orientation(orientation);
     let rgb = if small.color().has_alpha() {
         let rgba = small.to_rgba8();
         let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
@@ -87,10 +94,28 @@ mod tests {
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {
-        let image = DynamicImage::new_rgba8(width, height);
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([x as u8, y as u8, (x ^ y) as u8])
+        }));
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    /// PNG's chunk checksum (CRC-32, ISO 3309).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
     }
 
     #[test]
@@ -108,11 +133,17 @@ mod tests {
         let mut cut = png(300, 300);
         cut.truncate(cut.len() / 2);
         assert!(inspect(&cut).is_err());
-        // A header claiming 30,000 × 30,000 pixels: refused before anything is allocated.
+        // A valid header claiming 10,000 × 6,000 pixels (each side allowed, the whole not):
+        // refused before anything is allocated.
         let mut bomb = png(1, 1);
-        bomb[16..20].copy_from_slice(&30_000u32.to_be_bytes());
-        bomb[20..24].copy_from_slice(&30_000u32.to_be_bytes());
-        assert!(inspect(&bomb).is_err());
+        bomb[16..20].copy_from_slice(&10_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&6_000u32.to_be_bytes());
+        let crc = crc32(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            inspect(&bomb),
+            Err(FileRefusal::Unreadable { .. })
+        ));
         assert!(inspect(b"GIF89a not really").is_err());
     }
 }

@@ -23,7 +23,13 @@ impl FileName {
                 c => c,
             })
             .collect();
-        let trimmed = cleaned.trim().trim_start_matches('.').trim();
+        // Leading dots hide a file; trailing dots and spaces are dropped by Windows when it
+        // saves one, which would change its extension.
+        let trimmed = cleaned
+            .trim()
+            .trim_start_matches('.')
+            .trim_end_matches(['.', ' '])
+            .trim();
         let name = if trimmed.is_empty() { "file" } else { trimmed };
         Self(shorten(name))
     }

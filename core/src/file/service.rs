@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sea_orm::entity::prelude::*;
-use sea_orm::{QuerySelect, Statement};
+use sea_orm::{QueryOrder, QuerySelect, Statement};
 use tokio::sync::Semaphore;
 
 use crate::entity::file;
@@ -78,6 +78,7 @@ impl FileRecord {
             thumbnail_size: Set(i64::try_from(self.thumbnail_size).unwrap_or(i64::MAX)),
             created_at: Set(message.created_at),
             deleted_at: Set(None),
+            purged_at: Set(None),
         }
     }
 }
@@ -203,7 +204,7 @@ impl FileService {
     /// Removes the bytes of deleted files from the store, then their rows; a store that fails
     /// leaves them for the next round. Returns how many were purged.
     pub async fn purge_deleted(&self) -> CoreResult<usize> {
-        purge_deleted(&self.deps).await
+        purge_deleted(&self.deps, None).await
     }
 
     async fn tenant(&self, id: TenantId) -> CoreResult<Tenant> {
@@ -218,6 +219,7 @@ impl FileService {
         Ok(tenant)
     }
 
+    /// Deleted files count too (their rows stay): sending and deleting does not reset the day.
     async fn within_daily_limit(&self, actor: &VisitorActor, tenant: &Tenant) -> CoreResult<()> {
         let per_day = tenant.settings.files.visitor_files_per_day;
         let since = self.deps.clock.now().millis() - 24 * 3600 * 1000;
@@ -279,7 +281,7 @@ impl FileService {
         let record = FileRecord {
             attachment: Attachment {
                 id,
-                name: name.as_str().to_owned(),
+                name: sniffed.fit_name(name.as_str()),
                 size,
                 content_type: sniffed.content_type.to_owned(),
                 kind: if sniffed.image {
@@ -360,7 +362,16 @@ impl FileService {
         record: &FileRecord,
         sent: CoreResult<Message>,
     ) -> CoreResult<Message> {
-        let used = matches!(&sent, Ok(m) if m.attachment.as_ref().map(|a| a.id) == Some(record.attachment.id));
+        let id = record.attachment.id;
+        let used = match &sent {
+            Ok(message) => message.attachment.as_ref().map(|a| a.id) == Some(id),
+            // The write may have committed before what failed (an event's chat view): the row
+            // says whether the file is in use.
+            Err(_) => file::Entity::find_by_id(id)
+                .one(&self.deps.db)
+                .await
+                .map_or(true, |row| row.is_some()),
+        };
         if !used {
             self.remove(tenant.id, record).await;
         }
@@ -430,23 +441,42 @@ fn store_error(e: FileStoreError) -> CoreError {
     }
 }
 
-/// See [`FileService::purge_deleted`].
-pub(crate) async fn purge_deleted(deps: &Deps) -> CoreResult<usize> {
-    let rows = file::Entity::find()
+/// How long one object's removal may take before it is left for the next round.
+const REMOVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// See [`FileService::purge_deleted`]. `only`: one file (just deleted), else the oldest deleted
+/// files of every tenant. Rows stay, marked purged.
+pub(crate) async fn purge_deleted(deps: &Deps, only: Option<FileId>) -> CoreResult<usize> {
+    let mut query = file::Entity::find()
         .filter(file::Column::DeletedAt.is_not_null())
+        .filter(file::Column::PurgedAt.is_null());
+    if let Some(id) = only {
+        query = query.filter(file::Column::Id.eq(id));
+    }
+    let rows = query
+        .order_by_asc(file::Column::DeletedAt)
         .limit(200)
         .all(&deps.db)
         .await?;
     let mut purged = Vec::new();
     'rows: for row in rows {
-        for variant in [Variant::Original, Variant::Thumbnail] {
-            if let Err(e) = deps
-                .files
-                .delete(&key(row.tenant_id, row.id, variant))
-                .await
-            {
-                tracing::warn!(file = %row.id, error = %e, "a deleted file's bytes are kept for the next round");
-                continue 'rows;
+        let variants: &[Variant] = if row.thumbnail_size > 0 {
+            &[Variant::Original, Variant::Thumbnail]
+        } else {
+            &[Variant::Original]
+        };
+        for variant in variants {
+            let object = key(row.tenant_id, row.id, *variant);
+            match tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(&object)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(file = %row.id, error = %e, "a deleted file's bytes are kept for the next round");
+                    continue 'rows;
+                }
+                Err(_) => {
+                    tracing::warn!(file = %row.id, "the file store did not answer; a deleted file's bytes are kept for the next round");
+                    continue 'rows;
+                }
             }
         }
         purged.push(row.id);
@@ -455,9 +485,12 @@ pub(crate) async fn purge_deleted(deps: &Deps) -> CoreResult<usize> {
         return Ok(0);
     }
     let txn = deps.write().await?;
-    let done = file::Entity::delete_many()
+    let done = file::Entity::update_many()
+        .col_expr(
+            file::Column::PurgedAt,
+            sea_orm::sea_query::Expr::value(deps.clock.now().millis()),
+        )
         .filter(file::Column::Id.is_in(purged))
-        .filter(file::Column::DeletedAt.is_not_null())
         .exec(&txn)
         .await?;
     txn.commit().await?;

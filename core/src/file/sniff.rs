@@ -11,6 +11,21 @@ pub struct Sniffed {
     pub group: Option<FileGroup>,
     /// One of the browser-safe raster formats, which may be shown inline once it decodes.
     pub image: bool,
+    /// The extensions a name of this type may end with; the first is its own.
+    pub extensions: &'static [&'static str],
+}
+
+impl Sniffed {
+    /// `name` ending with an extension of this type: one that ends otherwise (an extension
+    /// nobody listed, none at all) gets the type's own added, so that the saved file opens as
+    /// what it is, never as a program its name would pick.
+    pub fn fit_name(&self, name: &str) -> String {
+        let fits = extension_of(name).is_some_and(|ext| self.extensions.contains(&ext.as_str()));
+        match self.extensions.first() {
+            Some(own) if !fits => format!("{name}.{own}"),
+            _ => name.to_owned(),
+        }
+    }
 }
 
 /// A type Tandem knows: its content type, group, the extensions a name of it may carry, and
@@ -181,6 +196,7 @@ pub fn sniff(bytes: &[u8], name: &str) -> Result<Sniffed, FileRefusal> {
         content_type: taken.content_type,
         group: taken.group,
         image: taken.group == Some(G::Images),
+        extensions: taken.extensions,
     })
 }
 
@@ -222,7 +238,10 @@ fn is_text(bytes: &[u8]) -> bool {
             .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'))
 }
 
+/// The name's last extension, lower-cased; trailing dots and spaces (which Windows drops when it
+/// saves the file) do not hide it.
 fn extension_of(name: &str) -> Option<String> {
+    let name = name.trim_end_matches(['.', ' ']);
     let (stem, ext) = name.rsplit_once('.')?;
     (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
 }
@@ -281,6 +300,25 @@ mod tests {
                 "{name}: {refused:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_ends_as_its_content_is() {
+        let text = sniff(b"print(1)", "tool.py").unwrap();
+        assert_eq!(text.fit_name("tool.py"), "tool.py.txt");
+        assert_eq!(text.fit_name("notes.md"), "notes.md");
+        let pdf = sniff(PDF, "invoice").unwrap();
+        assert_eq!(pdf.fit_name("invoice"), "invoice.pdf");
+        // Office's installer files are compound documents too: saved as a document.
+        let ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00\x00\x00\x00\x00";
+        if let Ok(doc) = sniff(ole, "patch.msp") {
+            assert!(!doc.fit_name("patch.msp").ends_with(".msp"));
+        }
+        assert!(
+            sniff(b"echo hi", "run.bat.").is_err(),
+            "a trailing dot hides nothing"
+        );
+        assert!(sniff(b"echo hi", "run.bat . ").is_err());
     }
 
     #[test]

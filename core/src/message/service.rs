@@ -627,14 +627,14 @@ impl MessageService {
         actor: &VisitorActor,
         id: MessageId,
     ) -> CoreResult<Message> {
-        let txn = self.deps.write().await?;
-        let row = visitor_message(&txn, actor, id).await?;
-        if row.author != Author::Visitor {
+        let found = visitor_message(&self.deps.db, actor, id).await?;
+        if found.author != Author::Visitor {
             return Err(CoreError::NotAllowed(
                 "visitors can delete only their own files",
             ));
         }
-        self.delete_file_message(txn, row, actor.visitor).await
+        self.delete_file_message(actor.tenant, found.chat_id, id, actor.visitor)
+            .await
     }
 
     /// An operator deletes a file they sent.
@@ -644,28 +644,41 @@ impl MessageService {
         chat_id: ChatId,
         id: MessageId,
     ) -> CoreResult<Message> {
-        let txn = self.deps.write().await?;
-        let (chat, _) = chat_with_visitor(&txn, actor.tenant, chat_id).await?;
-        let row = message::Entity::find_by_id(id)
+        let (chat, _) = chat_with_visitor(&self.deps.db, actor.tenant, chat_id).await?;
+        let found = message::Entity::find_by_id(id)
             .filter(message::Column::TenantId.eq(actor.tenant))
             .filter(message::Column::ChatId.eq(chat.id))
-            .one(&txn)
+            .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("message"))?;
-        if row.author != Author::Operator || row.operator_id != Some(actor.user) {
+        if found.author != Author::Operator || found.operator_id != Some(actor.user) {
             return Err(CoreError::NotAllowed(
                 "operators can delete only files they sent",
             ));
         }
-        self.delete_file_message(txn, row, chat.visitor_id).await
+        self.delete_file_message(actor.tenant, chat.id, id, chat.visitor_id)
+            .await
     }
 
+    /// Deletes a file message whose sender was checked. The chat row is locked first, as read
+    /// marks and deliveries lock it, and the message read again under it: two deletes at once
+    /// delete once.
     async fn delete_file_message(
         &self,
-        txn: WriteTxn,
-        row: message::Model,
+        tenant: TenantId,
+        chat_id: ChatId,
+        id: MessageId,
         visitor: VisitorId,
     ) -> CoreResult<Message> {
+        let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
+        crate::delivery::lock_chat(&txn, tenant, chat_id).await?;
+        let row = message::Entity::find_by_id(id)
+            .filter(message::Column::TenantId.eq(tenant))
+            .filter(message::Column::ChatId.eq(chat_id))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("message"))?;
         if row.deleted_at.is_some() {
             return Ok(row.into());
         }
@@ -674,14 +687,18 @@ impl MessageService {
                 "only a file can be deleted; a text can be edited".into(),
             ));
         }
-        let now = self.deps.clock.now();
         message::Entity::update_many()
             .col_expr(message::Column::Body, Expr::value(""))
             .col_expr(message::Column::Attachment, Expr::value(None::<String>))
             .col_expr(message::Column::DeletedAt, Expr::value(now.millis()))
             .filter(message::Column::Id.eq(row.id))
-            .filter(message::Column::TenantId.eq(row.tenant_id))
+            .filter(message::Column::TenantId.eq(tenant))
             .exec(&txn)
+            .await?;
+        let file = crate::entity::file::Entity::find()
+            .filter(crate::entity::file::Column::MessageId.eq(row.id))
+            .filter(crate::entity::file::Column::TenantId.eq(tenant))
+            .one(&txn)
             .await?;
         crate::entity::file::Entity::update_many()
             .col_expr(
@@ -689,23 +706,24 @@ impl MessageService {
                 Expr::value(now.millis()),
             )
             .filter(crate::entity::file::Column::MessageId.eq(row.id))
-            .filter(crate::entity::file::Column::TenantId.eq(row.tenant_id))
+            .filter(crate::entity::file::Column::TenantId.eq(tenant))
             .exec(&txn)
             .await?;
         // A deleted newest message is no preview.
         chat::Entity::update_many()
             .col_expr(chat::Column::Preview, Expr::value(None::<String>))
-            .filter(chat::Column::Id.eq(row.chat_id))
-            .filter(chat::Column::TenantId.eq(row.tenant_id))
+            .filter(chat::Column::Id.eq(chat_id))
+            .filter(chat::Column::TenantId.eq(tenant))
             .filter(chat::Column::LastSeq.eq(row.seq))
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        // The bytes go now if the store answers, else at the next housekeeping round.
-        if let Err(e) = crate::file::purge_deleted(&self.deps).await {
-            tracing::warn!(error = %e, "deleted files are left to the housekeeping");
+        // Its bytes go now if the store answers in time, else at a housekeeping round.
+        if let Some(file) = file
+            && let Err(e) = crate::file::purge_deleted(&self.deps, Some(file.id)).await
+        {
+            tracing::warn!(error = %e, "a deleted file is left to the housekeeping");
         }
-        let tenant = row.tenant_id;
         let message = Message::from(message::Model {
             body: String::new(),
             attachment: None,

@@ -11,7 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    X_CONTENT_TYPE_OPTIONS,
+    VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,10 +32,13 @@ use crate::extract::QueryParams;
 use crate::state::AppState;
 
 /// How much of a refused upload is read (and dropped) so that its sender hears why.
-const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// An upload that sends nothing for this long is given up (its slot is needed).
+const IDLE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Uploads read at once by this process: each holds up to a tenant's largest file in memory.
-/// Others wait their turn with their body unread.
+/// When all are taken, more are refused for a moment (503 with Retry-After) rather than queued.
 static UPLOADS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(16));
 
 /// The visitor's routes; the widget's routes take them in (behind their per-address limit).
@@ -87,6 +90,7 @@ pub struct LinkQuery {
     responses(
         (status = 201, description = "The message carrying the file (the same one when `client_id` repeats)", body = Message),
         (status = 400, description = "Empty, or a bad name or client id", body = ErrorBody),
+        (status = 408, description = "`upload_stalled`: nothing arrived for 30 s", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 403, description = "`files_off`: the company takes no files from visitors", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -105,7 +109,7 @@ pub async fn visitor_upload(
     body: Body,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let max = FileService::max_bytes(&visitor.tenant);
-    let _turn = UPLOADS.acquire().await.map_err(|_| shutting_down())?;
+    let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -233,6 +237,7 @@ pub async fn visitor_delete(
         (status = 201, description = "The message carrying the file (the same one when `client_id` repeats)", body = Message),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The chat is another operator's", body = ErrorBody),
+        (status = 408, description = "`upload_stalled`: nothing arrived for 30 s", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, description = "`file_too_large`", body = ErrorBody),
         (status = 415, description = "`file_type_not_allowed`, `file_disguised` or `file_unreadable`", body = ErrorBody),
@@ -251,7 +256,7 @@ pub async fn operator_upload(
     let chat: ChatId = chat.parse()?;
     let tenant = state.tandem.tenants.by_id(auth.actor.tenant).await?;
     let max = FileService::max_bytes(&tenant);
-    let _turn = UPLOADS.acquire().await.map_err(|_| shutting_down())?;
+    let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -349,7 +354,18 @@ async fn read_file(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, A
     let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
     let mut read: u64 = 0;
     let mut over = declared.is_some_and(|len| len > max);
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match tokio::time::timeout(IDLE_UPLOAD, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "upload_stalled",
+                    "the file stopped arriving; send it again",
+                ));
+            }
+        };
         let Ok(frame) = frame else {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -415,6 +431,7 @@ fn serve(download: Download) -> Response {
         CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=86400"),
     );
+    headers.insert(VARY, HeaderValue::from_static("authorization, cookie"));
     response
 }
 
@@ -453,8 +470,10 @@ fn bearer_of(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn shutting_down() -> ApiError {
-    ApiError::from(CoreError::Busy("the server is shutting down"))
+fn busy() -> ApiError {
+    ApiError::from(CoreError::Busy(
+        "too many files are being sent just now; try again in a moment",
+    ))
 }
 
 #[cfg(test)]

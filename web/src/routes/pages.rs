@@ -34,7 +34,7 @@ const CHAT_HTML: &str = include_str!("../../static/chat.html");
 
 /// Only our own scripts run, and the pages cannot be framed. The admin console allows inline
 /// styles, for the email preview it shows in a sandboxed frame (no scripts run there).
-const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const ADMIN_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self' ws: wss:; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn page(body: impl Into<String>, policy: &'static str) -> Response {
