@@ -1674,6 +1674,83 @@ async fn a_message_past_the_limit_is_refused_not_cut(s: Stage) {
     .await;
 }
 
+/// Files both ways, in a Russian widget: the visitor sends a photo and a PDF, the operator sees
+/// the photo small and opens both, sends instructions back; a disguised file and one too large
+/// are refused in the visitor's language, and nothing of them reaches the operator.
+async fn a_visitor_and_an_operator_exchange_files(s: Stage) {
+    s.live.online_operator(&s.live.acme, "Olga").await;
+    s.live
+        .update_settings(
+            &s.live.acme,
+            json!({ "branding": { "language": "ru" }, "files": { "max_mib": 1 } }),
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("a directory for the files");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("a file");
+        path.display().to_string()
+    };
+    let photo = {
+        let image = image::RgbImage::from_fn(1200, 800, |x, y| {
+            image::Rgb([(x / 5) as u8, (y / 4) as u8, 160])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        image
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("a PNG");
+        out.into_inner()
+    };
+    let photo_path = write("лампа.png", &photo);
+    let pdf_path = write("receipt.pdf", b"%PDF-1.4\n1 0 obj\n<< >>\nendobj\n%%EOF\n");
+    let fake_path = write(
+        "cat.png",
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00",
+    );
+    let big_path = write("big.txt", &vec![b'a'; 2 * 1024 * 1024]);
+    let steps_path = write(
+        "steps.txt",
+        "1. Выключите лампу.\n2. Замените патрон.\n".as_bytes(),
+    );
+    s.play(async {
+        let anna = s.visitor("anna").await?;
+        anna.type_into(&anna.widget("textarea[name=body]").await?, &format!("Лампа сломалась{ENTER}")).await?;
+        let input = anna.widget_any("input[type=file]").await?;
+        input.send_keys(&photo_path).await?;
+        widget_is(&anna, "the photo is shown small", "const img = root.querySelector('.msg--visitor .bubble--image img'); return !!img && img.naturalWidth === 480 && img.width <= 220;").await?;
+        input.send_keys(&pdf_path).await?;
+        widget_shows(&anna, ".msg--visitor .bubble--file .file__name", "receipt.pdf").await?;
+
+        // Refused, in Russian, and never sent: a program called cat.png, a file over the limit.
+        input.send_keys(&fake_path).await?;
+        widget_shows(&anna, ".msg--failed .meta", "Содержимое файла не совпадает с его названием").await?;
+        input.send_keys(&big_path).await?;
+        widget_shows(&anna, ".msg--failed .meta", "Файл слишком большой: не больше 1.0 MB.").await?;
+
+        // The operator sees the photo small and the PDF, opens both, and answers with a file.
+        let operator = s.workspace(&s.live.acme).await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        open_tab(&operator, "waiting").await?;
+        operator.click("#chat-list .chat-item").await?;
+        operator.until_true("the photo's thumbnail loads", "const img = document.querySelector('.entry--visitor .entry__image img'); return !!img && img.complete && img.naturalWidth === 480;", vec![]).await?;
+        shows(&operator, ".entry--visitor .entry__file", "receipt.pdf").await?;
+        operator.until_true("both files are fetched", "window.__got ??= Promise.all([...document.querySelectorAll('.entry--visitor a.entry__body')].map((a) => fetch(a.href).then((r) => r.status))).then((s) => { window.__statuses = s; }); return JSON.stringify(window.__statuses) === '[200,200]';", vec![]).await?;
+        operator.find_any("#reply-files").await?.send_keys(&steps_path).await?;
+        widget_shows(&anna, ".msg--operator .bubble--file .file__name", "steps.txt").await?;
+
+        // What the API holds: four messages, nothing of the refused files; another company's
+        // admin cannot open them.
+        let dialog = s.dialog(&chat_id).await;
+        let files: Vec<&Value> = dialog["messages"].as_array().unwrap().iter().filter(|m| m["attachment"].is_object()).collect();
+        expect(files.len() == 3, || format!("{dialog:#}"))?;
+        let photo_id = files[0]["attachment"]["id"].as_str().unwrap();
+        let (status, _) = s.live.call(Method::GET, &format!("/api/v1/files/{photo_id}"), Some(&s.live.globex.admin_token), None).await;
+        expect(status == StatusCode::NOT_FOUND, || format!("another company: {status}"))?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1699,6 +1776,7 @@ tandem_testkit::on_both_databases!(
     the_operator_sees_the_visitor_move_through_the_site,
     a_closed_conversation_is_rated_and_the_admin_sees_it,
     a_message_past_the_limit_is_refused_not_cut,
+    a_visitor_and_an_operator_exchange_files,
 );
 
 mod after_hours {

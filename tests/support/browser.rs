@@ -193,6 +193,15 @@ impl Page {
             .with_context(|| format!("{}: open {url}", self.name))
     }
 
+    /// An element of the page, shown or not (a hidden file input).
+    pub async fn find_any(&self, css: &str) -> anyhow::Result<Element> {
+        let what = format!("{}: {css}", self.name);
+        self.until(&what, || async {
+            self.client.find(Locator::Css(css)).await.ok()
+        })
+        .await
+    }
+
     /// An element of the page (light DOM).
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
         let what = format!("{}: {css}", self.name);
@@ -208,6 +217,22 @@ impl Page {
     /// An element inside the Tandem widget's shadow root.
     pub async fn widget(&self, css: &str) -> anyhow::Result<Element> {
         self.in_shadow("#tandem-widget", css).await
+    }
+
+    /// An element inside the widget, shown or not: a file input, which stays hidden behind the
+    /// button that opens it.
+    pub async fn widget_any(&self, css: &str) -> anyhow::Result<Element> {
+        let what = format!("{}: #tandem-widget » {css}", self.name);
+        self.until(&what, || async {
+            let host = self
+                .client
+                .find(Locator::Css("#tandem-widget"))
+                .await
+                .ok()?;
+            let root = host.shadow_root().await.ok()?;
+            root.find(Locator::Css(css)).await.ok()
+        })
+        .await
     }
 
     /// A displayed element inside the shadow root of `host`.
