@@ -1718,6 +1718,11 @@ async fn a_visitor_and_an_operator_exchange_files(s: Stage) {
         let input = anna.widget_any("input[type=file]").await?;
         input.send_keys(&photo_path).await?;
         widget_is(&anna, "the photo is shown small", "const img = root.querySelector('.msg--visitor .bubble--image img'); return !!img && img.naturalWidth === 480 && img.width <= 220;").await?;
+        // Opened full size (the viewer comes when first used), closed with Escape.
+        anna.click_widget(".bubble--image").await?;
+        widget_is(&anna, "the photo is shown full size", "const img = root.querySelector('.viewer img'); return !!img && img.naturalWidth === 1200;").await?;
+        anna.press(ESCAPE_KEY).await?;
+        widget_is(&anna, "the viewer is closed", "return !root.querySelector('.viewer');").await?;
         input.send_keys(&pdf_path).await?;
         widget_shows(&anna, ".msg--visitor .bubble--file .file__name", "receipt.pdf").await?;
 

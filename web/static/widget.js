@@ -34,12 +34,7 @@
       otherDialog: "This link opens a different conversation from the one on this device. Open it here instead?",
       older: "Earlier messages",
       openLinked: "Open the link's conversation", keepMine: "Keep this device's",
-      ended: "The conversation has ended. Write again any time: it goes on here.", rateIt: "How was it?",
-      good: "Good", bad: "Bad", comment: "Anything to add? (optional)", sendRating: "Send rating",
-      rated: (rating) => (rating === "good" ? "Thank you for your rating!" : "Thank you for telling us. We will do better."),
-      transcript: "Email me the transcript", transcriptSent: (email) => `The transcript is on its way to ${email}.`,
-      transcriptNeedsEmail: "Leave your email to get the transcript, then ask again.",
-      transcriptLimit: "You have asked for it three times today. Try again tomorrow.",
+      ended: "The conversation has ended. Write again any time: it goes on here.",
       tooLong: (max) => `Too long: at most ${max} characters. Shorten it or send it in parts.`,
       attach: "Attach a file", dropHere: "Drop files here to send them", fileDeleted: "File deleted", delete: "Delete",
       save_file: "Download", openImage: "open full size", dismiss: "Dismiss", uploading: (p) => `Sending… ${p}%`,
@@ -70,12 +65,7 @@
       otherDialog: "Эта ссылка открывает другой разговор, не тот, что на этом устройстве. Открыть его вместо текущего?",
       older: "Ранние сообщения",
       openLinked: "Открыть разговор по ссылке", keepMine: "Оставить текущий",
-      ended: "Разговор завершён. Напишите снова в любое время — он продолжится здесь.", rateIt: "Как всё прошло?",
-      good: "Хорошо", bad: "Плохо", comment: "Хотите что-то добавить? (необязательно)", sendRating: "Отправить оценку",
-      rated: (rating) => (rating === "good" ? "Спасибо за оценку!" : "Спасибо за отзыв — мы постараемся стать лучше."),
-      transcript: "Прислать переписку на почту", transcriptSent: (email) => `Переписка придёт на ${email}.`,
-      transcriptNeedsEmail: "Оставьте почту, чтобы получить переписку, и попросите снова.",
-      transcriptLimit: "Сегодня вы уже просили её трижды. Попробуйте завтра.",
+      ended: "Разговор завершён. Напишите снова в любое время — он продолжится здесь.",
       tooLong: (max) => `Слишком длинно: не больше ${max} символов. Сократите или отправьте частями.`,
       attach: "Прикрепить файл", dropHere: "Отпустите файлы, чтобы отправить", fileDeleted: "Файл удалён", delete: "Удалить",
       save_file: "Скачать", openImage: "открыть целиком", dismiss: "Убрать", uploading: (p) => `Отправка… ${p}%`,
@@ -345,75 +335,27 @@
     ui.ended.dataset.shown = shown;
     // The rating just sent from the form: the focus goes to the thanks that take its place.
     const inForm = ui.ended.contains(shadow.activeElement);
-    const thanks = rated ? el("p", { class: "ended__thanks", role: "status", tabindex: "-1" }, t.rated(chat.rating.rating)) : null;
-    ui.ended.replaceChildren(el("p", { class: "ended__title", role: "status" }, t.ended), thanks || ratingForm(), transcriptButton());
-    if (thanks && inForm) thanks.focus();
+    ui.ended.replaceChildren(el("p", { class: "ended__title", role: "status" }, t.ended));
     scrollDown();
+    // The rating form and the transcript button are loaded when a conversation first ends.
+    more().then((m) => {
+      if (ui.ended.dataset.shown !== shown) return; // changed meanwhile
+      ui.ended.append(...m.ending(widget(), rated, inForm));
+      scrollDown();
+    }, () => {});
   }
 
-  // The whole conversation by email, to the address the visitor gave (asked for it first).
-  function transcriptButton() {
-    const note = el("p", { class: "ended__note", role: "status" });
-    const button = el("button", { class: "link transcript", type: "button" }, t.transcript);
-    const askForEmail = () => {
-      note.textContent = t.transcriptNeedsEmail;
-      buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input[name=email]")?.focus();
-    };
-    button.onclick = async () => {
-      if (!state.chat?.visitor?.email) return askForEmail();
-      button.disabled = true;
-      try {
-        const request = await call("POST", "/chat/transcript");
-        note.textContent = t.transcriptSent(request.email);
-      } catch (e) {
-        button.disabled = false;
-        if (e.status === 409) askForEmail();
-        else note.textContent = e.status === 429 ? t.transcriptLimit : t.error;
-      }
-    };
-    return el("div", { class: "ended__transcript" }, button, note);
+  // What the widget needs only now and then (the end of a conversation, the image viewer),
+  // fetched once, the first time: a visitor who never gets there never downloads it.
+  let moreLoading = null;
+  function more() {
+    moreLoading ??= import(`${origin}/static/widget-more.js`).catch((e) => { moreLoading = null; throw e; });
+    return moreLoading;
   }
 
-  function ratingForm() {
-    let picked = null;
-    const id = `tandem-comment-${Math.random().toString(36).slice(2, 9)}`;
-    const comment = el("textarea", { id, name: "comment", rows: 2, maxlength: "1000" });
-    const error = el("p", { class: "error", role: "alert", hidden: true });
-    const submit = el("button", { class: "button", type: "submit", disabled: true }, t.sendRating);
-    const choice = (rating) => {
-      const button = el("button", { class: `rate rate--${rating}`, type: "button", "aria-pressed": "false", onclick: () => pick(rating) }, t[rating]);
-      // A thumb (down: the same, turned), drawn: no emoji font needed.
-      button.insertAdjacentHTML("afterbegin", '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6c-.4.4-.6.9-.6 1.4v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z"/></svg>');
-      return button;
-    };
-    const choices = [choice("good"), choice("bad")];
-    const pick = (rating) => {
-      picked = rating;
-      for (const button of choices) button.setAttribute("aria-pressed", String(button.classList.contains(`rate--${rating}`)));
-      submit.disabled = false;
-    };
-    const form = el("form", { class: "rating", novalidate: true },
-      el("p", { class: "rating__ask", id: `${id}-ask` }, t.rateIt),
-      el("div", { class: "rating__choices", role: "group", "aria-labelledby": `${id}-ask` }, ...choices),
-      el("label", { for: id }, t.comment), comment, error, submit);
-    form.onsubmit = async (event) => {
-      event.preventDefault();
-      if (!picked) return;
-      submit.disabled = true;
-      try {
-        const body = { rating: picked };
-        if (comment.value.trim()) body.comment = comment.value.trim();
-        state.chat = await call("POST", "/chat/rating", body);
-        showMode();
-      } catch (e) {
-        error.textContent = e.message || t.error; error.hidden = false;
-        // Rated meanwhile (another tab), or reopened: the chat as it is now says so.
-        if (e.status === 409) await reload().catch(() => {});
-      } finally {
-        submit.disabled = false;
-      }
-    };
-    return form;
+  // The widget's parts the seldom-needed module works with.
+  function widget() {
+    return { lang: state.config?.branding.language || "en", t, el, call, state, shadow, ui, showMode, reload, buildDetailsForm, fileUrl, saveFile, sizeText, showNotice };
   }
 
   // The hosted page hands the dialog over to the company's own site (another origin, another
@@ -741,18 +683,8 @@
     } catch { showNotice(t.error); }
   }
 
-  function viewImage(a) {
-    const opener = shadow.activeElement;
-    const img = el("img", { alt: a.name });
-    const close = () => { viewer.remove(); opener?.focus(); };
-    const closeButton = el("button", { class: "viewer__close", type: "button", "aria-label": t.close, onclick: close }, "×");
-    const viewer = el("div", { class: "viewer", role: "dialog", "aria-modal": "true", "aria-label": a.name, onclick: (event) => { if (event.target === viewer) close(); } },
-      img, el("div", { class: "viewer__bar" }, el("span", {}, `${a.name} · ${sizeText(a.size)}`), el("button", { class: "link", type: "button", onclick: () => saveFile(a) }, t.save_file), closeButton));
-    viewer.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.stopPropagation(); close(); } });
-    fileUrl(a).then((url) => { img.src = url; }, () => showNotice(t.error));
-    ui.root.append(viewer);
-    closeButton.focus();
-  }
+  // The full-size viewer comes with the rest of what is seldom needed.
+  function viewImage(a) { more().then((m) => m.viewImage(widget(), a), () => showNotice(t.error)); }
 
   async function deleteFile(id) {
     try { upsert(await call("DELETE", `/chat/messages/${encodeURIComponent(id)}`)); } catch (e) { showNotice(explain(e)); }

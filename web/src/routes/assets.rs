@@ -29,6 +29,11 @@ const CSS: &str = "text/css; charset=utf-8";
 const SOURCES: &[(&str, &str, &str)] = &[
     ("widget.js", JS, include_str!("../../static/widget.js")),
     ("widget.css", CSS, include_str!("../../static/widget.css")),
+    (
+        "widget-more.js",
+        JS,
+        include_str!("../../static/widget-more.js"),
+    ),
     ("console.css", CSS, include_str!("../../static/console.css")),
     ("console.js", JS, include_str!("../../static/console.js")),
     ("shared.js", JS, include_str!("../../static/shared.js")),
