@@ -1756,6 +1756,29 @@ async fn a_visitor_and_an_operator_exchange_files(s: Stage) {
     .await;
 }
 
+/// A reply while the visitor's tab is hidden makes the page's title blink "(1) New message";
+/// back on the tab, the page's own title returns.
+async fn a_reply_while_the_tab_is_hidden_blinks_in_the_title(s: Stage) {
+    s.live.online_operator(&s.live.acme, "Olga").await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        vera.type_into(&vera.widget("textarea[name=body]").await?, &format!("Is it in stock?{ENTER}")).await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        // The visitor goes to another tab (told to the page as the browser would).
+        vera.until_true("the tab is hidden", "window.__title = document.title; Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange')); return true;", vec![]).await?;
+        let (status, _) = s.live.call(Method::POST, &format!("/api/v1/chats/{chat_id}/messages"), Some(&s.live.acme.admin_token), Some(json!({ "body": "Yes, 3 left." }))).await;
+        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        vera.until_true("the title blinks", "return document.title === '(1) New message';", vec![]).await?;
+        vera.until_true("the page's title comes back", "return document.title === window.__title;", vec![]).await?;
+        // Back on the tab: the blinking stops, the page's own title stays.
+        vera.until_true("the tab is shown", "Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true }); document.dispatchEvent(new Event('visibilitychange')); return true;", vec![]).await?;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        vera.until_true("no more blinking", "return document.title === window.__title;", vec![]).await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1782,6 +1805,7 @@ tandem_testkit::on_both_databases!(
     a_closed_conversation_is_rated_and_the_admin_sees_it,
     a_message_past_the_limit_is_refused_not_cut,
     a_visitor_and_an_operator_exchange_files,
+    a_reply_while_the_tab_is_hidden_blinks_in_the_title,
 );
 
 mod after_hours {

@@ -21,7 +21,12 @@ pub const SESSION_COOKIE: &str = "tandem_session";
 
 /// The token after `Bearer ` in the Authorization header.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_in(&parts.headers)
+}
+
+/// [`bearer`], from the headers alone (a handler that reads the body too).
+pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -48,6 +48,7 @@
         invalid_input: "This message cannot be sent as it is.",
       },
       atMost: (size) => `at most ${size}.`,
+      newMessage: "New message", soundOn: "Sound on for new replies", soundOff: "Sound off for new replies",
     },
     ru: {
       open: "Открыть чат", close: "Закрыть чат", unread: (n) => `Непрочитанных: ${n}`, send: "Отправить", yourMessage: "Ваше сообщение",
@@ -79,6 +80,7 @@
         invalid_input: "Это сообщение нельзя отправить в таком виде.",
       },
       atMost: (size) => `не больше ${size}.`,
+      newMessage: "Новое сообщение", soundOn: "Звук новых ответов включён", soundOff: "Звук новых ответов выключен",
     },
   };
   let t = TEXTS.en;
@@ -132,6 +134,7 @@
   ui.title = el("h2", { class: "title", id: "tandem-title" });
   ui.status = el("p", { class: "status", role: "status" });
   ui.close = el("button", { class: "close", type: "button", onclick: () => toggle(false) }, "×");
+  ui.sound = el("button", { class: "close sound", type: "button", "aria-pressed": "true", onclick: () => setSound(!soundOn()) });
   ui.handOver = el("button", { class: "link handover", type: "button", hidden: true, onclick: () => handOver() });
   ui.greeting = el("p", { class: "greeting" });
   ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
@@ -160,7 +163,7 @@
   ui.form = el("form", { class: "form offline-form", hidden: true, novalidate: true });
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
-    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), pageMode ? ui.handOver : ui.close),
+    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), ui.sound, pageMode ? ui.handOver : ui.close),
     ui.body, ui.info, ui.notice, ui.choice, ui.details, ui.form, ui.limit, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
@@ -181,6 +184,7 @@
     if (branding.logo_url) { ui.logo.src = branding.logo_url; ui.logo.referrerPolicy = "no-referrer"; ui.logo.hidden = false; } else ui.logo.hidden = true;
     ui.launcher.setAttribute("aria-label", t.open);
     ui.close.setAttribute("aria-label", t.close);
+    setSound(soundOn());
     ui.inputLabel.textContent = t.yourMessage;
     ui.input.placeholder = t.placeholder;
     ui.sendButton.textContent = t.send;
@@ -705,6 +709,65 @@
     sendFiles([...event.dataTransfer.files]);
   });
 
+  // ---- a reply while the visitor looks elsewhere: a short sound (they may turn it off) and,
+  // while the tab is hidden, the page's title blinking "(1) New message" ----
+  const soundOn = () => store.get("sound") !== "off";
+  function setSound(on) {
+    store.set("sound", on ? "on" : "off");
+    ui.sound.setAttribute("aria-pressed", String(on));
+    ui.sound.setAttribute("aria-label", on ? t.soundOn : t.soundOff);
+    ui.sound.title = on ? t.soundOn : t.soundOff;
+    ui.sound.innerHTML = on
+      ? '<svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-6V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1l-2-2z"/></svg>'
+      : '<svg viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" d="M20 18.7 5.3 4 4 5.3l2.9 2.9C6.3 9 6 10 6 11v5l-2 2v1h13.7l1 1 1.3-1.3zM12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2zm6-7.2V11c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7c-.5.1-1 .3-1.4.6L18 14.8z"/></svg>';
+  }
+
+  // Browsers let a page make sound only after the person has touched it: the audio context
+  // is made at the first touch, and a reply before that is silent.
+  let audio = null;
+  document.addEventListener("pointerdown", () => { try { audio ??= new AudioContext(); } catch { /* no audio */ } }, { once: true, capture: true });
+  function chime() {
+    if (!audio || !soundOn()) return;
+    const now = audio.currentTime;
+    const gain = audio.createGain();
+    gain.gain.setValueAtTime(0.0001, now);
+    gain.gain.exponentialRampToValueAtTime(0.15, now + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
+    gain.connect(audio.destination);
+    for (const [freq, at] of [[880, 0], [1320, 0.12]]) {
+      const tone = audio.createOscillator();
+      tone.frequency.value = freq;
+      tone.connect(gain);
+      tone.start(now + at);
+      tone.stop(now + at + 0.2);
+    }
+  }
+
+  const blink = { timer: null, title: null, ours: null };
+  function announce() {
+    const looking = state.open && document.visibilityState === "visible";
+    if (!looking) chime();
+    if (document.visibilityState === "hidden" && !blink.timer) {
+      blink.title = document.title;
+      blink.timer = setInterval(() => {
+        const count = unread().length;
+        if (!count) return stopBlinking();
+        blink.ours = document.title === blink.ours ? blink.title : `(${count}) ${t.newMessage}`;
+        document.title = blink.ours;
+      }, 1000);
+    }
+  }
+  function stopBlinking() {
+    if (!blink.timer) return;
+    clearInterval(blink.timer);
+    blink.timer = null;
+    // The page's own title back, unless the page changed it meanwhile.
+    if (document.title === blink.ours || document.title === blink.title) document.title = blink.title;
+    blink.ours = null;
+  }
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") stopBlinking(); });
+
+
   // ---- read marks and the unread badge ----
   function unread() { return [...state.messages.values()].filter((m) => m.author !== "visitor" && !m.read_by_visitor_at); }
 
@@ -804,6 +867,9 @@
         if (typeof frame.operators_available === "boolean") { state.available = frame.operators_available; showMode(); }
         break;
       case "message.created":
+        if (frame.message.author !== "visitor" && !state.messages.has(frame.message.id)) announce();
+        upsert(frame.message);
+        break;
       case "message.updated":
         upsert(frame.message);
         if (frame.message.author === "operator") ui.typing.textContent = "";

@@ -210,9 +210,11 @@ impl TranscriptService {
             .await?
             .ok_or(CoreError::NotFound("visitor"))?;
         let of_chat = || {
+            // A deleted file is gone from the dialog, and from its transcript.
             message::Entity::find()
                 .filter(message::Column::ChatId.eq(row.chat_id))
                 .filter(message::Column::TenantId.eq(row.tenant_id))
+                .filter(message::Column::DeletedAt.is_null())
         };
         let total = of_chat().count(db).await?;
         let newest = of_chat()

@@ -26,7 +26,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{OperatorAuth, WidgetTenant, WidgetVisitor};
+use crate::auth::{OperatorAuth, WidgetTenant, WidgetVisitor, bearer_in};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 use crate::state::AppState;
@@ -67,8 +67,22 @@ pub struct UploadQuery {
     #[param(min_length = 1, max_length = 1000)]
     pub name: String,
     /// Chosen by the sender; resending the same one returns the same message.
-    #[param(min_length = 1, max_length = 100)]
+    #[param(min_length = 1, max_length = 100, pattern = "^[!-~]+$")]
     pub client_id: Option<String>,
+}
+
+impl UploadQuery {
+    /// The name as given: 1 to 1,000 characters (it is cleaned and shortened afterwards).
+    fn checked_name(&self) -> Result<&str, ApiError> {
+        let length = self.name.chars().count();
+        if length == 0 || length > 1000 {
+            return Err(ApiError::from(CoreError::Invalid {
+                field: "name",
+                reason: "must be 1 to 1000 characters".into(),
+            }));
+        }
+        Ok(&self.name)
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -108,18 +122,14 @@ pub async fn visitor_upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let name = query.checked_name()?;
     let max = FileService::max_bytes(&visitor.tenant);
     let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
         .files
-        .send_as_visitor(
-            &visitor.actor,
-            &query.name,
-            bytes,
-            query.client_id.as_deref(),
-        )
+        .send_as_visitor(&visitor.actor, name, bytes, query.client_id.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
@@ -181,7 +191,7 @@ async fn visitor_open(
             files.open_by_link(tenant.id, id, &link, variant).await?
         }
         (None, None) => {
-            let token = bearer_of(headers).ok_or_else(|| {
+            let token = bearer_in(headers).ok_or_else(|| {
                 ApiError::from(CoreError::Unauthorized(
                     "send the visitor token as Authorization: Bearer, or use a mailed link",
                 ))
@@ -254,6 +264,7 @@ pub async fn operator_upload(
     body: Body,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let chat: ChatId = chat.parse()?;
+    let name = query.checked_name()?;
     let tenant = state.tandem.tenants.by_id(auth.actor.tenant).await?;
     let max = FileService::max_bytes(&tenant);
     let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
@@ -261,13 +272,7 @@ pub async fn operator_upload(
     let message = state
         .tandem
         .files
-        .send_as_operator(
-            &auth.actor,
-            chat,
-            &query.name,
-            bytes,
-            query.client_id.as_deref(),
-        )
+        .send_as_operator(&auth.actor, chat, name, bytes, query.client_id.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
@@ -285,13 +290,7 @@ pub async fn operator_download(
     auth: OperatorAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id: FileId = id.parse()?;
-    let download = state
-        .tandem
-        .files
-        .open_for_operator(&auth.actor, id, Variant::Original)
-        .await?;
-    Ok(serve(download))
+    operator_open(&state, &auth, &id, Variant::Original).await
 }
 
 /// An image's thumbnail.
@@ -307,11 +306,20 @@ pub async fn operator_thumbnail(
     auth: OperatorAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    operator_open(&state, &auth, &id, Variant::Thumbnail).await
+}
+
+async fn operator_open(
+    state: &AppState,
+    auth: &OperatorAuth,
+    id: &str,
+    variant: Variant,
+) -> Result<Response, ApiError> {
     let id: FileId = id.parse()?;
     let download = state
         .tandem
         .files
-        .open_for_operator(&auth.actor, id, Variant::Thumbnail)
+        .open_for_operator(&auth.actor, id, variant)
         .await?;
     Ok(serve(download))
 }
@@ -456,18 +464,6 @@ fn filename_parameters(name: &str) -> String {
         }
     }
     format!("filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-fn bearer_of(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
 
 fn busy() -> ApiError {

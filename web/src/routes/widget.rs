@@ -354,7 +354,9 @@ pub struct EditBody {
         (status = 200, body = Message),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Not the visitor's own message", body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A file, which is deleted rather than edited", body = ErrorBody),
+        (status = 429, body = ErrorBody),
     ),
     security(("visitor" = [])))]
 pub async fn edit(

@@ -144,6 +144,7 @@ impl EmailContext {
             earlier: batch
                 .earlier
                 .iter()
+                .filter(|m| m.deleted_at.is_none())
                 .filter(|m| confirmed || m.author != Author::Visitor)
                 .map(line)
                 .collect(),
