@@ -1779,6 +1779,37 @@ async fn a_reply_while_the_tab_is_hidden_blinks_in_the_title(s: Stage) {
     .await;
 }
 
+/// A Russian widget says what is wrong in Russian, beside the field: an address the server
+/// refuses, a field left empty, and a server that cannot be reached — then the request goes.
+async fn a_russian_form_says_what_is_wrong_where_it_is(s: Stage) {
+    s.live
+        .update_settings(&s.live.acme, json!({ "branding": { "language": "ru" } }))
+        .await;
+    s.play(async {
+        let vera = s.visitor("vera").await?;
+        // Nobody online: the offline form. The browser takes "vera@localhost"; the server does not.
+        leave_request(&vera, "Вера", "vera@localhost", "Где мой заказ?").await?;
+        widget_shows(&vera, ".offline-form .field__error", "Проверьте адрес почты").await?;
+        widget_is(&vera, "the address is marked", "const email = root.querySelector('.offline-form input[name=email]'); return email.getAttribute('aria-invalid') === 'true' && root.activeElement === email && !!root.getElementById(email.getAttribute('aria-describedby'));").await?;
+        // Emptied: said before anything is sent.
+        vera.until_true("the address is emptied", "const email = document.querySelector('#tandem-widget').shadowRoot.querySelector('.offline-form input[name=email]'); email.value = ''; return true;", vec![]).await?;
+        vera.click_widget(".offline-form button[type=submit]").await?;
+        widget_shows(&vera, ".offline-form .field__error", "Заполните это поле.").await?;
+        // The server out of reach (what a browser's fetch does then).
+        vera.type_into(&vera.widget(".offline-form input[name=email]").await?, "vera@example.org").await?;
+        vera.until_true("the network fails", "window.__fetch = window.fetch; window.fetch = () => Promise.reject(new TypeError('Failed to fetch')); return true;", vec![]).await?;
+        vera.click_widget(".offline-form button[type=submit]").await?;
+        widget_shows(&vera, ".offline-form .error", "Не удалось связаться с чатом").await?;
+        widget_is(&vera, "no field is blamed", "return !root.querySelector('.offline-form [aria-invalid]');").await?;
+        // Back: it goes, and the chat opens with it.
+        vera.until_true("the network is back", "window.fetch = window.__fetch; return true;", vec![]).await?;
+        vera.click_widget(".offline-form button[type=submit]").await?;
+        widget_shows(&vera, ".msg--visitor .bubble", "Где мой заказ?").await?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1806,6 +1837,7 @@ tandem_testkit::on_both_databases!(
     a_message_past_the_limit_is_refused_not_cut,
     a_visitor_and_an_operator_exchange_files,
     a_reply_while_the_tab_is_hidden_blinks_in_the_title,
+    a_russian_form_says_what_is_wrong_where_it_is,
 );
 
 mod after_hours {

@@ -48,6 +48,9 @@
         invalid_input: "This message cannot be sent as it is.",
       },
       atMost: (size) => `at most ${size}.`,
+      required: "Please fill this in.", badEmail: "Check the email address: it should look like name@example.com.",
+      badName: "Check the name: at most 200 characters, no special characters.", badMessage: "Check the message: it cannot be empty or too long.",
+      checkField: "Check this field.", unreachable: "We could not reach the chat. Check your connection and try again.",
       newMessage: "New message", soundOn: "Sound on for new replies", soundOff: "Sound off for new replies",
     },
     ru: {
@@ -80,6 +83,9 @@
         invalid_input: "Это сообщение нельзя отправить в таком виде.",
       },
       atMost: (size) => `не больше ${size}.`,
+      required: "Заполните это поле.", badEmail: "Проверьте адрес почты: он должен выглядеть как name@example.com.",
+      badName: "Проверьте имя: не больше 200 символов, без специальных знаков.", badMessage: "Проверьте сообщение: оно не может быть пустым или слишком длинным.",
+      checkField: "Проверьте это поле.", unreachable: "Не удалось связаться с чатом. Проверьте соединение и попробуйте ещё раз.",
       newMessage: "Новое сообщение", soundOn: "Звук новых ответов включён", soundOff: "Звук новых ответов выключен",
     },
   };
@@ -134,7 +140,7 @@
   ui.title = el("h2", { class: "title", id: "tandem-title" });
   ui.status = el("p", { class: "status", role: "status" });
   ui.close = el("button", { class: "close", type: "button", onclick: () => toggle(false) }, "×");
-  ui.sound = el("button", { class: "close sound", type: "button", "aria-pressed": "true", onclick: () => setSound(!soundOn()) });
+  ui.sound = el("button", { class: "sound", type: "button", "aria-pressed": "true", onclick: () => setSound(!soundOn()) });
   ui.handOver = el("button", { class: "link handover", type: "button", hidden: true, onclick: () => handOver() });
   ui.greeting = el("p", { class: "greeting" });
   ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
@@ -247,6 +253,49 @@
     return /^https?:/.test(page) && page.length <= 2000 ? page : undefined;
   }
 
+  // A form's wrong field is marked where it is — aria-invalid, the reason beside it in the
+  // visitor's language, the focus on it — whether the browser or the server found it.
+  function markField(form, name, message) {
+    const input = form.elements[name];
+    if (!input) return false;
+    input.setAttribute("aria-invalid", "true");
+    const box = input.closest(".field");
+    let note = box.querySelector(".field__error");
+    if (!note) {
+      note = el("p", { class: "field__error", id: `${input.id}-error` });
+      box.append(note);
+      input.setAttribute("aria-describedby", note.id);
+    }
+    note.textContent = message;
+    input.focus();
+    return true;
+  }
+
+  function clearMarks(form) {
+    for (const input of form.querySelectorAll("[aria-invalid]")) { input.removeAttribute("aria-invalid"); input.removeAttribute("aria-describedby"); }
+    for (const note of form.querySelectorAll(".field__error")) note.remove();
+  }
+
+  // The first field the browser finds wrong, marked; false when all are right.
+  function markInvalid(form) {
+    const input = [...form.elements].find((i) => i.willValidate && !i.checkValidity());
+    if (!input) return false;
+    const v = input.validity;
+    const reason = v.valueMissing ? t.required : v.typeMismatch && input.type === "email" ? t.badEmail : v.tooLong ? t.tooLong(input.maxLength) : t.checkField;
+    return markField(form, input.name, reason);
+  }
+
+  // The server's refusal of a form: an `invalid_input` naming a field ("email: …") marks it;
+  // anything else is said in the form's line. Never the server's English in another language.
+  function refuseForm(form, line, e) {
+    const name = e.code === "invalid_input" && /^([a-z_]+):/.exec(e.message || "")?.[1];
+    const reasons = { email: t.badEmail, name: t.badName, message: t.badMessage };
+    if (name && reasons[name] && markField(form, name, reasons[name])) return;
+    line.textContent = e.status ? explain(e) : t.unreachable;
+    line.hidden = false;
+  }
+
+
   function buildOfflineForm(fields) {
     const error = el("p", { class: "error", role: "alert", hidden: true });
     const submit = el("button", { class: "button", type: "submit" }, t.submit);
@@ -256,8 +305,9 @@
     ui.form.onsubmit = async (event) => {
       event.preventDefault();
       const data = Object.fromEntries(new FormData(ui.form));
-      const invalid = [...ui.form.elements].find((input) => input.willValidate && !input.checkValidity());
-      if (invalid) { error.textContent = invalid.validationMessage; error.hidden = false; invalid.focus(); return; }
+      clearMarks(ui.form);
+      error.hidden = true;
+      if (markInvalid(ui.form)) return;
       submit.disabled = true;
       try {
         await ensureSession();
@@ -270,7 +320,7 @@
         showInfo(t.requestSent(created.chat.visitor.email || data.email.trim()));
         ui.input.focus();
       } catch (e) {
-        error.textContent = e.message || t.error; error.hidden = false;
+        refuseForm(ui.form, error, e);
       } finally { submit.disabled = false; }
     };
   }
@@ -287,8 +337,9 @@
     ui.details.onsubmit = async (event) => {
       event.preventDefault();
       const data = Object.fromEntries(new FormData(ui.details));
-      const email = ui.details.elements.email;
-      if (!email.checkValidity()) { note.textContent = email.validationMessage; email.focus(); return; }
+      clearMarks(ui.details);
+      note.textContent = "";
+      if (markInvalid(ui.details)) return;
       try {
         await ensureSession();
         const body = { email: data.email.trim() };
@@ -297,7 +348,7 @@
         if (state.chat) state.chat.visitor = { ...state.chat.visitor, ...body };
         note.textContent = t.detailsSaved;
         setTimeout(() => { ui.details.hidden = true; showMode(); }, 600);
-      } catch (e) { note.textContent = e.message || t.error; }
+      } catch (e) { refuseForm(ui.details, note, e); }
     };
   }
 
