@@ -897,8 +897,9 @@ async fn the_dev_mailbox_shows_the_mail_and_its_link_opens_the_dialog(s: Stage) 
 async fn the_launcher_counts_unread_replies_and_the_operator_is_seen_typing(s: Stage) {
     let anna = s.live.online_operator(&s.live.acme, "Anna").await;
     s.play(async {
-        // Anna is online: the widget opens straight into the chat, no form.
+        // Anna is online: the widget opens straight into the chat, no form, and says so.
         let visitor = s.visitor("visitor").await?;
+        widget_shows(&visitor, ".status", "Online now").await?;
         let composer = visitor.widget("textarea[name=body]").await?;
         visitor
             .type_into(&composer, &format!("Hello?{ENTER}"))
@@ -1787,6 +1788,7 @@ async fn a_russian_form_says_what_is_wrong_where_it_is(s: Stage) {
         .await;
     s.play(async {
         let vera = s.visitor("vera").await?;
+        widget_shows(&vera, ".status", "Нет на месте").await?;
         // Nobody online: the offline form. The browser takes "vera@localhost"; the server does not.
         leave_request(&vera, "Вера", "vera@localhost", "Где мой заказ?").await?;
         widget_shows(&vera, ".offline-form .field__error", "Проверьте адрес почты").await?;

@@ -51,6 +51,7 @@
       required: "Please fill this in.", badEmail: "Check the email address: it should look like name@example.com.",
       badName: "Check the name: at most 200 characters, no special characters.", badMessage: "Check the message: it cannot be empty or too long.",
       checkField: "Check this field.", unreachable: "We could not reach the chat. Check your connection and try again.",
+      online: "Online now", away: "Away — we answer by email",
       newMessage: "New message", soundOn: "Sound on for new replies", soundOff: "Sound off for new replies",
     },
     ru: {
@@ -86,6 +87,7 @@
       required: "Заполните это поле.", badEmail: "Проверьте адрес почты: он должен выглядеть как name@example.com.",
       badName: "Проверьте имя: не больше 200 символов, без специальных знаков.", badMessage: "Проверьте сообщение: оно не может быть пустым или слишком длинным.",
       checkField: "Проверьте это поле.", unreachable: "Не удалось связаться с чатом. Проверьте соединение и попробуйте ещё раз.",
+      online: "Сейчас на связи", away: "Нет на месте — ответим на почту",
       newMessage: "Новое сообщение", soundOn: "Звук новых ответов включён", soundOff: "Звук новых ответов выключен",
     },
   };
@@ -425,7 +427,12 @@
   function renderStatus() {
     ui.handOver.hidden = !(pageMode && state.config?.site_url && state.chat);
     if (!state.connected && state.token) ui.status.textContent = t.reconnecting;
-    else ui.status.textContent = state.chat?.visitor?.email ? t.connected : "";
+    else {
+      // Where the answer goes, and whether someone is there to give it now.
+      const parts = state.chat?.visitor?.email ? [t.connected] : [];
+      parts.push(state.available ? t.online : t.away);
+      ui.status.textContent = parts.join(" · ");
+    }
     if (state.chat?.visitor?.email && !ui.status.querySelector("button")) {
       ui.status.append(" · ", el("button", { class: "link", type: "button", onclick: () => { buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input").focus(); } }, t.details));
     }
