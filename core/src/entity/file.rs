@@ -1,5 +1,6 @@
 use sea_orm::entity::prelude::*;
 
+use crate::file::FileKind;
 use crate::ids::{ChatId, FileId, MessageId, TenantId, UserId, VisitorId};
 use crate::message::Author;
 
@@ -19,8 +20,7 @@ pub struct Model {
     pub operator_id: Option<UserId>,
     pub name: String,
     pub content_type: String,
-    /// `image` or `file`.
-    pub kind: String,
+    pub kind: FileKind,
     pub size: i64,
     /// 0 when there is no thumbnail.
     pub thumbnail_size: i64,

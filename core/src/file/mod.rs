@@ -11,6 +11,7 @@ mod service;
 mod sniff;
 mod store;
 
+use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::FileId;
@@ -27,10 +28,13 @@ pub(crate) use service::{FileRecord, purge_deleted};
 
 /// How a file is shown: an image inline (checked to decode as one), anything else as a link.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
+    #[sea_orm(string_value = "image")]
     Image,
+    #[sea_orm(string_value = "file")]
     File,
 }
 

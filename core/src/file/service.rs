@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sea_orm::entity::prelude::*;
-use sea_orm::{QueryOrder, QuerySelect, Statement};
+use sea_orm::{QueryOrder, QuerySelect};
 use tokio::sync::Semaphore;
 
 use crate::entity::file;
@@ -73,7 +73,7 @@ impl FileRecord {
             operator_id: Set(message.operator_id),
             name: Set(a.name.clone()),
             content_type: Set(a.content_type.clone()),
-            kind: Set(kind_name(a.kind).into()),
+            kind: Set(a.kind),
             size: Set(i64::try_from(a.size).unwrap_or(i64::MAX)),
             thumbnail_size: Set(i64::try_from(self.thumbnail_size).unwrap_or(i64::MAX)),
             created_at: Set(message.created_at),
@@ -109,24 +109,25 @@ impl FileService {
     pub async fn send_as_visitor(
         &self,
         actor: &VisitorActor,
+        tenant: &Tenant,
         name: &str,
         bytes: Bytes,
         client_id: Option<&str>,
     ) -> CoreResult<Message> {
-        let tenant = self.tenant(actor.tenant).await?;
+        let tenant = serving(tenant, actor.tenant)?;
         if !tenant.settings.files.from_visitors {
             return Err(FileRefusal::Off.into());
         }
         if let Some(found) = self.messages.resent_by_visitor(actor, client_id).await? {
             return Ok(found);
         }
-        self.within_daily_limit(actor, &tenant).await?;
-        let record = self.check_and_store(&tenant, name, bytes).await?;
+        self.within_daily_limit(actor, tenant).await?;
+        let record = self.check_and_store(tenant, name, bytes).await?;
         let sent = self
             .messages
             .send_file_as_visitor(actor, &record, client_id)
             .await;
-        self.keep_if_used(&tenant, &record, sent).await
+        self.keep_if_used(tenant, &record, sent).await
     }
 
     /// An operator sends a file in a chat they may answer; it is their reply (with its
@@ -134,12 +135,13 @@ impl FileService {
     pub async fn send_as_operator(
         &self,
         actor: &OperatorActor,
+        tenant: &Tenant,
         chat: ChatId,
         name: &str,
         bytes: Bytes,
         client_id: Option<&str>,
     ) -> CoreResult<Message> {
-        let tenant = self.tenant(actor.tenant).await?;
+        let tenant = serving(tenant, actor.tenant)?;
         if let Some(found) = self
             .messages
             .resent_by_operator(actor, chat, client_id)
@@ -148,12 +150,12 @@ impl FileService {
             return Ok(found);
         }
         self.messages.check_may_answer(actor, chat).await?;
-        let record = self.check_and_store(&tenant, name, bytes).await?;
+        let record = self.check_and_store(tenant, name, bytes).await?;
         let sent = self
             .messages
             .send_file_as_operator(actor, chat, &record, client_id)
             .await;
-        self.keep_if_used(&tenant, &record, sent).await
+        self.keep_if_used(tenant, &record, sent).await
     }
 
     /// A file of the visitor's own chat.
@@ -205,18 +207,6 @@ impl FileService {
     /// leaves them for the next round. Returns how many were purged.
     pub async fn purge_deleted(&self) -> CoreResult<usize> {
         purge_deleted(&self.deps, None).await
-    }
-
-    async fn tenant(&self, id: TenantId) -> CoreResult<Tenant> {
-        let row = crate::entity::tenant::Entity::find_by_id(id)
-            .one(&self.deps.db)
-            .await?
-            .ok_or(CoreError::NotFound("tenant"))?;
-        let tenant = Tenant::try_from(row)?;
-        if tenant.suspended {
-            return Err(CoreError::TenantSuspended);
-        }
-        Ok(tenant)
     }
 
     /// Deleted files count too (their rows stay): sending and deleting does not reset the day.
@@ -328,30 +318,21 @@ impl FileService {
 
     /// Bytes of the tenant's files (and thumbnails) not deleted.
     async fn storage_used(&self, tenant: TenantId) -> CoreResult<u64> {
-        let backend = self.deps.db.get_database_backend();
-        let row = self
-            .deps
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                match backend {
-                    sea_orm::DbBackend::Postgres => {
-                        "SELECT CAST(COALESCE(SUM(size + thumbnail_size), 0) AS BIGINT) AS used \
-                         FROM files WHERE tenant_id = $1 AND deleted_at IS NULL"
-                    }
-                    _ => {
-                        "SELECT COALESCE(SUM(size + thumbnail_size), 0) AS used \
-                         FROM files WHERE tenant_id = ? AND deleted_at IS NULL"
-                    }
-                },
-                [tenant.as_uuid().into()],
-            ))
+        // Cast: PostgreSQL sums BIGINT into NUMERIC; SQLite's integer stays as it is.
+        let used: Option<i64> = file::Entity::find()
+            .select_only()
+            .column_as(
+                sea_orm::sea_query::Expr::cust(
+                    "CAST(COALESCE(SUM(size + thumbnail_size), 0) AS BIGINT)",
+                ),
+                "used",
+            )
+            .filter(file::Column::TenantId.eq(tenant))
+            .filter(file::Column::DeletedAt.is_null())
+            .into_tuple()
+            .one(&self.deps.db)
             .await?;
-        let used: i64 = match row {
-            Some(row) => row.try_get("", "used")?,
-            None => 0,
-        };
-        Ok(u64::try_from(used).unwrap_or(0))
+        Ok(used.map_or(0, |used| u64::try_from(used).unwrap_or(0)))
     }
 
     /// The stored file stays only if its message is the one written: a failed write, or a
@@ -380,10 +361,8 @@ impl FileService {
 
     async fn remove(&self, tenant: TenantId, record: &FileRecord) {
         let id = record.attachment.id;
-        for variant in [Variant::Original, Variant::Thumbnail] {
-            if let Err(e) = self.deps.files.delete(&key(tenant, id, variant)).await {
-                tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes stay in the store");
-            }
+        if let Err(e) = remove_objects(&self.deps, tenant, id, record.thumbnail_size > 0).await {
+            tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes stay in the store");
         }
     }
 
@@ -397,7 +376,7 @@ impl FileService {
     }
 
     async fn open(&self, row: file::Model, variant: Variant) -> CoreResult<Download> {
-        let image = row.kind == kind_name(FileKind::Image);
+        let image = row.kind == FileKind::Image;
         let (variant, content_type) = match variant {
             Variant::Thumbnail if !image => return Err(CoreError::NotFound("thumbnail")),
             Variant::Thumbnail if row.thumbnail_size > 0 => (Variant::Thumbnail, "image/jpeg"),
@@ -419,18 +398,22 @@ impl FileService {
     }
 }
 
+/// The tenant the caller read (with its settings and limits), if it is the actor's and serving.
+fn serving(tenant: &Tenant, actor_tenant: TenantId) -> CoreResult<&Tenant> {
+    if tenant.id != actor_tenant {
+        return Err(CoreError::NotFound("tenant"));
+    }
+    if tenant.suspended {
+        return Err(CoreError::TenantSuspended);
+    }
+    Ok(tenant)
+}
+
 /// Where a file's bytes are kept.
 pub(crate) fn key(tenant: TenantId, id: FileId, variant: Variant) -> String {
     match variant {
         Variant::Original => format!("{tenant}/{id}"),
         Variant::Thumbnail => format!("{tenant}/{id}.thumb"),
-    }
-}
-
-fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Image => "image",
-        FileKind::File => "file",
     }
 }
 
@@ -443,6 +426,28 @@ fn store_error(e: FileStoreError) -> CoreError {
 
 /// How long one object's removal may take before it is left for the next round.
 const REMOVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Removes a file's bytes (and its thumbnail's) from the store, each within
+/// [`REMOVAL_TIMEOUT`].
+async fn remove_objects(
+    deps: &Deps,
+    tenant: TenantId,
+    id: FileId,
+    thumbnail: bool,
+) -> Result<(), FileStoreError> {
+    let variants: &[Variant] = if thumbnail {
+        &[Variant::Original, Variant::Thumbnail]
+    } else {
+        &[Variant::Original]
+    };
+    for variant in variants {
+        let object = key(tenant, id, *variant);
+        tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(&object))
+            .await
+            .map_err(|_| FileStoreError::Unavailable("the file store did not answer".into()))??;
+    }
+    Ok(())
+}
 
 /// See [`FileService::purge_deleted`]. `only`: one file (just deleted), else the oldest deleted
 /// files of every tenant. Rows stay, marked purged.
@@ -459,27 +464,13 @@ pub(crate) async fn purge_deleted(deps: &Deps, only: Option<FileId>) -> CoreResu
         .all(&deps.db)
         .await?;
     let mut purged = Vec::new();
-    'rows: for row in rows {
-        let variants: &[Variant] = if row.thumbnail_size > 0 {
-            &[Variant::Original, Variant::Thumbnail]
-        } else {
-            &[Variant::Original]
-        };
-        for variant in variants {
-            let object = key(row.tenant_id, row.id, *variant);
-            match tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(&object)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(file = %row.id, error = %e, "a deleted file's bytes are kept for the next round");
-                    continue 'rows;
-                }
-                Err(_) => {
-                    tracing::warn!(file = %row.id, "the file store did not answer; a deleted file's bytes are kept for the next round");
-                    continue 'rows;
-                }
+    for row in rows {
+        match remove_objects(deps, row.tenant_id, row.id, row.thumbnail_size > 0).await {
+            Ok(()) => purged.push(row.id),
+            Err(e) => {
+                tracing::warn!(file = %row.id, error = %e, "a deleted file's bytes are kept for the next round");
             }
         }
-        purged.push(row.id);
     }
     if purged.is_empty() {
         return Ok(0);

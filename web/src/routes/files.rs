@@ -129,7 +129,13 @@ pub async fn visitor_upload(
     let message = state
         .tandem
         .files
-        .send_as_visitor(&visitor.actor, name, bytes, query.client_id.as_deref())
+        .send_as_visitor(
+            &visitor.actor,
+            &visitor.tenant,
+            name,
+            bytes,
+            query.client_id.as_deref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
@@ -272,7 +278,14 @@ pub async fn operator_upload(
     let message = state
         .tandem
         .files
-        .send_as_operator(&auth.actor, chat, name, bytes, query.client_id.as_deref())
+        .send_as_operator(
+            &auth.actor,
+            &tenant,
+            chat,
+            name,
+            bytes,
+            query.client_id.as_deref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
