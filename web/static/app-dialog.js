@@ -1,7 +1,7 @@
 // The open dialog: the whole history with colleagues' notes, marks, earlier texts, and the
 // reply box (replies, notes, canned replies).
 import { api, clock, el } from "./console.js";
-import { mergeMessage, uuid } from "./shared.js";
+import { mergeMessage, sizeText, uuid } from "./shared.js";
 import { dismissAlerts } from "./app-alerts.js";
 import { cannedMenu } from "./app-canned.js";
 import { addNote, renderNote } from "./app-notes.js";
@@ -269,7 +269,6 @@ function sendFiles(list, status) {
   }
 }
 
-const sizeText = (bytes) => (bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 // An image shown small (its thumbnail), opened full size in a new tab; any other file a link
 // that saves it. Operators' session cookie reads them.

@@ -637,7 +637,6 @@
 
   // ---- files: picked, pasted or dropped; sent with their progress; images shown, others saved ----
   const uploads = new Map(); // client id -> { client_id, file, progress, failed }
-  const sizeText = (bytes) => (bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
   // The server's refusal in the visitor's language; its own words only for what has no code.
   function explain(e) {
