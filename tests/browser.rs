@@ -1731,7 +1731,7 @@ async fn a_visitor_and_an_operator_exchange_files(s: Stage) {
         input.send_keys(&fake_path).await?;
         widget_shows(&anna, ".msg--failed .meta", "Содержимое файла не совпадает с его названием").await?;
         input.send_keys(&big_path).await?;
-        widget_shows(&anna, ".msg--failed .meta", "Файл слишком большой: не больше 1.0 MB.").await?;
+        widget_shows(&anna, ".msg--failed .meta", "Файл слишком большой: не больше 1,0 МБ.").await?;
 
         // The operator sees the photo small and the PDF, opens both, and answers with a file.
         let operator = s.workspace(&s.live.acme).await?;
@@ -1812,6 +1812,76 @@ async fn a_russian_form_says_what_is_wrong_where_it_is(s: Stage) {
     .await;
 }
 
+/// Who answers: the widget's header shows the team (a photo, or initials on a colour) and how
+/// fast they typically reply; a photo an operator sets in the workspace is beside their replies.
+async fn who_answers_is_shown_with_photos_and_how_fast(s: Stage) {
+    let olga = s.live.online_operator(&s.live.acme, "Olga Ivanova").await;
+    // Five waits answered at once: the team typically replies in under a minute.
+    for _ in 0..5 {
+        let visitor = s.live.visitor(&s.live.acme).await;
+        s.live.visitor_says(&visitor, "Quick question").await;
+        let (_, dialog) = s
+            .live
+            .visitor_call(&visitor, Method::GET, "/chat", None)
+            .await;
+        let chat = dialog["chat"]["id"].as_str().unwrap();
+        s.live.operator_says(&olga, chat, "Quick answer").await;
+        // Closed, so that Olga has room for the next visitor.
+        let (status, _) = s
+            .live
+            .call(
+                Method::POST,
+                &format!("/api/v1/chats/{chat}/close"),
+                Some(&olga.token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let dir = tempfile::tempdir().expect("a directory for the photo");
+    let photo_path = dir.path().join("me.png");
+    let photo = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, 90, (y / 2) as u8])
+    });
+    photo.save(&photo_path).expect("a PNG");
+    let photo_path = photo_path.display().to_string();
+    s.play(async {
+        // The admin sets their photo in the workspace.
+        let operator = s.workspace(&s.live.acme).await?;
+        operator.click("#profile-menu summary").await?;
+        operator.find_any("#profile-menu input[type=file]").await?.send_keys(&photo_path).await?;
+        shows(&operator, "#profile-menu [role=status]", "photo saved").await?;
+        operator.until_true("the menu shows the photo", "const img = document.querySelector('#profile-menu summary img.avatar'); return !!img && img.complete && img.naturalWidth === 160;", vec![]).await?;
+
+        let anna = s.visitor("anna").await?;
+        widget_is(&anna, "the team is Olga's initials and the admin's photo",
+            "const faces = [...root.querySelectorAll('.team .avatar')]; return faces.length === 2 && faces[0].textContent === 'OI' && faces[1].tagName === 'IMG' && faces[1].complete && faces[1].naturalWidth === 160;").await?;
+        widget_shows(&anna, ".status", "Online now").await?;
+        widget_shows(&anna, ".pace", "Typically replies in under a minute").await?;
+
+        anna.type_into(&anna.widget("textarea[name=body]").await?, &format!("Who is there?{ENTER}")).await?;
+        let chat_id = wait_for_chat(&s, "waiting").await?;
+        let (status, _) = s.live.call(Method::POST, &format!("/api/v1/chats/{chat_id}/messages"), Some(&s.live.acme.admin_token), Some(json!({ "body": "I am." }))).await;
+        expect(status == StatusCode::CREATED, || format!("reply: {status}"))?;
+        widget_is(&anna, "the reply has the admin's photo beside the name",
+            "const img = root.querySelector('.msg--operator .msg__author img.avatar'); return !!img && img.complete && img.naturalWidth === 160;").await?;
+
+        // The admin gives Olga a photo in the console; a new visitor's widget shows it.
+        let admin = s.browsers.window("admin").await;
+        admin.goto(&s.live.url("/admin")).await?;
+        sign_in(&admin, &s.live.acme).await?;
+        admin.click("#nav-operators").await?;
+        let row = "#operators tr[data-operator=\"olga.ivanova@acme.example.com\"]";
+        admin.find_any(&format!("{row} input[type=file]")).await?.send_keys(&photo_path).await?;
+        shows(&admin, "#operators + [role=status]", "Olga Ivanova: photo saved").await?;
+        admin.until_true("the row shows her photo", &format!("const img = document.querySelector('{row} td.photo img.avatar'); return !!img && img.complete && img.naturalWidth === 160;"), vec![]).await?;
+        let (_, me) = s.live.call(Method::GET, "/api/v1/auth/me", Some(&olga.token), None).await;
+        expect(me["avatar"].is_string(), || format!("{me}"))?;
+        Ok(())
+    })
+    .await;
+}
+
 async fn wait_for_chat(s: &Stage, category: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -1840,6 +1910,7 @@ tandem_testkit::on_both_databases!(
     a_visitor_and_an_operator_exchange_files,
     a_reply_while_the_tab_is_hidden_blinks_in_the_title,
     a_russian_form_says_what_is_wrong_where_it_is,
+    who_answers_is_shown_with_photos_and_how_fast,
 );
 
 mod after_hours {

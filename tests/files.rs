@@ -614,6 +614,81 @@ async fn an_unread_file_reply_is_mailed_with_its_link(db: TestDatabase) {
     );
 }
 
+/// An upload that sends its headers and a little of its body, then nothing: it holds a place
+/// until its connection closes.
+async fn stalled_upload(live: &Live, visitor: &Visitor) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = live
+        .server
+        .base_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("the server listens");
+    let request = format!(
+        "POST /api/v1/widget/{}/chat/files?name=slow.txt HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: 100000\r\n\r\nthe first bytes",
+        visitor.key, visitor.token
+    );
+    socket
+        .write_all(request.as_bytes())
+        .await
+        .expect("the request goes");
+    socket
+}
+
+async fn one_company_s_uploads_leave_room_for_the_others(live: Live) {
+    let anna = live.visitor(&live.acme).await;
+    live.visitor_says(&anna, "Hello").await;
+    // Four uploads that hold their places. Once they all do, the company's next upload waits
+    // for a place (503). An empty one asks without sending a file: with a place it is refused
+    // as empty (400) — and while it holds that place, a stalled upload arriving is refused,
+    // which is then opened again.
+    let mut stalled = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        stalled.retain(|socket: &tokio::net::TcpStream| {
+            matches!(socket.try_read(&mut [0u8; 64]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        });
+        while stalled.len() < 4 {
+            stalled.push(stalled_upload(&live, &anna).await);
+        }
+        let (status, body) = visitor_sends(&live, &anna, "empty.txt", Vec::new()).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled uploads never held a place"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // …while another company's go through.
+    let ben = live.visitor(&live.globex).await;
+    let (status, body) = visitor_sends(&live, &ben, "order.txt", b"order 42".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Their places free when their connections go.
+    drop(stalled);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = visitor_sends(&live, &anna, "empty.txt", Vec::new()).await;
+        if status == StatusCode::BAD_REQUEST {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the places were never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (status, body) = visitor_sends(&live, &anna, "later.txt", b"later".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 async fn database(db: TestDatabase) -> TestDatabase {
     db
 }
@@ -626,6 +701,7 @@ mod disk {
         a_visitor_and_an_operator_exchange_files,
         refused_files_leave_nothing_behind,
         a_file_is_deleted_by_its_author_and_never_edited,
+        one_company_s_uploads_leave_room_for_the_others,
     );
 }
 

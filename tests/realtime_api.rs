@@ -6,6 +6,7 @@ mod files;
 mod operator_desk;
 mod ratings;
 mod support;
+mod team;
 
 use std::time::Duration;
 

@@ -110,3 +110,8 @@ id_type!(/// A visitor's request for their conversation's transcript by email.
     TranscriptId);
 id_type!(/// A file sent in a dialog.
     FileId);
+id_type!(/// One upload of an operator's photo (a new photo is a new id, so its address can be
+    /// cached for ever).
+    AvatarId);
+id_type!(/// One wait of a visitor for an answer.
+    ReplyWaitId);

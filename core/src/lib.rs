@@ -29,6 +29,7 @@ pub mod plugin;
 pub mod presence;
 pub mod push;
 pub mod rating;
+pub mod reply_time;
 pub mod search;
 pub mod secret;
 pub mod server_key;

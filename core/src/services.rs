@@ -69,7 +69,13 @@ pub(crate) struct Deps {
     pub limits: Limits,
     /// Each tenant's messages a minute, charged as messages are written.
     pub quotas: MessageQuotas,
+    /// Images being decoded in this process (files, photos): each may take a few hundred MB
+    /// for a moment, so only a few at once.
+    pub images: tokio::sync::Semaphore,
 }
+
+/// Images decoded at once in this process.
+const DECODING_AT_ONCE: usize = 2;
 
 impl Deps {
     /// A write transaction (see [`Storage::write`]).
@@ -100,6 +106,7 @@ pub struct Tandem {
     pub alerts: AlertService,
     pub push: crate::push::PushService,
     pub ratings: crate::rating::RatingService,
+    pub reply_times: crate::reply_time::ReplyTimeService,
     pub transcripts: crate::transcript::TranscriptService,
     pub plugins: PluginService,
     pub inbound: crate::inbound::InboundService,
@@ -125,6 +132,7 @@ impl Tandem {
             automation: ports.automation,
             files: ports.files,
             limits,
+            images: tokio::sync::Semaphore::new(DECODING_AT_ONCE),
         });
         let messages = MessageService::new(deps.clone());
         Self {
@@ -145,6 +153,7 @@ impl Tandem {
             alerts: AlertService::new(deps.clone()),
             push: crate::push::PushService::new(deps.clone()),
             ratings: crate::rating::RatingService::new(deps.clone()),
+            reply_times: crate::reply_time::ReplyTimeService::new(deps.clone()),
             transcripts: crate::transcript::TranscriptService::new(deps.clone()),
             plugins: PluginService::new(deps),
             storage,

@@ -30,6 +30,7 @@ mod m20261129_000006_web_push;
 mod m20261129_000007_chat_ratings;
 mod m20261129_000008_transcripts;
 mod m20261129_000009_files;
+mod m20261130_000001_team;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_chat_ratings::Migration),
             Box::new(m20261129_000008_transcripts::Migration),
             Box::new(m20261129_000009_files::Migration),
+            Box::new(m20261130_000001_team::Migration),
         ]
     }
 }

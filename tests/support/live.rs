@@ -353,7 +353,11 @@ impl Client {
 
     /// Creates an operator of the company, logs them in and sets them online.
     pub async fn online_operator(&self, company: &Company, name: &str) -> Operator {
-        let email = format!("{}@{}.example.com", name.to_lowercase(), company.slug);
+        let email = format!(
+            "{}@{}.example.com",
+            name.to_lowercase().replace(' ', "."),
+            company.slug
+        );
         let (status, created) = self
             .call(
                 Method::POST,

@@ -22,3 +22,4 @@ pub mod routes;
 pub mod serve;
 pub mod startup;
 pub mod state;
+pub mod upload_slots;

@@ -346,6 +346,7 @@ impl Application {
             email_preview,
             max_plugin_bytes: config.max_plugin_bytes,
             hearing_other_nodes: cluster.as_ref().map(Cluster::listening),
+            uploads: Arc::default(),
         };
         Ok(Self {
             listener,

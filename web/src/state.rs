@@ -43,6 +43,8 @@ pub struct AppState {
     pub hearing_other_nodes: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Becomes true when the server starts shutting down; sockets close on it.
     pub closing: watch::Receiver<bool>,
+    /// Uploads (files, photos) read at once, in all and per tenant.
+    pub uploads: Arc<crate::upload_slots::UploadSlots>,
 }
 
 /// Widget requests look their tenant up by key on every call; this keeps each tenant for a

@@ -1,6 +1,7 @@
-// Admin console: the tenant's operators — add, role, capacity, deactivate and reactivate.
+// Admin console: the tenant's operators — add, photo, role, capacity, deactivate and reactivate.
 import { $, api, el } from "./console.js";
 import { field, outcome, report } from "./admin-forms.js";
+import { avatarOf, photoControl } from "./console-photo.js";
 
 export async function operatorsPane(ctx) {
   const { operators } = await api("GET", "/admin/operators");
@@ -17,7 +18,11 @@ export async function operatorsPane(ctx) {
         ctx.reload();
       } catch (e) { report(result, e); }
     } }, op.active ? "Deactivate" : "Reactivate");
-    return el("tr", { dataset: { operator: op.email } }, el("td", {}, op.name), el("td", {}, op.email), el("td", {}, role), el("td", {}, capacity),
+    // The photo visitors see beside this operator's replies (their initials without one).
+    const photo = el("td", { class: "photo" });
+    const drawPhoto = (current) => photo.replaceChildren(el("span", { class: "photo-cell" }, avatarOf(current), photoControl(current, drawPhoto, (e, text) => report(result, e, text), { compact: true })));
+    drawPhoto(op);
+    return el("tr", { dataset: { operator: op.email } }, photo, el("td", {}, op.name), el("td", {}, op.email), el("td", {}, role), el("td", {}, capacity),
       el("td", {}, op.status), el("td", {}, op.active ? "active" : "deactivated"), el("td", { class: "row" }, save, toggle));
   });
   const name = el("input", { id: "new-name", required: true, maxlength: "200" });
@@ -42,5 +47,5 @@ export async function operatorsPane(ctx) {
     } catch (e) { report(created, e); }
   });
   return [el("h1", {}, "Operators"), el("table", { id: "operators" },
-    el("thead", {}, el("tr", {}, ...["Name", "Email", "Role", "Capacity", "Status", "Account", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)), result, form];
+    el("thead", {}, el("tr", {}, ...["Photo", "Name", "Email", "Role", "Capacity", "Status", "Account", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)), result, form];
 }

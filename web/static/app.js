@@ -8,6 +8,7 @@ import { helpButton, listenForKeys } from "./app-keys.js";
 import { acceptDrops, markRead, openChat, refreshChat } from "./app-dialog.js";
 import { flushOutbox, restoreOutbox } from "./app-outbox.js";
 import { searchBox } from "./app-search.js";
+import { avatarOf, photoControl } from "./console-photo.js";
 import { onFrame } from "./app-events.js";
 import { renderLists } from "./app-lists.js";
 import { CATEGORIES, fetchMark, listsFetched, state, ui } from "./app-state.js";
@@ -80,11 +81,29 @@ function buildLayout() {
           el("label", { title: "At most one mail an interval, while you are not online" }, digests, "Email digests when away"),
           pushToggle())),
       helpButton(),
+      profileMenu(),
       el("label", {}, el("span", {}, state.me.name), status),
       state.me.role === "admin" ? el("a", { href: "/admin" }, "Admin console") : null,
       el("button", { class: "button button--quiet", type: "button", onclick: () => optOutBeforeSigningOut().finally(signOut) }, "Log out")),
     ui.alertBar,
     el("div", { class: "workspace" }, el("nav", { class: "queues", "aria-label": "Queues" }, searchBox(), ui.tabs, ui.list, ui.results), ui.dialog));
+}
+
+// My photo, as visitors see it beside my replies (my initials without one).
+function profileMenu() {
+  const summary = el("summary", { class: "button button--quiet", "aria-label": "My photo" });
+  const face = el("span", { class: "profile__photo" });
+  const note = el("p", { role: "status", "aria-live": "polite" });
+  const draw = (me) => {
+    state.me = { ...state.me, ...me };
+    state.operators.set(state.me.id, { ...state.operators.get(state.me.id), ...me });
+    summary.replaceChildren(avatarOf(state.me, 22));
+    face.replaceChildren(avatarOf(state.me, 48), photoControl(state.me, draw, (e, text) => { note.className = e ? "error" : "ok"; note.textContent = e ? e.message : text; }));
+  };
+  draw(state.me);
+  return el("details", { class: "menu", id: "profile-menu" }, summary,
+    el("div", { class: "menu__panel profile__panel" }, el("strong", {}, "Your photo"),
+      el("p", { class: "muted" }, "Visitors see it beside your replies and in the chat's header."), face, note));
 }
 
 // My own choice of alert digests by email; the box shows what the server keeps.

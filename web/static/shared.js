@@ -54,7 +54,11 @@ export function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-// A file's size as people read it (the mail's worker says the same: 2.4 MB).
-export function sizeText(bytes) {
-  return bytes < 1e3 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`;
+// A file's size as people read it in their language (the mail's worker says the same: 2.4 MB).
+const SIZE_UNITS = { en: ["B", "KB", "MB"], ru: ["Б", "КБ", "МБ"] };
+export function sizeText(bytes, lang = "en") {
+  const [b, kb, mb] = SIZE_UNITS[lang] || SIZE_UNITS.en;
+  if (bytes < 1e3) return `${bytes} ${b}`;
+  if (bytes < 1e6) return `${Math.round(bytes / 1e3)} ${kb}`;
+  return `${(bytes / 1e6).toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${mb}`;
 }

@@ -109,7 +109,7 @@ export function viewImage(w, a) {
   const close = () => { viewer.remove(); opener?.focus(); };
   const closeButton = el("button", { class: "viewer__close", type: "button", "aria-label": t.close, onclick: close }, "×");
   const viewer = el("div", { class: "viewer", role: "dialog", "aria-modal": "true", "aria-label": a.name, onclick: (event) => { if (event.target === viewer) close(); } },
-    img, el("div", { class: "viewer__bar" }, el("span", {}, `${a.name} · ${w.sizeText(a.size)}`), el("button", { class: "link", type: "button", onclick: () => w.saveFile(a) }, t.download), closeButton));
+    img, el("div", { class: "viewer__bar" }, el("span", {}, `${a.name} · ${w.sizeText(a.size, w.lang)}`), el("button", { class: "link", type: "button", onclick: () => w.saveFile(a) }, t.download), closeButton));
   viewer.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.stopPropagation(); close(); } });
   w.fileUrl(a).then((url) => { img.src = url; }, () => w.showNotice(w.t.error));
   ui.root.append(viewer);

@@ -52,6 +52,13 @@
       badName: "Check the name: at most 200 characters, no special characters.", badMessage: "Check the message: it cannot be empty or too long.",
       checkField: "Check this field.", unreachable: "We could not reach the chat. Check your connection and try again.",
       online: "Online now", away: "Away — we answer by email",
+      replies: (secs) => {
+        if (secs < 60) return "Typically replies in under a minute";
+        if (secs < 3600) { const m = Math.round(secs / 60); return `Typically replies in ${m} minute${m === 1 ? "" : "s"}`; }
+        if (secs < 86400) { const h = Math.round(secs / 3600); return `Typically replies in about ${h} hour${h === 1 ? "" : "s"}`; }
+        return "Typically replies within a day";
+      },
+      team: "Our team",
       newMessage: "New message", soundOn: "Sound on for new replies", soundOff: "Sound off for new replies",
     },
     ru: {
@@ -88,6 +95,14 @@
       badName: "Проверьте имя: не больше 200 символов, без специальных знаков.", badMessage: "Проверьте сообщение: оно не может быть пустым или слишком длинным.",
       checkField: "Проверьте это поле.", unreachable: "Не удалось связаться с чатом. Проверьте соединение и попробуйте ещё раз.",
       online: "Сейчас на связи", away: "Нет на месте — ответим на почту",
+      replies: (secs) => {
+        const forms = (n, one, few, many) => ({ one, few, many })[new Intl.PluralRules("ru").select(n)] || many;
+        if (secs < 60) return "Обычно отвечаем меньше чем за минуту";
+        if (secs < 3600) { const m = Math.round(secs / 60); return `Обычно отвечаем за ${m} ${forms(m, "минуту", "минуты", "минут")}`; }
+        if (secs < 86400) { const h = Math.round(secs / 3600); return `Обычно отвечаем примерно за ${h} ${forms(h, "час", "часа", "часов")}`; }
+        return "Обычно отвечаем в течение дня";
+      },
+      team: "Наша команда",
       newMessage: "Новое сообщение", soundOn: "Звук новых ответов включён", soundOff: "Звук новых ответов выключен",
     },
   };
@@ -141,6 +156,9 @@
   ui.logo = el("img", { class: "logo", alt: "", hidden: true });
   ui.title = el("h2", { class: "title", id: "tandem-title" });
   ui.status = el("p", { class: "status", role: "status" });
+  // Who answers (their photos or initials) and how fast they typically do.
+  ui.team = el("div", { class: "team", hidden: true });
+  ui.pace = el("p", { class: "pace", hidden: true });
   ui.close = el("button", { class: "close", type: "button", onclick: () => toggle(false) }, "×");
   ui.sound = el("button", { class: "sound", type: "button", "aria-pressed": "true", onclick: () => setSound(!soundOn()) });
   ui.handOver = el("button", { class: "link handover", type: "button", hidden: true, onclick: () => handOver() });
@@ -171,7 +189,7 @@
   ui.form = el("form", { class: "form offline-form", hidden: true, novalidate: true });
   ui.details = el("form", { class: "form details-form", hidden: true, novalidate: true });
   ui.panel = el("section", { class: "panel", role: pageMode ? "main" : "dialog", "aria-labelledby": "tandem-title", hidden: !pageMode },
-    el("header", { class: "header" }, ui.logo, el("div", { class: "heading" }, ui.title, ui.status), ui.sound, pageMode ? ui.handOver : ui.close),
+    el("header", { class: "header" }, ui.logo, ui.team, el("div", { class: "heading" }, ui.title, ui.status, ui.pace), ui.sound, pageMode ? ui.handOver : ui.close),
     ui.body, ui.info, ui.notice, ui.choice, ui.details, ui.form, ui.limit, ui.composer);
   ui.root.append(...(pageMode ? [ui.panel] : [ui.panel, ui.launcher]));
   shadow.append(style, ui.root);
@@ -207,6 +225,11 @@
       try { site = new URL(config.site_url).host; } catch { /* shown as given */ }
       ui.handOver.textContent = t.continueOn(site);
     }
+    for (const op of config.team || []) state.operators.set(op.id, op);
+    ui.team.setAttribute("aria-label", t.team);
+    ui.team.setAttribute("role", "img");
+    ui.team.replaceChildren(...(config.team || []).map((op) => avatar(op)));
+    ui.team.hidden = !config.team?.length;
     buildOfflineForm(config.offline_form.fields);
     state.maxChars = config.offline_form.fields.find((f) => f.name === "message")?.max_length || 10000;
     followAvailability(config);
@@ -216,6 +239,7 @@
   // changes with the time of day: the widget asks again as the server says.
   function followAvailability(config) {
     state.available = config.operators_available;
+    state.config.typical_reply = config.typical_reply;
     ui.formIntro.textContent = config.availability_message || t.offlineIntro;
     state.config.recheck_after_secs = config.recheck_after_secs;
     clearTimeout(state.recheckTimer);
@@ -412,7 +436,7 @@
 
   // The widget's parts the seldom-needed module works with.
   function widget() {
-    return { lang: state.config?.branding.language || "en", t, el, call, state, shadow, ui, showMode, reload, buildDetailsForm, fileUrl, saveFile, sizeText, showNotice };
+    return { lang: language(), t, el, call, state, shadow, ui, showMode, reload, buildDetailsForm, fileUrl, saveFile, sizeText, showNotice };
   }
 
   // The hosted page hands the dialog over to the company's own site (another origin, another
@@ -433,6 +457,10 @@
       parts.push(state.available ? t.online : t.away);
       ui.status.textContent = parts.join(" · ");
     }
+    // How fast the team answers says something only while someone is there to answer.
+    const typical = state.config?.typical_reply;
+    ui.pace.hidden = !(state.available && typical);
+    if (!ui.pace.hidden) ui.pace.textContent = t.replies(typical.seconds);
     if (state.chat?.visitor?.email && !ui.status.querySelector("button")) {
       ui.status.append(" · ", el("button", { class: "link", type: "button", onclick: () => { buildDetailsForm(); ui.details.hidden = false; ui.details.querySelector("input").focus(); } }, t.details));
     }
@@ -440,7 +468,8 @@
 
   // ---- messages ----
   const items = new Map(); // message id or client id -> <li>
-  const time = (iso) => new Date(iso).toLocaleTimeString(state.config?.branding.language || [], { hour: "2-digit", minute: "2-digit" });
+  const language = () => state.config?.branding.language || "en";
+  const time = (iso) => new Date(iso).toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
 
   function upsert(message) {
     const known = state.messages.get(message.id);
@@ -461,7 +490,25 @@
   function authorName(message) {
     if (message.author === "visitor") return t.you;
     if (message.author === "system") return t.automatic;
-    return state.operators.get(message.operator_id) || t.operator;
+    return state.operators.get(message.operator_id)?.name || t.operator;
+  }
+
+  // An operator's photo, or their initials on a colour of their own when they have none (or it
+  // cannot load: a host page's policy may forbid images from elsewhere).
+  function avatar(op, size = "") {
+    const initials = () => {
+      const letters = (op.name || "").trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || "").join("").toUpperCase();
+      let hash = 0;
+      for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
+      const badge = el("span", { class: `avatar avatar--initials ${size}`, "aria-hidden": "true" }, letters || "?");
+      // Through the CSSOM: a hosted page's policy forbids inline style attributes.
+      badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 38%)`;
+      return badge;
+    };
+    if (!op.avatar) return initials();
+    const img = el("img", { class: `avatar ${size}`, alt: "", src: `${api}/operators/${encodeURIComponent(op.id)}/avatars/${encodeURIComponent(op.avatar)}` });
+    img.addEventListener("error", () => img.replaceWith(initials()), { once: true });
+    return img;
   }
 
   function renderMessage(message) {
@@ -470,7 +517,7 @@
     if (fresh) { item = el("li"); items.set(message.id, item); }
     if (state.editing === message.id) return;
     // Unchanged messages are left alone: a screen reader announces only what is new.
-    const signature = [message.body, message.channel, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), t.edit, message.deleted_at, message.attachment?.id].join("\u0000");
+    const signature = [message.body, message.channel, message.edited_at, message.read_by_operator_at, message.emailed_at, authorName(message), state.operators.get(message.operator_id)?.avatar, t.edit, message.deleted_at, message.attachment?.id].join("\u0000");
     if (item.dataset.signature === signature && item.firstChild) return;
     item.dataset.signature = signature;
     item.className = `msg msg--${message.author}`;
@@ -488,7 +535,9 @@
     const name = authorName(message);
     const content = message.deleted_at ? el("div", { class: "bubble bubble--deleted" }, t.fileDeleted)
       : message.attachment ? fileBubble(message.attachment) : el("div", { class: "bubble" }, message.body);
-    item.replaceChildren(...[name && message.author !== "visitor" ? el("span", { class: "msg__author" }, name) : null, content, meta].filter(Boolean));
+    const op = message.author === "operator" && message.operator_id ? state.operators.get(message.operator_id) || { id: message.operator_id, name } : null;
+    const author = message.author === "visitor" ? null : el("span", { class: "msg__author" }, op ? avatar(op, "avatar--small") : null, name);
+    item.replaceChildren(...[author, content, meta].filter(Boolean));
     if (fresh) place(item, message.seq);
   }
 
@@ -545,7 +594,7 @@
   async function reload() {
     const dialog = await call("GET", "/chat");
     state.chat = dialog.chat;
-    for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
+    for (const op of dialog.operators || []) state.operators.set(op.id, op);
     for (const message of dialog.messages) upsert(message);
     for (const message of state.messages.values()) renderMessage(message);
     // The newest page came; older ones come on demand (a button, or scrolling to the top).
@@ -559,7 +608,7 @@
     try {
       const first = Math.min(...[...state.messages.values()].map((m) => m.seq));
       const dialog = await call("GET", `/chat?before=${first}`);
-      for (const op of dialog.operators || []) state.operators.set(op.id, op.name);
+      for (const op of dialog.operators || []) state.operators.set(op.id, op);
       const height = ui.body.scrollHeight;
       for (const message of dialog.messages) {
         state.messages.set(message.id, mergeMessage(state.messages.get(message.id), message));
@@ -641,7 +690,7 @@
   // The server's refusal in the visitor's language; its own words only for what has no code.
   function explain(e) {
     if (!e.status) return t.offline;
-    if (e.code === "file_too_large") return `${t.errors.file_too_large}: ${t.atMost(sizeText(state.config?.files?.max_bytes || 0))}`;
+    if (e.code === "file_too_large") return `${t.errors.file_too_large}: ${t.atMost(sizeText(state.config?.files?.max_bytes || 0, language()))}`;
     return t.errors[e.code] || (e.status >= 500 ? t.serverDown : t.error);
   }
 
@@ -690,7 +739,7 @@
       if (!refused) meta.append(el("button", { class: "link", type: "button", onclick: () => { entry.failed = null; entry.progress = 0; renderUpload(entry); upload(entry); } }, t.retry));
       meta.append(el("button", { class: "link", type: "button", onclick: () => { uploads.delete(entry.client_id); item.remove(); items.delete(entry.client_id); } }, t.dismiss));
     }
-    const bubble = el("div", { class: "bubble bubble--file" }, fileIcon(), el("span", { class: "file__name" }, entry.file.name), el("span", { class: "file__size" }, sizeText(entry.file.size)));
+    const bubble = el("div", { class: "bubble bubble--file" }, fileIcon(), el("span", { class: "file__name" }, entry.file.name), el("span", { class: "file__size" }, sizeText(entry.file.size, language())));
     const bar = entry.failed ? null : el("progress", { max: 100, value: entry.progress, "aria-label": entry.file.name });
     item.replaceChildren(...[bubble, bar, meta].filter(Boolean));
     scrollDown();
@@ -733,7 +782,7 @@
       return el("button", { class: "bubble bubble--image", type: "button", "aria-label": `${a.name}, ${t.openImage}`, onclick: () => viewImage(a) }, img);
     }
     return el("button", { class: "bubble bubble--file", type: "button", title: t.save_file, onclick: () => saveFile(a) },
-      fileIcon(), el("span", { class: "file__name" }, a.name), el("span", { class: "file__size" }, sizeText(a.size)));
+      fileIcon(), el("span", { class: "file__name" }, a.name), el("span", { class: "file__size" }, sizeText(a.size, language())));
   }
 
   // Saved under its own name; never opened here (it could be anything).
@@ -945,7 +994,7 @@
         break;
       case "typing":
         if (frame.by === "operator") {
-          if (frame.operator) state.operators.set(frame.operator.id, frame.operator.name);
+          if (frame.operator) state.operators.set(frame.operator.id, frame.operator);
           ui.typing.textContent = t.typing(frame.operator?.name || t.operator);
           clearTimeout(typingTimer);
           typingTimer = setTimeout(() => { ui.typing.textContent = ""; }, 5000);

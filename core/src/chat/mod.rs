@@ -263,6 +263,9 @@ pub(crate) async fn store_status(
     if closing {
         change.waiting_since = Set(None);
         change.wait_alert_at = Set(None);
+        if row.waiting_since.is_some() {
+            crate::reply_time::wait_dropped(db, row.tenant_id, row.id, now).await?;
+        }
     }
     chat::Entity::update_many()
         .set(change)

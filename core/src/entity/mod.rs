@@ -20,6 +20,7 @@ pub mod plugin;
 pub mod plugin_log;
 pub mod push_send;
 pub mod push_subscription;
+pub mod reply_wait;
 pub mod resume_token;
 pub mod server_secret;
 pub mod tenant;

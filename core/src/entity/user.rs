@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::ids::{TenantId, UserId};
+use crate::ids::{AvatarId, TenantId, UserId};
 use crate::operator::{OperatorStatus, Role};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -20,6 +20,8 @@ pub struct Model {
     pub created_at: i64,
     /// Alert digests come to them by email while they are not online.
     pub alert_digests: bool,
+    /// Their photo's bytes in the file store; none: visitors see their initials.
+    pub avatar: Option<AvatarId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

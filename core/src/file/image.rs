@@ -6,7 +6,10 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, metadata::Orientation};
 
+use tokio::sync::Semaphore;
+
 use super::FileRefusal;
+use crate::error::{CoreError, CoreResult};
 
 /// Larger images are refused: decoding one costs ~4 bytes a pixel.
 pub(crate) const MAX_PIXELS: u64 = 50_000_000;
@@ -24,9 +27,62 @@ pub(crate) struct Pictured {
 
 /// Decodes `bytes`; anything that does not decode within the bounds is refused.
 pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
-    let unreadable = |_| FileRefusal::Unreadable {
-        max_pixels: MAX_PIXELS,
+    let (image, orientation) = decode(bytes)?;
+    let (w, h) = (image.width(), image.height());
+    // Turned upright only once small: turning the whole image would copy it.
+    let (width, height) = match orientation {
+        Orientation::Rotate90
+        | Orientation::Rotate270
+        | Orientation::Rotate90FlipH
+        | Orientation::Rotate270FlipH => (h, w),
+        _ => (w, h),
     };
+    let thumbnail = if width.max(height) > THUMBNAIL_SIDE {
+        let mut small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+        small.apply_orientation(orientation);
+        Some(jpeg(&small, 82).map_err(unreadable)?)
+    } else {
+        None
+    };
+    Ok(Pictured {
+        width,
+        height,
+        thumbnail,
+    })
+}
+
+/// An operator's photo as visitors see it: the middle square of the image, upright,
+/// [`PORTRAIT_SIDE`] pixels a side, as a JPEG. Only these new pixels are kept: nothing of the
+/// upload (its metadata, anything hidden in it) reaches a visitor.
+pub(crate) fn portrait(bytes: &[u8]) -> Result<Vec<u8>, FileRefusal> {
+    let (image, orientation) = decode(bytes)?;
+    let side = image.width().min(image.height());
+    let square = image.crop_imm(
+        (image.width() - side) / 2,
+        (image.height() - side) / 2,
+        side,
+        side,
+    );
+    let mut small = square.resize_exact(
+        PORTRAIT_SIDE.min(side),
+        PORTRAIT_SIDE.min(side),
+        image::imageops::FilterType::Lanczos3,
+    );
+    small.apply_orientation(orientation);
+    jpeg(&small, 85).map_err(unreadable)
+}
+
+/// A portrait's side, in pixels: sharp in a 40-pixel circle on a screen of 3× density.
+pub(crate) const PORTRAIT_SIDE: u32 = 160;
+
+fn unreadable(_: String) -> FileRefusal {
+    FileRefusal::Unreadable {
+        max_pixels: MAX_PIXELS,
+    }
+}
+
+/// The image and how to turn it upright, if it decodes within the bounds.
+fn decode(bytes: &[u8]) -> Result<(DynamicImage, Orientation), FileRefusal> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| unreadable(e.to_string()))?;
@@ -44,30 +100,11 @@ pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(e.to_string()))?;
-    // Turned upright only once small: turning the whole image would copy it.
-    let (width, height) = match orientation {
-        Orientation::Rotate90
-        | Orientation::Rotate270
-        | Orientation::Rotate90FlipH
-        | Orientation::Rotate270FlipH => (h, w),
-        _ => (w, h),
-    };
-    let thumbnail = if width.max(height) > THUMBNAIL_SIDE {
-        Some(jpeg_thumbnail(&image, orientation).map_err(unreadable)?)
-    } else {
-        None
-    };
-    Ok(Pictured {
-        width,
-        height,
-        thumbnail,
-    })
+    Ok((image, orientation))
 }
 
-/// A JPEG no larger than [`THUMBNAIL_SIDE`], transparency shown on white.
-fn jpeg_thumbnail(image: &DynamicImage, orientation: Orientation) -> Result<Vec<u8>, String> {
-    let mut small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
-    small.apply_orientation(orientation);
+/// A small image as a JPEG, transparency shown on white.
+fn jpeg(small: &DynamicImage, quality: u8) -> Result<Vec<u8>, String> {
     let rgb = if small.color().has_alpha() {
         let rgba = small.to_rgba8();
         let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
@@ -83,10 +120,26 @@ fn jpeg_thumbnail(image: &DynamicImage, orientation: Orientation) -> Result<Vec<
         small.to_rgb8()
     };
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 82)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
         .encode_image(&rgb)
         .map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// Runs `work` (a decode) off the async threads, when `gate` lets it: each decode may take a
+/// few hundred MB for a moment, so a process runs only a few at once.
+pub(crate) async fn off_thread<T: Send + 'static>(
+    gate: &Semaphore,
+    work: impl FnOnce() -> Result<T, FileRefusal> + Send + 'static,
+) -> CoreResult<T> {
+    let _turn = gate
+        .acquire()
+        .await
+        .map_err(|_| CoreError::Busy("the server is shutting down"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| unreadable(String::new()))?
+        .map_err(CoreError::from)
 }
 
 #[cfg(test)]
@@ -145,5 +198,33 @@ mod tests {
             Err(FileRefusal::Unreadable { .. })
         ));
         assert!(inspect(b"GIF89a not really").is_err());
+        assert!(portrait(&cut).is_err());
+        assert!(portrait(&bomb).is_err());
+    }
+
+    #[test]
+    fn a_portrait_is_the_middle_square_made_small_and_new() {
+        // Wide, with a red band in the middle third: the square keeps the middle.
+        let wide = DynamicImage::ImageRgb8(image::RgbImage::from_fn(900, 300, |x, _| {
+            if (300..600).contains(&x) {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        }));
+        let mut bytes = Cursor::new(Vec::new());
+        wide.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+        let out = portrait(bytes.get_ref()).unwrap();
+        assert_eq!(&out[..3], b"\xff\xd8\xff", "a JPEG");
+        let seen = image::load_from_memory(&out).unwrap().to_rgb8();
+        assert_eq!(seen.dimensions(), (PORTRAIT_SIDE, PORTRAIT_SIDE));
+        for (x, y) in [(0, 0), (80, 80), (159, 159)] {
+            let [r, _, b] = seen.get_pixel(x, y).0;
+            assert!(r > 200 && b < 60, "red at {x},{y}");
+        }
+        // A small one is not blown up.
+        let tiny = portrait(&png(40, 60)).unwrap();
+        let tiny = image::load_from_memory(&tiny).unwrap();
+        assert_eq!((tiny.width(), tiny.height()), (40, 40));
     }
 }

@@ -26,6 +26,14 @@ pub use store::{FileStore, FileStoreError, FileStream, NoFileStore};
 
 pub(crate) use service::{FileRecord, purge_deleted};
 
+/// An operator's photo made from `bytes`, off the async threads.
+pub(crate) async fn portrait_off_thread(
+    gate: &tokio::sync::Semaphore,
+    bytes: bytes::Bytes,
+) -> crate::error::CoreResult<Vec<u8>> {
+    self::image::off_thread(gate, move || self::image::portrait(&bytes)).await
+}
+
 /// How a file is shown: an image inline (checked to decode as one), anything else as a link.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]

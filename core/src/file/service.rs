@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
-use tokio::sync::Semaphore;
 
 use crate::entity::file;
 use crate::error::{CoreError, CoreResult};
@@ -20,14 +19,11 @@ use crate::services::Deps;
 use crate::tenant::Tenant;
 use crate::visitor::VisitorActor;
 
-use super::image::{MAX_PIXELS, inspect};
+use super::image::{inspect, off_thread};
 use super::link::KEY_NAME;
 use super::{
     Attachment, FileKind, FileLink, FileName, FileRefusal, FileStoreError, FileStream, sniff,
 };
-
-/// Images decoded at once in this process: each may take a few hundred MB for a moment.
-const DECODING_AT_ONCE: usize = 2;
 
 /// Which bytes of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,16 +83,11 @@ impl FileRecord {
 pub struct FileService {
     deps: Arc<Deps>,
     messages: MessageService,
-    decoding: Arc<Semaphore>,
 }
 
 impl FileService {
     pub(crate) fn new(deps: Arc<Deps>, messages: MessageService) -> Self {
-        Self {
-            deps,
-            messages,
-            decoding: Arc::new(Semaphore::new(DECODING_AT_ONCE)),
-        }
+        Self { deps, messages }
     }
 
     /// The largest file the tenant takes: read no more of a request's body than this.
@@ -262,7 +253,8 @@ impl FileService {
             return Err(FileRefusal::StorageFull.into());
         }
         let pictured = if sniffed.image {
-            Some(self.decode(bytes.clone()).await?)
+            let bytes = bytes.clone();
+            Some(off_thread(&self.deps.images, move || inspect(&bytes)).await?)
         } else {
             None
         };
@@ -299,21 +291,6 @@ impl FileService {
             return Err(store_error(e));
         }
         Ok(record)
-    }
-
-    /// Decodes an image off the async threads, a few at a time.
-    async fn decode(&self, bytes: Bytes) -> CoreResult<super::image::Pictured> {
-        let _turn = self
-            .decoding
-            .acquire()
-            .await
-            .map_err(|_| CoreError::Busy("the server is shutting down"))?;
-        tokio::task::spawn_blocking(move || inspect(&bytes))
-            .await
-            .map_err(|_| FileRefusal::Unreadable {
-                max_pixels: MAX_PIXELS,
-            })?
-            .map_err(CoreError::from)
     }
 
     /// Bytes of the tenant's files (and thumbnails) not deleted.

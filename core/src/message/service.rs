@@ -28,6 +28,7 @@ use crate::file::FileRecord;
 use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId, VisitorId};
 use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
+use crate::reply_time::{anyone_online, wait_answered, wait_started};
 use crate::services::{Deps, WriteTxn};
 use crate::visitor::VisitorActor;
 use crate::visitor::service::{ProfileChange, write_profile};
@@ -54,6 +55,8 @@ pub struct MessageService {
 struct ChatBefore {
     row: Option<chat::Model>,
     alert_after: Option<std::time::Duration>,
+    /// Whether an operator was online, asked when this message would likely start a wait.
+    staffed: Option<bool>,
 }
 
 /// What one write did to the chat, for the events that follow the commit.
@@ -155,9 +158,17 @@ impl MessageService {
             }
             // Whether this message starts a wait is known only in the write (an operator may
             // answer at any moment): the tenant's alert comes along in case it does.
+            let likely_starts_wait = existing_chat
+                .as_ref()
+                .is_none_or(|chat| chat.waiting_since.is_none());
+            let staffed = match likely_starts_wait {
+                true => Some(anyone_online(&self.deps.db, actor.tenant).await?),
+                false => None,
+            };
             let before = ChatBefore {
                 alert_after: long_wait_of(&self.deps.db, actor.tenant).await?,
                 row: existing_chat,
+                staffed,
             };
             if attempt == 0 {
                 self.deps
@@ -213,6 +224,13 @@ impl MessageService {
             body,
         )
         .await?;
+        if row.waiting_since == Some(now.millis()) {
+            let staffed = match before.staffed {
+                Some(staffed) => staffed,
+                None => anyone_online(&txn, actor.tenant).await?,
+            };
+            wait_started(&txn, &row, staffed).await?;
+        }
         let status = row.status();
         let (row, changed) = store_status(&txn, row, status.visitor_wrote(), now).await?;
         let mut message = new_message(&row, Author::Visitor, None, body, client_id, now);
@@ -512,6 +530,7 @@ impl MessageService {
         let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator, body).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
         may_handle_chat(actor, row.operator_id)?;
+        wait_answered(&txn, actor.tenant, chat_id, actor.user, now).await?;
         let (row, changed) = store_status(
             &txn,
             row.clone(),

@@ -1,6 +1,7 @@
 //! Operators and tenant admins: who they are, whether they are online, how many chats they take,
 //! and the `operators_available` rule that decides between the chat and the offline form.
 
+mod avatar;
 pub mod password;
 mod service;
 mod session;
@@ -11,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::entity::user;
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{TenantId, UserId};
+use crate::ids::{AvatarId, TenantId, UserId};
 
+pub use avatar::AVATAR_MAX_BYTES;
 pub use service::{NewOperator, OperatorPatch, OperatorService};
 pub(crate) use service::{
     NewUser, active_operator_by_email, insert_user, publish_availability, staff,
@@ -83,14 +85,19 @@ pub struct Operator {
     pub created_at: Timestamp,
     /// Alert digests come to them by email while they are not online.
     pub alert_digests: bool,
+    /// Their photo's id (part of its address); none: their initials are shown.
+    pub avatar: Option<AvatarId>,
 }
 
-/// An operator as a visitor knows them: the name beside their replies.
+/// An operator as a visitor knows them: the name and photo beside their replies.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorName {
     pub id: UserId,
     pub name: String,
+    /// Their photo's id (part of its address); none: show their initials.
+    #[serde(default)]
+    pub avatar: Option<AvatarId>,
 }
 
 impl From<user::Model> for Operator {
@@ -105,6 +112,7 @@ impl From<user::Model> for Operator {
             active: row.active,
             created_at: Timestamp::from_millis(row.created_at),
             alert_digests: row.alert_digests,
+            avatar: row.avatar,
         }
     }
 }

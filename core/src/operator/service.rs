@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect};
 
 use crate::automation::{Staff, TenantFacts, WidgetAvailability, within_wait};
@@ -13,13 +14,16 @@ use crate::email::EmailAddress;
 use crate::entity::{chat, tenant, user};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
-use crate::ids::{TenantId, UserId};
+use crate::ids::{AvatarId, TenantId, UserId};
 use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_limits;
 
 use super::{Operator, OperatorActor, OperatorName, OperatorStatus, Role, password};
 
 const MAX_CAPACITY: u32 = 100;
+
+/// How many of the team the widget's header shows.
+pub const TEAM_SHOWN: u64 = 3;
 
 pub(crate) struct NewUser {
     pub email: EmailAddress,
@@ -47,6 +51,7 @@ pub(crate) async fn insert_user(
         active: true,
         created_at: now.millis(),
         alert_digests: true,
+        avatar: None,
     };
     let active: user::ActiveModel = row.clone().into();
     match user::Entity::insert(active)
@@ -163,10 +168,11 @@ impl OperatorService {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(UserId, String)> = user::Entity::find()
+        let rows: Vec<(UserId, String, Option<AvatarId>)> = user::Entity::find()
             .select_only()
             .column(user::Column::Id)
             .column(user::Column::Name)
+            .column(user::Column::Avatar)
             .filter(user::Column::TenantId.eq(tenant))
             .filter(user::Column::Id.is_in(ids.iter().copied()))
             .into_tuple()
@@ -174,7 +180,7 @@ impl OperatorService {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name)| OperatorName { id, name })
+            .map(|(id, name, avatar)| OperatorName { id, name, avatar })
             .collect())
     }
 
@@ -346,6 +352,34 @@ impl OperatorService {
             self.publish_availability(actor.tenant).await?;
         }
         Ok(updated.into())
+    }
+
+    /// Who answers, as the widget's header shows them: up to [`TEAM_SHOWN`] of the tenant's
+    /// active operators, those online first.
+    pub async fn team(&self, tenant: TenantId) -> CoreResult<Vec<OperatorName>> {
+        let online_first: sea_orm::sea_query::SimpleExpr = Expr::case(
+            Expr::col(user::Column::Status).eq(OperatorStatus::Online),
+            0,
+        )
+        .finally(1)
+        .into();
+        let rows: Vec<(UserId, String, Option<AvatarId>)> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Name)
+            .column(user::Column::Avatar)
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::Active.eq(true))
+            .order_by(online_first, sea_orm::Order::Asc)
+            .order_by_asc(user::Column::CreatedAt)
+            .limit(TEAM_SHOWN)
+            .into_tuple()
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, avatar)| OperatorName { id, name, avatar })
+            .collect())
     }
 
     /// True when a visitor writing now would reach someone: an active operator is online and has

@@ -71,6 +71,7 @@ pub async fn upgrade(
     let me = OperatorName {
         id: me.id,
         name: me.name,
+        avatar: me.avatar,
     };
     Ok(socket::configure(ws)?.on_upgrade(move |socket| async move {
         let (registration, outbound) =

@@ -36,6 +36,11 @@ const SOURCES: &[(&str, &str, &str)] = &[
     ),
     ("console.css", CSS, include_str!("../../static/console.css")),
     ("console.js", JS, include_str!("../../static/console.js")),
+    (
+        "console-photo.js",
+        JS,
+        include_str!("../../static/console-photo.js"),
+    ),
     ("shared.js", JS, include_str!("../../static/shared.js")),
     ("app.js", JS, include_str!("../../static/app.js")),
     (

@@ -4,8 +4,6 @@
 //! file is served so that it can never run in Tandem's origin: images as images, everything
 //! else as a download, with no sniffing and a sandbox policy.
 
-use std::sync::LazyLock;
-
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -21,7 +19,6 @@ use tandem_core::CoreError;
 use tandem_core::file::{Download, FileLink, FileRefusal, FileService, Variant};
 use tandem_core::ids::{ChatId, FileId, MessageId};
 use tandem_core::message::Message;
-use tokio::sync::Semaphore;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,10 +33,6 @@ const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// An upload that sends nothing for this long is given up (its slot is needed).
 const IDLE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Uploads read at once by this process: each holds up to a tenant's largest file in memory.
-/// When all are taken, more are refused for a moment (503 with Retry-After) rather than queued.
-static UPLOADS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(16));
 
 /// The visitor's routes; the widget's routes take them in (behind their per-address limit).
 pub fn widget_routes() -> OpenApiRouter<AppState> {
@@ -124,7 +117,7 @@ pub async fn visitor_upload(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let name = query.checked_name()?;
     let max = FileService::max_bytes(&visitor.tenant);
-    let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
+    let _turn = state.uploads.try_take(visitor.tenant.id).ok_or_else(busy)?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -273,7 +266,7 @@ pub async fn operator_upload(
     let name = query.checked_name()?;
     let tenant = state.tandem.tenants.by_id(auth.actor.tenant).await?;
     let max = FileService::max_bytes(&tenant);
-    let _turn = UPLOADS.try_acquire().map_err(|_| busy())?;
+    let _turn = state.uploads.try_take(tenant.id).ok_or_else(busy)?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -366,7 +359,11 @@ pub async fn operator_delete(
 /// The body, up to `max` bytes. A larger one is refused, but read on (and dropped) up to
 /// [`DRAIN_LIMIT`], so that the client, still sending, gets the refusal rather than a reset
 /// connection.
-async fn read_file(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_file(
+    body: Body,
+    headers: &HeaderMap,
+    max: u64,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -417,7 +414,7 @@ async fn read_file(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, A
 }
 
 /// The file's response: it can be shown (a checked image) or only saved, never run.
-fn serve(download: Download) -> Response {
+pub(crate) fn serve(download: Download) -> Response {
     let disposition = format!(
         "{}; {}",
         if download.inline {
@@ -479,7 +476,7 @@ fn filename_parameters(name: &str) -> String {
     format!("filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-fn busy() -> ApiError {
+pub(crate) fn busy() -> ApiError {
     ApiError::from(CoreError::Busy(
         "too many files are being sent just now; try again in a moment",
     ))

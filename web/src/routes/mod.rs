@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod avatars;
 pub mod canned;
 pub mod chats;
 pub mod dev_mailbox;
@@ -58,6 +59,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(session::routes())
         .merge(chats::routes())
         .merge(files::operator_routes())
+        .merge(avatars::operator_routes())
         .merge(notes::routes())
         .merge(canned::routes())
         .merge(search::routes())

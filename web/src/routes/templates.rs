@@ -107,7 +107,7 @@ pub async fn reset(
 
 #[utoipa::path(post, path = "/api/v1/admin/templates/unread-reply/preview", tag = "admin",
     request_body = EmailParts,
-    responses((status = 200, description = "The template rendered against a sample dialog", body = EmailParts), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, description = "The template rendered against a sample dialog", body = EmailParts), (status = 400, body = ErrorBody), (status = 403, description = "Not a tenant admin", body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn preview(
     _admin: AdminAuth,

@@ -10,6 +10,7 @@ use tandem_core::chat::VisitorChat;
 use tandem_core::ids::{MessageId, UserId, VisitorId};
 use tandem_core::message::{Message, OfflineRequest};
 use tandem_core::operator::OperatorName;
+use tandem_core::reply_time::TypicalReply;
 use tandem_core::tenant::Branding;
 use tandem_core::visitor::{ProfilePatch, SessionRequest, Visitor};
 use utoipa::ToSchema;
@@ -39,6 +40,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(crate::routes::ratings::widget_routes())
         .merge(crate::routes::transcripts::widget_routes())
         .merge(crate::routes::files::widget_routes())
+        .merge(crate::routes::avatars::widget_routes())
         .merge(visitor_socket::routes())
         .merge(unsubscribe::routes())
         .layer(from_fn_with_state(state.clone(), limit_by_ip))
@@ -63,6 +65,12 @@ pub struct WidgetConfig {
     /// The company's own site, when the admin gave it: the hosted chat offers to continue there.
     pub site_url: Option<String>,
     pub files: WidgetFiles,
+    /// Who answers: up to three of the company's operators, those online first. A photo is at
+    /// `/api/v1/widget/{key}/operators/{id}/avatars/{avatar}`; without one, show initials.
+    pub team: Vec<OperatorName>,
+    /// How fast the team answers while someone is online (the median of the last 30 days'
+    /// answered waits); none until there are enough of them.
+    pub typical_reply: Option<TypicalReply>,
 }
 
 /// What the visitor may send as files (the server checks it again, by content).
@@ -117,8 +125,12 @@ pub async fn config(
         max_bytes: tandem_core::file::FileService::max_bytes(&tenant),
         accepted: tenant.settings.files.accepted.clone(),
     };
+    let team = state.tandem.operators.team(tenant.id).await?;
+    let typical_reply = state.tandem.reply_times.typical(tenant.id).await?;
     Ok(Json(WidgetConfig {
         files,
+        team,
+        typical_reply,
         site_url: tenant.settings.site_url.clone(),
         tenant: WidgetTenantInfo { name: tenant.name },
         branding: tenant.settings.branding,

@@ -89,16 +89,20 @@ pub struct FileLine {
     pub url: String,
 }
 
-/// A size as people read it.
-pub fn human_size(bytes: u64) -> String {
+/// A size as people read it, in the mail's language ("2.4 MB", "2,4 МБ").
+pub fn human_size(bytes: u64, language: Language) -> String {
     const KB: f64 = 1000.0;
-    let b = bytes as f64;
-    if b < KB {
-        format!("{bytes} B")
-    } else if b < KB * KB {
-        format!("{:.0} KB", b / KB)
+    let (b, kb, mb, point) = match language {
+        Language::En => ("B", "KB", "MB", "."),
+        Language::Ru => ("Б", "КБ", "МБ", ","),
+    };
+    let size = bytes as f64;
+    if size < KB {
+        format!("{bytes} {b}")
+    } else if size < KB * KB {
+        format!("{:.0} {kb}", size / KB)
     } else {
-        format!("{:.1} MB", b / KB / KB)
+        format!("{:.1} {mb}", size / KB / KB).replace('.', point)
     }
 }
 
@@ -126,7 +130,7 @@ impl EmailContext {
             at: m.created_at.to_string(),
             file: m.attachment.as_ref().map(|a| FileLine {
                 name: a.name.clone(),
-                size: human_size(a.size),
+                size: human_size(a.size, language),
                 url: links
                     .files
                     .iter()
