@@ -615,15 +615,20 @@ async fn an_unread_file_reply_is_mailed_with_its_link(db: TestDatabase) {
 }
 
 /// An upload that sends its headers and a little of its body, then nothing: it holds a place
-/// until its connection closes.
-async fn stalled_upload(live: &Live, visitor: &Visitor) -> tokio::net::TcpStream {
+/// until its connection closes. It comes from 127.0.0.`source` (one address holds at most two).
+async fn stalled_upload(live: &Live, visitor: &Visitor, source: u8) -> tokio::net::TcpStream {
     use tokio::io::AsyncWriteExt;
     let address = live
         .server
         .base_url()
         .trim_start_matches("http://")
         .to_owned();
-    let mut socket = tokio::net::TcpStream::connect(&address)
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, source], 0)))
+        .expect("a loopback address of its own");
+    let mut socket = socket
+        .connect(address.parse().expect("the server's address"))
         .await
         .expect("the server listens");
     let request = format!(
@@ -653,7 +658,8 @@ async fn one_company_s_uploads_leave_room_for_the_others(live: Live) {
             matches!(socket.try_read(&mut [0u8; 64]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
         });
         while stalled.len() < 4 {
-            stalled.push(stalled_upload(&live, &anna).await);
+            let source = 2 + u8::try_from(stalled.len()).expect("a few");
+            stalled.push(stalled_upload(&live, &anna, source).await);
         }
         let (status, body) = visitor_sends(&live, &anna, "empty.txt", Vec::new()).await;
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -142,6 +142,20 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = put_photo(&live, &live.globex.admin_token, &olga.id, png(200, 200)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    for (token, expected) in [
+        (&boris.token, StatusCode::FORBIDDEN),
+        (&live.globex.admin_token, StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = live
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/operators/{}/avatar", olga.id),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, expected, "{body}");
+    }
     let (status, body) = put_photo(&live, &live.acme.admin_token, &boris.id, png(300, 300)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let boris_avatar = body["avatar"].as_str().expect("a photo id").to_owned();

@@ -1,6 +1,7 @@
 //! Who answers, as a visitor sees it: an operator's photo (`users.avatar`, the id of its bytes
 //! in the file store), and every wait of a visitor for an answer in `reply_waits`, from which
-//! the widget's "typically replies in" is computed.
+//! the widget's "typically replies in" is computed. Objects to remove from the file store
+//! (a replaced photo's bytes) wait in `store_removals` until the store has removed them.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -60,10 +61,21 @@ impl MigrationTrait for Migration {
                 .col(ReplyWaits::EndedAt)
                 .to_owned(),
         )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(StoreRemovals::Table)
+                .col(string_len(StoreRemovals::Key, 255).primary_key())
+                .col(uuid(StoreRemovals::TenantId))
+                .col(big_integer(StoreRemovals::Since))
+                .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(StoreRemovals::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(ReplyWaits::Table).to_owned())
             .await?;
         m.alter_table(
@@ -92,4 +104,12 @@ enum ReplyWaits {
     Staffed,
     EndedAt,
     AnsweredBy,
+}
+
+#[derive(DeriveIden)]
+enum StoreRemovals {
+    Table,
+    Key,
+    TenantId,
+    Since,
 }

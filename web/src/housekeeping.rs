@@ -31,9 +31,13 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                     // In a task of its own: a slow file store holds up no checkpoint.
                     if purging.as_ref().is_none_or(|p: &JoinHandle<()>| p.is_finished()) {
                         let files = state.tandem.files.clone();
+                        let reply_times = state.tandem.reply_times.clone();
                         purging = Some(tokio::spawn(async move {
                             if let Err(e) = files.purge_deleted().await {
                                 tracing::warn!(error = %e, "deleted files not purged this round");
+                            }
+                            if let Err(e) = reply_times.prune().await {
+                                tracing::warn!(error = %e, "old reply waits not pruned this round");
                             }
                         }));
                     }

@@ -13,7 +13,7 @@ export function avatarOf(op, size = 32) {
   let hash = 0;
   for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
   const badge = el("span", { class: "avatar avatar--initials", "aria-hidden": "true" }, letters || "?");
-  badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 38%)`;
+  badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 30%)`;
   badge.style.width = badge.style.height = `${size}px`;
   return badge;
 }
@@ -24,17 +24,20 @@ export function photoControl(op, changed, report, { compact = false } = {}) {
   const label = op.name;
   const input = el("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hidden: true, "aria-label": `Photo of ${label}` });
   const words = compact ? [op.avatar ? "Change" : "Add photo", "Remove"] : [op.avatar ? "Change photo" : "Add photo", "Remove photo"];
-  const choose = el("button", { class: "button button--quiet photo-choose", type: "button", "aria-label": `${op.avatar ? "Change" : "Add"} the photo of ${label}`, onclick: () => input.click() }, words[0]);
-  const remove = el("button", { class: "button button--quiet photo-remove", type: "button", hidden: !op.avatar, "aria-label": `Remove the photo of ${label}`, onclick: async () => {
-    try { changed(await api("DELETE", `/operators/${encodeURIComponent(op.id)}/avatar`)); report(null, `${label}: photo removed; visitors see the initials.`); } catch (e) { report(e); }
+  // The spoken name starts with the visible words (and says whose photo).
+  const choose = el("button", { class: "button button--quiet photo-choose", type: "button", dataset: { photoOf: op.id }, "aria-label": `${words[0]} (${label})`, onclick: () => input.click() }, words[0]);
+  const remove = el("button", { class: "button button--quiet photo-remove", type: "button", hidden: !op.avatar, "aria-label": `${words[1]} (${label})`, onclick: async () => {
+    try { done(await api("DELETE", `/operators/${encodeURIComponent(op.id)}/avatar`)); report(null, `${label}: photo removed; visitors see the initials.`); } catch (e) { report(e); }
   } }, words[1]);
+  // The caller draws the controls anew: the focus goes back to the new ones.
+  const done = (updated) => { changed(updated); document.querySelector(`.photo-choose[data-photo-of="${CSS.escape(op.id)}"]`)?.focus(); };
   input.addEventListener("change", async () => {
     const file = input.files[0];
     input.value = "";
     if (!file) return;
     choose.disabled = true;
     try {
-      changed(await api("PUT", `/operators/${encodeURIComponent(op.id)}/avatar`, file, { raw: true, contentType: file.type || "application/octet-stream" }));
+      done(await api("PUT", `/operators/${encodeURIComponent(op.id)}/avatar`, file, { raw: true, contentType: file.type || "application/octet-stream" }));
       report(null, `${label}: photo saved. Visitors see it beside the replies.`);
     } catch (e) { report(e); } finally { choose.disabled = false; }
   });

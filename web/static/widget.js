@@ -226,7 +226,7 @@
       ui.handOver.textContent = t.continueOn(site);
     }
     for (const op of config.team || []) state.operators.set(op.id, op);
-    ui.team.setAttribute("aria-label", t.team);
+    ui.team.setAttribute("aria-label", `${t.team}: ${(config.team || []).map((op) => op.name).join(", ")}`);
     ui.team.setAttribute("role", "img");
     ui.team.replaceChildren(...(config.team || []).map((op) => avatar(op)));
     ui.team.hidden = !config.team?.length;
@@ -502,7 +502,7 @@
       for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
       const badge = el("span", { class: `avatar avatar--initials ${size}`, "aria-hidden": "true" }, letters || "?");
       // Through the CSSOM: a hosted page's policy forbids inline style attributes.
-      badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 38%)`;
+      badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 30%)`;
       return badge;
     };
     if (!op.avatar) return initials();

@@ -23,6 +23,7 @@ pub mod push_subscription;
 pub mod reply_wait;
 pub mod resume_token;
 pub mod server_secret;
+pub mod store_removal;
 pub mod tenant;
 pub mod transcript_request;
 pub mod user;

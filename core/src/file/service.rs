@@ -196,8 +196,10 @@ impl FileService {
 
     /// Removes the bytes of deleted files from the store, then their rows; a store that fails
     /// leaves them for the next round. Returns how many were purged.
+    /// Objects listed for removal (a replaced photo's bytes) go in the same round.
     pub async fn purge_deleted(&self) -> CoreResult<usize> {
-        purge_deleted(&self.deps, None).await
+        let files = purge_deleted(&self.deps, None).await?;
+        Ok(files + super::removals::remove_listed(&self.deps).await?)
     }
 
     /// Deleted files count too (their rows stay): sending and deleting does not reset the day.

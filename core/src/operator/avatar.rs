@@ -5,11 +5,14 @@
 
 use bytes::Bytes;
 use sea_orm::ActiveValue::Set;
+use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 
 use crate::entity::user;
 use crate::error::{CoreError, CoreResult};
-use crate::file::{Download, FileGroup, FileRefusal, FileStoreError, sniff};
+use crate::file::{
+    Download, FileGroup, FileRefusal, FileStoreError, remove_later, remove_now, sniff,
+};
 use crate::ids::{AvatarId, TenantId, UserId};
 
 use super::{Operator, OperatorActor, OperatorService};
@@ -17,10 +20,14 @@ use super::{Operator, OperatorActor, OperatorService};
 /// The largest photo taken, in bytes: a phone's camera makes less.
 pub const AVATAR_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-/// How long removing a replaced photo's bytes may take before it is left behind.
-const REMOVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 impl OperatorService {
+    /// Whether `actor` may change `id`'s photo (their own, or any colleague's for an admin, who
+    /// must be of the tenant): asked before an upload is read.
+    pub async fn check_photo_change(&self, actor: &OperatorActor, id: UserId) -> CoreResult<()> {
+        may_change_photo(actor, id)?;
+        self.user_row(actor.tenant, id).await.map(|_| ())
+    }
+
     /// Sets `id`'s photo: their own, or any operator's of the tenant for an admin.
     pub async fn set_avatar(
         &self,
@@ -28,7 +35,7 @@ impl OperatorService {
         id: UserId,
         bytes: Bytes,
     ) -> CoreResult<Operator> {
-        may_change_photo(actor, id)?;
+        self.check_photo_change(actor, id).await?;
         let size = bytes.len() as u64;
         if size == 0 {
             return Err(FileRefusal::Empty.into());
@@ -46,8 +53,6 @@ impl OperatorService {
                 FileRefusal::type_not_allowed(sniffed.content_type, &[FileGroup::Images]).into(),
             );
         }
-        // Checked before the work: a foreign id is not found, and costs nothing.
-        self.user_row(actor.tenant, id).await?;
         let deps = self.deps();
         let jpeg = crate::file::portrait_off_thread(&deps.images, bytes).await?;
         let avatar = AvatarId::new();
@@ -57,7 +62,7 @@ impl OperatorService {
             .map_err(store_error)?;
         let written = self.replace_avatar(actor.tenant, id, Some(avatar)).await;
         if written.is_err() {
-            self.remove_bytes(actor.tenant, avatar).await;
+            self.let_go(actor.tenant, avatar).await;
         }
         written
     }
@@ -94,20 +99,27 @@ impl OperatorService {
         })
     }
 
-    /// Writes the new photo (or none) and removes the old one's bytes.
+    /// Writes the new photo (or none); the old one's bytes are listed for removal in the same
+    /// transaction, then removed. The row is locked first: of two uploads at once, the second
+    /// sees the first's photo as the old one.
     async fn replace_avatar(
         &self,
         tenant: TenantId,
         id: UserId,
         avatar: Option<AvatarId>,
     ) -> CoreResult<Operator> {
-        let txn = self.deps().write().await?;
+        let deps = self.deps();
+        let txn = deps.write().await?;
         let row = user::Entity::find_by_id(id)
             .filter(user::Column::TenantId.eq(tenant))
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("operator"))?;
-        let old = row.avatar;
+        let old = row.avatar.filter(|old| Some(*old) != avatar);
+        if let Some(old) = old {
+            remove_later(&txn, tenant, &key(tenant, old), deps.clock.now()).await?;
+        }
         let updated = user::Entity::update(user::ActiveModel {
             id: Set(id),
             avatar: Set(avatar),
@@ -116,24 +128,26 @@ impl OperatorService {
         .exec(&txn)
         .await?;
         txn.commit().await?;
-        if let Some(old) = old.filter(|old| Some(*old) != avatar) {
-            self.remove_bytes(tenant, old).await;
+        if let Some(old) = old {
+            remove_now(deps, &key(tenant, old)).await;
         }
         Ok(updated.into())
     }
 
-    async fn remove_bytes(&self, tenant: TenantId, avatar: AvatarId) {
+    /// Bytes of an upload whose row was never written: removed now, or listed for later.
+    async fn let_go(&self, tenant: TenantId, avatar: AvatarId) {
+        let deps = self.deps();
         let object = key(tenant, avatar);
-        let removal = self.deps().files.delete(&object);
-        match tokio::time::timeout(REMOVAL_TIMEOUT, removal).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(%tenant, %avatar, error = %e, "an old photo's bytes stay in the store");
-            }
-            Err(_) => {
-                tracing::warn!(%tenant, %avatar, "an old photo's bytes stay in the store: it did not answer");
-            }
+        let listed = async {
+            let txn = deps.write().await?;
+            remove_later(&txn, tenant, &object, deps.clock.now()).await?;
+            txn.commit().await?;
+            CoreResult::Ok(())
+        };
+        if let Err(e) = listed.await {
+            tracing::warn!(%tenant, %avatar, error = %e, "an unused photo's bytes could not be listed for removal");
         }
+        remove_now(deps, &object).await;
     }
 
     async fn user_row(&self, tenant: TenantId, id: UserId) -> CoreResult<user::Model> {

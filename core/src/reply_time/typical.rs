@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{QueryOrder, QuerySelect};
 use serde::Serialize;
 
@@ -24,6 +25,8 @@ const SAMPLE: u64 = 500;
 pub const MIN_WAITS: usize = 5;
 /// How long a process keeps a tenant's figure.
 const KEPT: Duration = Duration::from_secs(5 * 60);
+/// Past this many tenants kept, those kept too long are dropped.
+const MAX_KEPT: usize = 10_000;
 
 /// How fast the team answers, from how many waits.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -62,14 +65,36 @@ impl ReplyTimeService {
         }
         let typical = self.compute(tenant, now).await?;
         let until = now.saturating_add(KEPT);
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.insert(tenant, (until, typical));
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        // Tenants no widget asked for lately go, so the map holds the busy ones only.
+        if kept.len() >= MAX_KEPT {
+            kept.retain(|_, (until, _)| *until > now);
         }
+        kept.insert(tenant, (until, typical));
         Ok(typical)
     }
 
     fn kept_for(&self, tenant: TenantId) -> Option<(Timestamp, Option<TypicalReply>)> {
-        self.kept.lock().ok()?.get(&tenant).copied()
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.get(&tenant).copied()
+    }
+
+    /// Removes waits that no longer count: ended before [`RECENT`], or started long before and
+    /// never ended (a chat left waiting and never closed). Run by the housekeeping.
+    pub async fn prune(&self) -> CoreResult<u64> {
+        let now = self.deps.clock.now().millis();
+        let recent = i64::try_from(RECENT.as_millis()).unwrap_or(i64::MAX);
+        let txn = self.deps.write().await?;
+        let done = reply_wait::Entity::delete_many()
+            .filter(
+                reply_wait::Column::EndedAt
+                    .lt(now - recent)
+                    .or(reply_wait::Column::StartedAt.lt(now - 3 * recent)),
+            )
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(done.rows_affected)
     }
 
     async fn compute(&self, tenant: TenantId, now: Timestamp) -> CoreResult<Option<TypicalReply>> {
@@ -90,7 +115,7 @@ impl ReplyTimeService {
         let lengths = waits
             .into_iter()
             .filter_map(|(started, ended)| Some(ended? - started))
-            .map(|ms| ms.max(0));
+            .map(|ms: i64| Ord::max(ms, 0));
         Ok(median_reply(lengths.collect()))
     }
 }

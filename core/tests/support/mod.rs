@@ -83,6 +83,19 @@ impl World {
         }
     }
 
+    /// The same database and clock, files kept in `files`.
+    pub async fn with_files(self, files: Arc<dyn tandem_core::file::FileStore>) -> Self {
+        let ports = Ports {
+            clock: Arc::new(self.clock.clone()),
+            events: Arc::new(self.bus.clone()),
+            scheduler: self.scheduler.clone(),
+            files,
+            ..Ports::default()
+        };
+        let tandem = Tandem::new(self.tandem.storage().clone(), ports, Limits::default());
+        Self { tandem, ..self }
+    }
+
     /// The same database and clock, another policy (as a plugin would install).
     pub async fn with_policy(self, policy: Arc<dyn OfflineTimeoutPolicy>) -> Self {
         let ports = Ports {

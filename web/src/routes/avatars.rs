@@ -1,6 +1,6 @@
 //! Operators' photos: an operator sets their own, an admin anyone's of the tenant. Each photo
-//! has its own address (its id is in the path), so it is cached for ever; a replaced photo's
-//! address answers 404. Visitors' widgets load them with the widget key alone: a photo is as
+//! has its own address (its id is in the path), so it may be cached (a day); a replaced
+//! photo's address answers 404. Visitors' widgets load them with the widget key alone: a photo is as
 //! public as the name beside the replies.
 
 use axum::Json;
@@ -18,6 +18,7 @@ use crate::auth::{OperatorAuth, WidgetTenant};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::files::{busy, read_file, serve};
 use crate::state::AppState;
+use crate::upload_slots::Uploader;
 
 /// The widget's: a photo of the tenant's operator.
 pub fn widget_routes() -> OpenApiRouter<AppState> {
@@ -55,7 +56,16 @@ pub async fn set_avatar(
     body: Body,
 ) -> Result<Json<Operator>, ApiError> {
     let id: UserId = id.parse()?;
-    let _turn = state.uploads.try_take(auth.actor.tenant).ok_or_else(busy)?;
+    // Refused before a byte is read: not theirs to change, or no such colleague.
+    state
+        .tandem
+        .operators
+        .check_photo_change(&auth.actor, id)
+        .await?;
+    let _turn = state
+        .uploads
+        .try_take(auth.actor.tenant, Uploader::Staff)
+        .ok_or_else(busy)?;
     let bytes = read_file(body, &headers, AVATAR_MAX_BYTES).await?;
     let operator = state
         .tandem
@@ -110,7 +120,7 @@ pub async fn operator_avatar(
         .operators
         .open_avatar(auth.actor.tenant, id, avatar)
         .await?;
-    Ok(cached_for_ever(serve(download), "private"))
+    Ok(cached_for_a_day(serve(download), "private"))
 }
 
 /// An operator's photo, as the widget shows it beside their replies and in its header.
@@ -133,13 +143,14 @@ pub async fn widget_avatar(
         .operators
         .open_avatar(tenant.id, id, avatar)
         .await?;
-    Ok(cached_for_ever(serve(download), "public"))
+    Ok(cached_for_a_day(serve(download), "public"))
 }
 
-/// A photo's address never shows another picture.
-fn cached_for_ever(mut response: Response, scope: &'static str) -> Response {
+/// A photo's address never shows another picture: kept a day (a removed photo may show that
+/// long from a cache; a new one has a new address, so it shows at once).
+fn cached_for_a_day(mut response: Response, scope: &'static str) -> Response {
     let headers = response.headers_mut();
-    let value = format!("{scope}, max-age=31536000, immutable");
+    let value = format!("{scope}, max-age=86400, immutable");
     if let Ok(value) = HeaderValue::from_str(&value) {
         headers.insert(CACHE_CONTROL, value);
     }

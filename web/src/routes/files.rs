@@ -11,7 +11,7 @@ use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     VARY, X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -26,13 +26,17 @@ use utoipa_axum::routes;
 use crate::auth::{OperatorAuth, WidgetTenant, WidgetVisitor, bearer_in};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
+use crate::rate_limit::client_ip;
 use crate::state::AppState;
+use crate::upload_slots::Uploader;
 
 /// How much of a refused upload is read (and dropped) so that its sender hears why.
 const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// An upload that sends nothing for this long is given up (its slot is needed).
 const IDLE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(30);
+/// However it trickles, an upload is given up after this long: 25 MiB at 100 KB/s.
+const WHOLE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The visitor's routes; the widget's routes take them in (behind their per-address limit).
 pub fn widget_routes() -> OpenApiRouter<AppState> {
@@ -112,12 +116,17 @@ pub async fn visitor_upload(
     State(state): State<AppState>,
     visitor: WidgetVisitor,
     QueryParams(query): QueryParams<UploadQuery>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let name = query.checked_name()?;
     let max = FileService::max_bytes(&visitor.tenant);
-    let _turn = state.uploads.try_take(visitor.tenant.id).ok_or_else(busy)?;
+    let from = Uploader::Visitor(client_ip(&extensions));
+    let _turn = state
+        .uploads
+        .try_take(visitor.tenant.id, from)
+        .ok_or_else(busy)?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -266,7 +275,10 @@ pub async fn operator_upload(
     let name = query.checked_name()?;
     let tenant = state.tandem.tenants.by_id(auth.actor.tenant).await?;
     let max = FileService::max_bytes(&tenant);
-    let _turn = state.uploads.try_take(tenant.id).ok_or_else(busy)?;
+    let _turn = state
+        .uploads
+        .try_take(tenant.id, Uploader::Staff)
+        .ok_or_else(busy)?;
     let bytes = read_file(body, &headers, max).await?;
     let message = state
         .tandem
@@ -372,8 +384,10 @@ pub(crate) async fn read_file(
     let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
     let mut read: u64 = 0;
     let mut over = declared.is_some_and(|len| len > max);
+    let give_up = tokio::time::Instant::now() + WHOLE_UPLOAD;
     loop {
-        let frame = match tokio::time::timeout(IDLE_UPLOAD, body.frame()).await {
+        let wait = IDLE_UPLOAD.min(give_up.saturating_duration_since(tokio::time::Instant::now()));
+        let frame = match tokio::time::timeout(wait, body.frame()).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(_) => {
