@@ -21,7 +21,7 @@ const PDF: &[u8] =
 const EXE: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\xb8\x00\x00\x00";
 
 /// A PNG of `width` × `height` with something in it (so it does not compress to nothing).
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
     });
@@ -79,7 +79,7 @@ async fn operator_sends(
     upload(live, &path, &operator.token, name, bytes, None).await
 }
 
-async fn download(
+pub(crate) async fn download(
     live: &Live,
     path: &str,
     token: Option<&str>,
@@ -95,20 +95,20 @@ async fn download(
     (status, headers, bytes)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
 
-async fn chat_of(live: &Live, visitor: &Visitor) -> String {
+pub(crate) async fn chat_of(live: &Live, visitor: &Visitor) -> String {
     let (_, dialog) = live.visitor_call(visitor, Method::GET, "/chat", None).await;
     dialog["chat"]["id"].as_str().expect("a chat").to_owned()
 }
 
 /// Files kept under the server's directory store (none on S3).
-fn files_on_disk(live: &Live) -> usize {
+pub(crate) fn files_on_disk(live: &Live) -> usize {
     fn count(dir: &std::path::Path) -> usize {
         std::fs::read_dir(dir).map_or(0, |entries| {
             entries
@@ -695,6 +695,70 @@ async fn one_company_s_uploads_leave_room_for_the_others(live: Live) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// A JPEG whose EXIF block names a camera "SECRET-PLACE" (as a phone's names where it was) and
+/// says it is turned a quarter (orientation 6).
+fn photo_that_says_too_much() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(64, 32, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 8) as u8, 90])
+    });
+    let mut jpeg = Cursor::new(Vec::new());
+    image
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .expect("a JPEG");
+    let jpeg = jpeg.into_inner();
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x0f, 0, 2, 0, 0, 0, 13, 0, 0, 0, 38]);
+    tiff.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]);
+    tiff.extend_from_slice(&[0, 0, 0, 0]);
+    tiff.extend_from_slice(b"SECRET-PLACE\0");
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let length = u16::try_from(app1.len() + 2).expect("small");
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend(app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+async fn a_photo_s_metadata_stays_with_its_sender(live: Live) {
+    let anna = live.visitor(&live.acme).await;
+    let photo = photo_that_says_too_much();
+    let (status, sent) = visitor_sends(&live, &anna, "holiday.jpg", photo.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let attachment = &sent["attachment"];
+    // Upright it is 32 wide and 64 high: the orientation was read, and is kept.
+    assert_eq!(
+        (attachment["width"].as_u64(), attachment["height"].as_u64()),
+        (Some(32), Some(64)),
+        "{sent}"
+    );
+    let id = attachment["id"].as_str().expect("a file id");
+    let (status, _, kept) = download(
+        &live,
+        &format!("/api/v1/files/{id}"),
+        Some(&live.acme.admin_token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let says = |bytes: &[u8], what: &[u8]| bytes.windows(what.len()).any(|w| w == what);
+    assert!(says(&photo, b"SECRET-PLACE"));
+    assert!(!says(&kept, b"SECRET-PLACE"), "the camera's words are gone");
+    assert_eq!(
+        attachment["size"].as_u64(),
+        Some(kept.len() as u64),
+        "the size is what is kept"
+    );
+    let decoded = image::load_from_memory(&kept).expect("still an image");
+    assert_eq!(
+        (decoded.width(), decoded.height()),
+        (64, 32),
+        "the pixels as sent"
+    );
+}
+
 async fn database(db: TestDatabase) -> TestDatabase {
     db
 }
@@ -708,6 +772,7 @@ mod disk {
         refused_files_leave_nothing_behind,
         a_file_is_deleted_by_its_author_and_never_edited,
         one_company_s_uploads_leave_room_for_the_others,
+        a_photo_s_metadata_stays_with_its_sender,
     );
 }
 

@@ -3,28 +3,15 @@
 //! the company's widget and to no other company) and the "typically replies in" line computed
 //! from the company's real waits. (Part of the `realtime_api` test binary.)
 
-use std::io::Cursor;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tandem_core::clock::ManualClock;
 use tandem_testkit::TestDatabase;
 
-use crate::support::live::{Live, Operator, Visitor};
-
-/// A PNG of `width` × `height` with something in it.
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8])
-    });
-    let mut out = Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, image::ImageFormat::Png)
-        .expect("a PNG");
-    out.into_inner()
-}
+use crate::files::{chat_of, download, files_on_disk, header, png};
+use crate::support::live::{Live, Operator};
 
 async fn put_photo(
     live: &Live,
@@ -43,41 +30,6 @@ async fn put_photo(
         .expect("the server answers");
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(live: &Live, path: &str, token: Option<&str>) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut request = live.http.get(live.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("a body").to_vec();
-    (status, headers, bytes)
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-/// Objects under the server's directory store.
-fn stored_objects(live: &Live) -> usize {
-    fn count(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let path = e.path();
-                    if path.is_dir() { count(&path) } else { 1 }
-                })
-                .sum()
-        })
-    }
-    count(&live.env.dir.path().join("files"))
 }
 
 async fn config(live: &Live, key: &str) -> Value {
@@ -106,7 +58,7 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
     let (status, me) = put_photo(&live, &olga.token, &olga.id, png(900, 600)).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     let avatar = me["avatar"].as_str().expect("a photo id").to_owned();
-    let (status, headers, bytes) = get(
+    let (status, headers, bytes) = download(
         &live,
         &format!("/api/v1/operators/{}/avatars/{avatar}", olga.id),
         Some(&boris.token),
@@ -117,18 +69,19 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
     assert!(header(&headers, "cache-control").contains("immutable"));
     let seen = image::load_from_memory(&bytes).expect("an image");
     assert_eq!((seen.width(), seen.height()), (160, 160));
-    assert_eq!(stored_objects(&live), 1);
+    assert_eq!(files_on_disk(&live), 1);
 
     // The widget shows it without a visitor's token; another company's widget does not.
-    let (status, headers, public) = get(&live, &widget_photo(&key, &olga.id, &avatar), None).await;
+    let (status, headers, public) =
+        download(&live, &widget_photo(&key, &olga.id, &avatar), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(public, bytes);
     assert!(header(&headers, "cache-control").starts_with("public"));
     assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
     let foreign = widget_photo(&live.globex.widget_key, &olga.id, &avatar);
-    let (status, _, _) = get(&live, &foreign, None).await;
+    let (status, _, _) = download(&live, &foreign, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = get(
+    let (status, _, _) = download(
         &live,
         &format!("/api/v1/operators/{}/avatars/{avatar}", olga.id),
         Some(&live.globex.admin_token),
@@ -191,7 +144,7 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
         .call(Method::GET, "/api/v1/auth/me", Some(&olga.token), None)
         .await;
     assert_eq!(me["avatar"], avatar.as_str(), "{me}");
-    assert_eq!(stored_objects(&live), 2, "Olga's and Boris's");
+    assert_eq!(files_on_disk(&live), 2, "Olga's and Boris's");
 
     // The widget's header shows the team, online first, with their photos.
     let team = config(&live, &key).await["team"].clone();
@@ -240,13 +193,13 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
     assert_eq!(status, StatusCode::OK, "{me}");
     let newer = me["avatar"].as_str().expect("a photo id").to_owned();
     assert_ne!(newer, avatar);
-    let (status, _, _) = get(&live, &widget_photo(&key, &olga.id, &avatar), None).await;
+    let (status, _, _) = download(&live, &widget_photo(&key, &olga.id, &avatar), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, bytes) = get(&live, &widget_photo(&key, &olga.id, &newer), None).await;
+    let (status, _, bytes) = download(&live, &widget_photo(&key, &olga.id, &newer), None).await;
     assert_eq!(status, StatusCode::OK);
     let seen = image::load_from_memory(&bytes).expect("an image");
     assert_eq!((seen.width(), seen.height()), (120, 120), "not blown up");
-    assert_eq!(stored_objects(&live), 2);
+    assert_eq!(files_on_disk(&live), 2);
 
     // Removed: initials again, and nothing left in the store.
     let (status, me) = live
@@ -259,14 +212,9 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
         .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert!(me["avatar"].is_null(), "{me}");
-    let (status, _, _) = get(&live, &widget_photo(&key, &olga.id, &newer), None).await;
+    let (status, _, _) = download(&live, &widget_photo(&key, &olga.id, &newer), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(stored_objects(&live), 1, "Boris's");
-}
-
-async fn chat_of(live: &Live, visitor: &Visitor) -> String {
-    let (_, dialog) = live.visitor_call(visitor, Method::GET, "/chat", None).await;
-    dialog["chat"]["id"].as_str().expect("a chat").to_owned()
+    assert_eq!(files_on_disk(&live), 1, "Boris's");
 }
 
 /// A visitor writes, waits `minutes`, and Olga answers.

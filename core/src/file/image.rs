@@ -23,6 +23,8 @@ pub(crate) struct Pictured {
     pub width: u32,
     pub height: u32,
     pub thumbnail: Option<Vec<u8>>,
+    /// Which way up it is, as EXIF says it (1–8; 1: as stored).
+    pub orientation: u8,
 }
 
 /// Decodes `bytes`; anything that does not decode within the bounds is refused.
@@ -48,6 +50,7 @@ pub(crate) fn inspect(bytes: &[u8]) -> Result<Pictured, FileRefusal> {
         width,
         height,
         thumbnail,
+        orientation: orientation.to_exif(),
     })
 }
 

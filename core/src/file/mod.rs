@@ -4,6 +4,7 @@
 
 mod image;
 mod link;
+mod metadata;
 mod name;
 mod refusal;
 mod removals;

@@ -21,6 +21,7 @@ use crate::visitor::VisitorActor;
 
 use super::image::{inspect, off_thread};
 use super::link::KEY_NAME;
+use super::metadata::without_metadata;
 use super::{
     Attachment, FileKind, FileLink, FileName, FileRefusal, FileStoreError, FileStream, sniff,
 };
@@ -254,12 +255,20 @@ impl FileService {
         if self.storage_used(tenant.id).await?.saturating_add(size) > quota {
             return Err(FileRefusal::StorageFull.into());
         }
-        let pictured = if sniffed.image {
-            let bytes = bytes.clone();
-            Some(off_thread(&self.deps.images, move || inspect(&bytes)).await?)
+        // An image is decoded (which proves it is one) and loses what it says besides its
+        // pixels (where and when it was taken) before it is kept.
+        let (pictured, bytes) = if sniffed.image {
+            let (pictured, clean) = off_thread(&self.deps.images, move || {
+                let pictured = inspect(&bytes)?;
+                let clean = without_metadata(&bytes, pictured.orientation).unwrap_or(bytes);
+                Ok((pictured, clean))
+            })
+            .await?;
+            (Some(pictured), clean)
         } else {
-            None
+            (None, bytes)
         };
+        let size = bytes.len() as u64;
         let id = FileId::new();
         let thumbnail = pictured.as_ref().and_then(|p| p.thumbnail.clone());
         let record = FileRecord {

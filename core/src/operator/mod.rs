@@ -91,7 +91,7 @@ pub struct Operator {
 
 /// An operator as a visitor knows them: the name and photo beside their replies.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sea_orm::FromQueryResult)]
 pub struct OperatorName {
     pub id: UserId,
     pub name: String,

@@ -14,7 +14,7 @@ use crate::email::EmailAddress;
 use crate::entity::{chat, tenant, user};
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
-use crate::ids::{AvatarId, TenantId, UserId};
+use crate::ids::{TenantId, UserId};
 use crate::services::{Deps, WriteTxn};
 use crate::tenant::parse_limits;
 
@@ -168,20 +168,11 @@ impl OperatorService {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(UserId, String, Option<AvatarId>)> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Name)
-            .column(user::Column::Avatar)
-            .filter(user::Column::TenantId.eq(tenant))
+        Ok(as_visitors_know(tenant)
             .filter(user::Column::Id.is_in(ids.iter().copied()))
-            .into_tuple()
+            .into_model::<OperatorName>()
             .all(&self.deps.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, avatar)| OperatorName { id, name, avatar })
-            .collect())
+            .await?)
     }
 
     pub async fn set_status(
@@ -363,23 +354,14 @@ impl OperatorService {
         )
         .finally(1)
         .into();
-        let rows: Vec<(UserId, String, Option<AvatarId>)> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Name)
-            .column(user::Column::Avatar)
-            .filter(user::Column::TenantId.eq(tenant))
+        Ok(as_visitors_know(tenant)
             .filter(user::Column::Active.eq(true))
             .order_by(online_first, sea_orm::Order::Asc)
             .order_by_asc(user::Column::CreatedAt)
             .limit(TEAM_SHOWN)
-            .into_tuple()
+            .into_model::<OperatorName>()
             .all(&self.deps.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, avatar)| OperatorName { id, name, avatar })
-            .collect())
+            .await?)
     }
 
     /// True when a visitor writing now would reach someone: an active operator is online and has
@@ -409,6 +391,16 @@ impl OperatorService {
         }
         Ok(row)
     }
+}
+
+/// The tenant's operators as visitors know them: id, name and photo.
+fn as_visitors_know(tenant: TenantId) -> sea_orm::Select<user::Entity> {
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Name)
+        .column(user::Column::Avatar)
+        .filter(user::Column::TenantId.eq(tenant))
 }
 
 pub(crate) async fn operators_available(
