@@ -347,9 +347,27 @@ impl FileService {
         sent
     }
 
+    /// An unused upload's bytes go now, or are listed for the housekeeping's next rounds.
     async fn remove(&self, tenant: TenantId, record: &FileRecord) {
         let id = record.attachment.id;
-        if let Err(e) = remove_objects(&self.deps, tenant, id, record.thumbnail_size > 0).await {
+        let thumbnail = record.thumbnail_size > 0;
+        let Err(e) = remove_objects(&self.deps, tenant, id, thumbnail).await else {
+            return;
+        };
+        tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes are left for the housekeeping");
+        let mut keys = vec![key(tenant, id, Variant::Original)];
+        if thumbnail {
+            keys.push(key(tenant, id, Variant::Thumbnail));
+        }
+        let listed = async {
+            let txn = self.deps.write().await?;
+            for object in &keys {
+                super::remove_later(&txn, tenant, object, self.deps.clock.now()).await?;
+            }
+            txn.commit().await?;
+            CoreResult::Ok(())
+        };
+        if let Err(e) = listed.await {
             tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes stay in the store");
         }
     }
