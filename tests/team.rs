@@ -176,6 +176,19 @@ async fn operators_set_photos_that_the_widget_shows(live: Live) {
     let globex_team = config(&live, &live.globex.widget_key).await["team"].clone();
     assert!(!globex_team.to_string().contains(&olga.id), "{globex_team}");
 
+    // A company may keep its team out of the header: nobody's name is sent before a reply.
+    live.update_settings(&live.acme, json!({ "branding": { "show_team": false } }))
+        .await;
+    let hidden = config(&live, &key).await;
+    assert_eq!(hidden["team"], json!([]), "{hidden}");
+    assert_eq!(hidden["branding"]["show_team"], false);
+    live.update_settings(&live.acme, json!({ "branding": { "show_team": true } }))
+        .await;
+    assert_eq!(
+        config(&live, &key).await["team"].as_array().map(Vec::len),
+        Some(3)
+    );
+
     // Beside her replies too.
     let anna = live.visitor(&live.acme).await;
     live.visitor_says(&anna, "Hello?").await;

@@ -27,6 +27,7 @@ export async function settingsPane(ctx) {
     greeting: el("textarea", { id: "greeting", rows: 2, maxlength: "500" }, b.greeting),
     logo: input("logo_url", { type: "url", value: b.logo_url || "", placeholder: "https://…" }),
     position: el("select", { id: "position" }, ...["right", "left"].map((p) => el("option", { value: p, selected: b.position === p }, p))),
+    showTeam: input("show_team", { type: "checkbox", checked: b.show_team !== false }),
     language: el("select", { id: "language" }, el("option", { value: "en", selected: b.language === "en" }, "English"), el("option", { value: "ru", selected: b.language === "ru" }, "Русский")),
     origins: el("textarea", { id: "allowed_origins", rows: 3 }, settings.allowed_origins.join("\n")),
     webhooks: el("textarea", { id: "webhook_urls", rows: 3 }, settings.webhook_urls.join("\n")),
@@ -44,7 +45,7 @@ export async function settingsPane(ctx) {
     ["text", "Text and CSV"], ["archives", "Archives (zip, 7z, rar, tar, gzip)"], ["media", "Audio and video"]];
   const groups = FILE_GROUPS.map(([value, label]) => el("label", { class: "row" },
     el("input", { type: "checkbox", name: "accepted", value, checked: settings.files.accepted.includes(value) }), label));
-  const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value });
+  const branding = () => ({ color: f.color.value, title: f.title.value, greeting: f.greeting.value, logo_url: f.logo.value.trim() || null, position: f.position.value, language: f.language.value, show_team: f.showTeam.checked });
   const preview = widgetPreview(ctx.me.name);
   const refresh = () => preview.update(branding());
   for (const control of [f.color, f.title, f.greeting, f.logo, f.position, f.language]) {
@@ -86,6 +87,7 @@ export async function settingsPane(ctx) {
     el("h2", {}, "Widget"),
     el("div", { class: "row" }, field("Colour", f.color), field("Position", f.position), field("Language", f.language)),
     field("Title", f.title), field("Greeting", f.greeting), field("Logo URL", f.logo),
+    el("label", { class: "row" }, f.showTeam, "Show who answers in the widget's header (up to three operators' photos or initials and names)"),
     el("h2", {}, "Integration"),
     field("Your website", f.site, "Where the widget is embedded: the chat page emails link to offers to continue there."),
     field("Allowed widget origins (one per line)", f.origins, "Empty: any site may embed the widget. Example: https://www.example.com"),

@@ -248,6 +248,9 @@ pub struct Branding {
     pub logo_url: Option<String>,
     pub position: WidgetPosition,
     pub language: Language,
+    /// The widget's header shows who answers (up to three operators' names and photos); off,
+    /// visitors see their names only beside the replies.
+    pub show_team: bool,
 }
 
 impl Default for Branding {
@@ -259,6 +262,7 @@ impl Default for Branding {
             logo_url: None,
             position: WidgetPosition::Right,
             language: Language::En,
+            show_team: true,
         }
     }
 }

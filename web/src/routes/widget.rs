@@ -65,7 +65,8 @@ pub struct WidgetConfig {
     /// The company's own site, when the admin gave it: the hosted chat offers to continue there.
     pub site_url: Option<String>,
     pub files: WidgetFiles,
-    /// Who answers: up to three of the company's operators, those online first. A photo is at
+    /// Who answers: up to three of the company's operators, those online first (none when the
+    /// company hides its team: `branding.show_team`). A photo is at
     /// `/api/v1/widget/{key}/operators/{id}/avatars/{avatar}`; without one, show initials.
     pub team: Vec<OperatorName>,
     /// How fast the team answers while someone is online (the median of the last 30 days'
@@ -126,15 +127,18 @@ pub async fn config(
         accepted: tenant.settings.files.accepted.clone(),
     };
     // Who answers and how fast only adorn the header: the widget works without them.
-    let team = state
-        .tandem
-        .operators
-        .team(tenant.id)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(tenant = %tenant.id, error = %e, "the widget's team is left out");
-            Vec::new()
-        });
+    let team = match tenant.settings.branding.show_team {
+        false => Vec::new(),
+        true => state
+            .tandem
+            .operators
+            .team(tenant.id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(tenant = %tenant.id, error = %e, "the widget's team is left out");
+                Vec::new()
+            }),
+    };
     let typical_reply = state
         .tandem
         .reply_times
