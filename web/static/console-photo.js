@@ -1,6 +1,7 @@
 // An operator's photo, as the workspace and the admin console show and change it: the photo
 // (or the initials visitors see instead), a button to choose an image, one to remove it.
 import { api, el } from "./console.js";
+import { initialsOf } from "./shared.js";
 
 // The photo or the initials, as visitors see them beside this operator's replies.
 export function avatarOf(op, size = 32) {
@@ -9,11 +10,9 @@ export function avatarOf(op, size = 32) {
     img.style.width = img.style.height = `${size}px`;
     return img;
   }
-  const letters = (op.name || "").trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || "").join("").toUpperCase();
-  let hash = 0;
-  for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
-  const badge = el("span", { class: "avatar avatar--initials", "aria-hidden": "true" }, letters || "?");
-  badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 30%)`;
+  const { letters, color } = initialsOf(op);
+  const badge = el("span", { class: "avatar avatar--initials", "aria-hidden": "true" }, letters);
+  badge.style.background = color;
   badge.style.width = badge.style.height = `${size}px`;
   return badge;
 }

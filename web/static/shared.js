@@ -62,3 +62,12 @@ export function sizeText(bytes, lang = "en") {
   if (bytes < 1e6) return `${Math.round(bytes / 1e3)} ${kb}`;
   return `${(bytes / 1e6).toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${mb}`;
 }
+
+// An operator without a photo as visitors see them, the same in the widget and the consoles:
+// their initials, on a colour of their own (dark enough for white letters).
+export function initialsOf(op) {
+  const letters = (op.name || "").trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || "").join("").toUpperCase();
+  let hash = 0;
+  for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
+  return { letters: letters || "?", color: `hsl(${Math.abs(hash) % 360}, 45%, 30%)` };
+}

@@ -497,12 +497,10 @@
   // cannot load: a host page's policy may forbid images from elsewhere).
   function avatar(op, size = "") {
     const initials = () => {
-      const letters = (op.name || "").trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || "").join("").toUpperCase();
-      let hash = 0;
-      for (const c of String(op.id)) hash = (hash * 31 + c.charCodeAt(0)) | 0;
-      const badge = el("span", { class: `avatar avatar--initials ${size}`, "aria-hidden": "true" }, letters || "?");
+      const { letters, color } = initialsOf(op);
+      const badge = el("span", { class: `avatar avatar--initials ${size}`, "aria-hidden": "true" }, letters);
       // Through the CSSOM: a hosted page's policy forbids inline style attributes.
-      badge.style.background = `hsl(${Math.abs(hash) % 360}, 45%, 30%)`;
+      badge.style.background = color;
       return badge;
     };
     if (!op.avatar) return initials();

@@ -26,7 +26,7 @@ pub use service::{Download, FileService, Variant};
 pub use sniff::{Sniffed, sniff};
 pub use store::{FileStore, FileStoreError, FileStream, NoFileStore};
 
-pub(crate) use removals::{remove_later, remove_now};
+pub(crate) use removals::{let_go, remove_later, remove_now};
 pub(crate) use service::{FileRecord, purge_deleted};
 
 /// An operator's photo made from `bytes`, off the async threads.

@@ -14,6 +14,8 @@ use crate::error::CoreResult;
 use crate::ids::TenantId;
 use crate::services::Deps;
 
+use super::FileStoreError;
+
 /// How long one removal may take before it is left for the next round.
 const REMOVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -39,20 +41,20 @@ pub(crate) async fn remove_later(
     Ok(())
 }
 
+/// Removes `key` from the store within [`REMOVAL_TIMEOUT`]; a store that does not answer in
+/// time is an unavailable one.
+pub(crate) async fn delete_within(deps: &Deps, key: &str) -> Result<(), FileStoreError> {
+    tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(key))
+        .await
+        .map_err(|_| FileStoreError::Unavailable("the file store did not answer".into()))?
+}
+
 /// Removes `key` from the store now, and from the list once the store has done it. A store that
 /// fails or does not answer leaves it listed.
 pub(crate) async fn remove_now(deps: &Deps, key: &str) -> bool {
-    let removal = tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(key)).await;
-    match removal {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(%key, error = %e, "left for the housekeeping to remove");
-            return false;
-        }
-        Err(_) => {
-            tracing::warn!(%key, "left for the housekeeping to remove: the store did not answer");
-            return false;
-        }
+    if let Err(e) = delete_within(deps, key).await {
+        tracing::warn!(%key, error = %e, "left for the housekeeping to remove");
+        return false;
     }
     let done = async {
         let txn = deps.write().await?;
@@ -67,6 +69,32 @@ pub(crate) async fn remove_now(deps: &Deps, key: &str) -> bool {
         tracing::debug!(%key, error = %e, "a done removal stays listed for now");
     }
     true
+}
+
+/// Bytes no row points at (an upload whose write failed): removed now, and those the store
+/// will not remove now listed for the housekeeping's next rounds.
+pub(crate) async fn let_go(deps: &Deps, tenant: TenantId, keys: &[String]) {
+    let mut left = Vec::new();
+    for key in keys {
+        if let Err(e) = delete_within(deps, key).await {
+            tracing::warn!(%tenant, %key, error = %e, "unused bytes are left for the housekeeping");
+            left.push(key);
+        }
+    }
+    if left.is_empty() {
+        return;
+    }
+    let listed = async {
+        let txn = deps.write().await?;
+        for key in &left {
+            remove_later(&txn, tenant, key, deps.clock.now()).await?;
+        }
+        txn.commit().await?;
+        CoreResult::Ok(())
+    };
+    if let Err(e) = listed.await {
+        tracing::warn!(%tenant, error = %e, "unused bytes stay in the store: they could not be listed");
+    }
 }
 
 /// One round of the housekeeping: the oldest listed removals. Returns how many were done.

@@ -350,26 +350,11 @@ impl FileService {
     /// An unused upload's bytes go now, or are listed for the housekeeping's next rounds.
     async fn remove(&self, tenant: TenantId, record: &FileRecord) {
         let id = record.attachment.id;
-        let thumbnail = record.thumbnail_size > 0;
-        let Err(e) = remove_objects(&self.deps, tenant, id, thumbnail).await else {
-            return;
-        };
-        tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes are left for the housekeeping");
-        let mut keys = vec![key(tenant, id, Variant::Original)];
-        if thumbnail {
-            keys.push(key(tenant, id, Variant::Thumbnail));
-        }
-        let listed = async {
-            let txn = self.deps.write().await?;
-            for object in &keys {
-                super::remove_later(&txn, tenant, object, self.deps.clock.now()).await?;
-            }
-            txn.commit().await?;
-            CoreResult::Ok(())
-        };
-        if let Err(e) = listed.await {
-            tracing::warn!(%tenant, file = %id, error = %e, "an unused file's bytes stay in the store");
-        }
+        let keys: Vec<String> = variants(record.thumbnail_size > 0)
+            .iter()
+            .map(|variant| key(tenant, id, *variant))
+            .collect();
+        super::let_go(&self.deps, tenant, &keys).await;
     }
 
     async fn row(&self, tenant: TenantId, id: FileId) -> CoreResult<file::Model> {
@@ -424,33 +409,28 @@ pub(crate) fn key(tenant: TenantId, id: FileId, variant: Variant) -> String {
 }
 
 fn store_error(e: FileStoreError) -> CoreError {
-    match e {
-        FileStoreError::NotFound => CoreError::NotFound("file"),
-        FileStoreError::Unavailable(reason) => CoreError::FilesUnavailable(reason),
+    e.into_core("file")
+}
+
+/// A file's objects: the original, and the thumbnail when it has one.
+fn variants(thumbnail: bool) -> &'static [Variant] {
+    if thumbnail {
+        &[Variant::Original, Variant::Thumbnail]
+    } else {
+        &[Variant::Original]
     }
 }
 
-/// How long one object's removal may take before it is left for the next round.
-const REMOVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Removes a file's bytes (and its thumbnail's) from the store, each within
-/// [`REMOVAL_TIMEOUT`].
+/// Removes a file's bytes (and its thumbnail's) from the store, each within the removal's
+/// timeout.
 async fn remove_objects(
     deps: &Deps,
     tenant: TenantId,
     id: FileId,
     thumbnail: bool,
 ) -> Result<(), FileStoreError> {
-    let variants: &[Variant] = if thumbnail {
-        &[Variant::Original, Variant::Thumbnail]
-    } else {
-        &[Variant::Original]
-    };
-    for variant in variants {
-        let object = key(tenant, id, *variant);
-        tokio::time::timeout(REMOVAL_TIMEOUT, deps.files.delete(&object))
-            .await
-            .map_err(|_| FileStoreError::Unavailable("the file store did not answer".into()))??;
+    for variant in variants(thumbnail) {
+        super::removals::delete_within(deps, &key(tenant, id, *variant)).await?;
     }
     Ok(())
 }

@@ -27,6 +27,16 @@ pub trait FileStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), FileStoreError>;
 }
 
+impl FileStoreError {
+    /// The domain's error for a store's answer about `what` (a file, a photo).
+    pub(crate) fn into_core(self, what: &'static str) -> crate::error::CoreError {
+        match self {
+            Self::NotFound => crate::error::CoreError::NotFound(what),
+            Self::Unavailable(reason) => crate::error::CoreError::FilesUnavailable(reason),
+        }
+    }
+}
+
 /// No store configured: every upload and download is refused as unavailable.
 pub struct NoFileStore;
 

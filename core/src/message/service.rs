@@ -26,9 +26,11 @@ use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::file::FileRecord;
 use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId, VisitorId};
-use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
+use crate::operator::{
+    OperatorActor, active_operator_by_email, anyone_online, publish_availability,
+};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
-use crate::reply_time::{anyone_online, wait_answered, wait_started};
+use crate::reply_time::{wait_answered, wait_started};
 use crate::services::{Deps, WriteTxn};
 use crate::visitor::VisitorActor;
 use crate::visitor::service::{ProfileChange, write_profile};

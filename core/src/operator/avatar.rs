@@ -1,7 +1,7 @@
 //! Operators' photos. An upload is checked to be an image by its content, decoded within the
 //! same bounds as images in dialogs, and only a small square copy made from its pixels is kept
 //! (under the tenant's prefix in the file store). Each upload has a new id, so a photo's
-//! address never shows another picture and may be cached for ever; an old id is gone.
+//! address never shows another picture and may be cached; an old id is gone.
 
 use bytes::Bytes;
 use sea_orm::ActiveValue::Set;
@@ -11,7 +11,7 @@ use sea_orm::entity::prelude::*;
 use crate::entity::user;
 use crate::error::{CoreError, CoreResult};
 use crate::file::{
-    Download, FileGroup, FileRefusal, FileStoreError, remove_later, remove_now, sniff,
+    Download, FileGroup, FileRefusal, FileStoreError, let_go, remove_later, remove_now, sniff,
 };
 use crate::ids::{AvatarId, TenantId, UserId};
 
@@ -62,7 +62,8 @@ impl OperatorService {
             .map_err(store_error)?;
         let written = self.replace_avatar(actor.tenant, id, Some(avatar)).await;
         if written.is_err() {
-            self.let_go(actor.tenant, avatar).await;
+            // Bytes no row points at: removed now, or listed for later.
+            let_go(deps, actor.tenant, &[key(actor.tenant, avatar)]).await;
         }
         written
     }
@@ -133,30 +134,6 @@ impl OperatorService {
         }
         Ok(updated.into())
     }
-
-    /// Bytes of an upload whose row was never written: removed now, or listed for later.
-    async fn let_go(&self, tenant: TenantId, avatar: AvatarId) {
-        let deps = self.deps();
-        let object = key(tenant, avatar);
-        let listed = async {
-            let txn = deps.write().await?;
-            remove_later(&txn, tenant, &object, deps.clock.now()).await?;
-            txn.commit().await?;
-            CoreResult::Ok(())
-        };
-        if let Err(e) = listed.await {
-            tracing::warn!(%tenant, %avatar, error = %e, "an unused photo's bytes could not be listed for removal");
-        }
-        remove_now(deps, &object).await;
-    }
-
-    async fn user_row(&self, tenant: TenantId, id: UserId) -> CoreResult<user::Model> {
-        user::Entity::find_by_id(id)
-            .filter(user::Column::TenantId.eq(tenant))
-            .one(&self.deps().db)
-            .await?
-            .ok_or(CoreError::NotFound("operator"))
-    }
 }
 
 fn may_change_photo(actor: &OperatorActor, id: UserId) -> CoreResult<()> {
@@ -175,8 +152,5 @@ fn key(tenant: TenantId, avatar: AvatarId) -> String {
 }
 
 fn store_error(e: FileStoreError) -> CoreError {
-    match e {
-        FileStoreError::NotFound => CoreError::NotFound("photo"),
-        FileStoreError::Unavailable(reason) => CoreError::FilesUnavailable(reason),
-    }
+    e.into_core("photo")
 }

@@ -146,12 +146,16 @@ impl OperatorService {
     }
 
     pub async fn get(&self, actor: &OperatorActor, id: UserId) -> CoreResult<Operator> {
-        let row = user::Entity::find_by_id(id)
-            .filter(user::Column::TenantId.eq(actor.tenant))
+        Ok(self.user_row(actor.tenant, id).await?.into())
+    }
+
+    /// The tenant's operator `id`, active or not.
+    pub(super) async fn user_row(&self, tenant: TenantId, id: UserId) -> CoreResult<user::Model> {
+        user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(tenant))
             .one(&self.deps.db)
             .await?
-            .ok_or(CoreError::NotFound("operator"))?;
-        Ok(row.into())
+            .ok_or(CoreError::NotFound("operator"))
     }
 
     pub async fn list(&self, actor: &OperatorActor) -> CoreResult<Vec<Operator>> {
@@ -415,13 +419,10 @@ async fn online_loads(
     db: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> CoreResult<(Vec<(UserId, i32)>, HashMap<UserId, i64>)> {
-    let online: Vec<(UserId, i32)> = user::Entity::find()
+    let online: Vec<(UserId, i32)> = online_now(tenant)
         .select_only()
         .column(user::Column::Id)
         .column(user::Column::Capacity)
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Status.eq(OperatorStatus::Online))
-        .filter(user::Column::Active.eq(true))
         .into_tuple()
         .all(db)
         .await?;
@@ -442,6 +443,26 @@ async fn online_loads(
         .into_iter()
         .collect();
     Ok((online, loads))
+}
+
+/// The tenant's active operators who are online.
+fn online_now(tenant: TenantId) -> sea_orm::Select<user::Entity> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .filter(user::Column::Status.eq(OperatorStatus::Online))
+        .filter(user::Column::Active.eq(true))
+}
+
+/// Whether one of the tenant's active operators is online (a wait that starts now is one the
+/// team could answer at once).
+pub(crate) async fn anyone_online(db: &impl ConnectionTrait, tenant: TenantId) -> CoreResult<bool> {
+    let first: Option<UserId> = online_now(tenant)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(first.is_some())
 }
 
 /// The tenant's active operator with this address, as a login finds them.

@@ -7,4 +7,4 @@ mod typical;
 mod waits;
 
 pub use typical::{ReplyTimeService, TypicalReply};
-pub(crate) use waits::{anyone_online, wait_answered, wait_dropped, wait_started};
+pub(crate) use waits::{wait_answered, wait_dropped, wait_started};

@@ -1,30 +1,14 @@
 //! Recording waits, inside the message writes that start and end them.
 
 use sea_orm::ActiveValue::Set;
+use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, QuerySelect};
 
 use crate::clock::Timestamp;
-use crate::entity::{chat, reply_wait, user};
+use crate::entity::{chat, reply_wait};
 use crate::error::CoreResult;
 use crate::ids::{ChatId, ReplyWaitId, TenantId, UserId};
-use crate::operator::OperatorStatus;
-
-/// Whether one of the tenant's active operators is online: a wait that starts now is one the
-/// team could answer at once.
-pub(crate) async fn anyone_online(db: &impl ConnectionTrait, tenant: TenantId) -> CoreResult<bool> {
-    let first: Option<UserId> = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::TenantId.eq(tenant))
-        .filter(user::Column::Status.eq(OperatorStatus::Online))
-        .filter(user::Column::Active.eq(true))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(first.is_some())
-}
 
 /// The chat's wait began with this write (`chat` as the write left it). Two messages of the
 /// same millisecond start it once.

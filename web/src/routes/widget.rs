@@ -126,28 +126,19 @@ pub async fn config(
         max_bytes: tandem_core::file::FileService::max_bytes(&tenant),
         accepted: tenant.settings.files.accepted.clone(),
     };
-    // Who answers and how fast only adorn the header: the widget works without them.
     let team = match tenant.settings.branding.show_team {
         false => Vec::new(),
-        true => state
-            .tandem
-            .operators
-            .team(tenant.id)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(tenant = %tenant.id, error = %e, "the widget's team is left out");
-                Vec::new()
-            }),
+        true => adornment(
+            state.tandem.operators.team(tenant.id).await,
+            tenant.id,
+            "team",
+        ),
     };
-    let typical_reply = state
-        .tandem
-        .reply_times
-        .typical(tenant.id)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(tenant = %tenant.id, error = %e, "the typical reply time is left out");
-            None
-        });
+    let typical_reply = adornment(
+        state.tandem.reply_times.typical(tenant.id).await,
+        tenant.id,
+        "typical reply time",
+    );
     Ok(Json(WidgetConfig {
         files,
         team,
@@ -300,6 +291,19 @@ pub async fn offline_request(
             message,
         }),
     ))
+}
+
+/// Who answers and how fast only adorn the widget's header: it works without them, so a
+/// failure to read them leaves them out.
+fn adornment<T: Default>(
+    found: Result<T, tandem_core::CoreError>,
+    tenant: tandem_core::ids::TenantId,
+    what: &str,
+) -> T {
+    found.unwrap_or_else(|e| {
+        tracing::warn!(%tenant, error = %e, "the widget's {what} is left out");
+        T::default()
+    })
 }
 
 #[derive(Serialize, ToSchema)]
