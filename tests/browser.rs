@@ -1161,6 +1161,159 @@ async fn the_admin_console_manages_operators_the_email_and_plugins(s: Stage) {
         // The delivery log opens (nothing went out yet).
         admin.click("#nav-deliveries").await?;
         shows(&admin, "#pane", "Nothing delivered yet").await?;
+
+        // The audit trail has every change just made, newest first, with each field's change.
+        admin.click("#nav-audit").await?;
+        shows(&admin, "#audit tbody tr:first-child", "Plugin settings saved").await?;
+        shows(&admin, "#audit tbody tr:first-child", "settings.opens: 9 → 8").await?;
+        shows(&admin, "#audit tbody tr:first-child", "admin@acme.example.com").await?;
+        shows(&admin, "#audit", "Operator changed").await?;
+        shows(&admin, "#audit", "active: true → false").await?;
+        shows(&admin, "#audit", "Email template saved").await?;
+        shows(&admin, "#audit", "Plugin uploaded").await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// The platform operator signs in with the platform token, creates a company, watches its use
+/// move as a visitor chats, sees its plugin fail, suspends it (its widget is refused) and
+/// resumes it; each change is in the trail.
+async fn the_platform_operator_creates_watches_and_suspends_a_company(s: Stage) {
+    s.play(async {
+        let console = s.browsers.window("platform").await;
+        console.goto(&s.live.url("/platform")).await?;
+        console
+            .type_into(&console.find("#platform-token").await?, "not-the-token")
+            .await?;
+        console.click("form.login button[type=submit]").await?;
+        shows(
+            &console,
+            "form.login [role=alert]",
+            "not the platform token",
+        )
+        .await?;
+        let token = console.find("#platform-token").await?;
+        token.clear().await?;
+        console
+            .type_into(&token, support::live::PLATFORM_TOKEN)
+            .await?;
+        console.click("form.login button[type=submit]").await?;
+        shows(&console, "#tenants", "acme Ltd").await?;
+
+        // A new company, its first admin's password shown once.
+        console
+            .type_into(&console.find("#new-slug").await?, "initech")
+            .await?;
+        console
+            .type_into(&console.find("#new-name").await?, "Initech")
+            .await?;
+        console
+            .type_into(
+                &console.find("#new-admin-email").await?,
+                "admin@initech.example",
+            )
+            .await?;
+        console.click("#new-tenant button[type=submit]").await?;
+        shows(&console, "#new-tenant [role=status]", "shown only now").await?;
+        let password = console.find("#new-admin-password").await?.text().await?;
+        console.click("#new-tenant [role=status] button").await?;
+        let row = "#tenants tr[data-tenant=initech]";
+        shows(&console, row, "Initech").await?;
+        shows(&console, &format!("{row} .messages"), "0 · 0 · 0").await?;
+
+        // Its admin installs a plugin that runs past its time; a visitor chats and is answered.
+        let (_, tenants) = s
+            .live
+            .call(
+                Method::GET,
+                "/api/v1/platform/tenants",
+                Some(support::live::PLATFORM_TOKEN),
+                None,
+            )
+            .await;
+        let created = tenants["tenants"]
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["slug"] == "initech"))
+            .cloned()
+            .unwrap_or_default();
+        let mut initech = s.live.acme.clone();
+        initech.id = created["id"].as_str().unwrap_or_default().to_owned();
+        initech.slug = "initech".into();
+        initech.widget_key = created["widget_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        initech.admin_token = s
+            .live
+            .login("initech", "admin@initech.example", &password)
+            .await;
+        let (status, plugin) = s
+            .live
+            .upload_plugin(&initech, guests::guest("hostile"))
+            .await;
+        expect(status == StatusCode::CREATED, || format!("{plugin}"))?;
+        let olga = s.live.online_operator(&initech, "Olga").await;
+        let visitor = s.live.visitor(&initech).await;
+        let (status, body) = s
+            .live
+            .visitor_call(
+                &visitor,
+                Method::PUT,
+                "/visitor",
+                Some(json!({"name": "loop", "email": "loop@example.org"})),
+            )
+            .await;
+        expect(status == StatusCode::OK, || format!("{body}"))?;
+        let question = s.live.visitor_says(&visitor, "Where is my order?").await;
+        s.live.visitor_says(&visitor, "Hello?").await;
+        let chat = question["chat_id"].as_str().unwrap_or_default().to_owned();
+        s.live.operator_says(&olga, &chat, "It ships today.").await;
+        console.click("#nav-health").await?;
+        shows(&console, "#nodes", "alive").await?;
+        shows(&console, "#database-size", "on disk").await?;
+        console.click("#nav-tenants").await?;
+        shows(&console, &format!("{row} .messages"), "3 · 3 · 3").await?;
+        shows(&console, &format!("{row} .plugin-failures"), "1").await?;
+        console.click(&format!("{row} .details")).await?;
+        shows(&console, ".plugins-health tr[data-plugin]", "time limit").await?;
+        shows(&console, ".usage tr[data-metric=chats_started]", "1").await?;
+
+        // Suspended, its widget is refused; resumed, it works again.
+        console.click("#suspend-initech").await?;
+        shows(&console, &format!("{row} .status"), "suspended").await?;
+        let config = format!("/api/v1/widget/{}/config", initech.widget_key);
+        let refused = || async {
+            let (status, _) = s.live.call(Method::GET, &config, None, None).await;
+            status
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while refused().await != StatusCode::FORBIDDEN {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the suspended widget still answers"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        console.click(&format!("{row} .details")).await?;
+        console.click("#suspend-initech").await?;
+        shows(&console, &format!("{row} .status"), "active").await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while refused().await != StatusCode::OK {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the resumed widget is still refused"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // The trail has it all, from the console.
+        console.click("#nav-audit").await?;
+        shows(&console, "#audit tbody tr:first-child", "Company resumed").await?;
+        shows(&console, "#audit tbody tr:first-child", "platform console").await?;
+        shows(&console, "#audit", "Company suspended").await?;
+        shows(&console, "#audit", "Plugin uploaded").await?;
+        shows(&console, "#audit", "Company created").await?;
         Ok(())
     })
     .await;
@@ -1911,6 +2064,7 @@ tandem_testkit::on_both_databases!(
     a_reply_while_the_tab_is_hidden_blinks_in_the_title,
     a_russian_form_says_what_is_wrong_where_it_is,
     who_answers_is_shown_with_photos_and_how_fast,
+    the_platform_operator_creates_watches_and_suspends_a_company,
 );
 
 mod after_hours {

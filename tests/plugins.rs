@@ -347,6 +347,29 @@ async fn looping_plugin_falls_back_is_logged_and_disabled(p: Plugged, hostile: &
     let plugin = p.plugin(&live.acme, &id).await;
     assert_eq!(plugin["enabled"], true, "{plugin}");
     assert_eq!(plugin["consecutive_failures"], 4, "{plugin}");
+    // The platform sees them: the plugin's health (never its settings) and the tenant's use.
+    let platform = Some(support::live::PLATFORM_TOKEN);
+    let path = format!("/api/v1/platform/tenants/{}/plugins", live.acme.id);
+    let (status, health) = live.call(Method::GET, &path, platform, None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    let seen = &health["plugins"][0];
+    assert_eq!(seen["consecutive_failures"], 4, "{health}");
+    assert_eq!(
+        seen["last_errors"].as_array().map(Vec::len),
+        Some(3),
+        "{health}"
+    );
+    assert!(mentions(&seen["last_errors"][0], "time limit"), "{health}");
+    assert!(seen.get("settings").is_none(), "{health}");
+    let (_, usage) = live
+        .call(Method::GET, "/api/v1/platform/usage", platform, None)
+        .await;
+    let acme = usage["tenants"]
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["tenant_id"] == live.acme.id.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(acme["counts"]["plugin_failures"]["today"], 4, "{usage}");
     // A good call ends the run of failures.
     p.unread_reply(&live.acme, &olga, "Vera").await;
     assert_eq!(p.plugin(&live.acme, &id).await["consecutive_failures"], 0);
@@ -1179,6 +1202,44 @@ async fn plugins_of_both_worlds_run_side_by_side_each_with_its_settings(db: Test
         p.log_has(&live.globex, &new_id, |l| mentions(l, "settings saved"))
             .await
     );
+    // Globex's trail has its plugin's upload and settings, refused saves left nothing, and
+    // Acme's trail has only its own plugin.
+    let trail = |company: &Company| {
+        let token = company.admin_token.clone();
+        async move {
+            let (status, body) = live
+                .call(Method::GET, "/api/v1/admin/audit", Some(&token), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["entries"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let theirs = trail(&live.globex).await;
+    let actions: Vec<_> = theirs
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "plugin_settings_saved",
+            "plugin_installed",
+            "tenant_created"
+        ]
+    );
+    assert_eq!(theirs[0]["target"]["id"], new_id.as_str());
+    assert_eq!(
+        theirs[0]["before"],
+        json!({ "settings": { "working_timeout_minutes": 2 } })
+    );
+    assert_eq!(
+        theirs[0]["after"],
+        json!({ "settings": { "working_timeout_minutes": 3 } })
+    );
+    assert_eq!(theirs[1]["after"]["sha256"], new["sha256"]);
+    let ours = trail(&live.acme).await;
+    assert!(ours.iter().all(|e| e["tenant_id"] == live.acme.id.as_str()));
+    assert_eq!(ours[0]["target"]["id"], old["id"]);
 
     let olga = live.online_operator(&live.acme, "Olga").await;
     let gleb = live.online_operator(&live.globex, "Gleb").await;

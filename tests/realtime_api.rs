@@ -2,8 +2,10 @@
 //! clients, on SQLite and PostgreSQL — the seed situations, presence, and the widget's promise
 //! that a conversation never breaks.
 
+mod audit;
 mod files;
 mod operator_desk;
+mod platform;
 mod ratings;
 mod support;
 mod team;

@@ -99,12 +99,15 @@ async fn run(name: &str, database: TestDatabase, messages: usize, queries: usize
     for slug in ["busy", "other"] {
         let created = tandem
             .tenants
-            .create(NewTenant {
-                slug: slug.into(),
-                name: slug.into(),
-                admin_email: format!("a@{slug}.example"),
-                admin_password: Some("bench-password".into()),
-            })
+            .create(
+                &tandem_core::audit::PlatformActor::command_line(),
+                NewTenant {
+                    slug: slug.into(),
+                    name: slug.into(),
+                    admin_email: format!("a@{slug}.example"),
+                    admin_password: Some("bench-password".into()),
+                },
+            )
             .await
             .expect("tenant");
         tenants.push(created.tenant_id);

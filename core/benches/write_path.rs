@@ -62,12 +62,15 @@ async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usiz
     let tandem = Tandem::new(db, Ports::default(), Limits::default());
     let created = tandem
         .tenants
-        .create(NewTenant {
-            slug: "bench".into(),
-            name: "Bench".into(),
-            admin_email: "a@bench.example".into(),
-            admin_password: Some("bench-password".into()),
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug: "bench".into(),
+                name: "Bench".into(),
+                admin_email: "a@bench.example".into(),
+                admin_password: Some("bench-password".into()),
+            },
+        )
         .await
         .expect("tenant");
     let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();

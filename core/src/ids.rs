@@ -115,3 +115,5 @@ id_type!(/// One upload of an operator's photo (a new photo is a new id, so its 
     AvatarId);
 id_type!(/// One wait of a visitor for an answer.
     ReplyWaitId);
+id_type!(/// One change in the audit trail.
+    AuditEventId);

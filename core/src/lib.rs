@@ -3,6 +3,7 @@
 //! reach the domain through the ports in [`services::Ports`].
 
 pub mod alert;
+pub mod audit;
 pub mod automation;
 pub mod canned;
 pub mod chat;
@@ -20,6 +21,7 @@ pub mod held;
 pub mod ids;
 pub mod inbound;
 pub mod input_rules;
+pub mod installation;
 pub mod limits;
 pub mod message;
 pub mod note;
@@ -38,6 +40,7 @@ pub mod storage;
 pub mod tenant;
 pub mod text;
 pub mod transcript;
+pub mod usage;
 pub mod visitor;
 
 pub use error::{CoreError, CoreResult};

@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::delivery::DeliveryService;
 use crate::events::{BroadcastBus, DomainEvent, EventBus};
 use crate::file::{FileService, FileStore, NoFileStore};
+use crate::ids::TenantId;
 use crate::limits::Limits;
 use crate::message::{MessageQuotas, MessageService};
 use crate::note::NoteService;
@@ -26,6 +27,7 @@ use crate::search::{SearchService, index_for};
 use crate::storage::Storage;
 pub(crate) use crate::storage::WriteTxn;
 use crate::tenant::TenantService;
+use crate::usage::{Metric, UsageMeter, UsageService};
 use crate::visitor::VisitorService;
 
 /// The implementations core's ports are wired to. Defaults: the wall clock, an in-process
@@ -41,6 +43,8 @@ pub struct Ports {
     pub automation: Arc<dyn ConversationHooks>,
     /// Where files sent in dialogs are kept.
     pub files: Arc<dyn FileStore>,
+    /// This process's usage counts; the plugin store counts into the same one.
+    pub usage: UsageMeter,
 }
 
 impl Default for Ports {
@@ -52,6 +56,7 @@ impl Default for Ports {
             timeout_policy: Arc::new(TenantTimeoutSetting),
             automation: Arc::new(NoAutomation),
             files: Arc::new(NoFileStore),
+            usage: UsageMeter::default(),
         }
     }
 }
@@ -72,6 +77,7 @@ pub(crate) struct Deps {
     /// Images being decoded in this process (files, photos): each may take a few hundred MB
     /// for a moment, so only a few at once.
     pub images: tokio::sync::Semaphore,
+    pub usage: UsageMeter,
 }
 
 /// Images decoded at once in this process.
@@ -86,12 +92,20 @@ impl Deps {
     pub fn publish(&self, event: DomainEvent) {
         self.events.publish(event);
     }
+
+    /// Counts `n` of `metric` for the tenant, now; call it once the work has committed.
+    pub fn count(&self, tenant: TenantId, metric: Metric, n: u64) {
+        self.usage.add(tenant, self.clock.now(), metric, n);
+    }
 }
 
 /// Every service of the domain, sharing one database and one set of ports.
 #[derive(Clone)]
 pub struct Tandem {
     pub tenants: TenantService,
+    pub audit: crate::audit::AuditService,
+    pub usage: UsageService,
+    pub installation: crate::installation::InstallationService,
     pub operators: OperatorService,
     pub visitors: VisitorService,
     pub chats: ChatService,
@@ -133,12 +147,16 @@ impl Tandem {
             files: ports.files,
             limits,
             images: tokio::sync::Semaphore::new(DECODING_AT_ONCE),
+            usage: ports.usage,
         });
         let messages = MessageService::new(deps.clone());
         Self {
             inbound: crate::inbound::InboundService::new(deps.clone(), messages.clone()),
             dev_mails: crate::dev_mail::DevMailService::new(deps.clone()),
             tenants: TenantService::new(deps.clone()),
+            audit: crate::audit::AuditService::new(deps.clone()),
+            usage: UsageService::new(deps.clone()),
+            installation: crate::installation::InstallationService::new(deps.clone()),
             operators: OperatorService::new(deps.clone()),
             visitors: VisitorService::new(deps.clone()),
             chats: ChatService::new(deps.clone()),

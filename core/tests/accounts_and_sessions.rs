@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use tandem_core::CoreError;
+use tandem_core::audit::{Action, TrailPage};
 use tandem_core::operator::{NewOperator, OperatorPatch, OperatorStatus, Role};
 use tandem_core::tenant::{NewTenant, SettingsPatch};
 use tandem_core::visitor::{ProfilePatch, SessionRequest};
@@ -15,12 +16,15 @@ async fn tenant_creation_validates_and_refuses_duplicates(w: World) {
     let created = w
         .tandem
         .tenants
-        .create(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            admin_email: "boss@acme.example".into(),
-            admin_password: None,
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug: "acme".into(),
+                name: "Acme".into(),
+                admin_email: "boss@acme.example".into(),
+                admin_password: None,
+            },
+        )
         .await
         .unwrap();
     assert!(created.widget_key.starts_with("wk_"));
@@ -45,7 +49,10 @@ async fn tenant_creation_validates_and_refuses_duplicates(w: World) {
         admin_password: None,
     };
     assert!(matches!(
-        w.tandem.tenants.create(dup).await,
+        w.tandem
+            .tenants
+            .create(&tandem_core::audit::PlatformActor::command_line(), dup)
+            .await,
         Err(CoreError::Conflict(_))
     ));
     for (slug, email, password, field) in [
@@ -59,7 +66,12 @@ async fn tenant_creation_validates_and_refuses_duplicates(w: World) {
             admin_email: email.into(),
             admin_password: password.map(String::from),
         };
-        match w.tandem.tenants.create(new).await {
+        match w
+            .tandem
+            .tenants
+            .create(&tandem_core::audit::PlatformActor::command_line(), new)
+            .await
+        {
             Err(CoreError::Invalid { field: f, .. }) => assert_eq!(f, field),
             other => panic!("expected invalid {field}, got {other:?}"),
         }
@@ -502,7 +514,11 @@ async fn session_tokens_expire_revoke_and_follow_the_account(w: World) {
         .unwrap();
     w.tandem
         .tenants
-        .set_suspended(acme.tenant.id, true)
+        .set_suspended(
+            &tandem_core::audit::PlatformActor::command_line(),
+            acme.tenant.id,
+            true,
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -511,7 +527,11 @@ async fn session_tokens_expire_revoke_and_follow_the_account(w: World) {
     ));
     w.tandem
         .tenants
-        .set_suspended(acme.tenant.id, false)
+        .set_suspended(
+            &tandem_core::audit::PlatformActor::command_line(),
+            acme.tenant.id,
+            false,
+        )
         .await
         .unwrap();
     ops.update(
@@ -541,8 +561,78 @@ async fn session_tokens_expire_revoke_and_follow_the_account(w: World) {
     );
 }
 
+/// The trail keeps what is younger than the retention and loses what is older, whichever
+/// company it belongs to; a failed change leaves no entry.
+async fn the_audit_trail_keeps_entries_for_the_retention_only(w: World) {
+    let acme = w.company("acme").await;
+    let globex = w.company("globex").await;
+    let page = TrailPage {
+        limit: 100,
+        before: None,
+    };
+    let timeout = |secs| SettingsPatch {
+        offline_timeout_secs: Some(secs),
+        ..Default::default()
+    };
+    w.tandem
+        .tenants
+        .update_settings(&acme.admin, timeout(60))
+        .await
+        .unwrap();
+    assert!(
+        w.tandem
+            .tenants
+            .update_settings(&acme.admin, timeout(0))
+            .await
+            .is_err()
+    );
+    w.clock.advance(Duration::from_secs(10 * 86_400));
+    w.tandem
+        .tenants
+        .update_settings(&globex.admin, timeout(90))
+        .await
+        .unwrap();
+    let actions = |entries: Vec<tandem_core::audit::AuditEntry>| {
+        entries.into_iter().map(|e| e.action).collect::<Vec<_>>()
+    };
+    let acme_trail = w
+        .tandem
+        .audit
+        .tenant_trail(&acme.admin, page)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(acme_trail),
+        [Action::SettingsChanged, Action::TenantCreated]
+    );
+
+    // Five days' retention: the two creations and Acme's change, ten days old, go.
+    let removed = w
+        .tandem
+        .audit
+        .prune(Duration::from_secs(5 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let acme_trail = w
+        .tandem
+        .audit
+        .tenant_trail(&acme.admin, page)
+        .await
+        .unwrap();
+    assert!(acme_trail.is_empty());
+    let everyone = w.tandem.audit.platform_trail(None, page).await.unwrap();
+    assert_eq!(actions(everyone), [Action::SettingsChanged]);
+    let operator = w.operator(&globex, "Gleb").await;
+    assert!(matches!(
+        w.tandem.audit.tenant_trail(&operator, page).await,
+        Err(CoreError::NotAllowed(_))
+    ));
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    the_audit_trail_keeps_entries_for_the_retention_only,
     tenant_creation_validates_and_refuses_duplicates,
     logins_fail_alike_and_deactivation_is_immediate,
     admin_only_actions_and_the_last_admin,

@@ -621,7 +621,11 @@ async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
     };
     w.tandem
         .tenants
-        .set_limits(acme.tenant.id, twelve_a_minute)
+        .set_limits(
+            &tandem_core::audit::PlatformActor::command_line(),
+            acme.tenant.id,
+            twelve_a_minute,
+        )
         .await
         .unwrap();
     let offline = |name: &str| OfflineRequest {
@@ -704,7 +708,11 @@ async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
     };
     w.tandem
         .tenants
-        .set_limits(acme.tenant.id, more)
+        .set_limits(
+            &tandem_core::audit::PlatformActor::command_line(),
+            acme.tenant.id,
+            more,
+        )
         .await
         .unwrap();
     messages

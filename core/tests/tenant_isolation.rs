@@ -287,7 +287,11 @@ async fn widget_keys_find_only_their_own_tenant(w: World) {
     }
     w.tandem
         .tenants
-        .set_suspended(a.tenant.id, true)
+        .set_suspended(
+            &tandem_core::audit::PlatformActor::command_line(),
+            a.tenant.id,
+            true,
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -310,7 +314,11 @@ async fn widget_keys_find_only_their_own_tenant(w: World) {
     ));
     w.tandem
         .tenants
-        .set_suspended(a.tenant.id, false)
+        .set_suspended(
+            &tandem_core::audit::PlatformActor::command_line(),
+            a.tenant.id,
+            false,
+        )
         .await
         .unwrap();
     assert!(

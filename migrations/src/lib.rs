@@ -31,6 +31,8 @@ mod m20261129_000007_chat_ratings;
 mod m20261129_000008_transcripts;
 mod m20261129_000009_files;
 mod m20261130_000001_team;
+mod m20261201_000001_audit;
+mod m20261201_000002_usage;
 
 pub struct Migrator;
 
@@ -64,6 +66,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_transcripts::Migration),
             Box::new(m20261129_000009_files::Migration),
             Box::new(m20261130_000001_team::Migration),
+            Box::new(m20261201_000001_audit::Migration),
+            Box::new(m20261201_000002_usage::Migration),
         ]
     }
 }

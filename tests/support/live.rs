@@ -50,6 +50,8 @@ enum How {
 
 /// The server under test: inside the test process (most tests), or the real binary (tests of
 /// what needs a process: crashes, signals).
+// One per test, never copied: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Node {
     InProcess(InProcess),
     Process(Server),
@@ -589,12 +591,15 @@ async fn create_tenant(env: &Env, slug: &str) -> Company {
 async fn create_tenant_in(tandem: &tandem_core::Tandem, slug: &str) -> Company {
     let created = tandem
         .tenants
-        .create(tandem_core::tenant::NewTenant {
-            slug: slug.into(),
-            name: format!("{slug} Ltd"),
-            admin_email: admin_email(slug),
-            admin_password: None,
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            tandem_core::tenant::NewTenant {
+                slug: slug.into(),
+                name: format!("{slug} Ltd"),
+                admin_email: admin_email(slug),
+                admin_password: None,
+            },
+        )
         .await
         .expect("create the tenant");
     Company::created(

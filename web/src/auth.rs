@@ -9,11 +9,14 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use tandem_core::CoreError;
+use tandem_core::audit::PlatformActor;
 use tandem_core::operator::OperatorActor;
 use tandem_core::tenant::Tenant;
 use tandem_core::visitor::VisitorActor;
 
 use crate::error::ApiError;
+use crate::platform_session;
+use crate::rate_limit::client_ip;
 use crate::state::AppState;
 
 /// The cookie the browser UIs may use instead of the bearer header.
@@ -35,6 +38,10 @@ pub fn bearer_in(headers: &axum::http::HeaderMap) -> Option<&str> {
 }
 
 fn session_cookie(parts: &Parts) -> Option<&str> {
+    cookie(parts, SESSION_COOKIE)
+}
+
+fn cookie<'a>(parts: &'a Parts, wanted: &str) -> Option<&'a str> {
     parts
         .headers
         .get_all(COOKIE)
@@ -42,7 +49,7 @@ fn session_cookie(parts: &Parts) -> Option<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
 }
 
@@ -74,7 +81,9 @@ impl FromRequestParts<AppState> for OperatorAuth {
                 ))
             })?
             .to_owned();
-        Self::from_token(state, &token).await
+        let mut auth = Self::from_token(state, &token).await?;
+        auth.actor.from = client_ip(&parts.extensions);
+        Ok(auth)
     }
 }
 
@@ -130,20 +139,28 @@ impl FromRequestParts<AppState> for WidgetVisitor {
     }
 }
 
-/// The platform admin: the bearer token equals the configured platform token. When no token is
-/// configured the platform API does not exist.
-pub struct PlatformAuth;
+/// The platform admin: the bearer token equals the configured platform token, or the platform
+/// console's session cookie is good. When no token is configured the platform API does not
+/// exist.
+pub struct PlatformAuth(pub PlatformActor);
 
 impl FromRequestParts<AppState> for PlatformAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from = client_ip(&parts.extensions);
+        if let (Some(key), None) = (state.platform_session_key.as_deref(), bearer(parts))
+            && let Some(session) = cookie(parts, platform_session::PLATFORM_COOKIE)
+            && platform_session::is_valid(key, session, state.tandem.now())
+        {
+            return Ok(Self(PlatformActor::console(from)));
+        }
         require_secret(
             parts,
             state.platform_token_digest.as_deref(),
             "a valid platform token is required",
-        )
-        .map(|()| Self)
+        )?;
+        Ok(Self(PlatformActor::api(from)))
     }
 }
 

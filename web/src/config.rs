@@ -105,6 +105,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// How often a node says it is alive; its visitors count as gone after three silent beats.
     pub heartbeat_secs: u64,
+    /// Days the audit trail keeps an entry (0: for ever).
+    pub audit_retention_days: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +161,7 @@ impl Default for Config {
             bus_channel: "tandem_events".into(),
             redis_url: None,
             heartbeat_secs: 10,
+            audit_retention_days: 365,
         }
     }
 }

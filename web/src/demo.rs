@@ -14,12 +14,15 @@ pub async fn ensure_demo_tenant(tandem: &Tandem) -> anyhow::Result<Option<Create
     }
     let created = tandem
         .tenants
-        .create(NewTenant {
-            slug: DEMO_SLUG.into(),
-            name: "Demo Company".into(),
-            admin_email: DEMO_ADMIN_EMAIL.into(),
-            admin_password: None,
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug: DEMO_SLUG.into(),
+                name: "Demo Company".into(),
+                admin_email: DEMO_ADMIN_EMAIL.into(),
+                admin_password: None,
+            },
+        )
         .await?;
     Ok(Some(created))
 }

@@ -1,6 +1,7 @@
 //! Small periodic chores of a serving node: SQLite checkpoints off the write path, forgetting
-//! rate-limit state of clients that went quiet, and removing deleted files' bytes that the file
-//! store did not take when they were deleted.
+//! rate-limit state of clients that went quiet, removing deleted files' bytes that the file
+//! store did not take when they were deleted, and pruning what is kept only for a time (reply
+//! waits, audit entries past their retention, usage days past a year).
 
 use std::time::Duration;
 
@@ -32,12 +33,22 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                     if purging.as_ref().is_none_or(|p: &JoinHandle<()>| p.is_finished()) {
                         let files = state.tandem.files.clone();
                         let reply_times = state.tandem.reply_times.clone();
+                        let (audit, retention) = (state.tandem.audit.clone(), state.audit_retention);
+                        let usage = state.tandem.usage.clone();
                         purging = Some(tokio::spawn(async move {
                             if let Err(e) = files.purge_deleted().await {
                                 tracing::warn!(error = %e, "deleted files not purged this round");
                             }
                             if let Err(e) = reply_times.prune().await {
                                 tracing::warn!(error = %e, "old reply waits not pruned this round");
+                            }
+                            if let Some(retention) = retention
+                                && let Err(e) = audit.prune(retention).await
+                            {
+                                tracing::warn!(error = %e, "old audit entries not pruned this round");
+                            }
+                            if let Err(e) = usage.prune().await {
+                                tracing::warn!(error = %e, "old usage days not pruned this round");
                             }
                         }));
                     }

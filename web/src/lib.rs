@@ -1,6 +1,7 @@
 //! Tandem's HTTP and WebSocket face and the `tandem` binary's building blocks.
 
 pub mod auth;
+pub mod bookkeeping;
 pub mod cluster;
 pub mod config;
 pub mod cors;
@@ -13,6 +14,7 @@ pub mod housekeeping;
 pub mod html;
 pub mod metrics;
 pub mod notifications;
+pub mod platform_session;
 pub mod plugin_cli;
 pub mod plugin_new;
 pub mod presence_keeper;

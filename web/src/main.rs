@@ -199,12 +199,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (tandem, _) = startup::tandem(db, &config);
             let created = tandem
                 .tenants
-                .create(NewTenant {
-                    slug,
-                    name,
-                    admin_email,
-                    admin_password,
-                })
+                .create(
+                    &tandem_core::audit::PlatformActor::command_line(),
+                    NewTenant {
+                        slug,
+                        name,
+                        admin_email,
+                        admin_password,
+                    },
+                )
                 .await?;
             println!("{}", serde_json::to_string(&created)?);
             Ok(())
@@ -247,6 +250,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(smtp) = smtp {
         writeln!(out, "Inbound mail    smtp://{smtp}")?;
     }
+    if config
+        .platform_token
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        writeln!(
+            out,
+            "Platform        {public_url}/platform  (tenants, usage, health, audit trail; sign in with TANDEM_PLATFORM_TOKEN)"
+        )?;
+    }
     out.flush()?;
     drop(out);
     app.run_until(shutdown).await
@@ -275,6 +288,12 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // What the worker changes ("emailed" on replies) reaches the serving nodes' sockets.
     let cluster = cluster.map(|c| c.spawn(bus, tandem.clone(), stop_rx.clone()));
+    let bookkeeping = tandem_web::bookkeeping::spawn(
+        tandem.clone(),
+        (name.clone(), tandem_core::installation::NodeRole::Worker),
+        std::time::Duration::from_secs(config.heartbeat_secs.max(1)),
+        stop_rx.clone(),
+    );
     let running = delivery.spawn(stop_rx);
     if let Some(smtp) = startup::inbound_smtp(&config, &tandem).await? {
         println!("Taking inbound mail on smtp://{smtp}");
@@ -286,6 +305,10 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     shutdown.await;
     let _ = stop_tx.send(true);
     let _ = running.await;
+    let _ = bookkeeping.await;
+    if let Err(e) = tandem.usage.flush().await {
+        tracing::warn!(error = %e, "the last usage counts were not written");
+    }
     if let Some(cluster) = cluster {
         let _ = cluster.await;
     }

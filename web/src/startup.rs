@@ -13,9 +13,11 @@ use axum::middleware::{Next, from_fn_with_state};
 use sea_orm::DatabaseConnection;
 use tandem_core::clock::{Clock, SystemClock};
 use tandem_core::events::{BroadcastBus, EventBus};
+use tandem_core::installation::NodeRole;
 use tandem_core::limits::Limits;
 use tandem_core::plugin::PluginStore;
 use tandem_core::storage::Storage;
+use tandem_core::usage::UsageMeter;
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
 use tandem_plugins::{CompileBudget, Compiler, HostOptions, PluginHost, PluginRuntime};
@@ -29,6 +31,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::secret_digest;
+use crate::bookkeeping;
 use crate::cluster::{ClusterBus, Link, Outgoing, PostgresLink, RedisLink};
 use crate::config::{Config, WorkerMode};
 use crate::housekeeping;
@@ -208,7 +211,9 @@ pub async fn services_with_clock(
     let metrics = Arc::new(Metrics::new());
     // The plugin store writes too: it shares the services' storage (one write gate on SQLite).
     let storage = Storage::new(db.clone());
-    let plugins = PluginRuntime::new(host, PluginStore::new(storage.clone(), clock.clone()))
+    let usage = UsageMeter::default();
+    let store = PluginStore::new(storage.clone(), clock.clone()).counting_into(usage.clone());
+    let plugins = PluginRuntime::new(host, store)
         .with_failure_threshold(config.plugin_failure_threshold)
         .with_observer(metrics.clone());
     let node_id: Arc<str> = config
@@ -233,6 +238,7 @@ pub async fn services_with_clock(
         timeout_policy: Arc::new(plugins.clone()),
         automation: Arc::new(plugins.clone()),
         files: Arc::new(files),
+        usage,
     };
     Ok(Services {
         tandem: Tandem::new(storage, ports, limits),
@@ -322,6 +328,17 @@ impl Application {
             WorkerMode::Off => None,
         };
         let email_preview = Arc::new(EmailPreviewer::new(tandem.clone(), &public_url));
+        let platform_token_digest = secret_digest(config.platform_token.as_deref());
+        let platform_session_key = match &platform_token_digest {
+            Some(digest) => {
+                let installation = tandem.installation.platform_session_key().await?;
+                Some(Arc::new(crate::platform_session::session_key(
+                    &installation,
+                    digest,
+                )))
+            }
+            None => None,
+        };
         let state = AppState {
             tandem,
             events,
@@ -334,7 +351,8 @@ impl Application {
             metrics,
             node_id,
             public_url: public_url.into(),
-            platform_token_digest: secret_digest(config.platform_token.as_deref()),
+            platform_token_digest,
+            platform_session_key,
             inbound_secret_digest: secret_digest(config.inbound_secret.as_deref()),
             socket_timeout: Duration::from_secs(config.socket_timeout_secs.max(2)),
             max_message_chars: config.max_message_chars,
@@ -347,6 +365,10 @@ impl Application {
             max_plugin_bytes: config.max_plugin_bytes,
             hearing_other_nodes: cluster.as_ref().map(Cluster::listening),
             uploads: Arc::default(),
+            node_silent_after: Duration::from_secs(config.heartbeat_secs.max(1))
+                * crate::presence_keeper::MISSED_BEATS,
+            audit_retention: (config.audit_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(config.audit_retention_days) * 86_400)),
         };
         Ok(Self {
             listener,
@@ -389,6 +411,9 @@ impl Application {
             .map(|c| c.spawn(self.bus.clone(), state.tandem.clone(), stop_rx.clone()));
         let fan_out = tokio::spawn(state.hub.clone().run(self.bus.subscribe()));
         let housekeeping = housekeeping::spawn(state.clone(), stop_rx.clone());
+        let node = (state.node_id.to_string(), NodeRole::Serve);
+        let bookkeeping =
+            bookkeeping::spawn(state.tandem.clone(), node, self.heartbeat, stop_rx.clone());
         let delivery = self.delivery.map(|delivery| delivery.spawn(stop_rx));
         let app = routes::router(state.clone(), self.max_body_bytes)
             .layer(from_fn_with_state(state.clone(), count_responses))
@@ -430,6 +455,11 @@ impl Application {
         if let Some(delivery) = delivery {
             // The delivery in hand finishes; what is left stays in the outbox for next time.
             let _ = delivery.await;
+        }
+        let _ = bookkeeping.await;
+        // What the last deliveries counted.
+        if let Err(e) = state.tandem.usage.flush().await {
+            tracing::warn!(error = %e, "the last usage counts were not written");
         }
         if let Some(cluster) = cluster {
             let _ = cluster.await;

@@ -29,6 +29,9 @@ pub struct AppState {
     pub node_id: Arc<str>,
     pub public_url: Arc<str>,
     pub platform_token_digest: Option<Arc<Vec<u8>>>,
+    /// Signs the platform console's sessions: from the installation's key and the token, so
+    /// neither alone makes one, and a new token ends them all.
+    pub platform_session_key: Option<Arc<Vec<u8>>>,
     /// The digest of `TANDEM_INBOUND_SECRET`; inbound mail is off without it.
     pub inbound_secret_digest: Option<Arc<Vec<u8>>>,
     pub socket_timeout: Duration,
@@ -45,6 +48,10 @@ pub struct AppState {
     pub closing: watch::Receiver<bool>,
     /// Uploads (files, photos) read at once, in all and per tenant.
     pub uploads: Arc<crate::upload_slots::UploadSlots>,
+    /// A node silent this long is dead (its sockets' visitors go offline).
+    pub node_silent_after: Duration,
+    /// How long the audit trail keeps an entry; none: for ever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// Widget requests look their tenant up by key on every call; this keeps each tenant for a

@@ -1,6 +1,7 @@
 // The tenant admin console: settings with a live widget preview, operators, canned replies, the unread-reply
-// email template, plugins, satisfaction (CSAT) and the delivery log.
+// email template, plugins, satisfaction (CSAT), the delivery log and the audit trail.
 import { $, api, el, signIn, signOut } from "./console.js";
+import { auditPane } from "./admin-audit.js";
 import { cannedPane } from "./admin-canned.js";
 import { csatPane } from "./admin-csat.js";
 import { deliveriesPane } from "./admin-deliveries.js";
@@ -18,6 +19,7 @@ const PANES = [
   { id: "plugins", label: "Plugins", render: pluginsPane },
   { id: "csat", label: "Satisfaction", render: csatPane },
   { id: "deliveries", label: "Delivery log", render: deliveriesPane },
+  { id: "audit", label: "Audit trail", render: auditPane },
 ];
 let me = null;
 let tenant = null;

@@ -56,12 +56,15 @@ async fn main() -> anyhow::Result<()> {
     let slug = format!("inbound-{}", std::process::id());
     let created = tandem
         .tenants
-        .create(NewTenant {
-            slug,
-            name: "Load".into(),
-            admin_email: "admin@load.example".into(),
-            admin_password: Some("admin-password-1".into()),
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug,
+                name: "Load".into(),
+                admin_email: "admin@load.example".into(),
+                admin_password: Some("admin-password-1".into()),
+            },
+        )
         .await?;
     let tenant = tandem.tenants.by_id(created.tenant_id).await?;
 

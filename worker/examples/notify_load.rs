@@ -104,12 +104,15 @@ async fn main() -> anyhow::Result<()> {
     let tandem = Tandem::new(db.clone(), ports, Limits::default());
     let created = tandem
         .tenants
-        .create(NewTenant {
-            slug: format!("load-{}", std::process::id()),
-            name: "Load".into(),
-            admin_email: "admin@load.example".into(),
-            admin_password: Some("admin-password-1".into()),
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug: format!("load-{}", std::process::id()),
+                name: "Load".into(),
+                admin_email: "admin@load.example".into(),
+                admin_password: Some("admin-password-1".into()),
+            },
+        )
         .await?;
     let (admin, _) = tandem
         .operators

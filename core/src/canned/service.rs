@@ -6,6 +6,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::{PaginatorTrait, QueryOrder};
 
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::entity::canned_reply;
 use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::ids::CannedReplyId;
@@ -68,6 +69,19 @@ impl CannedReplyService {
             .exec_without_returning(&txn)
             .await
             .map_err(taken)?;
+        let target = Target::new(TargetKind::CannedReply, row.id, &row.shortcut);
+        let change = Change::created(&audited(&row.shortcut, &row.body));
+        let at = self.deps.clock.now();
+        audit::record(
+            &txn,
+            at,
+            actor.into(),
+            Some(actor.tenant),
+            Action::CannedReplyCreated,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -100,6 +114,22 @@ impl CannedReplyService {
             .exec(&txn)
             .await
             .map_err(taken)?;
+        let target = Target::new(TargetKind::CannedReply, id, &shortcut);
+        let change = Change::between(
+            &audited(&row.shortcut, &row.body),
+            &audited(&shortcut, body.as_str()),
+        );
+        let at = self.deps.clock.now();
+        audit::record(
+            &txn,
+            at,
+            actor.into(),
+            Some(actor.tenant),
+            Action::CannedReplyChanged,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         Ok(canned_reply::Model {
             shortcut,
@@ -127,16 +157,31 @@ impl CannedReplyService {
     pub async fn delete(&self, actor: &OperatorActor, id: CannedReplyId) -> CoreResult<()> {
         actor.require_admin()?;
         let txn = self.deps.write().await?;
-        let gone = canned_reply::Entity::delete_many()
+        let row = canned_reply::Entity::find_by_id(id)
+            .filter(canned_reply::Column::TenantId.eq(actor.tenant))
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("canned reply"))?;
+        canned_reply::Entity::delete_many()
             .filter(canned_reply::Column::Id.eq(id))
             .filter(canned_reply::Column::TenantId.eq(actor.tenant))
             .exec(&txn)
             .await?;
+        let target = Target::new(TargetKind::CannedReply, id, &row.shortcut);
+        let change = Change::removed(&audited(&row.shortcut, &row.body));
+        let at = self.deps.clock.now();
+        audit::record(
+            &txn,
+            at,
+            actor.into(),
+            Some(actor.tenant),
+            Action::CannedReplyDeleted,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
-        match gone.rows_affected {
-            0 => Err(CoreError::NotFound("canned reply")),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -146,4 +191,9 @@ fn taken(e: DbErr) -> CoreError {
         true => CoreError::Conflict("the company has a canned reply with this shortcut".into()),
         false => CoreError::Storage(e),
     }
+}
+
+/// What the audit trail keeps of a canned reply.
+fn audited(shortcut: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({ "shortcut": shortcut, "body": body })
 }

@@ -18,6 +18,7 @@ use crate::operator::OperatorActor;
 use crate::outbox::{OutboxEntry, OutboxStatus};
 use crate::services::{Deps, WriteTxn};
 use crate::tenant::Tenant;
+use crate::usage::Metric;
 use crate::visitor::VisitorActor;
 
 use super::rows;
@@ -220,6 +221,20 @@ impl DeliveryService {
         }
         let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, None, now).await?;
         txn.commit().await?;
+        let counted = match outcome {
+            Outcome::Sent {
+                channel: Channel::Email,
+                ..
+            } => Some(Metric::MailsSent),
+            Outcome::Failed {
+                channel: Channel::Email,
+                ..
+            } => Some(Metric::MailsFailed),
+            _ => None,
+        };
+        if let Some(metric) = counted {
+            self.deps.count(tenant, metric, 1);
+        }
         if emailed {
             self.announce_emailed(tenant, chat_row.visitor_id, &ids)
                 .await?;

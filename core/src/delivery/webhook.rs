@@ -10,6 +10,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use serde::Serialize;
 
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::clock::Timestamp;
 use crate::entity::{tenant, webhook_call, webhook_secret};
 use crate::error::{CoreError, CoreResult};
@@ -17,6 +18,7 @@ use crate::ids::{ChatId, MessageId, PluginId, TenantId, VisitorId, WebhookCallId
 use crate::operator::OperatorActor;
 use crate::services::WriteTxn;
 use crate::tenant::Tenant;
+use crate::usage::Metric;
 
 use super::service::{LogLine, record};
 use super::state::{Availability, Stage, StageColumns};
@@ -254,6 +256,11 @@ impl DeliveryService {
         };
         log_attempt(&txn, &row, &call.messages, logged, Some(&reason), now).await?;
         txn.commit().await?;
+        let metric = match outcome {
+            WebhookOutcome::Sent { .. } => Metric::WebhooksSent,
+            WebhookOutcome::Retry { .. } | WebhookOutcome::Failed { .. } => Metric::WebhooksFailed,
+        };
+        deps.count(call.tenant, metric, 1);
         Ok(true)
     }
 
@@ -301,6 +308,18 @@ impl DeliveryService {
                 .to_owned(),
         )
         .exec_without_returning(&txn)
+        .await?;
+        let target = Target::the(TargetKind::WebhookSecret, "webhook signing secret");
+        let (now, action) = (deps.clock.now(), Action::WebhookSecretRotated);
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(actor.tenant),
+            action,
+            target,
+            Change::bare(),
+        )
         .await?;
         txn.commit().await?;
         Ok(secret)

@@ -2,6 +2,7 @@
 
 pub mod alert_digest;
 pub mod alert_digest_item;
+pub mod audit_event;
 pub mod canned_reply;
 pub mod chat;
 pub mod chat_note;
@@ -12,6 +13,7 @@ pub mod email_template;
 pub mod file;
 pub mod message;
 pub mod message_edit;
+pub mod node;
 pub mod operator_alert;
 pub mod operator_session;
 pub mod outbox;
@@ -26,6 +28,7 @@ pub mod server_secret;
 pub mod store_removal;
 pub mod tenant;
 pub mod transcript_request;
+pub mod usage_day;
 pub mod user;
 pub mod visitor;
 pub mod visitor_connection;

@@ -32,6 +32,7 @@ use crate::operator::{
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::reply_time::{wait_answered, wait_started};
 use crate::services::{Deps, WriteTxn};
+use crate::usage::Metric;
 use crate::visitor::VisitorActor;
 use crate::visitor::service::{ProfileChange, write_profile};
 
@@ -72,6 +73,8 @@ struct Appended {
     revived: Vec<OutboxEntry>,
     /// The operators' alert the write raised (an offline request's), to be routed.
     alert: Option<AlertId>,
+    /// The message started the visitor's chat.
+    started_chat: bool,
 }
 
 impl MessageService {
@@ -264,6 +267,7 @@ impl MessageService {
             outbox: None,
             revived,
             alert,
+            started_chat: created,
         })
     }
 
@@ -387,6 +391,7 @@ impl MessageService {
             chat,
         });
         if let Some(message) = message {
+            count_message(&self.deps, actor.tenant, message.author);
             self.deps.publish(DomainEvent::MessageCreated {
                 tenant: actor.tenant,
                 visitor: appended_chat.visitor_id,
@@ -572,6 +577,7 @@ impl MessageService {
             outbox: Some(entry),
             revived: Vec::new(),
             alert: None,
+            started_chat: false,
         })
     }
 
@@ -919,6 +925,10 @@ impl MessageService {
 
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {
         let visitor_id = appended.chat.visitor_id;
+        count_message(&self.deps, tenant, appended.message.author);
+        if appended.started_chat {
+            self.deps.count(tenant, Metric::ChatsStarted, 1);
+        }
         schedule_revived(&self.deps, &appended.revived).await;
         if let Some(alert) = appended.alert
             && let Err(e) = self.deps.scheduler.schedule_alert(alert).await
@@ -942,6 +952,16 @@ impl MessageService {
         let (chat, visitor) = chat_with_visitor(&self.deps.db, tenant, id).await?;
         Ok(Chat::from_rows(chat, &visitor))
     }
+}
+
+/// Counts a message that committed, by who wrote it (Tandem's own lines are not counted).
+fn count_message(deps: &Deps, tenant: TenantId, author: Author) {
+    let metric = match author {
+        Author::Visitor => Metric::VisitorMessages,
+        Author::Operator => Metric::OperatorReplies,
+        Author::System => return,
+    };
+    deps.count(tenant, metric, 1);
 }
 
 /// Creates the visitor's one chat, open and unassigned, placed by their presence.

@@ -8,6 +8,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
 
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::entity::user;
 use crate::error::{CoreError, CoreResult};
 use crate::file::{
@@ -60,7 +61,7 @@ impl OperatorService {
             .put(&key(actor.tenant, avatar), jpeg.into())
             .await
             .map_err(store_error)?;
-        let written = self.replace_avatar(actor.tenant, id, Some(avatar)).await;
+        let written = self.replace_avatar(actor, id, Some(avatar)).await;
         if written.is_err() {
             // Bytes no row points at: removed now, or listed for later.
             let_go(deps, actor.tenant, &[key(actor.tenant, avatar)]).await;
@@ -71,7 +72,7 @@ impl OperatorService {
     /// Removes `id`'s photo: visitors see their initials again.
     pub async fn remove_avatar(&self, actor: &OperatorActor, id: UserId) -> CoreResult<Operator> {
         may_change_photo(actor, id)?;
-        self.replace_avatar(actor.tenant, id, None).await
+        self.replace_avatar(actor, id, None).await
     }
 
     /// The photo `avatar` of the tenant's operator `id`, while it is their photo.
@@ -105,10 +106,11 @@ impl OperatorService {
     /// sees the first's photo as the old one.
     async fn replace_avatar(
         &self,
-        tenant: TenantId,
+        actor: &OperatorActor,
         id: UserId,
         avatar: Option<AvatarId>,
     ) -> CoreResult<Operator> {
+        let tenant = actor.tenant;
         let deps = self.deps();
         let txn = deps.write().await?;
         let row = user::Entity::find_by_id(id)
@@ -127,6 +129,26 @@ impl OperatorService {
             ..Default::default()
         })
         .exec(&txn)
+        .await?;
+        let action = match avatar {
+            Some(_) => Action::PhotoChanged,
+            None => Action::PhotoRemoved,
+        };
+        let target = Target::new(TargetKind::Operator, id, &row.name);
+        let change = Change::between(
+            &serde_json::json!({ "photo": row.avatar }),
+            &serde_json::json!({ "photo": avatar }),
+        );
+        let now = deps.clock.now();
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(tenant),
+            action,
+            target,
+            change,
+        )
         .await?;
         txn.commit().await?;
         if let Some(old) = old {

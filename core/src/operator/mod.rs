@@ -6,6 +6,8 @@ pub mod password;
 mod service;
 mod session;
 
+use std::net::IpAddr;
+
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,8 @@ pub struct OperatorActor {
     pub tenant: TenantId,
     pub user: UserId,
     pub role: Role,
+    /// The address their request came from, when known: the audit trail records it.
+    pub from: Option<IpAddr>,
 }
 
 impl OperatorActor {

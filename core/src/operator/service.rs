@@ -7,6 +7,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect};
 
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::automation::{Staff, TenantFacts, WidgetAvailability, within_wait};
 use crate::chat::ChatState;
 use crate::clock::Timestamp;
@@ -269,6 +270,19 @@ impl OperatorService {
             self.deps.clock.now(),
         )
         .await?;
+        let target = Target::new(TargetKind::Operator, row.id, &row.name);
+        let change = Change::created(&audited(&row));
+        let now = self.deps.clock.now();
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(actor.tenant),
+            Action::OperatorCreated,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         Ok((row.into(), generated))
     }
@@ -328,6 +342,19 @@ impl OperatorService {
             }
         }
         let updated = user::Entity::update(change).exec(&txn).await?;
+        let target = Target::new(TargetKind::Operator, id, &updated.name);
+        let change = Change::between(&audited(&row), &audited(&updated));
+        let now = self.deps.clock.now();
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(actor.tenant),
+            Action::OperatorChanged,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         if updated.status != row.status {
             self.deps.publish(DomainEvent::OperatorStatusChanged {
@@ -549,11 +576,23 @@ async fn check_operator_limit(db: &impl ConnectionTrait, tenant_id: TenantId) ->
     Ok(())
 }
 
+/// What the audit trail keeps of an operator's account.
+fn audited(row: &user::Model) -> serde_json::Value {
+    serde_json::json!({
+        "email": row.email,
+        "name": row.name,
+        "role": row.role,
+        "capacity": row.capacity,
+        "active": row.active,
+    })
+}
+
 fn actor_of(row: &user::Model) -> OperatorActor {
     OperatorActor {
         tenant: row.tenant_id,
         user: row.id,
         role: row.role,
+        from: None,
     }
 }
 

@@ -93,6 +93,7 @@ impl OperatorService {
             tenant: row.tenant_id,
             user: row.id,
             role: row.role,
+            from: None,
         })
     }
 

@@ -2,6 +2,7 @@
 //! enabled (and why not, when Tandem turned it off), and its log. Core neither compiles nor runs
 //! plugins; the plugins crate does, and reports back through [`PluginStore`].
 
+mod health;
 mod service;
 mod settings;
 mod store;
@@ -13,6 +14,7 @@ use crate::clock::Timestamp;
 use crate::entity::{plugin, plugin_log};
 use crate::ids::{PluginId, TenantId};
 
+pub use health::PluginHealth;
 pub use service::{NewPlugin, PluginPatch, PluginService};
 pub use settings::{MAX_SCHEMA_BYTES, MAX_SETTINGS_BYTES, SettingsSchema, parse_settings};
 pub use store::{ActivePlugin, PluginStore, TenantPlugins};

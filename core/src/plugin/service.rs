@@ -12,9 +12,10 @@ use super::{
     EmailPreview, LogLevel, PluginInfo, PluginLogLine, PluginStore, SettingsSchema, TrialReport,
     TrialRunner, parse_settings, scoped,
 };
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::entity::{plugin, plugin_log, tenant};
 use crate::error::{CoreError, CoreResult};
-use crate::ids::PluginId;
+use crate::ids::{PluginId, TenantId};
 use crate::operator::OperatorActor;
 use crate::services::Deps;
 use crate::tenant::parse_limits;
@@ -61,8 +62,13 @@ pub struct PluginService {
 
 impl PluginService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
-        let store = PluginStore::new(deps.storage.clone(), deps.clock.clone());
+        let store = PluginStore::new(deps.storage.clone(), deps.clock.clone())
+            .counting_into(deps.usage.clone());
         Self { deps, store }
+    }
+
+    pub(super) fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.deps.db
     }
 
     /// The runtime's view of the same tables.
@@ -166,6 +172,15 @@ impl PluginService {
                 waiting.as_deref().unwrap_or("uploaded and enabled"),
             )
             .await?;
+        let now = self.deps.clock.now();
+        record(
+            &txn,
+            now,
+            actor,
+            Action::PluginInstalled,
+            (None, Some(&row)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -231,12 +246,22 @@ impl PluginService {
         }
         active.updated_at = Set(self.deps.clock.now().millis());
         let txn = self.deps.write().await?;
+        let before = current(&txn, actor.tenant, id).await?;
         let row = active.update(&txn).await?;
         if let Some(note) = note {
             self.store
                 .append_log(&txn, actor.tenant, id, LogLevel::Info, None, note)
                 .await?;
         }
+        let now = self.deps.clock.now();
+        record(
+            &txn,
+            now,
+            actor,
+            Action::PluginChanged,
+            (Some(&before), Some(&row)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -277,6 +302,7 @@ impl PluginService {
         }
         active.updated_at = Set(self.deps.clock.now().millis());
         let txn = self.deps.write().await?;
+        let before = current(&txn, actor.tenant, id).await?;
         let row = active.update(&txn).await?;
         let note = if waiting {
             "settings saved; enabled"
@@ -286,6 +312,15 @@ impl PluginService {
         self.store
             .append_log(&txn, actor.tenant, id, LogLevel::Info, None, note)
             .await?;
+        let now = self.deps.clock.now();
+        record(
+            &txn,
+            now,
+            actor,
+            Action::PluginSettingsSaved,
+            (Some(&before), Some(&row)),
+        )
+        .await?;
         txn.commit().await?;
         Ok(row.into())
     }
@@ -293,17 +328,21 @@ impl PluginService {
     /// Admins only. The plugin and its log go.
     pub async fn delete(&self, actor: &OperatorActor, id: PluginId) -> CoreResult<()> {
         actor.require_admin()?;
-        self.find(actor, id).await?;
+        let row = self.find(actor, id).await?;
         let txn = self.deps.write().await?;
         plugin_log::Entity::delete_many()
             .filter(plugin_log::Column::TenantId.eq(actor.tenant))
             .filter(plugin_log::Column::PluginId.eq(id))
             .exec(&txn)
             .await?;
-        plugin::Entity::delete_many()
+        let gone = plugin::Entity::delete_many()
             .filter(scoped(actor.tenant, id))
             .exec(&txn)
             .await?;
+        if gone.rows_affected > 0 {
+            let now = self.deps.clock.now();
+            record(&txn, now, actor, Action::PluginDeleted, (Some(&row), None)).await?;
+        }
         txn.commit().await?;
         Ok(())
     }
@@ -345,5 +384,133 @@ impl PluginService {
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("plugin"))
+    }
+}
+
+/// What the audit trail keeps of a plugin: which module, whether it runs, where, and its
+/// settings (whose secrets and URLs the trail hides).
+fn audited(row: &plugin::Model) -> serde_json::Value {
+    serde_json::json!({
+        "name": row.name,
+        "version": row.version,
+        "sha256": row.sha256,
+        "size_bytes": row.size_bytes,
+        "enabled": row.enabled,
+        "position": row.position,
+        "settings": serde_json::from_str::<serde_json::Value>(&row.settings).unwrap_or_default(),
+    })
+}
+
+/// Records `action` on a plugin in the trail, in the change's transaction: its fields as they
+/// were (`before`, none for an upload) and as they are (none for a deletion), with its secret
+/// settings and its URLs' paths hidden.
+async fn record(
+    txn: &crate::services::WriteTxn,
+    now: crate::clock::Timestamp,
+    actor: &OperatorActor,
+    action: Action,
+    (before, after): (Option<&plugin::Model>, Option<&plugin::Model>),
+) -> CoreResult<()> {
+    let Some(row) = after.or(before) else {
+        return Ok(());
+    };
+    let change = match (before, after) {
+        (Some(before), Some(after)) => Change::between_values(audited(before), audited(after)),
+        (None, _) => Change::created(&audited(row)),
+        (Some(before), None) => Change::removed(&audited(before)),
+    };
+    let change = change
+        .with_urls_hidden()
+        .with_fields_hidden("settings", &secret_settings(row));
+    let target = Target::new(TargetKind::Plugin, row.id, &row.name);
+    audit::record(
+        txn,
+        now,
+        actor.into(),
+        Some(actor.tenant),
+        action,
+        target,
+        change,
+    )
+    .await
+}
+
+/// The plugin's row as it is in this transaction: what a change's entry compares against.
+async fn current(
+    txn: &crate::services::WriteTxn,
+    tenant: TenantId,
+    id: PluginId,
+) -> CoreResult<plugin::Model> {
+    plugin::Entity::find()
+        .filter(scoped(tenant, id))
+        .one(txn)
+        .await?
+        .ok_or(CoreError::NotFound("plugin"))
+}
+
+/// The settings its schema marks secret (`writeOnly`, or `format: password`): the trail shows
+/// that they changed, never their values.
+fn secret_settings(row: &plugin::Model) -> Vec<String> {
+    let Some(schema) = row
+        .settings_schema
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+    else {
+        return Vec::new();
+    };
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, property)| {
+            property.get("writeOnly") == Some(&serde_json::Value::Bool(true))
+                || property.get("format").and_then(|f| f.as_str()) == Some("password")
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_a_schema_marks_secret_are_kept_out_of_the_trail() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "bot": { "type": "string", "writeOnly": true },
+                "pin": { "type": "string", "format": "password" },
+                "chat_id": { "type": "string" },
+            },
+        });
+        let row = plugin::Model {
+            id: PluginId::new(),
+            tenant_id: TenantId::new(),
+            name: "telegram".into(),
+            version: "1.0.0".into(),
+            hooks: "[]".into(),
+            sha256: String::new(),
+            wasm: Vec::new(),
+            size_bytes: 0,
+            enabled: true,
+            position: 0,
+            consecutive_failures: 0,
+            disabled_reason: None,
+            world: "0.2.0".into(),
+            settings_schema: Some(schema.to_string()),
+            settings: r#"{"bot": "123:abc", "pin": "0000", "chat_id": "42"}"#.into(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let mut secrets = secret_settings(&row);
+        secrets.sort();
+        assert_eq!(secrets, ["bot", "pin"]);
+        let change = Change::created(&audited(&row)).with_fields_hidden("settings", &secrets);
+        let settings = &change.after.expect("fields")["settings"];
+        assert_eq!(settings["bot"], crate::audit::REDACTED);
+        assert_eq!(settings["pin"], crate::audit::REDACTED);
+        assert_eq!(settings["chat_id"], "42");
     }
 }

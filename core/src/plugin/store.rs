@@ -17,6 +17,7 @@ use crate::error::CoreResult;
 use crate::ids::{PluginId, PluginLogId, TenantId};
 use crate::storage::{Storage, WriteTxn};
 use crate::tenant::parse_limits;
+use crate::usage::{Metric, UsageMeter};
 
 /// An enabled plugin, without its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,12 +50,25 @@ pub struct TenantPlugins {
 pub struct PluginStore {
     storage: Storage,
     clock: Arc<dyn Clock>,
+    /// Where failed calls are counted (the process's meter, see [`Self::counting_into`]).
+    usage: UsageMeter,
 }
 
 impl PluginStore {
     /// Over the same `Storage` as the services of this process (see [`crate::Tandem::new`]).
     pub fn new(storage: Storage, clock: Arc<dyn Clock>) -> Self {
-        Self { storage, clock }
+        Self {
+            storage,
+            clock,
+            usage: UsageMeter::default(),
+        }
+    }
+
+    /// Failed calls are counted into `usage` (give it the meter of the process's [`Ports`](
+    /// crate::Ports)).
+    pub fn counting_into(mut self, usage: UsageMeter) -> Self {
+        self.usage = usage;
+        self
     }
 
     /// The tenant's enabled plugins, in their order, and its plugin limits. An unknown
@@ -207,6 +221,8 @@ impl PluginStore {
                 .await?;
         }
         txn.commit().await?;
+        self.usage
+            .add(tenant, self.clock.now(), Metric::PluginFailures, 1);
         Ok(disabled)
     }
 

@@ -7,6 +7,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::entity::email_template;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::TenantId;
@@ -54,14 +55,7 @@ impl EmailParts {
 impl TenantService {
     /// The tenant's own template, if it has one.
     pub async fn email_template(&self, tenant: TenantId) -> CoreResult<Option<EmailParts>> {
-        Ok(email_template::Entity::find_by_id(tenant)
-            .one(&self.deps().db)
-            .await?
-            .map(|row| EmailParts {
-                subject: row.subject,
-                html: row.html,
-                text: row.text,
-            }))
+        template_of(&self.deps().db, tenant).await
     }
 
     /// Admins only. The caller has checked that the sources compile and render.
@@ -74,6 +68,20 @@ impl TenantService {
         sources.check_size()?;
         let now = self.deps().clock.now();
         let txn = self.deps().write().await?;
+        let change = match template_of(&txn, actor.tenant).await? {
+            Some(old) => Change::between(&old, &sources),
+            None => Change::created(&sources),
+        };
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(actor.tenant),
+            Action::EmailTemplateSaved,
+            target(),
+            change,
+        )
+        .await?;
         email_template::Entity::insert(email_template::ActiveModel {
             tenant_id: Set(actor.tenant),
             subject: Set(sources.subject),
@@ -101,10 +109,42 @@ impl TenantService {
     pub async fn reset_email_template(&self, actor: &OperatorActor) -> CoreResult<()> {
         actor.require_admin()?;
         let txn = self.deps().write().await?;
-        email_template::Entity::delete_by_id(actor.tenant)
-            .exec(&txn)
+        if let Some(old) = template_of(&txn, actor.tenant).await? {
+            email_template::Entity::delete_by_id(actor.tenant)
+                .exec(&txn)
+                .await?;
+            let now = self.deps().clock.now();
+            let change = Change::removed(&old);
+            audit::record(
+                &txn,
+                now,
+                actor.into(),
+                Some(actor.tenant),
+                Action::EmailTemplateReset,
+                target(),
+                change,
+            )
             .await?;
+        }
         txn.commit().await?;
         Ok(())
     }
+}
+
+async fn template_of(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> CoreResult<Option<EmailParts>> {
+    Ok(email_template::Entity::find_by_id(tenant)
+        .one(db)
+        .await?
+        .map(|row| EmailParts {
+            subject: row.subject,
+            html: row.html,
+            text: row.text,
+        }))
+}
+
+fn target() -> Target {
+    Target::the(TargetKind::EmailTemplate, "unread-reply email")
 }

@@ -6,6 +6,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder};
 use serde::Serialize;
 
+use crate::audit::{self, Action, Change, PlatformActor, Target, TargetKind};
 use crate::clock::Timestamp;
 use crate::email::EmailAddress;
 use crate::entity::tenant;
@@ -100,7 +101,7 @@ impl TenantService {
         &self.deps
     }
 
-    pub async fn create(&self, new: NewTenant) -> CoreResult<CreatedTenant> {
+    pub async fn create(&self, by: &PlatformActor, new: NewTenant) -> CoreResult<CreatedTenant> {
         let slug = parse_slug(&new.slug)?;
         let name = crate::text::parse_name(&new.name)?;
         let email = EmailAddress::parse(&new.admin_email)?;
@@ -141,6 +142,20 @@ impl TenantService {
             capacity: 5,
         };
         insert_user(&txn, id, admin, password_hash, now).await?;
+        let created =
+            serde_json::json!({"slug": slug, "name": name, "admin_email": email.as_str()});
+        let target = Target::new(TargetKind::Tenant, id, name);
+        let change = Change::created(&created);
+        audit::record(
+            &txn,
+            now,
+            by.into(),
+            Some(id),
+            Action::TenantCreated,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         tracing::info!(tenant = %id, %slug, "tenant created");
         Ok(CreatedTenant {
@@ -211,7 +226,8 @@ impl TenantService {
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
-        let next = parse_settings(&row.settings)?.apply(patch)?;
+        let before = parse_settings(&row.settings)?;
+        let next = before.apply(patch)?;
         let json = serde_json::to_string(&next).expect("settings serialize");
         tenant::Entity::update(tenant::ActiveModel {
             id: Set(actor.tenant),
@@ -220,18 +236,37 @@ impl TenantService {
         })
         .exec(&txn)
         .await?;
+        let change = Change::between(&before, &next).with_urls_hidden_in("webhook_urls");
+        let target = Target::the(TargetKind::Settings, "settings");
+        let now = self.deps.clock.now();
+        audit::record(
+            &txn,
+            now,
+            actor.into(),
+            Some(actor.tenant),
+            Action::SettingsChanged,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         Ok(next)
     }
 
     /// The platform admin changes what the tenant is allowed.
-    pub async fn set_limits(&self, id: TenantId, patch: LimitsPatch) -> CoreResult<Tenant> {
+    pub async fn set_limits(
+        &self,
+        by: &PlatformActor,
+        id: TenantId,
+        patch: LimitsPatch,
+    ) -> CoreResult<Tenant> {
         let txn = self.deps.write().await?;
         let row = tenant::Entity::find_by_id(id)
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
-        let next = parse_limits(&row.limits)?.apply(patch)?;
+        let before = parse_limits(&row.limits)?;
+        let next = before.apply(patch)?;
         let json = serde_json::to_string(&next)
             .map_err(|e| CoreError::Storage(DbErr::Json(e.to_string())))?;
         tenant::Entity::update(tenant::ActiveModel {
@@ -241,6 +276,19 @@ impl TenantService {
         })
         .exec(&txn)
         .await?;
+        let target = Target::new(TargetKind::Tenant, id, row.name);
+        let change = Change::between(&before, &next);
+        let now = self.deps.clock.now();
+        audit::record(
+            &txn,
+            now,
+            by.into(),
+            Some(id),
+            Action::LimitsChanged,
+            target,
+            change,
+        )
+        .await?;
         txn.commit().await?;
         self.deps.quotas.forget(id);
         self.by_id(id).await
@@ -248,17 +296,37 @@ impl TenantService {
 
     /// The platform admin's switch: a suspended tenant's widget answers "suspended"; nothing is
     /// deleted.
-    pub async fn set_suspended(&self, id: TenantId, suspended: bool) -> CoreResult<Tenant> {
+    pub async fn set_suspended(
+        &self,
+        by: &PlatformActor,
+        id: TenantId,
+        suspended: bool,
+    ) -> CoreResult<Tenant> {
         let txn = self.deps.write().await?;
-        let result = tenant::Entity::update_many()
-            .col_expr(tenant::Column::Suspended, Expr::value(suspended))
-            .filter(tenant::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        if result.rows_affected == 0 {
-            return Err(CoreError::NotFound("tenant"));
+        let row = tenant::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
+        if row.suspended != suspended {
+            tenant::Entity::update_many()
+                .col_expr(tenant::Column::Suspended, Expr::value(suspended))
+                .filter(tenant::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            let action = if suspended {
+                Action::TenantSuspended
+            } else {
+                Action::TenantResumed
+            };
+            let target = Target::new(TargetKind::Tenant, id, row.name);
+            let change = Change::between(
+                &serde_json::json!({"suspended": row.suspended}),
+                &serde_json::json!({"suspended": suspended}),
+            );
+            let now = self.deps.clock.now();
+            audit::record(&txn, now, by.into(), Some(id), action, target, change).await?;
         }
+        txn.commit().await?;
         if suspended {
             self.deps.publish(DomainEvent::AccessRevoked {
                 tenant: id,

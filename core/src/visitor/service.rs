@@ -128,6 +128,8 @@ impl VisitorService {
         .await?;
         let token = issue_visitor_token(&txn, tenant.id, id, now).await?;
         txn.commit().await?;
+        self.deps
+            .count(tenant.id, crate::usage::Metric::NewVisitors, 1);
         Ok(Session {
             actor: VisitorActor {
                 tenant: tenant.id,

@@ -115,12 +115,15 @@ impl World {
         let created = self
             .tandem
             .tenants
-            .create(NewTenant {
-                slug: slug.into(),
-                name: format!("{slug} Ltd"),
-                admin_email: email.clone(),
-                admin_password: Some(password.clone()),
-            })
+            .create(
+                &tandem_core::audit::PlatformActor::command_line(),
+                NewTenant {
+                    slug: slug.into(),
+                    name: format!("{slug} Ltd"),
+                    admin_email: email.clone(),
+                    admin_password: Some(password.clone()),
+                },
+            )
             .await
             .expect("create tenant");
         let (admin, _) = self

@@ -147,6 +147,27 @@ const SOURCES: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/admin-deliveries.js"),
     ),
+    (
+        "admin-audit.js",
+        JS,
+        include_str!("../../static/admin-audit.js"),
+    ),
+    (
+        "console-audit.js",
+        JS,
+        include_str!("../../static/console-audit.js"),
+    ),
+    ("platform.js", JS, include_str!("../../static/platform.js")),
+    (
+        "platform-tenants.js",
+        JS,
+        include_str!("../../static/platform-tenants.js"),
+    ),
+    (
+        "platform-health.js",
+        JS,
+        include_str!("../../static/platform-health.js"),
+    ),
     ("demo.css", CSS, include_str!("../../static/demo.css")),
 ];
 

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod avatars;
 pub mod canned;
 pub mod chats;
@@ -16,6 +17,8 @@ pub mod notes;
 pub mod openapi;
 pub mod pages;
 pub mod platform;
+pub mod platform_session;
+pub mod platform_watch;
 pub mod plugins;
 pub mod push;
 pub mod ratings;
@@ -67,9 +70,12 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(ratings::admin_routes())
         .merge(operator_socket::routes())
         .merge(admin::routes())
+        .merge(audit::routes())
         .merge(templates::routes())
         .merge(plugins::routes(state.max_plugin_bytes))
         .merge(platform::routes())
+        .merge(platform_session::routes())
+        .merge(platform_watch::routes())
         .merge(inbound::routes())
         .merge(health::routes())
         .merge(metrics::routes())

@@ -1,5 +1,6 @@
-//! The HTML pages: the operator workspace (`/app`), the admin console (`/admin`), the demo site
-//! with the widget on it (`/demo`) and the hosted full-page chat (`/c/{key}`) that emails link to.
+//! The HTML pages: the operator workspace (`/app`), the admin console (`/admin`), the platform
+//! console (`/platform`), the demo site with the widget on it (`/demo`) and the hosted
+//! full-page chat (`/c/{key}`) that emails link to.
 
 use axum::Router;
 use axum::extract::State;
@@ -23,12 +24,14 @@ pub fn routes() -> Router<AppState> {
         .route("/app", get(workspace))
         .route("/app-sw.js", get(service_worker))
         .route("/admin", get(console))
+        .route("/platform", get(platform_console))
         .route("/demo", get(demo))
         .route("/c/{key}", get(hosted_chat))
 }
 
 const APP_HTML: &str = include_str!("../../static/app.html");
 const ADMIN_HTML: &str = include_str!("../../static/admin.html");
+const PLATFORM_HTML: &str = include_str!("../../static/platform.html");
 const DEMO_HTML: &str = include_str!("../../static/demo.html");
 const CHAT_HTML: &str = include_str!("../../static/chat.html");
 
@@ -72,6 +75,11 @@ pub async fn service_worker() -> Response {
 
 pub async fn console() -> Response {
     page(ADMIN_HTML, ADMIN_POLICY)
+}
+
+/// The platform console; it works only when a platform token is configured.
+pub async fn platform_console() -> Response {
+    page(PLATFORM_HTML, POLICY)
 }
 
 pub async fn hosted_chat(WidgetTenant(_tenant): WidgetTenant) -> Response {

@@ -56,18 +56,21 @@ pub struct NewTenantBody {
     security(("platform" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    _: PlatformAuth,
+    PlatformAuth(by): PlatformAuth,
     JsonBody(body): JsonBody<NewTenantBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let created = state
         .tandem
         .tenants
-        .create(NewTenant {
-            slug: body.slug,
-            name: body.name,
-            admin_email: body.admin_email,
-            admin_password: body.admin_password,
-        })
+        .create(
+            &by,
+            NewTenant {
+                slug: body.slug,
+                name: body.name,
+                admin_email: body.admin_email,
+                admin_password: body.admin_password,
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -89,7 +92,7 @@ pub struct TenantPatchBody {
     security(("platform" = [])))]
 pub async fn update(
     State(state): State<AppState>,
-    _: PlatformAuth,
+    PlatformAuth(by): PlatformAuth,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TenantPatchBody>,
 ) -> Result<Json<Tenant>, ApiError> {
@@ -97,10 +100,14 @@ pub async fn update(
     let mut tenant = state.tandem.tenants.by_id(id).await?;
     // Limits first: if they are refused, the suspension is not changed either.
     if let Some(limits) = body.limits {
-        tenant = state.tandem.tenants.set_limits(id, limits).await?;
+        tenant = state.tandem.tenants.set_limits(&by, id, limits).await?;
     }
     if let Some(suspended) = body.suspended {
-        tenant = state.tandem.tenants.set_suspended(id, suspended).await?;
+        tenant = state
+            .tandem
+            .tenants
+            .set_suspended(&by, id, suspended)
+            .await?;
     }
     state.tenants.evict(id);
     Ok(Json(tenant))

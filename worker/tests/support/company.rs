@@ -13,12 +13,15 @@ pub struct Acme {
 pub async fn acme(tandem: &Tandem) -> Acme {
     let created = tandem
         .tenants
-        .create(NewTenant {
-            slug: "acme".into(),
-            name: "Acme".into(),
-            admin_email: "admin@acme.example".into(),
-            admin_password: Some("admin-password-1".into()),
-        })
+        .create(
+            &tandem_core::audit::PlatformActor::command_line(),
+            NewTenant {
+                slug: "acme".into(),
+                name: "Acme".into(),
+                admin_email: "admin@acme.example".into(),
+                admin_password: Some("admin-password-1".into()),
+            },
+        )
         .await
         .unwrap();
     let (admin, _) = tandem
