@@ -3,6 +3,7 @@
 //! that a conversation never breaks.
 
 mod audit;
+mod erasure;
 mod files;
 mod operator_desk;
 mod platform;

@@ -365,6 +365,10 @@ impl Application {
             max_plugin_bytes: config.max_plugin_bytes,
             hearing_other_nodes: cluster.as_ref().map(Cluster::listening),
             uploads: Arc::default(),
+            mailbox_dir: config
+                .smtp_url
+                .is_none()
+                .then(|| config.mailbox_dir.clone()),
             node_silent_after: Duration::from_secs(config.heartbeat_secs.max(1))
                 * crate::presence_keeper::MISSED_BEATS,
             audit_retention: (config.audit_retention_days > 0)

@@ -48,6 +48,8 @@ pub struct AppState {
     pub closing: watch::Receiver<bool>,
     /// Uploads (files, photos) read at once, in all and per tenant.
     pub uploads: Arc<crate::upload_slots::UploadSlots>,
+    /// Where kept mail's `.eml` files are (no SMTP server configured), for erasures.
+    pub mailbox_dir: Option<std::path::PathBuf>,
     /// A node silent this long is dead (its sockets' visitors go offline).
     pub node_silent_after: Duration,
     /// How long the audit trail keeps an entry; none: for ever.

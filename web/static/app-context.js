@@ -2,7 +2,7 @@
 // where they came from, browser and system, their local time, visits, their address, how they
 // rated their conversations and the transcripts they asked for. Live:
 // `visitor.context` frames replace it as the visitor moves through the site.
-import { clock, el } from "./console.js";
+import { api, clock, el } from "./console.js";
 import { state, ui } from "./app-state.js";
 
 const OPEN_KEY = "tandem:context-open";
@@ -43,8 +43,27 @@ export function renderContext() {
   ];
   const details = el("details", { class: "context", id: "visitor-context", open, ontoggle: (e) => localStorage.setItem(OPEN_KEY, e.target.open ? "open" : "closed") },
     summary,
-    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])));
+    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])),
+    state.me?.role === "admin" ? eraseButton(context) : null);
   ui.context.replaceChildren(details);
+}
+
+// An admin erases the visitor's data on their request: texts, files, name, email, pages and
+// links go for good; the dialog stays as an empty skeleton.
+function eraseButton(context) {
+  const status = el("p", { role: "status" });
+  const button = el("button", { class: "button button--danger", type: "button", id: "erase-visitor" }, "Erase this visitor's data…");
+  button.addEventListener("click", async () => {
+    if (!confirm("Erase everything this visitor wrote and told us — every message of their dialogs, files, name, email, pages, links? This cannot be undone.")) return;
+    button.disabled = true;
+    try {
+      const erased = await api("POST", `/admin/visitors/${context.visitor_id}/erase`);
+      status.textContent = `Erased: ${erased.messages} messages, ${erased.files} files.`;
+      // What is on screen (the dialog, alerts, lists) still holds what was erased: start afresh.
+      setTimeout(() => location.reload(), 1200);
+    } catch (e) { status.textContent = e.message; status.className = "error"; button.disabled = false; }
+  });
+  return el("div", { class: "context__erase" }, button, status);
 }
 
 // The local time shown, kept right without redrawing the panel (focus and scroll stay).

@@ -24,6 +24,7 @@ const ACTIONS = {
   canned_reply_changed: "Canned reply changed",
   canned_reply_deleted: "Canned reply deleted",
   webhook_secret_rotated: "Webhook secret rotated",
+  visitor_erased: "Visitor erased",
 };
 
 // `path` is the trail's endpoint ("/admin/audit"); each page is asked for after the last entry.

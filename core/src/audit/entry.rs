@@ -53,6 +53,9 @@ pub enum Action {
     CannedReplyDeleted,
     #[sea_orm(string_value = "webhook_secret_rotated")]
     WebhookSecretRotated,
+    /// A visitor's data erased on request (what was erased is, of course, not recorded).
+    #[sea_orm(string_value = "visitor_erased")]
+    VisitorErased,
 }
 
 /// Who acted: a tenant admin, an operator (on their own profile), or the platform operator.
@@ -93,6 +96,8 @@ pub enum TargetKind {
     CannedReply,
     #[sea_orm(string_value = "webhook_secret")]
     WebhookSecret,
+    #[sea_orm(string_value = "visitor")]
+    Visitor,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

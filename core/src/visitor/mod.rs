@@ -3,6 +3,7 @@
 
 pub(crate) mod context;
 mod context_feed;
+mod erasure;
 pub(crate) mod service;
 mod unsubscribe;
 
@@ -14,6 +15,7 @@ use crate::ids::{TenantId, VisitorId};
 
 pub(crate) use context::context_of;
 pub use context::{PAGES_SHOWN, PageReport, PageView, VisitorContext};
+pub use erasure::Erasure;
 pub(crate) use service::load;
 pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};
 

@@ -9,6 +9,7 @@ pub mod avatars;
 pub mod canned;
 pub mod chats;
 pub mod dev_mailbox;
+pub mod erasure;
 pub mod files;
 pub mod health;
 pub mod inbound;
@@ -71,6 +72,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(operator_socket::routes())
         .merge(admin::routes())
         .merge(audit::routes())
+        .merge(erasure::routes())
         .merge(templates::routes())
         .merge(plugins::routes(state.max_plugin_bytes))
         .merge(platform::routes())
