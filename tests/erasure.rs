@@ -3,8 +3,6 @@
 //! index, the dev mailbox and its files — while the dialog's skeleton and the counts stay, and
 //! nothing of another visitor or company is touched. (Part of the `realtime_api` test binary.)
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tandem_testkit::TestDatabase;
@@ -49,22 +47,7 @@ async fn an_erased_visitor_is_gone_everywhere_and_the_counts_stay(live: Live) {
     live.operator_says(&olga, &chat, "Thank you Ivan, refund on its way")
         .await;
     // The reply goes unread: mailed to the dev mailbox, with a resume link.
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = live.page("/dev/mailbox").await;
-        if page.contains("ivan@example.org") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(page.contains("ivan@example.org"), "{page}");
-    let id: String = page
-        .split("href=\"/dev/mailbox/")
-        .nth(1)
-        .unwrap_or_default()
-        .chars()
-        .take_while(|c| *c != '"')
-        .collect();
+    let id = live.dev_mail_to("ivan@example.org").await;
     let shown = live.page(&format!("/dev/mailbox/{id}")).await;
     let resume: String = shown
         .split("resume_token=")

@@ -174,17 +174,7 @@ async fn without_smtp_the_dev_mailbox_keeps_the_mail(live: Live) {
         .await;
     let olga = live.online_operator(&live.acme, "Olga").await;
     live.operator_says(&olga, &chat_id, "Hi Ivan").await;
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = live.page("/dev/mailbox").await;
-        if page.contains("ivan@example.org") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(page.contains("ivan@example.org"), "{page}");
-    let href = page.split("href=\"/dev/mailbox/").nth(1).unwrap();
-    let id: String = href.chars().take_while(|c| *c != '"').collect();
+    let id = live.dev_mail_to("ivan@example.org").await;
     // The mail decoded, as a person reads it: the reply, and the resume link as a link.
     let shown = live.page(&format!("/dev/mailbox/{id}")).await;
     assert!(shown.contains("Hi Ivan"), "{shown}");

@@ -270,6 +270,24 @@ impl Client {
         response.text().await.expect("a body")
     }
 
+    /// The id of the first mail to `address` in the dev mailbox, waiting up to 10 s for it.
+    pub async fn dev_mail_to(&self, address: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = self.page("/dev/mailbox").await;
+            if page.contains(address) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(page.contains(address), "no mail to {address}: {page}");
+        let href = page
+            .split("href=\"/dev/mailbox/")
+            .nth(1)
+            .unwrap_or_default();
+        href.chars().take_while(|c| *c != '"').collect()
+    }
+
     /// Saves a plugin's settings with `token` (an admin's).
     pub async fn save_plugin_settings(
         &self,
