@@ -235,6 +235,7 @@ async fn seed(db: &DatabaseConnection, tenant: TenantId, messages: usize, rng: &
                 rating_comment: Set(None),
                 rated_at: Set(None),
                 rated_close_at: Set(None),
+                erased_at: Set(None),
             },
         ));
         for seq in 1..=PER_CHAT.min(messages - c * PER_CHAT) {

@@ -11,7 +11,7 @@ use tandem_core::events::DomainEvent;
 use tandem_core::message::OfflineRequest;
 use tandem_core::message::{Author, Reader};
 use tandem_core::outbox::{DialogContext, OfflineTimeoutPolicy, OutboxStatus};
-use tandem_core::tenant::LimitsPatch;
+use tandem_core::tenant::{LimitsPatch, SettingsPatch};
 
 use support::{World, drain};
 
@@ -721,8 +721,82 @@ async fn every_message_is_charged_to_the_tenant_s_quota(w: World) {
         .expect("the new limit");
 }
 
+/// A tenant's retention: a dialog closed longer ago than it loses its texts (its messages stay,
+/// empty); a younger one, an open one and another tenant's (which keeps everything) keep
+/// theirs; an erased dialog is not erased again until it is reopened and closed.
+async fn closed_dialogs_past_the_retention_are_erased(w: World) {
+    let acme = w.company("acme").await;
+    let globex = w.company("globex").await;
+    let olga = w.operator(&acme, "Olga").await;
+    let gleb = w.operator(&globex, "Gleb").await;
+    let thirty_days = SettingsPatch {
+        retention_days: Some(30),
+        ..Default::default()
+    };
+    w.tandem
+        .tenants
+        .update_settings(&acme.admin, thirty_days)
+        .await
+        .unwrap();
+    let says = |visitor, text: &'static str| {
+        let w = &w;
+        async move {
+            w.tandem
+                .messages
+                .send_as_visitor(visitor, text, None)
+                .await
+                .unwrap()
+        }
+    };
+    let (old, _) = w.visitor(&acme).await;
+    let first = says(&old, "my old secret").await;
+    w.tandem.chats.close(&olga, first.chat_id).await.unwrap();
+    let (theirs, _) = w.visitor(&globex).await;
+    let kept = says(&theirs, "Globex keeps everything").await;
+    w.tandem.chats.close(&gleb, kept.chat_id).await.unwrap();
+    w.clock.advance(Duration::from_secs(20 * 86_400));
+    let (young, _) = w.visitor(&acme).await;
+    let recent = says(&young, "closed last fortnight").await;
+    w.tandem.chats.close(&olga, recent.chat_id).await.unwrap();
+    let (open, _) = w.visitor(&acme).await;
+    says(&open, "still talking").await;
+    w.clock.advance(Duration::from_secs(15 * 86_400));
+
+    let done = w.tandem.visitors.apply_retention().await.unwrap();
+    assert_eq!(done.dialogs, 1);
+    let bodies = |visitor| {
+        let w = &w;
+        async move {
+            let (_, messages) = w.tandem.messages.dialog_of_visitor(visitor).await.unwrap();
+            messages.into_iter().map(|m| m.body).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(bodies(&old).await, [""], "the skeleton stays, empty");
+    assert_eq!(bodies(&young).await, ["closed last fortnight"]);
+    assert_eq!(bodies(&open).await, ["still talking"]);
+    assert_eq!(bodies(&theirs).await, ["Globex keeps everything"]);
+    assert_eq!(
+        w.tandem.visitors.apply_retention().await.unwrap().dialogs,
+        0
+    );
+
+    // Reopened by the visitor and closed again, it is erased again after the retention.
+    w.clock.advance(Duration::from_secs(86_400));
+    says(&old, "back again").await;
+    w.tandem.chats.close(&olga, first.chat_id).await.unwrap();
+    assert_eq!(
+        w.tandem.visitors.apply_retention().await.unwrap().dialogs,
+        0
+    );
+    w.clock.advance(Duration::from_secs(31 * 86_400));
+    let done = w.tandem.visitors.apply_retention().await.unwrap();
+    assert_eq!(done.dialogs, 2, "the old dialog again, and the fortnight's");
+    assert_eq!(bodies(&old).await, ["", ""]);
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    closed_dialogs_past_the_retention_are_erased,
     operator_reply_writes_the_outbox_row_and_schedules_it,
     reading_a_reply_settles_its_notification,
     the_timeout_policy_decides_when_the_notification_is_due,

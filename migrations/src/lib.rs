@@ -33,6 +33,7 @@ mod m20261129_000009_files;
 mod m20261130_000001_team;
 mod m20261201_000001_audit;
 mod m20261201_000002_usage;
+mod m20261201_000003_retention;
 
 pub struct Migrator;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_team::Migration),
             Box::new(m20261201_000001_audit::Migration),
             Box::new(m20261201_000002_usage::Migration),
+            Box::new(m20261201_000003_retention::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! Small periodic chores of a serving node: SQLite checkpoints off the write path, forgetting
 //! rate-limit state of clients that went quiet, removing deleted files' bytes that the file
 //! store did not take when they were deleted, and pruning what is kept only for a time (reply
-//! waits, audit entries past their retention, usage days past a year).
+//! waits, audit entries past their retention, usage days past a year) and erasing closed
+//! dialogs past their tenant's retention.
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                         let reply_times = state.tandem.reply_times.clone();
                         let (audit, retention) = (state.tandem.audit.clone(), state.audit_retention);
                         let usage = state.tandem.usage.clone();
+                        let state = state.clone();
                         purging = Some(tokio::spawn(async move {
                             if let Err(e) = files.purge_deleted().await {
                                 tracing::warn!(error = %e, "deleted files not purged this round");
@@ -49,6 +51,15 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                             }
                             if let Err(e) = usage.prune().await {
                                 tracing::warn!(error = %e, "old usage days not pruned this round");
+                            }
+                            match state.tandem.visitors.apply_retention().await {
+                                Ok(done) => {
+                                    crate::routes::erasure::remove_mail_files(&state, &done.dev_mails)
+                                        .await;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "dialogs past their retention wait for the next round");
+                                }
                             }
                         }));
                     }

@@ -44,6 +44,8 @@ pub struct Model {
     pub rating_comment: Option<String>,
     pub rated_at: Option<i64>,
     pub rated_close_at: Option<i64>,
+    /// When the tenant's retention last erased its content.
+    pub erased_at: Option<i64>,
 }
 
 impl Model {

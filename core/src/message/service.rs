@@ -995,6 +995,7 @@ async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> Cor
         rating_comment: Set(None),
         rated_at: Set(None),
         rated_close_at: Set(None),
+        erased_at: Set(None),
     })
     .exec_without_returning(txn)
     .await?;

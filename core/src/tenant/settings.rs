@@ -39,6 +39,9 @@ pub struct TenantSettings {
     pub alert_digest_mins: u32,
     /// Files in the tenant's chats: which kinds, how large, how many a day from a visitor.
     pub files: crate::file::FileSettings,
+    /// Closed dialogs are erased (their texts and files; the skeleton stays) this many days
+    /// after they closed; 0 keeps them.
+    pub retention_days: u32,
 }
 
 impl Default for TenantSettings {
@@ -55,12 +58,15 @@ impl Default for TenantSettings {
             long_wait_alert_mins: 5,
             alert_digest_mins: 15,
             files: crate::file::FileSettings::default(),
+            retention_days: 0,
         }
     }
 }
 
 impl TenantSettings {
     pub const MAX_PRESENCE_GRACE_SECS: u64 = 3600;
+    /// Ten years: the longest retention a tenant may set.
+    pub const MAX_RETENTION_DAYS: u32 = 3650;
     /// A day: the longest wait or digest interval a tenant may set.
     pub const MAX_ALERT_MINS: u32 = 1440;
 
@@ -116,6 +122,12 @@ impl TenantSettings {
                     format!("must be from 0 to {} minutes", Self::MAX_ALERT_MINS),
                 ));
             }
+        }
+        if self.retention_days > Self::MAX_RETENTION_DAYS {
+            return Err(CoreError::invalid(
+                "retention_days",
+                format!("must be from 0 (keep) to {} days", Self::MAX_RETENTION_DAYS),
+            ));
         }
         self.branding.validate()?;
         self.files.validate()?;
@@ -202,6 +214,7 @@ impl TenantSettings {
                 .unwrap_or(self.long_wait_alert_mins),
             alert_digest_mins: patch.alert_digest_mins.unwrap_or(self.alert_digest_mins),
             files: patch.files.unwrap_or_else(|| self.files.clone()),
+            retention_days: patch.retention_days.unwrap_or(self.retention_days),
         };
         next.validate()?;
         Ok(next)
@@ -234,6 +247,9 @@ pub struct SettingsPatch {
     pub alert_digest_mins: Option<u32>,
     /// The rules for files, replaced as a whole.
     pub files: Option<crate::file::FileSettings>,
+    /// Days after which closed dialogs are erased (0: kept).
+    #[cfg_attr(feature = "openapi", schema(maximum = 3650))]
+    pub retention_days: Option<u32>,
 }
 
 /// How the widget looks on the tenant's site.

@@ -132,7 +132,7 @@ impl VisitorService {
 }
 
 /// Empties every message of the chats (and forgets their earlier versions); returns how many.
-async fn erase_dialogs(
+pub(super) async fn erase_dialogs(
     txn: &WriteTxn,
     tenant: TenantId,
     chats: &[ChatId],
@@ -292,7 +292,7 @@ async fn erase_identity(txn: &WriteTxn, tenant: TenantId, id: VisitorId) -> Core
 
 /// The development mailbox's mails of these dialogs (unread replies and transcripts name their
 /// chat in their thread headers: `chat-<id>@`, `transcript-<id>@`); returns their ids.
-async fn erase_dev_mails(txn: &WriteTxn, chats: &[ChatId]) -> CoreResult<Vec<Uuid>> {
+pub(super) async fn erase_dev_mails(txn: &WriteTxn, chats: &[ChatId]) -> CoreResult<Vec<Uuid>> {
     let mut ids = Vec::new();
     for chat in chats {
         let found: Vec<Uuid> = dev_mail::Entity::find()

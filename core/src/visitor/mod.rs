@@ -4,6 +4,7 @@
 pub(crate) mod context;
 mod context_feed;
 mod erasure;
+mod retention;
 pub(crate) mod service;
 mod unsubscribe;
 
@@ -16,6 +17,7 @@ use crate::ids::{TenantId, VisitorId};
 pub(crate) use context::context_of;
 pub use context::{PAGES_SHOWN, PageReport, PageView, VisitorContext};
 pub use erasure::Erasure;
+pub use retention::Retained;
 pub(crate) use service::load;
 pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};
 

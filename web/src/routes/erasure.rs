@@ -52,15 +52,21 @@ pub async fn erase_for_tenant(
 
 /// The `.eml` copies of the erased mails go too (the database rows went with the erasure).
 async fn forget_mail_files(state: &AppState, erased: Erasure) -> Erasure {
-    if let Some(dir) = &state.mailbox_dir {
-        for id in &erased.dev_mails {
-            let file = dir.join(format!("{id}.eml"));
-            if let Err(e) = tokio::fs::remove_file(&file).await
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(error = %e, file = %file.display(), "an erased mail's file stays");
-            }
+    remove_mail_files(state, &erased.dev_mails).await;
+    erased
+}
+
+/// Removes the dev mailbox's `.eml` files of these mails (erased by a request or a retention).
+pub async fn remove_mail_files(state: &AppState, mails: &[uuid::Uuid]) {
+    let Some(dir) = &state.mailbox_dir else {
+        return;
+    };
+    for id in mails {
+        let file = dir.join(format!("{id}.eml"));
+        if let Err(e) = tokio::fs::remove_file(&file).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, file = %file.display(), "an erased mail's file stays");
         }
     }
-    erased
 }
