@@ -88,15 +88,7 @@ impl VisitorService {
             .into_tuple()
             .all(&txn)
             .await?;
-        let messages = erase_dialogs(&txn, tenant, &chats, now.millis()).await?;
-        let files = file::Entity::update_many()
-            .col_expr(file::Column::DeletedAt, Expr::value(now.millis()))
-            .filter(file::Column::TenantId.eq(tenant))
-            .filter(file::Column::VisitorId.eq(id))
-            .filter(file::Column::DeletedAt.is_null())
-            .exec(&txn)
-            .await?
-            .rows_affected;
+        let (messages, files) = erase_content(&txn, tenant, &chats, now.millis()).await?;
         erase_traces(&txn, tenant, id, &chats).await?;
         erase_identity(&txn, tenant, id).await?;
         let dev_mails = erase_dev_mails(&txn, &chats).await?;
@@ -132,7 +124,7 @@ impl VisitorService {
 }
 
 /// Empties every message of the chats (and forgets their earlier versions); returns how many.
-pub(super) async fn erase_dialogs(
+async fn erase_dialogs(
     txn: &WriteTxn,
     tenant: TenantId,
     chats: &[ChatId],
@@ -181,37 +173,19 @@ pub(super) async fn erase_dialogs(
     Ok(ids.len() as u64)
 }
 
-/// What else the dialogs left: ratings' comments, transcripts, the delivery log's addresses,
-/// alerts' previews, notifications and webhook posts not yet sent, and their bodies.
+/// What else the visitor left: the delivery log's addresses, notifications and webhook posts
+/// not yet sent, and their bodies.
 async fn erase_traces(
     txn: &WriteTxn,
     tenant: TenantId,
     id: VisitorId,
     chats: &[ChatId],
 ) -> CoreResult<()> {
-    chat_rating::Entity::update_many()
-        .col_expr(chat_rating::Column::Comment, Expr::value(None::<String>))
-        .filter(chat_rating::Column::TenantId.eq(tenant))
-        .filter(chat_rating::Column::VisitorId.eq(id))
-        .exec(txn)
-        .await?;
-    transcript_request::Entity::delete_many()
-        .filter(transcript_request::Column::TenantId.eq(tenant))
-        .filter(transcript_request::Column::VisitorId.eq(id))
-        .exec(txn)
-        .await?;
     delivery::Entity::update_many()
         .col_expr(delivery::Column::Recipient, Expr::value(None::<String>))
         .col_expr(delivery::Column::Reason, Expr::value(None::<String>))
         .filter(delivery::Column::TenantId.eq(tenant))
         .filter(delivery::Column::VisitorId.eq(id))
-        .exec(txn)
-        .await?;
-    operator_alert::Entity::update_many()
-        .col_expr(operator_alert::Column::Preview, Expr::value(""))
-        .col_expr(operator_alert::Column::Note, Expr::value(None::<String>))
-        .filter(operator_alert::Column::TenantId.eq(tenant))
-        .filter(operator_alert::Column::VisitorId.eq(id))
         .exec(txn)
         .await?;
     outbox::Entity::update_many()
@@ -311,4 +285,44 @@ pub(super) async fn erase_dev_mails(txn: &WriteTxn, chats: &[ChatId]) -> CoreRes
         ids.extend(found);
     }
     Ok(ids)
+}
+
+/// The dialogs' texts and files and what else holds their content (rating comments,
+/// transcripts, alert previews): for an erasure and for the retention. Returns how many
+/// messages and files.
+pub(super) async fn erase_content(
+    txn: &WriteTxn,
+    tenant: TenantId,
+    chats: &[ChatId],
+    now: i64,
+) -> CoreResult<(u64, u64)> {
+    let messages = erase_dialogs(txn, tenant, chats, now).await?;
+    let in_chats = || chats.iter().copied();
+    let files = file::Entity::update_many()
+        .col_expr(file::Column::DeletedAt, Expr::value(now))
+        .filter(file::Column::TenantId.eq(tenant))
+        .filter(file::Column::ChatId.is_in(in_chats()))
+        .filter(file::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected;
+    chat_rating::Entity::update_many()
+        .col_expr(chat_rating::Column::Comment, Expr::value(None::<String>))
+        .filter(chat_rating::Column::TenantId.eq(tenant))
+        .filter(chat_rating::Column::ChatId.is_in(in_chats()))
+        .exec(txn)
+        .await?;
+    transcript_request::Entity::delete_many()
+        .filter(transcript_request::Column::TenantId.eq(tenant))
+        .filter(transcript_request::Column::ChatId.is_in(in_chats()))
+        .exec(txn)
+        .await?;
+    operator_alert::Entity::update_many()
+        .col_expr(operator_alert::Column::Preview, Expr::value(""))
+        .col_expr(operator_alert::Column::Note, Expr::value(None::<String>))
+        .filter(operator_alert::Column::TenantId.eq(tenant))
+        .filter(operator_alert::Column::ChatId.is_in(in_chats()))
+        .exec(txn)
+        .await?;
+    Ok((messages, files))
 }

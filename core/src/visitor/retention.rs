@@ -10,14 +10,14 @@ use sea_orm::{Condition, QuerySelect};
 use uuid::Uuid;
 
 use crate::chat::ChatState;
-use crate::entity::{chat, chat_rating, file, operator_alert, tenant, transcript_request};
+use crate::entity::{chat, tenant};
 use crate::error::CoreResult;
 use crate::ids::{ChatId, TenantId};
 use crate::services::WriteTxn;
 use crate::tenant::parse_settings;
 
 use super::VisitorService;
-use super::erasure::{erase_dev_mails, erase_dialogs};
+use super::erasure::{erase_content, erase_dev_mails};
 
 /// Dialogs erased per transaction, so that a large backlog holds the write lock briefly.
 const AT_ONCE: u64 = 100;
@@ -99,41 +99,4 @@ async fn expired(txn: &WriteTxn, tenant: TenantId, cutoff: i64) -> CoreResult<Ve
         .into_tuple()
         .all(txn)
         .await?)
-}
-
-/// The dialogs' texts and files and what else holds their content.
-async fn erase_content(
-    txn: &WriteTxn,
-    tenant: TenantId,
-    chats: &[ChatId],
-    now: i64,
-) -> CoreResult<()> {
-    erase_dialogs(txn, tenant, chats, now).await?;
-    let in_chats = || chats.iter().copied();
-    file::Entity::update_many()
-        .col_expr(file::Column::DeletedAt, Expr::value(now))
-        .filter(file::Column::TenantId.eq(tenant))
-        .filter(file::Column::ChatId.is_in(in_chats()))
-        .filter(file::Column::DeletedAt.is_null())
-        .exec(txn)
-        .await?;
-    chat_rating::Entity::update_many()
-        .col_expr(chat_rating::Column::Comment, Expr::value(None::<String>))
-        .filter(chat_rating::Column::TenantId.eq(tenant))
-        .filter(chat_rating::Column::ChatId.is_in(in_chats()))
-        .exec(txn)
-        .await?;
-    transcript_request::Entity::delete_many()
-        .filter(transcript_request::Column::TenantId.eq(tenant))
-        .filter(transcript_request::Column::ChatId.is_in(in_chats()))
-        .exec(txn)
-        .await?;
-    operator_alert::Entity::update_many()
-        .col_expr(operator_alert::Column::Preview, Expr::value(""))
-        .col_expr(operator_alert::Column::Note, Expr::value(None::<String>))
-        .filter(operator_alert::Column::TenantId.eq(tenant))
-        .filter(operator_alert::Column::ChatId.is_in(in_chats()))
-        .exec(txn)
-        .await?;
-    Ok(())
 }
