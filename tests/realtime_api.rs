@@ -4,12 +4,14 @@
 
 mod audit;
 mod erasure;
+mod exports;
 mod files;
 mod operator_desk;
 mod platform;
 mod ratings;
 mod support;
 mod team;
+mod tenant_deletion;
 
 use std::time::Duration;
 

@@ -117,3 +117,5 @@ id_type!(/// One wait of a visitor for an answer.
     ReplyWaitId);
 id_type!(/// One change in the audit trail.
     AuditEventId);
+id_type!(/// An export of a tenant's (or one visitor's) data.
+    ExportId);

@@ -16,6 +16,7 @@ pub mod email;
 pub mod entity;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod file;
 pub mod held;
 pub mod ids;

@@ -16,7 +16,9 @@ pub use crate::automation::DialogContext;
 use crate::clock::Timestamp;
 use crate::entity::outbox;
 use crate::error::CoreResult;
-use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, TranscriptId, WebhookCallId};
+use crate::ids::{
+    AlertId, ChatId, ExportId, MessageId, OutboxId, TenantId, TranscriptId, WebhookCallId,
+};
 use crate::services::Deps;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -86,6 +88,12 @@ pub trait NotificationScheduler: Send + Sync + 'static {
 
     /// Enqueues a transcript a visitor asked for, due now. Without a queue the sweep mails it.
     async fn schedule_transcript(&self, _id: TranscriptId) -> Result<(), ScheduleError> {
+        Ok(())
+    }
+
+    /// Enqueues the build of an export just asked for, due now. Without a queue the sweep
+    /// builds it.
+    async fn schedule_export(&self, _id: ExportId) -> Result<(), ScheduleError> {
         Ok(())
     }
 }

@@ -34,6 +34,7 @@ mod m20261130_000001_team;
 mod m20261201_000001_audit;
 mod m20261201_000002_usage;
 mod m20261201_000003_retention;
+mod m20261202_000001_exports;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_audit::Migration),
             Box::new(m20261201_000002_usage::Migration),
             Box::new(m20261201_000003_retention::Migration),
+            Box::new(m20261202_000001_exports::Migration),
         ]
     }
 }

@@ -92,6 +92,15 @@ impl Node {
         }
     }
 
+    /// The services of a server in process, for a test to run a chore of the housekeeping's
+    /// now rather than at its next round.
+    pub fn tandem(&self) -> &tandem_core::Tandem {
+        match self {
+            Self::InProcess(node) => &node.tandem,
+            Self::Process(_) => panic!("this test needs a server in process"),
+        }
+    }
+
     /// The binary, for tests that kill it.
     pub fn process(&mut self) -> &mut Server {
         match self {

@@ -1,8 +1,9 @@
 //! Small periodic chores of a serving node: SQLite checkpoints off the write path, forgetting
 //! rate-limit state of clients that went quiet, removing deleted files' bytes that the file
 //! store did not take when they were deleted, and pruning what is kept only for a time (reply
-//! waits, audit entries past their retention, usage days past a year) and erasing closed
-//! dialogs past their tenant's retention.
+//! waits, audit entries past their retention, usage days past a year, exports past their
+//! download period), erasing closed dialogs past their tenant's retention, and deleting the
+//! tenants whose scheduled deletion is due.
 
 use std::time::Duration;
 
@@ -51,6 +52,21 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                             }
                             if let Err(e) = usage.prune().await {
                                 tracing::warn!(error = %e, "old usage days not pruned this round");
+                            }
+                            if let Err(e) = state.tandem.exports.expire().await {
+                                tracing::warn!(error = %e, "expired exports not removed this round");
+                            }
+                            match state.tandem.tenants.delete_due().await {
+                                Ok(deleted) => {
+                                    for tenant in &deleted.tenants {
+                                        state.tenants.evict(*tenant);
+                                    }
+                                    crate::routes::erasure::remove_mail_files(&state, &deleted.dev_mails)
+                                        .await;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "a tenant's deletion goes on at the next round");
+                                }
                             }
                             match state.tandem.visitors.apply_retention().await {
                                 Ok(done) => {

@@ -1,10 +1,11 @@
 // The tenant admin console: settings with a live widget preview, operators, canned replies, the unread-reply
-// email template, plugins, satisfaction (CSAT), the delivery log and the audit trail.
+// email template, plugins, satisfaction (CSAT), the delivery log, the audit trail and data exports.
 import { $, api, el, signIn, signOut } from "./console.js";
 import { auditPane } from "./admin-audit.js";
 import { cannedPane } from "./admin-canned.js";
 import { csatPane } from "./admin-csat.js";
 import { deliveriesPane } from "./admin-deliveries.js";
+import { exportsPane } from "./admin-exports.js";
 import { operatorsPane } from "./admin-operators.js";
 import { pluginsPane } from "./admin-plugins.js";
 import { settingsPane } from "./admin-settings.js";
@@ -20,6 +21,7 @@ const PANES = [
   { id: "csat", label: "Satisfaction", render: csatPane },
   { id: "deliveries", label: "Delivery log", render: deliveriesPane },
   { id: "audit", label: "Audit trail", render: auditPane },
+  { id: "export", label: "Data export", render: exportsPane },
 ];
 let me = null;
 let tenant = null;

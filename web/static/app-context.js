@@ -44,8 +44,24 @@ export function renderContext() {
   const details = el("details", { class: "context", id: "visitor-context", open, ontoggle: (e) => localStorage.setItem(OPEN_KEY, e.target.open ? "open" : "closed") },
     summary,
     el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)])),
-    state.me?.role === "admin" ? eraseButton(context) : null);
+    state.me?.role === "admin" ? el("div", { class: "context__data" }, exportButton(context), eraseButton(context)) : null);
   ui.context.replaceChildren(details);
+}
+
+// An admin exports what is about this visitor (a request for access to their data); the archive is
+// prepared in the background and downloaded from the admin console.
+function exportButton(context) {
+  const status = el("p", { role: "status" });
+  const button = el("button", { class: "button button--quiet", type: "button", id: "export-visitor" }, "Export this visitor's data");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api("POST", "/admin/exports", { visitor_id: context.visitor_id });
+      status.replaceChildren("Being prepared: download it from ", el("a", { href: "/admin#export" }, "Admin → Data export"), ".");
+    } catch (e) { status.textContent = e.message; status.className = "error"; }
+    button.disabled = false;
+  });
+  return el("div", { class: "context__export" }, button, status);
 }
 
 // An admin erases the visitor's data on their request: texts, files, name, email, pages and

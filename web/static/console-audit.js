@@ -25,6 +25,11 @@ const ACTIONS = {
   canned_reply_deleted: "Canned reply deleted",
   webhook_secret_rotated: "Webhook secret rotated",
   visitor_erased: "Visitor erased",
+  export_requested: "Export asked for",
+  export_downloaded: "Export downloaded",
+  tenant_deletion_scheduled: "Deletion scheduled",
+  tenant_deletion_cancelled: "Deletion called off",
+  tenant_deleted: "Company deleted",
 };
 
 // `path` is the trail's endpoint ("/admin/audit"); each page is asked for after the last entry.

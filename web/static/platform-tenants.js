@@ -1,6 +1,7 @@
-// Platform console: the tenants — their use (today, 7 and 30 days), suspension, limits and
-// plugins' health — and a form to create one.
-import { api, el } from "./console.js";
+// Platform console: the tenants — their use (today, 7 and 30 days), suspension, limits, plugins'
+// health, exports of their data and their deletion — and a form to create one.
+import { api, clock, el } from "./console.js";
+import { exportsView } from "./console-exports.js";
 
 const METRICS = [
   ["visitor_messages", "Visitor messages"],
@@ -36,7 +37,8 @@ export async function tenantsPane(ctx) {
     });
     return [el("tr", { dataset: { tenant: t.slug } },
       el("th", { scope: "row" }, t.name, el("div", { class: "muted" }, t.slug)),
-      el("td", { class: "status" }, t.suspended ? el("span", { class: "badge badge--off" }, "suspended") : "active"),
+      el("td", { class: "status" }, t.deletion_due_at ? el("span", { class: "badge badge--off" }, `deleted ${clock(t.deletion_due_at)}`)
+        : t.suspended ? el("span", { class: "badge badge--off" }, "suspended") : "active"),
       el("td", { class: "sockets" }, String(u?.open_sockets ?? 0)),
       el("td", { class: "messages" }, `${messages(u, "today")} · ${messages(u, "days_7")} · ${messages(u, "days_30")}`),
       el("td", {}, `${n(u, "mails_sent", "days_7")} / ${n(u, "mails_failed", "days_7")}`),
@@ -55,6 +57,7 @@ async function tenantDetails(t, u, ctx) {
   const status = el("p", { role: "status" });
   const toggle = el("button", { class: t.suspended ? "button" : "button button--danger", type: "button", id: `suspend-${t.slug}` },
     t.suspended ? "Resume" : "Suspend");
+  toggle.hidden = Boolean(t.deletion_due_at); // resuming waits for the deletion to be called off
   toggle.addEventListener("click", async () => {
     toggle.disabled = true;
     try { await api("PATCH", `/platform/tenants/${t.id}`, { suspended: !t.suspended }); ctx.reload(); } catch (e) {
@@ -79,7 +82,39 @@ async function tenantDetails(t, u, ctx) {
       : el("p", { class: "muted" }, "No plugins."),
     el("h2", {}, "Limits"),
     limitsForm(t, ctx),
+    el("h2", {}, "Data export"),
+    el("p", { class: "muted" }, "The company's data as a gzipped JSON Lines file, prepared in the background and kept 7 days."),
+    ...await exportsView(`/platform/tenants/${t.id}/exports`),
+    el("h2", {}, "Deletion"),
+    deletion(t, ctx),
   ];
+}
+
+// Deleting a company: scheduled after a grace period (suspended at once), called off while it runs.
+function deletion(t, ctx) {
+  const status = el("p", { role: "status" });
+  const fail = (e) => { status.textContent = e.message; status.className = "error"; };
+  if (t.deletion_due_at) {
+    const cancel = el("button", { class: "button", type: "button", id: `cancel-deletion-${t.slug}` }, "Call the deletion off");
+    cancel.addEventListener("click", async () => {
+      cancel.disabled = true;
+      try { await api("DELETE", `/platform/tenants/${t.id}/deletion`); ctx.reload(); } catch (e) { fail(e); cancel.disabled = false; }
+    });
+    return el("div", { class: "tenant-deletion" },
+      el("p", {}, `Everything ${t.name} owns is deleted at ${clock(t.deletion_due_at)}. Until then it stays suspended, and its data can still be exported.`),
+      cancel, status);
+  }
+  const id = `grace-${t.slug}`;
+  const days = el("input", { id, type: "number", min: "0", max: "365", required: true, value: "30" });
+  const form = el("form", { class: "inline-form tenant-deletion" },
+    el("div", { class: "field" }, el("label", { for: id }, "Grace period (days)"), days),
+    el("button", { class: "button button--danger", type: "submit", id: `delete-${t.slug}` }, "Delete this company…"), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!confirm(`Suspend ${t.name} now and delete everything it owns — chats, visitors, operators, files, plugins, its audit trail — in ${days.value} days?`)) return;
+    try { await api("POST", `/platform/tenants/${t.id}/deletion`, { grace_days: Number(days.value) }); ctx.reload(); } catch (e) { fail(e); }
+  });
+  return form;
 }
 
 function limitsForm(t, ctx) {

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod deliver;
 mod digest_mail;
+pub mod export;
 pub mod inbound;
 pub mod inbound_smtp;
 pub mod mail;

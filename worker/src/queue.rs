@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use serde::{Deserialize, Serialize};
-use tandem_core::ids::{AlertId, OutboxId, PushSendId, TranscriptId, WebhookCallId};
+use tandem_core::ids::{AlertId, ExportId, OutboxId, PushSendId, TranscriptId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 
@@ -27,6 +27,7 @@ pub enum Job {
     RouteAlert { alert: AlertId },
     SendPush { push: PushSendId },
     SendTranscript { transcript: TranscriptId },
+    BuildExport { export: ExportId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +177,11 @@ async fn run(
         }
         Job::SendPush { push } => deliverer.send_push(*push).await,
         Job::SendTranscript { transcript } => deliverer.send_transcript(*transcript).await,
+        Job::BuildExport { export } => {
+            // A retry or a busy process is the sweep's: the export's row says when.
+            deliverer.start_export(*export);
+            Ok(Delivered::Nothing)
+        }
     }
 }
 
@@ -208,6 +214,11 @@ impl NotificationScheduler for JobQueue {
 
     async fn schedule_transcript(&self, transcript: TranscriptId) -> Result<(), ScheduleError> {
         self.push(Job::SendTranscript { transcript }, SystemTime::now())
+            .await
+    }
+
+    async fn schedule_export(&self, export: ExportId) -> Result<(), ScheduleError> {
+        self.push(Job::BuildExport { export }, SystemTime::now())
             .await
     }
 }

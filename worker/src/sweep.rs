@@ -16,6 +16,8 @@ const BATCH: u64 = 200;
 /// Alerts one pass routes: each may wait on a tenant's plugins, which must not hold up the rest
 /// of the sweep for long.
 const ALERTS: u64 = 20;
+/// Exports one pass builds: each may take a while.
+const EXPORTS: u64 = 2;
 /// An alert younger than this is left to its job.
 const ALERT_JOB_GRACE: Duration = Duration::from_secs(30);
 
@@ -62,6 +64,26 @@ impl Sweep {
             .max(self.alerts().await)
             .max(self.pushes().await)
             .max(self.transcripts().await)
+            .max(self.exports().await)
+    }
+
+    /// Starts building the exports that are due (a retry's time came, their job was lost, or
+    /// their worker died mid-build).
+    async fn exports(&self) -> usize {
+        let due = self
+            .deliverer
+            .tandem()
+            .exports
+            .due(EXPORTS)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sweep cannot read the exports");
+                Vec::new()
+            });
+        for export in &due {
+            self.deliverer.start_export(*export);
+        }
+        due.len()
     }
 
     /// Mails the transcripts that are due (a retry's time came, or their job was lost).

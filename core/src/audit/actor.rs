@@ -21,6 +21,8 @@ pub enum PlatformVia {
     /// The console, signed in with the platform token.
     Console,
     CommandLine,
+    /// Something the platform scheduled, done when its time came (a tenant's deletion).
+    Schedule,
 }
 
 impl PlatformVia {
@@ -29,6 +31,7 @@ impl PlatformVia {
             Self::Api => "platform API",
             Self::Console => "platform console",
             Self::CommandLine => "command line",
+            Self::Schedule => "scheduled by the platform",
         }
     }
 }
@@ -45,6 +48,14 @@ impl PlatformActor {
         Self {
             from,
             via: PlatformVia::Console,
+        }
+    }
+
+    /// The housekeeping doing what the platform scheduled.
+    pub fn schedule() -> Self {
+        Self {
+            from: None,
+            via: PlatformVia::Schedule,
         }
     }
 

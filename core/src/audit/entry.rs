@@ -56,6 +56,22 @@ pub enum Action {
     /// A visitor's data erased on request (what was erased is, of course, not recorded).
     #[sea_orm(string_value = "visitor_erased")]
     VisitorErased,
+    /// An export of the company's data (or one visitor's) asked for.
+    #[sea_orm(string_value = "export_requested")]
+    ExportRequested,
+    /// A ready export downloaded.
+    #[sea_orm(string_value = "export_downloaded")]
+    ExportDownloaded,
+    /// The platform scheduled the company's deletion, after a grace period.
+    #[sea_orm(string_value = "tenant_deletion_scheduled")]
+    TenantDeletionScheduled,
+    /// The platform called a scheduled deletion off during its grace period.
+    #[sea_orm(string_value = "tenant_deletion_cancelled")]
+    TenantDeletionCancelled,
+    /// The company and everything it owned were deleted (an entry of the installation's,
+    /// kept when the company's own trail went with it).
+    #[sea_orm(string_value = "tenant_deleted")]
+    TenantDeleted,
 }
 
 /// Who acted: a tenant admin, an operator (on their own profile), or the platform operator.
@@ -98,6 +114,8 @@ pub enum TargetKind {
     WebhookSecret,
     #[sea_orm(string_value = "visitor")]
     Visitor,
+    #[sea_orm(string_value = "export")]
+    Export,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -15,5 +15,5 @@ pub use actor::{ChangedBy, PlatformActor, PlatformVia};
 pub(crate) use change::Change;
 pub use change::REDACTED;
 pub use entry::{Action, ActorKind, AuditActor, AuditEntry, AuditTarget, TargetKind};
-pub(crate) use record::{Target, record};
+pub(crate) use record::{Target, label_of, record};
 pub use service::{AuditService, MAX_PAGE, TrailPage};

@@ -54,26 +54,17 @@ pub(crate) async fn record(
     if change.is_empty() && !records_without_fields(action) {
         return Ok(());
     }
-    let (kind, id, label, ip) = match by {
+    let (kind, id, ip) = match by {
         ChangedBy::Staff(actor) => {
             let kind = match actor.role {
                 Role::Admin => ActorKind::Admin,
                 Role::Operator => ActorKind::Operator,
             };
-            (
-                kind,
-                Some(actor.user),
-                email_of(txn, actor).await?,
-                actor.from,
-            )
+            (kind, Some(actor.user), actor.from)
         }
-        ChangedBy::Platform(platform) => (
-            ActorKind::Platform,
-            None,
-            platform.via.label().to_owned(),
-            platform.from,
-        ),
+        ChangedBy::Platform(platform) => (ActorKind::Platform, None, platform.from),
     };
+    let label = label_of(txn, by).await?;
     let json = |value: Option<serde_json::Value>| value.map(|v| v.to_string());
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(AuditEventId::new()),
@@ -97,7 +88,18 @@ pub(crate) async fn record(
 
 /// Actions that are the whole news, with no fields to compare.
 fn records_without_fields(action: Action) -> bool {
-    matches!(action, Action::WebhookSecretRotated)
+    matches!(
+        action,
+        Action::WebhookSecretRotated | Action::ExportDownloaded | Action::TenantDeletionCancelled
+    )
+}
+
+/// How the trail names who acted: an admin's or operator's email, or how the platform acted.
+pub(crate) async fn label_of(txn: &WriteTxn, by: ChangedBy<'_>) -> CoreResult<String> {
+    match by {
+        ChangedBy::Staff(actor) => email_of(txn, actor).await,
+        ChangedBy::Platform(platform) => Ok(platform.via.label().to_owned()),
+    }
 }
 
 /// The actor's email now, so that the trail still says who it was after they leave.

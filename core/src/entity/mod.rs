@@ -10,6 +10,7 @@ pub mod chat_rating;
 pub mod delivery;
 pub mod dev_mail;
 pub mod email_template;
+pub mod export;
 pub mod file;
 pub mod message;
 pub mod message_edit;

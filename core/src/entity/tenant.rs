@@ -16,6 +16,8 @@ pub struct Model {
     /// `TenantLimits` as JSON: what the platform admin allows this tenant.
     pub limits: String,
     pub created_at: i64,
+    /// The platform scheduled the tenant's deletion: everything it owns goes at this time.
+    pub deletion_due_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

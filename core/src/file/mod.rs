@@ -27,7 +27,7 @@ pub use sniff::{Sniffed, sniff};
 pub use store::{FileStore, FileStoreError, FileStream, NoFileStore};
 
 pub(crate) use removals::{let_go, remove_later, remove_now};
-pub(crate) use service::{FileRecord, purge_deleted};
+pub(crate) use service::{FileRecord, key as store_key, purge_deleted};
 
 /// An operator's photo made from `bytes`, off the async threads.
 pub(crate) async fn portrait_off_thread(

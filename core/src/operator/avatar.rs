@@ -169,7 +169,7 @@ fn may_change_photo(actor: &OperatorActor, id: UserId) -> CoreResult<()> {
 }
 
 /// Where a photo's bytes are kept: under the tenant's prefix, like its files.
-fn key(tenant: TenantId, avatar: AvatarId) -> String {
+pub(crate) fn key(tenant: TenantId, avatar: AvatarId) -> String {
     format!("{tenant}/avatar-{avatar}")
 }
 

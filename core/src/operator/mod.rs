@@ -2,6 +2,7 @@
 //! and the `operators_available` rule that decides between the chat and the offline form.
 
 mod avatar;
+pub(crate) use avatar::key as avatar_key;
 pub mod password;
 mod service;
 mod session;

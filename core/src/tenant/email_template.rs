@@ -131,7 +131,7 @@ impl TenantService {
     }
 }
 
-async fn template_of(
+pub(crate) async fn template_of(
     db: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> CoreResult<Option<EmailParts>> {

@@ -1,10 +1,13 @@
 //! Tenants: the companies that use Tandem, each with its widget key, settings and first admin.
 
+mod deletion;
 mod email_template;
 mod limits;
 mod service;
 mod settings;
 
+pub use deletion::{DEFAULT_GRACE, DeletedTenants, MAX_GRACE};
+pub(crate) use email_template::template_of;
 pub use email_template::{EmailParts, MAX_TEMPLATE_BYTES};
 pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};

@@ -56,6 +56,8 @@ pub struct Tenant {
     pub limits: TenantLimits,
     pub suspended: bool,
     pub created_at: Timestamp,
+    /// The platform scheduled the tenant's deletion for this time.
+    pub deletion_due_at: Option<Timestamp>,
 }
 
 impl TryFrom<tenant::Model> for Tenant {
@@ -73,6 +75,7 @@ impl TryFrom<tenant::Model> for Tenant {
             limits,
             suspended: row.suspended,
             created_at: Timestamp::from_millis(row.created_at),
+            deletion_due_at: row.deletion_due_at.map(Timestamp::from_millis),
         })
     }
 }
@@ -126,6 +129,7 @@ impl TenantService {
             limits: Set("{}".to_owned()),
             suspended: Set(false),
             created_at: Set(now.millis()),
+            deletion_due_at: Set(None),
         })
         .exec_without_returning(&txn)
         .await;
@@ -307,6 +311,11 @@ impl TenantService {
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        if !suspended && row.deletion_due_at.is_some() {
+            return Err(CoreError::Conflict(
+                "the company's deletion is scheduled; call it off before resuming it".into(),
+            ));
+        }
         if row.suspended != suspended {
             tenant::Entity::update_many()
                 .col_expr(tenant::Column::Suspended, Expr::value(suspended))

@@ -45,6 +45,11 @@ impl UsageMeter {
         }
     }
 
+    /// Drops a deleted tenant's counts not yet written.
+    pub(crate) fn forget(&self, tenant: TenantId) {
+        self.lock().retain(|(of, _, _), _| *of != tenant);
+    }
+
     /// What is counted but not written yet, for reports that must include it.
     pub(crate) fn pending(&self) -> Vec<((TenantId, Day, Metric), u64)> {
         self.lock().iter().map(|(k, n)| (*k, *n)).collect()

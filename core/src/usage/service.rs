@@ -1,6 +1,6 @@
 //! Writing the counters to `usage_days` and reading them back per tenant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
@@ -8,7 +8,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{ActiveValue::Set, QuerySelect};
 use serde::Serialize;
 
-use crate::entity::{usage_day, visitor_connection};
+use crate::entity::{tenant, usage_day, visitor_connection};
 use crate::error::CoreResult;
 use crate::ids::TenantId;
 use crate::services::Deps;
@@ -81,7 +81,23 @@ impl UsageService {
 
     async fn write(&self, counts: &Counts) -> CoreResult<()> {
         let txn = self.deps.write().await?;
+        // A tenant deleted since its counts were taken gets none: locked, so that a deletion
+        // under way waits for this write and then deletes what it wrote.
+        let named: BTreeSet<TenantId> = counts.keys().map(|(tenant, _, _)| *tenant).collect();
+        let existing: BTreeSet<TenantId> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .filter(tenant::Column::Id.is_in(named))
+            .lock_shared()
+            .into_tuple::<TenantId>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
         for (&(tenant, day, metric), &n) in counts {
+            if !existing.contains(&tenant) {
+                continue;
+            }
             let n = i64::try_from(n).unwrap_or(i64::MAX);
             usage_day::Entity::insert(usage_day::ActiveModel {
                 tenant_id: Set(tenant),

@@ -266,7 +266,7 @@ async fn erase_identity(txn: &WriteTxn, tenant: TenantId, id: VisitorId) -> Core
 
 /// The development mailbox's mails of these dialogs (unread replies and transcripts name their
 /// chat in their thread headers: `chat-<id>@`, `transcript-<id>@`); returns their ids.
-pub(super) async fn erase_dev_mails(txn: &WriteTxn, chats: &[ChatId]) -> CoreResult<Vec<Uuid>> {
+pub(crate) async fn erase_dev_mails(txn: &WriteTxn, chats: &[ChatId]) -> CoreResult<Vec<Uuid>> {
     let mut ids = Vec::new();
     for chat in chats {
         let found: Vec<Uuid> = dev_mail::Entity::find()

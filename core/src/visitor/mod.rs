@@ -17,6 +17,7 @@ use crate::ids::{TenantId, VisitorId};
 pub(crate) use context::context_of;
 pub use context::{PAGES_SHOWN, PageReport, PageView, VisitorContext};
 pub use erasure::Erasure;
+pub(crate) use erasure::erase_dev_mails;
 pub use retention::Retained;
 pub(crate) use service::load;
 pub use service::{ProfilePatch, Session, SessionRequest, VisitorService};

@@ -10,6 +10,7 @@ pub mod canned;
 pub mod chats;
 pub mod dev_mailbox;
 pub mod erasure;
+pub mod exports;
 pub mod files;
 pub mod health;
 pub mod inbound;
@@ -26,6 +27,7 @@ pub mod ratings;
 pub mod search;
 pub mod session;
 pub mod templates;
+pub mod tenant_deletion;
 pub mod transcripts;
 pub mod unsubscribe;
 pub mod widget;
@@ -73,6 +75,8 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(admin::routes())
         .merge(audit::routes())
         .merge(erasure::routes())
+        .merge(exports::routes())
+        .merge(tenant_deletion::routes())
         .merge(templates::routes())
         .merge(plugins::routes(state.max_plugin_bytes))
         .merge(platform::routes())
