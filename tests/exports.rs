@@ -221,6 +221,7 @@ async fn exports_hold_exactly_their_company_s_or_visitor_s_data(live: Live) {
     )
     .await;
     let id = export["id"].as_str().expect("an id");
+    let ivans = id.to_owned();
     let lines = download(
         &live,
         &format!("/api/v1/admin/exports/{id}/download"),
@@ -316,6 +317,41 @@ async fn exports_hold_exactly_their_company_s_or_visitor_s_data(live: Live) {
         ],
         "newest first"
     );
+    // Erasing Ivan withdraws every archive that holds him: his own and the company's.
+    let (status, _) = live
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/visitors/{}/erase", ivan.id),
+            Some(&acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = live
+        .call(
+            Method::GET,
+            "/api/v1/admin/exports",
+            Some(&acme.admin_token),
+            None,
+        )
+        .await;
+    let statuses: Vec<&str> = list["exports"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|x| x["status"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        statuses.iter().all(|s| *s == "expired" || *s == "failed"),
+        "{list}"
+    );
+    let (status, _) = live
+        .call(
+            Method::GET,
+            &format!("/api/v1/admin/exports/{ivans}/download"),
+            Some(&acme.admin_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "withdrawn");
     let (_, trail) = live
         .call(
             Method::GET,

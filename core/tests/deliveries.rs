@@ -423,8 +423,87 @@ async fn the_delivery_log_is_the_tenants_own_and_for_admins(w: World) {
     ));
 }
 
+/// An export whose archive the store will not take is tried again later, then given up; one
+/// whose workers kept dying is given up too; either way the company may ask again.
+async fn exports_that_fail_are_retried_then_given_up(world: World) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    use tandem_core::clock::Clock;
+    use tandem_core::entity::export;
+    use tandem_core::export::{ExportBuilt, ExportStatus};
+
+    // No file store is configured: every part is refused.
+    let acme = world.company("acme").await;
+    let lease = Duration::from_secs(120);
+    let asked = world
+        .tandem
+        .exports
+        .request_as_admin(&acme.admin, None)
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        outcomes.push(world.tandem.exports.build(asked.id, lease).await.unwrap());
+        let now = world
+            .tandem
+            .exports
+            .get(acme.tenant.id, asked.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            now.error.as_deref(),
+            Some("the file store could not take the archive"),
+            "in the admins' words, not the store's"
+        );
+        world.clock.advance(Duration::from_secs(5 * 60));
+    }
+    assert!(matches!(outcomes[0], ExportBuilt::Retry(_)), "{outcomes:?}");
+    assert!(matches!(outcomes[1], ExportBuilt::Retry(_)), "{outcomes:?}");
+    assert_eq!(outcomes[2], ExportBuilt::Failed);
+    let failed = world
+        .tandem
+        .exports
+        .get(acme.tenant.id, asked.id)
+        .await
+        .unwrap();
+    assert_eq!(failed.status, ExportStatus::Failed);
+
+    // Asked again; its worker died mid-build three times over (its claim ran out each time).
+    let again = world
+        .tandem
+        .exports
+        .request_as_admin(&acme.admin, None)
+        .await
+        .unwrap();
+    let db = tandem_core::database::connect(world.database.url())
+        .await
+        .unwrap();
+    let row = export::Entity::find_by_id(again.id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut dead: export::ActiveModel = row.into();
+    dead.status = Set(ExportStatus::Building);
+    dead.attempts = Set(3);
+    dead.claimed_until = Set(Some(world.clock.now().millis() - 1));
+    dead.update(&db).await.unwrap();
+    assert_eq!(
+        world.tandem.exports.build(again.id, lease).await.unwrap(),
+        ExportBuilt::Failed
+    );
+    assert!(
+        world
+            .tandem
+            .exports
+            .request_as_admin(&acme.admin, None)
+            .await
+            .is_ok()
+    );
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    exports_that_fail_are_retried_then_given_up,
     one_claim_takes_every_unread_reply_of_the_chat,
     replies_read_in_time_are_never_sent,
     racing_workers_get_the_batch_once,

@@ -60,6 +60,10 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                                 Ok(deleted) => {
                                     for tenant in &deleted.tenants {
                                         state.tenants.evict(*tenant);
+                                        state.plugins.forget(*tenant);
+                                    }
+                                    for module in &deleted.plugin_modules {
+                                        state.plugins.host().forget(module);
                                     }
                                     crate::routes::erasure::remove_mail_files(&state, &deleted.dev_mails)
                                         .await;

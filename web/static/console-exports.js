@@ -12,14 +12,16 @@ export async function exportsView(base, { what = "the company's data" } = {}) {
   const note = el("p", { class: "muted", role: "status" });
   const start = el("button", { class: "button", type: "button", id: "export-start" }, `Export ${what}`);
   let timer = null;
+  let wait = POLL_MS;
+  // While one is on its way, its progress is shown as it moves; the view stops when it is gone,
+  // and a failed look waits longer before the next.
+  const again = () => { timer = setTimeout(() => { if (list.isConnected) refresh().catch(() => { wait = Math.min(wait * 2, 30000); again(); }); }, wait); };
   const refresh = async () => {
     clearTimeout(timer);
     const { exports } = await api("GET", base);
+    wait = POLL_MS;
     list.replaceChildren(exports.length ? table(base, exports) : el("p", { class: "muted" }, "No exports yet."));
-    // While one is on its way, its progress is shown as it moves; the view stops when it is gone.
-    if (exports.some((x) => x.status === "pending" || x.status === "building")) {
-      timer = setTimeout(() => { if (list.isConnected) refresh().catch(() => {}); }, POLL_MS);
-    }
+    if (exports.some((x) => x.status === "pending" || x.status === "building")) again();
   };
   start.addEventListener("click", async () => {
     start.disabled = true;
@@ -42,7 +44,7 @@ function table(base, exports) {
 
 function row(base, x) {
   const status = el("td", {}, el("span", { class: `badge badge--${x.status}` }, STATUS[x.status] || x.status));
-  if (x.status === "pending" || x.status === "building") {
+  if (x.status === "building" && x.lines_total > 0) {
     const max = Math.max(x.lines_total, 1);
     status.append(" ", el("progress", { max: String(max), value: String(Math.min(x.lines_done, max)), "aria-label": "Progress" }),
       el("span", { class: "muted" }, ` ${x.lines_done} of about ${x.lines_total} lines`));

@@ -37,7 +37,7 @@ export async function tenantsPane(ctx) {
     });
     return [el("tr", { dataset: { tenant: t.slug } },
       el("th", { scope: "row" }, t.name, el("div", { class: "muted" }, t.slug)),
-      el("td", { class: "status" }, t.deletion_due_at ? el("span", { class: "badge badge--off" }, `deleted ${clock(t.deletion_due_at)}`)
+      el("td", { class: "status" }, t.deletion_due_at ? el("span", { class: "badge badge--off" }, `to be deleted ${clock(t.deletion_due_at)}`)
         : t.suspended ? el("span", { class: "badge badge--off" }, "suspended") : "active"),
       el("td", { class: "sockets" }, String(u?.open_sockets ?? 0)),
       el("td", { class: "messages" }, `${messages(u, "today")} · ${messages(u, "days_7")} · ${messages(u, "days_30")}`),
@@ -66,7 +66,8 @@ async function tenantDetails(t, u, ctx) {
   });
   return [
     el("div", { class: "tenant-actions" }, toggle,
-      el("span", { class: "muted" }, t.suspended ? " Its widget, sockets and logins are refused; nothing is deleted." : " Suspending refuses its widget and logins at once and closes its sockets; nothing is deleted.")),
+      el("span", { class: "muted" }, t.deletion_due_at ? "Suspended until its deletion (below); call the deletion off to resume it."
+        : t.suspended ? " Its widget, sockets and logins are refused; nothing is deleted." : " Suspending refuses its widget and logins at once and closes its sockets; nothing is deleted.")),
     status,
     el("h2", {}, "Use"),
     el("table", { class: "usage" }, el("thead", {}, el("tr", {}, ...["", "Today", "7 days", "30 days"].map((h) => el("th", { scope: "col" }, h)))),

@@ -109,7 +109,20 @@ impl ExportService {
             ExportStatus::Building if row.claimed_until.is_some_and(|t| t >= now.millis()) => {
                 return Ok(ExportBuilt::Nothing);
             }
+            // Its workers died this many times (a crash, a restart mid-build): given up.
+            ExportStatus::Building if row.attempts >= MAX_ATTEMPTS => {
+                self.give_up(&row, now).await?;
+                return Ok(ExportBuilt::Failed);
+            }
             ExportStatus::Pending | ExportStatus::Building => {}
+        }
+        // What an earlier attempt left in the store (its worker died before it could remove
+        // it): the parts it recorded, and one or two it may have stored after.
+        if row.attempts > 0 {
+            let left = (0..row.parts + 2)
+                .map(|part| super::archive::part_key(row.tenant_id, id, row.attempts, part))
+                .collect::<Vec<_>>();
+            crate::file::let_go(deps, row.tenant_id, &left).await;
         }
         let claimed_until = now.saturating_add(lease);
         let txn = deps.write().await?;
@@ -124,7 +137,10 @@ impl ExportService {
                 Expr::col(export::Column::Attempts).add(1),
             )
             .col_expr(export::Column::LinesDone, Expr::value(0i64))
+            .col_expr(export::Column::Parts, Expr::value(0i32))
             .filter(export::Column::Id.eq(id))
+            // As read: the attempt this worker writes under is the row's next.
+            .filter(export::Column::Attempts.eq(row.attempts))
             .filter(claimable(now))
             .exec(&txn)
             .await?;
@@ -145,8 +161,12 @@ impl ExportService {
             Err(stop) => Err(stop),
         };
         let claimed_until = build.claimed_until;
-        let remove_ours =
-            || super::remove_parts(deps, row.tenant_id, id, attempt, writer.parts_stored());
+        let remove_ours = || {
+            let ours = (0..writer.parts_stored())
+                .map(|part| super::archive::part_key(row.tenant_id, id, attempt, part))
+                .collect::<Vec<_>>();
+            async move { crate::file::let_go(deps, row.tenant_id, &ours).await }
+        };
         match written {
             Ok((parts, size)) => {
                 let lines = i64::try_from(writer.lines).unwrap_or(i64::MAX);
@@ -157,16 +177,16 @@ impl ExportService {
                     tracing::info!(export = %id, tenant = %row.tenant_id, lines, size, "export ready");
                     return Ok(ExportBuilt::Ready);
                 }
-                let _ = remove_ours().await;
+                remove_ours().await;
                 Ok(ExportBuilt::Nothing)
             }
             Err(Stop::ClaimLost) => {
                 tracing::warn!(export = %id, "an export outlived its claim; another worker took it over");
-                let _ = remove_ours().await;
+                remove_ours().await;
                 Ok(ExportBuilt::Nothing)
             }
             Err(Stop::Failed(e)) => {
-                let _ = remove_ours().await;
+                remove_ours().await;
                 self.fail(&row, claimed_until, attempt, &e).await
             }
         }
@@ -208,6 +228,30 @@ impl ExportService {
         Ok(done == 1)
     }
 
+    /// An export whose workers kept dying is given up, so that the company can ask again.
+    async fn give_up(&self, row: &export::Model, now: Timestamp) -> CoreResult<()> {
+        tracing::warn!(export = %row.id, attempts = row.attempts, "an export's builds kept stopping; given up");
+        let txn = self.deps.write().await?;
+        export::Entity::update_many()
+            .col_expr(export::Column::Status, Expr::value(ExportStatus::Failed))
+            .col_expr(export::Column::ClaimedUntil, Expr::value(None::<i64>))
+            .col_expr(
+                export::Column::LastError,
+                Expr::value("the export's build stopped too many times; ask for a new one"),
+            )
+            .filter(export::Column::Id.eq(row.id))
+            .filter(export::Column::Attempts.eq(row.attempts))
+            .filter(claimable(now))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        let left = (0..row.parts + 2)
+            .map(|part| super::archive::part_key(row.tenant_id, row.id, row.attempts, part))
+            .collect::<Vec<_>>();
+        crate::file::let_go(&self.deps, row.tenant_id, &left).await;
+        Ok(())
+    }
+
     /// Records a failed attempt: tried again later, or given up after [`MAX_ATTEMPTS`].
     async fn fail(
         &self,
@@ -217,8 +261,13 @@ impl ExportService {
         error: &CoreError,
     ) -> CoreResult<ExportBuilt> {
         let now = self.deps.clock.now();
-        let reason = error.to_string();
-        tracing::warn!(export = %row.id, attempt, reason, "an export's build failed");
+        tracing::warn!(export = %row.id, attempt, error = %error, "an export's build failed");
+        // The admins see what went wrong in their words, not the store's.
+        let reason = match error {
+            CoreError::FilesUnavailable(_) => "the file store could not take the archive",
+            CoreError::NotFound(_) => "the company or the visitor is gone",
+            _ => "the data could not be read",
+        };
         let (status, outcome, due_at) = if attempt < MAX_ATTEMPTS {
             let at =
                 now.saturating_add(Duration::from_secs(60 * u64::from(attempt.unsigned_abs())));
@@ -230,6 +279,7 @@ impl ExportService {
         export::Entity::update_many()
             .col_expr(export::Column::Status, Expr::value(status))
             .col_expr(export::Column::ClaimedUntil, Expr::value(None::<i64>))
+            .col_expr(export::Column::Parts, Expr::value(0i32))
             .col_expr(export::Column::DueAt, Expr::value(due_at))
             .col_expr(export::Column::LastError, Expr::value(reason))
             .filter(export::Column::Id.eq(row.id))
@@ -266,8 +316,10 @@ impl Build<'_> {
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        // Counting a large company may take a while: the claim is renewed first.
+        self.renew(out, None).await?;
         let total = self.count(scope).await?;
-        self.renew(0, Some(total)).await?;
+        self.renew(out, Some(total)).await?;
         out.line(&Line::Export(lines::Header {
             format: lines::FORMAT,
             version: lines::VERSION,
@@ -358,7 +410,7 @@ impl Build<'_> {
             Line::Delivery(r.into())
         })
         .await?;
-        self.renew(out.lines, None).await
+        self.renew(out, None).await
     }
 
     /// One kind of row, page by page in id order; the claim is renewed after each page.
@@ -383,7 +435,7 @@ impl Build<'_> {
             for row in &rows {
                 out.line(&line(row)).await?;
             }
-            self.renew(out.lines, None).await?;
+            self.renew(out, None).await?;
             match rows.last() {
                 Some(last) if rows.len() as u64 == PAGE => after = Some(last.get(id)),
                 _ => return Ok(()),
@@ -405,7 +457,7 @@ impl Build<'_> {
         for row in &rows {
             out.line(&Line::Plugin(row.into())).await?;
         }
-        self.renew(out.lines, None).await
+        self.renew(out, None).await
     }
 
     /// Messages with their earlier versions, dialog by dialog in order (`chat_id`, `seq`).
@@ -449,7 +501,7 @@ impl Build<'_> {
                 out.line(&Line::Message(lines::Message::new(row, &edits)))
                     .await?;
             }
-            self.renew(out.lines, None).await?;
+            self.renew(out, None).await?;
             match rows.last() {
                 Some(last) if rows.len() as u64 == PAGE => after = Some((last.chat_id, last.seq)),
                 _ => return Ok(()),
@@ -550,9 +602,9 @@ impl Build<'_> {
         Ok(i64::try_from(total).unwrap_or(i64::MAX))
     }
 
-    /// Records the progress and renews the claim; `Err(ClaimLost)` when another worker took
-    /// the export over.
-    async fn renew(&mut self, done: u64, total: Option<i64>) -> Result<(), Stop> {
+    /// Records the progress (lines and parts written) and renews the claim; `Err(ClaimLost)`
+    /// when another worker took the export over, or it was cancelled.
+    async fn renew(&mut self, out: &ArchiveWriter, total: Option<i64>) -> Result<(), Stop> {
         let now = self.deps.clock.now();
         let until = now.saturating_add(self.lease);
         let txn = self.deps.write().await?;
@@ -560,8 +612,10 @@ impl Build<'_> {
             .col_expr(export::Column::ClaimedUntil, Expr::value(until.millis()))
             .col_expr(
                 export::Column::LinesDone,
-                Expr::value(i64::try_from(done).unwrap_or(i64::MAX)),
-            );
+                Expr::value(i64::try_from(out.lines).unwrap_or(i64::MAX)),
+            )
+            // So that whoever takes over (or deletes the company) knows what is stored.
+            .col_expr(export::Column::Parts, Expr::value(out.parts_stored()));
         if let Some(total) = total {
             update = update.col_expr(export::Column::LinesTotal, Expr::value(total));
         }

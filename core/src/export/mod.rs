@@ -149,10 +149,19 @@ impl ExportService {
     ) -> CoreResult<Export> {
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
+        // Locked: two requests at once are taken one after the other, and the second finds
+        // the first in progress.
         let company = tenant::Entity::find_by_id(tenant)
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        if company
+            .deletion_due_at
+            .is_some_and(|due| due <= now.millis())
+        {
+            return Err(CoreError::Conflict("the company is being deleted".into()));
+        }
         if let Some(id) = visitor {
             visitor::Entity::find_by_id(id)
                 .filter(visitor::Column::TenantId.eq(tenant))
@@ -334,60 +343,87 @@ impl ExportService {
         build::due(&self.deps, limit).await
     }
 
-    /// Removes the archives whose time ran out (and the parts of failed builds); how many.
+    /// Expires the archives whose time ran out; their parts are listed for the housekeeping's
+    /// removal in the same transaction. Returns how many.
     pub async fn expire(&self) -> CoreResult<u64> {
         let now = self.deps.clock.now();
+        let txn = self.deps.write().await?;
         let rows = export::Entity::find()
             .filter(export::Column::Status.eq(ExportStatus::Ready))
             .filter(export::Column::ExpiresAt.lte(now.millis()))
             .limit(100)
-            .all(&self.deps.db)
+            .all(&txn)
             .await?;
-        let mut expired = 0;
-        for row in rows {
-            if remove_parts(&self.deps, row.tenant_id, row.id, row.attempts, row.parts)
-                .await
-                .is_err()
-            {
-                continue;
+        for row in &rows {
+            for key in part_keys(row) {
+                crate::file::remove_later(&txn, row.tenant_id, &key, now).await?;
             }
-            let txn = self.deps.write().await?;
-            expired += export::Entity::update_many()
-                .col_expr(export::Column::Status, Expr::value(ExportStatus::Expired))
-                .filter(export::Column::Id.eq(row.id))
-                .filter(export::Column::Status.eq(ExportStatus::Ready))
-                .exec(&txn)
-                .await?
-                .rows_affected;
-            txn.commit().await?;
         }
+        let expired = export::Entity::update_many()
+            .col_expr(export::Column::Status, Expr::value(ExportStatus::Expired))
+            .filter(export::Column::Id.is_in(rows.iter().map(|row| row.id)))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
         Ok(expired)
     }
 }
 
-/// Removes an archive's parts from the store; an error when the store did not answer (the
-/// next pass tries again).
-pub(crate) async fn remove_parts(
-    deps: &Deps,
+/// A visitor's data was erased: no archive made before may hand it out. Ready ones that hold
+/// it (the visitor's and the company's) expire now, their parts listed for removal; those
+/// being prepared are stopped (their builder finds its claim gone and removes what it wrote).
+pub(crate) async fn withdraw_for_erasure(
+    txn: &crate::services::WriteTxn,
     tenant: TenantId,
-    id: ExportId,
-    attempt: i32,
-    parts: i32,
+    visitor: VisitorId,
+    now: Timestamp,
 ) -> CoreResult<()> {
-    for part in 0..parts {
-        let key = archive::part_key(tenant, id, attempt, part);
-        if let Err(e) = deps.files.delete(&key).await {
-            tracing::warn!(export = %id, error = %e, "an export's part stays in the store for now");
-            return Err(e.into_core("export"));
+    let holding = || {
+        sea_orm::Condition::any()
+            .add(export::Column::VisitorId.eq(visitor))
+            .add(export::Column::VisitorId.is_null())
+    };
+    let ready = export::Entity::find()
+        .filter(export::Column::TenantId.eq(tenant))
+        .filter(export::Column::Status.eq(ExportStatus::Ready))
+        .filter(holding())
+        .all(txn)
+        .await?;
+    for row in &ready {
+        for key in part_keys(row) {
+            crate::file::remove_later(txn, tenant, &key, now).await?;
         }
     }
+    export::Entity::update_many()
+        .col_expr(export::Column::Status, Expr::value(ExportStatus::Expired))
+        .filter(export::Column::Id.is_in(ready.iter().map(|row| row.id)))
+        .exec(txn)
+        .await?;
+    export::Entity::update_many()
+        .col_expr(export::Column::Status, Expr::value(ExportStatus::Failed))
+        .col_expr(export::Column::ClaimedUntil, Expr::value(None::<i64>))
+        .col_expr(
+            export::Column::LastError,
+            Expr::value("a visitor's data was erased meanwhile; ask for a new export"),
+        )
+        .filter(export::Column::TenantId.eq(tenant))
+        .filter(export::Column::Status.is_in([ExportStatus::Pending, ExportStatus::Building]))
+        .filter(holding())
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
-/// The keys of a ready archive's parts (none for an export not built).
+/// The keys of an archive's parts: those of a ready one, or, for one being built, those its
+/// build recorded and the one or two it may have stored since.
 pub(crate) fn part_keys(row: &export::Model) -> impl Iterator<Item = String> + use<> {
     let (tenant, id, attempt) = (row.tenant_id, row.id, row.attempts);
-    (0..row.parts).map(move |part| archive::part_key(tenant, id, attempt, part))
+    let parts = match row.status {
+        ExportStatus::Ready | ExportStatus::Expired => row.parts,
+        _ => row.parts + 2,
+    };
+    (0..parts).map(move |part| archive::part_key(tenant, id, attempt, part))
 }
 
 fn export_label(visitor: Option<VisitorId>) -> String {

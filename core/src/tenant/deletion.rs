@@ -27,7 +27,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::DomainEvent;
 use crate::file::{Variant, remove_later, store_key};
 use crate::ids::{ChatId, TenantId};
-use crate::services::Deps;
+use crate::services::{Deps, WriteTxn};
 
 use super::{Tenant, TenantService};
 
@@ -44,6 +44,8 @@ pub struct DeletedTenants {
     pub tenants: Vec<TenantId>,
     /// Their mails in the development mailbox, whose `.eml` files are the caller's to remove.
     pub dev_mails: Vec<Uuid>,
+    /// The sha256 of their plugins' modules, for the caller to drop from its caches.
+    pub plugin_modules: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -68,9 +70,13 @@ impl TenantService {
         let due = now.saturating_add(grace);
         let txn = deps.write().await?;
         let row = tenant::Entity::find_by_id(id)
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        if row.deletion_due_at.is_some_and(|at| at <= now.millis()) {
+            return Err(begun());
+        }
         tenant::Entity::update_many()
             .col_expr(tenant::Column::Suspended, Expr::value(true))
             .col_expr(tenant::Column::DeletionDueAt, Expr::value(due.millis()))
@@ -106,16 +112,13 @@ impl TenantService {
         let now = deps.clock.now();
         let txn = deps.write().await?;
         let row = tenant::Entity::find_by_id(id)
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
         match row.deletion_due_at {
             None => return Err(CoreError::Conflict("no deletion is scheduled".into())),
-            Some(due) if due <= now.millis() => {
-                return Err(CoreError::Conflict(
-                    "the deletion has begun; it cannot be called off".into(),
-                ));
-            }
+            Some(due) if due <= now.millis() => return Err(begun()),
             Some(_) => {}
         }
         tenant::Entity::update_many()
@@ -150,22 +153,63 @@ impl TenantService {
             .all(&deps.db)
             .await?;
         let mut deleted = DeletedTenants::default();
+        // One company's failure (its next round retries it) holds up none of the others.
         for (id, name) in due {
-            deleted.dev_mails.extend(purge(deps, id).await?);
-            finish(deps, id, &name).await?;
-            deps.quotas.forget(id);
-            deps.usage.forget(id);
-            deleted.tenants.push(id);
-            tracing::info!(tenant = %id, "tenant deleted with everything it owned");
+            let scheduled_by = scheduled_by(deps, id).await;
+            let plugins: Vec<String> = plugin::Entity::find()
+                .select_only()
+                .column(plugin::Column::Sha256)
+                .filter(plugin::Column::TenantId.eq(id))
+                .into_tuple()
+                .all(&deps.db)
+                .await
+                .unwrap_or_default();
+            let done = async {
+                purge(deps, id, &mut deleted.dev_mails).await?;
+                finish(deps, id, &name, scheduled_by).await
+            };
+            match done.await {
+                Ok(()) => {
+                    deps.quotas.forget(id);
+                    deps.usage.forget(id);
+                    deleted.tenants.push(id);
+                    deleted.plugin_modules.extend(plugins);
+                    tracing::info!(tenant = %id, "tenant deleted with everything it owned");
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %id, error = %e, "a tenant's deletion goes on at the next round");
+                }
+            }
         }
         Ok(deleted)
     }
 }
 
-/// Deletes every row the tenant owns but the tenant itself and its trail; returns the ids of
-/// its dev-mailbox mails, gone with it.
-async fn purge(deps: &Deps, id: TenantId) -> CoreResult<Vec<Uuid>> {
-    let dev_mails = purge_chats_content(deps, id).await?;
+fn begun() -> CoreError {
+    CoreError::Conflict("the deletion has begun; it cannot be changed".into())
+}
+
+/// Who scheduled the deletion, from the company's trail (which goes with it), for the
+/// installation's entry.
+async fn scheduled_by(deps: &Deps, id: TenantId) -> Option<serde_json::Value> {
+    let entry = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(id))
+        .filter(audit_event::Column::Action.eq(Action::TenantDeletionScheduled))
+        .order_by_desc(audit_event::Column::Id)
+        .one(&deps.db)
+        .await
+        .ok()??;
+    Some(serde_json::json!({
+        "by": entry.actor_label,
+        "from": entry.actor_ip,
+        "at": Timestamp::from_millis(entry.at),
+    }))
+}
+
+/// Deletes every row the tenant owns but the tenant itself; the ids of its dev-mailbox mails,
+/// gone with it, are added to `dev_mails` as each batch commits.
+async fn purge(deps: &Deps, id: TenantId, dev_mails: &mut Vec<Uuid>) -> CoreResult<()> {
+    purge_chats_content(deps, id, dev_mails).await?;
     purge_files(deps, id).await?;
     purge_exports(deps, id).await?;
     macro_rules! purge_rows {
@@ -220,19 +264,38 @@ async fn purge(deps: &Deps, id: TenantId) -> CoreResult<Vec<Uuid>> {
         audit_event::Column::Id,
     )
     .await?;
-    Ok(dev_mails)
+    Ok(())
 }
 
 /// The tenant row and its trail go together, and the installation's trail keeps that it was.
 /// Its use counts go in the same transaction, after the tenant row: a flush of counts under
 /// way holds that row, and what it wrote is deleted here once it has committed.
-async fn finish(deps: &Deps, id: TenantId, name: &str) -> CoreResult<()> {
+async fn finish(
+    deps: &Deps,
+    id: TenantId,
+    name: &str,
+    scheduled_by: Option<serde_json::Value>,
+) -> CoreResult<()> {
     let now = deps.clock.now();
     let txn = deps.write().await?;
-    let Some(row) = tenant::Entity::find_by_id(id).one(&txn).await? else {
+    let Some(row) = tenant::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
         return Ok(());
     };
-    tenant::Entity::delete_by_id(id).exec(&txn).await?;
+    // Another node finishing the same deletion at the same moment records nothing.
+    let gone = tenant::Entity::delete_by_id(id).exec(&txn).await?;
+    if gone.rows_affected != 1 {
+        return Ok(());
+    }
+    // An export asked for while the purge ran.
+    list_export_parts(&txn, id, now).await?;
+    export::Entity::delete_many()
+        .filter(export::Column::TenantId.eq(id))
+        .exec(&txn)
+        .await?;
     usage_day::Entity::delete_many()
         .filter(usage_day::Column::TenantId.eq(id))
         .exec(&txn)
@@ -248,6 +311,7 @@ async fn finish(deps: &Deps, id: TenantId, name: &str) -> CoreResult<()> {
         "name": row.name,
         "created_at": Timestamp::from_millis(row.created_at),
         "deletion_due_at": row.deletion_due_at.map(Timestamp::from_millis),
+        "deletion_scheduled": scheduled_by,
     }));
     let by = PlatformActor::schedule();
     audit::record(
@@ -265,9 +329,12 @@ async fn finish(deps: &Deps, id: TenantId, name: &str) -> CoreResult<()> {
 }
 
 /// Messages (with their earlier versions) and dev-mailbox mails, a batch of chats at a time.
-async fn purge_chats_content(deps: &Deps, id: TenantId) -> CoreResult<Vec<Uuid>> {
+async fn purge_chats_content(
+    deps: &Deps,
+    id: TenantId,
+    dev_mails: &mut Vec<Uuid>,
+) -> CoreResult<()> {
     let any_dev_mail = dev_mail::Entity::find().count(&deps.db).await? > 0;
-    let mut dev_mails = Vec::new();
     let mut after: Option<ChatId> = None;
     loop {
         let chats: Vec<ChatId> = chat::Entity::find()
@@ -281,7 +348,7 @@ async fn purge_chats_content(deps: &Deps, id: TenantId) -> CoreResult<Vec<Uuid>>
             .all(&deps.db)
             .await?;
         let Some(last) = chats.last().copied() else {
-            return Ok(dev_mails);
+            return Ok(());
         };
         purge_by_id::<message_edit::Entity>(
             deps,
@@ -307,8 +374,9 @@ async fn purge_chats_content(deps: &Deps, id: TenantId) -> CoreResult<Vec<Uuid>>
         .await?;
         if any_dev_mail {
             let txn = deps.write().await?;
-            dev_mails.extend(crate::visitor::erase_dev_mails(&txn, &chats).await?);
+            let erased = crate::visitor::erase_dev_mails(&txn, &chats).await?;
             txn.commit().await?;
+            dev_mails.extend(erased);
         }
         after = Some(last);
     }
@@ -349,20 +417,28 @@ async fn purge_files(deps: &Deps, id: TenantId) -> CoreResult<()> {
 async fn purge_exports(deps: &Deps, id: TenantId) -> CoreResult<()> {
     let now = deps.clock.now();
     let txn = deps.write().await?;
-    let rows = export::Entity::find()
-        .filter(export::Column::TenantId.eq(id))
-        .all(&txn)
-        .await?;
-    for row in &rows {
-        for key in crate::export::part_keys(row) {
-            remove_later(&txn, id, &key, now).await?;
-        }
-    }
+    list_export_parts(&txn, id, now).await?;
     export::Entity::delete_many()
         .filter(export::Column::TenantId.eq(id))
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Lists the parts of the tenant's exports for removal. The rows are locked: a build that
+/// completes meanwhile waits, then finds its row gone and removes its parts itself.
+async fn list_export_parts(txn: &WriteTxn, id: TenantId, now: Timestamp) -> CoreResult<()> {
+    let rows = export::Entity::find()
+        .filter(export::Column::TenantId.eq(id))
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    for row in &rows {
+        for key in crate::export::part_keys(row) {
+            remove_later(txn, id, &key, now).await?;
+        }
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, PaginatorTrait, QueryOrder, QuerySelect};
 use serde::Serialize;
 
 use crate::audit::{self, Action, Change, PlatformActor, Target, TargetKind};
@@ -307,7 +307,9 @@ impl TenantService {
         suspended: bool,
     ) -> CoreResult<Tenant> {
         let txn = self.deps.write().await?;
+        // Locked, so that a deletion scheduled at the same moment is seen.
         let row = tenant::Entity::find_by_id(id)
+            .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;

@@ -7,6 +7,8 @@
 //! What stays is a skeleton without content — the visitor, chats and messages as rows with
 //! their authors and times — so that counts, reply times and ratings stay right.
 //!
+//! Exports that hold the visitor's data (theirs and the company's) are withdrawn with it.
+//!
 //! It is one transaction: a visitor is erased wholly or not at all. File bytes are removed from
 //! the store after it commits (or listed for the housekeeping when the store does not answer).
 
@@ -92,6 +94,7 @@ impl VisitorService {
         erase_traces(&txn, tenant, id, &chats).await?;
         erase_identity(&txn, tenant, id).await?;
         let dev_mails = erase_dev_mails(&txn, &chats).await?;
+        crate::export::withdraw_for_erasure(&txn, tenant, id, now).await?;
         let target = Target::new(TargetKind::Visitor, id, "visitor (erased)");
         let change = Change::between_values(
             serde_json::json!({ "messages_erased": 0, "files_erased": 0 }),

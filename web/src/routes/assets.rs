@@ -157,6 +157,16 @@ const SOURCES: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../static/console-audit.js"),
     ),
+    (
+        "admin-exports.js",
+        JS,
+        include_str!("../../static/admin-exports.js"),
+    ),
+    (
+        "console-exports.js",
+        JS,
+        include_str!("../../static/console-exports.js"),
+    ),
     ("platform.js", JS, include_str!("../../static/platform.js")),
     (
         "platform-tenants.js",

@@ -88,7 +88,7 @@ pub struct TenantPatchBody {
 #[utoipa::path(patch, path = "/api/v1/platform/tenants/{id}", tag = "platform",
     params(("id" = String, Path)),
     request_body = TenantPatchBody,
-    responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Tenant), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Resuming a company whose deletion is scheduled", body = ErrorBody)),
     security(("platform" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -98,6 +98,12 @@ pub async fn update(
 ) -> Result<Json<Tenant>, ApiError> {
     let id: TenantId = id.parse()?;
     let mut tenant = state.tandem.tenants.by_id(id).await?;
+    if body.suspended == Some(false) && tenant.deletion_due_at.is_some() {
+        return Err(tandem_core::CoreError::Conflict(
+            "the company's deletion is scheduled; call it off before resuming it".into(),
+        )
+        .into());
+    }
     // Limits first: if they are refused, the suspension is not changed either.
     if let Some(limits) = body.limits {
         tenant = state.tandem.tenants.set_limits(&by, id, limits).await?;
