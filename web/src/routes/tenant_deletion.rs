@@ -38,6 +38,7 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
     responses(
         (status = 200, description = "Scheduled (`deletion_due_at`), and the company suspended now: its widget and its staff are refused. Everything it owns — chats, messages, visitors, operators, files, plugins, settings, exports, its audit trail — is deleted when the time comes; the installation's trail keeps that it was.", body = Tenant),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The deletion's time has come: it has begun and can no longer be changed", body = ErrorBody),
     ),
     security(("platform" = [])))]
 pub async fn schedule(
