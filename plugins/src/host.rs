@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-    Trap,
+    Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -32,9 +33,10 @@ use tandem_core::tenant::EmailParts;
 /// (a full pool must never look like the plugin's failure).
 const CONCURRENT_CALLS: u32 = 64;
 
-/// How long past its deadline a caller waits for a call before abandoning it. The call itself
-/// ends at its deadline (an epoch trap while wasm runs, a dropped future while a host call
-/// waits); this only covers the hop back from its thread.
+/// How long past its deadline a caller waits for a call moved to a blocking thread before
+/// abandoning it. The call itself ends at its deadline (an epoch trap while wasm runs, a dropped
+/// future while a host call waits), or at the end of what no tick interrupts; this only covers
+/// the hop back from its thread.
 const ABANDON_AFTER: Duration = Duration::from_millis(250);
 
 /// The pooling allocator keeps instances' memories and tables mapped between calls, so a call
@@ -71,8 +73,11 @@ impl Default for HostOptions {
     }
 }
 
-/// The epoch clock's tick: a call's deadline is counted in these.
+/// The epoch clock's tick: running wasm yields (and its deadline is checked) at each.
 const TICK: Duration = Duration::from_millis(1);
+/// Ticks a call runs on its caller's task before the rest of it moves to a blocking thread:
+/// between one and two milliseconds since its store was made.
+const INLINE_TICKS: u64 = 2;
 
 /// WASI interfaces a guest built for `wasm32-wasip2` links against. The host provides them
 /// with nothing behind: no preopened directories, no sockets allowed, no environment.
@@ -120,6 +125,8 @@ pub struct CompiledPlugin {
     pub manifest: Manifest,
     /// SHA-256 of the uploaded bytes, hex.
     pub sha256: String,
+    /// One of its calls was slow: its calls run on a blocking thread from then on.
+    slow: Arc<AtomicBool>,
 }
 
 /// What one call came to, with what the plugin printed meanwhile (for its log).
@@ -216,6 +223,7 @@ impl PluginHost {
             pre,
             manifest,
             sha256,
+            slow: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -330,7 +338,8 @@ impl PluginHost {
 
     async fn call_manifest(&self, pre: &Pre, limits: CallLimits) -> Call<Manifest> {
         let pre = pre.clone();
-        self.run(limits, move |store| pre.describe(store)).await
+        self.run(limits, None, move |store| pre.describe(store))
+            .await
     }
 
     pub async fn offline_timeout(
@@ -340,8 +349,10 @@ impl PluginHost {
         ctx: &HookContext,
     ) -> Call<Option<u32>> {
         let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
-        self.run(limits, move |store| pre.offline_timeout(store, ctx))
-            .await
+        self.run(limits, Some(&plugin.slow), move |store| {
+            pre.offline_timeout(store, ctx)
+        })
+        .await
     }
 
     pub async fn email_template(
@@ -351,8 +362,10 @@ impl PluginHost {
         ctx: &HookContext,
     ) -> Call<Option<EmailParts>> {
         let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
-        self.run(limits, move |store| pre.email_template(store, ctx))
-            .await
+        self.run(limits, Some(&plugin.slow), move |store| {
+            pre.email_template(store, ctx)
+        })
+        .await
     }
 
     pub async fn route_notification(
@@ -365,7 +378,7 @@ impl PluginHost {
     ) -> Call<Option<Vec<Delivery>>> {
         let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
         let (messages, email) = (messages.to_vec(), email.clone());
-        self.run(limits, move |store| {
+        self.run(limits, Some(&plugin.slow), move |store| {
             pre.route_notification(store, ctx, messages, email)
         })
         .await
@@ -379,7 +392,7 @@ impl PluginHost {
         request: &OfflineRequest,
     ) -> Call<Option<RequestAnswer>> {
         let (pre, ctx, request) = (plugin.pre.clone(), ctx.clone(), request.clone());
-        self.run(limits, move |store| {
+        self.run(limits, Some(&plugin.slow), move |store| {
             pre.offline_request(store, ctx, request)
         })
         .await
@@ -393,8 +406,10 @@ impl PluginHost {
         staff: Staff,
     ) -> Call<Option<Availability>> {
         let (pre, ctx) = (plugin.pre.clone(), ctx.clone());
-        self.run(limits, move |store| pre.availability(store, ctx, staff))
-            .await
+        self.run(limits, Some(&plugin.slow), move |store| {
+            pre.availability(store, ctx, staff)
+        })
+        .await
     }
 
     pub async fn operator_alert(
@@ -405,8 +420,10 @@ impl PluginHost {
         alert: &Alert,
     ) -> Call<Option<Vec<AlertRoute>>> {
         let (pre, ctx, alert) = (plugin.pre.clone(), ctx.clone(), alert.clone());
-        self.run(limits, move |store| pre.operator_alert(store, ctx, alert))
-            .await
+        self.run(limits, Some(&plugin.slow), move |store| {
+            pre.operator_alert(store, ctx, alert)
+        })
+        .await
     }
 
     pub async fn chat_closed(
@@ -417,15 +434,28 @@ impl PluginHost {
         chat: &ClosedChat,
     ) -> Call<Option<Vec<Webhook>>> {
         let (pre, ctx, chat) = (plugin.pre.clone(), ctx.clone(), chat.clone());
-        self.run(limits, move |store| pre.chat_closed(store, ctx, chat))
-            .await
+        self.run(limits, Some(&plugin.slow), move |store| {
+            pre.chat_closed(store, ctx, chat)
+        })
+        .await
     }
 
-    /// Runs `f` (which instantiates the plugin and calls it) in a fresh store under `limits`
-    /// on a blocking thread, within the call's deadline whatever the guest does: wasm is
-    /// interrupted by the epoch deadline, a wait inside a host call by dropping the call's
-    /// future.
-    async fn run<T, F, Fut>(&self, limits: CallLimits, f: F) -> Call<T>
+    /// Runs `f` (which instantiates the plugin and calls it) in a fresh store under `limits`,
+    /// within the call's deadline (counted from its turn) whatever the guest does. Most calls
+    /// take tens of microseconds: they run right here, on the caller's task, without a hop to
+    /// another thread. Running wasm yields at every epoch tick; a call still running after
+    /// [`INLINE_TICKS`] is a slow one, and the rest of it is driven on a blocking thread. A
+    /// plugin (`slow_before`) that was slow once runs on a blocking thread from then on, as
+    /// does the check of an upload (`None`): what no tick interrupts (a bulk memory
+    /// instruction, dropping a store it filled) then holds no async worker more than once.
+    /// At the deadline the epoch callback interrupts the wasm; a wait inside a host call ends
+    /// by the timeout around the call.
+    async fn run<T, F, Fut>(
+        &self,
+        limits: CallLimits,
+        slow_before: Option<&AtomicBool>,
+        f: F,
+    ) -> Call<T>
     where
         T: Send + 'static,
         F: FnOnce(Store<CallState>) -> Fut + Send + 'static,
@@ -444,17 +474,30 @@ impl PluginHost {
                 };
             }
         };
-        let engine = self.inner.engine.clone();
-        let runtime = tokio::runtime::Handle::current();
-        let captured = output.clone();
-        let running = tokio::task::spawn_blocking(move || {
+        // The call's time starts once it has its turn: waiting for one is never its fault.
+        let began = Instant::now();
+        let deadline = began + limits.timeout;
+        let mut store = Store::new(
+            &self.inner.engine,
+            CallState::new(limits.memory_bytes, output.clone()),
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.set_hostcall_fuel(MAX_COPY_BYTES);
+        let slow = Arc::new(AtomicBool::new(false));
+        store.set_epoch_deadline(INLINE_TICKS);
+        store.epoch_deadline_callback({
+            let slow = slow.clone();
+            move |_| {
+                if Instant::now() >= deadline {
+                    return Ok(UpdateDeadline::Interrupt);
+                }
+                slow.store(true, Ordering::Relaxed);
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let call = async move {
             let _turn = turn;
-            let mut store = Store::new(&engine, CallState::new(limits.memory_bytes, captured));
-            store.limiter(|state| &mut state.limiter);
-            store.set_hostcall_fuel(MAX_COPY_BYTES);
-            store.set_epoch_deadline(ticks(limits.timeout));
-            store.epoch_deadline_trap();
-            match runtime.block_on(tokio::time::timeout(limits.timeout, f(store))) {
+            match tokio::time::timeout_at(deadline.into(), f(store)).await {
                 Ok((store, Ok(checked))) => (checked, store.data().instantiation),
                 Ok((store, Err(e))) => (
                     Err(call_error(&e, store.data().limiter.hit, limits)),
@@ -462,14 +505,51 @@ impl PluginHost {
                 ),
                 Err(_) => (Err(timeout(limits)), None),
             }
-        });
-        let (result, instantiation) =
-            match tokio::time::timeout(limits.timeout + ABANDON_AFTER, running).await {
-                Ok(Ok(ran)) => ran,
-                Ok(Err(e)) => (Err(CallError::Host(e.to_string())), None),
-                // The thread ends on its own at the deadline; nobody waits for it.
-                Err(_) => (Err(timeout(limits)), None),
-            };
+        };
+        let mut call = Box::pin(call);
+        // A plugin that was slow before, or whose upload is being checked, runs on a blocking
+        // thread from the start: its next call may be slow in ways no tick interrupts (one
+        // bulk memory instruction over its whole memory, dropping a store it filled).
+        let inline_first = slow_before.is_some_and(|before| !before.load(Ordering::Relaxed));
+        let inline = if inline_first {
+            std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+                Poll::Ready(ran) => Poll::Ready(Some(ran)),
+                Poll::Pending if slow.load(Ordering::Relaxed) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            })
+            .await
+        } else {
+            None
+        };
+        // Slow: it went on past its inline ticks, or took as long without reaching a tick.
+        let went_slow = inline.is_none()
+            || slow.load(Ordering::Relaxed)
+            || began.elapsed() > TICK * INLINE_TICKS as u32;
+        if went_slow
+            && inline_first
+            && let Some(before) = slow_before
+        {
+            before.store(true, Ordering::Relaxed);
+        }
+        let (result, instantiation) = match inline {
+            Some(ran) => ran,
+            None => {
+                let runtime = tokio::runtime::Handle::current();
+                let rest = tokio::task::spawn_blocking(move || runtime.block_on(call));
+                match tokio::time::timeout(
+                    deadline.saturating_duration_since(Instant::now()) + ABANDON_AFTER,
+                    rest,
+                )
+                .await
+                {
+                    Ok(Ok(ran)) => ran,
+                    Ok(Err(e)) => (Err(CallError::Host(e.to_string())), None),
+                    // The thread ends on its own (at the deadline for running wasm); nobody
+                    // waits for it.
+                    Err(_) => (Err(timeout(limits)), None),
+                }
+            }
+        };
         Call {
             result,
             output: String::from_utf8_lossy(&output.contents()).into_owned(),
@@ -515,11 +595,6 @@ fn call_error(e: &wasmtime::Error, memory_hit: bool, limits: CallLimits) -> Call
         return CallError::MemoryLimit(limits.memory_bytes / (1024 * 1024));
     }
     CallError::Trap(first_line(e))
-}
-
-/// Deadline in epoch ticks; one more than the time so a call is never cut short.
-fn ticks(timeout: Duration) -> u64 {
-    u64::try_from(timeout.as_micros() / TICK.as_micros()).unwrap_or(u64::MAX) + 1
 }
 
 fn spawn_ticker(engine: Engine, ticking: Arc<AtomicBool>) -> std::io::Result<()> {

@@ -23,6 +23,9 @@ impl CallState {
         let wasi = WasiCtxBuilder::new()
             .stdout(output.clone())
             .stderr(output.clone())
+            // Random bytes are made on the host, outside the memory cap, in one call that
+            // nothing interrupts: a little at a time is all a plugin needs.
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         Self {
             wasi,
@@ -35,6 +38,9 @@ impl CallState {
         }
     }
 }
+
+/// Random bytes a plugin may ask for in one call.
+const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
