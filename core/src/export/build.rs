@@ -306,6 +306,93 @@ struct Scope {
     visitor: Option<VisitorId>,
 }
 
+/// What an export reads: each kind of row, as a query scoped to the company (and to the
+/// visitor for one visitor's export). Counting and writing use the same ones.
+struct Queries {
+    /// The company's setup and its operators' notes: in the company's export only.
+    company: Option<CompanyQueries>,
+    visitors: Select<visitor::Entity>,
+    views: Select<page_view::Entity>,
+    chats: Select<chat::Entity>,
+    ratings: Select<chat_rating::Entity>,
+    messages: Select<message::Entity>,
+    files: Select<file::Entity>,
+    deliveries: Select<delivery::Entity>,
+}
+
+struct CompanyQueries {
+    operators: Select<user::Entity>,
+    plugins: Select<plugin::Entity>,
+    notes: Select<chat_note::Entity>,
+}
+
+impl Queries {
+    fn of(scope: Scope) -> Self {
+        let t = scope.tenant;
+        let company = scope.visitor.is_none().then(|| CompanyQueries {
+            operators: user::Entity::find().filter(user::Column::TenantId.eq(t)),
+            plugins: plugin::Entity::find()
+                .select_only()
+                .columns(PLUGIN_METADATA)
+                .filter(plugin::Column::TenantId.eq(t)),
+            notes: chat_note::Entity::find().filter(chat_note::Column::TenantId.eq(t)),
+        });
+        let v = scope.visitor;
+        let mut messages = message::Entity::find().filter(message::Column::TenantId.eq(t));
+        if let Some(v) = v {
+            let chats = chat::Entity::find()
+                .select_only()
+                .column(chat::Column::Id)
+                .filter(chat::Column::TenantId.eq(t))
+                .filter(chat::Column::VisitorId.eq(v))
+                .into_query();
+            messages = messages.filter(message::Column::ChatId.in_subquery(chats));
+        }
+        Self {
+            company,
+            visitors: visitor::Entity::find()
+                .filter(visitor::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(visitor::Column::Id.eq(v))),
+            views: page_view::Entity::find()
+                .filter(page_view::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(page_view::Column::VisitorId.eq(v))),
+            chats: chat::Entity::find()
+                .filter(chat::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(chat::Column::VisitorId.eq(v))),
+            ratings: chat_rating::Entity::find()
+                .filter(chat_rating::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(chat_rating::Column::VisitorId.eq(v))),
+            messages,
+            files: file::Entity::find()
+                .filter(file::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(file::Column::VisitorId.eq(v))),
+            deliveries: delivery::Entity::find()
+                .filter(delivery::Column::TenantId.eq(t))
+                .apply_if(v, |q, v| q.filter(delivery::Column::VisitorId.eq(v))),
+        }
+    }
+
+    /// How many lines the archive will have, about (rows may come and go while it is built):
+    /// the header, the settings line of a company's export, and a line per row.
+    async fn count(&self, db: &DatabaseConnection) -> CoreResult<i64> {
+        let mut total = 1;
+        if let Some(company) = &self.company {
+            total += 1;
+            total += company.operators.clone().count(db).await?;
+            total += company.plugins.clone().count(db).await?;
+            total += company.notes.clone().count(db).await?;
+        }
+        total += self.visitors.clone().count(db).await?;
+        total += self.views.clone().count(db).await?;
+        total += self.chats.clone().count(db).await?;
+        total += self.ratings.clone().count(db).await?;
+        total += self.messages.clone().count(db).await?;
+        total += self.files.clone().count(db).await?;
+        total += self.deliveries.clone().count(db).await?;
+        Ok(i64::try_from(total).unwrap_or(i64::MAX))
+    }
+}
+
 impl Build<'_> {
     async fn write(&mut self, out: &mut ArchiveWriter) -> Result<(), Stop> {
         let scope = Scope {
@@ -316,9 +403,10 @@ impl Build<'_> {
             .one(&self.deps.db)
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
+        let queries = Queries::of(scope);
         // Counting a large company may take a while: the claim is renewed first.
         self.renew(out, None).await?;
-        let total = self.count(scope).await?;
+        let total = queries.count(&self.deps.db).await?;
         self.renew(out, Some(total)).await?;
         out.line(&Line::Export(lines::Header {
             format: lines::FORMAT,
@@ -336,7 +424,7 @@ impl Build<'_> {
             created_at: Timestamp::from_millis(self.row.created_at),
         }))
         .await?;
-        if scope.visitor.is_none() {
+        if let Some(setup) = &queries.company {
             let email_template = crate::tenant::template_of(&self.deps.db, scope.tenant).await?;
             out.line(&Line::Settings(lines::Settings {
                 settings: parse_settings(&company.settings)?,
@@ -344,69 +432,40 @@ impl Build<'_> {
                 email_template,
             }))
             .await?;
-            let operators = user::Entity::find().filter(user::Column::TenantId.eq(scope.tenant));
-            self.section(out, operators, user::Column::Id, |r| {
+            self.section(out, &setup.operators, user::Column::Id, |r| {
                 Line::Operator(r.into())
             })
             .await?;
-            let plugins = plugin::Entity::find()
-                .select_only()
-                .columns(PLUGIN_METADATA)
-                .filter(plugin::Column::TenantId.eq(scope.tenant));
-            self.plugins(out, plugins).await?;
+            self.plugins(out, setup.plugins.clone()).await?;
         }
-        let visitors = visitor::Entity::find()
-            .filter(visitor::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| q.filter(visitor::Column::Id.eq(v)));
-        self.section(out, visitors, visitor::Column::Id, |r| {
+        self.section(out, &queries.visitors, visitor::Column::Id, |r| {
             Line::Visitor(r.into())
         })
         .await?;
-        let views = page_view::Entity::find()
-            .filter(page_view::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| {
-                q.filter(page_view::Column::VisitorId.eq(v))
-            });
-        self.section(out, views, page_view::Column::Id, |r| {
+        self.section(out, &queries.views, page_view::Column::Id, |r| {
             Line::PageView(r.into())
         })
         .await?;
-        let chats = chat::Entity::find()
-            .filter(chat::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| {
-                q.filter(chat::Column::VisitorId.eq(v))
-            });
-        self.section(out, chats, chat::Column::Id, |r| Line::Chat(r.into()))
-            .await?;
-        let ratings = chat_rating::Entity::find()
-            .filter(chat_rating::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| {
-                q.filter(chat_rating::Column::VisitorId.eq(v))
-            });
-        self.section(out, ratings, chat_rating::Column::Id, |r| {
+        self.section(out, &queries.chats, chat::Column::Id, |r| {
+            Line::Chat(r.into())
+        })
+        .await?;
+        self.section(out, &queries.ratings, chat_rating::Column::Id, |r| {
             Line::Rating(r.into())
         })
         .await?;
-        self.messages(out, scope).await?;
-        if scope.visitor.is_none() {
-            let notes =
-                chat_note::Entity::find().filter(chat_note::Column::TenantId.eq(scope.tenant));
-            self.section(out, notes, chat_note::Column::Id, |r| Line::Note(r.into()))
-                .await?;
-        }
-        let files = file::Entity::find()
-            .filter(file::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| {
-                q.filter(file::Column::VisitorId.eq(v))
-            });
-        self.section(out, files, file::Column::Id, |r| Line::File(r.into()))
+        self.messages(out, scope.tenant, &queries.messages).await?;
+        if let Some(setup) = &queries.company {
+            self.section(out, &setup.notes, chat_note::Column::Id, |r| {
+                Line::Note(r.into())
+            })
             .await?;
-        let deliveries = delivery::Entity::find()
-            .filter(delivery::Column::TenantId.eq(scope.tenant))
-            .apply_if(scope.visitor, |q, v| {
-                q.filter(delivery::Column::VisitorId.eq(v))
-            });
-        self.section(out, deliveries, delivery::Column::Id, |r| {
+        }
+        self.section(out, &queries.files, file::Column::Id, |r| {
+            Line::File(r.into())
+        })
+        .await?;
+        self.section(out, &queries.deliveries, delivery::Column::Id, |r| {
             Line::Delivery(r.into())
         })
         .await?;
@@ -417,7 +476,7 @@ impl Build<'_> {
     async fn section<E>(
         &mut self,
         out: &mut ArchiveWriter,
-        query: Select<E>,
+        query: &Select<E>,
         id: E::Column,
         line: impl Fn(&E::Model) -> Line<'_>,
     ) -> Result<(), Stop>
@@ -461,17 +520,12 @@ impl Build<'_> {
     }
 
     /// Messages with their earlier versions, dialog by dialog in order (`chat_id`, `seq`).
-    async fn messages(&mut self, out: &mut ArchiveWriter, scope: Scope) -> Result<(), Stop> {
-        let mut query = message::Entity::find().filter(message::Column::TenantId.eq(scope.tenant));
-        if let Some(v) = scope.visitor {
-            let chats = chat::Entity::find()
-                .select_only()
-                .column(chat::Column::Id)
-                .filter(chat::Column::TenantId.eq(scope.tenant))
-                .filter(chat::Column::VisitorId.eq(v))
-                .into_query();
-            query = query.filter(message::Column::ChatId.in_subquery(chats));
-        }
+    async fn messages(
+        &mut self,
+        out: &mut ArchiveWriter,
+        tenant: TenantId,
+        query: &Select<message::Entity>,
+    ) -> Result<(), Stop> {
         let mut after: Option<(crate::ids::ChatId, i64)> = None;
         loop {
             let mut page = query.clone();
@@ -492,7 +546,7 @@ impl Build<'_> {
                 .await?;
             let edited = rows.iter().filter(|m| m.edited_at.is_some()).map(|m| m.id);
             let edits = message_edit::Entity::find()
-                .filter(message_edit::Column::TenantId.eq(scope.tenant))
+                .filter(message_edit::Column::TenantId.eq(tenant))
                 .filter(message_edit::Column::MessageId.is_in(edited))
                 .order_by_asc(message_edit::Column::ReplacedAt)
                 .all(&self.deps.db)
@@ -507,99 +561,6 @@ impl Build<'_> {
                 _ => return Ok(()),
             }
         }
-    }
-
-    /// How many lines the archive will have, about (rows may come and go while it is built).
-    async fn count(&self, scope: Scope) -> CoreResult<i64> {
-        let db = &self.deps.db;
-        let t = scope.tenant;
-        let mut total = 1;
-        if let Some(v) = scope.visitor {
-            total += visitor::Entity::find()
-                .filter(visitor::Column::TenantId.eq(t))
-                .filter(visitor::Column::Id.eq(v))
-                .count(db)
-                .await?;
-            total += page_view::Entity::find()
-                .filter(page_view::Column::TenantId.eq(t))
-                .filter(page_view::Column::VisitorId.eq(v))
-                .count(db)
-                .await?;
-            total += chat::Entity::find()
-                .filter(chat::Column::TenantId.eq(t))
-                .filter(chat::Column::VisitorId.eq(v))
-                .count(db)
-                .await?;
-            total += chat_rating::Entity::find()
-                .filter(chat_rating::Column::TenantId.eq(t))
-                .filter(chat_rating::Column::VisitorId.eq(v))
-                .count(db)
-                .await?;
-            let chats = chat::Entity::find()
-                .select_only()
-                .column(chat::Column::Id)
-                .filter(chat::Column::TenantId.eq(t))
-                .filter(chat::Column::VisitorId.eq(v))
-                .into_query();
-            total += message::Entity::find()
-                .filter(message::Column::TenantId.eq(t))
-                .filter(message::Column::ChatId.in_subquery(chats))
-                .count(db)
-                .await?;
-            total += file::Entity::find()
-                .filter(file::Column::TenantId.eq(t))
-                .filter(file::Column::VisitorId.eq(v))
-                .count(db)
-                .await?;
-            total += delivery::Entity::find()
-                .filter(delivery::Column::TenantId.eq(t))
-                .filter(delivery::Column::VisitorId.eq(v))
-                .count(db)
-                .await?;
-        } else {
-            total += 1;
-            total += user::Entity::find()
-                .filter(user::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += plugin::Entity::find()
-                .filter(plugin::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += visitor::Entity::find()
-                .filter(visitor::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += page_view::Entity::find()
-                .filter(page_view::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += chat::Entity::find()
-                .filter(chat::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += chat_rating::Entity::find()
-                .filter(chat_rating::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += message::Entity::find()
-                .filter(message::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += chat_note::Entity::find()
-                .filter(chat_note::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += file::Entity::find()
-                .filter(file::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-            total += delivery::Entity::find()
-                .filter(delivery::Column::TenantId.eq(t))
-                .count(db)
-                .await?;
-        }
-        Ok(i64::try_from(total).unwrap_or(i64::MAX))
     }
 
     /// Records the progress (lines and parts written) and renews the claim; `Err(ClaimLost)`
