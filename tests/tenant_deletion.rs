@@ -22,30 +22,23 @@ async fn rows_of(live: &Live, tenant: &str) -> Vec<(String, i64)> {
         .await
         .expect("the database");
     let backend = db.get_database_backend();
-    let tables: Vec<String> = match backend {
+    let sql = match backend {
         DbBackend::Postgres => {
-            let sql = "SELECT table_name AS name FROM information_schema.columns \
-                       WHERE column_name = 'tenant_id' AND table_schema = current_schema()";
-            let rows = db
-                .query_all_raw(Statement::from_string(backend, sql))
-                .await
-                .expect("the tables");
-            rows.iter()
-                .filter_map(|r| r.try_get::<String>("", "name").ok())
-                .collect()
+            "SELECT table_name AS name FROM information_schema.columns \
+             WHERE column_name = 'tenant_id' AND table_schema = current_schema()"
         }
         _ => {
-            let sql = "SELECT m.name AS name FROM sqlite_master m, pragma_table_info(m.name) c \
-                       WHERE m.type = 'table' AND c.name = 'tenant_id'";
-            let rows = db
-                .query_all_raw(Statement::from_string(backend, sql))
-                .await
-                .expect("the tables");
-            rows.iter()
-                .filter_map(|r| r.try_get::<String>("", "name").ok())
-                .collect()
+            "SELECT m.name AS name FROM sqlite_master m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND c.name = 'tenant_id'"
         }
     };
+    let tables: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("the tables")
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "name").ok())
+        .collect();
     assert!(tables.len() > 25, "the tables with a tenant: {tables:?}");
     let id: uuid::Uuid = tenant.parse().expect("a tenant id");
     let mut found = Vec::new();

@@ -32,7 +32,7 @@ impl Deliverer {
 
     /// Builds export `id` when it is due. Safe from several workers at once: one builds, under
     /// a lease it renews as it goes.
-    pub async fn build_export(&self, id: ExportId) -> Result<Delivered, DeliverError> {
+    async fn build_export(&self, id: ExportId) -> Result<Delivered, DeliverError> {
         let built = self.tandem.exports.build(id, self.settings.lease).await?;
         Ok(match built {
             ExportBuilt::Ready => Delivered::Sent,

@@ -142,10 +142,9 @@ impl TenantService {
     pub async fn delete_due(&self) -> CoreResult<DeletedTenants> {
         let deps = self.deps();
         let now = deps.clock.now();
-        let due: Vec<(TenantId, String)> = tenant::Entity::find()
+        let due: Vec<TenantId> = tenant::Entity::find()
             .select_only()
             .column(tenant::Column::Id)
-            .column(tenant::Column::Name)
             .filter(tenant::Column::DeletionDueAt.lte(now.millis()))
             .order_by_asc(tenant::Column::DeletionDueAt)
             .limit(10)
@@ -154,7 +153,7 @@ impl TenantService {
             .await?;
         let mut deleted = DeletedTenants::default();
         // One company's failure (its next round retries it) holds up none of the others.
-        for (id, name) in due {
+        for id in due {
             let scheduled_by = scheduled_by(deps, id).await;
             let plugins: Vec<String> = plugin::Entity::find()
                 .select_only()
@@ -166,7 +165,7 @@ impl TenantService {
                 .unwrap_or_default();
             let done = async {
                 purge(deps, id, &mut deleted.dev_mails).await?;
-                finish(deps, id, &name, scheduled_by).await
+                finish(deps, id, scheduled_by).await
             };
             match done.await {
                 Ok(()) => {
@@ -206,6 +205,16 @@ async fn scheduled_by(deps: &Deps, id: TenantId) -> Option<serde_json::Value> {
     }))
 }
 
+/// Deletes every row of the tenant in each of these tables, in `txn`.
+macro_rules! delete_all {
+    ($txn:expr, $id:expr; $($table:ident),+ $(,)?) => {
+        $($table::Entity::delete_many()
+            .filter($table::Column::TenantId.eq($id))
+            .exec($txn)
+            .await?;)+
+    };
+}
+
 /// Deletes every row the tenant owns but the tenant itself; the ids of its dev-mailbox mails,
 /// gone with it, are added to `dev_mails` as each batch commits.
 async fn purge(deps: &Deps, id: TenantId, dev_mails: &mut Vec<Uuid>) -> CoreResult<()> {
@@ -239,23 +248,9 @@ async fn purge(deps: &Deps, id: TenantId, dev_mails: &mut Vec<Uuid>) -> CoreResu
         plugin_log,
         plugin,
     );
+    // Small tables without an `id` of their own: at once.
     let txn = deps.write().await?;
-    alert_digest_item::Entity::delete_many()
-        .filter(alert_digest_item::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    alert_digest::Entity::delete_many()
-        .filter(alert_digest::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    email_template::Entity::delete_many()
-        .filter(email_template::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    webhook_secret::Entity::delete_many()
-        .filter(webhook_secret::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
+    delete_all!(&txn, id; alert_digest_item, alert_digest, email_template, webhook_secret);
     txn.commit().await?;
     purge_operators(deps, id).await?;
     purge_by_id::<audit_event::Entity>(
@@ -273,7 +268,6 @@ async fn purge(deps: &Deps, id: TenantId, dev_mails: &mut Vec<Uuid>) -> CoreResu
 async fn finish(
     deps: &Deps,
     id: TenantId,
-    name: &str,
     scheduled_by: Option<serde_json::Value>,
 ) -> CoreResult<()> {
     let now = deps.clock.now();
@@ -290,22 +284,11 @@ async fn finish(
     if gone.rows_affected != 1 {
         return Ok(());
     }
-    // An export asked for while the purge ran.
-    list_export_parts(&txn, id, now).await?;
-    export::Entity::delete_many()
-        .filter(export::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    usage_day::Entity::delete_many()
-        .filter(usage_day::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    // Entries written since the trail was purged (a platform change during the deletion).
-    audit_event::Entity::delete_many()
-        .filter(audit_event::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
-    let target = Target::new(TargetKind::Tenant, id, name);
+    // An export asked for while the purge ran, and trail entries written since the trail
+    // was purged (a platform change during the deletion).
+    delete_exports(&txn, id, now).await?;
+    delete_all!(&txn, id; usage_day, audit_event);
+    let target = Target::new(TargetKind::Tenant, id, &row.name);
     let change = Change::removed(&serde_json::json!({
         "slug": row.slug,
         "name": row.name,
@@ -415,20 +398,15 @@ async fn purge_files(deps: &Deps, id: TenantId) -> CoreResult<()> {
 
 /// Export rows, with their archives' parts listed for removal.
 async fn purge_exports(deps: &Deps, id: TenantId) -> CoreResult<()> {
-    let now = deps.clock.now();
     let txn = deps.write().await?;
-    list_export_parts(&txn, id, now).await?;
-    export::Entity::delete_many()
-        .filter(export::Column::TenantId.eq(id))
-        .exec(&txn)
-        .await?;
+    delete_exports(&txn, id, deps.clock.now()).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Lists the parts of the tenant's exports for removal. The rows are locked: a build that
-/// completes meanwhile waits, then finds its row gone and removes its parts itself.
-async fn list_export_parts(txn: &WriteTxn, id: TenantId, now: Timestamp) -> CoreResult<()> {
+/// Deletes the tenant's exports in `txn`, listing their parts for removal. The rows are locked:
+/// a build that completes meanwhile waits, then finds its row gone and removes its parts itself.
+async fn delete_exports(txn: &WriteTxn, id: TenantId, now: Timestamp) -> CoreResult<()> {
     let rows = export::Entity::find()
         .filter(export::Column::TenantId.eq(id))
         .lock_exclusive()
@@ -439,6 +417,7 @@ async fn list_export_parts(txn: &WriteTxn, id: TenantId, now: Timestamp) -> Core
             remove_later(txn, id, &key, now).await?;
         }
     }
+    delete_all!(txn, id; export);
     Ok(())
 }
 
