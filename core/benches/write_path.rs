@@ -4,12 +4,17 @@
 //! `cargo bench -p tandem-core --bench write_path` — PostgreSQL too when
 //! `TANDEM_TEST_POSTGRES_URL` is set. `BENCH_PAIRS` (default 5000) visitor+reply pairs are written
 //! by `BENCH_CONCURRENCY` (default 4) concurrent writers over `BENCH_CHATS` (default 200) chats.
-//! Reports persisted messages per second and per-write latency percentiles.
+//! Reports persisted messages per second and per-write latency percentiles, and beside them on
+//! SQLite the floor: bare single-row and 100-row insert transactions with the same PRAGMAs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use sea_orm::{
+    ConnectionTrait, DbBackend, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
 use tandem_core::limits::Limits;
 use tandem_core::tenant::NewTenant;
 use tandem_core::visitor::{SessionRequest, VisitorActor};
@@ -35,7 +40,7 @@ async fn main() {
         "{:<10} {:>12} {:>10} {:>10} {:>10} {:>10}",
         "database", "messages/s", "p50 µs", "p99 µs", "max µs", "total s"
     );
-    run(
+    let tandem = run(
         "sqlite",
         TestDatabase::sqlite().await,
         pairs,
@@ -43,6 +48,13 @@ async fn main() {
         chats,
     )
     .await;
+    // The floor beside it: bare inserts through the same driver, connection and PRAGMAs.
+    let single = raw_inserts("raw-1", pairs * 2, 1).await;
+    raw_inserts("raw-100", pairs * 20, 100).await;
+    println!(
+        "sqlite: Tandem's persisted messages/s are {:.2} x raw single-row transactions",
+        tandem / single
+    );
     if std::env::var(POSTGRES_URL_VAR).is_ok() {
         if let Some(db) = TestDatabase::postgres().await {
             run("postgres", db, pairs, concurrency, chats).await;
@@ -52,7 +64,14 @@ async fn main() {
     }
 }
 
-async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usize, chats: usize) {
+/// Tandem's write path; returns the messages persisted per second.
+async fn run(
+    name: &str,
+    database: TestDatabase,
+    pairs: usize,
+    concurrency: usize,
+    chats: usize,
+) -> f64 {
     let db = tandem_core::database::connect(database.url())
         .await
         .expect("connect");
@@ -73,6 +92,19 @@ async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usiz
         )
         .await
         .expect("tenant");
+    // The load is this one company's: its message allowance is not what is measured.
+    tandem
+        .tenants
+        .set_limits(
+            &tandem_core::audit::PlatformActor::command_line(),
+            created.tenant_id,
+            tandem_core::tenant::LimitsPatch {
+                messages_per_minute: Some(10_000_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let tenant = tandem.tenants.by_id(created.tenant_id).await.unwrap();
     let (operator, _) = tandem
         .operators
@@ -101,6 +133,16 @@ async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usiz
         visitors.push((session.actor, m.chat_id));
     }
 
+    // As `tandem serve` does: the write-ahead log is copied back off the write path.
+    let checkpoints = {
+        let storage = tandem.storage().clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = storage.checkpoint().await;
+            }
+        })
+    };
     let histogram = Arc::new(Mutex::new(
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
     ));
@@ -142,6 +184,7 @@ async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usiz
         writer.await.unwrap();
     }
     let elapsed = started.elapsed();
+    checkpoints.abort();
     let h = histogram.lock().await;
     let messages = (per_writer * concurrency * 2) as f64;
     println!(
@@ -153,6 +196,67 @@ async fn run(name: &str, database: TestDatabase, pairs: usize, concurrency: usiz
         h.max(),
         elapsed.as_secs_f64()
     );
+    messages / elapsed.as_secs_f64()
+}
+
+/// `rows` bare inserts into a table shaped like messages, `per_txn` to an immediate
+/// transaction, one writer, on a fresh SQLite database opened as Tandem opens its own. Returns
+/// rows per second.
+async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
+    let database = TestDatabase::sqlite().await;
+    let db = tandem_core::database::connect(database.url())
+        .await
+        .expect("connect");
+    db.execute_unprepared(
+        "CREATE TABLE raw_messages (id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, \
+         seq INTEGER NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL)",
+    )
+    .await
+    .expect("table");
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let chat = uuid::Uuid::now_v7().to_string();
+    let started = Instant::now();
+    for batch in 0..rows / per_txn {
+        let t = Instant::now();
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for i in 0..per_txn {
+            let seq = (batch * per_txn + i) as i64;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "INSERT INTO raw_messages (id, chat_id, seq, body, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+                [
+                    uuid::Uuid::now_v7().to_string().into(),
+                    chat.clone().into(),
+                    seq.into(),
+                    "Is the blue one in stock?".into(),
+                    seq.into(),
+                ],
+            ))
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+        h.record(micros(t.elapsed())).unwrap();
+    }
+    let elapsed = started.elapsed();
+    let per_s = (rows / per_txn * per_txn) as f64 / elapsed.as_secs_f64();
+    println!(
+        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2}   (rows/s; latency per transaction)",
+        name,
+        per_s,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.max(),
+        elapsed.as_secs_f64()
+    );
+    per_s
 }
 
 fn micros(d: Duration) -> u64 {

@@ -11,6 +11,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
+        // sqlx pings a connection at every checkout by default: one more hop to the
+        // connection's thread before each read and transaction. A file is not dropped by a
+        // server or a proxy; PostgreSQL's connections keep the ping, so a restarted server
+        // costs no request an error.
+        options.test_before_acquire(false);
         // WAL lets readers run beside the one writer; NORMAL syncs at checkpoints, which in WAL
         // mode loses no committed transaction on a process crash (only, at worst, on power loss).
         options

@@ -1,15 +1,17 @@
 //! The unread-reply outbox and the ports that schedule and time it.
 //!
 //! Storing an operator reply writes an outbox row in the same transaction: "notify the visitor
-//! about this message at `due_at` unless they have read it". After the commit, core hands the row
-//! to the [`NotificationScheduler`] port (the worker crate enqueues a delayed job). If that enqueue
-//! is lost, the row is still there for a sweep to find with [`OutboxService::due`].
+//! about this message at `due_at` unless they have read it". The [`NotificationScheduler`] port
+//! (the worker crate's delayed jobs) queues its job in that transaction too when its queue lives
+//! in the same database, so a reply commits once; otherwise core hands it the row after the
+//! commit. If that enqueue is lost, the row is still there for a sweep to find with
+//! [`OutboxService::due`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
+use sea_orm::{Condition, DbBackend, PaginatorTrait, QueryOrder, QuerySelect, Statement};
 use serde::Serialize;
 
 pub use crate::automation::DialogContext;
@@ -70,10 +72,19 @@ impl From<outbox::Model> for OutboxEntry {
 #[error("could not schedule the unread-reply notification: {0}")]
 pub struct ScheduleError(pub String);
 
-/// Enqueues the delayed notification for an outbox row, after the row has committed.
+/// Enqueues the delayed notification for an outbox row: in the transaction that writes the row
+/// when the queue can ([`Self::enqueue_with_row`]), after the commit otherwise.
 #[async_trait::async_trait]
 pub trait NotificationScheduler: Send + Sync + 'static {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError>;
+
+    /// The statement that enqueues `entry`'s job, run in the transaction that writes its row, for
+    /// a queue kept in the data's own database: the row and its job then commit together, one
+    /// durable commit per reply, with no second write that could be lost in between. `None` (a
+    /// queue elsewhere, or none) has core call [`Self::schedule`] after the commit.
+    fn enqueue_with_row(&self, _backend: DbBackend, _entry: &OutboxEntry) -> Option<Statement> {
+        None
+    }
 
     /// Enqueues a stored webhook post, due now. Without a queue the sweep posts it.
     async fn schedule_webhook(&self, _id: WebhookCallId) -> Result<(), ScheduleError> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use tandem_core::clock::Timestamp;
 use tandem_core::delivery::{
-    Channel, ChosenRoutes, Claim, Completion, EmailSummary, NewWebhook, NoHooks, NotificationHooks,
-    Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome, bounded_routes, bounded_template,
+    Channel, ChosenRoutes, Claim, Completion, EmailSummary, MailLinks, NewWebhook, NoHooks,
+    NotificationHooks, Outcome, Route, UnreadBatch, WebhookClaim, WebhookOutcome, bounded_routes,
+    bounded_template,
 };
 use tandem_core::ids::{OutboxId, WebhookCallId};
 use tandem_core::tenant::{EmailParts, Language};
@@ -145,10 +146,14 @@ impl Deliverer {
     /// Delivers what outbox row `id` stands for (with every other unread reply of its chat).
     /// Safe to call for the same row from several workers at once, and again after a crash.
     pub async fn deliver(&self, id: OutboxId) -> Result<Attempt, DeliverError> {
+        let links = MailLinks {
+            resume_for: RESUME_LINK_LIFETIME,
+            reply: self.inbound_domain.is_some(),
+        };
         let batch = match self
             .tandem
             .deliveries
-            .claim(id, self.settings.lease)
+            .claim_for_mail(id, self.settings.lease, links)
             .await?
         {
             Claim::Batch(batch) => batch,
@@ -362,12 +367,17 @@ impl Deliverer {
         .parse::<Mailbox>()
         .or_else(|_| address.parse::<Mailbox>())
         .map_err(|e| format!("the address {address} is not usable: {e}"))?;
-        let token = self
-            .tandem
-            .visitors
-            .issue_email_link(batch.tenant.id, batch.chat, address, RESUME_LINK_LIFETIME)
-            .await
-            .map_err(|e| format!("cannot make the resume link: {e}"))?;
+        // A claim for mail made the links with it; a batch from elsewhere (a preview) makes
+        // its own.
+        let token = match &batch.tokens {
+            Some(tokens) => tokens.resume.clone(),
+            None => self
+                .tandem
+                .visitors
+                .issue_email_link(batch.tenant.id, batch.chat, address, RESUME_LINK_LIFETIME)
+                .await
+                .map_err(|e| format!("cannot make the resume link: {e}"))?,
+        };
         let unsubscribe = self
             .tandem
             .visitors
@@ -431,12 +441,16 @@ impl Deliverer {
         address: &str,
         domain: &str,
     ) -> Result<Mailbox, String> {
-        let token = self
-            .tandem
-            .visitors
-            .issue_reply_token(batch.tenant.id, batch.chat, address)
-            .await
-            .map_err(|e| format!("cannot make the reply address: {e}"))?;
+        let claimed = batch.tokens.as_ref().and_then(|t| t.reply.clone());
+        let token = match claimed {
+            Some(token) => token,
+            None => self
+                .tandem
+                .visitors
+                .issue_reply_token(batch.tenant.id, batch.chat, address)
+                .await
+                .map_err(|e| format!("cannot make the reply address: {e}"))?,
+        };
         format!("reply+{token}@{domain}")
             .parse()
             .map(|email| Mailbox::new(Some(sender_name(batch)), email))

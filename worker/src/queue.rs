@@ -2,15 +2,18 @@
 //! same database as the data (SQLite by default, PostgreSQL in production). The outbox row stays
 //! the record of truth: a lost or failed job is picked up by the sweep.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
+use sea_orm::{DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tandem_core::ids::{AlertId, ExportId, OutboxId, PushSendId, TranscriptId, WebhookCallId};
 use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
+use ulid::Ulid;
 
 use crate::deliver::{DeliverError, Delivered, Deliverer};
 
@@ -36,15 +39,80 @@ pub enum QueueError {
     Open(String),
 }
 
+/// The queue `name` in apalis's tables. It must live in the data's own database: an operator
+/// reply queues its notification in the reply's transaction ([`JobQueue::enqueue_with_row`]).
 #[derive(Clone)]
-pub enum JobQueue {
+pub struct JobQueue {
+    name: Arc<str>,
+    store: Store,
+}
+
+#[derive(Clone)]
+enum Store {
     Sqlite(SqliteStorage<Job>),
     Postgres(PostgresStorage<Job>),
 }
 
 impl JobQueue {
-    /// Opens (and sets up) the queue `name` in the database at `url`, on a pool of its own.
+    /// Opens (and sets up) the queue `name` in the data's database at `url`, on a pool of its
+    /// own.
     pub async fn open(url: &str, name: &str) -> Result<Self, QueueError> {
+        let store = Store::open(url, name).await?;
+        Ok(Self {
+            name: name.into(),
+            store,
+        })
+    }
+
+    pub async fn push(&self, job: Job, at: SystemTime) -> Result<(), ScheduleError> {
+        let task = TaskBuilder::new(job).run_at_time(at).build();
+        let result = match self.store.clone() {
+            Store::Sqlite(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
+            Store::Postgres(mut storage) => {
+                storage.push_task(task).await.map_err(|e| e.to_string())
+            }
+        };
+        result.map_err(ScheduleError)
+    }
+
+    /// The insert apalis's own push would make for `job` (the same columns, codec and whole
+    /// seconds of `run_at`), as a statement for a transaction of Tandem's.
+    fn insert_statement(&self, backend: DbBackend, job: &Job, at: SystemTime) -> Statement {
+        let args = serde_json::to_vec(job).unwrap_or_default();
+        let id = Ulid::generate().to_string();
+        let run_at = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+        let name = self.name.to_string();
+        match backend {
+            DbBackend::Postgres => Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
+                 run_at, priority) VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0)",
+                [
+                    id.into(),
+                    name.into(),
+                    args.into(),
+                    MAX_ATTEMPTS.into(),
+                    run_at.into(),
+                ],
+            ),
+            _ => Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
+                 priority) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0)",
+                [
+                    args.into(),
+                    id.into(),
+                    name.into(),
+                    MAX_ATTEMPTS.into(),
+                    run_at.into(),
+                ],
+            ),
+        }
+    }
+}
+
+impl Store {
+    async fn open(url: &str, name: &str) -> Result<Self, QueueError> {
         let open = |e: &dyn std::fmt::Display| QueueError::Open(e.to_string());
         if url.starts_with("sqlite:") {
             let pool = apalis_sqlite::SqlitePool::connect(url)
@@ -70,16 +138,9 @@ impl JobQueue {
             ))
         }
     }
+}
 
-    pub async fn push(&self, job: Job, at: SystemTime) -> Result<(), ScheduleError> {
-        let task = TaskBuilder::new(job).run_at_time(at).build();
-        let result = match self.clone() {
-            Self::Sqlite(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
-            Self::Postgres(mut storage) => storage.push_task(task).await.map_err(|e| e.to_string()),
-        };
-        result.map_err(ScheduleError)
-    }
-
+impl JobQueue {
     /// Runs a worker named `name` until `stop` turns true.
     pub async fn work(self, name: String, deliverer: Deliverer, mut stop: watch::Receiver<bool>) {
         let queue = self.clone();
@@ -87,8 +148,8 @@ impl JobQueue {
             let _ = stop.wait_for(|s| *s).await;
             Ok::<(), std::io::Error>(())
         };
-        let result = match self {
-            Self::Sqlite(storage) => {
+        let result = match self.store {
+            Store::Sqlite(storage) => {
                 WorkerBuilder::new(name)
                     .backend(storage.clone().poll_with_interval(POLL_EVERY))
                     .data(deliverer)
@@ -97,7 +158,7 @@ impl JobQueue {
                     .run_until(stopped)
                     .await
             }
-            Self::Postgres(storage) => {
+            Store::Postgres(storage) => {
                 WorkerBuilder::new(name)
                     .backend(storage.clone().poll_with_interval(POLL_EVERY))
                     .data(deliverer)
@@ -192,6 +253,9 @@ fn system_time(at: tandem_core::clock::Timestamp) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(at.millis()).unwrap_or(0))
 }
 
+/// apalis's default, which its own pushes use.
+const MAX_ATTEMPTS: i32 = 25;
+
 #[async_trait::async_trait]
 impl NotificationScheduler for JobQueue {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError> {
@@ -200,6 +264,11 @@ impl NotificationScheduler for JobQueue {
             system_time(entry.due_at),
         )
         .await
+    }
+
+    fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<Statement> {
+        let job = Job::NotifyUnread { outbox: entry.id };
+        Some(self.insert_statement(backend, &job, system_time(entry.due_at)))
     }
 
     async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {

@@ -87,6 +87,33 @@ pub struct UnreadBatch {
     pub attempt: u32,
     /// The claim's end; it also identifies the claim when completing it.
     pub claimed_until: Timestamp,
+    /// The mail's links, made with the claim when [`MailLinks`] asked for them.
+    pub tokens: Option<MailTokens>,
+}
+
+/// The links a claimed batch's mail will carry, asked of [`DeliveryService::claim_for_mail`]:
+/// made in the claim's own transaction, so a mail costs no write of its own before it goes.
+#[derive(Clone, Copy, Debug)]
+pub struct MailLinks {
+    /// How long the resume link (back to the dialog) works.
+    pub resume_for: std::time::Duration,
+    /// Whether a `Reply-To` token is wanted (the installation receives mail).
+    pub reply: bool,
+}
+
+/// The secrets of a batch's mail, bound to the visitor's address at the claim.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailTokens {
+    /// The resume link's token.
+    pub resume: String,
+    /// The `Reply-To` address's token, when [`MailLinks::reply`] asked for it.
+    pub reply: Option<String>,
+}
+
+impl std::fmt::Debug for MailTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailTokens(..)")
+    }
 }
 
 /// What claiming an outbox row found.

@@ -20,13 +20,14 @@ use crate::services::{Deps, WriteTxn};
 use crate::tenant::Tenant;
 use crate::usage::Metric;
 use crate::visitor::VisitorActor;
+use crate::visitor::service::{Issued, insert_mail_tokens};
 
 use super::rows;
 use super::state::{Availability, OutboxState, Reach};
 use super::webhook::store_webhooks;
 use super::{
-    CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, MAX_LOG, Outcome,
-    UnreadBatch,
+    CONTEXT_MESSAGES, Channel, Claim, Completion, DeliveryRecord, DeliveryStatus, MAX_LOG,
+    MailLinks, MailTokens, Outcome, UnreadBatch,
 };
 
 #[derive(Clone)]
@@ -47,6 +48,26 @@ impl DeliveryService {
     /// that chat, as one batch, held for `lease`. Safe to call from any number of workers at
     /// once: exactly one of them gets the batch.
     pub async fn claim(&self, id: OutboxId, lease: Duration) -> CoreResult<Claim> {
+        self.claim_with(id, lease, None).await
+    }
+
+    /// As [`Self::claim`], the batch's mail links made in the claim's transaction when the
+    /// visitor has an address (the batch's `tokens`).
+    pub async fn claim_for_mail(
+        &self,
+        id: OutboxId,
+        lease: Duration,
+        links: MailLinks,
+    ) -> CoreResult<Claim> {
+        self.claim_with(id, lease, Some(links)).await
+    }
+
+    async fn claim_with(
+        &self,
+        id: OutboxId,
+        lease: Duration,
+        links: Option<MailLinks>,
+    ) -> CoreResult<Claim> {
         let now = self.deps.clock.now();
         let Some(row) = outbox::Entity::find_by_id(id).one(&self.deps.db).await? else {
             return Ok(Claim::Settled);
@@ -135,16 +156,33 @@ impl DeliveryService {
             txn.commit().await?;
             return Ok(Claim::Skipped(reason));
         }
-        txn.commit().await?;
         let Some(claim_until) = claim_until else {
             // Every reply was read (or mailed) since its row was written.
+            txn.commit().await?;
             return Ok(Claim::Settled);
         };
+        let tokens = match (links, visitor_row.email.as_deref()) {
+            (Some(links), Some(address)) => {
+                let issued = Issued {
+                    visitor: visitor_row.id,
+                    chat: chat_row.id,
+                    sent_to: Some(address),
+                    now,
+                };
+                let (resume, reply) =
+                    insert_mail_tokens(&txn, tenant, &issued, links.resume_for, links.reply)
+                        .await?;
+                Some(MailTokens { resume, reply })
+            }
+            _ => None,
+        };
+        txn.commit().await?;
         let batch = self
             .batch_context(chat_row, visitor_row, unread, outbox_ids, attempt)
             .await?;
         Ok(Claim::Batch(Box::new(UnreadBatch {
             claimed_until: claim_until,
+            tokens,
             ..batch
         })))
     }
@@ -356,6 +394,7 @@ pub(crate) async fn batch_of(
         outbox: Vec::new(),
         attempt: 1,
         claimed_until: Timestamp::from_millis(0),
+        tokens: None,
     })
 }
 

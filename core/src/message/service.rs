@@ -67,7 +67,8 @@ struct Appended {
     message: message::Model,
     chat: chat::Model,
     chat_changed: bool,
-    /// The unread-reply notification an operator message wrote.
+    /// The unread-reply notification an operator message wrote, when its job is still to be
+    /// queued (a queue that took it in the transaction leaves `None`).
     outbox: Option<OutboxEntry>,
     /// Replies skipped for want of an address, due again now that the visitor left one.
     revived: Vec<OutboxEntry>,
@@ -406,7 +407,7 @@ impl MessageService {
 
     /// An operator replies. The chat becomes theirs if it was unassigned (or reopens as theirs if
     /// closed); a chat assigned to someone else takes replies from admins only. The unread-reply
-    /// outbox row is written in the same transaction, then handed to the scheduler.
+    /// outbox row, and its job where the queue allows, are written in the same transaction.
     pub async fn send_as_operator(
         &self,
         actor: &OperatorActor,
@@ -569,12 +570,23 @@ impl MessageService {
         })
         .exec_without_returning(&txn)
         .await?;
+        let queued = self
+            .deps
+            .scheduler
+            .enqueue_with_row(txn.get_database_backend(), &entry);
+        let to_schedule = match queued {
+            Some(statement) => {
+                txn.execute_raw(statement).await?;
+                None
+            }
+            None => Some(entry),
+        };
         txn.commit().await?;
         Ok(Appended {
             message,
             chat: row,
             chat_changed: changed,
-            outbox: Some(entry),
+            outbox: to_schedule,
             revived: Vec::new(),
             alert: None,
             started_chat: false,

@@ -290,18 +290,13 @@ impl VisitorService {
             .ok_or(CoreError::NotFound("chat"))?;
         let now = self.deps.clock.now();
         let txn = self.deps.write().await?;
-        resume_token::Entity::insert(resume_token::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(tenant),
-            visitor_id: Set(row.visitor_id),
-            chat_id: Set(chat),
-            token_hash: Set(secret::digest(token)),
-            created_at: Set(now.millis()),
-            expires_at: Set(now.saturating_add(valid_for).millis()),
-            sent_to: Set(sent_to.map(str::to_owned)),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        let issued = Issued {
+            visitor: row.visitor_id,
+            chat,
+            sent_to,
+            now,
+        };
+        insert_token(&txn, tenant, &issued, token, valid_for).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -490,4 +485,57 @@ pub(crate) fn parse_locale(raw: &str) -> CoreResult<String> {
             "must be a language tag such as en or ru-RU",
         ))
     }
+}
+
+/// Whom a token is issued to, and when.
+pub(crate) struct Issued<'a> {
+    pub visitor: VisitorId,
+    pub chat: ChatId,
+    /// The address the token is mailed to, if any.
+    pub sent_to: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// The resume link and `Reply-To` token of a mail to `issued.sent_to`, written in the caller's
+/// transaction (a delivery's claim): `(resume, reply)`, the reply token when `reply` asks.
+pub(crate) async fn insert_mail_tokens(
+    txn: &WriteTxn,
+    tenant: TenantId,
+    issued: &Issued<'_>,
+    resume_for: Duration,
+    reply: bool,
+) -> CoreResult<(String, Option<String>)> {
+    let resume = secret::generate(RESUME_TOKEN);
+    insert_token(txn, tenant, issued, &resume, resume_for).await?;
+    let reply = match reply {
+        true => {
+            let token = secret::generate_hex(REPLY_TOKEN);
+            insert_token(txn, tenant, issued, &token, REPLY_LIFETIME).await?;
+            Some(token)
+        }
+        false => None,
+    };
+    Ok((resume, reply))
+}
+
+async fn insert_token(
+    txn: &WriteTxn,
+    tenant: TenantId,
+    issued: &Issued<'_>,
+    token: &str,
+    valid_for: Duration,
+) -> CoreResult<()> {
+    resume_token::Entity::insert(resume_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant),
+        visitor_id: Set(issued.visitor),
+        chat_id: Set(issued.chat),
+        token_hash: Set(secret::digest(token)),
+        created_at: Set(issued.now.millis()),
+        expires_at: Set(issued.now.saturating_add(valid_for).millis()),
+        sent_to: Set(issued.sent_to.map(str::to_owned)),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
