@@ -213,6 +213,16 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
     )
     .await
     .expect("table");
+    // The same background checkpoints as Tandem's run, so neither pays for them in its commits.
+    let checkpoints = {
+        let storage = tandem_core::storage::Storage::new(db.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = storage.checkpoint().await;
+            }
+        })
+    };
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let chat = uuid::Uuid::now_v7().to_string();
     let started = Instant::now();
@@ -246,6 +256,7 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
         h.record(micros(t.elapsed())).unwrap();
     }
     let elapsed = started.elapsed();
+    checkpoints.abort();
     let per_s = (rows / per_txn * per_txn) as f64 / elapsed.as_secs_f64();
     println!(
         "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2}   (rows/s; latency per transaction)",

@@ -794,8 +794,79 @@ async fn closed_dialogs_past_the_retention_are_erased(w: World) {
     assert_eq!(bodies(&old).await, ["", ""]);
 }
 
+/// A queue in the data's own database takes a reply's job in the reply's transaction: nothing
+/// is left to schedule after the commit. One that refuses it (its table gone) costs the reply
+/// nothing: the reply is written once, without the job, and its job is scheduled after.
+async fn a_reply_s_job_is_queued_in_its_transaction_or_after_it(w: World) {
+    use sea_orm::ConnectionTrait;
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let question = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "Where is my order?", None)
+        .await
+        .unwrap();
+    let db = tandem_core::database::connect(w.database.url())
+        .await
+        .unwrap();
+    db.execute_unprepared("CREATE TABLE test_jobs (outbox VARCHAR(64) NOT NULL)")
+        .await
+        .unwrap();
+
+    *w.scheduler.job_table.lock().unwrap() = Some("test_jobs");
+    w.tandem
+        .messages
+        .send_as_operator(&alice, question.chat_id, "Let me check", None)
+        .await
+        .unwrap();
+    let rows = w
+        .tandem
+        .outbox
+        .rows_of_chat(acme.tenant.id, question.chat_id)
+        .await
+        .unwrap();
+    let jobs = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT outbox FROM test_jobs",
+        ))
+        .await
+        .unwrap();
+    let queued: Vec<String> = jobs
+        .iter()
+        .map(|row| row.try_get("", "outbox").unwrap())
+        .collect();
+    assert_eq!(queued, [rows[0].id.to_string()]);
+    assert!(w.scheduler.scheduled.lock().unwrap().is_empty());
+
+    *w.scheduler.job_table.lock().unwrap() = Some("no_such_jobs");
+    let reply = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, question.chat_id, "Found it", None)
+        .await
+        .expect("the reply lands without its job's row");
+    let scheduled = w.scheduler.scheduled.lock().unwrap().clone();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].message, reply.id);
+    let (_, messages) = w.tandem.messages.dialog_of_visitor(&visitor).await.unwrap();
+    let bodies: Vec<_> = messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["Where is my order?", "Let me check", "Found it"]);
+    assert_eq!(reply.seq, 3, "the refused pass left no trace");
+    let rows = w
+        .tandem
+        .outbox
+        .rows_of_chat(acme.tenant.id, question.chat_id)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    a_reply_s_job_is_queued_in_its_transaction_or_after_it,
     closed_dialogs_past_the_retention_are_erased,
     operator_reply_writes_the_outbox_row_and_schedules_it,
     reading_a_reply_settles_its_notification,

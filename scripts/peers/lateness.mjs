@@ -8,7 +8,8 @@
 //     --postgres postgres://postgres@127.0.0.1:5432/test
 //   node lateness.mjs bullmq --jobs 10000 --spread-secs 60 --lead-secs 10 --redis 127.0.0.1:6379
 //
-// Prints one JSON line: {"peer", "jobs", "done", "early", "p50_ms", "p99_ms", "max_ms", "per_s"}.
+// Prints one JSON line: {"peer", "jobs", "done", "duplicates", "early", "p50_ms", "p99_ms",
+// "max_ms", "per_s"} (-1 for figures of no job).
 
 const [peer, ...rest] = process.argv.slice(2);
 const flags = Object.fromEntries(
@@ -22,11 +23,23 @@ const concurrency = Number(flags["--concurrency"] ?? 10);
 const start = Date.now();
 const dueTimes = Array.from({ length: jobs }, (_, n) => start + leadMs + Math.floor((n * spreadMs) / jobs));
 const lateness = [];
+const seen = new Set();
 let early = 0;
+let duplicates = 0;
 let finished;
-const allDone = new Promise((resolve) => (finished = resolve));
+// Every job done, or the time it should take and five minutes more.
+const allDone = Promise.race([
+  new Promise((resolve) => (finished = resolve)),
+  new Promise((resolve) => setTimeout(resolve, leadMs + spreadMs + 300_000).unref()),
+]);
 
-function handled(due) {
+// A job is known by its index: a second run of one is a duplicate, not another job's result.
+function handled(n, due) {
+  if (seen.has(n)) {
+    duplicates += 1;
+    return;
+  }
+  seen.add(n);
   const late = Date.now() - due;
   if (late < 0) early += 1;
   lateness.push(late);
@@ -35,17 +48,18 @@ function handled(due) {
 
 function report(firstDue) {
   const sorted = [...lateness].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : -1);
   const seconds = (Date.now() - firstDue) / 1000;
   console.log(
     JSON.stringify({
       peer,
       jobs,
       done: lateness.length,
+      duplicates,
       early,
       p50_ms: at(0.5),
       p99_ms: at(0.99),
-      max_ms: sorted[sorted.length - 1],
+      max_ms: at(1),
       per_s: Math.round(lateness.length / seconds),
     }),
   );
@@ -59,8 +73,9 @@ async function graphile() {
   await utils.withPgClient((client) => client.query("DELETE FROM graphile_worker._private_jobs"));
   await utils.withPgClient((client) =>
     client.query(
-      `SELECT graphile_worker.add_job('notify', json_build_object('due', due), run_at := to_timestamp(due / 1000.0),
-         max_attempts := 1) FROM unnest($1::bigint[]) AS due`,
+      `SELECT graphile_worker.add_job('notify', json_build_object('n', n - 1, 'due', due),
+         run_at := to_timestamp(due / 1000.0), max_attempts := 1)
+       FROM unnest($1::bigint[]) WITH ORDINALITY AS t(due, n)`,
       [dueTimes],
     ),
   );
@@ -69,7 +84,7 @@ async function graphile() {
     concurrency,
     pollInterval: 250,
     noHandleSignals: true,
-    taskList: { notify: async (payload) => handled(payload.due) },
+    taskList: { notify: async (payload) => handled(payload.n, payload.due) },
     logger: new (await import("graphile-worker")).Logger(() => () => {}),
   });
   await allDone;
@@ -87,14 +102,14 @@ async function bullmq() {
   for (let i = 0; i < jobs; i += 1000) {
     const now = Date.now();
     await queue.addBulk(
-      dueTimes.slice(i, i + 1000).map((due) => ({
+      dueTimes.slice(i, i + 1000).map((due, k) => ({
         name: "notify",
-        data: { due },
+        data: { n: i + k, due },
         opts: { delay: Math.max(0, due - now), removeOnComplete: true, attempts: 1 },
       })),
     );
   }
-  const worker = new Worker("tandem-peer-lateness", async (job) => handled(job.data.due), {
+  const worker = new Worker("tandem-peer-lateness", async (job) => handled(job.data.n, job.data.due), {
     connection,
     concurrency,
   });

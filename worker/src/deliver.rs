@@ -367,17 +367,12 @@ impl Deliverer {
         .parse::<Mailbox>()
         .or_else(|_| address.parse::<Mailbox>())
         .map_err(|e| format!("the address {address} is not usable: {e}"))?;
-        // A claim for mail made the links with it; a batch from elsewhere (a preview) makes
-        // its own.
-        let token = match &batch.tokens {
-            Some(tokens) => tokens.resume.clone(),
-            None => self
-                .tandem
-                .visitors
-                .issue_email_link(batch.tenant.id, batch.chat, address, RESUME_LINK_LIFETIME)
-                .await
-                .map_err(|e| format!("cannot make the resume link: {e}"))?,
-        };
+        // The claim made the mail's links, bound to this address.
+        let tokens = batch
+            .tokens
+            .as_ref()
+            .ok_or("the batch was claimed without its mail links")?;
+        let token = tokens.resume.clone();
         let unsubscribe = self
             .tandem
             .visitors
@@ -410,7 +405,7 @@ impl Deliverer {
         let from = Mailbox::new(Some(sender_name(batch)), self.settings.from.email.clone());
         // Without its reply address the mail still goes: the visitor can answer from the link.
         let reply_to = match &self.inbound_domain {
-            Some(domain) => match self.reply_address(batch, address, domain).await {
+            Some(domain) => match reply_address(batch, domain) {
                 Ok(mailbox) => Some(mailbox),
                 Err(reason) => {
                     tracing::warn!(chat = %batch.chat, reason, "mail sent without its reply address");
@@ -433,30 +428,21 @@ impl Deliverer {
     }
 }
 
-impl Deliverer {
-    /// The dialog's own address for answers, bound to the address this mail goes to.
-    async fn reply_address(
-        &self,
-        batch: &UnreadBatch,
-        address: &str,
-        domain: &str,
-    ) -> Result<Mailbox, String> {
-        let claimed = batch.tokens.as_ref().and_then(|t| t.reply.clone());
-        let token = match claimed {
-            Some(token) => token,
-            None => self
-                .tandem
-                .visitors
-                .issue_reply_token(batch.tenant.id, batch.chat, address)
-                .await
-                .map_err(|e| format!("cannot make the reply address: {e}"))?,
-        };
-        format!("reply+{token}@{domain}")
-            .parse()
-            .map(|email| Mailbox::new(Some(sender_name(batch)), email))
-            .map_err(|e| format!("the reply address is not usable: {e}"))
-    }
+/// The dialog's own address for answers, its token bound by the claim to the address this mail
+/// goes to.
+fn reply_address(batch: &UnreadBatch, domain: &str) -> Result<Mailbox, String> {
+    let token = batch
+        .tokens
+        .as_ref()
+        .and_then(|tokens| tokens.reply.as_deref())
+        .ok_or("the batch was claimed without its reply address")?;
+    format!("reply+{token}@{domain}")
+        .parse()
+        .map(|email| Mailbox::new(Some(sender_name(batch)), email))
+        .map_err(|e| format!("the reply address is not usable: {e}"))
+}
 
+impl Deliverer {
     /// A plugin's template, else the tenant's own, else the built-in one: the first that
     /// renders, so that a template gone wrong never costs the visitor their mail. Templates
     /// from plugins and admins are checked and rendered off the async threads under a budget

@@ -45,6 +45,9 @@ pub enum QueueError {
 pub struct JobQueue {
     name: Arc<str>,
     store: Store,
+    /// Whether a transaction on the data's connections sees this queue's table: not for an
+    /// in-memory SQLite database, which is one per pool.
+    shares_data: bool,
 }
 
 #[derive(Clone)]
@@ -61,6 +64,7 @@ impl JobQueue {
         Ok(Self {
             name: name.into(),
             store,
+            shares_data: !(url.contains(":memory:") || url.contains("mode=memory")),
         })
     }
 
@@ -76,13 +80,21 @@ impl JobQueue {
     }
 
     /// The insert apalis's own push would make for `job` (the same columns, codec and whole
-    /// seconds of `run_at`), as a statement for a transaction of Tandem's.
-    fn insert_statement(&self, backend: DbBackend, job: &Job, at: SystemTime) -> Statement {
-        let args = serde_json::to_vec(job).unwrap_or_default();
+    /// seconds of `run_at`; no metadata), as a statement for a transaction of Tandem's on
+    /// `backend`. `None` when that transaction would not reach this queue's table.
+    fn insert_statement(&self, backend: DbBackend, job: &Job, at: SystemTime) -> Option<Statement> {
+        let same_store = matches!(
+            (&self.store, backend),
+            (Store::Sqlite(_), DbBackend::Sqlite) | (Store::Postgres(_), DbBackend::Postgres)
+        );
+        if !(same_store && self.shares_data) {
+            return None;
+        }
+        let args = serde_json::to_vec(job).ok()?;
         let id = Ulid::generate().to_string();
         let run_at = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
         let name = self.name.to_string();
-        match backend {
+        Some(match backend {
             DbBackend::Postgres => Statement::from_sql_and_values(
                 backend,
                 "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
@@ -107,7 +119,7 @@ impl JobQueue {
                     run_at.into(),
                 ],
             ),
-        }
+        })
     }
 }
 
@@ -268,7 +280,7 @@ impl NotificationScheduler for JobQueue {
 
     fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<Statement> {
         let job = Job::NotifyUnread { outbox: entry.id };
-        Some(self.insert_statement(backend, &job, system_time(entry.due_at)))
+        self.insert_statement(backend, &job, system_time(entry.due_at))
     }
 
     async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {

@@ -78,6 +78,15 @@ struct Appended {
     started_chat: bool,
 }
 
+/// Where an operator reply's unread-reply job is queued.
+#[derive(Clone, Copy, Debug)]
+enum JobWith {
+    /// By the queue's statement in the reply's transaction, when the queue offers one.
+    Row,
+    /// After the commit, by [`crate::outbox::NotificationScheduler::schedule`].
+    AfterCommit,
+}
+
 impl MessageService {
     pub(crate) fn new(deps: Arc<Deps>) -> Self {
         Self { deps }
@@ -490,17 +499,25 @@ impl MessageService {
             .charge(&self.deps.db, actor.tenant, Author::Operator)
             .await?;
 
-        let appended = match self
-            .append_operator_message(
+        let append = |job| {
+            self.append_operator_message(
                 actor,
                 chat.id,
                 (&body, file),
                 client_id.as_ref(),
-                now,
-                due_at,
+                (now, due_at),
+                job,
             )
-            .await
-        {
+        };
+        let appended = match append(JobWith::Row).await {
+            // The queue refused the job's row (a table of another shape or locked, say): the
+            // reply must not fail for it; its job is queued after the commit instead.
+            Ok(None) => append(JobWith::AfterCommit).await,
+            other => other,
+        }
+        // Only a job's row can be refused, and the second pass queues none.
+        .and_then(|appended| appended.ok_or(CoreError::NotFound("chat")));
+        let appended = match appended {
             Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
                 // The same client id won a race: answer with that message.
                 let cid = client_id.as_ref().ok_or(CoreError::Storage(e))?;
@@ -525,15 +542,17 @@ impl MessageService {
         Ok(message)
     }
 
+    /// The reply's write; `None` when `job` asked for its job's row and the queue's statement
+    /// failed (the transaction is rolled back then).
     async fn append_operator_message(
         &self,
         actor: &OperatorActor,
         chat_id: ChatId,
         (body, file): (&MessageBody, Option<&FileRecord>),
         client_id: Option<&ClientId>,
-        now: Timestamp,
-        due_at: Timestamp,
-    ) -> CoreResult<Appended> {
+        (now, due_at): (Timestamp, Timestamp),
+        job: JobWith,
+    ) -> CoreResult<Option<Appended>> {
         let txn = self.deps.write().await?;
         let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator, body).await?;
         // Checked again on the locked row: the chat may have been given to someone else since.
@@ -570,19 +589,25 @@ impl MessageService {
         })
         .exec_without_returning(&txn)
         .await?;
-        let queued = self
-            .deps
-            .scheduler
-            .enqueue_with_row(txn.get_database_backend(), &entry);
-        let to_schedule = match queued {
-            Some(statement) => {
-                txn.execute_raw(statement).await?;
-                None
-            }
+        let with_row = match job {
+            JobWith::Row => self
+                .deps
+                .scheduler
+                .enqueue_with_row(txn.get_database_backend(), &entry),
+            JobWith::AfterCommit => None,
+        };
+        let to_schedule = match with_row {
+            Some(statement) => match txn.execute_raw(statement).await {
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the queue refused a reply's job in its transaction");
+                    return Ok(None);
+                }
+            },
             None => Some(entry),
         };
         txn.commit().await?;
-        Ok(Appended {
+        Ok(Some(Appended {
             message,
             chat: row,
             chat_changed: changed,
@@ -590,7 +615,7 @@ impl MessageService {
             revived: Vec::new(),
             alert: None,
             started_chat: false,
-        })
+        }))
     }
 
     /// The visitor corrects one of their own messages. Every earlier text is kept.

@@ -234,19 +234,6 @@ impl VisitorService {
             .await
     }
 
-    /// The link of a mail to `address`: following it also confirms that the visitor reads
-    /// mail there (while their address is still that one).
-    pub async fn issue_email_link(
-        &self,
-        tenant: TenantId,
-        chat: ChatId,
-        address: &str,
-        valid_for: Duration,
-    ) -> CoreResult<String> {
-        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN, Some(address))
-            .await
-    }
-
     /// The token of a mail's `Reply-To` address (lowercase: it travels in an address's local
     /// part): a reply sent to it from `address` becomes a message in the dialog.
     pub async fn issue_reply_token(
@@ -498,6 +485,8 @@ pub(crate) struct Issued<'a> {
 
 /// The resume link and `Reply-To` token of a mail to `issued.sent_to`, written in the caller's
 /// transaction (a delivery's claim): `(resume, reply)`, the reply token when `reply` asks.
+/// Following the link also confirms that the visitor reads mail there (while their address is
+/// still that one).
 pub(crate) async fn insert_mail_tokens(
     txn: &WriteTxn,
     tenant: TenantId,

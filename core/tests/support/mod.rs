@@ -21,9 +21,12 @@ use tandem_migrations::MigratorTrait;
 use tandem_testkit::TestDatabase;
 use tokio::sync::broadcast::Receiver;
 
+/// Records the entries handed to it after their commit; with `job_table` set, it queues a job
+/// in the reply's transaction instead, as a row of that table (which may not exist).
 #[derive(Default)]
 pub struct RecordingScheduler {
     pub scheduled: Mutex<Vec<OutboxEntry>>,
+    pub job_table: Mutex<Option<&'static str>>,
 }
 
 #[async_trait::async_trait]
@@ -31,6 +34,18 @@ impl NotificationScheduler for RecordingScheduler {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError> {
         self.scheduled.lock().unwrap().push(entry.clone());
         Ok(())
+    }
+
+    fn enqueue_with_row(
+        &self,
+        backend: sea_orm::DbBackend,
+        entry: &OutboxEntry,
+    ) -> Option<sea_orm::Statement> {
+        let table = (*self.job_table.lock().unwrap())?;
+        Some(sea_orm::Statement::from_string(
+            backend,
+            format!("INSERT INTO {table} (outbox) VALUES ('{}')", entry.id),
+        ))
     }
 }
 
