@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars, RenderContext, Renderable, Template, WriteOutput};
 use tokio::sync::Semaphore;
 
 use tandem_core::tenant::EmailParts;
@@ -38,15 +38,19 @@ impl Budget {
         &mut self,
         engine: &Handlebars<'static>,
         part: &'static str,
-        source: &str,
+        template: &Template,
         context: &EmailContext,
     ) -> Result<String, TemplateError> {
         let mut out = Capped {
-            buffer: Vec::with_capacity(source.len().min(self.left)),
+            buffer: Vec::with_capacity(1024.min(self.left)),
             budget: self,
             stop: None,
         };
-        let rendered = engine.render_template_to_write(source, context, &mut out);
+        // As the registry renders a template string, the compiling left out.
+        let rendered = Context::wraps(context).and_then(|data| {
+            let mut state = RenderContext::new(None);
+            template.render(engine, &data, &mut state, &mut WriteOutput::new(&mut out))
+        });
         let Capped { buffer, stop, .. } = out;
         match (rendered, stop) {
             (_, Some(stop)) => Err(stop),

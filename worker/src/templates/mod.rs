@@ -9,9 +9,11 @@ mod budget;
 mod context;
 pub mod guard;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use handlebars::Handlebars;
+use handlebars::{Handlebars, Template};
 use tandem_core::tenant::{EmailParts, Language};
 
 pub use budget::{MAX_OUTPUT_BYTES, RENDER_TIME};
@@ -37,7 +39,14 @@ pub enum TemplateError {
 pub struct Templates {
     html: Handlebars<'static>,
     plain: Handlebars<'static>,
+    /// Sources that passed [`check`], compiled: the same few templates render mail after mail,
+    /// and compiling (twice, for the checks and for the renderer) cost more than rendering.
+    checked: Mutex<HashMap<String, Arc<Template>>>,
 }
+
+/// Compiled templates kept at most; past it the cache starts again (tenants' templates change
+/// seldom, a flood of distinct ones only costs compiling again).
+const CHECKED_KEPT: usize = 256;
 
 impl Default for Templates {
     fn default() -> Self {
@@ -51,7 +60,30 @@ impl Templates {
         html.register_escape_fn(handlebars::html_escape);
         let mut plain = engine();
         plain.register_escape_fn(handlebars::no_escape);
-        Self { html, plain }
+        Self {
+            html,
+            plain,
+            checked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `source` compiled, once it passed [`check`] (now or before).
+    fn checked(&self, part: &'static str, source: &str) -> Result<Arc<Template>, TemplateError> {
+        if let Some(compiled) = self.kept().get(source) {
+            return Ok(compiled.clone());
+        }
+        let compiled = Arc::new(check(part, source)?);
+        let mut kept = self.kept();
+        if kept.len() >= CHECKED_KEPT {
+            kept.clear();
+        }
+        kept.insert(source.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Template>>> {
+        // A panic while holding it leaves a map of whole entries: still usable.
+        self.checked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The built-in template of a language: the files in `worker/templates/unread-reply/`.
@@ -82,16 +114,11 @@ impl Templates {
         template: &EmailParts,
         context: &EmailContext,
     ) -> Result<EmailParts, TemplateError> {
-        let parts = [
-            ("subject", &template.subject),
-            ("html", &template.html),
-            ("text", &template.text),
-        ];
-        for (part, source) in parts {
-            check(part, source)?;
-        }
+        let subject = self.checked("subject", &template.subject)?;
+        let html = self.checked("html", &template.html)?;
+        let text = self.checked("text", &template.text)?;
         let mut budget = budget::Budget::start();
-        let subject = budget.render(&self.plain, "subject", &template.subject, context)?;
+        let subject = budget.render(&self.plain, "subject", &subject, context)?;
         // A subject is one line, whatever the template or the values hold, and never blank
         // (`{{!-- --}}` compiles, and would send mail without one).
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -103,8 +130,8 @@ impl Templates {
         }
         Ok(EmailParts {
             subject,
-            html: budget.render(&self.html, "html", &template.html, context)?,
-            text: budget.render(&self.plain, "text", &template.text, context)?,
+            html: budget.render(&self.html, "html", &html, context)?,
+            text: budget.render(&self.plain, "text", &text, context)?,
         })
     }
 
@@ -139,15 +166,16 @@ fn engine() -> Handlebars<'static> {
 }
 
 /// The checks of [`guard`], and the compiler's own (so a syntax error is reported as one, with
-/// its place).
-pub fn check(part: &'static str, source: &str) -> Result<(), TemplateError> {
+/// its place); the template compiled, as the renderers would compile it.
+pub fn check(part: &'static str, source: &str) -> Result<Template, TemplateError> {
     let refused = |reason| TemplateError::Refused { part, reason };
     guard::scan(source).map_err(refused)?;
-    let compiled = handlebars::Template::compile(source).map_err(|e| TemplateError::Compile {
+    let compiled = Template::compile(source).map_err(|e| TemplateError::Compile {
         part,
         reason: e.to_string(),
     })?;
-    guard::walk(&compiled).map_err(refused)
+    guard::walk(&compiled).map_err(refused)?;
+    Ok(compiled)
 }
 
 /// How long a caller waits for a render before giving up on it (the render itself stops at
@@ -173,6 +201,31 @@ mod tests {
         assert!(email.text.contains("<script>alert(1)</script> & more"));
         assert!(email.text.contains(&context.resume_url));
         assert!(!email.subject.contains('\n'));
+    }
+
+    /// The compiled templates are kept between mails; a refused one never is, and each
+    /// engine still escapes as its own part asks.
+    #[test]
+    fn kept_templates_render_as_fresh_ones_and_refused_ones_stay_refused() {
+        let templates = Templates::new();
+        let mut context = EmailContext::sample();
+        context.replies[0].body = "<b>bold</b>".into();
+        let mut template = Templates::built_in(Language::En);
+        // The same source as the html and the text part.
+        template.text = template.html.clone();
+        let first = templates.render(&template, &context).unwrap();
+        let again = templates.render(&template, &context).unwrap();
+        assert_eq!(first, again);
+        assert!(first.html.contains("&lt;b&gt;bold"));
+        assert!(first.text.contains("<b>bold</b>"), "no escaping in text");
+        let mut hostile = Templates::built_in(Language::En);
+        hostile.text = r#"{{#*inline "a"}}x{{> a}}{{/inline}}{{> a}}"#.into();
+        for _ in 0..2 {
+            assert!(matches!(
+                templates.render(&hostile, &context),
+                Err(TemplateError::Refused { part: "text", .. })
+            ));
+        }
     }
 
     #[test]
