@@ -46,7 +46,8 @@ impl Budget {
             budget: self,
             stop: None,
         };
-        // As the registry renders a template string, the compiling left out.
+        // What `render_template_to_write` does, minus compiling (the engines keep handlebars'
+        // defaults for recursive lookup, dev mode and indenting, which this relies on).
         let rendered = Context::wraps(context).and_then(|data| {
             let mut state = RenderContext::new(None);
             template.render(engine, &data, &mut state, &mut WriteOutput::new(&mut out))

@@ -41,12 +41,21 @@ pub struct Templates {
     plain: Handlebars<'static>,
     /// Sources that passed [`check`], compiled: the same few templates render mail after mail,
     /// and compiling (twice, for the checks and for the renderer) cost more than rendering.
-    checked: Mutex<HashMap<String, Arc<Template>>>,
+    checked: Mutex<Kept>,
 }
 
-/// Compiled templates kept at most; past it the cache starts again (tenants' templates change
-/// seldom, a flood of distinct ones only costs compiling again).
-const CHECKED_KEPT: usize = 256;
+#[derive(Default)]
+struct Kept {
+    compiled: HashMap<String, Arc<Template>>,
+    /// The kept sources' bytes: a compiled template takes up to ~100 times its source.
+    bytes: usize,
+}
+
+/// Sources kept compiled, at most, in bytes; past it the cache starts again (tenants' templates
+/// change seldom, a flood of distinct ones only costs compiling again). A longer source than
+/// [`KEPT_SOURCE_MAX`] is compiled every time. So the cache holds some 30 MB at worst.
+const KEPT_BYTES: usize = 256 * 1024;
+const KEPT_SOURCE_MAX: usize = 8 * 1024;
 
 impl Default for Templates {
     fn default() -> Self {
@@ -63,25 +72,37 @@ impl Templates {
         Self {
             html,
             plain,
-            checked: Mutex::new(HashMap::new()),
+            checked: Mutex::new(Kept::default()),
         }
     }
 
     /// `source` compiled, once it passed [`check`] (now or before).
     fn checked(&self, part: &'static str, source: &str) -> Result<Arc<Template>, TemplateError> {
-        if let Some(compiled) = self.kept().get(source) {
+        if let Some(compiled) = self.kept().compiled.get(source) {
             return Ok(compiled.clone());
         }
         let compiled = Arc::new(check(part, source)?);
-        let mut kept = self.kept();
-        if kept.len() >= CHECKED_KEPT {
-            kept.clear();
+        if source.len() <= KEPT_SOURCE_MAX {
+            let mut kept = self.kept();
+            // Dropped after the lock, not under it: freeing many templates takes a while.
+            let dropped = match kept.bytes + source.len() > KEPT_BYTES {
+                true => std::mem::take(&mut *kept),
+                false => Kept::default(),
+            };
+            if kept
+                .compiled
+                .insert(source.to_owned(), compiled.clone())
+                .is_none()
+            {
+                kept.bytes += source.len();
+            }
+            drop(kept);
+            drop(dropped);
         }
-        kept.insert(source.to_owned(), compiled.clone());
         Ok(compiled)
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Template>>> {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         // A panic while holding it leaves a map of whole entries: still usable.
         self.checked.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -226,6 +247,22 @@ mod tests {
                 Err(TemplateError::Refused { part: "text", .. })
             ));
         }
+    }
+
+    #[test]
+    fn the_kept_templates_stay_within_their_bytes() {
+        let templates = Templates::new();
+        let context = EmailContext::sample();
+        let mut template = Templates::built_in(Language::En);
+        for n in 0..400 {
+            template.text = format!("{}{n}", "x".repeat(2000));
+            templates.render(&template, &context).unwrap();
+            assert!(templates.kept().bytes <= KEPT_BYTES);
+        }
+        template.text = "y".repeat(KEPT_SOURCE_MAX + 1);
+        let email = templates.render(&template, &context).unwrap();
+        assert_eq!(email.text, template.text);
+        assert!(!templates.kept().compiled.contains_key(&template.text));
     }
 
     #[test]
