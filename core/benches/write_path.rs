@@ -133,16 +133,7 @@ async fn run(
         visitors.push((session.actor, m.chat_id));
     }
 
-    // As `tandem serve` does: the write-ahead log is copied back off the write path.
-    let checkpoints = {
-        let storage = tandem.storage().clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = storage.checkpoint().await;
-            }
-        })
-    };
+    let checkpoints = checkpoint_every_second(tandem.storage().clone());
     let histogram = Arc::new(Mutex::new(
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
     ));
@@ -214,15 +205,7 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
     .await
     .expect("table");
     // The same background checkpoints as Tandem's run, so neither pays for them in its commits.
-    let checkpoints = {
-        let storage = tandem_core::storage::Storage::new(db.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = storage.checkpoint().await;
-            }
-        })
-    };
+    let checkpoints = checkpoint_every_second(tandem_core::storage::Storage::new(db.clone()));
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let chat = uuid::Uuid::now_v7().to_string();
     let started = Instant::now();
@@ -268,6 +251,17 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
         elapsed.as_secs_f64()
     );
     per_s
+}
+
+/// As `tandem serve` does: the write-ahead log is copied back off the write path. Abort the
+/// task when done.
+fn checkpoint_every_second(storage: tandem_core::storage::Storage) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = storage.checkpoint().await;
+        }
+    })
 }
 
 fn micros(d: Duration) -> u64 {

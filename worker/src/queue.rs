@@ -94,65 +94,26 @@ impl JobQueue {
         let id = Ulid::generate().to_string();
         let run_at = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
         let name = self.name.to_string();
-        Some(match backend {
-            DbBackend::Postgres => Statement::from_sql_and_values(
-                backend,
+        let sql = match backend {
+            DbBackend::Postgres => {
                 "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
-                 run_at, priority) VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0)",
-                [
-                    id.into(),
-                    name.into(),
-                    args.into(),
-                    MAX_ATTEMPTS.into(),
-                    run_at.into(),
-                ],
-            ),
-            _ => Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
-                 priority) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0)",
-                [
-                    args.into(),
-                    id.into(),
-                    name.into(),
-                    MAX_ATTEMPTS.into(),
-                    run_at.into(),
-                ],
-            ),
-        })
+                 run_at, priority) VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0)"
+            }
+            _ => {
+                "INSERT INTO Jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
+                 priority) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0)"
+            }
+        };
+        let values = [
+            id.into(),
+            name.into(),
+            args.into(),
+            MAX_ATTEMPTS.into(),
+            run_at.into(),
+        ];
+        Some(Statement::from_sql_and_values(backend, sql, values))
     }
-}
 
-impl Store {
-    async fn open(url: &str, name: &str) -> Result<Self, QueueError> {
-        let open = |e: &dyn std::fmt::Display| QueueError::Open(e.to_string());
-        if url.starts_with("sqlite:") {
-            let pool = apalis_sqlite::SqlitePool::connect(url)
-                .await
-                .map_err(|e| open(&e))?;
-            SqliteStorage::setup(&pool).await.map_err(|e| open(&e))?;
-            let config = apalis_sqlite::Config::default()
-                .queue(name)
-                .heartbeat_interval(Duration::from_secs(5));
-            Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
-        } else {
-            // apalis keeps its tables in its own `apalis` schema; its migration bookkeeping
-            // follows the connection's search path, so it gets the plain URL.
-            let pool = sqlx_pg_pool(&without_options(url))
-                .await
-                .map_err(|e| open(&e))?;
-            PostgresStorage::setup(&pool).await.map_err(|e| open(&e))?;
-            let config = apalis_postgres::Config::default()
-                .queue(name)
-                .heartbeat_interval(Duration::from_secs(5));
-            Ok(Self::Postgres(
-                PostgresStorage::new(&pool).with_config(config),
-            ))
-        }
-    }
-}
-
-impl JobQueue {
     /// Runs a worker named `name` until `stop` turns true.
     pub async fn work(self, name: String, deliverer: Deliverer, mut stop: watch::Receiver<bool>) {
         let queue = self.clone();
@@ -182,6 +143,35 @@ impl JobQueue {
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "the notification worker stopped");
+        }
+    }
+}
+
+impl Store {
+    async fn open(url: &str, name: &str) -> Result<Self, QueueError> {
+        let open = |e: &dyn std::fmt::Display| QueueError::Open(e.to_string());
+        if url.starts_with("sqlite:") {
+            let pool = apalis_sqlite::SqlitePool::connect(url)
+                .await
+                .map_err(|e| open(&e))?;
+            SqliteStorage::setup(&pool).await.map_err(|e| open(&e))?;
+            let config = apalis_sqlite::Config::default()
+                .queue(name)
+                .heartbeat_interval(Duration::from_secs(5));
+            Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+        } else {
+            // apalis keeps its tables in its own `apalis` schema; its migration bookkeeping
+            // follows the connection's search path, so it gets the plain URL.
+            let pool = sqlx_pg_pool(&without_options(url))
+                .await
+                .map_err(|e| open(&e))?;
+            PostgresStorage::setup(&pool).await.map_err(|e| open(&e))?;
+            let config = apalis_postgres::Config::default()
+                .queue(name)
+                .heartbeat_interval(Duration::from_secs(5));
+            Ok(Self::Postgres(
+                PostgresStorage::new(&pool).with_config(config),
+            ))
         }
     }
 }

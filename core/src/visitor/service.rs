@@ -212,14 +212,8 @@ impl VisitorService {
         let (chat, _) = chat_of_visitor(&self.deps.db, actor.tenant, actor.visitor)
             .await?
             .ok_or(CoreError::NotFound("chat"))?;
-        self.insert_resume_token(
-            actor.tenant,
-            chat.id,
-            HAND_OVER_LIFETIME,
-            HAND_OVER_TOKEN,
-            None,
-        )
-        .await
+        self.insert_resume_token(actor.tenant, chat.id, HAND_OVER_LIFETIME, HAND_OVER_TOKEN)
+            .await
     }
 
     /// A secret for an email link that brings the visitor back to this chat, on any device,
@@ -230,7 +224,7 @@ impl VisitorService {
         chat: ChatId,
         valid_for: Duration,
     ) -> CoreResult<String> {
-        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN, None)
+        self.insert_resume_token(tenant, chat, valid_for, RESUME_TOKEN)
             .await
     }
 
@@ -254,10 +248,9 @@ impl VisitorService {
         chat: ChatId,
         valid_for: Duration,
         kind: &str,
-        sent_to: Option<&str>,
     ) -> CoreResult<String> {
         let token = secret::generate(kind);
-        self.store_token(tenant, chat, valid_for, &token, sent_to)
+        self.store_token(tenant, chat, valid_for, &token, None)
             .await?;
         Ok(token)
     }

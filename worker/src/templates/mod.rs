@@ -85,10 +85,8 @@ impl Templates {
         if source.len() <= KEPT_SOURCE_MAX {
             let mut kept = self.kept();
             // Dropped after the lock, not under it: freeing many templates takes a while.
-            let dropped = match kept.bytes + source.len() > KEPT_BYTES {
-                true => std::mem::take(&mut *kept),
-                false => Kept::default(),
-            };
+            let dropped =
+                (kept.bytes + source.len() > KEPT_BYTES).then(|| std::mem::take(&mut *kept));
             if kept
                 .compiled
                 .insert(source.to_owned(), compiled.clone())
