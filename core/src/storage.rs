@@ -1,29 +1,63 @@
 //! The database as the services use it: reads on the shared pool, writes only through
 //! [`Storage::write`], a transaction that on SQLite also holds this process's turn to write.
+//!
+//! On SQLite, writers that queue for the turn share one commit (group commit). A writer that
+//! finishes while others wait leaves its transaction open for them instead of committing it;
+//! each of them works in a savepoint of it, so a statement that fails undoes only its own
+//! writer's work; the commit comes once nobody waits (or [`BATCH_MAX`] writers have joined), and
+//! every writer is answered when the commit holding its work is done — never before. A WAL
+//! commit writes every page its transaction changed to the log, and writers of a busy server
+//! change the same pages (the tails of the messages table and its indexes), so one commit for
+//! several writers writes them once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+/// Writers whose work one shared commit holds at most: the first of them waits for the others,
+/// so this bounds how long.
+const BATCH_MAX: usize = 32;
 
 /// The connection pool and, on SQLite, the write gate. Clones share both: every part of one
 /// process that writes (the services, the plugin store) must hold clones of one `Storage`.
 #[derive(Clone)]
 pub struct Storage {
     conn: DatabaseConnection,
-    /// SQLite has one writer at a time. Writers that find the lock taken wait in SQLite's busy
-    /// handler, which sleeps in steps of up to 100 ms; queueing them here instead hands the lock
-    /// over the moment it is free. `None` on PostgreSQL, whose row locks do this job.
-    gate: Option<Arc<Mutex<()>>>,
+    /// `None` on PostgreSQL, whose row locks order writers and whose commits of concurrent
+    /// transactions already share their log flush.
+    gate: Option<Arc<Gate>>,
+}
+
+/// SQLite's one writer at a time.
+struct Gate {
+    /// The turn to write, first come first served, and the transaction a writer left open for
+    /// those queued behind it. Writers that find SQLite's lock taken wait in its busy handler,
+    /// which sleeps in steps of up to 100 ms; queueing them here hands the lock over the moment
+    /// it is free.
+    turn: Arc<Mutex<Option<Batch>>>,
+    /// Writers queued for the turn.
+    waiting: AtomicUsize,
+}
+
+/// A transaction shared by several writers, and how to tell each of them its outcome.
+struct Batch {
+    txn: DatabaseTransaction,
+    joined: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
 impl Storage {
     pub fn new(conn: DatabaseConnection) -> Self {
-        let gate =
-            (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let gate = (conn.get_database_backend() == DbBackend::Sqlite).then(|| {
+            Arc::new(Gate {
+                turn: Arc::new(Mutex::new(None)),
+                waiting: AtomicUsize::new(0),
+            })
+        });
         Self { conn, gate }
     }
 
@@ -32,23 +66,39 @@ impl Storage {
         &self.conn
     }
 
-    /// The one way to write: a transaction holding, on SQLite, this process's turn to write.
-    /// On SQLite it also takes the write lock at BEGIN: a deferred transaction that reads and
-    /// then writes can fail with SQLITE_BUSY when another writer got in between, where an
-    /// immediate one simply waits its turn.
+    /// The one way to write: a transaction holding, on SQLite, this process's turn to write —
+    /// a savepoint of the transaction the writers before it left open, or a transaction of its
+    /// own when there is none.
     pub(crate) async fn write(&self) -> Result<WriteTxn, DbErr> {
-        let turn = match &self.gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
+        let Some(gate) = &self.gate else {
+            let txn = self.begin().await?;
+            return Ok(WriteTxn { txn, turn: None });
         };
-        let txn = self
-            .conn
+        let held = gate.queue().await;
+        let (txn, joined) = match held.as_ref() {
+            Some(batch) => (batch.txn.begin().await?, true),
+            None => (self.begin().await?, false),
+        };
+        Ok(WriteTxn {
+            txn,
+            turn: Some(Turn {
+                gate: gate.clone(),
+                held,
+                joined,
+            }),
+        })
+    }
+
+    /// On SQLite the transaction takes the write lock at BEGIN: a deferred transaction that
+    /// reads and then writes can fail with SQLITE_BUSY when another writer got in between,
+    /// where an immediate one simply waits its turn.
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.conn
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
-            .await?;
-        Ok(WriteTxn { txn, _turn: turn })
+            .await
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -79,18 +129,107 @@ impl From<DatabaseConnection> for Storage {
     }
 }
 
+impl Gate {
+    /// Waits for the turn, counted among the waiting until it comes (or the wait is dropped).
+    async fn queue(&self) -> OwnedMutexGuard<Option<Batch>> {
+        struct Queued<'a>(&'a AtomicUsize);
+        impl Drop for Queued<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _queued = Queued(&self.waiting);
+        self.turn.clone().lock_owned().await
+    }
+
+    fn anyone_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// Commits the batch the turn holds, if any, and tells its writers; a task of its own, so that
+/// no writer's cancelled request can leave the others without an answer.
+async fn finish(mut held: OwnedMutexGuard<Option<Batch>>) {
+    let Some(Batch { txn, joined }) = held.take() else {
+        return;
+    };
+    let outcome = txn.commit().await.map_err(|e| e.to_string());
+    drop(held);
+    for writer in joined {
+        // A writer that stopped waiting has nobody to tell.
+        writer.send(outcome.clone()).ok();
+    }
+}
+
+/// Takes the turn after the writers queued now, and commits the batch if it is still open: a
+/// writer may stop waiting for its turn (its request dropped) after a batch was left open for it.
+async fn flush(turn: Arc<Mutex<Option<Batch>>>) {
+    finish(turn.lock_owned().await).await;
+}
+
 /// A write transaction and, on SQLite, this process's turn to write. The turn is released when
-/// the transaction ends — by [`WriteTxn::commit`], or by a drop that rolls it back — never by
-/// hand.
+/// the transaction ends — by [`WriteTxn::commit`], or by a drop that rolls back its work —
+/// never by hand.
 pub(crate) struct WriteTxn {
     // Declared first, so a dropped transaction starts its rollback before the turn is released.
     txn: DatabaseTransaction,
-    _turn: Option<OwnedMutexGuard<()>>,
+    turn: Option<Turn>,
+}
+
+struct Turn {
+    gate: Arc<Gate>,
+    held: OwnedMutexGuard<Option<Batch>>,
+    /// Whether `txn` is a savepoint of the held batch (else it is a transaction of its own).
+    joined: bool,
 }
 
 impl WriteTxn {
+    /// Returns once the work is durable: committed alone, or with the writers that joined it.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
+        let WriteTxn { txn, turn } = self;
+        let Some(Turn {
+            gate,
+            mut held,
+            joined,
+        }) = turn
+        else {
+            return txn.commit().await;
+        };
+        if !joined && !gate.anyone_waiting() {
+            return txn.commit().await;
+        }
+        if joined {
+            // The savepoint's work becomes the batch's.
+            txn.commit().await?;
+        } else {
+            // The first writer: its transaction stays open for those queued behind it, and a
+            // flush is queued after them in case none of them comes.
+            tokio::spawn(flush(gate.turn.clone()));
+            *held = Some(Batch {
+                txn,
+                joined: Vec::new(),
+            });
+        }
+        let Some(batch) = held.as_mut() else {
+            return Err(DbErr::Custom("the shared transaction is gone".into()));
+        };
+        let (told, outcome) = oneshot::channel();
+        batch.joined.push(told);
+        if batch.joined.len() >= BATCH_MAX || !gate.anyone_waiting() {
+            tokio::spawn(finish(held));
+        } else {
+            drop(held);
+        }
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(DbErr::Custom(format!(
+                "the commit holding this write failed: {e}"
+            ))),
+            Err(_) => Err(DbErr::Custom(
+                "the commit holding this write was abandoned".into(),
+            )),
+        }
     }
 }
 
@@ -114,5 +253,149 @@ impl ConnectionTrait for WriteTxn {
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.txn.query_all_raw(stmt).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::FutureExt;
+    use tandem_testkit::test_db::TestDatabase;
+
+    use super::*;
+    use crate::error::is_unique_violation;
+
+    async fn storage() -> (TestDatabase, Storage) {
+        let database = TestDatabase::sqlite().await;
+        let conn = crate::database::connect(database.url()).await.unwrap();
+        conn.execute_unprepared(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)",
+        )
+        .await
+        .unwrap();
+        (database, Storage::new(conn))
+    }
+
+    async fn add(txn: &WriteTxn, id: i64, body: &str) -> Result<(), DbErr> {
+        let insert = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO notes (id, body) VALUES (?, ?)",
+            [id.into(), body.into()],
+        );
+        txn.execute_raw(insert).await.map(drop)
+    }
+
+    /// The notes committed, as another connection reads them.
+    async fn committed(storage: &Storage) -> Vec<i64> {
+        let select = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM notes ORDER BY id");
+        let rows = storage.reader().query_all_raw(select).await.unwrap();
+        rows.iter()
+            .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+            .collect()
+    }
+
+    async fn until_waiting(storage: &Storage, writers: usize) {
+        let gate = storage.gate.as_ref().unwrap();
+        while gate.waiting.load(Ordering::SeqCst) < writers {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn writers_queued_behind_one_share_its_commit_a_failed_one_undoing_only_its_own_work() {
+        let (_database, storage) = storage().await;
+        let first = storage.write().await.unwrap();
+        add(&first, 1, "one").await.unwrap();
+
+        let (wrote, written) = oneshot::channel();
+        let (go_on, held) = oneshot::channel::<()>();
+        let second = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await?;
+                add(&txn, 2, "two").await?;
+                wrote.send(()).ok();
+                held.await.ok();
+                txn.commit().await
+            }
+        });
+        until_waiting(&storage, 1).await;
+        let failing = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await?;
+                // The first writer's note, seen in the transaction they share.
+                add(&txn, 3, "one").await?;
+                txn.commit().await
+            }
+        });
+        until_waiting(&storage, 2).await;
+        let third = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await?;
+                add(&txn, 4, "four").await?;
+                txn.commit().await
+            }
+        });
+        until_waiting(&storage, 3).await;
+
+        let first = tokio::spawn(first.commit());
+        written.await.unwrap();
+        // The second writer works in the first's transaction: nothing is committed yet, and the
+        // first is not told its work is done.
+        assert_eq!(committed(&storage).await, Vec::<i64>::new());
+        assert!(!first.is_finished());
+
+        go_on.send(()).unwrap();
+        let outcomes = tokio::time::timeout(Duration::from_secs(30), async {
+            (
+                first.await.unwrap(),
+                second.await.unwrap(),
+                failing.await.unwrap(),
+                third.await.unwrap(),
+            )
+        })
+        .await
+        .expect("every writer is answered");
+        outcomes.0.unwrap();
+        outcomes.1.unwrap();
+        assert!(is_unique_violation(&outcomes.2.unwrap_err()));
+        outcomes.3.unwrap();
+        assert_eq!(committed(&storage).await, vec![1, 2, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_left_open_for_a_writer_that_stops_waiting_is_still_committed() {
+        let (_database, storage) = storage().await;
+        let first = storage.write().await.unwrap();
+        add(&first, 1, "one").await.unwrap();
+        // A writer queues for the turn (its request is then dropped, before its turn comes).
+        let mut gone = Box::pin(storage.write());
+        assert!((&mut gone).now_or_never().is_none());
+        until_waiting(&storage, 1).await;
+
+        let first = tokio::spawn(first.commit());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(gone);
+        tokio::time::timeout(Duration::from_secs(30), first)
+            .await
+            .expect("the first writer is answered")
+            .unwrap()
+            .unwrap();
+        assert_eq!(committed(&storage).await, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_alone_commits_at_once_and_a_dropped_one_leaves_nothing() {
+        let (_database, storage) = storage().await;
+        let dropped = storage.write().await.unwrap();
+        add(&dropped, 1, "one").await.unwrap();
+        drop(dropped);
+        let alone = storage.write().await.unwrap();
+        add(&alone, 2, "two").await.unwrap();
+        alone.commit().await.unwrap();
+        assert_eq!(committed(&storage).await, vec![2]);
     }
 }

@@ -15,6 +15,9 @@
 //!
 //! It creates a fresh tenant through the platform API, so the server must have a platform token
 //! and rate limits far above the load (one client IP sends everything).
+//!
+//! With `--relay` it drives the bare relay (`--example relay`) instead: the floor, the same
+//! sockets and frames with nothing behind them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,8 +40,12 @@ struct Args {
     /// these in turn, so that messages cross the bus between nodes.
     #[arg(long = "node")]
     nodes: Vec<String>,
+    /// The server's platform token (not with `--relay`).
     #[arg(long)]
-    platform_token: String,
+    platform_token: Option<String>,
+    /// The server is the bare relay (`--example relay`): no tenant, no sign-in.
+    #[arg(long)]
+    relay: bool,
     /// Concurrent chats: visitors with an open socket, each writing.
     #[arg(long, default_value_t = 1000)]
     visitors: usize,
@@ -73,11 +80,17 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let tenant = create_tenant(&http, &args).await?;
-    println!("tenant {} created", tenant.slug);
-
-    let operators = open_operators(&http, &args, &tenant).await?;
-    let visitors = open_visitors(&http, &args, &tenant.widget_key, args.visitors).await?;
+    let tenant = match args.relay {
+        true => None,
+        false => {
+            let tenant = create_tenant(&http, &args).await?;
+            println!("tenant {} created", tenant.slug);
+            Some(tenant)
+        }
+    };
+    let operators = open_operators(&http, &args, tenant.as_ref()).await?;
+    let widget_key = tenant.as_ref().map(|t| t.widget_key.as_str());
+    let visitors = open_visitors(&http, &args, widget_key, args.visitors).await?;
     println!(
         "{} operator and {} visitor sockets open after {:.1}s",
         operators.len(),
@@ -147,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
 
     if args.idle > 0 {
         let before = rss_kib(args.server_pid);
-        let idle = open_visitors(&http, &args, &tenant.widget_key, args.idle).await?;
+        let idle = open_visitors(&http, &args, widget_key, args.idle).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = rss_kib(args.server_pid);
         match (before, after) {
@@ -175,11 +188,15 @@ struct Tenant {
 }
 
 async fn create_tenant(http: &reqwest::Client, args: &Args) -> anyhow::Result<Tenant> {
+    let token = args
+        .platform_token
+        .as_deref()
+        .context("--platform-token is needed (or --relay)")?;
     let slug = format!("load-{}", std::process::id());
     let email = format!("admin@{slug}.example.com");
     let response = http
         .post(format!("{}/api/v1/platform/tenants", args.url))
-        .bearer_auth(&args.platform_token)
+        .bearer_auth(token)
         .json(&json!({"slug": slug, "name": "Load", "admin_email": email}))
         .send()
         .await
@@ -197,7 +214,7 @@ async fn create_tenant(http: &reqwest::Client, args: &Args) -> anyhow::Result<Te
     let per_minute = (args.rate * 120).min(1_000_000);
     let raised = http
         .patch(format!("{}/api/v1/platform/tenants/{id}", args.url))
-        .bearer_auth(&args.platform_token)
+        .bearer_auth(token)
         .json(&json!({"limits": {"messages_per_minute": per_minute}}))
         .send()
         .await?;
@@ -224,11 +241,20 @@ async fn create_tenant(http: &reqwest::Client, args: &Args) -> anyhow::Result<Te
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The operators' sockets: signed in to the tenant, or the relay's (`tenant` `None`).
 async fn open_operators(
     http: &reqwest::Client,
     args: &Args,
-    tenant: &Tenant,
+    tenant: Option<&Tenant>,
 ) -> anyhow::Result<Vec<Socket>> {
+    let Some(tenant) = tenant else {
+        let mut sockets = Vec::new();
+        for i in 0..args.operators {
+            let url = format!("{}/operator", ws_base(args.node(i)));
+            sockets.push(tokio_tungstenite::connect_async(url).await?.0);
+        }
+        return Ok(sockets);
+    };
     let admin = login(
         http,
         args,
@@ -282,11 +308,12 @@ async fn login(
         .context("login failed")
 }
 
-/// Sessions and sockets for `count` visitors, 50 at a time.
+/// Sessions and sockets for `count` visitors, 50 at a time; the relay's sockets when `key` (the
+/// tenant's widget key) is `None`.
 async fn open_visitors(
     http: &reqwest::Client,
     args: &Args,
-    key: &str,
+    key: Option<&str>,
     count: usize,
 ) -> anyhow::Result<Vec<Socket>> {
     let mut sockets = Vec::with_capacity(count);
@@ -297,8 +324,14 @@ async fn open_visitors(
         for k in 0..batch {
             let http = http.clone();
             let url = args.node(count - remaining + k).to_owned();
-            let key = key.to_owned();
+            let key = key.map(str::to_owned);
             tasks.push(tokio::spawn(async move {
+                let Some(key) = key else {
+                    let ws = format!("{}/visitor", ws_base(&url));
+                    let (mut socket, _) = tokio_tungstenite::connect_async(ws).await?;
+                    socket.next().await; // hello
+                    return anyhow::Ok(socket);
+                };
                 let session: Value = http
                     .post(format!("{url}/api/v1/widget/{key}/session"))
                     .json(&json!({}))
