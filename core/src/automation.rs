@@ -13,6 +13,7 @@ use crate::clock::Timestamp;
 use crate::entity::{tenant, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, PluginId, TenantId};
+use crate::services::Deps;
 use crate::tenant::parse_settings;
 
 /// How long core waits for the tenant's plugins before going on without them.
@@ -44,19 +45,27 @@ impl DialogContext {
         visitor: &visitor::Model,
         now: Timestamp,
     ) -> CoreResult<Self> {
-        let facts = TenantFacts::load(db, tenant, now).await?;
-        Ok(Self {
-            tenant,
+        Ok(Self::of(
+            TenantFacts::load(db, tenant, now).await?,
+            chat,
+            visitor,
+        ))
+    }
+
+    /// The facts of `chat`, whose visitor is `visitor`, beside its tenant's.
+    pub(crate) fn of(facts: TenantFacts, chat: ChatId, visitor: &visitor::Model) -> Self {
+        Self {
+            tenant: facts.tenant,
             tenant_slug: facts.tenant_slug,
             chat,
             visitor: visitor.id,
             visitor_name: visitor.name.clone(),
             visitor_locale: visitor.locale.clone(),
             visitor_has_email: visitor.email.is_some(),
-            now,
+            now: facts.now,
             tenant_timeout: facts.tenant_timeout,
             webhook_urls: facts.webhook_urls,
-        })
+        }
     }
 }
 
@@ -87,6 +96,19 @@ impl TenantFacts {
             now,
             tenant_timeout: settings.offline_timeout(),
             webhook_urls: settings.webhook_urls,
+        })
+    }
+
+    /// The same from the settings this process keeps (read at most a moment ago), for the paths
+    /// every message takes.
+    pub(crate) async fn kept(deps: &Deps, tenant: TenantId, now: Timestamp) -> CoreResult<Self> {
+        let kept = deps.tenant_settings.get(&deps.db, tenant).await?;
+        Ok(Self {
+            tenant,
+            tenant_slug: kept.slug.clone(),
+            now,
+            tenant_timeout: kept.settings.offline_timeout(),
+            webhook_urls: kept.settings.webhook_urls.clone(),
         })
     }
 }

@@ -74,6 +74,8 @@ pub(crate) struct Deps {
     pub limits: Limits,
     /// Each tenant's messages a minute, charged as messages are written.
     pub quotas: MessageQuotas,
+    /// Each tenant's settings, as the message paths read them.
+    pub tenant_settings: crate::tenant::SettingsCache,
     /// Images being decoded in this process (files, photos): each may take a few hundred MB
     /// for a moment, so only a few at once.
     pub images: tokio::sync::Semaphore,
@@ -140,6 +142,7 @@ impl Tandem {
             db: storage.reader().clone(),
             storage: storage.clone(),
             quotas: MessageQuotas::new(ports.clock.clone()),
+            tenant_settings: crate::tenant::SettingsCache::new(ports.clock.clone()),
             clock: ports.clock,
             events: ports.events,
             scheduler: ports.scheduler,

@@ -89,6 +89,18 @@ impl Storage {
         })
     }
 
+    /// Returns once the writes that joined a shared commit so far are committed, committing them
+    /// now if they wait for writers still queued. A writer whose statement ran into a row that
+    /// another writer's work holds (a unique index) calls it before it looks for that row on the
+    /// pool, where uncommitted work does not show.
+    pub(crate) async fn settle(&self) {
+        if let Some(gate) = &self.gate {
+            let held = gate.turn.clone().lock_owned().await;
+            // A task of its own, as every commit of a batch: the others' answers hang on it.
+            tokio::spawn(finish(held)).await.ok();
+        }
+    }
+
     /// On SQLite the transaction takes the write lock at BEGIN: a deferred transaction that
     /// reads and then writes can fail with SQLITE_BUSY when another writer got in between,
     /// where an immediate one simply waits its turn.

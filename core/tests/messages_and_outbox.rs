@@ -77,10 +77,41 @@ async fn operator_reply_writes_the_outbox_row_and_schedules_it(w: World) {
         |e| matches!(e, DomainEvent::ChatUpdated { chat, .. } if chat.category == Category::Active)
     ));
 
-    // Not due yet; due after the timeout.
+    // A new timeout applies to the very next reply (the settings kept for the message paths
+    // are dropped when they change).
+    w.tandem
+        .tenants
+        .update_settings(
+            &acme.admin,
+            SettingsPatch {
+                offline_timeout_secs: Some(60),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let again = w
+        .tandem
+        .messages
+        .send_as_operator(&alice, question.chat_id, "Found it", None)
+        .await
+        .unwrap();
+    let rows = w
+        .tandem
+        .outbox
+        .rows_of_chat(acme.tenant.id, question.chat_id)
+        .await
+        .unwrap();
+    let row = rows.iter().find(|r| r.message_id == again.id).unwrap();
+    assert_eq!(
+        row.due_at,
+        now.now().saturating_add(Duration::from_secs(60)).millis()
+    );
+
+    // Not due yet; due after the timeouts.
     assert!(w.tandem.outbox.due(100).await.unwrap().is_empty());
     w.advance(Duration::from_secs(300));
-    assert_eq!(w.tandem.outbox.due(100).await.unwrap().len(), 1);
+    assert_eq!(w.tandem.outbox.due(100).await.unwrap().len(), 2);
 }
 
 /// Reading a reply before its time settles its outbox row: nothing is due any more.

@@ -32,7 +32,7 @@ use crate::tenant::{TenantSettings, parse_settings};
 pub(crate) use digest::drop_digest;
 pub use digest::{DigestAlert, DigestClaim, DigestFound, DigestOutcome, MAX_DIGEST_ALERTS};
 pub use pending::{MAX_PENDING, PENDING_FOR};
-pub(crate) use raise::{long_wait_of, raise_offline_request};
+pub(crate) use raise::raise_offline_request;
 pub use route::{AlertClaim, AlertRoute, AlertToRoute, ChosenAlertRoutes, RoutedAlert};
 
 /// An alert shows this much of the visitor's message.

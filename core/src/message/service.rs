@@ -12,8 +12,8 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder};
 
-use crate::alert::{long_wait_of, raise_offline_request};
-use crate::automation::{DialogContext, RequestDecision, RequestFacts, within_wait};
+use crate::alert::raise_offline_request;
+use crate::automation::{DialogContext, RequestDecision, RequestFacts, TenantFacts, within_wait};
 use crate::chat::{
     Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
     store_status,
@@ -66,7 +66,8 @@ struct ChatBefore {
 struct Appended {
     message: message::Model,
     chat: chat::Model,
-    chat_changed: bool,
+    /// The chat as the write left it, when the operators' lists show it differently now.
+    changed_chat: Option<Chat>,
     /// The unread-reply notification an operator message wrote, when its job is still to be
     /// queued (a queue that took it in the transaction leaves `None`).
     outbox: Option<OutboxEntry>,
@@ -181,7 +182,13 @@ impl MessageService {
                 false => None,
             };
             let before = ChatBefore {
-                alert_after: long_wait_of(&self.deps.db, actor.tenant).await?,
+                alert_after: self
+                    .deps
+                    .tenant_settings
+                    .get(&self.deps.db, actor.tenant)
+                    .await?
+                    .settings
+                    .long_wait_alert(),
                 row: existing_chat,
                 staffed,
             };
@@ -202,7 +209,10 @@ impl MessageService {
                 )
                 .await
             {
-                Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => continue,
+                Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => {
+                    self.deps.storage.settle().await;
+                    continue;
+                }
                 Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
                     return Err(CoreError::Conflict(
                         "the message collided with another; send it again".into(),
@@ -268,12 +278,16 @@ impl MessageService {
             Some(contact) => write_profile(&txn, actor, contact, now).await?.1,
             None => Vec::new(),
         };
+        // A new name or address shows on the chat.
+        let changed_chat = match changed || created || contact.is_some() {
+            true => Some(chat_as_written(&txn, &row).await?),
+            false => None,
+        };
         txn.commit().await?;
         Ok(Appended {
             message,
             chat: row,
-            // A new name or address shows on the chat.
-            chat_changed: changed || created || contact.is_some(),
+            changed_chat,
             outbox: None,
             revived,
             alert,
@@ -489,8 +503,8 @@ impl MessageService {
 
         // Ask the policy (possibly a tenant plugin) before the transaction, never inside it.
         let now = self.deps.clock.now();
-        let context =
-            DialogContext::load(&self.deps.db, actor.tenant, chat.id, &visitor, now).await?;
+        let facts = TenantFacts::kept(&self.deps, actor.tenant, now).await?;
+        let context = DialogContext::of(facts, chat.id, &visitor);
         let due_at = now.saturating_add(clamp_timeout(
             crate::outbox::bounded_timeout(self.deps.timeout_policy.as_ref(), &context).await,
         ));
@@ -521,6 +535,7 @@ impl MessageService {
             Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
                 // The same client id won a race: answer with that message.
                 let cid = client_id.as_ref().ok_or(CoreError::Storage(e))?;
+                self.deps.storage.settle().await;
                 let found = by_client_id(&self.deps.db, chat.id, cid)
                     .await?
                     .ok_or(CoreError::NotFound("message"))?;
@@ -606,11 +621,15 @@ impl MessageService {
             },
             None => Some(entry),
         };
+        let changed_chat = match changed {
+            true => Some(chat_as_written(&txn, &row).await?),
+            false => None,
+        };
         txn.commit().await?;
         Ok(Some(Appended {
             message,
             chat: row,
-            chat_changed: changed,
+            changed_chat,
             outbox: to_schedule,
             revived: Vec::new(),
             alert: None,
@@ -972,8 +991,7 @@ impl MessageService {
         {
             tracing::warn!(%alert, error = %e, "an alert is left to the sweep");
         }
-        if appended.chat_changed {
-            let chat = self.chat_view(tenant, appended.chat.id).await?;
+        if let Some(chat) = appended.changed_chat {
             self.deps.publish(DomainEvent::ChatUpdated { tenant, chat });
         }
         let message = Message::from(appended.message);
@@ -989,6 +1007,13 @@ impl MessageService {
         let (chat, visitor) = chat_with_visitor(&self.deps.db, tenant, id).await?;
         Ok(Chat::from_rows(chat, &visitor))
     }
+}
+
+/// The chat as a write leaves it, read in the write's transaction (one statement there costs
+/// less than a read on the pool after the commit).
+async fn chat_as_written(txn: &WriteTxn, row: &chat::Model) -> CoreResult<Chat> {
+    let (chat, visitor) = chat_with_visitor(txn, row.tenant_id, row.id).await?;
+    Ok(Chat::from_rows(chat, &visitor))
 }
 
 /// Counts a message that committed, by who wrote it (Tandem's own lines are not counted).

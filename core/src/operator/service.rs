@@ -530,7 +530,7 @@ pub(crate) async fn widget_availability(
     tenant: TenantId,
 ) -> CoreResult<WidgetAvailability> {
     let staff = staff(&deps.db, tenant).await?;
-    let facts = TenantFacts::load(&deps.db, tenant, deps.clock.now()).await?;
+    let facts = TenantFacts::kept(deps, tenant, deps.clock.now()).await?;
     let decided = within_wait(
         "availability",
         tenant,

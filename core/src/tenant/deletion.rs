@@ -170,6 +170,7 @@ impl TenantService {
             match done.await {
                 Ok(()) => {
                     deps.quotas.forget(id);
+                    deps.tenant_settings.forget(id);
                     deps.usage.forget(id);
                     deleted.tenants.push(id);
                     deleted.plugin_modules.extend(plugins);

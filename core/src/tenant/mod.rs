@@ -5,6 +5,7 @@ mod email_template;
 mod limits;
 mod service;
 mod settings;
+mod settings_cache;
 
 pub use deletion::{DEFAULT_GRACE, DeletedTenants, MAX_GRACE};
 pub(crate) use email_template::template_of;
@@ -12,6 +13,7 @@ pub use email_template::{EmailParts, MAX_TEMPLATE_BYTES};
 pub use limits::{LimitsPatch, TenantLimits};
 pub use service::{CreatedAdmin, CreatedTenant, NewTenant, Tenant, TenantService};
 pub(crate) use service::{parse_limits, parse_settings};
+pub(crate) use settings_cache::SettingsCache;
 // The parsers that the API document's rules are checked against.
 pub use settings::{Branding, Language, SettingsPatch, TenantSettings, WidgetPosition};
 #[cfg(test)]

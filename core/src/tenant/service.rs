@@ -254,6 +254,7 @@ impl TenantService {
         )
         .await?;
         txn.commit().await?;
+        self.deps.tenant_settings.forget(actor.tenant);
         Ok(next)
     }
 
