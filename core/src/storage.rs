@@ -48,7 +48,34 @@ struct Gate {
 struct Batch {
     txn: DatabaseTransaction,
     joined: Vec<oneshot::Sender<Result<(), String>>>,
+    /// A writer began a savepoint and did not release it. If it failed instead, its error may
+    /// have been one after which SQLite rolls back the whole transaction (a full disk, an I/O
+    /// error): the transaction is checked before anyone writes in it again or it is committed.
+    unsettled: bool,
 }
+
+impl Batch {
+    /// Whether the shared transaction is still open: SQLite refuses to begin another inside it.
+    async fn still_open(&self) -> bool {
+        match self.txn.execute_unprepared("BEGIN").await {
+            Err(e) => e.to_string().contains("within a transaction"),
+            Ok(_) => {
+                self.txn.execute_unprepared("ROLLBACK").await.ok();
+                false
+            }
+        }
+    }
+
+    /// Tells every writer in it that its work is not committed (the transaction is dropped,
+    /// rolling back whatever is left of it).
+    fn fail(self, why: &str) {
+        for writer in self.joined {
+            writer.send(Err(why.to_owned())).ok();
+        }
+    }
+}
+
+const LOST: &str = "the shared transaction was rolled back by an earlier writer's error";
 
 impl Storage {
     pub fn new(conn: DatabaseConnection) -> Self {
@@ -75,9 +102,12 @@ impl Storage {
             return Ok(WriteTxn { txn, turn: None });
         };
         let held = gate.queue().await;
-        let (txn, joined) = match held.as_ref() {
-            Some(batch) => (batch.txn.begin().await?, true),
-            None => (self.begin().await?, false),
+        let (held, txn, joined) = match held.is_some() {
+            true => {
+                let (held, savepoint) = join(held).await?;
+                (held, savepoint, true)
+            }
+            false => (held, self.begin().await?, false),
         };
         Ok(WriteTxn {
             txn,
@@ -163,14 +193,55 @@ impl Gate {
 /// Commits the batch the turn holds, if any, and tells its writers; a task of its own, so that
 /// no writer's cancelled request can leave the others without an answer.
 async fn finish(mut held: OwnedMutexGuard<Option<Batch>>) {
-    let Some(Batch { txn, joined }) = held.take() else {
+    let Some(batch) = held.take() else {
         return;
     };
+    if batch.unsettled && !batch.still_open().await {
+        drop(held);
+        return batch.fail(LOST);
+    }
+    let Batch { txn, joined, .. } = batch;
     let outcome = txn.commit().await.map_err(|e| e.to_string());
     drop(held);
     for writer in joined {
         // A writer that stopped waiting has nobody to tell.
         writer.send(outcome.clone()).ok();
+    }
+}
+
+/// A savepoint of the batch the turn holds, begun in a task of its own: a savepoint begun by a
+/// request that is dropped before it hears back is rolled back twice (by sqlx's connection
+/// thread, which heard nobody, and by the dropped transaction), and the second rollback would
+/// take the whole batch with it. If the savepoint cannot be begun, the batch is failed: every
+/// writer in it is told so, none is told its work is committed when it may not be.
+async fn join(
+    mut held: OwnedMutexGuard<Option<Batch>>,
+) -> Result<(OwnedMutexGuard<Option<Batch>>, DatabaseTransaction), DbErr> {
+    let begun = tokio::spawn(async move {
+        let savepoint = match held.as_mut() {
+            Some(batch) if batch.unsettled && !batch.still_open().await => {
+                Err(DbErr::Custom(LOST.into()))
+            }
+            Some(batch) => {
+                let savepoint = batch.txn.begin().await;
+                batch.unsettled = savepoint.is_ok();
+                savepoint
+            }
+            None => Err(DbErr::Custom("no shared transaction to join".into())),
+        };
+        (held, savepoint)
+    });
+    let (mut held, savepoint) = begun
+        .await
+        .map_err(|e| DbErr::Custom(format!("beginning a savepoint: {e}")))?;
+    match savepoint {
+        Ok(savepoint) => Ok((held, savepoint)),
+        Err(e) => {
+            if let Some(batch) = held.take() {
+                batch.fail(&format!("the shared transaction was lost: {e}"));
+            }
+            Err(e)
+        }
     }
 }
 
@@ -214,6 +285,9 @@ impl WriteTxn {
         if joined {
             // The savepoint's work becomes the batch's.
             txn.commit().await?;
+            if let Some(batch) = held.as_mut() {
+                batch.unsettled = false;
+            }
         } else {
             // The first writer: its transaction stays open for those queued behind it, and a
             // flush is queued after them in case none of them comes.
@@ -221,6 +295,7 @@ impl WriteTxn {
             *held = Some(Batch {
                 txn,
                 joined: Vec::new(),
+                unsettled: false,
             });
         }
         let Some(batch) = held.as_mut() else {
@@ -337,8 +412,9 @@ mod tests {
             let storage = storage.clone();
             async move {
                 let txn = storage.write().await?;
+                add(&txn, 3, "three").await?;
                 // The first writer's note, seen in the transaction they share.
-                add(&txn, 3, "one").await?;
+                add(&txn, 5, "one").await?;
                 txn.commit().await
             }
         });
@@ -397,6 +473,78 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(committed(&storage).await, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_as_its_turn_comes_leaves_the_shared_commit_whole() {
+        for wait_micros in [0, 50, 200, 1_000, 5_000] {
+            let (_database, storage) = storage().await;
+            let first = storage.write().await.unwrap();
+            add(&first, 1, "one").await.unwrap();
+            let gone = tokio::spawn({
+                let storage = storage.clone();
+                async move { storage.write().await.map(drop) }
+            });
+            until_waiting(&storage, 1).await;
+            let first = tokio::spawn(first.commit());
+            // The second writer is dropped somewhere in taking its turn and its savepoint.
+            tokio::time::sleep(Duration::from_micros(wait_micros)).await;
+            gone.abort();
+            tokio::time::timeout(Duration::from_secs(30), first)
+                .await
+                .expect("the first writer is answered")
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                committed(&storage).await,
+                vec![1],
+                "dropped after {wait_micros} µs"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_that_rolls_back_the_whole_shared_transaction_fails_every_writer_in_it() {
+        let (_database, storage) = storage().await;
+        let first = storage.write().await.unwrap();
+        add(&first, 1, "one").await.unwrap();
+        let breaking = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await?;
+                // As a full disk would: SQLite rolls back the whole transaction.
+                let insert = "INSERT OR ROLLBACK INTO notes (id, body) VALUES (2, 'one')";
+                txn.execute_unprepared(insert).await.map(drop)
+            }
+        });
+        until_waiting(&storage, 1).await;
+        let after = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await?;
+                add(&txn, 3, "three").await?;
+                txn.commit().await
+            }
+        });
+        until_waiting(&storage, 2).await;
+        let first = tokio::spawn(first.commit());
+        let outcomes = tokio::time::timeout(Duration::from_secs(30), async {
+            (
+                first.await.unwrap(),
+                breaking.await.unwrap(),
+                after.await.unwrap(),
+            )
+        })
+        .await
+        .expect("every writer is answered");
+        assert!(outcomes.0.is_err(), "the first writer's work is gone");
+        assert!(outcomes.1.is_err());
+        assert!(outcomes.2.is_err(), "the writer after it is refused");
+        assert_eq!(
+            committed(&storage).await,
+            Vec::<i64>::new(),
+            "nothing was written outside the shared transaction"
+        );
     }
 
     #[tokio::test]

@@ -66,8 +66,7 @@ struct ChatBefore {
 struct Appended {
     message: message::Model,
     chat: chat::Model,
-    /// The chat as the write left it, when the operators' lists show it differently now.
-    changed_chat: Option<Chat>,
+    chat_changed: bool,
     /// The unread-reply notification an operator message wrote, when its job is still to be
     /// queued (a queue that took it in the transaction leaves `None`).
     outbox: Option<OutboxEntry>,
@@ -278,16 +277,12 @@ impl MessageService {
             Some(contact) => write_profile(&txn, actor, contact, now).await?.1,
             None => Vec::new(),
         };
-        // A new name or address shows on the chat.
-        let changed_chat = match changed || created || contact.is_some() {
-            true => Some(chat_as_written(&txn, &row).await?),
-            false => None,
-        };
         txn.commit().await?;
         Ok(Appended {
             message,
             chat: row,
-            changed_chat,
+            // A new name or address shows on the chat.
+            chat_changed: changed || created || contact.is_some(),
             outbox: None,
             revived,
             alert,
@@ -621,15 +616,11 @@ impl MessageService {
             },
             None => Some(entry),
         };
-        let changed_chat = match changed {
-            true => Some(chat_as_written(&txn, &row).await?),
-            false => None,
-        };
         txn.commit().await?;
         Ok(Some(Appended {
             message,
             chat: row,
-            changed_chat,
+            chat_changed: changed,
             outbox: to_schedule,
             revived: Vec::new(),
             alert: None,
@@ -991,7 +982,10 @@ impl MessageService {
         {
             tracing::warn!(%alert, error = %e, "an alert is left to the sweep");
         }
-        if let Some(chat) = appended.changed_chat {
+        // Read after the commit, so that of two writes published out of order the later
+        // publisher still sends the chat as it is now.
+        if appended.chat_changed {
+            let chat = self.chat_view(tenant, appended.chat.id).await?;
             self.deps.publish(DomainEvent::ChatUpdated { tenant, chat });
         }
         let message = Message::from(appended.message);
@@ -1007,13 +1001,6 @@ impl MessageService {
         let (chat, visitor) = chat_with_visitor(&self.deps.db, tenant, id).await?;
         Ok(Chat::from_rows(chat, &visitor))
     }
-}
-
-/// The chat as a write leaves it, read in the write's transaction (one statement there costs
-/// less than a read on the pool after the commit).
-async fn chat_as_written(txn: &WriteTxn, row: &chat::Model) -> CoreResult<Chat> {
-    let (chat, visitor) = chat_with_visitor(txn, row.tenant_id, row.id).await?;
-    Ok(Chat::from_rows(chat, &visitor))
 }
 
 /// Counts a message that committed, by who wrote it (Tandem's own lines are not counted).
