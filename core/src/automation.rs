@@ -14,7 +14,7 @@ use crate::entity::{tenant, visitor};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{ChatId, PluginId, TenantId};
 use crate::services::Deps;
-use crate::tenant::parse_settings;
+use crate::tenant::{TenantSettings, parse_settings};
 
 /// How long core waits for the tenant's plugins before going on without them.
 pub const HOOK_WAIT: Duration = Duration::from_secs(2);
@@ -90,26 +90,29 @@ impl TenantFacts {
             .await?
             .ok_or(CoreError::NotFound("tenant"))?;
         let settings = parse_settings(&row.settings)?;
-        Ok(Self {
-            tenant,
-            tenant_slug: row.slug,
-            now,
-            tenant_timeout: settings.offline_timeout(),
-            webhook_urls: settings.webhook_urls,
-        })
+        Ok(Self::of(tenant, row.slug, &settings, now))
     }
 
     /// The same from the settings this process keeps (read at most a moment ago), for the paths
     /// every message takes.
     pub(crate) async fn kept(deps: &Deps, tenant: TenantId, now: Timestamp) -> CoreResult<Self> {
         let kept = deps.tenant_settings.get(&deps.db, tenant).await?;
-        Ok(Self {
+        Ok(Self::of(tenant, kept.slug.clone(), &kept.settings, now))
+    }
+
+    fn of(
+        tenant: TenantId,
+        tenant_slug: String,
+        settings: &TenantSettings,
+        now: Timestamp,
+    ) -> Self {
+        Self {
             tenant,
-            tenant_slug: kept.slug.clone(),
+            tenant_slug,
             now,
-            tenant_timeout: kept.settings.offline_timeout(),
-            webhook_urls: kept.settings.webhook_urls.clone(),
-        })
+            tenant_timeout: settings.offline_timeout(),
+            webhook_urls: settings.webhook_urls.clone(),
+        }
     }
 }
 
