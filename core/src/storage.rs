@@ -320,6 +320,41 @@ impl WriteTxn {
     }
 }
 
+impl WriteTxn {
+    /// Runs the statements in order and returns the rows they return, all of them. A failed
+    /// statement fails the call, the ones before it having run (the caller's transaction undoes
+    /// them when it is dropped).
+    ///
+    /// On SQLite they go to the connection's thread as one query: each statement sent on its
+    /// own costs two thread switches there and back, which on a busy machine cost more than
+    /// the statements' work while the write turn waits on them. PostgreSQL cannot prepare
+    /// several statements as one; there they run one after another.
+    pub async fn run_together(
+        &self,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        let backend = self.get_database_backend();
+        if backend != DbBackend::Sqlite {
+            let mut rows = Vec::new();
+            for statement in statements {
+                rows.extend(self.query_all_raw(statement).await?);
+            }
+            return Ok(rows);
+        }
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in statements {
+            if !sql.is_empty() {
+                sql.push_str(";\n");
+            }
+            sql.push_str(&statement.sql);
+            values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+        }
+        self.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await
+    }
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
@@ -387,6 +422,68 @@ mod tests {
         while gate.waiting.load(Ordering::SeqCst) < writers {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+
+    fn note(id: i64, body: &str) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO notes (id, body) VALUES (?, ?)",
+            [id.into(), body.into()],
+        )
+    }
+
+    #[tokio::test]
+    async fn statements_run_together_in_order_each_with_its_values_and_stop_at_a_failure() {
+        let (_database, storage) = storage().await;
+        let txn = storage.write().await.unwrap();
+        let rename = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE notes SET body = ? WHERE id = ? RETURNING id, body",
+            ["uno".into(), 1i64.into()],
+        );
+        let read = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT id, body FROM notes WHERE id = ?",
+            [2i64.into()],
+        );
+        let rows = txn
+            .run_together(vec![note(1, "one"), rename, note(2, "two"), read])
+            .await
+            .unwrap();
+        let rows: Vec<(i64, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get_by_index(0).unwrap(),
+                    row.try_get_by_index(1).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(rows, [(1, "uno".to_owned()), (2, "two".to_owned())]);
+        txn.commit().await.unwrap();
+        assert_eq!(committed(&storage).await, [1, 2]);
+
+        let txn = storage.write().await.unwrap();
+        let failed = txn
+            .run_together(vec![note(3, "three"), note(4, "two"), note(5, "five")])
+            .await
+            .expect_err("a body used twice");
+        assert!(is_unique_violation(&failed), "{failed}");
+        let select = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM notes ORDER BY id");
+        let seen: Vec<i64> = txn
+            .query_all_raw(select)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(
+            seen,
+            [1, 2, 3],
+            "the statements before the failure ran, none after"
+        );
+        drop(txn);
+        assert_eq!(committed(&storage).await, [1, 2]);
     }
 
     #[tokio::test]

@@ -186,6 +186,27 @@ impl Default for Page {
     }
 }
 
+/// Which chat a write means: one it found, or the visitor's one chat (none if they never
+/// wrote), always within the tenant.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChatOf {
+    Id(ChatId),
+    Visitor(VisitorId),
+}
+
+impl ChatOf {
+    /// The condition that picks the chat's row.
+    pub(crate) fn condition(self, tenant: TenantId) -> sea_orm::Condition {
+        let which = match self {
+            ChatOf::Id(id) => chat::Column::Id.eq(id),
+            ChatOf::Visitor(visitor) => chat::Column::VisitorId.eq(visitor),
+        };
+        sea_orm::Condition::all()
+            .add(which)
+            .add(chat::Column::TenantId.eq(tenant))
+    }
+}
+
 /// A chat of the tenant, with its visitor; "not found" for anyone else's.
 pub(crate) async fn chat_with_visitor(
     db: &impl sea_orm::ConnectionTrait,

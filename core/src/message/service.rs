@@ -7,16 +7,19 @@
 
 use std::sync::Arc;
 
+use sea_orm::Iterable;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder};
+use sea_orm::sea_query::{Expr, Func, Query};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbBackend, FromQueryResult, PaginatorTrait, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
+};
 
 use crate::alert::raise_offline_request;
 use crate::automation::{DialogContext, RequestDecision, RequestFacts, TenantFacts, within_wait};
 use crate::chat::{
-    Chat, ChatStatus, chat_of_visitor, chat_row_of_visitor, chat_with_visitor, may_handle_chat,
-    store_status,
+    Chat, ChatOf, ChatStatus, chat_of_visitor, chat_with_visitor, may_handle_chat, store_status,
 };
 use crate::clock::Timestamp;
 use crate::delivery::schedule_revived;
@@ -26,9 +29,7 @@ use crate::error::{CoreError, CoreResult, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::file::FileRecord;
 use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId, VisitorId};
-use crate::operator::{
-    OperatorActor, active_operator_by_email, anyone_online, publish_availability,
-};
+use crate::operator::{OperatorActor, active_operator_by_email, publish_availability};
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::reply_time::{wait_answered, wait_started};
 use crate::services::{Deps, WriteTxn};
@@ -51,15 +52,6 @@ pub struct OfflineRequest {
 #[derive(Clone)]
 pub struct MessageService {
     deps: Arc<Deps>,
-}
-
-/// The visitor's chat before their message (none yet, or its row), and the tenant's long-wait
-/// alert, for a wait the message starts.
-struct ChatBefore {
-    row: Option<chat::Model>,
-    alert_after: Option<std::time::Duration>,
-    /// Whether an operator was online, asked when this message would likely start a wait.
-    staffed: Option<bool>,
 }
 
 /// What one write did to the chat, for the events that follow the commit.
@@ -138,11 +130,7 @@ impl MessageService {
         let Some(cid) = ClientId::parse_optional(client_id)? else {
             return Ok(None);
         };
-        let Some(chat) = chat_row_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?
-        else {
-            return Ok(None);
-        };
-        match by_client_id(&self.deps.db, chat.id, &cid).await? {
+        match visitor_message_by_client_id(&self.deps.db, actor, &cid).await? {
             Some(found) => same_sender(found, Author::Visitor, None).map(Some),
             None => Ok(None),
         }
@@ -161,46 +149,33 @@ impl MessageService {
     ) -> CoreResult<Message> {
         let body = MessageBody::parse(body, self.deps.limits.max_message_chars)?;
         let client_id = ClientId::parse_optional(client_id)?;
+        // A resend returns what the first send made, and costs nothing of the allowance.
+        if let Some(cid) = &client_id
+            && let Some(found) = visitor_message_by_client_id(&self.deps.db, actor, cid).await?
+        {
+            return same_sender(found, Author::Visitor, None);
+        }
+        // Whether this message starts a wait is known only in the write (an operator may
+        // answer at any moment): the tenant's alert comes along in case it does.
+        let alert_after = self
+            .deps
+            .tenant_settings
+            .get(&self.deps.db, actor.tenant)
+            .await?
+            .settings
+            .long_wait_alert();
+        self.deps
+            .quotas
+            .charge(&self.deps.db, actor.tenant, Author::Visitor)
+            .await?;
+        let turn = Turn::Visitor { alert_after };
         // A race (two first messages creating the chat, or one client id sent twice at once)
         // surfaces as a unique-index refusal; the second pass then finds what the winner wrote.
         for attempt in 0..2 {
-            let existing_chat =
-                chat_row_of_visitor(&self.deps.db, actor.tenant, actor.visitor).await?;
-            if let (Some(chat), Some(cid)) = (&existing_chat, &client_id)
-                && let Some(found) = by_client_id(&self.deps.db, chat.id, cid).await?
-            {
-                return same_sender(found, Author::Visitor, None);
-            }
-            // Whether this message starts a wait is known only in the write (an operator may
-            // answer at any moment): the tenant's alert comes along in case it does.
-            let likely_starts_wait = existing_chat
-                .as_ref()
-                .is_none_or(|chat| chat.waiting_since.is_none());
-            let staffed = match likely_starts_wait {
-                true => Some(anyone_online(&self.deps.db, actor.tenant).await?),
-                false => None,
-            };
-            let before = ChatBefore {
-                alert_after: self
-                    .deps
-                    .tenant_settings
-                    .get(&self.deps.db, actor.tenant)
-                    .await?
-                    .settings
-                    .long_wait_alert(),
-                row: existing_chat,
-                staffed,
-            };
-            if attempt == 0 {
-                self.deps
-                    .quotas
-                    .charge(&self.deps.db, actor.tenant, Author::Visitor)
-                    .await?;
-            }
             match self
                 .append_visitor_message(
                     actor,
-                    before,
+                    turn,
                     (&body, file),
                     client_id.as_ref(),
                     &arrival,
@@ -210,6 +185,12 @@ impl MessageService {
             {
                 Err(CoreError::Storage(e)) if attempt == 0 && is_unique_violation(&e) => {
                     self.deps.storage.settle().await;
+                    if let Some(cid) = &client_id
+                        && let Some(found) =
+                            visitor_message_by_client_id(&self.deps.db, actor, cid).await?
+                    {
+                        return same_sender(found, Author::Visitor, None);
+                    }
                     continue;
                 }
                 Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
@@ -223,41 +204,19 @@ impl MessageService {
         unreachable!("the loop returns on its second pass")
     }
 
+    /// The visitor's message in one transaction that finds their chat (or starts it) with its
+    /// first statement: no read before the write.
     async fn append_visitor_message(
         &self,
         actor: &VisitorActor,
-        before: ChatBefore,
+        turn: Turn,
         (body, file): (&MessageBody, Option<&FileRecord>),
         client_id: Option<&ClientId>,
         arrival: &Arrival,
         contact: Option<&ProfileChange>,
     ) -> CoreResult<Appended> {
         let now = self.deps.clock.now();
-        let txn = self.deps.write().await?;
-        let alert_after = before.alert_after;
-        let (chat_id, created) = match before.row {
-            Some(chat) => (chat.id, false),
-            None => (start_chat(&txn, actor, now).await?, true),
-        };
-        let row = bump_chat(
-            &txn,
-            actor.tenant,
-            chat_id,
-            now,
-            Turn::Visitor { alert_after },
-            body,
-        )
-        .await?;
-        if row.waiting_since == Some(now.millis()) {
-            let staffed = match before.staffed {
-                Some(staffed) => staffed,
-                None => anyone_online(&txn, actor.tenant).await?,
-            };
-            wait_started(&txn, &row, staffed).await?;
-        }
-        let status = row.status();
-        let (row, changed) = store_status(&txn, row, status.visitor_wrote(), now).await?;
-        let mut message = new_message(&row, Author::Visitor, None, body, client_id, now);
+        let mut message = new_message(actor.tenant, Author::Visitor, None, body, client_id, now);
         message.channel = arrival.channel();
         if let Arrival::Email {
             foreign_sender,
@@ -267,7 +226,34 @@ impl MessageService {
             message.mail_from = foreign_sender.clone();
             message.quoted = quoted.clone();
         }
-        insert_with_file(&txn, &mut message, file, actor.visitor).await?;
+        attach(&mut message, file)?;
+        let txn = self.deps.write().await?;
+        let backend = txn.get_database_backend();
+        let with = |which: ChatOf| -> CoreResult<Vec<Statement>> {
+            Ok(vec![wait_started(backend, actor.tenant, which, now)?])
+        };
+        let visitors_chat = ChatOf::Visitor(actor.visitor);
+        let (row, created) = match append_to_chat(
+            &txn,
+            (actor.tenant, visitors_chat),
+            (now, turn),
+            &mut message,
+            with(visitors_chat)?,
+        )
+        .await?
+        {
+            Some(row) => (row, false),
+            None => {
+                let started = ChatOf::Id(start_chat(&txn, actor, now).await?);
+                let chat = (actor.tenant, started);
+                let row =
+                    append_to_chat(&txn, chat, (now, turn), &mut message, with(started)?).await?;
+                (row.ok_or(CoreError::NotFound("chat"))?, true)
+            }
+        };
+        insert_file(&txn, &message, file, actor.visitor).await?;
+        let status = row.status();
+        let (row, changed) = store_status(&txn, row, status.visitor_wrote(), now).await?;
         // The operators hear of an offline request whatever becomes of the rest.
         let alert = match arrival {
             Arrival::OfflineForm => raise_offline_request(&txn, &row, &message, now).await?,
@@ -364,18 +350,19 @@ impl MessageService {
 
         let txn = self.deps.write().await?;
         // The visitor still waits for a person: the automatic reply leaves the chat unanswered.
+        let mut message = None;
         let mut row = match &reply {
             Some(body) => {
-                bump_chat(&txn, actor.tenant, chat_id, now, Turn::Automatic, body).await?
+                let mut system = new_message(actor.tenant, Author::System, None, body, None, now);
+                let chat = (actor.tenant, ChatOf::Id(chat_id));
+                let row = append_to_chat(&txn, chat, (now, Turn::Automatic), &mut system, vec![])
+                    .await?
+                    .ok_or(CoreError::NotFound("chat"))?;
+                message = Some(system);
+                row
             }
             None => chat_with_visitor(&txn, actor.tenant, chat_id).await?.0,
         };
-        let mut message = None;
-        if let Some(body) = &reply {
-            let system = new_message(&row, Author::System, None, body, None, now);
-            insert(&txn, &system).await?;
-            message = Some(system);
-        }
         // A chat an operator already holds (a returning visitor's) stays theirs.
         let mut assigned = false;
         if let Some(user) = assignee
@@ -552,8 +539,8 @@ impl MessageService {
         Ok(message)
     }
 
-    /// The reply's write; `None` when `job` asked for its job's row and the queue's statement
-    /// failed (the transaction is rolled back then).
+    /// The reply's write; `None` when `job` asked for its job's row and the write failed with
+    /// it (the transaction is rolled back then, and the caller tries again without).
     async fn append_operator_message(
         &self,
         actor: &OperatorActor,
@@ -563,20 +550,15 @@ impl MessageService {
         (now, due_at): (Timestamp, Timestamp),
         job: JobWith,
     ) -> CoreResult<Option<Appended>> {
-        let txn = self.deps.write().await?;
-        let row = bump_chat(&txn, actor.tenant, chat_id, now, Turn::Operator, body).await?;
-        // Checked again on the locked row: the chat may have been given to someone else since.
-        may_handle_chat(actor, row.operator_id)?;
-        wait_answered(&txn, actor.tenant, chat_id, actor.user, now).await?;
-        let (row, changed) = store_status(
-            &txn,
-            row.clone(),
-            row.status().operator_replied(actor.user),
+        let mut message = new_message(
+            actor.tenant,
+            Author::Operator,
+            Some(actor),
+            body,
+            client_id,
             now,
-        )
-        .await?;
-        let mut message = new_message(&row, Author::Operator, Some(actor), body, client_id, now);
-        insert_with_file(&txn, &mut message, file, row.visitor_id).await?;
+        );
+        attach(&mut message, file)?;
         let entry = OutboxEntry {
             id: OutboxId::new(),
             tenant: actor.tenant,
@@ -584,38 +566,41 @@ impl MessageService {
             message: message.id,
             due_at,
         };
-        outbox::Entity::insert(outbox::ActiveModel {
-            id: Set(entry.id),
-            tenant_id: Set(actor.tenant),
-            chat_id: Set(chat_id),
-            message_id: Set(message.id),
-            due_at: Set(due_at.millis()),
-            status: Set(OutboxStatus::Pending),
-            attempts: Set(0),
-            last_error: Set(None),
-            created_at: Set(now.millis()),
-            processed_at: Set(None),
-            claimed_until: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        let with_row = match job {
-            JobWith::Row => self
-                .deps
-                .scheduler
-                .enqueue_with_row(txn.get_database_backend(), &entry),
+        let txn = self.deps.write().await?;
+        let backend = txn.get_database_backend();
+        let mut with = vec![
+            wait_answered(backend, actor.tenant, chat_id, actor.user, now),
+            outbox::Entity::insert(outbox_row(&entry, now)).build(backend),
+        ];
+        let job_row = match job {
+            JobWith::Row => self.deps.scheduler.enqueue_with_row(backend, &entry),
             JobWith::AfterCommit => None,
         };
-        let to_schedule = match with_row {
-            Some(statement) => match txn.execute_raw(statement).await {
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the queue refused a reply's job in its transaction");
-                    return Ok(None);
-                }
-            },
-            None => Some(entry),
+        let job_in_row = job_row.is_some();
+        with.extend(job_row);
+        let chat = (actor.tenant, ChatOf::Id(chat_id));
+        let row = match append_to_chat(&txn, chat, (now, Turn::Operator), &mut message, with).await
+        {
+            // The queue may have refused its row (a table of another shape, say); which of the
+            // statements failed is not told, so the write is tried once more without it.
+            Err(CoreError::Storage(e)) if job_in_row && !is_unique_violation(&e) => {
+                tracing::warn!(error = %e, "a reply's write with its job's row failed; trying it without");
+                return Ok(None);
+            }
+            other => other?.ok_or(CoreError::NotFound("chat"))?,
         };
+        // Checked again on the locked row: the chat may have been given to someone else since
+        // (the transaction, dropped, takes back what the statements wrote).
+        may_handle_chat(actor, row.operator_id)?;
+        insert_file(&txn, &message, file, row.visitor_id).await?;
+        let (row, changed) = store_status(
+            &txn,
+            row.clone(),
+            row.status().operator_replied(actor.user),
+            now,
+        )
+        .await?;
+        let to_schedule = (!job_in_row).then_some(entry);
         txn.commit().await?;
         Ok(Some(Appended {
             message,
@@ -1063,16 +1048,83 @@ enum Turn {
     Automatic,
 }
 
-/// Numbers the next message of the chat and records its time and the visitor's wait: the first
-/// statement of every message write, so the transaction holds the chat row from the start.
-async fn bump_chat(
+/// Appends the message to the chat `which` picks, then runs `with`, in one round trip (see
+/// [`WriteTxn::run_together`]). The chat's update comes first, so the transaction holds the
+/// chat row from the start; the message takes its chat and number from the row so updated.
+/// Returns that row; `None`, and no message, when there is no such chat.
+async fn append_to_chat(
     txn: &WriteTxn,
-    tenant: TenantId,
-    chat: ChatId,
-    now: Timestamp,
-    turn: Turn,
-    body: &MessageBody,
-) -> CoreResult<chat::Model> {
+    chat: (TenantId, ChatOf),
+    (now, turn): (Timestamp, Turn),
+    message: &mut message::Model,
+    with: Vec<Statement>,
+) -> CoreResult<Option<chat::Model>> {
+    let backend = txn.get_database_backend();
+    let mut statements = vec![
+        bump(backend, chat, (now, turn), &message.body),
+        insert_into_chat(backend, chat, message)?,
+    ];
+    statements.extend(with);
+    let rows = txn.run_together(statements).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let row = chat::Model::from_query_result(row, "")?;
+    message.chat_id = row.id;
+    message.seq = row.last_seq;
+    Ok(Some(row))
+}
+
+/// The message's insert into the chat `which` picks, its chat and number read from that row.
+fn insert_into_chat(
+    backend: DbBackend,
+    (tenant, which): (TenantId, ChatOf),
+    message: &message::Model,
+) -> CoreResult<Statement> {
+    let values = message::Column::iter().map(|column| match column {
+        message::Column::ChatId => Expr::col((chat::Entity, chat::Column::Id)),
+        message::Column::Seq => Expr::col((chat::Entity, chat::Column::LastSeq)),
+        column => Expr::val(message.get(column)),
+    });
+    let from_chat = Query::select()
+        .exprs(values)
+        .from(chat::Entity)
+        .cond_where(which.condition(tenant))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(message::Entity)
+        .columns(message::Column::iter())
+        .select_from(from_chat)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .to_owned();
+    Ok(backend.build(&insert))
+}
+
+/// The unread-reply notification's outbox row, pending.
+fn outbox_row(entry: &OutboxEntry, now: Timestamp) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        id: Set(entry.id),
+        tenant_id: Set(entry.tenant),
+        chat_id: Set(entry.chat),
+        message_id: Set(entry.message),
+        due_at: Set(entry.due_at.millis()),
+        status: Set(OutboxStatus::Pending),
+        attempts: Set(0),
+        last_error: Set(None),
+        created_at: Set(now.millis()),
+        processed_at: Set(None),
+        claimed_until: Set(None),
+    }
+}
+
+/// The update that numbers the next message of the chat and records its time and the visitor's
+/// wait, returning the row as it leaves it.
+fn bump(
+    backend: DbBackend,
+    (tenant, which): (TenantId, ChatOf),
+    (now, turn): (Timestamp, Turn),
+    body: &str,
+) -> Statement {
     let author = match turn {
         Turn::Visitor { .. } => Author::Visitor,
         Turn::Operator => Author::Operator,
@@ -1084,10 +1136,7 @@ async fn bump_chat(
             Expr::col(chat::Column::LastSeq).add(1),
         )
         .col_expr(chat::Column::LastMessageAt, Expr::value(now.millis()))
-        .col_expr(
-            chat::Column::Preview,
-            Expr::value(preview_of(body.as_str())),
-        )
+        .col_expr(chat::Column::Preview, Expr::value(preview_of(body)))
         .col_expr(chat::Column::PreviewAuthor, Expr::value(author));
     update = match turn {
         // SET expressions read the row as it was: a wait starts only where none runs.
@@ -1120,14 +1169,8 @@ async fn bump_chat(
             .col_expr(chat::Column::WaitAlertAt, Expr::value(None::<i64>)),
         Turn::Automatic => update,
     };
-    update
-        .filter(chat::Column::Id.eq(chat))
-        .filter(chat::Column::TenantId.eq(tenant))
-        .exec_with_returning(txn)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(CoreError::NotFound("chat"))
+    let mut update = update.filter(which.condition(tenant)).into_query();
+    backend.build(update.returning_all())
 }
 
 /// A message as its chat's preview.
@@ -1169,8 +1212,10 @@ pub(crate) async fn vet_request(
     Ok(Ok((assignee, reply)))
 }
 
+/// A new message of the tenant's; its chat and number are those of the row
+/// [`append_to_chat`] writes it to.
 fn new_message(
-    chat: &chat::Model,
+    tenant: TenantId,
     author: Author,
     operator: Option<&OperatorActor>,
     body: &MessageBody,
@@ -1179,9 +1224,9 @@ fn new_message(
 ) -> message::Model {
     message::Model {
         id: MessageId::new(),
-        tenant_id: chat.tenant_id,
-        chat_id: chat.id,
-        seq: chat.last_seq,
+        tenant_id: tenant,
+        chat_id: ChatId::new(),
+        seq: 0,
         author,
         operator_id: operator.map(|o| o.user),
         body: body.as_str().to_owned(),
@@ -1199,33 +1244,29 @@ fn new_message(
     }
 }
 
-/// Inserts the message and, when it carries one, its file's row (the visitor is the chat's).
-async fn insert_with_file(
-    txn: &WriteTxn,
-    message: &mut message::Model,
-    file: Option<&FileRecord>,
-    visitor: VisitorId,
-) -> CoreResult<()> {
+/// The file a message carries, as the API shows it.
+fn attach(message: &mut message::Model, file: Option<&FileRecord>) -> CoreResult<()> {
     if let Some(file) = file {
         message.attachment = Some(
             serde_json::to_string(&file.attachment)
                 .map_err(|e| CoreError::Storage(DbErr::Json(e.to_string())))?,
         );
     }
-    insert(txn, message).await?;
+    Ok(())
+}
+
+/// The row of the file a message carries (the visitor is the chat's).
+async fn insert_file(
+    txn: &WriteTxn,
+    message: &message::Model,
+    file: Option<&FileRecord>,
+    visitor: VisitorId,
+) -> CoreResult<()> {
     if let Some(file) = file {
         crate::entity::file::Entity::insert(file.row(message, visitor))
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
-}
-
-async fn insert(txn: &WriteTxn, message: &message::Model) -> CoreResult<()> {
-    let active: message::ActiveModel = message.clone().into();
-    message::Entity::insert(active)
-        .exec_without_returning(txn)
-        .await?;
     Ok(())
 }
 
@@ -1236,6 +1277,26 @@ async fn by_client_id(
 ) -> CoreResult<Option<message::Model>> {
     Ok(message::Entity::find()
         .filter(message::Column::ChatId.eq(chat))
+        .filter(message::Column::ClientId.eq(client_id.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// The message with this client id in the visitor's one chat, in one statement.
+async fn visitor_message_by_client_id(
+    db: &impl ConnectionTrait,
+    actor: &VisitorActor,
+    client_id: &ClientId,
+) -> CoreResult<Option<message::Model>> {
+    let visitors_chat = chat::Entity::find()
+        .select_only()
+        .column(chat::Column::Id)
+        .filter(chat::Column::VisitorId.eq(actor.visitor))
+        .filter(chat::Column::TenantId.eq(actor.tenant))
+        .into_query();
+    Ok(message::Entity::find()
+        .filter(message::Column::ChatId.in_subquery(visitors_chat))
+        .filter(message::Column::TenantId.eq(actor.tenant))
         .filter(message::Column::ClientId.eq(client_id.as_str()))
         .one(db)
         .await?)

@@ -20,7 +20,7 @@ use crate::ids::{AvatarId, TenantId, UserId};
 pub use avatar::AVATAR_MAX_BYTES;
 pub use service::{NewOperator, OperatorPatch, OperatorService};
 pub(crate) use service::{
-    NewUser, active_operator_by_email, anyone_online, insert_user, publish_availability, staff,
+    NewUser, active_operator_by_email, insert_user, online_operators, publish_availability, staff,
 };
 pub use session::{Login, SESSION_LIFETIME, session_key};
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, PaginatorTrait, QueryOrder, QuerySelect, QueryTrait,
+};
 
 use crate::audit::{self, Action, Change, Target, TargetKind};
 use crate::automation::{Staff, TenantFacts, WidgetAvailability, within_wait};
@@ -480,16 +482,13 @@ fn online_now(tenant: TenantId) -> sea_orm::Select<user::Entity> {
         .filter(user::Column::Active.eq(true))
 }
 
-/// Whether one of the tenant's active operators is online (a wait that starts now is one the
-/// team could answer at once).
-pub(crate) async fn anyone_online(db: &impl ConnectionTrait, tenant: TenantId) -> CoreResult<bool> {
-    let first: Option<UserId> = online_now(tenant)
+/// The ids of the tenant's active operators who are online, as a subquery (whether a wait that
+/// starts now is one the team could answer at once).
+pub(crate) fn online_operators(tenant: TenantId) -> sea_orm::sea_query::SelectStatement {
+    online_now(tenant)
         .select_only()
         .column(user::Column::Id)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(first.is_some())
+        .into_query()
 }
 
 /// The tenant's active operator with this address, as a login finds them.

@@ -1,53 +1,69 @@
 //! Recording waits, inside the message writes that start and end them.
 
-use sea_orm::ActiveValue::Set;
 use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{OnConflict, Query, UpdateStatement};
+use sea_orm::{DbBackend, QueryTrait, Statement};
 
+use crate::chat::ChatOf;
 use crate::clock::Timestamp;
 use crate::entity::{chat, reply_wait};
 use crate::error::CoreResult;
 use crate::ids::{ChatId, ReplyWaitId, TenantId, UserId};
 
-/// The chat's wait began with this write (`chat` as the write left it). Two messages of the
-/// same millisecond start it once.
-pub(crate) async fn wait_started(
-    db: &impl ConnectionTrait,
-    chat: &chat::Model,
-    staffed: bool,
-) -> CoreResult<()> {
-    let Some(started_at) = chat.waiting_since else {
-        return Ok(());
-    };
-    reply_wait::Entity::insert(reply_wait::ActiveModel {
-        id: Set(ReplyWaitId::new()),
-        tenant_id: Set(chat.tenant_id),
-        chat_id: Set(chat.id),
-        started_at: Set(started_at),
-        staffed: Set(staffed),
-        ended_at: Set(None),
-        answered_by: Set(None),
-    })
-    .on_conflict(
-        OnConflict::columns([reply_wait::Column::ChatId, reply_wait::Column::StartedAt])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+/// Records the wait of the chat `which` picks if this write started it (the chat's wait runs
+/// since `now`), as a statement to run after the chat's update in the same transaction. It is
+/// staffed if one of the tenant's active operators is online as it starts, asked in the same
+/// statement. Two messages of the same millisecond start it once.
+pub(crate) fn wait_started(
+    backend: DbBackend,
+    tenant: TenantId,
+    which: ChatOf,
+    now: Timestamp,
+) -> CoreResult<Statement> {
+    let started = Query::select()
+        .exprs([
+            Expr::val(ReplyWaitId::new()),
+            Expr::col((chat::Entity, chat::Column::TenantId)),
+            Expr::col((chat::Entity, chat::Column::Id)),
+            Expr::col((chat::Entity, chat::Column::WaitingSince)),
+            Expr::exists(crate::operator::online_operators(tenant)),
+        ])
+        .from(chat::Entity)
+        .cond_where(which.condition(tenant))
+        .and_where(chat::Column::WaitingSince.eq(now.millis()))
+        .to_owned();
+    // The SELECT has a WHERE clause, which SQLite needs to read ON CONFLICT as the upsert's.
+    let insert = Query::insert()
+        .into_table(reply_wait::Entity)
+        .columns([
+            reply_wait::Column::Id,
+            reply_wait::Column::TenantId,
+            reply_wait::Column::ChatId,
+            reply_wait::Column::StartedAt,
+            reply_wait::Column::Staffed,
+        ])
+        .select_from(started)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(
+            OnConflict::columns([reply_wait::Column::ChatId, reply_wait::Column::StartedAt])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    Ok(backend.build(&insert))
 }
 
-/// An operator answered: the chat's running wait (if one runs) ends, answered by them.
-pub(crate) async fn wait_answered(
-    db: &impl ConnectionTrait,
+/// An operator answered: the chat's running wait (if one runs) ends, answered by them. A
+/// statement to run in the reply's transaction.
+pub(crate) fn wait_answered(
+    backend: DbBackend,
     tenant: TenantId,
     chat: ChatId,
     operator: UserId,
     now: Timestamp,
-) -> CoreResult<()> {
-    end(db, tenant, chat, Some(operator), now).await
+) -> Statement {
+    backend.build(&end(tenant, chat, Some(operator), now))
 }
 
 /// The chat closed while its visitor waited: the wait ends unanswered.
@@ -57,23 +73,21 @@ pub(crate) async fn wait_dropped(
     chat: ChatId,
     now: Timestamp,
 ) -> CoreResult<()> {
-    end(db, tenant, chat, None, now).await
+    db.execute(&end(tenant, chat, None, now)).await?;
+    Ok(())
 }
 
-async fn end(
-    db: &impl ConnectionTrait,
+fn end(
     tenant: TenantId,
     chat: ChatId,
     answered_by: Option<UserId>,
     now: Timestamp,
-) -> CoreResult<()> {
+) -> UpdateStatement {
     reply_wait::Entity::update_many()
         .col_expr(reply_wait::Column::EndedAt, Expr::value(now.millis()))
         .col_expr(reply_wait::Column::AnsweredBy, Expr::value(answered_by))
         .filter(reply_wait::Column::ChatId.eq(chat))
         .filter(reply_wait::Column::TenantId.eq(tenant))
         .filter(reply_wait::Column::EndedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+        .into_query()
 }
