@@ -6,6 +6,8 @@
 //! by `BENCH_CONCURRENCY` (default 4) concurrent writers over `BENCH_CHATS` (default 200) chats.
 //! Reports persisted messages per second and per-write latency percentiles, and beside them on
 //! SQLite the floor: bare single-row and 100-row insert transactions with the same PRAGMAs.
+//! Beside each run, the machine's worst hiccup in it: how late a thread that only sleeps 1 ms at
+//! a time woke up.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +22,7 @@ use tandem_core::tenant::NewTenant;
 use tandem_core::visitor::{SessionRequest, VisitorActor};
 use tandem_core::{Ports, Tandem};
 use tandem_migrations::MigratorTrait;
+use tandem_testkit::hiccups::Hiccups;
 use tandem_testkit::test_db::{POSTGRES_URL_VAR, TestDatabase};
 use tokio::sync::Mutex;
 
@@ -37,8 +40,8 @@ async fn main() {
     let chats = setting("BENCH_CHATS", 200).max(concurrency);
     println!("write path: {pairs} visitor+reply pairs, {concurrency} writers, {chats} chats");
     println!(
-        "{:<10} {:>12} {:>10} {:>10} {:>10} {:>10}",
-        "database", "messages/s", "p50 µs", "p99 µs", "max µs", "total s"
+        "{:<10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "database", "messages/s", "p50 µs", "p99 µs", "max µs", "total s", "hiccup µs"
     );
     let tandem = run(
         "sqlite",
@@ -138,6 +141,7 @@ async fn run(
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
     ));
     let per_writer = pairs / concurrency;
+    let hiccups = Hiccups::start();
     let started = Instant::now();
     let mut writers = Vec::new();
     for w in 0..concurrency {
@@ -175,17 +179,19 @@ async fn run(
         writer.await.unwrap();
     }
     let elapsed = started.elapsed();
+    let hiccup = hiccups.stop();
     checkpoints.abort();
     let h = histogram.lock().await;
     let messages = (per_writer * concurrency * 2) as f64;
     println!(
-        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2}",
+        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}",
         name,
         messages / elapsed.as_secs_f64(),
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
         h.max(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        hiccup
     );
     messages / elapsed.as_secs_f64()
 }
@@ -208,6 +214,7 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
     let checkpoints = checkpoint_every_second(tandem_core::storage::Storage::new(db.clone()));
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let chat = uuid::Uuid::now_v7().to_string();
+    let hiccups = Hiccups::start();
     let started = Instant::now();
     for batch in 0..rows / per_txn {
         let t = Instant::now();
@@ -239,16 +246,18 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
         h.record(micros(t.elapsed())).unwrap();
     }
     let elapsed = started.elapsed();
+    let hiccup = hiccups.stop();
     checkpoints.abort();
     let per_s = (rows / per_txn * per_txn) as f64 / elapsed.as_secs_f64();
     println!(
-        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2}   (rows/s; latency per transaction)",
+        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}   (rows/s; latency per transaction)",
         name,
         per_s,
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
         h.max(),
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        hiccup
     );
     per_s
 }

@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
     let per_visitor = args.rate as f64 / visitors.len().max(1) as f64;
     let interval = Duration::from_secs_f64(1.0 / per_visitor.max(0.001));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let hiccups = tandem_testkit::hiccups::Hiccups::start();
     let mut writers = Vec::new();
     for (i, socket) in visitors.into_iter().enumerate() {
         // Spread the visitors' first messages over one interval.
@@ -133,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
     for w in writers {
         w.await?;
     }
+    let hiccup = hiccups.stop();
     // Writers stop at the deadline; the rate is over the sending window.
     let send_secs = args.seconds as f64;
     // Let the last messages arrive.
@@ -155,6 +157,11 @@ async fn main() -> anyhow::Result<()> {
         h.value_at_quantile(0.5) as f64 / 1000.0,
         h.value_at_quantile(0.99) as f64 / 1000.0,
         h.max() as f64 / 1000.0
+    );
+    // What this machine added on its own: see `Hiccups`.
+    println!(
+        "this machine's worst hiccup in the run (a thread sleeping 1 ms woke this late): {:.2} ms",
+        hiccup as f64 / 1000.0
     );
     drop(h);
 

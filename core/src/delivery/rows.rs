@@ -1,9 +1,9 @@
 //! Outbox rows as [`OutboxState`]s: what a stored row says, and how a decided state is
 //! stored. The decisions themselves are `state.rs`'s.
 
-use sea_orm::UpdateMany;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{DbBackend, QueryTrait, Statement, UpdateMany};
 
 use crate::clock::Timestamp;
 use crate::entity::outbox;
@@ -42,17 +42,17 @@ pub(crate) fn stage_columns() -> StageColumns<outbox::Column> {
     }
 }
 
-/// Moves the tenant's rows `ids` to `state`. The caller holds the chat's lock and has decided
-/// the move from the rows as they are under it.
-pub(crate) async fn store(
-    txn: &WriteTxn,
+/// The statement that moves the tenant's rows `ids` to `state` (none for no rows). The caller
+/// holds the chat's lock and has decided the move from the rows as they are under it.
+fn stored(
+    backend: DbBackend,
     tenant: TenantId,
     ids: Vec<OutboxId>,
     state: &OutboxState,
     now: Timestamp,
-) -> CoreResult<()> {
+) -> Option<Statement> {
     if ids.is_empty() {
-        return Ok(());
+        return None;
     }
     let none = || Expr::value(Option::<i64>::None);
     let update = outbox::Entity::update_many()
@@ -81,8 +81,7 @@ pub(crate) async fn store(
             settle(update, OutboxStatus::Failed, Some(reason.clone()), now)
         }
     };
-    update.exec(txn).await?;
-    Ok(())
+    Some(update.build(backend))
 }
 
 fn settle(
@@ -108,6 +107,19 @@ pub(crate) async fn store_each(
     decided: Vec<(OutboxId, OutboxState)>,
     now: Timestamp,
 ) -> CoreResult<()> {
+    let statements = stored_each(txn.get_database_backend(), tenant, decided, now);
+    txn.run_together(statements).await?;
+    Ok(())
+}
+
+/// The statements that store each row's decided state, one per distinct state, to run with
+/// the rest of a write.
+pub(crate) fn stored_each(
+    backend: DbBackend,
+    tenant: TenantId,
+    decided: Vec<(OutboxId, OutboxState)>,
+    now: Timestamp,
+) -> Vec<Statement> {
     let mut groups: Vec<(OutboxState, Vec<OutboxId>)> = Vec::new();
     for (id, state) in decided {
         match groups.iter_mut().find(|(s, _)| *s == state) {
@@ -115,8 +127,8 @@ pub(crate) async fn store_each(
             None => groups.push((state, vec![id])),
         }
     }
-    for (state, ids) in groups {
-        store(txn, tenant, ids, &state, now).await?;
-    }
-    Ok(())
+    groups
+        .into_iter()
+        .filter_map(|(state, ids)| stored(backend, tenant, ids, &state, now))
+        .collect()
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbBackend, QueryOrder, QuerySelect, QueryTrait, Statement,
+};
 
 use crate::chat::chat_row_of_visitor;
 use crate::clock::Timestamp;
@@ -221,7 +223,9 @@ impl DeliveryService {
         if decided.is_empty() {
             return Ok(None);
         }
-        rows::store_each(&txn, tenant, decided, now).await?;
+        // The outcome's writes in one round trip (see `WriteTxn::run_together`).
+        let backend = txn.get_database_backend();
+        let mut statements = rows::stored_each(backend, tenant, decided, now);
         let emailed = matches!(
             outcome,
             Outcome::Sent {
@@ -230,13 +234,12 @@ impl DeliveryService {
             }
         );
         if emailed {
-            message::Entity::update_many()
+            let update = message::Entity::update_many()
                 .col_expr(message::Column::EmailedAt, Expr::value(now.millis()))
                 .filter(message::Column::Id.is_in(ids.clone()))
                 .filter(message::Column::TenantId.eq(tenant))
-                .filter(message::Column::EmailedAt.is_null())
-                .exec(&txn)
-                .await?;
+                .filter(message::Column::EmailedAt.is_null());
+            statements.push(update.build(backend));
         }
         let (channel, recipient, status, reason) = log_entry(&outcome);
         let line = LogLine {
@@ -246,7 +249,7 @@ impl DeliveryService {
             reason: reason.as_deref(),
             messages: &ids,
         };
-        record(&txn, owner(&chat_row), line, now).await?;
+        statements.push(logged(backend, owner(&chat_row), line, now));
         for (channel, reason) in &skipped {
             let line = LogLine {
                 channel: *channel,
@@ -255,8 +258,9 @@ impl DeliveryService {
                 reason: Some(reason),
                 messages: &ids,
             };
-            record(&txn, owner(&chat_row), line, now).await?;
+            statements.push(logged(backend, owner(&chat_row), line, now));
         }
+        txn.run_together(statements).await?;
         let webhooks = store_webhooks(&txn, owner(&chat_row), &ids, &webhooks, None, now).await?;
         txn.commit().await?;
         let counted = match outcome {
@@ -579,6 +583,18 @@ pub(super) async fn record(
     line: LogLine<'_>,
     now: Timestamp,
 ) -> CoreResult<()> {
+    txn.execute_raw(logged(txn.get_database_backend(), owner, line, now))
+        .await?;
+    Ok(())
+}
+
+/// The statement that writes a line of the delivery log, to run with the rest of a write.
+fn logged(
+    backend: DbBackend,
+    owner: (TenantId, ChatId, VisitorId),
+    line: LogLine<'_>,
+    now: Timestamp,
+) -> Statement {
     let (tenant, chat, visitor) = owner;
     let ids = serde_json::to_string(line.messages).unwrap_or_else(|_| "[]".into());
     delivery::Entity::insert(delivery::ActiveModel {
@@ -593,7 +609,5 @@ pub(super) async fn record(
         message_ids: Set(ids),
         created_at: Set(now.millis()),
     })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    .build(backend)
 }
