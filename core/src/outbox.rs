@@ -81,7 +81,9 @@ pub trait NotificationScheduler: Send + Sync + 'static {
     /// The statement that enqueues `entry`'s job, run in the transaction that writes its row, for
     /// a queue kept in the data's own database: the row and its job then commit together, one
     /// durable commit per reply, with no second write that could be lost in between. `None` (a
-    /// queue elsewhere, or none) has core call [`Self::schedule`] after the commit.
+    /// queue elsewhere, or none) has core call [`Self::schedule`] after the commit. On SQLite it
+    /// runs in one query with the reply's other statements
+    /// (`WriteTxn::run_together` in core's storage): plain `?` placeholders only.
     fn enqueue_with_row(&self, _backend: DbBackend, _entry: &OutboxEntry) -> Option<Statement> {
         None
     }

@@ -327,12 +327,17 @@ impl WriteTxn {
     ///
     /// On SQLite they go to the connection's thread as one query: each statement sent on its
     /// own costs two thread switches there and back, which on a busy machine cost more than
-    /// the statements' work while the write turn waits on them. PostgreSQL cannot prepare
-    /// several statements as one; there they run one after another.
+    /// the statements' work while the write turn waits on them. The statements' values are then
+    /// bound in order across them, so each must use plain `?` placeholders (as sea-query writes
+    /// them), never numbered ones (`?1`, `$1`), and must not end in a `--` comment. PostgreSQL
+    /// cannot prepare several statements as one; there they run one after another.
     pub async fn run_together(
         &self,
         statements: Vec<Statement>,
     ) -> Result<Vec<QueryResult>, DbErr> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
         let backend = self.get_database_backend();
         if backend != DbBackend::Sqlite {
             let mut rows = Vec::new();

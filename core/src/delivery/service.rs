@@ -223,7 +223,8 @@ impl DeliveryService {
         if decided.is_empty() {
             return Ok(None);
         }
-        // The outcome's writes in one round trip (see `WriteTxn::run_together`).
+        // The outcome's writes in one round trip (see `WriteTxn::run_together`); the webhook
+        // posts a plugin chose, seldom any, after them.
         let backend = txn.get_database_backend();
         let mut statements = rows::stored_each(backend, tenant, decided, now);
         let emailed = matches!(

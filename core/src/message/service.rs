@@ -506,12 +506,13 @@ impl MessageService {
             )
         };
         let appended = match append(JobWith::Row).await {
-            // The queue refused the job's row (a table of another shape or locked, say): the
-            // reply must not fail for it; its job is queued after the commit instead.
+            // The write failed with the job's row in it (the queue may have refused the row: a
+            // table of another shape, say): the reply must not fail for it; it is written again
+            // without, and its job queued after the commit.
             Ok(None) => append(JobWith::AfterCommit).await,
             other => other,
         }
-        // Only a job's row can be refused, and the second pass queues none.
+        // Only a write with a job's row answers `None`, and the second pass has none.
         .and_then(|appended| appended.ok_or(CoreError::NotFound("chat")));
         let appended = match appended {
             Err(CoreError::Storage(e)) if is_unique_violation(&e) => {
@@ -566,11 +567,12 @@ impl MessageService {
             message: message.id,
             due_at,
         };
+        let chat = (actor.tenant, ChatOf::Id(chat_id));
         let txn = self.deps.write().await?;
         let backend = txn.get_database_backend();
         let mut with = vec![
             wait_answered(backend, actor.tenant, chat_id, actor.user, now),
-            outbox::Entity::insert(outbox_row(&entry, now)).build(backend),
+            insert_from_chat(backend, chat, &outbox_row(&entry, now), |_| None)?,
         ];
         let job_row = match job {
             JobWith::Row => self.deps.scheduler.enqueue_with_row(backend, &entry),
@@ -578,11 +580,11 @@ impl MessageService {
         };
         let job_in_row = job_row.is_some();
         with.extend(job_row);
-        let chat = (actor.tenant, ChatOf::Id(chat_id));
         let row = match append_to_chat(&txn, chat, (now, Turn::Operator), &mut message, with).await
         {
-            // The queue may have refused its row (a table of another shape, say); which of the
-            // statements failed is not told, so the write is tried once more without it.
+            // The queue may have refused its row (a table of another shape, say). Which of the
+            // statements failed is not told (on SQLite they run as one query), so the write is
+            // tried once more without it: a failure that was not the job's fails that try too.
             Err(CoreError::Storage(e)) if job_in_row && !is_unique_violation(&e) => {
                 tracing::warn!(error = %e, "a reply's write with its job's row failed; trying it without");
                 return Ok(None);
@@ -1051,7 +1053,9 @@ enum Turn {
 /// Appends the message to the chat `which` picks, then runs `with`, in one round trip (see
 /// [`WriteTxn::run_together`]). The chat's update comes first, so the transaction holds the
 /// chat row from the start; the message takes its chat and number from the row so updated.
-/// Returns that row; `None`, and no message, when there is no such chat.
+/// Returns that row; `None`, and no message, when there is no such chat — the statements of
+/// `with` run even then, so each must write nothing without the chat (and none may return
+/// rows: the first row returned is taken for the chat's).
 async fn append_to_chat(
     txn: &WriteTxn,
     chat: (TenantId, ChatOf),
@@ -1078,42 +1082,55 @@ async fn append_to_chat(
 /// The message's insert into the chat `which` picks, its chat and number read from that row.
 fn insert_into_chat(
     backend: DbBackend,
-    (tenant, which): (TenantId, ChatOf),
+    chat: (TenantId, ChatOf),
     message: &message::Model,
 ) -> CoreResult<Statement> {
-    let values = message::Column::iter().map(|column| match column {
-        message::Column::ChatId => Expr::col((chat::Entity, chat::Column::Id)),
-        message::Column::Seq => Expr::col((chat::Entity, chat::Column::LastSeq)),
-        column => Expr::val(message.get(column)),
-    });
-    let from_chat = Query::select()
+    insert_from_chat(backend, chat, message, |column| match column {
+        message::Column::ChatId => Some(Expr::col((chat::Entity, chat::Column::Id))),
+        message::Column::Seq => Some(Expr::col((chat::Entity, chat::Column::LastSeq))),
+        _ => None,
+    })
+}
+
+/// An insert of `row` as a SELECT from the chat `which` picks, the columns `from_chat` names
+/// read from that row: it writes nothing when there is no such chat, since the statements run
+/// with a chat's update go on when the update found none.
+fn insert_from_chat<M: ModelTrait>(
+    backend: DbBackend,
+    (tenant, which): (TenantId, ChatOf),
+    row: &M,
+    from_chat: impl Fn(<M::Entity as EntityTrait>::Column) -> Option<Expr>,
+) -> CoreResult<Statement> {
+    let values = <M::Entity as EntityTrait>::Column::iter()
+        .map(|column| from_chat(column).unwrap_or_else(|| Expr::val(row.get(column))));
+    let from = Query::select()
         .exprs(values)
         .from(chat::Entity)
         .cond_where(which.condition(tenant))
         .to_owned();
     let insert = Query::insert()
-        .into_table(message::Entity)
-        .columns(message::Column::iter())
-        .select_from(from_chat)
+        .into_table(M::Entity::default())
+        .columns(<M::Entity as EntityTrait>::Column::iter())
+        .select_from(from)
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .to_owned();
     Ok(backend.build(&insert))
 }
 
 /// The unread-reply notification's outbox row, pending.
-fn outbox_row(entry: &OutboxEntry, now: Timestamp) -> outbox::ActiveModel {
-    outbox::ActiveModel {
-        id: Set(entry.id),
-        tenant_id: Set(entry.tenant),
-        chat_id: Set(entry.chat),
-        message_id: Set(entry.message),
-        due_at: Set(entry.due_at.millis()),
-        status: Set(OutboxStatus::Pending),
-        attempts: Set(0),
-        last_error: Set(None),
-        created_at: Set(now.millis()),
-        processed_at: Set(None),
-        claimed_until: Set(None),
+fn outbox_row(entry: &OutboxEntry, now: Timestamp) -> outbox::Model {
+    outbox::Model {
+        id: entry.id,
+        tenant_id: entry.tenant,
+        chat_id: entry.chat,
+        message_id: entry.message,
+        due_at: entry.due_at.millis(),
+        status: OutboxStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        created_at: now.millis(),
+        processed_at: None,
+        claimed_until: None,
     }
 }
 
