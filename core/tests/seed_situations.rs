@@ -559,8 +559,40 @@ async fn closed_chat_reopens_when_the_visitor_writes(w: World) {
     assert_eq!(chat.operator_id, None);
 }
 
+/// Visitors whose widget connects while their first message is being written: whichever
+/// commits first, every chat ends up online (a chat created offline beside a socket that
+/// found no chat to move would stay offline while the visitor is there).
+async fn a_first_message_racing_the_widget_s_socket_starts_the_chat_online(w: World) {
+    let acme = w.company("acme").await;
+    let mut visitors = Vec::new();
+    for _ in 0..24 {
+        visitors.push(w.visitor(&acme).await.0);
+    }
+    let races = visitors.iter().map(|visitor| {
+        let tandem = w.tandem.clone();
+        let visitor = visitor.clone();
+        tokio::spawn(async move {
+            let socket = tandem.presence.connect(&visitor, NODE);
+            let message = tandem.messages.send_as_visitor(&visitor, "Hello?", None);
+            let (socket, message) = tokio::join!(socket, message);
+            socket.unwrap();
+            message.unwrap();
+        })
+    });
+    for race in races.collect::<Vec<_>>() {
+        race.await.unwrap();
+    }
+    for visitor in &visitors {
+        let (chat, _) = w.tandem.messages.dialog_of_visitor(visitor).await.unwrap();
+        let chat = chat.expect("a chat");
+        assert!(chat.visitor_online, "{chat:?}");
+        assert_eq!(chat.category, Category::Waiting);
+    }
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    a_first_message_racing_the_widget_s_socket_starts_the_chat_online,
     night_visitor_who_wrote_and_left_stays_open_and_offline,
     queued_visitor_who_left_moves_to_offline_after_the_grace,
     visitor_who_came_back_when_operators_started_is_waiting,

@@ -1002,7 +1002,9 @@ fn count_message(deps: &Deps, tenant: TenantId, author: Author) {
 
 /// Creates the visitor's one chat, open and unassigned, placed by their presence.
 async fn start_chat(txn: &WriteTxn, actor: &VisitorActor, now: Timestamp) -> CoreResult<ChatId> {
-    let visitor = crate::visitor::load(txn, actor).await?;
+    // Locked as presence locks it: a socket that opens while this chat is being created either
+    // commits first (and the chat starts online) or finds the chat when this commits.
+    let visitor = crate::presence::lock_visitor(txn, actor.tenant, actor.visitor).await?;
     let status = ChatStatus::started(visitor.online);
     let id = ChatId::new();
     chat::Entity::insert(chat::ActiveModel {
