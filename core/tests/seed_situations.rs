@@ -570,7 +570,7 @@ async fn a_first_message_racing_the_widget_s_socket_starts_the_chat_online(w: Wo
     }
     let races = visitors.iter().map(|visitor| {
         let tandem = w.tandem.clone();
-        let visitor = visitor.clone();
+        let visitor = *visitor;
         tokio::spawn(async move {
             let socket = tandem.presence.connect(&visitor, NODE);
             let message = tandem.messages.send_as_visitor(&visitor, "Hello?", None);
