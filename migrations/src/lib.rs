@@ -35,6 +35,7 @@ mod m20261201_000001_audit;
 mod m20261201_000002_usage;
 mod m20261201_000003_retention;
 mod m20261202_000001_exports;
+mod m20261203_000001_delivery_recipient;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_usage::Migration),
             Box::new(m20261201_000003_retention::Migration),
             Box::new(m20261202_000001_exports::Migration),
+            Box::new(m20261203_000001_delivery_recipient::Migration),
         ]
     }
 }
