@@ -318,9 +318,7 @@ impl WriteTxn {
             )),
         }
     }
-}
 
-impl WriteTxn {
     /// Runs the statements in order and returns the rows they return, all of them. A failed
     /// statement fails the call, the ones before it having run (the caller's transaction undoes
     /// them when it is dropped).
@@ -415,11 +413,31 @@ mod tests {
 
     /// The notes committed, as another connection reads them.
     async fn committed(storage: &Storage) -> Vec<i64> {
+        ids(storage.reader()).await
+    }
+
+    /// The notes `db` sees.
+    async fn ids(db: &impl ConnectionTrait) -> Vec<i64> {
         let select = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM notes ORDER BY id");
-        let rows = storage.reader().query_all_raw(select).await.unwrap();
+        let rows = db.query_all_raw(select).await.unwrap();
         rows.iter()
             .map(|row| row.try_get_by_index::<i64>(0).unwrap())
             .collect()
+    }
+
+    /// A writer of its own that takes its turn, adds the notes and commits.
+    fn spawn_writer(
+        storage: &Storage,
+        notes: &'static [(i64, &'static str)],
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            let txn = storage.write().await?;
+            for (id, body) in notes {
+                add(&txn, *id, body).await?;
+            }
+            txn.commit().await
+        })
     }
 
     async fn until_waiting(storage: &Storage, writers: usize) {
@@ -474,16 +492,8 @@ mod tests {
             .await
             .expect_err("a body used twice");
         assert!(is_unique_violation(&failed), "{failed}");
-        let select = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM notes ORDER BY id");
-        let seen: Vec<i64> = txn
-            .query_all_raw(select)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index(0).unwrap())
-            .collect();
         assert_eq!(
-            seen,
+            ids(&txn).await,
             [1, 2, 3],
             "the statements before the failure ran, none after"
         );
@@ -510,25 +520,10 @@ mod tests {
             }
         });
         until_waiting(&storage, 1).await;
-        let failing = tokio::spawn({
-            let storage = storage.clone();
-            async move {
-                let txn = storage.write().await?;
-                add(&txn, 3, "three").await?;
-                // The first writer's note, seen in the transaction they share.
-                add(&txn, 5, "one").await?;
-                txn.commit().await
-            }
-        });
+        // Its second note is the first writer's body, seen in the transaction they share.
+        let failing = spawn_writer(&storage, &[(3, "three"), (5, "one")]);
         until_waiting(&storage, 2).await;
-        let third = tokio::spawn({
-            let storage = storage.clone();
-            async move {
-                let txn = storage.write().await?;
-                add(&txn, 4, "four").await?;
-                txn.commit().await
-            }
-        });
+        let third = spawn_writer(&storage, &[(4, "four")]);
         until_waiting(&storage, 3).await;
 
         let first = tokio::spawn(first.commit());
@@ -620,14 +615,7 @@ mod tests {
             }
         });
         until_waiting(&storage, 1).await;
-        let after = tokio::spawn({
-            let storage = storage.clone();
-            async move {
-                let txn = storage.write().await?;
-                add(&txn, 3, "three").await?;
-                txn.commit().await
-            }
-        });
+        let after = spawn_writer(&storage, &[(3, "three")]);
         until_waiting(&storage, 2).await;
         let first = tokio::spawn(first.commit());
         let outcomes = tokio::time::timeout(Duration::from_secs(30), async {

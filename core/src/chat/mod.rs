@@ -229,8 +229,7 @@ pub(crate) async fn chat_row_of_visitor(
     visitor_id: VisitorId,
 ) -> CoreResult<Option<chat::Model>> {
     Ok(chat::Entity::find()
-        .filter(chat::Column::VisitorId.eq(visitor_id))
-        .filter(chat::Column::TenantId.eq(tenant))
+        .filter(ChatOf::Visitor(visitor_id).condition(tenant))
         .one(db)
         .await?)
 }
@@ -242,8 +241,7 @@ pub(crate) async fn chat_of_visitor(
     visitor_id: VisitorId,
 ) -> CoreResult<Option<(chat::Model, visitor::Model)>> {
     let found = chat::Entity::find()
-        .filter(chat::Column::VisitorId.eq(visitor_id))
-        .filter(chat::Column::TenantId.eq(tenant))
+        .filter(ChatOf::Visitor(visitor_id).condition(tenant))
         .find_also_related(visitor::Entity)
         .one(db)
         .await?;

@@ -1310,8 +1310,7 @@ async fn visitor_message_by_client_id(
     let visitors_chat = chat::Entity::find()
         .select_only()
         .column(chat::Column::Id)
-        .filter(chat::Column::VisitorId.eq(actor.visitor))
-        .filter(chat::Column::TenantId.eq(actor.tenant))
+        .filter(ChatOf::Visitor(actor.visitor).condition(actor.tenant))
         .into_query();
     Ok(message::Entity::find()
         .filter(message::Column::ChatId.in_subquery(visitors_chat))
