@@ -169,7 +169,11 @@ impl Store {
                 .map_err(|e| open(&e))?;
             PostgresStorage::setup(&pool).await.map_err(|e| open(&e))?;
             let conn = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
-            forget_finished_jobs(&conn).await.map_err(|e| open(&e))?;
+            // A role that may not create the trigger still gets a queue, one that keeps its
+            // done rows as apalis does (on PostgreSQL they cost space, not speed).
+            if let Err(e) = forget_finished_jobs(&conn).await {
+                tracing::warn!(error = %e, "done jobs are kept in apalis.jobs: cannot have them deleted");
+            }
             let config = apalis_postgres::Config::default()
                 .queue(name)
                 .heartbeat_interval(Duration::from_secs(5));
@@ -180,10 +184,11 @@ impl Store {
     }
 }
 
-/// Has a job's row deleted the moment apalis marks it done (and deletes those already done).
+/// Has a job's row deleted the moment apalis marks it done — in every queue of the database,
+/// all of them Tandem's — and deletes the rows already done.
 ///
 /// The outbox row (or the webhook's, the alert's…) is the record of what a job did, so a done
-/// job's row is of no use to anyone — and apalis keeps them all. Worse, on SQLite apalis's
+/// job's row is of no use to Tandem — and apalis keeps them all. Worse, on SQLite apalis's
 /// acknowledgement finds the rows to update through the worker's `lock_by` index, which a done
 /// job keeps pointing at its worker: each acknowledgement then parsed its JSON payload once per
 /// job the worker had ever done (40 ms per acknowledgement after 10,000 jobs), so a worker
@@ -191,35 +196,64 @@ impl Store {
 /// transaction: no extra commit, and nothing to prune later.
 async fn forget_finished_jobs(conn: &DatabaseConnection) -> Result<(), DbErr> {
     match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            // Every process opening a queue runs this: one at a time, or PostgreSQL may refuse
-            // concurrent replacements of the same function ("tuple concurrently updated").
-            let txn = conn.begin().await?;
-            txn.execute_unprepared(
-                "SELECT pg_advisory_xact_lock(hashtext('tandem: apalis.jobs trigger'));
-                 CREATE OR REPLACE FUNCTION apalis.tandem_forget_finished_job() RETURNS trigger
-                     LANGUAGE plpgsql AS $$
-                     BEGIN DELETE FROM apalis.jobs WHERE id = NEW.id; RETURN NULL; END $$;
-                 CREATE OR REPLACE TRIGGER tandem_finished_jobs_leave
-                     AFTER UPDATE OF status ON apalis.jobs
-                     FOR EACH ROW WHEN (NEW.status = 'Done')
-                     EXECUTE FUNCTION apalis.tandem_forget_finished_job();
-                 DELETE FROM apalis.jobs WHERE status = 'Done';",
-            )
-            .await?;
-            txn.commit().await
-        }
+        DbBackend::Postgres => create_postgres_trigger(conn).await?,
         _ => {
+            // `IF NOT EXISTS` keeps the first body: a trigger that changes needs a new name.
             conn.execute_unprepared(
                 "CREATE TRIGGER IF NOT EXISTS tandem_finished_jobs_leave
                      AFTER UPDATE OF status ON Jobs WHEN NEW.status = 'Done'
-                     BEGIN DELETE FROM Jobs WHERE id = NEW.id; END;
-                 DELETE FROM Jobs WHERE status = 'Done';",
+                     BEGIN DELETE FROM Jobs WHERE id = NEW.id; END",
             )
             .await?;
-            Ok(())
         }
     }
+    delete_done_rows(conn).await
+}
+
+/// Creates the trigger unless it is there: creating it locks apalis's table against every
+/// writer (each reply's job) and needs the role that owns the table, so it happens once.
+async fn create_postgres_trigger(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    let exists = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT 1 FROM pg_trigger WHERE tgname = 'tandem_finished_jobs_leave' \
+         AND tgrelid = 'apalis.jobs'::regclass",
+    );
+    if conn.query_one_raw(exists).await?.is_some() {
+        return Ok(());
+    }
+    // Processes starting together take turns: PostgreSQL may refuse concurrent replacements
+    // of one function ("tuple concurrently updated").
+    let txn = conn.begin().await?;
+    txn.execute_unprepared(
+        "SELECT pg_advisory_xact_lock(hashtext('tandem: apalis.jobs trigger'));
+         CREATE OR REPLACE FUNCTION apalis.tandem_forget_finished_job() RETURNS trigger
+             LANGUAGE plpgsql AS $$
+             BEGIN DELETE FROM apalis.jobs WHERE id = NEW.id; RETURN NULL; END $$;
+         CREATE OR REPLACE TRIGGER tandem_finished_jobs_leave
+             AFTER UPDATE OF status ON apalis.jobs
+             FOR EACH ROW WHEN (NEW.status = 'Done')
+             EXECUTE FUNCTION apalis.tandem_forget_finished_job();",
+    )
+    .await?;
+    txn.commit().await
+}
+
+/// Deletes rows left done (by a version before the trigger), a batch at a time so that months
+/// of them hold no lock for long.
+async fn delete_done_rows(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    const BATCH: u64 = 5_000;
+    let sql = match conn.get_database_backend() {
+        DbBackend::Postgres => format!(
+            "DELETE FROM apalis.jobs WHERE id IN \
+             (SELECT id FROM apalis.jobs WHERE status = 'Done' LIMIT {BATCH})"
+        ),
+        _ => format!(
+            "DELETE FROM Jobs WHERE rowid IN \
+             (SELECT rowid FROM Jobs WHERE status = 'Done' LIMIT {BATCH})"
+        ),
+    };
+    while conn.execute_unprepared(&sql).await?.rows_affected() >= BATCH {}
+    Ok(())
 }
 
 /// A job never fails in apalis's eyes: whatever went wrong is recorded on the outbox row (or

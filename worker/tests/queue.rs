@@ -292,6 +292,18 @@ async fn a_done_job_leaves_the_queue_s_table(database: TestDatabase) {
     assert_eq!(inserted.rows_affected(), 1);
     JobQueue::open(database.url(), &queue_name).await.unwrap();
     assert!(jobs(&db, &queue_name).await.is_empty(), "gone on open");
+    // PostgreSQL's tests share apalis's schema, where another test's queue opening deletes done
+    // rows too: the trigger must be there (on SQLite, a file per test, the above proves it).
+    if db.get_database_backend() == DbBackend::Postgres {
+        let trigger = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT 1 FROM pg_trigger WHERE tgname = 'tandem_finished_jobs_leave'",
+            ))
+            .await
+            .unwrap();
+        assert!(trigger.is_some(), "the trigger is in place");
+    }
 }
 
 async fn fresh(database: TestDatabase) -> TestDatabase {
