@@ -68,6 +68,19 @@ async fn queued(database: &TestDatabase) -> Queued {
     }
 }
 
+/// Acme's mail, over SMTP to `smtp`.
+fn deliverer(tandem: &Tandem, smtp: &SmtpSink) -> Deliverer {
+    Deliverer::new(
+        tandem.clone(),
+        Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
+        DeliverySettings {
+            public_url: "https://chat.example.com".into(),
+            from: "Acme <support@chat.example.com>".parse().unwrap(),
+            lease: DEFAULT_LEASE,
+        },
+    )
+}
+
 /// A visitor with `email` asks; Olga answers `reply`. Returns when the reply was sent.
 async fn unread_reply(
     tandem: &Tandem,
@@ -116,15 +129,7 @@ async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
         ..
     } = queued(&database).await;
     let smtp = SmtpSink::start().await;
-    let deliverer = Deliverer::new(
-        tandem.clone(),
-        Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
-        DeliverySettings {
-            public_url: "https://chat.example.com".into(),
-            from: "Acme <support@chat.example.com>".parse().unwrap(),
-            lease: DEFAULT_LEASE,
-        },
-    );
+    let deliverer = deliverer(&tandem, &smtp);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(queue.clone().work(queue_name.clone(), deliverer, stopped));
 
@@ -166,29 +171,18 @@ async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestData
         ..
     } = queued(&database).await;
     let smtp = SmtpSink::start().await;
-    let deliverer = || {
-        Deliverer::new(
-            tandem.clone(),
-            Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
-            DeliverySettings {
-                public_url: "https://chat.example.com".into(),
-                from: "Acme <support@chat.example.com>".parse().unwrap(),
-                lease: DEFAULT_LEASE,
-            },
-        )
-    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut running = Vec::new();
     for n in 0..2 {
         let own_queue = JobQueue::open(database.url(), &queue_name).await.unwrap();
         running.push(tokio::spawn(own_queue.work(
             format!("{queue_name}-{n}"),
-            deliverer(),
+            deliverer(&tandem, &smtp),
             stopped.clone(),
         )));
     }
     running.push(
-        tandem_worker::sweep::Sweep::new(deliverer(), Duration::from_millis(50))
+        tandem_worker::sweep::Sweep::new(deliverer(&tandem, &smtp), Duration::from_millis(50))
             .spawn(stopped.clone()),
     );
 
@@ -247,15 +241,7 @@ async fn a_done_job_leaves_the_queue_s_table(database: TestDatabase) {
     unread_reply(&tandem, &tenant, &olga, "vera@example.org", "Still there?").await;
     assert_eq!(jobs(&db, &queue_name).await, ["Pending"], "queued");
 
-    let deliverer = Deliverer::new(
-        tandem.clone(),
-        Arc::new(SmtpMailer::from_url(&smtp.url()).unwrap()),
-        DeliverySettings {
-            public_url: "https://chat.example.com".into(),
-            from: "Acme <support@chat.example.com>".parse().unwrap(),
-            lease: DEFAULT_LEASE,
-        },
-    );
+    let deliverer = deliverer(&tandem, &smtp);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(queue.clone().work(queue_name.clone(), deliverer, stopped));
     let deadline = Instant::now() + Duration::from_secs(15);
