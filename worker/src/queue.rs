@@ -242,16 +242,13 @@ async fn create_postgres_trigger(conn: &DatabaseConnection) -> Result<(), DbErr>
 /// of them hold no lock for long.
 async fn delete_done_rows(conn: &DatabaseConnection) -> Result<(), DbErr> {
     const BATCH: u64 = 5_000;
-    let sql = match conn.get_database_backend() {
-        DbBackend::Postgres => format!(
-            "DELETE FROM apalis.jobs WHERE id IN \
-             (SELECT id FROM apalis.jobs WHERE status = 'Done' LIMIT {BATCH})"
-        ),
-        _ => format!(
-            "DELETE FROM Jobs WHERE rowid IN \
-             (SELECT rowid FROM Jobs WHERE status = 'Done' LIMIT {BATCH})"
-        ),
+    let jobs = match conn.get_database_backend() {
+        DbBackend::Postgres => "apalis.jobs",
+        _ => "Jobs",
     };
+    let sql = format!(
+        "DELETE FROM {jobs} WHERE id IN (SELECT id FROM {jobs} WHERE status = 'Done' LIMIT {BATCH})"
+    );
     while conn.execute_unprepared(&sql).await?.rows_affected() >= BATCH {}
     Ok(())
 }

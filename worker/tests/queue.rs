@@ -254,7 +254,8 @@ async fn a_done_job_leaves_the_queue_s_table(database: TestDatabase) {
     let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
 
     // A row left done by an earlier version (inserted so: no update fires the trigger).
-    let insert_done = match db.get_database_backend() {
+    let backend = db.get_database_backend();
+    let insert_done = match backend {
         DbBackend::Postgres => {
             "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
              priority) VALUES ($1, $2, '\\x7b7d', 'Done', 1, 25, now(), 0)"
@@ -266,7 +267,7 @@ async fn a_done_job_leaves_the_queue_s_table(database: TestDatabase) {
     };
     let inserted = db
         .execute_raw(sea_orm::Statement::from_sql_and_values(
-            db.get_database_backend(),
+            backend,
             insert_done,
             [
                 ulid::Ulid::generate().to_string().into(),
@@ -280,7 +281,7 @@ async fn a_done_job_leaves_the_queue_s_table(database: TestDatabase) {
     assert!(jobs(&db, &queue_name).await.is_empty(), "gone on open");
     // PostgreSQL's tests share apalis's schema, where another test's queue opening deletes done
     // rows too: the trigger must be there (on SQLite, a file per test, the above proves it).
-    if db.get_database_backend() == DbBackend::Postgres {
+    if backend == DbBackend::Postgres {
         let trigger = db
             .query_one_raw(sea_orm::Statement::from_string(
                 DbBackend::Postgres,
