@@ -2,10 +2,11 @@
 //! each one committed transaction through the real services, on SQLite (WAL) and PostgreSQL.
 //!
 //! `cargo bench -p tandem-core --bench write_path` — PostgreSQL too when
-//! `TANDEM_TEST_POSTGRES_URL` is set. `BENCH_PAIRS` (default 5000) visitor+reply pairs are written
-//! by `BENCH_CONCURRENCY` (default 4) concurrent writers over `BENCH_CHATS` (default 200) chats.
-//! Reports persisted messages per second and per-write latency percentiles, and beside them on
-//! SQLite the floor: bare single-row and 100-row insert transactions with the same PRAGMAs.
+//! `TANDEM_TEST_POSTGRES_URL` is set. Three runs of `BENCH_PAIRS` × 2 (default 10,000) messages
+//! by `BENCH_CONCURRENCY` (default 4) concurrent writers over `BENCH_CHATS` (default 200) chats:
+//! visitor messages only, operator replies only, then visitor+reply pairs. Reports persisted
+//! messages per second and per-write latency percentiles, and beside them on SQLite the floor:
+//! bare single-row and 100-row insert transactions with the same PRAGMAs.
 //! Beside each run, the machine's worst hiccup in it: how late a thread that only sleeps 1 ms at
 //! a time woke up.
 
@@ -38,9 +39,12 @@ async fn main() {
     let pairs = setting("BENCH_PAIRS", 5000);
     let concurrency = setting("BENCH_CONCURRENCY", 4).max(1);
     let chats = setting("BENCH_CHATS", 200).max(concurrency);
-    println!("write path: {pairs} visitor+reply pairs, {concurrency} writers, {chats} chats");
     println!(
-        "{:<10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "write path: {} messages a run, {concurrency} writers, {chats} chats",
+        pairs * 2
+    );
+    println!(
+        "{:<20} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}",
         "database", "messages/s", "p50 µs", "p99 µs", "max µs", "total s", "hiccup µs"
     );
     let tandem = run(
@@ -55,7 +59,7 @@ async fn main() {
     let single = raw_inserts("raw-1", pairs * 2, 1).await;
     raw_inserts("raw-100", pairs * 20, 100).await;
     println!(
-        "sqlite: Tandem's persisted messages/s are {:.2} x raw single-row transactions",
+        "sqlite: Tandem's persisted visitor messages/s are {:.2} x raw single-row transactions",
         tandem / single
     );
     if std::env::var(POSTGRES_URL_VAR).is_ok() {
@@ -67,7 +71,8 @@ async fn main() {
     }
 }
 
-/// Tandem's write path; returns the messages persisted per second.
+/// Tandem's write path, each kind of write in turn; returns the visitor messages persisted per
+/// second.
 async fn run(
     name: &str,
     database: TestDatabase,
@@ -137,39 +142,84 @@ async fn run(
     }
 
     let checkpoints = checkpoint_every_second(tandem.storage().clone());
+    let context = Load {
+        tandem,
+        operator,
+        visitors: Arc::new(visitors),
+        pairs,
+        concurrency,
+    };
+    // #20's aims name each kind of write on its own; the pairs are a chat's steady state.
+    let visitor = timed(name, "visitor", &context, Writes::Visitor).await;
+    timed(name, "operator", &context, Writes::Operator).await;
+    timed(name, "pairs", &context, Writes::Pairs).await;
+    checkpoints.abort();
+    visitor
+}
+
+/// What a run's writers write, each to its own chats in turn.
+#[derive(Clone, Copy)]
+enum Writes {
+    /// Visitor messages only.
+    Visitor,
+    /// Operator replies only, each with its unread-reply outbox row and job.
+    Operator,
+    /// A visitor message, then the operator's reply to it.
+    Pairs,
+}
+
+struct Load {
+    tandem: Tandem,
+    operator: tandem_core::operator::OperatorActor,
+    visitors: Arc<Vec<(VisitorActor, tandem_core::ids::ChatId)>>,
+    /// Messages per run: `pairs` × 2.
+    pairs: usize,
+    concurrency: usize,
+}
+
+/// One run of `writes`; prints its row and returns the messages persisted per second.
+async fn timed(database: &str, label: &str, load: &Load, writes: Writes) -> f64 {
     let histogram = Arc::new(Mutex::new(
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
     ));
-    let per_writer = pairs / concurrency;
+    let per_writer = load.pairs * 2 / load.concurrency;
     let hiccups = Hiccups::start();
     let started = Instant::now();
     let mut writers = Vec::new();
-    for w in 0..concurrency {
-        let tandem = tandem.clone();
+    for w in 0..load.concurrency {
+        let tandem = load.tandem.clone();
+        let operator = load.operator;
         let histogram = histogram.clone();
-        let mine: Vec<_> = visitors
+        let mine: Vec<_> = load
+            .visitors
             .iter()
             .skip(w)
-            .step_by(concurrency)
+            .step_by(load.concurrency)
             .cloned()
             .collect();
         writers.push(tokio::spawn(async move {
             let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
             for i in 0..per_writer {
-                let (visitor, chat) = &mine[i % mine.len()];
+                let (visitor, chat) = &mine[(i / 2) % mine.len()];
+                let by_visitor = match writes {
+                    Writes::Visitor => true,
+                    Writes::Operator => false,
+                    Writes::Pairs => i % 2 == 0,
+                };
                 let t = Instant::now();
-                tandem
-                    .messages
-                    .send_as_visitor(visitor, "Is the blue one in stock?", None)
-                    .await
-                    .unwrap();
-                local.record(micros(t.elapsed())).unwrap();
-                let t = Instant::now();
-                tandem
-                    .messages
-                    .send_as_operator(&operator, *chat, "Yes, we have three left.", None)
-                    .await
-                    .unwrap();
+                if by_visitor {
+                    tandem
+                        .messages
+                        .send_as_visitor(visitor, "Is the blue one in stock?", None)
+                        .await
+                        .unwrap();
+                } else {
+                    tandem
+                        .messages
+                        .send_as_operator(&operator, *chat, "Yes, we have three left.", None)
+                        .await
+                        .unwrap();
+                }
                 local.record(micros(t.elapsed())).unwrap();
             }
             histogram.lock().await.add(local).unwrap();
@@ -180,12 +230,11 @@ async fn run(
     }
     let elapsed = started.elapsed();
     let hiccup = hiccups.stop();
-    checkpoints.abort();
     let h = histogram.lock().await;
-    let messages = (per_writer * concurrency * 2) as f64;
+    let messages = (per_writer * load.concurrency) as f64;
     println!(
-        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}",
-        name,
+        "{:<20} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}",
+        format!("{database} {label}"),
         messages / elapsed.as_secs_f64(),
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
@@ -250,7 +299,7 @@ async fn raw_inserts(name: &str, rows: usize, per_txn: usize) -> f64 {
     checkpoints.abort();
     let per_s = (rows / per_txn * per_txn) as f64 / elapsed.as_secs_f64();
     println!(
-        "{:<10} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}   (rows/s; latency per transaction)",
+        "{:<20} {:>12.0} {:>10} {:>10} {:>10} {:>10.2} {:>12}   (rows/s; latency per transaction)",
         name,
         per_s,
         h.value_at_quantile(0.5),

@@ -10,8 +10,10 @@
 //! change the same pages (the tails of the messages table and its indexes), so one commit for
 //! several writers writes them once.
 
+mod combined;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -48,9 +50,12 @@ struct Gate {
 struct Batch {
     txn: DatabaseTransaction,
     joined: Vec<oneshot::Sender<Result<(), String>>>,
-    /// A writer began a savepoint and did not release it. If it failed instead, its error may
-    /// have been one after which SQLite rolls back the whole transaction (a full disk, an I/O
-    /// error): the transaction is checked before anyone writes in it again or it is committed.
+    /// Savepoints begun in it so far, which name the next.
+    savepoints: u32,
+    /// A statement in it failed. The error may have been one after which SQLite rolls back the
+    /// whole transaction (a full disk, an I/O error), and a SAVEPOINT outside a transaction
+    /// would quietly begin a new one: the transaction is checked before anyone writes in it
+    /// again or it is committed.
     unsettled: bool,
 }
 
@@ -99,24 +104,20 @@ impl Storage {
     pub(crate) async fn write(&self) -> Result<WriteTxn, DbErr> {
         let Some(gate) = &self.gate else {
             let txn = self.begin().await?;
-            return Ok(WriteTxn { txn, turn: None });
+            return Ok(WriteTxn::own(txn, None));
         };
-        let held = gate.queue().await;
-        let (held, txn, joined) = match held.is_some() {
-            true => {
-                let (held, savepoint) = join(held).await?;
-                (held, savepoint, true)
+        let held = settled(gate.queue().await).await;
+        let turn = |held| Turn {
+            gate: gate.clone(),
+            held,
+        };
+        match held.is_some() {
+            true => Ok(WriteTxn::joined(turn(held))),
+            false => {
+                let txn = self.begin().await?;
+                Ok(WriteTxn::own(txn, Some(turn(held))))
             }
-            false => (held, self.begin().await?, false),
-        };
-        Ok(WriteTxn {
-            txn,
-            turn: Some(Turn {
-                gate: gate.clone(),
-                held,
-                joined,
-            }),
-        })
+        }
     }
 
     /// Returns once the writes that joined a shared commit so far are committed, committing them
@@ -190,6 +191,31 @@ impl Gate {
     }
 }
 
+/// The turn with the batch it holds known to be still open: one that an error may have rolled
+/// back is checked first (in a task of its own, so that a writer dropped meanwhile cannot leave
+/// the check half done), and failed if it is gone.
+async fn settled(held: OwnedMutexGuard<Option<Batch>>) -> OwnedMutexGuard<Option<Batch>> {
+    if !held.as_ref().is_some_and(|batch| batch.unsettled) {
+        return held;
+    }
+    let gate = OwnedMutexGuard::mutex(&held).clone();
+    let checked = tokio::spawn(async move {
+        let mut held = held;
+        if let Some(batch) = held.as_mut() {
+            match batch.still_open().await {
+                true => batch.unsettled = false,
+                false => held.take().into_iter().for_each(|batch| batch.fail(LOST)),
+            }
+        }
+        held
+    });
+    match checked.await {
+        Ok(held) => held,
+        // The check panicked, dropping the batch (and its writers' answers) with it.
+        Err(_) => gate.lock_owned().await,
+    }
+}
+
 /// Commits the batch the turn holds, if any, and tells its writers; a task of its own, so that
 /// no writer's cancelled request can leave the others without an answer.
 async fn finish(mut held: OwnedMutexGuard<Option<Batch>>) {
@@ -209,95 +235,175 @@ async fn finish(mut held: OwnedMutexGuard<Option<Batch>>) {
     }
 }
 
-/// A savepoint of the batch the turn holds, begun in a task of its own: a savepoint begun by a
-/// request that is dropped before it hears back is rolled back twice (by sqlx's connection
-/// thread, which heard nobody, and by the dropped transaction), and the second rollback would
-/// take the whole batch with it. If the savepoint cannot be begun, the batch is failed: every
-/// writer in it is told so, none is told its work is committed when it may not be.
-async fn join(
-    mut held: OwnedMutexGuard<Option<Batch>>,
-) -> Result<(OwnedMutexGuard<Option<Batch>>, DatabaseTransaction), DbErr> {
-    let begun = tokio::spawn(async move {
-        let savepoint = match held.as_mut() {
-            Some(batch) if batch.unsettled && !batch.still_open().await => {
-                Err(DbErr::Custom(LOST.into()))
-            }
-            Some(batch) => {
-                let savepoint = batch.txn.begin().await;
-                batch.unsettled = savepoint.is_ok();
-                savepoint
-            }
-            None => Err(DbErr::Custom("no shared transaction to join".into())),
-        };
-        (held, savepoint)
-    });
-    let (mut held, savepoint) = begun
-        .await
-        .map_err(|e| DbErr::Custom(format!("beginning a savepoint: {e}")))?;
-    match savepoint {
-        Ok(savepoint) => Ok((held, savepoint)),
-        Err(e) => {
-            if let Some(batch) = held.take() {
-                batch.fail(&format!("the shared transaction was lost: {e}"));
-            }
-            Err(e)
-        }
-    }
-}
-
 /// Takes the turn after the writers queued now, and commits the batch if it is still open: a
 /// writer may stop waiting for its turn (its request dropped) after a batch was left open for it.
 async fn flush(turn: Arc<Mutex<Option<Batch>>>) {
     finish(turn.lock_owned().await).await;
 }
 
+/// Undoes the work of a writer that joined the batch and did not commit, then lets the next
+/// writer in. If that cannot be done the batch is failed: none of its writers is told its work
+/// is committed when the transaction may hold a half-undone writer's.
+async fn undo(mut held: OwnedMutexGuard<Option<Batch>>, savepoint: String) {
+    let Some(batch) = held.as_mut() else {
+        return;
+    };
+    let undone = batch
+        .txn
+        .execute_unprepared(&format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}"))
+        .await;
+    let outcome = match undone {
+        Ok(_) => return,
+        // Its SAVEPOINT never reached the connection (the request was dropped first): it wrote
+        // nothing — unless the whole transaction is gone, which took the savepoint with it.
+        Err(e) if e.to_string().contains("no such savepoint") && batch.still_open().await => {
+            return;
+        }
+        Err(e) => format!("the shared transaction could not undo a writer's work: {e}"),
+    };
+    if let Some(batch) = held.take() {
+        batch.fail(&outcome);
+    }
+}
+
 /// A write transaction and, on SQLite, this process's turn to write. The turn is released when
 /// the transaction ends — by [`WriteTxn::commit`], or by a drop that rolls back its work —
 /// never by hand.
 pub(crate) struct WriteTxn {
-    // Declared first, so a dropped transaction starts its rollback before the turn is released.
-    txn: DatabaseTransaction,
-    turn: Option<Turn>,
+    work: Work,
+    /// A statement failed. After some errors SQLite has rolled back the whole transaction,
+    /// which a shared one must check before it goes on.
+    failed: AtomicBool,
+}
+
+enum Work {
+    /// A transaction of its own: on PostgreSQL always, on SQLite with the turn (`Some`), when
+    /// no writer before it left one open.
+    Own {
+        // Declared first, so a dropped transaction starts its rollback before the turn is
+        // released.
+        txn: DatabaseTransaction,
+        turn: Option<Turn>,
+    },
+    /// A savepoint of the transaction the turn holds.
+    Joined(Joined),
 }
 
 struct Turn {
     gate: Arc<Gate>,
     held: OwnedMutexGuard<Option<Batch>>,
-    /// Whether `txn` is a savepoint of the held batch (else it is a transaction of its own).
-    joined: bool,
+}
+
+/// A writer's savepoint in the shared transaction. Its SAVEPOINT is not sent on its own: it
+/// goes to the connection's thread with the writer's first statements, and it is never
+/// released (the shared commit takes it with it). Each statement sent on its own costs two
+/// thread switches, more than most of the work (see [`WriteTxn::run_together`]).
+struct Joined {
+    /// `None` once committed.
+    turn: Option<Turn>,
+    name: String,
+    /// Whether the SAVEPOINT was sent: what a dropped writer has to undo.
+    sent: AtomicBool,
+}
+
+impl Joined {
+    fn batch(&self) -> Result<&DatabaseTransaction, DbErr> {
+        match self.turn.as_ref().and_then(|turn| turn.held.as_ref()) {
+            Some(batch) => Ok(&batch.txn),
+            None => Err(DbErr::Custom("the shared transaction is gone".into())),
+        }
+    }
+
+    /// The SAVEPOINT to send before the statements, if it was not sent yet.
+    fn begin(&self) -> Option<String> {
+        (!self.sent.swap(true, Ordering::SeqCst)).then(|| format!("SAVEPOINT {}", self.name))
+    }
+}
+
+impl Drop for Joined {
+    /// A writer dropped before its commit: its work is undone before the turn passes on.
+    fn drop(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if !self.sent.load(Ordering::SeqCst) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(undo(turn.held, std::mem::take(&mut self.name)))),
+            // No runtime to undo it on (the process is going): the whole batch is dropped,
+            // rolled back, rather than passed on with this writer's work in it.
+            Err(_) => {
+                let mut held = turn.held;
+                if let Some(batch) = held.take() {
+                    batch.fail("the shared transaction was dropped with the runtime");
+                }
+            }
+        }
+    }
 }
 
 impl WriteTxn {
+    fn own(txn: DatabaseTransaction, turn: Option<Turn>) -> Self {
+        Self {
+            work: Work::Own { txn, turn },
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// A savepoint of the batch `turn` holds.
+    fn joined(mut turn: Turn) -> Self {
+        let name = match turn.held.as_mut() {
+            Some(batch) => {
+                batch.savepoints += 1;
+                format!("writer_{}", batch.savepoints)
+            }
+            None => String::new(),
+        };
+        Self {
+            work: Work::Joined(Joined {
+                turn: Some(turn),
+                name,
+                sent: AtomicBool::new(false),
+            }),
+            failed: AtomicBool::new(false),
+        }
+    }
+
     /// Returns once the work is durable: committed alone, or with the writers that joined it.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let WriteTxn { txn, turn } = self;
-        let Some(Turn {
-            gate,
-            mut held,
-            joined,
-        }) = turn
-        else {
-            return txn.commit().await;
-        };
-        if !joined && !gate.anyone_waiting() {
-            return txn.commit().await;
-        }
-        if joined {
-            // The savepoint's work becomes the batch's.
-            txn.commit().await?;
-            if let Some(batch) = held.as_mut() {
-                batch.unsettled = false;
-            }
-        } else {
-            // The first writer: its transaction stays open for those queued behind it, and a
-            // flush is queued after them in case none of them comes.
-            tokio::spawn(flush(gate.turn.clone()));
-            *held = Some(Batch {
+        let failed = self.failed.load(Ordering::SeqCst);
+        let (gate, mut held) = match self.work {
+            Work::Own { txn, turn: None } => return txn.commit().await,
+            Work::Own {
                 txn,
-                joined: Vec::new(),
-                unsettled: false,
-            });
-        }
+                turn: Some(Turn { gate, mut held }),
+            } => {
+                if !gate.anyone_waiting() {
+                    return txn.commit().await;
+                }
+                // The first writer: its transaction stays open for those queued behind it, and
+                // a flush is queued after them in case none of them comes.
+                tokio::spawn(flush(gate.turn.clone()));
+                *held = Some(Batch {
+                    txn,
+                    joined: Vec::new(),
+                    savepoints: 0,
+                    unsettled: failed,
+                });
+                (gate, held)
+            }
+            Work::Joined(mut joined) => {
+                // Its work becomes the batch's as it stands: nothing is sent.
+                let Some(Turn { gate, mut held }) = joined.turn.take() else {
+                    return Err(DbErr::Custom("the shared transaction is gone".into()));
+                };
+                if let Some(batch) = held.as_mut() {
+                    batch.unsettled |= failed;
+                }
+                (gate, held)
+            }
+        };
         let Some(batch) = held.as_mut() else {
             return Err(DbErr::Custom("the shared transaction is gone".into()));
         };
@@ -327,8 +433,12 @@ impl WriteTxn {
     /// own costs two thread switches there and back, which on a busy machine cost more than
     /// the statements' work while the write turn waits on them. The statements' values are then
     /// bound in order across them, so each must use plain `?` placeholders (as sea-query writes
-    /// them), never numbered ones (`?1`, `$1`), and must not end in a `--` comment. PostgreSQL
-    /// cannot prepare several statements as one; there they run one after another.
+    /// them), never numbered ones (`?1`, `$1`), and must not end in a `--` comment.
+    ///
+    /// PostgreSQL cannot prepare several statements as one: there the first runs alone and the
+    /// rest as parts of one statement, which all see the first's work but not one another's.
+    /// So, on both: the statements after the first must not depend on one another's work nor
+    /// touch the same rows, and only the first and the last may return rows.
     pub async fn run_together(
         &self,
         statements: Vec<Statement>,
@@ -338,13 +448,10 @@ impl WriteTxn {
         }
         let backend = self.get_database_backend();
         if backend != DbBackend::Sqlite {
-            let mut rows = Vec::new();
-            for statement in statements {
-                rows.extend(self.query_all_raw(statement).await?);
-            }
-            return Ok(rows);
+            return self.run_on_postgres(statements).await;
         }
-        let mut sql = String::new();
+        let (conn, savepoint) = self.conn()?;
+        let mut sql = savepoint.unwrap_or_default();
         let mut values = Vec::new();
         for statement in statements {
             if !sql.is_empty() {
@@ -353,31 +460,91 @@ impl WriteTxn {
             sql.push_str(&statement.sql);
             values.extend(statement.values.map(|v| v.0).unwrap_or_default());
         }
-        self.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await
+        let together = Statement::from_sql_and_values(backend, sql, values);
+        self.noted(conn.query_all_raw(together).await)
+    }
+
+    /// PostgreSQL cannot prepare several statements as one query: the first runs alone, and the
+    /// rest as one statement (see [`combined::as_one`]) that sees the first's work — two round
+    /// trips instead of one per statement. Statements that cannot be combined run one by one.
+    async fn run_on_postgres(&self, statements: Vec<Statement>) -> Result<Vec<QueryResult>, DbErr> {
+        let mut statements = statements.into_iter();
+        let mut rows = Vec::new();
+        if let Some(first) = statements.next() {
+            rows.extend(self.query_all_raw(first).await?);
+        }
+        let rest: Vec<Statement> = statements.collect();
+        if let Some(one) = combined::as_one(&rest) {
+            rows.extend(self.query_all_raw(one).await?);
+            return Ok(rows);
+        }
+        for statement in rest {
+            rows.extend(self.query_all_raw(statement).await?);
+        }
+        Ok(rows)
+    }
+
+    /// The connection to send statements to and, for a writer that joined a shared transaction,
+    /// its SAVEPOINT when the statements are its first.
+    fn conn(&self) -> Result<(&DatabaseTransaction, Option<String>), DbErr> {
+        match &self.work {
+            Work::Own { txn, .. } => Ok((txn, None)),
+            Work::Joined(joined) => Ok((joined.batch()?, joined.begin())),
+        }
+    }
+
+    /// The connection with the writer's savepoint begun in it, for a statement that cannot
+    /// carry its SAVEPOINT along.
+    async fn begun(&self) -> Result<&DatabaseTransaction, DbErr> {
+        let (conn, savepoint) = self.conn()?;
+        if let Some(savepoint) = savepoint
+            && let Err(e) = conn.execute_unprepared(&savepoint).await
+        {
+            // Not begun, so not to be undone; the next statement tries again.
+            if let Work::Joined(joined) = &self.work {
+                joined.sent.store(false, Ordering::SeqCst);
+            }
+            return self.noted(Err(e));
+        }
+        Ok(conn)
+    }
+
+    /// Notes a failed statement (see [`Batch::unsettled`]).
+    fn noted<T>(&self, outcome: Result<T, DbErr>) -> Result<T, DbErr> {
+        if outcome.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        outcome
     }
 }
 
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
+        match &self.work {
+            Work::Own { txn, .. } => txn.get_database_backend(),
+            Work::Joined(_) => DbBackend::Sqlite,
+        }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        let conn = self.begun().await?;
+        self.noted(conn.execute_raw(stmt).await)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        let conn = self.begun().await?;
+        self.noted(conn.execute_unprepared(sql).await)
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        let conn = self.begun().await?;
+        self.noted(conn.query_one_raw(stmt).await)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        let conn = self.begun().await?;
+        self.noted(conn.query_all_raw(stmt).await)
     }
 }
 
@@ -425,7 +592,7 @@ mod tests {
             .collect()
     }
 
-    /// A writer of its own that takes its turn, adds the notes and commits.
+    /// A writer of its own that takes its turn, adds the notes in one query and commits.
     fn spawn_writer(
         storage: &Storage,
         notes: &'static [(i64, &'static str)],
@@ -433,9 +600,8 @@ mod tests {
         let storage = storage.clone();
         tokio::spawn(async move {
             let txn = storage.write().await?;
-            for (id, body) in notes {
-                add(&txn, *id, body).await?;
-            }
+            let notes = notes.iter().map(|(id, body)| note(*id, body)).collect();
+            txn.run_together(notes).await?;
             txn.commit().await
         })
     }
@@ -502,6 +668,101 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn on_postgres_the_statements_after_the_first_run_as_one_that_sees_its_work() {
+        let Some(database) = TestDatabase::postgres().await else {
+            return;
+        };
+        let conn = crate::database::connect(database.url()).await.unwrap();
+        conn.execute_unprepared(
+            "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL UNIQUE, \
+             parent BIGINT REFERENCES notes (id))",
+        )
+        .await
+        .unwrap();
+        let storage = Storage::new(conn);
+        let pg = |sql: &str, values: Vec<sea_orm::Value>| {
+            Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+        };
+        let txn = storage.write().await.unwrap();
+        let rows = txn
+            .run_together(vec![
+                pg(
+                    "INSERT INTO notes (id, body) VALUES ($1, $2) RETURNING id",
+                    vec![1i64.into(), "one".into()],
+                ),
+                // Sees the first's note; the note after it refers to one its sibling writes.
+                pg(
+                    "UPDATE notes SET body = $1 WHERE id = $2",
+                    vec!["uno".into(), 1i64.into()],
+                ),
+                pg(
+                    "INSERT INTO notes (id, body, parent) VALUES ($1, $2, $3)",
+                    vec![3i64.into(), "three".into(), 2i64.into()],
+                ),
+                pg(
+                    "INSERT INTO notes (id, body, parent) VALUES ($1, $2, $3) RETURNING id, body",
+                    vec![2i64.into(), "two".into(), 1i64.into()],
+                ),
+            ])
+            .await
+            .unwrap();
+        let returned: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get_by_index(0).unwrap())
+            .collect();
+        assert_eq!(returned, [1, 2], "the first's rows and the last's");
+        txn.commit().await.unwrap();
+        let select = Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT id, body FROM notes ORDER BY id",
+        );
+        let notes: Vec<(i64, String)> = storage
+            .reader()
+            .query_all_raw(select)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get_by_index(0).unwrap(),
+                    row.try_get_by_index(1).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            [(1, "uno".into()), (2, "two".into()), (3, "three".into())]
+        );
+
+        // A failure anywhere in them fails the call and, rolled back, leaves nothing.
+        let txn = storage.write().await.unwrap();
+        let failed = txn
+            .run_together(vec![
+                pg("DELETE FROM notes WHERE id = $1", vec![3i64.into()]),
+                pg(
+                    "INSERT INTO notes (id, body) VALUES ($1, $2)",
+                    vec![4i64.into(), "four".into()],
+                ),
+                pg(
+                    "INSERT INTO notes (id, body) VALUES ($1, $2)",
+                    vec![5i64.into(), "uno".into()],
+                ),
+            ])
+            .await
+            .expect_err("a body used twice");
+        assert!(is_unique_violation(&failed), "{failed}");
+        drop(txn);
+        let count = Statement::from_string(DbBackend::Postgres, "SELECT count(*) FROM notes");
+        let row = storage
+            .reader()
+            .query_one_raw(count)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 3);
+    }
+
+    #[tokio::test]
     async fn writers_queued_behind_one_share_its_commit_a_failed_one_undoing_only_its_own_work() {
         let (_database, storage) = storage().await;
         let first = storage.write().await.unwrap();
@@ -549,6 +810,52 @@ mod tests {
         assert!(is_unique_violation(&outcomes.2.unwrap_err()));
         outcomes.3.unwrap();
         assert_eq!(committed(&storage).await, vec![1, 2, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_after_writing_in_the_shared_transaction_leaves_nothing_of_its_work() {
+        let (_database, storage) = storage().await;
+        let first = storage.write().await.unwrap();
+        add(&first, 1, "one").await.unwrap();
+
+        let (wrote, written) = oneshot::channel();
+        let (go_on, held) = oneshot::channel::<()>();
+        let dropped = tokio::spawn({
+            let storage = storage.clone();
+            async move {
+                let txn = storage.write().await.unwrap();
+                txn.run_together(vec![note(2, "two"), note(3, "three")])
+                    .await
+                    .unwrap();
+                wrote.send(()).ok();
+                held.await.ok();
+                drop(txn);
+            }
+        });
+        until_waiting(&storage, 1).await;
+        // Joins, writes nothing and goes: nothing of it to undo.
+        let idle = tokio::spawn({
+            let storage = storage.clone();
+            async move { drop(storage.write().await.unwrap()) }
+        });
+        until_waiting(&storage, 2).await;
+        // Its note takes the dropped writer's body: it is refused unless that work was undone.
+        let after = spawn_writer(&storage, &[(4, "two")]);
+        until_waiting(&storage, 3).await;
+
+        let first = tokio::spawn(first.commit());
+        written.await.unwrap();
+        go_on.send(()).unwrap();
+        let outcomes = tokio::time::timeout(Duration::from_secs(30), async {
+            dropped.await.unwrap();
+            idle.await.unwrap();
+            (first.await.unwrap(), after.await.unwrap())
+        })
+        .await
+        .expect("every writer is answered");
+        outcomes.0.unwrap();
+        outcomes.1.unwrap();
+        assert_eq!(committed(&storage).await, vec![1, 4]);
     }
 
     #[tokio::test]
@@ -602,39 +909,48 @@ mod tests {
 
     #[tokio::test]
     async fn an_error_that_rolls_back_the_whole_shared_transaction_fails_every_writer_in_it() {
-        let (_database, storage) = storage().await;
-        let first = storage.write().await.unwrap();
-        add(&first, 1, "one").await.unwrap();
-        let breaking = tokio::spawn({
-            let storage = storage.clone();
-            async move {
-                let txn = storage.write().await?;
-                // As a full disk would: SQLite rolls back the whole transaction.
-                let insert = "INSERT OR ROLLBACK INTO notes (id, body) VALUES (2, 'one')";
-                txn.execute_unprepared(insert).await.map(drop)
-            }
-        });
-        until_waiting(&storage, 1).await;
-        let after = spawn_writer(&storage, &[(3, "three")]);
-        until_waiting(&storage, 2).await;
-        let first = tokio::spawn(first.commit());
-        let outcomes = tokio::time::timeout(Duration::from_secs(30), async {
-            (
-                first.await.unwrap(),
-                breaking.await.unwrap(),
-                after.await.unwrap(),
-            )
-        })
-        .await
-        .expect("every writer is answered");
-        assert!(outcomes.0.is_err(), "the first writer's work is gone");
-        assert!(outcomes.1.is_err());
-        assert!(outcomes.2.is_err(), "the writer after it is refused");
-        assert_eq!(
-            committed(&storage).await,
-            Vec::<i64>::new(),
-            "nothing was written outside the shared transaction"
-        );
+        // The breaking writer gives up on its error, or ignores it and commits.
+        for commits_anyway in [false, true] {
+            let (_database, storage) = storage().await;
+            let first = storage.write().await.unwrap();
+            add(&first, 1, "one").await.unwrap();
+            let breaking = tokio::spawn({
+                let storage = storage.clone();
+                async move {
+                    let txn = storage.write().await?;
+                    // As a full disk would: SQLite rolls back the whole transaction.
+                    let insert = "INSERT OR ROLLBACK INTO notes (id, body) VALUES (2, 'one')";
+                    let failed = txn.execute_unprepared(insert).await.map(drop);
+                    match commits_anyway {
+                        true => txn.commit().await,
+                        false => failed,
+                    }
+                }
+            });
+            until_waiting(&storage, 1).await;
+            let after = spawn_writer(&storage, &[(3, "three")]);
+            until_waiting(&storage, 2).await;
+            let first = tokio::spawn(first.commit());
+            let outcomes = tokio::time::timeout(Duration::from_secs(30), async {
+                (
+                    first.await.unwrap(),
+                    breaking.await.unwrap(),
+                    after.await.unwrap(),
+                )
+            })
+            .await
+            .expect("every writer is answered");
+            assert!(outcomes.0.is_err(), "the first writer's work is gone");
+            assert!(outcomes.1.is_err(), "the breaking writer's too");
+            // The writer after them finds the shared transaction gone and writes in one of its
+            // own, not in one begun by its first statement: it commits.
+            outcomes.2.unwrap();
+            assert_eq!(
+                committed(&storage).await,
+                [3],
+                "commits anyway: {commits_anyway}"
+            );
+        }
     }
 
     #[tokio::test]
