@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The replies are written first (`--writers` operators at once: the replies/s it prints), and
-//! fall due after `--lead-secs`.
+//! fall due after `--lead-secs`. Each goes to a chat its operator took beforehand, as a busy
+//! team's replies do (`--taken false`: to unassigned chats, each reply also assigning its chat,
+//! which costs more — the figures of sessions before 24).
 //!
 //! Replies get due times spread evenly over `--spread-secs` (0: all due at once, for
 //! throughput). Mail goes over SMTP to a sink on loopback. No sweep runs: every mail comes from
@@ -42,6 +44,8 @@ struct Args {
     lead_secs: u64,
     /// Operators replying at once.
     writers: usize,
+    /// Whether the operator took each chat before the timed replies.
+    taken: bool,
 }
 
 fn args() -> Args {
@@ -52,6 +56,7 @@ fn args() -> Args {
         workers: 1,
         lead_secs: 30,
         writers: 4,
+        taken: true,
     };
     let mut it = std::env::args().skip(1);
     while let (Some(flag), Some(value)) = (it.next(), it.next()) {
@@ -62,6 +67,7 @@ fn args() -> Args {
             "--workers" => args.workers = value.parse().expect("a number"),
             "--lead-secs" => args.lead_secs = value.parse().expect("a number"),
             "--writers" => args.writers = value.parse().expect("a number"),
+            "--taken" => args.taken = value.parse().expect("true or false"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -222,6 +228,9 @@ async fn main() -> anyhow::Result<()> {
             .messages
             .send_as_visitor(&session.actor, "Hello?", None)
             .await?;
+        if args.taken {
+            tandem.chats.assign(&olga, question.chat_id, None).await?;
+        }
         chats.push(question.chat_id);
     }
     let chats = Arc::new(chats);

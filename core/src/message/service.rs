@@ -227,27 +227,20 @@ impl MessageService {
             message.quoted = quoted.clone();
         }
         attach(&mut message, file)?;
-        let txn = self.deps.write().await?;
-        let backend = txn.get_database_backend();
-        let with = |which: ChatOf| -> CoreResult<Vec<Statement>> {
-            Ok(vec![wait_started(backend, actor.tenant, which, now)?])
+        let backend = self.deps.storage.backend();
+        // Built before the turn to write is taken: the writers queued behind wait on the turn.
+        let appending = |which: ChatOf, message: &message::Model| {
+            let with = vec![wait_started(backend, actor.tenant, which, now)?];
+            appending(backend, (actor.tenant, which), (now, turn), message, with)
         };
-        let visitors_chat = ChatOf::Visitor(actor.visitor);
-        let (row, created) = match append_to_chat(
-            &txn,
-            (actor.tenant, visitors_chat),
-            (now, turn),
-            &mut message,
-            with(visitors_chat)?,
-        )
-        .await?
-        {
+        let to_visitors_chat = appending(ChatOf::Visitor(actor.visitor), &message)?;
+        let txn = self.deps.write().await?;
+        let (row, created) = match append_to_chat(&txn, to_visitors_chat, &mut message).await? {
             Some(row) => (row, false),
             None => {
                 let started = ChatOf::Id(start_chat(&txn, actor, now).await?);
-                let chat = (actor.tenant, started);
-                let row =
-                    append_to_chat(&txn, chat, (now, turn), &mut message, with(started)?).await?;
+                let to_started = appending(started, &message)?;
+                let row = append_to_chat(&txn, to_started, &mut message).await?;
                 (row.ok_or(CoreError::NotFound("chat"))?, true)
             }
         };
@@ -355,7 +348,10 @@ impl MessageService {
             Some(body) => {
                 let mut system = new_message(actor.tenant, Author::System, None, body, None, now);
                 let chat = (actor.tenant, ChatOf::Id(chat_id));
-                let row = append_to_chat(&txn, chat, (now, Turn::Automatic), &mut system, vec![])
+                let backend = txn.get_database_backend();
+                let statements =
+                    appending(backend, chat, (now, Turn::Automatic), &system, Vec::new())?;
+                let row = append_to_chat(&txn, statements, &mut system)
                     .await?
                     .ok_or(CoreError::NotFound("chat"))?;
                 message = Some(system);
@@ -568,8 +564,8 @@ impl MessageService {
             due_at,
         };
         let chat = (actor.tenant, ChatOf::Id(chat_id));
-        let txn = self.deps.write().await?;
-        let backend = txn.get_database_backend();
+        // Built before the turn to write is taken: the writers queued behind wait on the turn.
+        let backend = self.deps.storage.backend();
         let mut with = vec![
             wait_answered(backend, actor.tenant, chat_id, actor.user, now),
             insert_from_chat(backend, chat, &outbox_row(&entry, now), |_| None)?,
@@ -580,8 +576,9 @@ impl MessageService {
         };
         let job_in_row = job_row.is_some();
         with.extend(job_row);
-        let row = match append_to_chat(&txn, chat, (now, Turn::Operator), &mut message, with).await
-        {
+        let statements = appending(backend, chat, (now, Turn::Operator), &message, with)?;
+        let txn = self.deps.write().await?;
+        let row = match append_to_chat(&txn, statements, &mut message).await {
             // The queue may have refused its row (a table of another shape, say). Which of the
             // statements failed is not told (on SQLite they run as one query), so the write is
             // tried once more without it: a failure that was not the job's fails that try too.
@@ -1052,25 +1049,34 @@ enum Turn {
     Automatic,
 }
 
-/// Appends the message to the chat `which` picks, then runs `with`, in one round trip (see
-/// [`WriteTxn::run_together`]). The chat's update comes first, so the transaction holds the
-/// chat row from the start; the message takes its chat and number from the row so updated.
-/// Returns that row; `None`, and no message, when there is no such chat — the statements of
-/// `with` run even then, so each must write nothing without the chat (and none may return
-/// rows: the first row returned is taken for the chat's).
-async fn append_to_chat(
-    txn: &WriteTxn,
+/// The statements that append the message to the chat `which` picks, then `with`, for
+/// [`append_to_chat`]. The chat's update comes first, so the transaction holds the chat row from
+/// the start; the message takes its chat and number from the row so updated. The statements of
+/// `with` run even when there is no such chat, so each must write nothing without it (and none
+/// may return rows: the first row returned is taken for the chat's).
+fn appending(
+    backend: DbBackend,
     chat: (TenantId, ChatOf),
     (now, turn): (Timestamp, Turn),
-    message: &mut message::Model,
+    message: &message::Model,
     with: Vec<Statement>,
-) -> CoreResult<Option<chat::Model>> {
-    let backend = txn.get_database_backend();
+) -> CoreResult<Vec<Statement>> {
     let mut statements = vec![
         bump(backend, chat, (now, turn), &message.body),
         insert_into_chat(backend, chat, message)?,
     ];
     statements.extend(with);
+    Ok(statements)
+}
+
+/// Runs the statements [`appending`] made in one round trip (see [`WriteTxn::run_together`])
+/// and returns the chat's row as they left it, the message numbered from it; `None`, and no
+/// message, when there is no such chat.
+async fn append_to_chat(
+    txn: &WriteTxn,
+    statements: Vec<Statement>,
+    message: &mut message::Model,
+) -> CoreResult<Option<chat::Model>> {
     let rows = txn.run_together(statements).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
