@@ -8,8 +8,9 @@ use sea_orm::{DbBackend, Statement, Value};
 /// body, whose rows it returns (the others' are not). Each part sees the database as it was
 /// before the statement began — none sees what another writes — so they must not depend on
 /// one another's work or touch the same rows. `None` for fewer than two statements, or when
-/// one of them cannot be nested so: a WITH of its own, a SELECT before the last (PostgreSQL
-/// skips a part nothing reads), or SQL this cannot renumber the parameters of safely.
+/// one of them cannot be nested so: a part that is not an INSERT, UPDATE or DELETE (PostgreSQL
+/// skips a read nothing uses, and nests nothing else), a WITH of its own, or SQL this cannot
+/// renumber the parameters of safely.
 pub(super) fn as_one(statements: &[Statement]) -> Option<Statement> {
     let count = statements.len();
     if count < 2 {
@@ -24,7 +25,8 @@ pub(super) fn as_one(statements: &[Statement]) -> Option<Statement> {
                 .is_some_and(|w| w.eq_ignore_ascii_case(word))
         };
         let last = i + 1 == count;
-        if starts("WITH") || (!last && starts("SELECT")) {
+        let writes = ["INSERT", "UPDATE", "DELETE"].into_iter().any(starts);
+        if starts("WITH") || (!last && !writes) {
             return None;
         }
         let renumbered = renumbered(own, values.len())?;
@@ -48,7 +50,8 @@ pub(super) fn as_one(statements: &[Statement]) -> Option<Statement> {
 
 /// `sql` with each parameter `$n` made `$(n + offset)`, quoted names and plain string literals
 /// left as they are. `None` for SQL this does not read with certainty: a dollar-quoted string,
-/// a string with backslash escapes (`E'…'`), a `$` that is not a parameter, an unclosed quote.
+/// a string with backslash escapes (`E'…'`), a comment, a `$` that is not a parameter (or is
+/// part of a name), an unclosed quote.
 fn renumbered(sql: &str, offset: usize) -> Option<String> {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
@@ -63,6 +66,9 @@ fn renumbered(sql: &str, offset: usize) -> Option<String> {
             (None, '"') => open = Some('"'),
             (None, '\'') if previous.eq_ignore_ascii_case(&'e') => return None,
             (None, '\'') => open = Some('\''),
+            (None, '-') if previous == '-' => return None,
+            (None, '*') if previous == '/' => return None,
+            (None, '$') if previous.is_alphanumeric() || previous == '_' => return None,
             (None, '$') => {
                 let mut n: usize = 0;
                 let mut digits = 0;
@@ -71,11 +77,11 @@ fn renumbered(sql: &str, offset: usize) -> Option<String> {
                     digits += 1;
                     chars.next();
                 }
-                if digits == 0 {
+                if digits == 0 || n == 0 {
                     return None;
                 }
                 out.push('$');
-                out.push_str(&(n + offset).to_string());
+                out.push_str(&n.checked_add(offset)?.to_string());
                 previous = '0';
                 continue;
             }
@@ -145,6 +151,10 @@ mod tests {
             r#"SELECT "unclosed"#,
             "SELECT $$text$$",
             "SELECT $x",
+            "SELECT $0",
+            "SELECT a$1 FROM t",
+            "SELECT $1 -- it's",
+            "SELECT $1 /* it's */",
             "WITH a AS (SELECT 1) SELECT * FROM a",
         ] {
             let statements = [
@@ -162,5 +172,10 @@ mod tests {
             "a part nothing reads would not run"
         );
         assert!(as_one(&[statement("SELECT 1", vec![])]).is_none());
+        let values_first = [
+            statement("VALUES (1)", vec![]),
+            statement(r#"DELETE FROM "notes""#, vec![]),
+        ];
+        assert!(as_one(&values_first).is_none(), "only writes are parts");
     }
 }

@@ -50,8 +50,6 @@ struct Gate {
 struct Batch {
     txn: DatabaseTransaction,
     joined: Vec<oneshot::Sender<Result<(), String>>>,
-    /// Savepoints begun in it so far, which name the next.
-    savepoints: u32,
     /// A statement in it failed. The error may have been one after which SQLite rolls back the
     /// whole transaction (a full disk, an I/O error), and a SAVEPOINT outside a transaction
     /// would quietly begin a new one: the transaction is checked before anyone writes in it
@@ -61,13 +59,14 @@ struct Batch {
 
 impl Batch {
     /// Whether the shared transaction is still open: SQLite refuses to begin another inside it.
+    /// When it was not, the transaction the probe began is left open: the batch is dropped next,
+    /// and its rollback then succeeds, which sets sqlx's count of the connection's open
+    /// transactions right (a failed one leaves it at one, and the next BEGIN on that connection
+    /// from the pool would be a savepoint, not an immediate transaction).
     async fn still_open(&self) -> bool {
         match self.txn.execute_unprepared("BEGIN").await {
             Err(e) => e.to_string().contains("within a transaction"),
-            Ok(_) => {
-                self.txn.execute_unprepared("ROLLBACK").await.ok();
-                false
-            }
+            Ok(_) => false,
         }
     }
 
@@ -211,8 +210,14 @@ async fn settled(held: OwnedMutexGuard<Option<Batch>>) -> OwnedMutexGuard<Option
     });
     match checked.await {
         Ok(held) => held,
-        // The check panicked, dropping the batch (and its writers' answers) with it.
-        Err(_) => gate.lock_owned().await,
+        // The check panicked: the batch, unchecked, is failed rather than joined.
+        Err(_) => {
+            let mut held = gate.lock_owned().await;
+            if let Some(batch) = held.take() {
+                batch.fail(LOST);
+            }
+            held
+        }
     }
 }
 
@@ -244,13 +249,13 @@ async fn flush(turn: Arc<Mutex<Option<Batch>>>) {
 /// Undoes the work of a writer that joined the batch and did not commit, then lets the next
 /// writer in. If that cannot be done the batch is failed: none of its writers is told its work
 /// is committed when the transaction may hold a half-undone writer's.
-async fn undo(mut held: OwnedMutexGuard<Option<Batch>>, savepoint: String) {
+async fn undo(mut held: OwnedMutexGuard<Option<Batch>>) {
     let Some(batch) = held.as_mut() else {
         return;
     };
     let undone = batch
         .txn
-        .execute_unprepared(&format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}"))
+        .execute_unprepared(&format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"))
         .await;
     let outcome = match undone {
         Ok(_) => return,
@@ -298,13 +303,22 @@ struct Turn {
 /// goes to the connection's thread with the writer's first statements, and it is never
 /// released (the shared commit takes it with it). Each statement sent on its own costs two
 /// thread switches, more than most of the work (see [`WriteTxn::run_together`]).
+///
+/// Every writer's savepoint has the same name: ROLLBACK TO a name goes back to the latest
+/// savepoint of that name, which is always the writer's holding the turn; and the queries it
+/// begins are the same text for every writer, so sqlx's cache of prepared statements keeps one
+/// of each. A writer's statements are sent one at a time (each awaited before the next), so
+/// none can reach the connection before its SAVEPOINT.
 struct Joined {
     /// `None` once committed.
     turn: Option<Turn>,
-    name: String,
     /// Whether the SAVEPOINT was sent: what a dropped writer has to undo.
     sent: AtomicBool,
 }
+
+/// The name of every joined writer's savepoint.
+const SAVEPOINT: &str = "tandem_writer";
+const BEGIN_SAVEPOINT: &str = "SAVEPOINT tandem_writer";
 
 impl Joined {
     fn batch(&self) -> Result<&DatabaseTransaction, DbErr> {
@@ -315,8 +329,8 @@ impl Joined {
     }
 
     /// The SAVEPOINT to send before the statements, if it was not sent yet.
-    fn begin(&self) -> Option<String> {
-        (!self.sent.swap(true, Ordering::SeqCst)).then(|| format!("SAVEPOINT {}", self.name))
+    fn begin(&self) -> Option<&'static str> {
+        (!self.sent.swap(true, Ordering::SeqCst)).then_some(BEGIN_SAVEPOINT)
     }
 }
 
@@ -330,7 +344,7 @@ impl Drop for Joined {
             return;
         }
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(undo(turn.held, std::mem::take(&mut self.name)))),
+            Ok(runtime) => drop(runtime.spawn(undo(turn.held))),
             // No runtime to undo it on (the process is going): the whole batch is dropped,
             // rolled back, rather than passed on with this writer's work in it.
             Err(_) => {
@@ -352,18 +366,10 @@ impl WriteTxn {
     }
 
     /// A savepoint of the batch `turn` holds.
-    fn joined(mut turn: Turn) -> Self {
-        let name = match turn.held.as_mut() {
-            Some(batch) => {
-                batch.savepoints += 1;
-                format!("writer_{}", batch.savepoints)
-            }
-            None => String::new(),
-        };
+    fn joined(turn: Turn) -> Self {
         Self {
             work: Work::Joined(Joined {
                 turn: Some(turn),
-                name,
                 sent: AtomicBool::new(false),
             }),
             failed: AtomicBool::new(false),
@@ -388,7 +394,6 @@ impl WriteTxn {
                 *held = Some(Batch {
                     txn,
                     joined: Vec::new(),
-                    savepoints: 0,
                     unsettled: failed,
                 });
                 (gate, held)
@@ -451,7 +456,7 @@ impl WriteTxn {
             return self.run_on_postgres(statements).await;
         }
         let (conn, savepoint) = self.conn()?;
-        let mut sql = savepoint.unwrap_or_default();
+        let mut sql = savepoint.unwrap_or_default().to_owned();
         let mut values = Vec::new();
         for statement in statements {
             if !sql.is_empty() {
@@ -486,7 +491,7 @@ impl WriteTxn {
 
     /// The connection to send statements to and, for a writer that joined a shared transaction,
     /// its SAVEPOINT when the statements are its first.
-    fn conn(&self) -> Result<(&DatabaseTransaction, Option<String>), DbErr> {
+    fn conn(&self) -> Result<(&DatabaseTransaction, Option<&'static str>), DbErr> {
         match &self.work {
             Work::Own { txn, .. } => Ok((txn, None)),
             Work::Joined(joined) => Ok((joined.batch()?, joined.begin())),
@@ -498,7 +503,7 @@ impl WriteTxn {
     async fn begun(&self) -> Result<&DatabaseTransaction, DbErr> {
         let (conn, savepoint) = self.conn()?;
         if let Some(savepoint) = savepoint
-            && let Err(e) = conn.execute_unprepared(&savepoint).await
+            && let Err(e) = conn.execute_unprepared(savepoint).await
         {
             // Not begun, so not to be undone; the next statement tries again.
             if let Work::Joined(joined) = &self.work {
