@@ -80,6 +80,7 @@ impl Batch {
 }
 
 const LOST: &str = "the shared transaction was rolled back by an earlier writer's error";
+const GONE: &str = "the shared transaction is gone";
 
 impl Storage {
     pub fn new(conn: DatabaseConnection) -> Self {
@@ -324,7 +325,7 @@ impl Joined {
     fn batch(&self) -> Result<&DatabaseTransaction, DbErr> {
         match self.turn.as_ref().and_then(|turn| turn.held.as_ref()) {
             Some(batch) => Ok(&batch.txn),
-            None => Err(DbErr::Custom("the shared transaction is gone".into())),
+            None => Err(DbErr::Custom(GONE.into())),
         }
     }
 
@@ -401,7 +402,7 @@ impl WriteTxn {
             Work::Joined(mut joined) => {
                 // Its work becomes the batch's as it stands: nothing is sent.
                 let Some(Turn { gate, mut held }) = joined.turn.take() else {
-                    return Err(DbErr::Custom("the shared transaction is gone".into()));
+                    return Err(DbErr::Custom(GONE.into()));
                 };
                 if let Some(batch) = held.as_mut() {
                     batch.unsettled |= failed;
@@ -410,7 +411,7 @@ impl WriteTxn {
             }
         };
         let Some(batch) = held.as_mut() else {
-            return Err(DbErr::Custom("the shared transaction is gone".into()));
+            return Err(DbErr::Custom(GONE.into()));
         };
         let (told, outcome) = oneshot::channel();
         batch.joined.push(told);
