@@ -33,6 +33,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     // default of 1,000 pages bounds that stall to ~5-10 ms here; 10,000 made it
                     // ~30 ms (the README's "stalls").
                     .pragma("wal_autocheckpoint", "1000")
+                    // A savepoint keeps the pages it changes in a statement journal, which
+                    // SQLite spills to a temporary file past a few pages: writers that share a
+                    // commit each work in a savepoint of it, and a file made, written and
+                    // deleted per shared commit cost a third of the writes' time. Kept in
+                    // memory, it is bounded by the shared commit's size (`BATCH_MAX` writers).
+                    .pragma("temp_store", "memory")
             });
     } else {
         options.max_connections(20).min_connections(1);

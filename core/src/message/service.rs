@@ -13,7 +13,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbBackend, FromQueryResult, PaginatorTrait, QueryOrder,
-    QuerySelect, QueryTrait, Statement,
+    QueryResult, QuerySelect, QueryTrait, Statement,
 };
 
 use crate::alert::raise_offline_request;
@@ -68,6 +68,33 @@ struct Appended {
     alert: Option<AlertId>,
     /// The message started the visitor's chat.
     started_chat: bool,
+}
+
+impl Appended {
+    /// A message that changed nothing of its chat but its last message.
+    fn plain(message: message::Model, chat: chat::Model, outbox: Option<OutboxEntry>) -> Self {
+        Self {
+            message,
+            chat,
+            chat_changed: false,
+            outbox,
+            revived: Vec::new(),
+            alert: None,
+            started_chat: false,
+        }
+    }
+}
+
+/// Whether a reply whose write failed with its job's row is written again without it: the queue
+/// may have refused the row (a table of another shape, say). Which of the statements failed is
+/// not told (on SQLite they run as one query), so a failure that was not the job's fails that
+/// second try too.
+fn without_job_row(job_in_row: bool, e: &DbErr) -> bool {
+    let again = job_in_row && !is_unique_violation(e);
+    if again {
+        tracing::warn!(error = %e, "a reply's write with its job's row failed; trying it without");
+    }
+    again
 }
 
 /// Where an operator reply's unread-reply job is queued.
@@ -233,6 +260,17 @@ impl MessageService {
             let with = vec![wait_started(backend, actor.tenant, which, now)?];
             appending(backend, (actor.tenant, which), (now, turn), message, with)
         };
+        let plain = file.is_none() && contact.is_none() && !matches!(arrival, Arrival::OfflineForm);
+        if plain {
+            let statements = appending(ChatOf::Visitor(actor.visitor), &message)?;
+            let kept_as_it_was = |row: &chat::Model| row.status().visitor_wrote() == row.status();
+            if let Some(row) = self
+                .append_plainly(statements, &mut message, kept_as_it_was)
+                .await?
+            {
+                return Ok(Appended::plain(message, row, None));
+            }
+        }
         let to_visitors_chat = appending(ChatOf::Visitor(actor.visitor), &message)?;
         let txn = self.deps.write().await?;
         let (row, created) = match append_to_chat(&txn, to_visitors_chat, &mut message).await? {
@@ -566,26 +604,42 @@ impl MessageService {
         let chat = (actor.tenant, ChatOf::Id(chat_id));
         // Built before the turn to write is taken: the writers queued behind wait on the turn.
         let backend = self.deps.storage.backend();
-        let mut with = vec![
-            wait_answered(backend, actor.tenant, chat_id, actor.user, now),
-            insert_from_chat(backend, chat, &outbox_row(&entry, now), |_| None)?,
-        ];
         let job_row = match job {
             JobWith::Row => self.deps.scheduler.enqueue_with_row(backend, &entry),
             JobWith::AfterCommit => None,
         };
         let job_in_row = job_row.is_some();
-        with.extend(job_row);
-        let statements = appending(backend, chat, (now, Turn::Operator), &message, with)?;
+        let outbox = outbox_row(&entry, now);
+        let to_schedule = (!job_in_row).then_some(entry);
+        let statements = |message: &message::Model, job_row: Option<Statement>| {
+            let mut with = vec![
+                wait_answered(backend, actor.tenant, chat_id, actor.user, now),
+                insert_from_chat(backend, chat, &outbox, |_| None)?,
+            ];
+            with.extend(job_row);
+            appending(backend, chat, (now, Turn::Operator), message, with)
+        };
+        if file.is_none() {
+            let actor = *actor;
+            let kept_as_it_was = move |row: &chat::Model| {
+                may_handle_chat(&actor, row.operator_id).is_ok()
+                    && row.status().operator_replied(actor.user) == row.status()
+            };
+            let plainly = statements(&message, job_row.clone())?;
+            match self
+                .append_plainly(plainly, &mut message, kept_as_it_was)
+                .await
+            {
+                Ok(Some(row)) => return Ok(Some(Appended::plain(message, row, to_schedule))),
+                Ok(None) => {}
+                Err(CoreError::Storage(e)) if without_job_row(job_in_row, &e) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let statements = statements(&message, job_row)?;
         let txn = self.deps.write().await?;
         let row = match append_to_chat(&txn, statements, &mut message).await {
-            // The queue may have refused its row (a table of another shape, say). Which of the
-            // statements failed is not told (on SQLite they run as one query), so the write is
-            // tried once more without it: a failure that was not the job's fails that try too.
-            Err(CoreError::Storage(e)) if job_in_row && !is_unique_violation(&e) => {
-                tracing::warn!(error = %e, "a reply's write with its job's row failed; trying it without");
-                return Ok(None);
-            }
+            Err(CoreError::Storage(e)) if without_job_row(job_in_row, &e) => return Ok(None),
             other => other?.ok_or(CoreError::NotFound("chat"))?,
         };
         // Checked again on the locked row: the chat may have been given to someone else since
@@ -599,7 +653,6 @@ impl MessageService {
             now,
         )
         .await?;
-        let to_schedule = (!job_in_row).then_some(entry);
         txn.commit().await?;
         Ok(Some(Appended {
             message,
@@ -952,6 +1005,29 @@ impl MessageService {
         let (messages, has_more) =
             crate::chat::dialog_messages(&self.deps.db, chat.id, page).await?;
         Ok((Some(Chat::from_rows(chat, &visitor)), messages, has_more))
+    }
+
+    /// A message that is only its statements — its chat exists, and `kept_as_it_was` by it —
+    /// written with the other writers' queued meanwhile (see
+    /// [`crate::storage::Storage::write_statements`]). `None`, and nothing of it written, when
+    /// it is more than that: the caller writes it the long way.
+    async fn append_plainly(
+        &self,
+        statements: Vec<Statement>,
+        message: &mut message::Model,
+        kept_as_it_was: impl Fn(&chat::Model) -> bool + Send + 'static,
+    ) -> CoreResult<Option<chat::Model>> {
+        let keep = move |rows: &[QueryResult]| {
+            // A row that does not read as a chat fails the long way, with its reason.
+            let row = chat::Model::from_query_result(rows.first()?, "").ok()?;
+            kept_as_it_was(&row).then_some(row)
+        };
+        let row = self.deps.storage.write_statements(statements, keep).await?;
+        if let Some(row) = &row {
+            message.chat_id = row.id;
+            message.seq = row.last_seq;
+        }
+        Ok(row)
     }
 
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {

@@ -11,13 +11,14 @@
 //! several writers writes them once.
 
 mod combined;
+mod grouped;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement, TransactionOptions, TransactionTrait,
+    QueryResult, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
@@ -30,6 +31,9 @@ const BATCH_MAX: usize = 32;
 #[derive(Clone)]
 pub struct Storage {
     conn: DatabaseConnection,
+    /// The connection writes go through: on SQLite one of its own (see [`writer_of`]), on
+    /// PostgreSQL the pool.
+    writer: DatabaseConnection,
     /// `None` on PostgreSQL, whose row locks order writers and whose commits of concurrent
     /// transactions already share their log flush.
     gate: Option<Arc<Gate>>,
@@ -44,6 +48,8 @@ struct Gate {
     turn: Arc<Mutex<Option<Batch>>>,
     /// Writers queued for the turn.
     waiting: AtomicUsize,
+    /// Writes that are only statements, waiting to be sent together (see [`grouped`]).
+    grouped: grouped::Queue,
 }
 
 /// A transaction shared by several writers, and how to tell each of them its outcome.
@@ -84,13 +90,19 @@ const GONE: &str = "the shared transaction is gone";
 
 impl Storage {
     pub fn new(conn: DatabaseConnection) -> Self {
-        let gate = (conn.get_database_backend() == DbBackend::Sqlite).then(|| {
+        let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+        let gate = sqlite.then(|| {
             Arc::new(Gate {
                 turn: Arc::new(Mutex::new(None)),
                 waiting: AtomicUsize::new(0),
+                grouped: grouped::Queue::default(),
             })
         });
-        Self { conn, gate }
+        let writer = match sqlite {
+            true => writer_of(&conn),
+            false => conn.clone(),
+        };
+        Self { conn, writer, gate }
     }
 
     /// For reads. Writing through it would bypass the gate: use [`Self::write`].
@@ -120,6 +132,57 @@ impl Storage {
         }
     }
 
+    /// A write that is only `statements`, known before the turn is taken: they run in order, as
+    /// [`WriteTxn::run_together`] runs them, and `keep` makes what the caller needs of the rows
+    /// they return. That is returned once the write is committed; when `keep` makes nothing
+    /// (`None`) the statements' work is undone, and the caller writes the long way.
+    ///
+    /// On SQLite the writes of this kind that queue meanwhile are sent to the connection in one
+    /// trip and committed together (see [`grouped`]): `keep` then runs on another task, and other
+    /// writers' statements may have run before its own in the same transaction (never between
+    /// them). Once queued, the write goes on if the caller stops waiting for it.
+    pub(crate) async fn write_statements<T: Send + 'static>(
+        &self,
+        statements: Vec<Statement>,
+        keep: impl FnOnce(&[QueryResult]) -> Option<T> + Send + 'static,
+    ) -> Result<Option<T>, DbErr> {
+        let Some(gate) = &self.gate else {
+            let txn = self.write().await?;
+            let rows = txn.run_together(statements).await?;
+            let Some(made) = keep(&rows) else {
+                return Ok(None);
+            };
+            txn.commit().await?;
+            return Ok(Some(made));
+        };
+        let (made, mut what_was_made) = oneshot::channel();
+        let keep = Box::new(move |rows: &[QueryResult]| match keep(rows) {
+            Some(value) => {
+                made.send(value).ok();
+                true
+            }
+            None => false,
+        });
+        let (told, outcome) = oneshot::channel();
+        if gate.grouped.push(grouped::Entry {
+            statements,
+            keep,
+            told,
+        }) {
+            tokio::spawn(grouped::lead(self.clone()));
+        }
+        match outcome.await {
+            Ok(Ok(true)) => what_was_made.try_recv().map(Some).map_err(|_| {
+                DbErr::Custom("a grouped write was committed without what it made".into())
+            }),
+            Ok(Ok(false)) => Ok(None),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(DbErr::Custom(
+                "the grouped write holding this one was abandoned".into(),
+            )),
+        }
+    }
+
     /// Returns once the writes that joined a shared commit so far are committed, committing them
     /// now if they wait for writers still queued. A writer whose statement ran into a row that
     /// another writer's work holds (a unique index) calls it before it looks for that row on the
@@ -136,7 +199,7 @@ impl Storage {
     /// reads and then writes can fail with SQLITE_BUSY when another writer got in between,
     /// where an immediate one simply waits its turn.
     async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.conn
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -164,6 +227,27 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+/// SQLite's writes go through one connection of the pool's options, of its own: the gate lets
+/// one writer in at a time anyway, and a connection keeps its caches — of pages, and of prepared
+/// statements — only while no other connection writes. Writes spread over the pool's connections
+/// left each to read back from the file the pages the others had changed, and to prepare every
+/// statement anew. (An in-memory database is shared by name: the writer opens the same one.)
+fn writer_of(conn: &DatabaseConnection) -> DatabaseConnection {
+    let pool = conn.get_sqlite_connection_pool();
+    let writer = sea_orm::sqlx::sqlite::SqlitePoolOptions::new()
+        // Opened at the first write and kept: no ping at checkout (see
+        // `crate::database::connect`), nor a connection closed for idling — its caches are the
+        // point of it. (A pool that keeps a minimum open spawns a task for it, which a storage
+        // made outside the runtime could not.)
+        .max_connections(1)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with((*pool.connect_options()).clone());
+    sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(writer)
 }
 
 impl From<DatabaseConnection> for Storage {
@@ -456,8 +540,7 @@ impl WriteTxn {
         if backend != DbBackend::Sqlite {
             return self.run_on_postgres(statements).await;
         }
-        let (conn, savepoint) = self.conn()?;
-        let mut sql = savepoint.unwrap_or_default().to_owned();
+        let mut sql = String::new();
         let mut values = Vec::new();
         for statement in statements {
             if !sql.is_empty() {
@@ -466,7 +549,19 @@ impl WriteTxn {
             sql.push_str(&statement.sql);
             values.extend(statement.values.map(|v| v.0).unwrap_or_default());
         }
-        let together = Statement::from_sql_and_values(backend, sql, values);
+        self.run_one(sql, values).await
+    }
+
+    /// Runs `sql`, SQLite statements whose values are bound in order across them, as one query
+    /// (see [`Self::run_together`]), with the writer's SAVEPOINT before them when they are its
+    /// first.
+    async fn run_one(&self, sql: String, values: Vec<Value>) -> Result<Vec<QueryResult>, DbErr> {
+        let (conn, savepoint) = self.conn()?;
+        let sql = match savepoint {
+            Some(savepoint) => format!("{savepoint};\n{sql}"),
+            None => sql,
+        };
+        let together = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
         self.noted(conn.query_all_raw(together).await)
     }
 
@@ -564,7 +659,7 @@ mod tests {
     use super::*;
     use crate::error::is_unique_violation;
 
-    async fn storage() -> (TestDatabase, Storage) {
+    pub(super) async fn storage() -> (TestDatabase, Storage) {
         let database = TestDatabase::sqlite().await;
         let conn = crate::database::connect(database.url()).await.unwrap();
         conn.execute_unprepared(
@@ -585,7 +680,7 @@ mod tests {
     }
 
     /// The notes committed, as another connection reads them.
-    async fn committed(storage: &Storage) -> Vec<i64> {
+    pub(super) async fn committed(storage: &Storage) -> Vec<i64> {
         ids(storage.reader()).await
     }
 
@@ -619,7 +714,7 @@ mod tests {
         }
     }
 
-    fn note(id: i64, body: &str) -> Statement {
+    pub(super) fn note(id: i64, body: &str) -> Statement {
         Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "INSERT INTO notes (id, body) VALUES (?, ?)",
@@ -761,11 +856,33 @@ mod tests {
         let count = Statement::from_string(DbBackend::Postgres, "SELECT count(*) FROM notes");
         let row = storage
             .reader()
-            .query_one_raw(count)
+            .query_one_raw(count.clone())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 3);
+
+        // A write of statements alone commits what its check keeps, and only that.
+        let insert = |id: i64, body: &str| {
+            vec![pg(
+                "INSERT INTO notes (id, body) VALUES ($1, $2) RETURNING id",
+                vec![id.into(), body.into()],
+            )]
+        };
+        let id = |rows: &[QueryResult]| rows.first()?.try_get_by_index::<i64>(0).ok();
+        let kept = storage.write_statements(insert(6, "six"), id).await;
+        assert_eq!(kept.unwrap(), Some(6));
+        let refused = storage
+            .write_statements(insert(7, "seven"), |_| None::<()>)
+            .await;
+        assert_eq!(refused.unwrap(), None);
+        let row = storage
+            .reader()
+            .query_one_raw(count)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 4, "six, not seven");
     }
 
     #[tokio::test]
