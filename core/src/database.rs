@@ -36,8 +36,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     // A savepoint keeps the pages it changes in a statement journal, which
                     // SQLite spills to a temporary file past a few pages: writers that share a
                     // commit each work in a savepoint of it, and a file made, written and
-                    // deleted per shared commit cost a third of the writes' time. Kept in
-                    // memory, it is bounded by the shared commit's size (`BATCH_MAX` writers).
+                    // deleted per shared commit cost a third of the writes' time. In memory,
+                    // it holds the pages one shared commit changes (a few dozen writers' at
+                    // most); SQLite's other temporary data (sorts of large reads) goes there
+                    // too.
                     .pragma("temp_store", "memory")
             });
     } else {

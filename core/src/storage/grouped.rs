@@ -119,7 +119,11 @@ async fn write_queued(storage: &Storage, queue: &Queue) {
                 break;
             }
             taken += more.len();
-            together.extend(more);
+            // A writer that stopped waiting (its request dropped) is not written.
+            together.extend(more.into_iter().filter(|entry| !entry.told.is_closed()));
+            if together.is_empty() {
+                continue;
+            }
         }
         let trip: Vec<Entry> = match alone.pop_front() {
             Some(entry) => vec![entry],
@@ -164,7 +168,9 @@ async fn keep_or_undo(
 ) -> Result<(), DbErr> {
     let mut checked = trip.into_iter().zip(rows).enumerate();
     for (i, (entry, rows)) in checked.by_ref() {
-        if (entry.keep)(&rows) {
+        // A writer that stopped waiting meanwhile is undone, as a transaction of its own would
+        // be if dropped before its commit.
+        if !entry.told.is_closed() && (entry.keep)(&rows) {
             kept.push(entry.told);
             continue;
         }
@@ -258,16 +264,35 @@ mod tests {
         rows.iter().map(read).collect()
     }
 
-    /// Queues each write behind a writer holding the turn, so that the leader finds them all
-    /// queued, then lets the turn go; returns each write's outcome.
-    async fn queued_together<T: Send + 'static>(
+    type Keep = Box<dyn FnOnce(&[QueryResult]) -> Option<Vec<(i64, String)>> + Send>;
+    type Outcome = Result<Option<Vec<(i64, String)>>, DbErr>;
+
+    fn kept() -> Keep {
+        Box::new(read)
+    }
+
+    /// Who holds the turn while the writes queue: a writer, whose transaction is left open for
+    /// the leader to join, or nobody's transaction (the leader begins its own).
+    #[derive(Clone, Copy, Debug)]
+    enum Held {
+        ByWriter,
+        Bare,
+    }
+
+    const BOTH: [Held; 2] = [Held::ByWriter, Held::Bare];
+
+    /// Queues each write while the turn is held, so that the leader finds them all queued, then
+    /// lets the turn go; returns each write's outcome.
+    async fn queued_together(
         storage: &Storage,
-        writes: Vec<(
-            Vec<Statement>,
-            Box<dyn FnOnce(&[QueryResult]) -> Option<T> + Send>,
-        )>,
-    ) -> Vec<Result<Option<T>, DbErr>> {
-        let holder = storage.write().await.unwrap();
+        held: Held,
+        writes: Vec<(Vec<Statement>, Keep)>,
+    ) -> Vec<Outcome> {
+        let gate = storage.gate.clone().unwrap();
+        let (holder, bare) = match held {
+            Held::ByWriter => (Some(storage.write().await.unwrap()), None),
+            Held::Bare => (None, Some(gate.turn.clone().lock_owned().await)),
+        };
         let queued = writes.len();
         let mut handles = Vec::new();
         for (statements, keep) in writes {
@@ -276,12 +301,16 @@ mod tests {
                 writer.write_statements(statements, keep).await
             }));
             // In order: each queued before the next is spawned.
-            while storage.gate.as_ref().unwrap().grouped.len() < handles.len() {
+            while gate.grouped.len() < handles.len() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        assert_eq!(storage.gate.as_ref().unwrap().grouped.len(), queued);
-        holder.commit().await.unwrap();
+        assert_eq!(gate.grouped.len(), queued);
+        if let Some(holder) = holder {
+            // It wrote nothing: its outcome is the shared transaction's, which the writes tell.
+            holder.commit().await.ok();
+        }
+        drop(bare);
         let mut outcomes = Vec::new();
         for handle in handles {
             outcomes.push(handle.await.unwrap());
@@ -289,18 +318,15 @@ mod tests {
         outcomes
     }
 
-    type Keep = Box<dyn FnOnce(&[QueryResult]) -> Option<Vec<(i64, String)>> + Send>;
-
-    fn kept() -> Keep {
-        Box::new(read)
+    fn rows(id: i64, body: &str) -> Option<Vec<(i64, String)>> {
+        Some(vec![(id, body.to_owned())])
     }
 
     #[tokio::test]
     async fn writes_queued_together_each_get_their_own_rows_and_are_all_committed() {
-        let (_database, storage) = storage().await;
-        let outcomes = queued_together(
-            &storage,
-            vec![
+        for held in BOTH {
+            let (_database, storage) = storage().await;
+            let writes = vec![
                 (returning(1, "one"), kept()),
                 // Two statements, one returning no row.
                 (
@@ -308,62 +334,50 @@ mod tests {
                     kept(),
                 ),
                 (vec![note(4, "four")], kept()),
-            ],
-        )
-        .await;
-        let outcomes: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
-        assert_eq!(
-            outcomes,
-            [
-                Some(vec![(1, "one".to_owned())]),
-                Some(vec![(3, "three".to_owned())]),
-                Some(vec![]),
-            ]
-        );
-        assert_eq!(committed(&storage).await, [1, 2, 3, 4]);
+            ];
+            let outcomes: Vec<_> = queued_together(&storage, held, writes)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            let expected = [rows(1, "one"), rows(3, "three"), Some(vec![])];
+            assert_eq!(outcomes, expected, "{held:?}");
+            assert_eq!(committed(&storage).await, [1, 2, 3, 4], "{held:?}");
+        }
     }
 
     #[tokio::test]
     async fn a_failed_statement_fails_only_its_own_write() {
-        let (_database, storage) = storage().await;
-        let outcomes = queued_together(
-            &storage,
-            vec![
+        for held in BOTH {
+            let (_database, storage) = storage().await;
+            let writes = vec![
                 (returning(1, "one"), kept()),
                 // Its first statement runs, its second fails: neither stays.
                 ([vec![note(2, "two")], returning(3, "one")].concat(), kept()),
                 (returning(4, "four"), kept()),
-            ],
-        )
-        .await;
-        let mut outcomes = outcomes.into_iter();
-        assert_eq!(
-            outcomes.next().unwrap().unwrap(),
-            Some(vec![(1, "one".to_owned())])
-        );
-        let failed = outcomes.next().unwrap().expect_err("a body used twice");
-        assert!(is_unique_violation(&failed), "{failed}");
-        assert_eq!(
-            outcomes.next().unwrap().unwrap(),
-            Some(vec![(4, "four".to_owned())])
-        );
-        assert_eq!(committed(&storage).await, [1, 4]);
+            ];
+            let mut outcomes = queued_together(&storage, held, writes).await.into_iter();
+            assert_eq!(outcomes.next().unwrap().unwrap(), rows(1, "one"));
+            let failed = outcomes.next().unwrap().expect_err("a body used twice");
+            assert!(is_unique_violation(&failed), "{failed}");
+            assert_eq!(outcomes.next().unwrap().unwrap(), rows(4, "four"));
+            assert_eq!(committed(&storage).await, [1, 4], "{held:?}");
+        }
     }
 
     #[tokio::test]
     async fn a_write_its_check_does_not_keep_leaves_nothing_and_the_writes_after_it_stand() {
-        let (_database, storage) = storage().await;
-        let refused: Keep = Box::new(|rows| {
-            assert_eq!(
-                read(rows).unwrap(),
-                [(3, "three".to_owned())],
-                "its own rows"
-            );
-            None
-        });
-        let outcomes = queued_together(
-            &storage,
-            vec![
+        for held in BOTH {
+            let (_database, storage) = storage().await;
+            let refused: Keep = Box::new(|rows| {
+                assert_eq!(
+                    read(rows).unwrap(),
+                    [(3, "three".to_owned())],
+                    "its own rows"
+                );
+                None
+            });
+            let writes = vec![
                 (returning(1, "one"), kept()),
                 (
                     [vec![note(2, "two")], returning(3, "three")].concat(),
@@ -371,37 +385,79 @@ mod tests {
                 ),
                 // Sent after the refused one, undone with it, and sent again.
                 (returning(4, "four"), kept()),
-            ],
-        )
-        .await;
-        let outcomes: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
-        assert_eq!(
-            outcomes,
-            [
-                Some(vec![(1, "one".to_owned())]),
-                None,
-                Some(vec![(4, "four".to_owned())]),
-            ]
-        );
-        assert_eq!(committed(&storage).await, [1, 4]);
+            ];
+            let outcomes: Vec<_> = queued_together(&storage, held, writes)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(
+                outcomes,
+                [rows(1, "one"), None, rows(4, "four")],
+                "{held:?}"
+            );
+            assert_eq!(committed(&storage).await, [1, 4], "{held:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn after_an_error_that_rolls_back_the_whole_transaction_its_writes_fail_and_later_ones_commit()
+     {
+        for held in BOTH {
+            let (_database, storage) = storage().await;
+            // As a full disk would: SQLite rolls back the whole transaction.
+            let breaking = Statement::from_string(
+                DbBackend::Sqlite,
+                "INSERT OR ROLLBACK INTO notes (id, body) VALUES (2, 'one')",
+            );
+            let writes = vec![
+                (returning(1, "one"), kept()),
+                (vec![breaking], kept()),
+                (returning(3, "three"), kept()),
+            ];
+            for outcome in queued_together(&storage, held, writes).await {
+                outcome.expect_err("the transaction holding it is gone");
+            }
+            assert_eq!(committed(&storage).await, Vec::<i64>::new(), "{held:?}");
+            // The one connection writes go through is whole again.
+            let later = storage.write_statements(returning(4, "four"), read).await;
+            assert_eq!(later.unwrap(), rows(4, "four"), "{held:?}");
+            assert_eq!(committed(&storage).await, [4], "{held:?}");
+        }
     }
 
     #[tokio::test]
     async fn a_check_that_panics_fails_its_batch_and_later_writes_go_on() {
         let (_database, storage) = storage().await;
         let panics: Keep = Box::new(|_| panic!("a check gone wrong"));
-        let outcomes = queued_together(
-            &storage,
-            vec![(returning(1, "one"), kept()), (returning(2, "two"), panics)],
-        )
-        .await;
-        for outcome in outcomes {
+        let writes = vec![(returning(1, "one"), kept()), (returning(2, "two"), panics)];
+        for outcome in queued_together(&storage, Held::Bare, writes).await {
             outcome.expect_err("the batch was abandoned");
         }
         assert_eq!(committed(&storage).await, Vec::<i64>::new());
         let later = storage.write_statements(returning(3, "three"), read).await;
-        assert_eq!(later.unwrap(), Some(vec![(3, "three".to_owned())]));
+        assert_eq!(later.unwrap(), rows(3, "three"));
         assert_eq!(committed(&storage).await, [3]);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_before_it_was_sent_is_not_written() {
+        let (_database, storage) = storage().await;
+        let gate = storage.gate.clone().unwrap();
+        let held = gate.turn.clone().lock_owned().await;
+        let gone = {
+            let storage = storage.clone();
+            tokio::spawn(async move { storage.write_statements(returning(1, "one"), read).await })
+        };
+        while gate.grouped.len() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        drop(held);
+        let later = storage.write_statements(returning(2, "two"), read).await;
+        assert_eq!(later.unwrap(), rows(2, "two"));
+        assert_eq!(committed(&storage).await, [2]);
     }
 
     #[tokio::test]

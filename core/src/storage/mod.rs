@@ -14,7 +14,7 @@ mod combined;
 mod grouped;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -132,15 +132,18 @@ impl Storage {
         }
     }
 
-    /// A write that is only `statements`, known before the turn is taken: they run in order, as
-    /// [`WriteTxn::run_together`] runs them, and `keep` makes what the caller needs of the rows
+    /// A write that is only `statements`, known before the turn is taken: they run in order,
+    /// under [`WriteTxn::run_together`]'s rules, and `keep` makes what the caller needs of the rows
     /// they return. That is returned once the write is committed; when `keep` makes nothing
     /// (`None`) the statements' work is undone, and the caller writes the long way.
     ///
     /// On SQLite the writes of this kind that queue meanwhile are sent to the connection in one
     /// trip and committed together (see [`grouped`]): `keep` then runs on another task, and other
     /// writers' statements may have run before its own in the same transaction (never between
-    /// them). Once queued, the write goes on if the caller stops waiting for it.
+    /// them). A caller that stops waiting before its rows are looked at has its statements
+    /// undone, as a transaction of its own dropped before its commit; after that they are
+    /// committed with the others. Never called while holding a [`WriteTxn`]: the leader waits
+    /// for the turn that one holds.
     pub(crate) async fn write_statements<T: Send + 'static>(
         &self,
         statements: Vec<Statement>,
@@ -397,9 +400,19 @@ struct Turn {
 struct Joined {
     /// `None` once committed.
     turn: Option<Turn>,
-    /// Whether the SAVEPOINT was sent: what a dropped writer has to undo.
-    sent: AtomicBool,
+    /// Where its SAVEPOINT is (`NOT_SENT`, `IN_FLIGHT`, `BEGUN`): what a dropped writer has to
+    /// undo.
+    savepoint: AtomicU8,
 }
+
+/// A joined writer's SAVEPOINT not sent yet: a dropped writer has nothing to undo.
+const NOT_SENT: u8 = 0;
+/// Sent, and not answered yet: whether it ran is not known. A writer dropped then cannot be
+/// undone by name — ROLLBACK TO would reach the savepoint of an earlier writer of the batch
+/// when its own never ran — so the whole batch is failed.
+const IN_FLIGHT: u8 = 1;
+/// Answered: it ran (or, failing, the transaction is gone, which [`undo`] finds).
+const BEGUN: u8 = 2;
 
 /// The name of every joined writer's savepoint.
 const SAVEPOINT: &str = "tandem_writer";
@@ -413,9 +426,21 @@ impl Joined {
         }
     }
 
-    /// The SAVEPOINT to send before the statements, if it was not sent yet.
+    /// The SAVEPOINT to send before the statements, if it was not sent yet; [`Self::answered`]
+    /// once the query carrying it is answered.
     fn begin(&self) -> Option<&'static str> {
-        (!self.sent.swap(true, Ordering::SeqCst)).then_some(BEGIN_SAVEPOINT)
+        let sending = self.savepoint.compare_exchange(
+            NOT_SENT,
+            IN_FLIGHT,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        sending.is_ok().then_some(BEGIN_SAVEPOINT)
+    }
+
+    fn answered(&self, begun: bool) {
+        let now = if begun { BEGUN } else { NOT_SENT };
+        self.savepoint.store(now, Ordering::SeqCst);
     }
 }
 
@@ -425,19 +450,18 @@ impl Drop for Joined {
         let Some(turn) = self.turn.take() else {
             return;
         };
-        if !self.sent.load(Ordering::SeqCst) {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(undo(turn.held))),
-            // No runtime to undo it on (the process is going): the whole batch is dropped,
-            // rolled back, rather than passed on with this writer's work in it.
-            Err(_) => {
-                let mut held = turn.held;
-                if let Some(batch) = held.take() {
-                    batch.fail("the shared transaction was dropped with the runtime");
-                }
-            }
+        let runtime = tokio::runtime::Handle::try_current();
+        let why = match (self.savepoint.load(Ordering::SeqCst), runtime) {
+            (NOT_SENT, _) => return,
+            (BEGUN, Ok(runtime)) => return drop(runtime.spawn(undo(turn.held))),
+            (BEGUN, Err(_)) => "the shared transaction was dropped with the runtime",
+            _ => "a writer was dropped while its savepoint was on its way",
+        };
+        // The whole batch is dropped, rolled back, rather than passed on with this writer's
+        // work in it.
+        let mut held = turn.held;
+        if let Some(batch) = held.take() {
+            batch.fail(why);
         }
     }
 }
@@ -455,7 +479,7 @@ impl WriteTxn {
         Self {
             work: Work::Joined(Joined {
                 turn: Some(turn),
-                sent: AtomicBool::new(false),
+                savepoint: AtomicU8::new(NOT_SENT),
             }),
             failed: AtomicBool::new(false),
         }
@@ -562,7 +586,19 @@ impl WriteTxn {
             None => sql,
         };
         let together = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
-        self.noted(conn.query_all_raw(together).await)
+        let rows = conn.query_all_raw(together).await;
+        if savepoint.is_some() {
+            // It ran first: a failure was a later statement's, or the transaction is gone.
+            self.answered(true);
+        }
+        self.noted(rows)
+    }
+
+    /// The joined writer's SAVEPOINT was answered: begun, or not.
+    fn answered(&self, begun: bool) {
+        if let Work::Joined(joined) = &self.work {
+            joined.answered(begun);
+        }
     }
 
     /// PostgreSQL cannot prepare several statements as one query: the first runs alone, and the
@@ -598,14 +634,11 @@ impl WriteTxn {
     /// carry its SAVEPOINT along.
     async fn begun(&self) -> Result<&DatabaseTransaction, DbErr> {
         let (conn, savepoint) = self.conn()?;
-        if let Some(savepoint) = savepoint
-            && let Err(e) = conn.execute_unprepared(savepoint).await
-        {
-            // Not begun, so not to be undone; the next statement tries again.
-            if let Work::Joined(joined) = &self.work {
-                joined.sent.store(false, Ordering::SeqCst);
-            }
-            return self.noted(Err(e));
+        if let Some(savepoint) = savepoint {
+            let begun = conn.execute_unprepared(savepoint).await;
+            // Not begun, it is not to be undone; the next statement tries again.
+            self.answered(begun.is_ok());
+            self.noted(begun)?;
         }
         Ok(conn)
     }
@@ -1068,6 +1101,34 @@ mod tests {
             // The writer after them finds the shared transaction gone and writes in one of its
             // own, not in one begun by its first statement: it commits.
             outcomes.2.unwrap();
+            assert_eq!(
+                committed(&storage).await,
+                [3],
+                "commits anyway: {commits_anyway}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_rolled_back_leaves_the_writers_connection_whole() {
+        // The writer gives up on its error, or ignores it and commits.
+        for commits_anyway in [false, true] {
+            let (_database, storage) = storage().await;
+            let txn = storage.write().await.unwrap();
+            add(&txn, 1, "one").await.unwrap();
+            // As a full disk would: SQLite rolls back the whole transaction.
+            let insert = "INSERT OR ROLLBACK INTO notes (id, body) VALUES (2, 'one')";
+            txn.execute_unprepared(insert)
+                .await
+                .expect_err("a body used twice");
+            match commits_anyway {
+                true => drop(txn.commit().await.expect_err("nothing of it is left")),
+                false => drop(txn),
+            }
+            // The next writer's transaction is a transaction, not a savepoint of none.
+            let next = storage.write().await.unwrap();
+            add(&next, 3, "three").await.unwrap();
+            next.commit().await.unwrap();
             assert_eq!(
                 committed(&storage).await,
                 [3],
