@@ -27,11 +27,14 @@ use super::{BATCH_MAX, Storage, WriteTxn};
 /// (its check did not keep them).
 pub(super) type Told = oneshot::Sender<Result<bool, DbErr>>;
 
+/// A writer's check of the rows its statements return: keep them (`true`), or have the
+/// statements' work undone.
+pub(super) type Check = Box<dyn FnOnce(&[QueryResult]) -> bool + Send>;
+
 /// A writer's statements, its check of what they return, and how to tell it the outcome.
 pub(super) struct Entry {
     pub(super) statements: Vec<Statement>,
-    /// Keeps the rows (`true`) or has the statements' work undone.
-    pub(super) keep: Box<dyn FnOnce(&[QueryResult]) -> bool + Send>,
+    pub(super) keep: Check,
     pub(super) told: Told,
 }
 
@@ -231,7 +234,7 @@ fn query_of(trip: &[Entry]) -> (String, Vec<Value>) {
         if i > 0 {
             sql.push_str(";\n");
         }
-        write!(sql, "SAVEPOINT tandem_entry_{i};\n").ok();
+        writeln!(sql, "SAVEPOINT tandem_entry_{i};").ok();
         for statement in &entry.statements {
             sql.push_str(&statement.sql);
             sql.push_str(";\n");
