@@ -443,7 +443,11 @@ mod tests {
                 outcome.expect_err("the transaction holding it is gone");
             }
             assert_eq!(committed(&storage).await, Vec::<i64>::new(), "{held:?}");
-            // The one connection writes go through is whole again.
+            // The one connection writes go through is whole again: a writer dropped (rolled
+            // back) after it leaves no transaction open for the next.
+            let dropped = storage.write().await.unwrap();
+            dropped.run_together(vec![note(5, "five")]).await.unwrap();
+            drop(dropped);
             let later = storage.write_statements(returning(4, "four"), read).await;
             assert_eq!(later.unwrap(), rows(4, "four"), "{held:?}");
             assert_eq!(committed(&storage).await, [4], "{held:?}");

@@ -70,10 +70,7 @@ impl Batch {
     /// transactions right (a failed one leaves it at one, and the next BEGIN on that connection
     /// from the pool would be a savepoint, not an immediate transaction).
     async fn still_open(&self) -> bool {
-        match self.txn.execute_unprepared("BEGIN").await {
-            Err(e) => e.to_string().contains("within a transaction"),
-            Ok(_) => false,
-        }
+        still_open(&self.txn).await
     }
 
     /// Tells every writer in it that its work is not committed (the transaction is dropped,
@@ -82,6 +79,17 @@ impl Batch {
         for writer in self.joined {
             writer.send(Err(why.to_owned())).ok();
         }
+    }
+}
+
+/// Whether a SQLite transaction in which a statement failed is still open (see
+/// [`Batch::still_open`]). Where it is not, the transaction the probe began is left open for
+/// the caller's rollback to end, which sets sqlx's count of the connection's open transactions
+/// right.
+async fn still_open(txn: &DatabaseTransaction) -> bool {
+    match txn.execute_unprepared("BEGIN").await {
+        Err(e) => e.to_string().contains("within a transaction"),
+        Ok(_) => false,
     }
 }
 
@@ -347,7 +355,7 @@ async fn undo(mut held: OwnedMutexGuard<Option<Batch>>) {
         .await;
     let outcome = match undone {
         Ok(_) => return,
-        // Its SAVEPOINT never reached the connection (the request was dropped first): it wrote
+        // Its SAVEPOINT did not run (it failed, leading the writer's first query): it wrote
         // nothing — unless the whole transaction is gone, which took the savepoint with it.
         Err(e) if e.to_string().contains("no such savepoint") && batch.still_open().await => {
             return;
@@ -380,6 +388,8 @@ enum Work {
     },
     /// A savepoint of the transaction the turn holds.
     Joined(Joined),
+    /// Committed, or handed to a task that ends it.
+    Ended,
 }
 
 struct Turn {
@@ -486,14 +496,20 @@ impl WriteTxn {
     }
 
     /// Returns once the work is durable: committed alone, or with the writers that joined it.
-    pub async fn commit(self) -> Result<(), DbErr> {
+    pub async fn commit(mut self) -> Result<(), DbErr> {
         let failed = self.failed.load(Ordering::SeqCst);
-        let (gate, mut held) = match self.work {
+        let (gate, mut held) = match std::mem::replace(&mut self.work, Work::Ended) {
+            Work::Ended => return Err(DbErr::Custom(GONE.into())),
             Work::Own { txn, turn: None } => return txn.commit().await,
             Work::Own {
                 txn,
                 turn: Some(Turn { gate, mut held }),
             } => {
+                if failed && !still_open(&txn).await {
+                    // SQLite rolled it back: a COMMIT would commit nothing of it.
+                    drop(txn);
+                    return Err(DbErr::Custom(LOST.into()));
+                }
                 if !gate.anyone_waiting() {
                     return txn.commit().await;
                 }
@@ -627,6 +643,7 @@ impl WriteTxn {
         match &self.work {
             Work::Own { txn, .. } => Ok((txn, None)),
             Work::Joined(joined) => Ok((joined.batch()?, joined.begin())),
+            Work::Ended => Err(DbErr::Custom(GONE.into())),
         }
     }
 
@@ -652,12 +669,40 @@ impl WriteTxn {
     }
 }
 
+impl Drop for WriteTxn {
+    /// A transaction of its own on SQLite in which a statement failed may have been rolled back
+    /// by SQLite already (a full disk, an I/O error). Then sea-orm's ROLLBACK fails and sqlx
+    /// goes on counting the transaction as open: the connection's next transactions would be
+    /// savepoints, and after one of them rolled back, in a transaction never committed — on the
+    /// one connection every write goes through. Such a transaction is ended in a task that
+    /// first begins one again where it is gone, for the rollback to end; the turn is held until
+    /// then.
+    fn drop(&mut self) {
+        let failed = *self.failed.get_mut();
+        let sqlite = matches!(&self.work, Work::Own { turn: Some(_), .. });
+        if !(failed && sqlite) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if let Work::Own { txn, turn } = std::mem::replace(&mut self.work, Work::Ended) {
+            drop(runtime.spawn(async move {
+                still_open(&txn).await;
+                drop(txn);
+                drop(turn);
+            }));
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTxn {
     fn get_database_backend(&self) -> DbBackend {
         match &self.work {
             Work::Own { txn, .. } => txn.get_database_backend(),
-            Work::Joined(_) => DbBackend::Sqlite,
+            // Ended is never seen: only the commit and the drop end a write.
+            Work::Joined(_) | Work::Ended => DbBackend::Sqlite,
         }
     }
 
@@ -1125,13 +1170,17 @@ mod tests {
                 true => drop(txn.commit().await.expect_err("nothing of it is left")),
                 false => drop(txn),
             }
-            // The next writer's transaction is a transaction, not a savepoint of none.
+            // The next writers' transactions are transactions, not savepoints in one that a
+            // rollback would leave open: one dropped, then one committed.
+            let dropped = storage.write().await.unwrap();
+            add(&dropped, 3, "three").await.unwrap();
+            drop(dropped);
             let next = storage.write().await.unwrap();
-            add(&next, 3, "three").await.unwrap();
+            add(&next, 4, "four").await.unwrap();
             next.commit().await.unwrap();
             assert_eq!(
                 committed(&storage).await,
-                [3],
+                [4],
                 "commits anyway: {commits_anyway}"
             );
         }
