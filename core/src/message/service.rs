@@ -1024,8 +1024,7 @@ impl MessageService {
         };
         let row = self.deps.storage.write_statements(statements, keep).await?;
         if let Some(row) = &row {
-            message.chat_id = row.id;
-            message.seq = row.last_seq;
+            number_from(message, row);
         }
         Ok(row)
     }
@@ -1158,9 +1157,14 @@ async fn append_to_chat(
         return Ok(None);
     };
     let row = chat::Model::from_query_result(row, "")?;
+    number_from(message, &row);
+    Ok(Some(row))
+}
+
+/// The message's chat and number, from its chat's row as the write left it.
+fn number_from(message: &mut message::Model, row: &chat::Model) {
     message.chat_id = row.id;
     message.seq = row.last_seq;
-    Ok(Some(row))
 }
 
 /// The message's insert into the chat `which` picks, its chat and number read from that row.

@@ -516,10 +516,11 @@ impl WriteTxn {
                 // The first writer: its transaction stays open for those queued behind it, and
                 // a flush is queued after them in case none of them comes.
                 tokio::spawn(flush(gate.turn.clone()));
+                // A failed statement's transaction was found open above: settled.
                 *held = Some(Batch {
                     txn,
                     joined: Vec::new(),
-                    unsettled: failed,
+                    unsettled: false,
                 });
                 (gate, held)
             }
