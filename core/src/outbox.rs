@@ -78,9 +78,10 @@ pub struct ScheduleError(pub String);
 pub trait NotificationScheduler: Send + Sync + 'static {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError>;
 
-    /// The statement that enqueues `entry`'s job, run in the transaction that writes its row, for
-    /// a queue kept in the data's own database: the row and its job then commit together, one
-    /// durable commit per reply, with no second write that could be lost in between. `None` (a
+    /// The statement that makes sure a job covering `entry` is queued (one may stand for many
+    /// rows), run in the transaction that writes its row, for a queue kept in the data's own
+    /// database: the row and its job then commit together, one durable commit per reply, with
+    /// no second write that could be lost in between. `None` (a
     /// queue elsewhere, or none) has core call [`Self::schedule`] after the commit. On SQLite it
     /// runs in one query with the reply's other statements
     /// (`WriteTxn::run_together` in core's storage): plain `?` placeholders only.
@@ -175,6 +176,38 @@ impl OutboxService {
         let rows = outbox::Entity::find()
             .filter(crate::delivery::outbox_stage_columns().takeable(now))
             .order_by_asc(outbox::Column::DueAt)
+            .limit(limit)
+            .all(&self.deps.db)
+            .await?;
+        Ok(rows.into_iter().map(OutboxEntry::from).collect())
+    }
+
+    /// Rows still waiting for their time that falls in `[from, until)`, in the order of their
+    /// times, `limit` at a time: the page after `after` (the last row of the page before).
+    /// Across all tenants, for a queue job that stands for every reply due in that window.
+    pub async fn scheduled_within(
+        &self,
+        (from, until): (Timestamp, Timestamp),
+        after: Option<&OutboxEntry>,
+        limit: u64,
+    ) -> CoreResult<Vec<OutboxEntry>> {
+        let mut query = outbox::Entity::find()
+            .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+            .filter(outbox::Column::DueAt.gte(from.millis()))
+            .filter(outbox::Column::DueAt.lt(until.millis()));
+        if let Some(last) = after {
+            let due = last.due_at.millis();
+            query = query.filter(
+                Condition::any().add(outbox::Column::DueAt.gt(due)).add(
+                    Condition::all()
+                        .add(outbox::Column::DueAt.eq(due))
+                        .add(outbox::Column::Id.gt(last.id)),
+                ),
+            );
+        }
+        let rows = query
+            .order_by_asc(outbox::Column::DueAt)
+            .order_by_asc(outbox::Column::Id)
             .limit(limit)
             .all(&self.deps.db)
             .await?;

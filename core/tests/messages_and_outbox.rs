@@ -895,8 +895,64 @@ async fn a_reply_s_job_is_queued_in_its_transaction_or_after_it(w: World) {
     assert_eq!(rows.len(), 2);
 }
 
+/// The rows waiting for a time in a window, as a second's job reads them: in the order of their
+/// times (the same time by id), a page at a time, each once, none outside the window.
+async fn the_rows_due_in_a_window_come_in_order_a_page_at_a_time(w: World) {
+    use tandem_core::clock::Clock;
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let start = w.clock.now();
+    let reply = async |after: Duration| {
+        w.advance(after);
+        let (visitor, _) = w.visitor(&acme).await;
+        let question = w
+            .tandem
+            .messages
+            .send_as_visitor(&visitor, "Hello?", None)
+            .await
+            .unwrap();
+        w.tandem
+            .messages
+            .send_as_operator(&alice, question.chat_id, "Hi", None)
+            .await
+            .unwrap();
+    };
+    // Three due at the window's start, one half-way, one just past it.
+    for after in [0, 0, 0, 500, 500] {
+        reply(Duration::from_millis(after)).await;
+    }
+    let from = start.saturating_add(Duration::from_secs(300));
+    let window = (from, from.saturating_add(Duration::from_secs(1)));
+    let mut read = Vec::new();
+    let mut after = None;
+    loop {
+        let page = w
+            .tandem
+            .outbox
+            .scheduled_within(window, after.as_ref(), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        after = page.last().cloned();
+        read.extend(page);
+        if after.is_none() {
+            break;
+        }
+    }
+    let times: Vec<i64> = read
+        .iter()
+        .map(|e| e.due_at.since(from).as_millis() as i64)
+        .collect();
+    assert_eq!(times, [0, 0, 0, 500], "in order, the last outside");
+    let ids: Vec<_> = read.iter().map(|e| e.id).collect();
+    let mut tied = ids[..3].to_vec();
+    tied.sort();
+    assert_eq!(ids[..3], tied[..], "the same time by id");
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    the_rows_due_in_a_window_come_in_order_a_page_at_a_time,
     a_reply_s_job_is_queued_in_its_transaction_or_after_it,
     closed_dialogs_past_the_retention_are_erased,
     operator_reply_writes_the_outbox_row_and_schedules_it,

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod deliver;
 mod digest_mail;
+mod due_second;
 pub mod export;
 pub mod inbound;
 pub mod inbound_smtp;

@@ -1,6 +1,8 @@
-//! The job queue: each outbox row becomes a delayed apalis job due at the row's time, in the
-//! same database as the data (SQLite by default, PostgreSQL in production). The outbox row stays
-//! the record of truth: a lost or failed job is picked up by the sweep.
+//! The job queue: delayed apalis jobs in the same database as the data (SQLite by default,
+//! PostgreSQL in production). An operator reply's transaction queues one job for the second its
+//! notification falls due in — one per second, however many replies share it — and that job
+//! delivers every row due within it. The outbox row stays the record of truth: a lost or failed
+//! job is picked up by the sweep.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,17 +22,37 @@ use crate::deliver::{DeliverError, Delivered, Deliverer};
 /// How often an idle worker looks for due jobs: the lateness of a notification.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// A job: deliver what an outbox row stands for, or post a webhook. Untagged, so the jobs
+/// A job: deliver the unread replies due in a second, or what one outbox row stands for; post a
+/// webhook; route an alert; send a push or a transcript; build an export. Untagged, so the jobs
 /// queued before webhooks existed (`{"outbox": …}`) still read.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Job {
-    NotifyUnread { outbox: OutboxId },
-    PostWebhook { webhook: WebhookCallId },
-    RouteAlert { alert: AlertId },
-    SendPush { push: PushSendId },
-    SendTranscript { transcript: TranscriptId },
-    BuildExport { export: ExportId },
+    NotifyUnread {
+        outbox: OutboxId,
+    },
+    /// Every unread reply due within one second (Unix seconds).
+    NotifyDue {
+        due_second: i64,
+    },
+    PostWebhook {
+        webhook: WebhookCallId,
+    },
+    RouteAlert {
+        alert: AlertId,
+    },
+    SendPush {
+        push: PushSendId,
+    },
+    SendTranscript {
+        transcript: TranscriptId,
+    },
+    BuildExport {
+        export: ExportId,
+    },
+    /// A job this version does not know (queued by a later one, before a rollback): done and
+    /// dropped, where failing to read it would stop the worker. Its row is the sweep's.
+    Unknown(serde_json::Value),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,10 +101,16 @@ impl JobQueue {
         result.map_err(ScheduleError)
     }
 
-    /// The insert apalis's own push would make for `job` (the same columns, codec and whole
-    /// seconds of `run_at`; no metadata), as a statement for a transaction of Tandem's on
-    /// `backend`. `None` when that transaction would not reach this queue's table.
-    fn insert_statement(&self, backend: DbBackend, job: &Job, at: SystemTime) -> Option<Statement> {
+    /// The insert apalis's own push would make for `job` under idempotency key `key` (the same
+    /// columns, codec and whole seconds of `run_at`; no metadata), as a statement for a
+    /// transaction of Tandem's on `backend`: nothing when the queue already holds a job of that
+    /// key. `None` when that transaction would not reach this queue's table.
+    fn insert_statement(
+        &self,
+        backend: DbBackend,
+        (job, key): (&Job, String),
+        at: SystemTime,
+    ) -> Option<Statement> {
         let same_store = matches!(
             (&self.store, backend),
             (Store::Sqlite(_), DbBackend::Sqlite) | (Store::Postgres(_), DbBackend::Postgres)
@@ -97,11 +125,14 @@ impl JobQueue {
         let sql = match backend {
             DbBackend::Postgres => {
                 "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
-                 run_at, priority) VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0)"
+                 run_at, priority, idempotency_key) \
+                 VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, $6) \
+                 ON CONFLICT (job_type, idempotency_key) DO NOTHING"
             }
             _ => {
                 "INSERT INTO Jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
-                 priority) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0)"
+                 priority, idempotency_key) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0, ?) \
+                 ON CONFLICT (job_type, idempotency_key) DO NOTHING"
             }
         };
         let values = [
@@ -110,6 +141,7 @@ impl JobQueue {
             args.into(),
             MAX_ATTEMPTS.into(),
             run_at.into(),
+            key.into(),
         ];
         Some(Statement::from_sql_and_values(backend, sql, values))
     }
@@ -170,7 +202,9 @@ impl Store {
             PostgresStorage::setup(&pool).await.map_err(|e| open(&e))?;
             let conn = sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone());
             // A role that may not create the trigger still gets a queue, one that keeps its
-            // done rows as apalis does (on PostgreSQL they cost space, not speed).
+            // done rows as apalis does: on PostgreSQL they cost space, not speed, and a done
+            // second's row keeps its key, which only a reply late into that past second would
+            // want (the sweep mails it).
             if let Err(e) = forget_finished_jobs(&conn).await {
                 tracing::warn!(error = %e, "done jobs are kept in apalis.jobs: cannot have them deleted");
             }
@@ -261,7 +295,18 @@ async fn handle(
     deliverer: Data<Deliverer>,
     queue: Data<JobQueue>,
 ) -> Result<(), BoxDynError> {
-    match run(&job, &deliverer, &queue).await {
+    match job {
+        Job::NotifyDue { due_second } => {
+            crate::due_second::deliver(due_second, &deliverer, &queue).await
+        }
+        job => attempt_job(&job, &deliverer, &queue).await,
+    }
+    Ok(())
+}
+
+/// Runs `job`, and again at the time it names if it was early or failed for now.
+pub(crate) async fn attempt_job(job: &Job, deliverer: &Deliverer, queue: &JobQueue) {
+    match run(job, deliverer, queue).await {
         // apalis keeps run times in whole seconds, so a job may fire up to a second early (or
         // a row's time moved, as after a retry): wait a moment, or come back at its time.
         Ok(Delivered::NotDue(at) | Delivered::Retry(at)) => {
@@ -269,7 +314,7 @@ async fn handle(
             let wait = at.since(now);
             if wait <= EARLY_WAIT {
                 tokio::time::sleep(wait + Duration::from_millis(5)).await;
-                if let Err(e) = run(&job, &deliverer, &queue).await {
+                if let Err(e) = run(job, deliverer, queue).await {
                     tracing::warn!(?job, error = %e, "delivery failed; left to the sweep");
                 }
             } else if let Err(e) = queue.push(job.clone(), system_time(at)).await {
@@ -281,7 +326,6 @@ async fn handle(
             tracing::warn!(?job, error = %e, "delivery failed; left to the sweep")
         }
     }
-    Ok(())
 }
 
 /// One attempt at `job`. The webhooks a delivered batch was routed to are queued at once.
@@ -300,6 +344,8 @@ async fn run(
             }
             Ok(attempt.delivered)
         }
+        // Not one attempt but a second's worth, which `handle` runs, never through here.
+        Job::NotifyDue { .. } => Ok(Delivered::Nothing),
         Job::PostWebhook { webhook } => deliverer.post_webhook(*webhook).await,
         Job::RouteAlert { alert } => {
             let routed = deliverer.route_alert(*alert).await?;
@@ -320,6 +366,10 @@ async fn run(
         Job::BuildExport { export } => {
             // A retry or a busy process is the sweep's: the export's row says when.
             deliverer.start_export(*export);
+            Ok(Delivered::Nothing)
+        }
+        Job::Unknown(job) => {
+            tracing::warn!(%job, "a job of a kind this version does not know; dropped");
             Ok(Delivered::Nothing)
         }
     }
@@ -345,9 +395,13 @@ impl NotificationScheduler for JobQueue {
         .await
     }
 
+    /// The job of the second `entry` falls due in, which the first reply due in it queues and
+    /// the others find there: a busy second's replies cost the queue one row, not one each.
     fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<Statement> {
-        let job = Job::NotifyUnread { outbox: entry.id };
-        self.insert_statement(backend, &job, system_time(entry.due_at))
+        let due_second = entry.due_at.millis().div_euclid(1000);
+        let key = format!("unread:{due_second}");
+        let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(due_second).unwrap_or(0));
+        self.insert_statement(backend, (&Job::NotifyDue { due_second }, key), at)
     }
 
     async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {
@@ -388,5 +442,23 @@ fn without_options(url: &str) -> String {
         base.to_owned()
     } else {
         format!("{base}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_of_every_version_read_and_an_unknown_kind_is_not_an_error() {
+        let outbox = OutboxId::new();
+        let old: Job = serde_json::from_value(serde_json::json!({ "outbox": outbox })).unwrap();
+        assert!(matches!(old, Job::NotifyUnread { outbox: o } if o == outbox));
+        let second: Job = serde_json::from_value(serde_json::json!({ "due_second": 7 })).unwrap();
+        assert!(matches!(second, Job::NotifyDue { due_second: 7 }));
+        let later: Job = serde_json::from_value(serde_json::json!({ "cheer": "up" })).unwrap();
+        assert!(matches!(later, Job::Unknown(_)));
+        let written = serde_json::to_value(Job::NotifyDue { due_second: 7 }).unwrap();
+        assert_eq!(written, serde_json::json!({ "due_second": 7 }));
     }
 }

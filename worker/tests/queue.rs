@@ -89,6 +89,22 @@ async fn unread_reply(
     email: &str,
     reply: &str,
 ) -> Instant {
+    let chat = asking(tandem, tenant, email).await;
+    let replied = Instant::now();
+    tandem
+        .messages
+        .send_as_operator(olga, chat, reply, None)
+        .await
+        .unwrap();
+    replied
+}
+
+/// A visitor with `email` asks; returns their chat.
+async fn asking(
+    tandem: &Tandem,
+    tenant: &tandem_core::tenant::Tenant,
+    email: &str,
+) -> tandem_core::ids::ChatId {
     let session = tandem
         .visitors
         .start_session(tenant, SessionRequest::default())
@@ -110,13 +126,7 @@ async fn unread_reply(
         .send_as_visitor(&session.actor, "Hello?", None)
         .await
         .unwrap();
-    let replied = Instant::now();
-    tandem
-        .messages
-        .send_as_operator(olga, question.chat_id, reply, None)
-        .await
-        .unwrap();
-    replied
+    question.chat_id
 }
 
 async fn a_reply_becomes_a_delayed_job_that_mails_it(database: TestDatabase) {
@@ -207,6 +217,131 @@ async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestData
     for task in running {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
+}
+
+/// The same company through another process's eyes, one whose clock is `clock`.
+fn with_clock(queued: &Queued, clock: Arc<dyn tandem_core::clock::Clock>) -> Tandem {
+    let ports = Ports {
+        clock,
+        scheduler: Arc::new(queued.queue.clone()),
+        ..Ports::default()
+    };
+    Tandem::new(queued.db.clone(), ports, Limits::default())
+}
+
+/// Waits until `arrived` mails are in, or 15 s.
+async fn mails(smtp: &SmtpSink, arrived: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while smtp.received().len() < arrived && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut recipients: Vec<String> = smtp.received().into_iter().flat_map(|m| m.to).collect();
+    recipients.sort();
+    recipients
+}
+
+/// Replies due in the same second share one job: the first queues it, the others find it
+/// there, and it mails each of them.
+async fn a_second_s_replies_share_one_job(database: TestDatabase) {
+    const REPLIES: usize = 8;
+    let queued = queued(&database).await;
+    // One moment for every reply, so that all fall due in the same second.
+    let frozen = with_clock(
+        &queued,
+        Arc::new(tandem_core::clock::ManualClock::starting_at(real_now())),
+    );
+    for n in 0..REPLIES {
+        let address = format!("visitor{n}@example.org");
+        unread_reply(&frozen, &queued.tenant, &queued.olga, &address, "Answer.").await;
+    }
+    assert_eq!(
+        jobs(&queued.db, &queued.queue_name).await,
+        ["Pending"],
+        "one job"
+    );
+
+    let smtp = SmtpSink::start().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(queued.queue.clone().work(
+        queued.queue_name.clone(),
+        deliverer(&queued.tandem, &smtp),
+        stopped,
+    ));
+    let _ = mails(&smtp, REPLIES).await;
+    // Anything sent twice would arrive now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let recipients = mails(&smtp, REPLIES).await;
+    let expected: Vec<String> = (0..REPLIES)
+        .map(|n| format!("<visitor{n}@example.org>"))
+        .collect();
+    assert_eq!(recipients, expected, "each reply mailed once");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !jobs(&queued.db, &queued.queue_name).await.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        jobs(&queued.db, &queued.queue_name).await.is_empty(),
+        "done"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+}
+
+/// A reply due in a second whose job is already running — written by a node whose clock is
+/// behind — finds the job there and queues none: the job, still looking, mails it, with no
+/// sweep running.
+async fn a_reply_late_into_a_running_second_is_mailed_by_its_job(database: TestDatabase) {
+    use tandem_core::clock::{ManualClock, Timestamp};
+    let t = queued(&database).await;
+    let smtp = SmtpSink::start().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(t.queue.clone().work(
+        t.queue_name.clone(),
+        deliverer(&t.tandem, &smtp),
+        stopped,
+    ));
+    // A second one to two seconds off; each reply is written 1 s (the timeout) before its
+    // time in it. The first is due late in it, so that its job is still at work.
+    let second = (real_now().millis() / 1000 + 2) * 1000;
+    let written_at = |due: i64| {
+        let clock = ManualClock::starting_at(Timestamp::from_millis(due - 1000));
+        with_clock(&t, Arc::new(clock))
+    };
+    let first = asking(&t.tandem, &t.tenant, "first@example.org").await;
+    let late = asking(&t.tandem, &t.tenant, "late@example.org").await;
+    written_at(second + 900)
+        .messages
+        .send_as_operator(&t.olga, first, "One.", None)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jobs(&t.db, &t.queue_name).await != ["Running"] && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The job has read its rows by now.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    written_at(second + 200)
+        .messages
+        .send_as_operator(&t.olga, late, "Two.", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs(&t.db, &t.queue_name).await,
+        ["Running"],
+        "no job of its own"
+    );
+    assert_eq!(
+        mails(&smtp, 2).await,
+        ["<first@example.org>", "<late@example.org>"],
+        "both mailed"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+}
+
+fn real_now() -> tandem_core::clock::Timestamp {
+    use tandem_core::clock::Clock;
+    tandem_core::clock::SystemClock.now()
 }
 
 /// The queue's jobs in apalis's table, by status.
@@ -302,4 +437,6 @@ tandem_testkit::on_both_databases!(
     a_reply_becomes_a_delayed_job_that_mails_it,
     two_workers_and_the_sweep_racing_send_each_mail_once,
     a_done_job_leaves_the_queue_s_table,
+    a_second_s_replies_share_one_job,
+    a_reply_late_into_a_running_second_is_mailed_by_its_job,
 );

@@ -424,6 +424,35 @@ mod tests {
         }
     }
 
+    /// As the replies of one second share their job's row: each inserts it unless it is there.
+    fn shared_row() -> Statement {
+        Statement::from_string(
+            DbBackend::Sqlite,
+            "INSERT INTO notes (id, body) VALUES (100, 'shared') ON CONFLICT (body) DO NOTHING",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_row_two_writes_insert_unless_there_stays_when_the_first_is_undone() {
+        for held in BOTH {
+            let (_database, storage) = storage().await;
+            let refused: Keep = Box::new(|_| None);
+            let writes = vec![
+                // Inserts the shared row, then is undone: the second's insert, which found the
+                // row there and did nothing, is sent again and inserts it.
+                ([vec![shared_row()], returning(1, "one")].concat(), refused),
+                ([vec![shared_row()], returning(2, "two")].concat(), kept()),
+            ];
+            let outcomes: Vec<_> = queued_together(&storage, held, writes)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(outcomes, [None, rows(2, "two")], "{held:?}");
+            assert_eq!(committed(&storage).await, [2, 100], "{held:?}");
+        }
+    }
+
     #[tokio::test]
     async fn after_an_error_that_rolls_back_the_whole_transaction_its_writes_fail_and_later_ones_commit()
      {
