@@ -42,8 +42,45 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     // too.
                     .pragma("temp_store", "memory")
             });
-    } else {
-        options.max_connections(20).min_connections(1);
+        return Database::connect(options).await;
     }
-    Database::connect(options).await
+    connect_postgres(url).await
+}
+
+/// A PostgreSQL connection used this recently is taken as alive; one idle for longer is pinged
+/// before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// PostgreSQL through a pool of sqlx's own, for what sea-orm's options do not reach: sqlx pings
+/// every connection at every checkout by default, a round trip before each read and each
+/// transaction — three per message — while a connection in steady use was seen alive a moment
+/// ago. Only one that has idled is pinged, so that a restarted server still costs a request
+/// no error once the pool has been quiet; a restart under load costs the requests on the
+/// connections it broke one error each (their connections are then dropped), as it costs
+/// the requests in flight.
+async fn connect_postgres(url: &str) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    let refused = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let options: PgConnectOptions = url.parse().map_err(refused)?;
+    let options = options.disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(refused)?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
 }
