@@ -3,13 +3,14 @@
 //! An operator reply's transaction makes sure the job of the second its notification falls due
 //! in is queued (`JobQueue::enqueue_with_row`): the first reply due in a second inserts it, the
 //! others find it there, so a busy second's replies cost the queue one row rather than one each.
-//! apalis keeps run times in whole seconds, so a job per reply fired at its second's start and
-//! waited for its time too; this one does the same for all of them at once.
+//! The job runs from the second before (apalis keeps run times in whole seconds and its worker
+//! polls every 250 ms), takes the second's rows in hand and delivers each at its time.
 //!
-//! A reply can come into its second after the job has read it: one that took long to commit, or
-//! one written by a node whose clock is behind. Its insert of the job then does nothing (the job
-//! is there, running), so the job keeps looking for such rows until a little after its second.
-//! Anything later still is the sweep's.
+//! A reply can come into its second after the job has read it: one written less than a couple
+//! of seconds before its time (a short timeout), one that took long to commit, one written by a
+//! node whose clock is behind. Its insert of the job then does nothing (the job is there,
+//! running), so the job keeps looking for such rows until a little after its second. Anything
+//! later still is the sweep's.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,8 +33,9 @@ const AT_ONCE: usize = 64;
 /// How often the job looks for rows that came in late, and for how long after its second.
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 const LOOK_AFTER_THE_SECOND: Duration = Duration::from_millis(500);
-/// However wrong the clock, a job does not look for longer than this.
-const LOOK_AT_MOST: Duration = Duration::from_millis(2_500);
+/// However wrong the clock, a job does not look for longer than this: from a little before the
+/// second before its own to the end of its looking.
+const LOOK_AT_MOST: Duration = Duration::from_millis(3_000);
 
 /// Delivers the rows due within Unix second `second`, each at its time, and the ones that come
 /// in late until shortly after it.
@@ -50,8 +52,9 @@ pub(crate) async fn deliver(second: i64, deliverer: &Deliverer, queue: &JobQueue
         let now = deliverer.tandem().now();
         tokio::time::sleep(stop_looking.since(now).min(LOOK_EVERY)).await;
         let now = deliverer.tandem().now();
-        // Only rows due by now: the ones still ahead were read already, or will be.
-        rows.take((from, now.min(until))).await;
+        // Rows due before the next look: the ones further ahead were read already, or will be.
+        let ahead = now.saturating_add(LOOK_EVERY).min(until);
+        rows.take((from, ahead)).await;
         if now >= stop_looking {
             break;
         }

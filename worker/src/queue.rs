@@ -396,11 +396,14 @@ impl NotificationScheduler for JobQueue {
     }
 
     /// The job of the second `entry` falls due in, which the first reply due in it queues and
-    /// the others find there: a busy second's replies cost the queue one row, not one each.
+    /// the others find there: a busy second's replies cost the queue one row, not one each. It
+    /// runs from the second before: a worker polling every 250 ms would take it up to 250 ms
+    /// into its second otherwise, and the second's first replies would go out that late.
     fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<Statement> {
         let due_second = entry.due_at.millis().div_euclid(1000);
         let key = format!("unread:{due_second}");
-        let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(due_second).unwrap_or(0));
+        let runs_from = u64::try_from(due_second.saturating_sub(1)).unwrap_or(0);
+        let at = UNIX_EPOCH + Duration::from_secs(runs_from);
         self.insert_statement(backend, (&Job::NotifyDue { due_second }, key), at)
     }
 

@@ -287,9 +287,9 @@ async fn a_second_s_replies_share_one_job(database: TestDatabase) {
     let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
 }
 
-/// A reply due in a second whose job is already running — written by a node whose clock is
-/// behind — finds the job there and queues none: the job, still looking, mails it, with no
-/// sweep running.
+/// A reply due in a second whose job is already running — written a short timeout before its
+/// time, or by a node whose clock is behind — finds the job there and queues none: the job,
+/// still looking, mails it, with no sweep running.
 async fn a_reply_late_into_a_running_second_is_mailed_by_its_job(database: TestDatabase) {
     use tandem_core::clock::{ManualClock, Timestamp};
     let t = queued(&database).await;
@@ -300,8 +300,9 @@ async fn a_reply_late_into_a_running_second_is_mailed_by_its_job(database: TestD
         deliverer(&t.tandem, &smtp),
         stopped,
     ));
-    // A second one to two seconds off; each reply is written 1 s (the timeout) before its
-    // time in it. The first is due late in it, so that its job is still at work.
+    // A second two to three seconds off (its job runs from the second before); each reply is
+    // written 1 s (the timeout) before its time in it. The first is due late in it, so that its
+    // job is still at work.
     let second = (real_now().millis() / 1000 + 2) * 1000;
     let written_at = |due: i64| {
         let clock = ManualClock::starting_at(Timestamp::from_millis(due - 1000));
