@@ -201,14 +201,10 @@ async fn two_workers_and_the_sweep_racing_send_each_mail_once(database: TestData
         unread_reply(&tandem, &tenant, &olga, &address, "Here is your answer.").await;
     }
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while smtp.received().len() < CHATS && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    mails(&smtp, CHATS, Duration::from_secs(20)).await;
     // Anything sent twice would arrive now, while all three keep running.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut recipients: Vec<String> = smtp.received().into_iter().flat_map(|m| m.to).collect();
-    recipients.sort();
+    let recipients = mails(&smtp, CHATS, Duration::ZERO).await;
     let mut unique = recipients.clone();
     unique.dedup();
     assert_eq!(unique.len(), CHATS, "every visitor got a mail");
@@ -229,9 +225,9 @@ fn with_clock(queued: &Queued, clock: Arc<dyn tandem_core::clock::Clock>) -> Tan
     Tandem::new(queued.db.clone(), ports, Limits::default())
 }
 
-/// Waits until `arrived` mails are in, or 15 s.
-async fn mails(smtp: &SmtpSink, arrived: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
+/// Waits until `arrived` mails are in, or `within`; returns their recipients, sorted.
+async fn mails(smtp: &SmtpSink, arrived: usize, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
     while smtp.received().len() < arrived && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -267,10 +263,10 @@ async fn a_second_s_replies_share_one_job(database: TestDatabase) {
         deliverer(&queued.tandem, &smtp),
         stopped,
     ));
-    let _ = mails(&smtp, REPLIES).await;
+    mails(&smtp, REPLIES, Duration::from_secs(15)).await;
     // Anything sent twice would arrive now.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let recipients = mails(&smtp, REPLIES).await;
+    let recipients = mails(&smtp, REPLIES, Duration::ZERO).await;
     let expected: Vec<String> = (0..REPLIES)
         .map(|n| format!("<visitor{n}@example.org>"))
         .collect();
@@ -332,7 +328,7 @@ async fn a_reply_late_into_a_running_second_is_mailed_by_its_job(database: TestD
         "no job of its own"
     );
     assert_eq!(
-        mails(&smtp, 2).await,
+        mails(&smtp, 2, Duration::from_secs(15)).await,
         ["<first@example.org>", "<late@example.org>"],
         "both mailed"
     );
