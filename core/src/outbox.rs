@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{OnConflict, Query, SelectStatement, TableRef};
 use sea_orm::{Condition, DbBackend, PaginatorTrait, QueryOrder, QuerySelect, Statement};
 use serde::Serialize;
 
@@ -72,20 +73,52 @@ impl From<outbox::Model> for OutboxEntry {
 #[error("could not schedule the unread-reply notification: {0}")]
 pub struct ScheduleError(pub String);
 
+/// A queue's row for a job, which core inserts in the write of a reply (see
+/// [`NotificationScheduler::enqueue_with_row`]): its values are selected from the reply's chat
+/// as the write leaves it, so that a reply not written (refused, or written the long way after
+/// all) queues nothing.
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    pub table: TableRef,
+    pub columns: Vec<&'static str>,
+    /// Each column's value, in order.
+    pub values: Vec<Expr>,
+    /// What a row the queue holds already makes of this one.
+    pub on_conflict: Option<OnConflict>,
+}
+
+impl JobRow {
+    /// The row's insert, its values selected from `with`: one row, or none.
+    pub(crate) fn inserted_from(
+        &self,
+        backend: DbBackend,
+        mut with: SelectStatement,
+    ) -> CoreResult<Statement> {
+        let mut insert = Query::insert()
+            .into_table(self.table.clone())
+            .columns(self.columns.iter().copied())
+            .select_from(with.exprs(self.values.iter().cloned()).to_owned())
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        if let Some(on_conflict) = &self.on_conflict {
+            insert.on_conflict(on_conflict.clone());
+        }
+        Ok(backend.build(&insert))
+    }
+}
+
 /// Enqueues the delayed notification for an outbox row: in the transaction that writes the row
 /// when the queue can ([`Self::enqueue_with_row`]), after the commit otherwise.
 #[async_trait::async_trait]
 pub trait NotificationScheduler: Send + Sync + 'static {
     async fn schedule(&self, entry: &OutboxEntry) -> Result<(), ScheduleError>;
 
-    /// The statement that makes sure a job covering `entry` is queued (one may stand for many
-    /// rows), run in the transaction that writes its row, for a queue kept in the data's own
-    /// database: the row and its job then commit together, one durable commit per reply, with
-    /// no second write that could be lost in between. `None` (a
-    /// queue elsewhere, or none) has core call [`Self::schedule`] after the commit. On SQLite it
-    /// runs in one query with the reply's other statements
-    /// (`WriteTxn::run_together` in core's storage): plain `?` placeholders only.
-    fn enqueue_with_row(&self, _backend: DbBackend, _entry: &OutboxEntry) -> Option<Statement> {
+    /// The queue's row that makes sure a job covering `entry` is queued (one may stand for many
+    /// rows), inserted in the write of its outbox row, for a queue kept in the data's own
+    /// database on `backend`: the row and its job then commit together, one durable commit per
+    /// reply, with no second write that could be lost in between. `None` (a queue elsewhere, or
+    /// none) has core call [`Self::schedule`] after the commit.
+    fn enqueue_with_row(&self, _backend: DbBackend, _entry: &OutboxEntry) -> Option<JobRow> {
         None
     }
 

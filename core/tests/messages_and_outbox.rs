@@ -950,8 +950,122 @@ async fn the_rows_due_in_a_window_come_in_order_a_page_at_a_time(w: World) {
     assert_eq!(ids[..3], tied[..], "the same time by id");
 }
 
+/// A visitor's message that commits while an operator's reply waits for the chat's row starts a
+/// wait the reply then answers: the reply ends it, as it ends a wait begun before it. (On
+/// PostgreSQL a reply written as one statement reads the waits as they were when it began.)
+async fn a_wait_begun_while_a_reply_waits_for_the_chat_is_answered_by_it(w: World) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{
+        ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+        QueryFilter, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    };
+    use tandem_core::clock::Clock;
+    use tandem_core::entity::{chat, reply_wait};
+
+    let acme = w.company("acme").await;
+    let alice = w.online_operator(&acme, "Alice").await;
+    let (visitor, _) = w.visitor(&acme).await;
+    let question = w
+        .tandem
+        .messages
+        .send_as_visitor(&visitor, "Do you ship to Oslo?", None)
+        .await
+        .unwrap();
+    let chat_id = question.chat_id;
+    // Alice takes the chat; nobody waits now.
+    w.tandem
+        .messages
+        .send_as_operator(&alice, chat_id, "We do.", None)
+        .await
+        .unwrap();
+    w.advance(Duration::from_secs(30));
+    let started = w.clock.now().millis() - 1_000;
+
+    // The visitor's next message, as its transaction leaves the chat, held uncommitted.
+    let db = tandem_core::database::connect(w.database.url())
+        .await
+        .unwrap();
+    let backend = db.get_database_backend();
+    let visitor_writes = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    chat::Entity::update_many()
+        .col_expr(chat::Column::WaitingSince, Expr::value(started))
+        .col_expr(chat::Column::Unanswered, Expr::value(true))
+        .filter(chat::Column::Id.eq(chat_id))
+        .exec(&visitor_writes)
+        .await
+        .unwrap();
+    let wait = reply_wait::ActiveModel {
+        id: Set(tandem_core::ids::ReplyWaitId::new()),
+        tenant_id: Set(acme.tenant.id),
+        chat_id: Set(chat_id),
+        started_at: Set(started),
+        staffed: Set(true),
+        ended_at: Set(None),
+        answered_by: Set(None),
+    }
+    .insert(&visitor_writes)
+    .await
+    .unwrap();
+
+    let reply = tokio::spawn({
+        let tandem = w.tandem.clone();
+        async move {
+            tandem
+                .messages
+                .send_as_operator(&alice, chat_id, "It takes two days.", None)
+                .await
+        }
+    });
+    if backend == DbBackend::Postgres {
+        // Until the reply's write waits for the row the visitor's transaction holds.
+        let blocked = Statement::from_string(
+            backend,
+            "SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))",
+        );
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let row = visitor_writes
+                    .query_one_raw(blocked.clone())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if row.try_get_by_index::<i64>(0).unwrap() > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the reply waits for the chat's row");
+    }
+    visitor_writes.commit().await.unwrap();
+    reply.await.unwrap().unwrap();
+
+    let wait = reply_wait::Entity::find_by_id(wait.id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(wait.answered_by, Some(alice.user), "the reply answered it");
+    assert_eq!(wait.ended_at, Some(w.clock.now().millis()));
+    let chat = chat::Entity::find_by_id(chat_id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(chat.waiting_since, None);
+    assert!(!chat.unanswered);
+}
+
 tandem_testkit::on_both_databases!(
     World::on_database =>
+    a_wait_begun_while_a_reply_waits_for_the_chat_is_answered_by_it,
     the_rows_due_in_a_window_come_in_order_a_page_at_a_time,
     a_reply_s_job_is_queued_in_its_transaction_or_after_it,
     closed_dialogs_past_the_retention_are_erased,

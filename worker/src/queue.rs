@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
+use sea_orm::sea_query::{Expr, Func, IntoTableRef, OnConflict};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tandem_core::ids::{AlertId, ExportId, OutboxId, PushSendId, TranscriptId, WebhookCallId};
-use tandem_core::outbox::{NotificationScheduler, OutboxEntry, ScheduleError};
+use tandem_core::outbox::{JobRow, NotificationScheduler, OutboxEntry, ScheduleError};
 use tokio::sync::watch;
 use ulid::Ulid;
 
@@ -101,16 +102,16 @@ impl JobQueue {
         result.map_err(ScheduleError)
     }
 
-    /// The insert apalis's own push would make for `job` under idempotency key `key` (the same
-    /// columns, codec and whole seconds of `run_at`; no metadata), as a statement for a
-    /// transaction of Tandem's on `backend`: nothing when the queue already holds a job of that
-    /// key. `None` when that transaction would not reach this queue's table.
-    fn insert_statement(
+    /// The row apalis's own push would insert for `job` under idempotency key `key` (the same
+    /// columns, codec and whole seconds of `run_at`; no metadata), for a write of Tandem's on
+    /// `backend`: nothing when the queue already holds a job of that key. `None` when that
+    /// write would not reach this queue's table.
+    fn job_row(
         &self,
         backend: DbBackend,
         (job, key): (&Job, String),
         at: SystemTime,
-    ) -> Option<Statement> {
+    ) -> Option<JobRow> {
         let same_store = matches!(
             (&self.store, backend),
             (Store::Sqlite(_), DbBackend::Sqlite) | (Store::Postgres(_), DbBackend::Postgres)
@@ -119,31 +120,44 @@ impl JobQueue {
             return None;
         }
         let args = serde_json::to_vec(job).ok()?;
-        let id = Ulid::generate().to_string();
         let run_at = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-        let name = self.name.to_string();
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
-                 run_at, priority, idempotency_key) \
-                 VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, $6) \
-                 ON CONFLICT (job_type, idempotency_key) DO NOTHING"
-            }
-            _ => {
-                "INSERT INTO Jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
-                 priority, idempotency_key) VALUES (?, ?, ?, 'Pending', 0, ?, ?, 0, ?) \
-                 ON CONFLICT (job_type, idempotency_key) DO NOTHING"
-            }
+        let (table, run_at) = match backend {
+            DbBackend::Postgres => (
+                ("apalis", "jobs").into_table_ref(),
+                Func::cust("to_timestamp").arg(run_at).into(),
+            ),
+            _ => ("Jobs".into_table_ref(), Expr::val(run_at)),
         };
-        let values = [
-            id.into(),
-            name.into(),
-            args.into(),
-            MAX_ATTEMPTS.into(),
-            run_at.into(),
-            key.into(),
-        ];
-        Some(Statement::from_sql_and_values(backend, sql, values))
+        Some(JobRow {
+            table,
+            columns: vec![
+                "id",
+                "job_type",
+                "job",
+                "status",
+                "attempts",
+                "max_attempts",
+                "run_at",
+                "priority",
+                "idempotency_key",
+            ],
+            values: vec![
+                Expr::val(Ulid::generate().to_string()),
+                Expr::val(self.name.to_string()),
+                Expr::val(args),
+                Expr::val("Pending"),
+                Expr::val(0),
+                Expr::val(MAX_ATTEMPTS),
+                run_at,
+                Expr::val(0),
+                Expr::val(key),
+            ],
+            on_conflict: Some(
+                OnConflict::columns(["job_type", "idempotency_key"])
+                    .do_nothing()
+                    .to_owned(),
+            ),
+        })
     }
 
     /// Runs a worker named `name` until `stop` turns true.
@@ -399,12 +413,12 @@ impl NotificationScheduler for JobQueue {
     /// the others find there: a busy second's replies cost the queue one row, not one each. It
     /// runs from the second before: a worker polling every 250 ms would take it up to 250 ms
     /// into its second otherwise, and the second's first replies would go out that late.
-    fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<Statement> {
+    fn enqueue_with_row(&self, backend: DbBackend, entry: &OutboxEntry) -> Option<JobRow> {
         let due_second = entry.due_at.millis().div_euclid(1000);
         let key = format!("unread:{due_second}");
         let runs_from = u64::try_from(due_second.saturating_sub(1)).unwrap_or(0);
         let at = UNIX_EPOCH + Duration::from_secs(runs_from);
-        self.insert_statement(backend, (&Job::NotifyDue { due_second }, key), at)
+        self.job_row(backend, (&Job::NotifyDue { due_second }, key), at)
     }
 
     async fn schedule_webhook(&self, webhook: WebhookCallId) -> Result<(), ScheduleError> {

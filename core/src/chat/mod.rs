@@ -6,6 +6,7 @@ mod state;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Query, SelectStatement};
 use serde::{Deserialize, Serialize};
 
 use crate::automation::Priority;
@@ -16,7 +17,7 @@ use crate::ids::{ChatId, TenantId, UserId, VisitorId};
 use crate::message::{Author, Message};
 use crate::note::Note;
 use crate::rating::ChatRating;
-use crate::storage::WriteTxn;
+use crate::storage::{UPDATED, UpdatedRow, WriteTxn};
 use crate::visitor::VisitorContext;
 
 pub use service::{ChatFilter, ChatService};
@@ -204,6 +205,53 @@ impl ChatOf {
         sea_orm::Condition::all()
             .add(which)
             .add(chat::Column::TenantId.eq(tenant))
+    }
+}
+
+/// The chat a write appends to, for the statements that read it after the write's update of it
+/// (see `Storage::write_updating`): the row `which` picks while `still` holds of it — a plain
+/// write's guard, on columns the update leaves as they are — read where the update left it.
+#[derive(Clone, Debug)]
+pub(crate) struct ChatRead {
+    pub tenant: TenantId,
+    pub which: ChatOf,
+    pub still: sea_orm::Condition,
+    pub read: UpdatedRow,
+}
+
+impl ChatRead {
+    /// The chat `which` picks, whatever its state, in its table.
+    pub(crate) fn any(tenant: TenantId, which: ChatOf) -> Self {
+        Self {
+            tenant,
+            which,
+            still: sea_orm::Condition::all(),
+            read: UpdatedRow::InTable,
+        }
+    }
+
+    /// The condition that picks the row in its table.
+    pub(crate) fn condition(&self) -> sea_orm::Condition {
+        self.which.condition(self.tenant).add(self.still.clone())
+    }
+
+    /// A SELECT from the row: nothing when the update found none.
+    pub(crate) fn select(&self) -> SelectStatement {
+        match self.read {
+            UpdatedRow::InTable => Query::select()
+                .from(chat::Entity)
+                .cond_where(self.condition())
+                .to_owned(),
+            UpdatedRow::Returned => Query::select().from(Alias::new(UPDATED)).to_owned(),
+        }
+    }
+
+    /// One of the row's columns, in [`Self::select`].
+    pub(crate) fn column(&self, column: chat::Column) -> Expr {
+        match self.read {
+            UpdatedRow::InTable => Expr::col((chat::Entity, column)),
+            UpdatedRow::Returned => Expr::col((Alias::new(UPDATED), column)),
+        }
     }
 }
 

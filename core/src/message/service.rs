@@ -12,14 +12,15 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbBackend, FromQueryResult, PaginatorTrait, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Statement,
+    ActiveValue::Set, Condition, ConnectionTrait, DbBackend, FromQueryResult, PaginatorTrait,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Statement,
 };
 
 use crate::alert::raise_offline_request;
 use crate::automation::{DialogContext, RequestDecision, RequestFacts, TenantFacts, within_wait};
 use crate::chat::{
-    Chat, ChatOf, ChatStatus, chat_of_visitor, chat_with_visitor, may_handle_chat, store_status,
+    Chat, ChatOf, ChatRead, ChatState, ChatStatus, chat_of_visitor, chat_with_visitor,
+    may_handle_chat, store_status,
 };
 use crate::clock::Timestamp;
 use crate::delivery::schedule_revived;
@@ -33,6 +34,7 @@ use crate::operator::{OperatorActor, active_operator_by_email, publish_availabil
 use crate::outbox::{OutboxEntry, OutboxStatus, clamp_timeout};
 use crate::reply_time::{wait_answered, wait_started};
 use crate::services::{Deps, WriteTxn};
+use crate::storage::UpdatedRow;
 use crate::usage::Metric;
 use crate::visitor::VisitorActor;
 use crate::visitor::service::{ProfileChange, write_profile};
@@ -256,28 +258,32 @@ impl MessageService {
         attach(&mut message, file)?;
         let backend = self.deps.storage.backend();
         // Built before the turn to write is taken: the writers queued behind wait on the turn.
-        let appending = |which: ChatOf, message: &message::Model| {
-            let with = vec![wait_started(backend, actor.tenant, which, now)?];
-            appending(backend, (actor.tenant, which), (now, turn), message, with)
+        let appending = |chat: &ChatRead, message: &message::Model| {
+            let with = vec![wait_started(backend, chat, now)?];
+            appending(backend, chat, (now, turn), message, with)
         };
+        let visitors_chat = ChatOf::Visitor(actor.visitor);
         let plain = file.is_none() && contact.is_none() && !matches!(arrival, Arrival::OfflineForm);
         if plain {
-            let statements = appending(ChatOf::Visitor(actor.visitor), &message)?;
-            let kept_as_it_was = |row: &chat::Model| row.status().visitor_wrote() == row.status();
-            if let Some(row) = self
-                .append_plainly(statements, &mut message, kept_as_it_was)
-                .await?
-            {
+            // An open chat: a closed one reopens, which is more than the statements.
+            let open = |read| ChatRead {
+                still: Condition::all().add(chat::Column::State.eq(ChatState::Open)),
+                read,
+                ..ChatRead::any(actor.tenant, visitors_chat)
+            };
+            let statements = |read| appending(&open(read), &message);
+            if let Some(row) = self.append_plainly(statements).await? {
+                number_from(&mut message, &row);
                 return Ok(Appended::plain(message, row, None));
             }
         }
-        let to_visitors_chat = appending(ChatOf::Visitor(actor.visitor), &message)?;
+        let to_visitors_chat = appending(&ChatRead::any(actor.tenant, visitors_chat), &message)?;
         let txn = self.deps.write().await?;
         let (row, created) = match append_to_chat(&txn, to_visitors_chat, &mut message).await? {
             Some(row) => (row, false),
             None => {
                 let started = ChatOf::Id(start_chat(&txn, actor, now).await?);
-                let to_started = appending(started, &message)?;
+                let to_started = appending(&ChatRead::any(actor.tenant, started), &message)?;
                 let row = append_to_chat(&txn, to_started, &mut message).await?;
                 (row.ok_or(CoreError::NotFound("chat"))?, true)
             }
@@ -385,10 +391,10 @@ impl MessageService {
         let mut row = match &reply {
             Some(body) => {
                 let mut system = new_message(actor.tenant, Author::System, None, body, None, now);
-                let chat = (actor.tenant, ChatOf::Id(chat_id));
+                let chat = ChatRead::any(actor.tenant, ChatOf::Id(chat_id));
                 let backend = txn.get_database_backend();
                 let statements =
-                    appending(backend, chat, (now, Turn::Automatic), &system, Vec::new())?;
+                    appending(backend, &chat, (now, Turn::Automatic), &system, Vec::new())?;
                 let row = append_to_chat(&txn, statements, &mut system)
                     .await?
                     .ok_or(CoreError::NotFound("chat"))?;
@@ -532,7 +538,7 @@ impl MessageService {
         let append = |job| {
             self.append_operator_message(
                 actor,
-                chat.id,
+                &chat,
                 (&body, file),
                 client_id.as_ref(),
                 (now, due_at),
@@ -579,12 +585,13 @@ impl MessageService {
     async fn append_operator_message(
         &self,
         actor: &OperatorActor,
-        chat_id: ChatId,
+        read_before: &chat::Model,
         (body, file): (&MessageBody, Option<&FileRecord>),
         client_id: Option<&ClientId>,
         (now, due_at): (Timestamp, Timestamp),
         job: JobWith,
     ) -> CoreResult<Option<Appended>> {
+        let chat_id = read_before.id;
         let mut message = new_message(
             actor.tenant,
             Author::Operator,
@@ -601,7 +608,6 @@ impl MessageService {
             message: message.id,
             due_at,
         };
-        let chat = (actor.tenant, ChatOf::Id(chat_id));
         // Built before the turn to write is taken: the writers queued behind wait on the turn.
         let backend = self.deps.storage.backend();
         let job_row = match job {
@@ -611,32 +617,35 @@ impl MessageService {
         let job_in_row = job_row.is_some();
         let outbox = outbox_row(&entry, now);
         let to_schedule = (!job_in_row).then_some(entry);
-        let statements = |message: &message::Model, job_row: Option<Statement>| {
+        let statements = |chat: &ChatRead, message: &message::Model| {
             let mut with = vec![
-                wait_answered(backend, actor.tenant, chat_id, actor.user, now),
+                wait_answered(backend, chat, chat_id, actor.user, now),
                 insert_from_chat(backend, chat, &outbox, |_| None)?,
             ];
-            with.extend(job_row);
+            if let Some(job_row) = &job_row {
+                with.push(job_row.inserted_from(backend, chat.select())?);
+            }
             appending(backend, chat, (now, Turn::Operator), message, with)
         };
         if file.is_none() {
-            let actor = *actor;
-            let kept_as_it_was = move |row: &chat::Model| {
-                may_handle_chat(&actor, row.operator_id).is_ok()
-                    && row.status().operator_replied(actor.user) == row.status()
+            let answerable = |read| ChatRead {
+                still: answerable_as_it_was(actor, read_before, read),
+                read,
+                ..ChatRead::any(actor.tenant, ChatOf::Id(chat_id))
             };
-            let plainly = statements(&message, job_row.clone())?;
-            match self
-                .append_plainly(plainly, &mut message, kept_as_it_was)
-                .await
-            {
-                Ok(Some(row)) => return Ok(Some(Appended::plain(message, row, to_schedule))),
+            let plainly = |read| statements(&answerable(read), &message);
+            match self.append_plainly(plainly).await {
+                Ok(Some(row)) => {
+                    number_from(&mut message, &row);
+                    return Ok(Some(Appended::plain(message, row, to_schedule)));
+                }
                 Ok(None) => {}
                 Err(CoreError::Storage(e)) if without_job_row(job_in_row, &e) => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
-        let statements = statements(&message, job_row)?;
+        let chat = ChatRead::any(actor.tenant, ChatOf::Id(chat_id));
+        let statements = statements(&chat, &message)?;
         let txn = self.deps.write().await?;
         let row = match append_to_chat(&txn, statements, &mut message).await {
             Err(CoreError::Storage(e)) if without_job_row(job_in_row, &e) => return Ok(None),
@@ -1007,26 +1016,17 @@ impl MessageService {
         Ok((Some(Chat::from_rows(chat, &visitor)), messages, has_more))
     }
 
-    /// A message that is only its statements — its chat exists, and `kept_as_it_was` by it —
-    /// written with the other writers' queued meanwhile (see
-    /// [`crate::storage::Storage::write_statements`]). `None`, and nothing of it written, when
-    /// it is more than that: the caller writes it the long way.
+    /// A message that is only its statements — its chat exists and is as `statements` guard it
+    /// (see [`ChatRead`]) — written with the other writers' queued meanwhile on SQLite, as one
+    /// statement on PostgreSQL (see [`crate::storage::Storage::write_updating`]). Returns the
+    /// chat's row as the write left it; `None`, and nothing of it written, when it is more than
+    /// that: the caller writes it the long way.
     async fn append_plainly(
         &self,
-        statements: Vec<Statement>,
-        message: &mut message::Model,
-        kept_as_it_was: impl Fn(&chat::Model) -> bool + Send + 'static,
+        statements: impl Fn(UpdatedRow) -> CoreResult<Vec<Statement>>,
     ) -> CoreResult<Option<chat::Model>> {
-        let keep = move |rows: &[QueryResult]| {
-            // A row that does not read as a chat fails the long way, with its reason.
-            let row = chat::Model::from_query_result(rows.first()?, "").ok()?;
-            kept_as_it_was(&row).then_some(row)
-        };
-        let row = self.deps.storage.write_statements(statements, keep).await?;
-        if let Some(row) = &row {
-            number_from(message, row);
-        }
-        Ok(row)
+        let read = |row: &QueryResult| chat::Model::from_query_result(row, "");
+        self.deps.storage.write_updating(statements, read).await
     }
 
     async fn after_append(&self, tenant: TenantId, appended: Appended) -> CoreResult<Message> {
@@ -1127,11 +1127,12 @@ enum Turn {
 /// The statements that append the message to the chat `which` picks, then `with`, for
 /// [`append_to_chat`]. The chat's update comes first, so the transaction holds the chat row from
 /// the start; the message takes its chat and number from the row so updated. The statements of
-/// `with` run even when there is no such chat, so each must write nothing without it (and none
-/// may return rows: the first row returned is taken for the chat's).
+/// `with` run even when there is no such chat, so each must write nothing without it — reading
+/// `chat`, or guarded by it — and none may return rows: the first row returned is taken for the
+/// chat's.
 fn appending(
     backend: DbBackend,
-    chat: (TenantId, ChatOf),
+    chat: &ChatRead,
     (now, turn): (Timestamp, Turn),
     message: &message::Model,
     with: Vec<Statement>,
@@ -1167,35 +1168,31 @@ fn number_from(message: &mut message::Model, row: &chat::Model) {
     message.seq = row.last_seq;
 }
 
-/// The message's insert into the chat `which` picks, its chat and number read from that row.
+/// The message's insert into `chat`, its chat and number read from that row.
 fn insert_into_chat(
     backend: DbBackend,
-    chat: (TenantId, ChatOf),
+    chat: &ChatRead,
     message: &message::Model,
 ) -> CoreResult<Statement> {
     insert_from_chat(backend, chat, message, |column| match column {
-        message::Column::ChatId => Some(Expr::col((chat::Entity, chat::Column::Id))),
-        message::Column::Seq => Some(Expr::col((chat::Entity, chat::Column::LastSeq))),
+        message::Column::ChatId => Some(chat.column(chat::Column::Id)),
+        message::Column::Seq => Some(chat.column(chat::Column::LastSeq)),
         _ => None,
     })
 }
 
-/// An insert of `row` as a SELECT from the chat `which` picks, the columns `from_chat` names
-/// read from that row: it writes nothing when there is no such chat, since the statements run
-/// with a chat's update go on when the update found none.
+/// An insert of `row` as a SELECT from `chat`, the columns `from_chat` names read from that
+/// row: it writes nothing when there is no such chat, since the statements run with a chat's
+/// update go on when the update found none.
 fn insert_from_chat<M: ModelTrait>(
     backend: DbBackend,
-    (tenant, which): (TenantId, ChatOf),
+    chat: &ChatRead,
     row: &M,
     from_chat: impl Fn(<M::Entity as EntityTrait>::Column) -> Option<Expr>,
 ) -> CoreResult<Statement> {
     let values = <M::Entity as EntityTrait>::Column::iter()
         .map(|column| from_chat(column).unwrap_or_else(|| Expr::val(row.get(column))));
-    let from = Query::select()
-        .exprs(values)
-        .from(chat::Entity)
-        .cond_where(which.condition(tenant))
-        .to_owned();
+    let from = chat.select().exprs(values).to_owned();
     let insert = Query::insert()
         .into_table(M::Entity::default())
         .columns(<M::Entity as EntityTrait>::Column::iter())
@@ -1222,11 +1219,40 @@ fn outbox_row(entry: &OutboxEntry, now: Timestamp) -> outbox::Model {
     }
 }
 
+/// The chat as an operator's reply changes nothing of but its last message and its wait: open
+/// and assigned — to the operator, unless they are an admin. Anything else (an unassigned or
+/// closed chat, which the reply takes; another's, which refuses it) goes the long way.
+///
+/// Written as one statement (`read` is [`UpdatedRow::Returned`]), the reply's end of the
+/// visitor's wait sees only what was committed when the statement began, while its update of
+/// the chat waits for the row's newest version: a visitor's message committed in between may
+/// have started a wait the reply would not end. So the update goes on only while the chat waits
+/// as it did when the operator's reply read it (the wait's start, or none).
+fn answerable_as_it_was(
+    actor: &OperatorActor,
+    read_before: &chat::Model,
+    read: UpdatedRow,
+) -> Condition {
+    let mut still = Condition::all()
+        .add(chat::Column::State.eq(ChatState::Open))
+        .add(chat::Column::OperatorId.is_not_null());
+    if !actor.is_admin() {
+        still = still.add(chat::Column::OperatorId.eq(actor.user));
+    }
+    if read == UpdatedRow::Returned {
+        still = still.add(match read_before.waiting_since {
+            Some(since) => chat::Column::WaitingSince.eq(since),
+            None => chat::Column::WaitingSince.is_null(),
+        });
+    }
+    still
+}
+
 /// The update that numbers the next message of the chat and records its time and the visitor's
 /// wait, returning the row as it leaves it.
 fn bump(
     backend: DbBackend,
-    (tenant, which): (TenantId, ChatOf),
+    chat: &ChatRead,
     (now, turn): (Timestamp, Turn),
     body: &str,
 ) -> Statement {
@@ -1274,7 +1300,7 @@ fn bump(
             .col_expr(chat::Column::WaitAlertAt, Expr::value(None::<i64>)),
         Turn::Automatic => update,
     };
-    let mut update = update.filter(which.condition(tenant)).into_query();
+    let mut update = update.filter(chat.condition()).into_query();
     backend.build(update.returning_all())
 }
 

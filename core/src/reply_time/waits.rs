@@ -2,36 +2,34 @@
 
 use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{OnConflict, Query, UpdateStatement};
+use sea_orm::sea_query::{ExprTrait, OnConflict, Query, UpdateStatement};
 use sea_orm::{DbBackend, QueryTrait, Statement};
 
-use crate::chat::ChatOf;
+use crate::chat::ChatRead;
 use crate::clock::Timestamp;
 use crate::entity::{chat, reply_wait};
 use crate::error::CoreResult;
 use crate::ids::{ChatId, ReplyWaitId, TenantId, UserId};
 
-/// Records the wait of the chat `which` picks if this write started it (the chat's wait runs
+/// Records the wait of `chat` if this write started it (the chat's wait runs
 /// since `now`), as a statement to run after the chat's update in the same transaction. It is
 /// staffed if one of the tenant's active operators is online as it starts, asked in the same
 /// statement. Two messages of the same millisecond start it once.
 pub(crate) fn wait_started(
     backend: DbBackend,
-    tenant: TenantId,
-    which: ChatOf,
+    chat: &ChatRead,
     now: Timestamp,
 ) -> CoreResult<Statement> {
-    let started = Query::select()
+    let started = chat
+        .select()
         .exprs([
             Expr::val(ReplyWaitId::new()),
-            Expr::col((chat::Entity, chat::Column::TenantId)),
-            Expr::col((chat::Entity, chat::Column::Id)),
-            Expr::col((chat::Entity, chat::Column::WaitingSince)),
-            Expr::exists(crate::operator::online_operators(tenant)),
+            chat.column(chat::Column::TenantId),
+            chat.column(chat::Column::Id),
+            chat.column(chat::Column::WaitingSince),
+            Expr::exists(crate::operator::online_operators(chat.tenant)),
         ])
-        .from(chat::Entity)
-        .cond_where(which.condition(tenant))
-        .and_where(chat::Column::WaitingSince.eq(now.millis()))
+        .and_where(chat.column(chat::Column::WaitingSince).eq(now.millis()))
         .to_owned();
     // The SELECT has a WHERE clause, which SQLite needs to read ON CONFLICT as the upsert's.
     let insert = Query::insert()
@@ -55,15 +53,18 @@ pub(crate) fn wait_started(
 }
 
 /// An operator answered: the chat's running wait (if one runs) ends, answered by them. A
-/// statement to run in the reply's transaction.
+/// statement to run after the reply's update of `chat` in the same write, which ends nothing
+/// when that update found no chat.
 pub(crate) fn wait_answered(
     backend: DbBackend,
-    tenant: TenantId,
-    chat: ChatId,
+    chat: &ChatRead,
+    id: ChatId,
     operator: UserId,
     now: Timestamp,
 ) -> Statement {
-    backend.build(&end(tenant, chat, Some(operator), now))
+    let mut end = end(chat.tenant, id, Some(operator), now);
+    let found = chat.select().expr(Expr::val(1)).to_owned();
+    backend.build(end.and_where(Expr::exists(found)))
 }
 
 /// The chat closed while its visitor waited: the wait ends unanswered.

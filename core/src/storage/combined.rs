@@ -12,10 +12,37 @@ use sea_orm::{DbBackend, Statement, Value};
 /// skips a read nothing uses, and nests nothing else), a WITH of its own, or SQL this cannot
 /// renumber the parameters of safely.
 pub(super) fn as_one(statements: &[Statement]) -> Option<Statement> {
-    let count = statements.len();
-    if count < 2 {
+    if statements.len() < 2 {
         return None;
     }
+    nested(statements, |i| format!("together_{i}"))
+}
+
+/// `statements` as one whose parts all run and whose body returns the rows the first returns:
+/// the first (an update returning its row) as the WITH clause's part [`UPDATED`], the others
+/// as parts after it, which read that row there — none sees the others' work in the tables.
+/// `None` when one of them cannot be nested (see [`as_one`]).
+pub(super) fn chained(mut statements: Vec<Statement>) -> Option<Statement> {
+    if statements.is_empty() {
+        return None;
+    }
+    statements.push(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT * FROM {UPDATED}"),
+    ));
+    nested(&statements, |i| match i {
+        0 => UPDATED.to_owned(),
+        _ => format!("together_{i}"),
+    })
+}
+
+/// The name under which the parts of a [`chained`] statement read the row its first updated.
+pub(crate) const UPDATED: &str = "updated";
+
+/// Every statement but the last as a part of the WITH clause, named by `name`, the last as its
+/// body.
+fn nested(statements: &[Statement], name: impl Fn(usize) -> String) -> Option<Statement> {
+    let count = statements.len();
     let mut sql = String::from("WITH ");
     let mut values: Vec<Value> = Vec::new();
     for (i, statement) in statements.iter().enumerate() {
@@ -37,7 +64,7 @@ pub(super) fn as_one(statements: &[Statement]) -> Option<Statement> {
                 sql.push(' ');
                 sql.push_str(&renumbered);
             }
-            false => sql.push_str(&format!("together_{i} AS ({renumbered}), ")),
+            false => sql.push_str(&format!("{} AS ({renumbered}), ", name(i))),
         }
         values.extend(statement.values.iter().flat_map(|v| v.0.iter().cloned()));
     }
@@ -125,6 +152,29 @@ mod tests {
         let values = one.values.unwrap().0;
         assert_eq!(values.len(), 14);
         assert_eq!(values[2], Value::from("uno"));
+    }
+
+    #[test]
+    fn a_chain_names_its_first_part_and_returns_its_rows() {
+        let one = chained(vec![
+            statement(
+                r#"UPDATE "chat" SET "n" = "n" + 1 WHERE "id" = $1 RETURNING *"#,
+                vec![1i64.into()],
+            ),
+            statement(
+                r#"INSERT INTO "message" ("seq") SELECT "n" + $1 FROM "updated""#,
+                vec![0i64.into()],
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            one.sql,
+            r#"WITH updated AS (UPDATE "chat" SET "n" = "n" + 1 WHERE "id" = $1 RETURNING *), together_1 AS (INSERT INTO "message" ("seq") SELECT "n" + $2 FROM "updated") SELECT * FROM updated"#
+        );
+        assert_eq!(one.values.unwrap().0.len(), 2);
+        assert!(chained(Vec::new()).is_none());
+        let read_first = vec![statement("SELECT 1", vec![])];
+        assert!(chained(read_first).is_none(), "a read first would not run");
     }
 
     #[test]

@@ -22,6 +22,19 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
+/// Where the statements of a [`Storage::write_updating`] after its first read the row the first
+/// updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UpdatedRow {
+    /// In its table, as the first left it: the statements run one after another in one
+    /// transaction.
+    InTable,
+    /// As the first returned it, under the name [`UPDATED`]: the statements run as one.
+    Returned,
+}
+
+pub(crate) use combined::UPDATED;
+
 /// Writers whose work one shared commit holds at most: the first of them waits for the others,
 /// so this bounds how long.
 const BATCH_MAX: usize = 32;
@@ -192,6 +205,35 @@ impl Storage {
                 "the grouped write holding this one was abandoned".into(),
             )),
         }
+    }
+
+    /// A write that is only statements, the first an update of one row that returns it, the
+    /// others reading that row where `statements` is told ([`UpdatedRow`]); `read` makes what
+    /// the caller needs of it. `None`, and nothing written, when the update found no row: each
+    /// statement after the first must then write nothing (each reads the row, or is guarded by
+    /// it), and none of them may return rows.
+    ///
+    /// On PostgreSQL they run as one statement committed on its own — one round trip, where a
+    /// transaction costs three more (BEGIN, the update alone, COMMIT). It is one snapshot, taken
+    /// before the update waits for its row: the others see nothing committed meanwhile but that
+    /// row as the update left it, so a caller whose statements read more guards the update with
+    /// what it read. On SQLite they run as [`Self::write_statements`], with the other writers'.
+    pub(crate) async fn write_updating<T: Send + 'static, E: From<DbErr>>(
+        &self,
+        statements: impl Fn(UpdatedRow) -> Result<Vec<Statement>, E>,
+        read: impl FnOnce(&QueryResult) -> Result<T, DbErr> + Send + 'static,
+    ) -> Result<Option<T>, E> {
+        let one = match self.gate {
+            Some(_) => None,
+            None => combined::chained(statements(UpdatedRow::Returned)?),
+        };
+        let Some(one) = one else {
+            let keep = |rows: &[QueryResult]| read(rows.first()?).ok();
+            let statements = statements(UpdatedRow::InTable)?;
+            return Ok(self.write_statements(statements, keep).await?);
+        };
+        let rows = self.writer.query_all_raw(one).await?;
+        Ok(rows.first().map(read).transpose()?)
     }
 
     /// Returns once the writes that joined a shared commit so far are committed, committing them

@@ -12,7 +12,8 @@ use tandem_core::events::{BroadcastBus, DomainEvent};
 use tandem_core::limits::Limits;
 use tandem_core::operator::{NewOperator, OperatorActor, OperatorStatus, Role};
 use tandem_core::outbox::{
-    NotificationScheduler, OfflineTimeoutPolicy, OutboxEntry, ScheduleError, TenantTimeoutSetting,
+    JobRow, NotificationScheduler, OfflineTimeoutPolicy, OutboxEntry, ScheduleError,
+    TenantTimeoutSetting,
 };
 use tandem_core::tenant::{NewTenant, Tenant};
 use tandem_core::visitor::{SessionRequest, VisitorActor};
@@ -38,14 +39,17 @@ impl NotificationScheduler for RecordingScheduler {
 
     fn enqueue_with_row(
         &self,
-        backend: sea_orm::DbBackend,
+        _backend: sea_orm::DbBackend,
         entry: &OutboxEntry,
-    ) -> Option<sea_orm::Statement> {
+    ) -> Option<JobRow> {
+        use sea_orm::sea_query::{Expr, IntoTableRef};
         let table = (*self.job_table.lock().unwrap())?;
-        Some(sea_orm::Statement::from_string(
-            backend,
-            format!("INSERT INTO {table} (outbox) VALUES ('{}')", entry.id),
-        ))
+        Some(JobRow {
+            table: table.into_table_ref(),
+            columns: vec!["outbox"],
+            values: vec![Expr::val(entry.id.to_string())],
+            on_conflict: None,
+        })
     }
 }
 
