@@ -61,3 +61,16 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// True when the database answered a statement with an error: it did not run, and nothing of it
+/// is committed. Not so for a connection lost on the way, after which whether a statement that
+/// commits on its own ran is not known (see `Storage::write_updating`).
+pub(crate) fn is_refused_statement(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, sea_orm::sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
+}

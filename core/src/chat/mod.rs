@@ -210,7 +210,9 @@ impl ChatOf {
 
 /// The chat a write appends to, for the statements that read it after the write's update of it
 /// (see `Storage::write_updating`): the row `which` picks while `still` holds of it — a plain
-/// write's guard, on columns the update leaves as they are — read where the update left it.
+/// write's guard — read where the update left it. Read in its table ([`UpdatedRow::InTable`]),
+/// the guard tests only columns the update leaves as they are (the statements after the update
+/// test it again); read as the update returned it, only the update tests it.
 #[derive(Clone, Debug)]
 pub(crate) struct ChatRead {
     pub tenant: TenantId,

@@ -26,7 +26,7 @@ use crate::clock::Timestamp;
 use crate::delivery::schedule_revived;
 use crate::email::EmailAddress;
 use crate::entity::{chat, message, message_edit, outbox};
-use crate::error::{CoreError, CoreResult, is_unique_violation};
+use crate::error::{CoreError, CoreResult, is_refused_statement, is_unique_violation};
 use crate::events::DomainEvent;
 use crate::file::FileRecord;
 use crate::ids::{AlertId, ChatId, MessageId, OutboxId, TenantId, UserId, VisitorId};
@@ -90,9 +90,10 @@ impl Appended {
 /// Whether a reply whose write failed with its job's row is written again without it: the queue
 /// may have refused the row (a table of another shape, say). Which of the statements failed is
 /// not told (on SQLite they run as one query), so a failure that was not the job's fails that
-/// second try too.
+/// second try too. Only a write the database refused: one that may have been committed (the
+/// connection lost on the way, a row that did not read back) is never written twice.
 fn without_job_row(job_in_row: bool, e: &DbErr) -> bool {
-    let again = job_in_row && !is_unique_violation(e);
+    let again = job_in_row && is_refused_statement(e) && !is_unique_violation(e);
     if again {
         tracing::warn!(error = %e, "a reply's write with its job's row failed; trying it without");
     }

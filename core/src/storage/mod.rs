@@ -1,5 +1,7 @@
 //! The database as the services use it: reads on the shared pool, writes only through
-//! [`Storage::write`], a transaction that on SQLite also holds this process's turn to write.
+//! [`Storage::write`], a transaction that on SQLite also holds this process's turn to write, or
+//! through the writes of statements alone built on it ([`Storage::write_statements`],
+//! [`Storage::write_updating`]).
 //!
 //! On SQLite, writers that queue for the turn share one commit (group commit). A writer that
 //! finishes while others wait leaves its transaction open for them instead of committing it;
@@ -217,7 +219,11 @@ impl Storage {
     /// transaction costs three more (BEGIN, the update alone, COMMIT). It is one snapshot, taken
     /// before the update waits for its row: the others see nothing committed meanwhile but that
     /// row as the update left it, so a caller whose statements read more guards the update with
-    /// what it read. On SQLite they run as [`Self::write_statements`], with the other writers'.
+    /// what it read. Committed on its own, it is written once it ran: a caller that stops
+    /// waiting does not undo it, and a row `read` cannot read is an error with the write
+    /// committed (never retry on it; see [`crate::error`]'s `is_refused_statement`). On SQLite
+    /// they run as [`Self::write_statements`], with the other writers': there a row `read`
+    /// cannot read undoes the write (`None`).
     pub(crate) async fn write_updating<T: Send + 'static, E: From<DbErr>>(
         &self,
         statements: impl Fn(UpdatedRow) -> Result<Vec<Statement>, E>,
@@ -233,7 +239,11 @@ impl Storage {
             return Ok(self.write_statements(statements, keep).await?);
         };
         let rows = self.writer.query_all_raw(one).await?;
-        Ok(rows.first().map(read).transpose()?)
+        let made =
+            rows.first().map(read).transpose().map_err(|e| {
+                DbErr::Custom(format!("written, but its row did not read back: {e}"))
+            })?;
+        Ok(made)
     }
 
     /// Returns once the writes that joined a shared commit so far are committed, committing them
