@@ -36,6 +36,7 @@ mod m20261201_000002_usage;
 mod m20261201_000003_retention;
 mod m20261202_000001_exports;
 mod m20261203_000001_delivery_recipient;
+mod m20261204_000001_running_waits_by_tenant;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_retention::Migration),
             Box::new(m20261202_000001_exports::Migration),
             Box::new(m20261203_000001_delivery_recipient::Migration),
+            Box::new(m20261204_000001_running_waits_by_tenant::Migration),
         ]
     }
 }

@@ -178,6 +178,32 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_s_job_row_nests_in_a_chain() {
+        use sea_orm::sea_query::{Alias, Expr, Func, IntoTableRef, OnConflict, Query};
+        let job = crate::outbox::JobRow {
+            table: ("apalis", "jobs").into_table_ref(),
+            columns: vec!["id", "job", "status", "run_at", "idempotency_key"],
+            values: vec![
+                Expr::val("01J"),
+                Expr::val(vec![1u8, 2]),
+                Expr::val("Pending"),
+                Func::cust("to_timestamp").arg(7i64).into(),
+                Expr::val("unread:7"),
+            ],
+            on_conflict: Some(
+                OnConflict::columns(["job_type", "idempotency_key"])
+                    .do_nothing()
+                    .to_owned(),
+            ),
+        };
+        let from = Query::select().from(Alias::new(UPDATED)).to_owned();
+        let insert = job.inserted_from(DbBackend::Postgres, from).unwrap();
+        println!("{}", insert.sql);
+        let update = statement(r#"UPDATE "chat" SET "n" = 1 RETURNING *"#, vec![]);
+        assert!(chained(vec![update, insert]).is_some());
+    }
+
+    #[test]
     fn quoted_names_and_literals_keep_what_looks_like_a_parameter() {
         let one = as_one(&[
             statement(
