@@ -150,7 +150,11 @@ async fn a_deleted_company_leaves_nothing_behind((live, clock): (Live, ManualClo
     clock.advance(DAY - Duration::from_secs(60));
     let deleted = tandem.tenants.delete_due().await.expect("the housekeeping");
     assert!(deleted.tenants.is_empty(), "not before its time");
-    assert_eq!(rows_of(&live, &acme.id).await, scheduled);
+    // Nothing of it is gone (the day's digest of its alerts may have been written meanwhile).
+    let kept = rows_of(&live, &acme.id).await;
+    for ((table, before), (_, now)) in scheduled.iter().zip(&kept) {
+        assert!(now >= before, "{table}: {before} rows, then {now}");
+    }
 
     // Its time: nothing of Acme is left, in any table or in the file store.
     clock.advance(Duration::from_secs(120));

@@ -198,7 +198,6 @@ mod tests {
         };
         let from = Query::select().from(Alias::new(UPDATED)).to_owned();
         let insert = job.inserted_from(DbBackend::Postgres, from).unwrap();
-        println!("{}", insert.sql);
         let update = statement(r#"UPDATE "chat" SET "n" = 1 RETURNING *"#, vec![]);
         assert!(chained(vec![update, insert]).is_some());
     }
