@@ -73,8 +73,10 @@ struct Appended {
 }
 
 impl Appended {
-    /// A message that changed nothing of its chat but its last message.
-    fn plain(message: message::Model, chat: chat::Model, outbox: Option<OutboxEntry>) -> Self {
+    /// A message that changed nothing of its chat but its last message, numbered from the
+    /// chat's row as its write left it.
+    fn plain(mut message: message::Model, chat: chat::Model, outbox: Option<OutboxEntry>) -> Self {
+        number_from(&mut message, &chat);
         Self {
             message,
             chat,
@@ -274,7 +276,6 @@ impl MessageService {
             };
             let statements = |read| appending(&open(read), &message);
             if let Some(row) = self.append_plainly(statements).await? {
-                number_from(&mut message, &row);
                 return Ok(Appended::plain(message, row, None));
             }
         }
@@ -636,10 +637,7 @@ impl MessageService {
             };
             let plainly = |read| statements(&answerable(read), &message);
             match self.append_plainly(plainly).await {
-                Ok(Some(row)) => {
-                    number_from(&mut message, &row);
-                    return Ok(Some(Appended::plain(message, row, to_schedule)));
-                }
+                Ok(Some(row)) => return Ok(Some(Appended::plain(message, row, to_schedule))),
                 Ok(None) => {}
                 Err(CoreError::Storage(e)) if without_job_row(job_in_row, &e) => return Ok(None),
                 Err(e) => return Err(e),
