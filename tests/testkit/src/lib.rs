@@ -8,6 +8,7 @@ pub mod hiccups;
 pub mod receiver;
 pub mod s3;
 pub mod smtp;
+pub mod sockets;
 pub mod test_db;
 
 pub use test_db::TestDatabase;
