@@ -258,7 +258,7 @@ async fn open_operators(
         let mut sockets = Vec::new();
         for i in 0..args.operators {
             let url = format!("{}/operator", ws_base(args.node(i)));
-            sockets.push(tokio_tungstenite::connect_async(url).await?.0);
+            sockets.push(open_socket(url).await?);
         }
         return Ok(sockets);
     };
@@ -289,7 +289,7 @@ async fn open_operators(
             .send()
             .await?;
         let url = format!("{}/api/v1/ws?token={token}", ws_base(args.node(i)));
-        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        let socket = open_socket(url).await?;
         sockets.push(socket);
     }
     Ok(sockets)
@@ -335,7 +335,7 @@ async fn open_visitors(
             tasks.push(tokio::spawn(async move {
                 let Some(key) = key else {
                     let ws = format!("{}/visitor", ws_base(&url));
-                    let (mut socket, _) = tokio_tungstenite::connect_async(ws).await?;
+                    let mut socket = open_socket(ws).await?;
                     socket.next().await; // hello
                     return anyhow::Ok(socket);
                 };
@@ -351,7 +351,7 @@ async fn open_visitors(
                     "{}/api/v1/widget/{key}/ws?visitor_token={token}",
                     ws_base(&url)
                 );
-                let (mut socket, _) = tokio_tungstenite::connect_async(ws).await?;
+                let mut socket = open_socket(ws).await?;
                 socket.next().await; // hello
                 anyhow::Ok(socket)
             }));
@@ -447,4 +447,11 @@ fn rss_kib(pid: Option<u32>) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A WebSocket without Nagle's algorithm, as a browser's: otherwise a frame written while the
+/// last one is unacknowledged waits out the server's delayed ACK, and the figures with it.
+async fn open_socket(url: String) -> anyhow::Result<Socket> {
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    Ok(socket)
 }

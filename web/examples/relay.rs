@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -46,8 +47,13 @@ async fn main() -> anyhow::Result<()> {
         .route("/operator", get(operator))
         .route("/visitor", get(visitor))
         .with_state(relay);
+    // As Tandem's listener: each socket without Nagle's algorithm, so a frame written while the
+    // last is unacknowledged goes out at once.
     let listener = tokio::net::TcpListener::bind(&args.bind).await?;
     println!("relay listening on {}", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

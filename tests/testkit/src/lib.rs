@@ -8,6 +8,7 @@ pub mod hiccups;
 pub mod receiver;
 pub mod s3;
 pub mod smtp;
+#[cfg(target_os = "linux")]
 pub mod sockets;
 pub mod test_db;
 

@@ -1,5 +1,6 @@
-//! This process's TCP connections to one server, read off its open descriptors: a test checks
-//! how the libraries Tandem uses set up their sockets (`TCP_NODELAY`, vendor/README.md).
+//! This process's TCP connections to one server, read off its open descriptors (Linux's
+//! `/proc/self/fd`): a test checks how the libraries Tandem uses set up their sockets
+//! (`TCP_NODELAY`, vendor/README.md).
 
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
@@ -15,9 +16,11 @@ pub fn tcp_nodelay_to(server: SocketAddr) -> Vec<bool> {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
         };
-        // SAFETY: the descriptor is only read for the moment of these calls; were it closed
-        // meanwhile, they fail, and were its number taken again, the address check below skips
-        // whatever it now is.
+        // SAFETY: not strictly upheld: `borrow_raw` wants the descriptor open for the borrow,
+        // and another thread (a pool dropping a connection) may close it meanwhile, or its number
+        // be taken again between the two reads below. What follows only reads socket options
+        // and never closes the descriptor, so the worst is a failed read (skipped) or a stray
+        // socket's answer; the listing's own descriptor fails the address read and is skipped.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let socket = socket2::SockRef::from(&fd);
         let Ok(peer) = socket.peer_addr() else {
