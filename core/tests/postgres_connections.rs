@@ -4,7 +4,10 @@
 //! (vendor/README.md).
 #![cfg(target_os = "linux")]
 
+use std::net::ToSocketAddrs;
+
 use sea_orm::ConnectionTrait;
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use tandem_testkit::TestDatabase;
 use tandem_testkit::sockets::tcp_nodelay_to;
 
@@ -38,21 +41,12 @@ async fn every_connection_to_postgres_sends_without_delay() {
     db.close().await.ok();
 }
 
-/// The addresses the host of a `postgres://user@host:port/db` URL resolves to (`localhost` may
-/// be both 127.0.0.1 and ::1).
+/// The addresses the host of the test's PostgreSQL URL resolves to (`localhost` may be both
+/// 127.0.0.1 and ::1).
 fn server_addresses(url: &str) -> Vec<std::net::SocketAddr> {
-    let authority = url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .expect("a URL with a host");
-    let host_port = authority.rsplit('@').next().expect("a host");
-    let host_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:5432")
-    };
-    std::net::ToSocketAddrs::to_socket_addrs(&host_port)
+    let options: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    (options.get_host(), options.get_port())
+        .to_socket_addrs()
         .expect("resolve the test's PostgreSQL host")
         .collect()
 }
